@@ -1,0 +1,298 @@
+"""The ``hub`` command. Thin: parses arguments, calls into ``hub``, prints.
+
+Exit codes: 0 everything went through; 1 some records or sources failed;
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+import hub
+from hub import operations
+from hub.config import HubConfig, find_config_file, load_config
+from hub.errors import ConfigError, HubError, StateSchemaError
+from hub.jobs import RunContext
+from hub.model import Entity
+from hub.runtime import Runtime
+from hub.state import RunInfo
+from hub.values import json_dumps
+
+OK, FAILED, USAGE = 0, 1, 2
+# Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors_exit(func: F) -> F:
+    """Turn hub's errors into a readable message and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, StateSchemaError) as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else [exc.message]
+            for problem in problems:
+                err.print(f"[red]error:[/red] {problem}", markup=True, highlight=False, soft_wrap=True)
+            if exc.hint:
+                err.print(f"hint: {exc.hint}", highlight=False, soft_wrap=True)
+            err.print(f"{len(problems)} problem(s); nothing was run.", highlight=False)
+            sys.exit(USAGE)
+        except HubError as exc:
+            err.print(f"[red]failed:[/red] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(ctx: click.Context) -> HubConfig:
+    config: HubConfig = load_config(find_config_file(ctx.obj["config"]))
+    from hub.logs import setup_logging
+
+    setup_logging(ctx.obj["log_level"] or config.log.level, json_format=config.log.json_format,
+                  mask_personal_data=config.log.mask_personal_data, secrets=config.secrets)
+    return config
+
+
+@contextmanager
+def _runtime(ctx: click.Context) -> Iterator[Runtime]:
+    with Runtime(_config(ctx)) as runtime:
+        yield runtime
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(hub.__version__, prog_name="hub")
+@click.option("--config", "config", metavar="PATH", help="hub.yaml to use (default: $HUB_CONFIG, then ./hub.yaml).")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None,
+              help="Override log.level from the config.")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, log_level: str | None) -> None:
+    """hub joins a business's sales channels to 1C."""
+    ctx.obj = {"config": config, "log_level": log_level}
+
+
+@main.command()
+@click.pass_context
+@_errors_exit
+def check(ctx: click.Context) -> None:
+    """Validate the config and mappings, then check every source can be reached."""
+    with _runtime(ctx) as runtime:
+        problems = operations.job_problems(runtime)
+        if problems:
+            raise ConfigError(problems)
+        results = operations.check_sources(runtime)
+    table = Table("source", "type", "result", "what to do", title="sources")
+    for r in results:
+        table.add_row(r.source, r.type, "[green]ok[/green] " + r.detail if r.ok else "[red]failed[/red] " + r.detail,
+                      r.hint or "")
+    out.print(table)
+    failed = [r for r in results if not r.ok]
+    out.print(f"{len(results) - len(failed)} of {len(results)} source(s) ok.")
+    sys.exit(FAILED if failed else OK)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_context
+@_errors_exit
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Last runs, outbox depth, dead letters and cursors."""
+    with _runtime(ctx) as runtime:
+        report = operations.status(runtime.store)
+    if as_json:
+        click.echo(json_dumps(report.as_json(), indent=2))
+        return
+    out.print(_runs_table(report.runs, title="last runs"))
+    cursors = Table("source", "stream", "cursor", "updated", title="cursors")
+    for source, stream, value, updated in report.cursors:
+        cursors.add_row(source, stream, value, f"{updated:%Y-%m-%d %H:%M:%S}")
+    out.print(cursors)
+    depth = ", ".join(f"{t}: {n}" for t, n in report.outbox.items()) or "empty"
+    out.print(f"outbox: {depth}; inbox pending: {report.inbox_pending}; open dead letters: {report.dead_letters}")
+
+
+@main.command()
+@click.option("--source", required=True, help="Source whose jobs to run.")
+@click.option("--entity", type=click.Choice([e.value for e in Entity]), help="Only jobs of this entity.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option("--full", is_flag=True, help="Ignore the saved cursor and read everything again.")
+@click.pass_context
+@_errors_exit
+def sync(ctx: click.Context, source: str, entity: str | None, dry_run: bool, full: bool) -> None:
+    """Run a source's jobs once and print a summary."""
+    with _runtime(ctx) as runtime, _progress() as progress:
+        runs = operations.sync(runtime, source, entity=Entity(entity) if entity else None, dry_run=dry_run,
+                               full=full, progress=progress)
+    _print_runs(runs)
+    sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
+
+
+@main.group()
+def deadletters() -> None:
+    """Records that could not be processed."""
+
+
+@deadletters.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include retried ones.")
+@click.pass_context
+@_errors_exit
+def deadletters_list(ctx: click.Context, show_all: bool) -> None:
+    """List dead letters."""
+    with _runtime(ctx) as runtime:
+        letters = operations.dead_letters(runtime.store, status=None if show_all else "open")
+    table = Table("id", "source", "entity", "record", "stage", "status", "reason", title="dead letters")
+    for d in letters:
+        table.add_row(str(d.id), d.source, d.entity, d.external_id or "", d.stage, d.status, d.reason)
+    out.print(table)
+    out.print(f"{len(letters)} dead letter(s).")
+
+
+@deadletters.command("show")
+@click.argument("letter_id", type=int)
+@click.pass_context
+@_errors_exit
+def deadletters_show(ctx: click.Context, letter_id: int) -> None:
+    """Show one dead letter with its payload."""
+    with _runtime(ctx) as runtime:
+        d = operations.dead_letter(runtime.store, letter_id)
+    for label, value in [("id", d.id), ("source", d.source), ("entity", d.entity), ("record", d.external_id),
+                         ("stage", d.stage), ("status", d.status), ("attempts", d.attempts),
+                         ("created", d.created_at), ("reason", d.reason)]:
+        out.print(f"{label:>9}: {value}", highlight=False)
+    out.print("  payload:")
+    click.echo(d.payload.decode("utf-8", "replace"))
+
+
+@deadletters.command("retry")
+@click.argument("letter_id", type=int)
+@click.pass_context
+@_errors_exit
+def deadletters_retry(ctx: click.Context, letter_id: int) -> None:
+    """Put a dead letter back where it failed and run its jobs again."""
+    with _runtime(ctx) as runtime:
+        runs = operations.retry_dead_letter(runtime, letter_id)
+    _print_runs(runs)
+    sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
+
+
+@main.command()
+@click.option("--cycles", default=2, show_default=True, help="Sync cycles to run.")
+@_errors_exit
+def demo(cycles: int) -> None:
+    """Run sync cycles against local sandboxes of every installed connector."""
+    from hub.demo import run_demo
+    from hub.logs import setup_logging
+
+    setup_logging("WARNING")
+    report = run_demo(cycles=cycles, on_step=lambda line: out.print(f"• {line}", highlight=False))
+    table = Table("source", "type", "result", title="connectivity")
+    for c in report.checks:
+        table.add_row(c.source, c.type, ("ok: " if c.ok else "failed: ") + c.detail)
+    out.print(table)
+    for number, (happened, runs) in enumerate(report.cycles, 1):
+        out.print(f"\n[bold]cycle {number}[/bold]")
+        for line in happened:
+            out.print(f"  {line}", highlight=False)
+        _print_runs(runs)
+    out.print(f"\noutbox pending: {sum(report.outbox.values())}; open dead letters: {report.dead_letters}")
+    out.print(f"state DB and config kept in {report.workdir}")
+    out.print(f"look inside: hub --config {report.workdir / 'hub.yaml'} status   (sandboxes are stopped now)")
+
+
+@main.group()
+def mappings() -> None:
+    """Check and try out YAML mappings."""
+
+
+@mappings.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@_errors_exit
+def mappings_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Report every problem in the mapping files under PATHS (default: the configured mappings folder)."""
+    from hub.mapping import check_paths
+
+    targets = list(paths) or [_mappings_folder(ctx)]
+    problems = check_paths(targets)
+    if problems:
+        raise ConfigError(problems, hint="docs/mappings.md describes every element")
+    out.print(f"mappings ok: {', '.join(str(p) for p in targets)}", highlight=False)
+
+
+@mappings.command("preview")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A JSON or XML payload to map.")
+@_errors_exit
+def mappings_preview(mapping: Path, input_file: Path) -> None:
+    """Map one payload and show the result, field by field, with the reason for each failure."""
+    from hub.mapping import preview
+
+    text, ok = preview(mapping, input_file)
+    click.echo(text)
+    sys.exit(OK if ok else FAILED)
+
+
+def _mappings_folder(ctx: click.Context) -> Path:
+    """The configured mappings folder; the bundled one when no config file exists at all."""
+    from hub.config import bundled_mappings
+
+    try:
+        path = find_config_file(ctx.obj["config"])
+    except ConfigError:
+        if ctx.obj["config"]:
+            raise
+        return bundled_mappings()
+    return load_config(path).mappings
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], None]]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage)
+            bar.update(tasks[stage], description=f"{stage}: {done}")
+
+        yield report
+
+
+def _runs_table(runs: list[RunInfo], *, title: str) -> Table:
+    table = Table("run", "job", "source", "status", "read", "created", "updated", "unchanged", "failed",
+                  "errors", title=title)
+    for r in runs:
+        colour = {"succeeded": "green", "partial": "yellow"}.get(r.status, "red")
+        table.add_row(str(r.id), r.job + (" (dry run)" if r.dry_run else ""), r.source,
+                      f"[{colour}]{r.status}[/{colour}]", *(str(v) for v in r.counts.as_dict().values()),
+                      r.error_summary or "")
+    return table
+
+
+def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
+    out.print(_runs_table([info for info, _ in runs], title="runs"))
+    for info, ctx in runs:
+        if info.dry_run and ctx.planned:
+            plan = Table("target", "record", "would", "existing ref", title=f"{info.job}: dry run, nothing written")
+            for p in ctx.planned:
+                plan.add_row(p.target, p.key, p.action, p.ref or "")
+            out.print(plan)
+    total = sum(info.counts.failed for info, _ in runs)
+    out.print(f"{len(runs)} run(s); {total} record(s) failed." if total else f"{len(runs)} run(s); all went through.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Bundled example configuration (data only): ``hub.yaml``."""

@@ -1,0 +1,159 @@
+"""The testchannel connector: orders pulled from the shop, and written to it when it plays the target."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from pydantic import Field, ValidationError
+
+from connectors.testchannel.client import MAX_PAGE, TestChannelClient
+from connectors.testchannel.sandbox import TestChannelSandbox
+from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.errors import InvalidRecord
+from hub.model import Entity, Order, OrderStatus, Record
+from hub.values import json_loads
+
+STATUSES: dict[str, OrderStatus] = {
+    "new": OrderStatus.NEW,
+    "paid": OrderStatus.ACCEPTED,
+    "cooking": OrderStatus.IN_PROGRESS,
+    "ready": OrderStatus.READY,
+    "delivering": OrderStatus.IN_DELIVERY,
+    "done": OrderStatus.DELIVERED,
+    "canceled": OrderStatus.CANCELLED,
+}
+WORDS = {status: word for word, status in STATUSES.items()}
+
+
+class TestChannelSettings(SourceSettings):
+    """Settings of a testchannel source."""
+
+    __test__ = False  # pytest: a name starting with Test, not a test class
+
+    url: str = Field(description="Base URL of the shop API, e.g. http://127.0.0.1:8081.")
+    token: str = Field(description="Bearer token; write it as ${ENV_VAR}.")
+    page_size: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE, description="Orders per page (the API allows 100).")
+
+
+class TestChannelConnector(Connector):
+    """Reads orders from a testchannel shop; writes orders to one that plays the system of record."""
+
+    __test__ = False  # pytest: a name starting with Test, not a test class
+
+    type_name = "testchannel"
+    settings_model = TestChannelSettings
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE})}
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, TestChannelSettings)
+        self.page_size = settings.page_size
+        http = context.http(settings, settings.url, headers={"Authorization": f"Bearer {settings.token}"})
+        self.client = TestChannelClient(http)
+
+    @classmethod
+    def sandbox(cls) -> TestChannelSandbox:
+        return TestChannelSandbox()
+
+    def check(self) -> str:
+        info = self.client.ping()
+        return f"shop {info.get('shop', '?')!r} answers"
+
+    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
+        if entity is not Entity.ORDERS:
+            raise self._unsupported(entity, Mode.PULL)
+        for records, seq in self.client.orders_after(int(cursor or 0), limit=self.page_size):
+            raws = [RawRecord(external_id=str(order["id"]), body=body) for order, body in records]
+            yield Page(records=raws, cursor=str(seq))
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        try:
+            data = json_loads(record.body)
+            return _order_from_json(self.name, data)
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
+
+    def find(self, entity: Entity, key: str) -> str | None:
+        found = self.client.find_by_ref(key)
+        return str(found[0]["id"]) if found else None
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        assert isinstance(record, Order)
+        body = _order_to_json(record, key)
+        if ref is None:
+            return WriteResult(ref=self.client.create_order(body), action="created")
+        self.client.replace_order(ref, body)
+        return WriteResult(ref=ref, action="updated")
+
+    def close(self) -> None:
+        self.client.http.close()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc)
+
+
+def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
+    customer = data.get("customer") or {}
+    first, _, last = str(customer.get("name", "")).partition(" ")
+    status = STATUSES.get(data.get("status", "new"))
+    if status is None:
+        raise ValueError(f"unknown status {data.get('status')!r}")
+    payment = data.get("payment")
+    return Order.model_validate({
+        "channel": channel,
+        "external_id": str(data["id"]),
+        "number": data.get("number"),
+        "created_at": dt.datetime.fromisoformat(data["created_at"]),
+        "updated_at": dt.datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None,
+        "status": status,
+        "customer": {
+            "first_name": first or None, "last_name": last or None,
+            "phones": [customer["phone"]] if customer.get("phone") else [],
+            "emails": [customer["email"]] if customer.get("email") else [],
+            "ids": {channel: str(customer["id"])} if customer.get("id") else {},
+        } if customer else None,
+        "lines": [{
+            "product": item["sku"], "name": item["title"], "quantity": item["qty"], "unit_price": item["price"],
+            "discount": item.get("discount", "0"), "sum": item["total"],
+            "modifiers": [{"product": o.get("sku"), "name": o["title"], "quantity": o.get("qty", "1"),
+                           "unit_price": o.get("price", "0")} for o in item.get("options", [])],
+        } for item in data["items"]],
+        "delivery": data.get("delivery"),
+        "payments": [payment] if payment else [],
+        "total": data["total"],
+        "comment": data.get("comment"),
+    })
+
+
+def _order_to_json(order: Order, client_ref: str) -> dict[str, Any]:
+    customer = order.customer
+    return {
+        "client_ref": client_ref,
+        "number": order.number,
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat() if order.updated_at else None,
+        "status": WORDS[order.status],
+        "customer": {
+            "name": " ".join(p for p in (customer.first_name, customer.last_name) if p),
+            "phone": customer.phones[0] if customer.phones else None,
+            "email": customer.emails[0] if customer.emails else None,
+        } if customer else None,
+        "items": [{
+            "sku": line.product, "title": line.name, "qty": str(line.quantity), "price": str(line.unit_price),
+            "discount": str(line.discount), "total": str(line.sum),
+            "options": [{"sku": m.product, "title": m.name, "qty": str(m.quantity), "price": str(m.unit_price)}
+                        for m in line.modifiers],
+        } for line in order.lines],
+        "delivery": order.delivery.model_dump(mode="json") if order.delivery else None,
+        "payment": order.payments[0].model_dump(mode="json") if order.payments else None,
+        "total": str(order.total),
+        "comment": order.comment,
+    }

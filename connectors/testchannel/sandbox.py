@@ -1,0 +1,186 @@
+"""A testchannel shop on 127.0.0.1: orders, change numbers, Bearer auth, its limits and its errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from decimal import Decimal
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from hub.sandbox import Sandbox, json_response
+from hub.values import json_loads, money
+
+MENU: list[tuple[str, str, Decimal, bool]] = [
+    # sku, title, price per unit (per kg for weighed goods), weighed
+    ("CAP-300", "Капучино 300 мл", Decimal("180.00"), False),
+    ("LAT-400", "Латте 400 мл", Decimal("210.00"), False),
+    ("CRO-001", "Круассан миндальный", Decimal("145.00"), False),
+    ("SAL-CEZ", "Салат Цезарь", Decimal("390.00"), False),
+    ("CHE-RUS", "Сыр Российский, вес", Decimal("899.90"), True),
+    ("APL-GRN", "Яблоки зелёные, вес", Decimal("149.50"), True),
+]
+OPTIONS = [("SYR-VAN", "Сироп ваниль", Decimal("40.00")), ("MLK-OAT", "Овсяное молоко", Decimal("60.00"))]
+MAX_PAGE = 100
+
+
+class TestChannelSandbox(Sandbox):
+    """The shop's API with an in-memory store; thread-safe, deterministic for a given seed."""
+
+    __test__ = False  # pytest: a name starting with Test, not a test class
+
+    name = "testchannel"
+
+    def __init__(self, *, token: str = "sandbox-token", seed: int = 7) -> None:  # noqa: S107 - a sandbox
+        super().__init__()
+        self.token = token
+        self.orders: dict[str, dict[str, Any]] = {}
+        self._seq = 0
+        self._next_id = 1000
+        self._data_lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def source_settings(self) -> dict[str, Any]:
+        return {"url": self.url, "token": self.token}
+
+    # --- the shop's side, for tests and the demo ---------------------------------------------
+
+    def place_order(self, **overrides: Any) -> dict[str, Any]:
+        """A realistic new order (weighed goods, options, a discount now and then); returns it."""
+        lines: list[dict[str, Any]] = []
+        for sku, title, price, weighed in self._random.sample(MENU, k=self._random.randint(1, 4)):
+            qty = Decimal(self._random.randint(150, 1200)) / 1000 if weighed else Decimal(self._random.randint(1, 3))
+            options: list[dict[str, str]] = []
+            if not weighed and self._random.random() < 0.3:
+                osku, otitle, oprice = self._random.choice(OPTIONS)
+                options.append({"sku": osku, "title": otitle, "qty": "1", "price": str(oprice)})
+            discount = money(price * qty * Decimal("0.1")) if self._random.random() < 0.2 else Decimal("0.00")
+            extra = sum((Decimal(o["price"]) for o in options), Decimal(0)) * qty
+            total = money(price * qty + extra - discount)
+            lines.append({"sku": sku, "title": title, "qty": str(qty), "price": str(price),
+                          "discount": str(discount), "total": str(total), "options": options})
+        total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
+        created = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=len(self.orders) * 7)
+        order: dict[str, Any] = {
+            "number": f"A-{self._next_id}",
+            "created_at": created.isoformat(),
+            "updated_at": created.isoformat(),
+            "status": "paid",
+            "customer": {"id": f"c{self._random.randint(1, 50)}", "name": "Анна Смирнова",
+                         "phone": f"8 (916) 555-{self._random.randint(10, 99)}-{self._random.randint(10, 99)}",
+                         "email": "Anna.Smirnova@example.ru"},
+            "items": lines,
+            "delivery": {"type": "courier", "address": "Москва, ул. Тверская, 1", "time": None},
+            "payment": {"method": "card", "amount": str(total), "paid": True},
+            "total": str(total),
+            "comment": None,
+            "client_ref": None,
+        }
+        order.update(overrides)
+        with self._data_lock:
+            return self._store(order)
+
+    def demo_activity(self) -> list[str]:
+        placed = [self.place_order() for _ in range(3)]
+        said = [f"guest placed order {o['number']} for {o['total']} RUB ({len(o['items'])} lines)" for o in placed]
+        if len(self.orders) > 3:
+            first = next(iter(self.orders.values()))
+            self.set_status(first["id"], "done")
+            said.append(f"order {first['number']} was delivered")
+        return said
+
+    def set_status(self, order_id: str, status: str) -> None:
+        with self._data_lock:
+            self.orders[order_id]["status"] = status
+            self._touch(self.orders[order_id])
+
+    # --- the HTTP API ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return json_response({"error": "unauthorized", "message": "missing or wrong Bearer token"}, 401)
+        path = request.path.rstrip("/")
+        if path == "/api/v1/ping" and request.method == "GET":
+            return json_response({"shop": "Кофейня на Тверской", "api": "v1"})
+        if path == "/api/v1/orders" and request.method == "GET":
+            return self._list(request)
+        if path == "/api/v1/orders" and request.method == "POST":
+            return self._create(request)
+        if path.startswith("/api/v1/orders/"):
+            order_id = path.rsplit("/", 1)[1]
+            if request.method == "GET":
+                order = self.orders.get(order_id)
+                return json_response(order) if order else _not_found(order_id)
+            if request.method == "PUT":
+                return self._replace(request, order_id)
+        return json_response({"error": "not_found", "message": f"no route {request.method} {path}"}, 404)
+
+    def _list(self, request: Request) -> Response:
+        ref = request.args.get("client_ref")
+        with self._data_lock:
+            if ref is not None:
+                return json_response({"orders": [o for o in self.orders.values() if o["client_ref"] == ref]})
+            try:
+                after = int(request.args.get("after", "0"))
+                limit = int(request.args.get("limit", str(MAX_PAGE)))
+            except ValueError:
+                return _bad_request("after and limit must be integers")
+            if not 1 <= limit <= MAX_PAGE:
+                return _bad_request(f"limit must be between 1 and {MAX_PAGE}")
+            changed = sorted((o for o in self.orders.values() if o["seq"] > after), key=lambda o: o["seq"])
+            return json_response({"orders": changed[:limit]})
+
+    def _create(self, request: Request) -> Response:
+        body = _json_body(request)
+        if isinstance(body, Response):
+            return body
+        with self._data_lock:
+            order = self._store(body)
+        self.committed(request)
+        return json_response({"id": order["id"]}, 201)
+
+    def _replace(self, request: Request, order_id: str) -> Response:
+        body = _json_body(request)
+        if isinstance(body, Response):
+            return body
+        with self._data_lock:
+            if order_id not in self.orders:
+                return _not_found(order_id)
+            body["id"] = order_id
+            self.orders[order_id] = body
+            self._touch(body)
+        self.committed(request)
+        return json_response({"id": order_id})
+
+    def _store(self, order: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        order["id"] = str(self._next_id)
+        self.orders[order["id"]] = order
+        self._touch(order)
+        return order
+
+    def _touch(self, order: dict[str, Any]) -> None:
+        self._seq += 1
+        order["seq"] = self._seq
+
+
+def _json_body(request: Request) -> dict[str, Any] | Response:
+    if request.mimetype != "application/json":
+        return _bad_request("expected Content-Type: application/json")
+    try:
+        body = json_loads(request.get_data())
+    except ValueError as exc:
+        return _bad_request(f"body is not JSON: {exc}")
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return _bad_request("an order needs an 'items' list")
+    return body
+
+
+def _bad_request(message: str) -> Response:
+    return json_response({"error": "bad_request", "message": message}, 400)
+
+
+def _not_found(order_id: str) -> Response:
+    return json_response({"error": "not_found", "message": f"order {order_id} does not exist"}, 404)

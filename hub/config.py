@@ -1,0 +1,297 @@
+"""hub.yaml: loading, validation and the typed configuration.
+
+Every problem in the file is reported at once, each with ``file:line:column``
+and a hint, so an integrator fixes them in one pass::
+
+    hub.yaml:7:12: sources.shop.token: environment variable SHOP_TOKEN is not set ...
+    hub.yaml:9:5: sources.shop.tiemout: unknown key (did you mean 'timeout'?)
+    hub.yaml:12:11: sources.onec.type: unknown connector type 'onec_odta' (did you mean 'onec_odata'?)
+
+The file is found through ``--config``, then ``HUB_CONFIG``, then ``./hub.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.connector import SourceSettings
+from hub.errors import ConfigError
+from hub.registry import connector_types, job_types, suggest
+from hub.values import DEFAULT_TIMEZONE, zone
+from hub.yamlsource import PathKey, YamlDocument, load_yaml_file
+
+CONFIG_ENV = "HUB_CONFIG"
+_M = TypeVar("_M", bound=BaseModel)
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateConfig(_Strict):
+    """Where hub keeps its state."""
+
+    url: str = Field("sqlite:///hub-state.db", description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...")
+
+
+class LogConfig(_Strict):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Lowest level written.")
+    json_format: bool = Field(False, alias="json", description="One JSON object per line instead of text.")
+    mask_personal_data: bool = Field(True, description="Mask phones, emails and names in log lines.")
+
+
+class Schedule(_Strict):
+    """When a job runs in ``hub daemon``: ``every`` (30s, 5m, 1h) or a 5-field ``cron``."""
+
+    every: timedelta | None = Field(None, description="Interval, e.g. 30s, 5m, 1h.")
+    cron: str | None = Field(None, description="Cron expression, e.g. '*/5 * * * *'.")
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _DURATION.match(value)
+            if not match:
+                raise ValueError("expected a duration such as 30s, 5m, 1h or 1d")
+            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError("expected 5 fields: minute hour day month weekday")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        return self
+
+
+class JobConfig(_Strict):
+    """One job: move an entity from one source to others."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str = Field(description="Job type, as registered in the hub.jobs entry-point group.")
+    source: str = Field(alias="from", description="Source the records come from.")
+    targets: list[str] = Field(alias="to", description="Source(s) the records go to.")
+    schedule: Schedule | None = Field(None, description="When the daemon runs it; omitted means on demand only.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Job-specific options.")
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class _RawConfig(_Strict):
+    # Sources and jobs are validated one by one afterwards, so one broken entry hides no other problem.
+    version: Literal[1] = 1
+    state: StateConfig = Field(default_factory=StateConfig)
+    timezone: str = DEFAULT_TIMEZONE
+    system_of_record: str | None = None
+    mappings: str | None = None
+    log: LogConfig = Field(default_factory=LogConfig)
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass
+class HubConfig:
+    """The validated configuration."""
+
+    file: Path | None
+    state: StateConfig
+    timezone: ZoneInfo
+    system_of_record: str | None
+    mappings: Path
+    log: LogConfig
+    sources: dict[str, SourceSettings]
+    jobs: dict[str, JobConfig]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+    """Values substituted from the environment: redacted wherever they might be logged."""
+
+    def jobs_for(self, source: str) -> dict[str, JobConfig]:
+        """Jobs that read from or write to ``source``."""
+        return {name: job for name, job in self.jobs.items() if source in (job.source, *job.targets)}
+
+
+def bundled_mappings() -> Path:
+    """The mappings folder shipped with hub."""
+    import mappings
+
+    return Path(mappings.__file__).parent
+
+
+def find_config_file(explicit: str | None) -> Path:
+    """``--config``, else ``$HUB_CONFIG``, else ``./hub.yaml``."""
+    chosen = explicit or os.environ.get(CONFIG_ENV) or "hub.yaml"
+    path = Path(chosen)
+    if not path.is_file():
+        raise ConfigError([f"{path}: configuration file not found"],
+                          hint=f"pass --config PATH or set {CONFIG_ENV}; an example ships in config/hub.yaml")
+    return path
+
+
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> HubConfig:
+    """Load and validate ``path``; raise ConfigError listing every problem found."""
+    doc = load_yaml_file(path, env=env)
+    if doc.data is None and not doc.problems:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        if not doc.problems:
+            doc.problems.append(f"{doc.position(())}: expected a mapping of settings at the top level")
+        raise ConfigError(doc.problems)
+    return _Validator(doc, path).run()
+
+
+class _Validator:
+    def __init__(self, doc: YamlDocument, path: Path) -> None:
+        self.doc = doc
+        self.path = path
+        self.problems = list(doc.problems)
+
+    def run(self) -> HubConfig:
+        raw = self._validate(_RawConfig, self.doc.data, ())
+        section = self._section
+        sources = self._sources(raw.sources if raw else section("sources"))
+        jobs = self._jobs(raw.jobs if raw else section("jobs"))
+        tz = self._timezone(raw.timezone if raw else str(self.doc.data.get("timezone", DEFAULT_TIMEZONE)))
+        self._cross_check(raw.system_of_record if raw else None, list(section("sources")), section("jobs"))
+        if raw is None or tz is None or self.problems:
+            raise ConfigError(sorted(set(self.problems), key=_line_of))
+        mappings_dir = (self.path.parent / raw.mappings) if raw.mappings else bundled_mappings()
+        return HubConfig(file=self.path, state=raw.state, timezone=tz, system_of_record=raw.system_of_record,
+                         mappings=mappings_dir, log=raw.log, sources=sources, jobs=jobs,
+                         secrets=frozenset(self.doc.secrets))
+
+    def _section(self, name: str) -> dict[str, dict[str, Any]]:
+        data = self.doc.data.get(name) if isinstance(self.doc.data, dict) else None
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+    def _jobs(self, raw: dict[str, dict[str, Any]]) -> dict[str, JobConfig]:
+        result = {}
+        for name, settings in raw.items():
+            job = self._validate(JobConfig, settings, ("jobs", name))
+            if job is not None:
+                result[name] = job
+        return result
+
+    def _sources(self, raw: dict[str, dict[str, Any]]) -> dict[str, SourceSettings]:
+        known = connector_types()
+        result: dict[str, SourceSettings] = {}
+        for name, settings in raw.items():
+            where: PathKey = ("sources", name)
+            type_name = settings.get("type")
+            if not isinstance(type_name, str):
+                self._add((*where,), "missing 'type' (the connector type)", "known: " + ", ".join(sorted(known)))
+                continue
+            connector = known.get(type_name)
+            if connector is None:
+                self._add((*where, "type"), f"unknown connector type {type_name!r}",
+                          suggest(type_name, list(known)))
+                continue
+            model = self._validate(connector.settings_model, settings, where)
+            if model is not None:
+                result[name] = model
+        return result
+
+    def _timezone(self, name: str) -> ZoneInfo | None:
+        try:
+            return zone(name)
+        except ValueError as exc:
+            self._add(("timezone",), str(exc))
+            return None
+
+    def _cross_check(self, system_of_record: str | None, names: list[str],
+                     jobs: dict[str, dict[str, Any]]) -> None:
+        # Works on the raw job entries: a job with a bad schedule still gets its from/to checked.
+        if system_of_record is not None and system_of_record not in names:
+            self._add(("system_of_record",), f"no source named {system_of_record!r}", suggest(system_of_record, names))
+        known_jobs = job_types()
+        for job_name, job in jobs.items():
+            job_type = job.get("type")
+            if isinstance(job_type, str) and job_type not in known_jobs:
+                self._add(("jobs", job_name, "type"), f"unknown job type {job_type!r}",
+                          suggest(job_type, list(known_jobs)))
+            targets = job.get("to")
+            refs = [("from", job.get("from"))] + [("to", t) for t in (targets if isinstance(targets, list)
+                                                                      else [targets])]
+            for key, ref in refs:
+                if isinstance(ref, str) and ref not in names:
+                    self._add(("jobs", job_name, key), f"no source named {ref!r}", suggest(ref, names))
+
+    def _validate(self, model: type[_M], data: Any, where: PathKey) -> _M | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc: PathKey = (*where, *error["loc"])
+                self._report(model, error, loc)
+            return None
+
+    def _report(self, model: type[BaseModel], error: Any, loc: PathKey) -> None:
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            siblings = _field_names(model, error["loc"][:-1])
+            self._add(loc, "unknown key", suggest(str(loc[-1]), siblings) if siblings else None)
+        elif kind == "missing":
+            self._add(loc, "required key is missing")
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            self._add(loc, f"{message} (got {error.get('input')!r})" if kind != "model_type" else message)
+
+    def _add(self, loc: PathKey, message: str, hint: str | None = None) -> None:
+        dotted = ".".join(str(part) for part in loc) or "(top level)"
+        line = f"{self.doc.position(loc)}: {dotted}: {message}"
+        self.problems.append(f"{line}; {hint}" if hint else line)
+
+
+def _line_of(problem: str) -> tuple[int, str]:
+    parts = problem.split(":", 2)
+    return (int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0, problem)
+
+
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names (and aliases) of the model found by walking ``loc`` from ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            info = next((f for f in current.model_fields.values() if f.alias == part), None)
+        if info is None:
+            return []
+        current = _model_of(info.annotation)
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> Any:
+    for arg in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _model_of(arg) if getattr(arg, "__args__", None) else None
+        if inner is not None:
+            return inner
+    return None

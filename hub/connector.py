@@ -1,0 +1,178 @@
+"""The connector interface: how hub talks to one external system.
+
+A connector is a plug-in found through the ``hub.connectors`` entry-point
+group (see :mod:`hub.registry`); the engine never imports one by name. It
+declares what it can do per entity (:attr:`Connector.capabilities`), and the
+jobs call only what was declared:
+
+* ``PULL``  - hub reads records from the system (:meth:`Connector.read`);
+* ``PUSH``  - the system pushes records to hub's HTTP endpoints (the daemon);
+* ``WRITE`` - hub writes records into the system (:meth:`Connector.write`).
+
+Connectors speak the canonical model (:mod:`hub.model`) at this boundary: raw
+payloads go in as :class:`RawRecord` and come out of :meth:`Connector.decode`
+as canonical records; writes take canonical records.
+
+Idempotency is shared work. The engine keeps the id links and asks
+:meth:`Connector.find` before it creates anything; a connector's ``find`` looks
+the object up in its system by the idempotency key (for 1C, an attribute that
+carries the channel's order id). So a write that was committed remotely but
+whose answer was lost is found on the retry instead of being made twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+from hub.errors import RequestRejected
+from hub.model import Entity, Record
+
+if TYPE_CHECKING:
+    from hub.http import Clock, HttpClient
+    from hub.sandbox import Sandbox
+
+
+class Mode(StrEnum):
+    """How an entity moves between hub and a system."""
+
+    PULL = "pull"
+    PUSH = "push"
+    WRITE = "write"
+
+
+class RateLimit(BaseModel):
+    """Requests per second towards one source, with a burst allowance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_second: PositiveFloat = Field(description="Sustained requests per second.")
+    burst: PositiveInt = Field(1, description="Requests allowed at once before the rate applies.")
+
+
+class RetryPolicy(BaseModel):
+    """How transient failures (network, 429, 5xx) are retried."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: PositiveInt = Field(5, description="Tries in all, the first included.")
+    backoff: PositiveFloat = Field(0.5, description="First wait in seconds; doubles each time, with jitter.")
+    max_backoff: PositiveFloat = Field(30.0, description="Longest wait between two tries, in seconds.")
+
+
+class SourceSettings(BaseModel):
+    """Settings every source has; a connector subclasses this with its own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Connector type, as registered in the hub.connectors entry-point group.")
+    timeout: PositiveFloat = Field(30.0, description="Seconds before one HTTP call is abandoned.")
+    rate_limit: RateLimit | None = Field(None, description="Requests per second towards this source.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy for transient failures.")
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as the system sent it: kept byte for byte in the inbox."""
+
+    external_id: str
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Records read in one call, and the cursor that resumes right after them."""
+
+    records: list[RawRecord]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the object's reference in the target and whether it was new."""
+
+    ref: str
+    action: Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What the engine hands a connector: its name, the 1C time zone, a logger, the HTTP factory."""
+
+    source: str
+    timezone: ZoneInfo
+    log: logging.Logger
+    secrets: frozenset[str] = frozenset()
+    clock: Clock | None = None
+    """Time source for rate limits and retry waits; tests pass a fake one so nothing really sleeps."""
+
+    def http(self, settings: SourceSettings, base_url: str, **kwargs: Any) -> HttpClient:
+        """An HTTP client for this source with its timeout, rate limit and retry policy."""
+        from hub.http import HttpClient
+
+        return HttpClient(base_url=base_url, source=self.source, timeout=settings.timeout,
+                          rate_limit=settings.rate_limit, retry=settings.retry, clock=self.clock, **kwargs)
+
+
+class Connector(ABC):
+    """Base class of every connector. Subclasses set the class attributes and the methods they declare."""
+
+    type_name: ClassVar[str]
+    """The name used as ``type:`` in hub.yaml."""
+    settings_model: ClassVar[type[SourceSettings]] = SourceSettings
+    """The pydantic model of this connector's settings."""
+    capabilities: ClassVar[Mapping[Entity, frozenset[Mode]]] = {}
+    """What the connector can do with each entity."""
+    system_of_record: ClassVar[bool] = False
+    """True for connectors to the system of record (1C): ``hub demo`` casts them in that role."""
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.name = context.source
+
+    @classmethod
+    def can(cls, entity: Entity, mode: Mode) -> bool:
+        """Whether this connector declared ``mode`` for ``entity``."""
+        return mode in cls.capabilities.get(entity, frozenset())
+
+    @classmethod
+    def sandbox(cls) -> Sandbox | None:
+        """A fresh local emulator of the system, for tests and ``hub demo``; None if there is none."""
+        return None
+
+    @abstractmethod
+    def check(self) -> str:
+        """Connect and prove the settings work; return a one-line description, raise HubError if not."""
+
+    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
+        """Yield pages of records changed after ``cursor`` (everything when None), oldest first."""
+        raise self._unsupported(entity, Mode.PULL)
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        """Turn one raw record into its canonical form; raise RecordError when it cannot be read."""
+        raise self._unsupported(entity, Mode.PULL)
+
+    def find(self, entity: Entity, key: str) -> str | None:
+        """The reference of an object already written with idempotency ``key``, or None."""
+        raise self._unsupported(entity, Mode.WRITE)
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Create the object (``ref`` None) or update object ``ref``; must be safe to repeat."""
+        raise self._unsupported(entity, Mode.WRITE)
+
+    def close(self) -> None:  # noqa: B027 - most connectors hold nothing to release
+        """Release sessions and connections."""
+
+    def _unsupported(self, entity: Entity, mode: Mode) -> RequestRejected:
+        return RequestRejected(f"connector {self.type_name!r} cannot {mode.value} {entity.value}",
+                               hint="check the job's from/to against the connector's capabilities")

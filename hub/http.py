@@ -1,0 +1,301 @@
+"""The HTTP client every connector uses: timeouts, retries, rate limits and safe logging.
+
+::
+
+    http = HttpClient(base_url="https://api.example.ru/v1/", source="shop", timeout=30,
+                      rate_limit=RateLimit(per_second=5, burst=10), auth=("login", "password"))
+    orders = http.get("orders", params={"since": cursor}).json()
+
+Every call has a timeout (connect and read). ``path`` is appended to
+``base_url`` (an absolute URL is used as it is).
+
+Failures become :mod:`hub.errors`:
+
+* transient ones are retried with exponential backoff and jitter, up to
+  ``retry.attempts`` tries: connection errors and timeouts (:class:`NetworkError`),
+  429 (:class:`RateLimited`) and 5xx (:class:`ServerError`). A ``Retry-After``
+  header (seconds or an HTTP date) lengthens the wait; one longer than
+  :data:`MAX_RETRY_AFTER` is raised at once rather than slept through. When the
+  tries run out the last error is raised;
+* 401 and 403 raise :class:`AuthError`, any other 4xx :class:`RequestRejected`,
+  without a retry.
+
+POST and PATCH are not idempotent: repeating one whose answer was lost can
+create a second order. They are retried only when the server surely did not act
+on them (429, or no connection was made); a 5xx or a lost answer is raised at
+once, and the caller repeats the write through its idempotency key (the
+pipeline looks the object up before it creates it again). Pass
+``idempotent=True`` for a POST the remote system deduplicates itself.
+
+Error messages carry the method, the URL with secrets redacted, the status and
+the start of the body.
+
+Reading error bodies: a connector that understands its system's error payload
+(1C's ``odata.error``, Yandex's ``[{code, description}]``) names the statuses it
+handles in ``expect=``. Responses with those statuses are returned instead of
+raised (and never retried), so the connector raises the precise error itself::
+
+    response = http.post("Document_Order", json=doc, expect={400})
+    if response.status_code == 400:
+        raise RequestRejected(odata_error_text(response), status=400)
+
+Requests to one source share a token bucket (``rate_limit``) across every client
+of that source in the process. All waiting, for a token or before a retry, goes
+through a :class:`Clock`, so tests run on a fake one without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Collection, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from hub.connector import RateLimit, RetryPolicy
+from hub.errors import (
+    AuthError,
+    HubError,
+    NetworkError,
+    RateLimited,
+    RequestRejected,
+    RetriableError,
+    ServerError,
+)
+from hub.logs import add_secrets, is_secret_name, redact, redact_url
+from hub.values import utcnow
+
+MAX_RETRY_AFTER = 600.0
+"""Seconds; a server asking to wait longer gets its RateLimited/ServerError raised instead."""
+
+_EXCERPT = 300
+_NOT_IDEMPOTENT = frozenset({"POST", "PATCH"})
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class Clock(Protocol):
+    """Where the client reads time and waits."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+class TokenBucket:
+    """``rate.per_second`` requests a second on average, up to ``rate.burst`` at once; thread-safe."""
+
+    def __init__(self, rate: RateLimit, clock: Clock) -> None:
+        self.rate = rate
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._tokens = float(rate.burst)
+        self._stamp = clock.monotonic()
+
+    def acquire(self) -> None:
+        """Take a token, waiting until it is due."""
+        with self._lock:
+            now = self.clock.monotonic()
+            refilled = self._tokens + (now - self._stamp) * self.rate.per_second
+            self._tokens = min(float(self.rate.burst), refilled) - 1
+            self._stamp = now
+            # A negative balance reserves a future token: callers queue up without holding the lock.
+            wait = -self._tokens / self.rate.per_second if self._tokens < 0 else 0.0
+        if wait:
+            self.clock.sleep(wait)
+
+
+_buckets: dict[str, TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def _bucket(source: str, rate: RateLimit, clock: Clock) -> TokenBucket:
+    """The bucket shared by ``source``'s clients; a changed limit or clock starts a fresh one."""
+    with _buckets_lock:
+        bucket = _buckets.get(source)
+        if bucket is None or bucket.rate != rate or bucket.clock is not clock:
+            bucket = _buckets[source] = TokenBucket(rate, clock)
+        return bucket
+
+
+class HttpClient:
+    """A requests session towards one source with timeouts, retries, a rate limit and redacted logs."""
+
+    def __init__(self, *, base_url: str, source: str, timeout: float = 30.0,
+                 rate_limit: RateLimit | None = None, retry: RetryPolicy | None = None,
+                 auth: requests.auth.AuthBase | tuple[str, str] | None = None,
+                 headers: Mapping[str, str] | None = None,
+                 session: requests.Session | None = None,
+                 clock: Clock | None = None) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.source = source
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.clock = clock or SYSTEM_CLOCK
+        self.log = logging.getLogger(f"hub.http.{source}")
+        self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
+        self._owns_session = session is None
+        self.session = session or requests.Session()
+        if auth is not None:
+            self.session.auth = auth
+        if headers:
+            self.session.headers.update(headers)
+        # Credentials given here are known secrets: hide them even where a server echoes them back.
+        add_secrets([value.split()[-1] for name, value in (headers or {}).items()
+                     if is_secret_name(name) and value.strip()])
+        if isinstance(auth, tuple):
+            add_secrets([auth[1]])
+
+    def url(self, path: str) -> str:
+        """``path`` joined to the base URL; an absolute URL is returned unchanged."""
+        return path if urlsplit(path).scheme else self.base_url + path.lstrip("/")
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
+                data: Mapping[str, Any] | str | bytes | None = None, headers: Mapping[str, str] | None = None,
+                expect: Collection[int] = (), timeout: float | None = None,
+                idempotent: bool | None = None) -> requests.Response:
+        """Send a request, retrying transient failures; raise a HubError for any failure not in ``expect``."""
+        if idempotent is None:
+            idempotent = method.upper() not in _NOT_IDEMPOTENT
+        prepared = self.session.prepare_request(requests.Request(
+            method.upper(), self.url(path), params=params, json=json, data=data, headers=headers))
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_worth_retrying if idempotent else _surely_not_acted_on),
+            sleep=self.clock.sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(self._send, prepared, expect, self.timeout if timeout is None else timeout)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def close(self) -> None:
+        """Close the session, unless it was handed in by the caller."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _send(self, prepared: requests.PreparedRequest, expect: Collection[int],
+              timeout: float) -> requests.Response:
+        if self._bucket:
+            self._bucket.acquire()
+        what = f"{prepared.method} {redact_url(prepared.url or '')}"
+        # Proxies and CA bundles from the environment, as Session.request would apply them.
+        settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
+        started = self.clock.monotonic()
+        try:
+            response = self.session.send(prepared, timeout=timeout, **settings)
+        except _TRANSPORT_ERRORS as exc:
+            raise NetworkError(f"{what}: {type(exc).__name__}: {redact(str(exc))[:_EXCERPT]}",
+                               request_sent=not _never_connected(exc)) from exc
+        elapsed_ms = (self.clock.monotonic() - started) * 1000
+        self.log.debug("%s -> %d in %.0f ms", what, response.status_code, elapsed_ms)
+        if response.status_code < 400 or response.status_code in expect:
+            return response
+        raise _error(what, response)
+
+    def _wait(self, state: RetryCallState) -> float:
+        # Exponential backoff with "equal jitter": half the delay fixed, half random, so clients that
+        # failed together spread out yet none retries immediately.
+        delay = min(self.retry.max_backoff, self.retry.backoff * 2.0 ** (state.attempt_number - 1))
+        backoff = delay / 2 + random.uniform(0, delay / 2)
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = error.retry_after if isinstance(error, RetriableError) else None
+        return max(backoff, retry_after or 0.0)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning("%s; try %d of %d in %.1f s", error, state.attempt_number + 1,
+                         self.retry.attempts, wait)
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    if not isinstance(error, RetriableError):
+        return False
+    return error.retry_after is None or error.retry_after <= MAX_RETRY_AFTER
+
+
+def _surely_not_acted_on(error: BaseException) -> bool:
+    unsent = isinstance(error, NetworkError) and not error.request_sent
+    return (unsent or isinstance(error, RateLimited)) and _worth_retrying(error)
+
+
+def _never_connected(exc: Exception) -> bool:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _error(what: str, response: requests.Response) -> HubError:
+    status = response.status_code
+    message = f"{what} -> {status} {response.reason or ''}".rstrip() + f": {_excerpt(response)}"
+    if status == 429:
+        return RateLimited(message, retry_after=_retry_after(response))
+    if status >= 500:
+        return ServerError(message, status=status, retry_after=_retry_after(response))
+    if status in (401, 403):
+        return AuthError(message, hint="check the credentials of this source in hub.yaml")
+    return RequestRejected(message, status=status)
+
+
+def _excerpt(response: requests.Response) -> str:
+    text = redact(" ".join(response.text.split()))
+    if not text:
+        return "(empty body)"
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` in seconds or as an HTTP date."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no claim about the local zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utcnow()).total_seconds())

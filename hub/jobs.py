@@ -1,0 +1,120 @@
+"""Jobs: what runs, on demand (``hub sync``) or on a schedule (``hub daemon``).
+
+A job type is a :class:`Job` subclass registered in the ``hub.jobs`` entry-point
+group; the implementations live in the top-level ``jobs`` package. A job is
+generic over connectors: it asks the runtime for the connectors its config
+names and uses only the capabilities they declare. :func:`run_job` wraps every
+run in a ``runs`` row, so each one is recorded with its counts and outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from hub.config import JobConfig
+from hub.connector import Connector, Mode
+from hub.errors import FatalError, HubError
+from hub.model import Entity
+from hub.runtime import Runtime
+from hub.state import RunCounts, RunInfo
+
+log = logging.getLogger("hub.jobs")
+
+Progress = Callable[[str, int], None]
+"""Called with (stage, records done so far in that stage) as a run goes."""
+
+
+@dataclass
+class Planned:
+    """One write a dry run would make."""
+
+    target: str
+    key: str
+    action: str
+    ref: str | None = None
+
+
+@dataclass
+class RunContext:
+    """What a running job reports into."""
+
+    run_id: int
+    job: str
+    dry_run: bool = False
+    full: bool = False
+    counts: RunCounts = field(default_factory=RunCounts)
+    errors: list[str] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
+    progress: Progress | None = None
+
+    def report(self, stage: str, done: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done)
+
+
+class Job(ABC):
+    """Base of every job type."""
+
+    type_name: ClassVar[str]
+    entity: ClassVar[Entity]
+    source_modes: ClassVar[frozenset[Mode]] = frozenset({Mode.PULL, Mode.PUSH})
+    """The source must declare one of these for :attr:`entity`."""
+    target_mode: ClassVar[Mode] = Mode.WRITE
+
+    def __init__(self, name: str, config: JobConfig, runtime: Runtime) -> None:
+        self.name = name
+        self.config = config
+        self.runtime = runtime
+
+    @classmethod
+    def problems(cls, config: JobConfig, connectors: dict[str, type[Connector]]) -> list[str]:
+        """What is wrong with ``config`` given the connector classes of its sources (for ``hub check``)."""
+        found = []
+        source = connectors.get(config.source)
+        if source is not None and not any(source.can(cls.entity, m) for m in cls.source_modes):
+            found.append(f"source {config.source!r} ({source.type_name}) cannot supply {cls.entity.value}")
+        for name in config.targets:
+            target = connectors.get(name)
+            if target is not None and not target.can(cls.entity, cls.target_mode):
+                found.append(f"target {name!r} ({target.type_name}) cannot {cls.target_mode.value} "
+                             f"{cls.entity.value}")
+        return found
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> None:
+        """Do the work, adding to ``ctx.counts``; raise FatalError to stop the run."""
+
+
+def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = False,
+            progress: Progress | None = None) -> tuple[RunInfo, RunContext]:
+    """Run job ``name`` once and record it; returns the recorded run and its context."""
+    config = runtime.job_config(name)
+    job = runtime.job_class(name)(name, config, runtime)
+    with runtime.store.transaction() as state:
+        run_id = state.runs.start(name, config.source, dry_run=dry_run)
+    ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress)
+    status, summary = "succeeded", None
+    try:
+        job.run(ctx)
+    except HubError as exc:
+        status, summary = "failed", f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, FatalError):
+            log.warning("job %s stopped: %s", name, summary)
+    except Exception as exc:  # recorded, then re-raised: a bug must not look like a clean run
+        with runtime.store.transaction() as state:
+            state.runs.finish(run_id, "failed", ctx.counts, "".join(traceback.format_exception_only(exc)).strip())
+        raise
+    else:
+        if ctx.counts.failed:
+            status = "partial"
+            summary = "; ".join(ctx.errors[:5]) + (f" (+{len(ctx.errors) - 5} more)" if len(ctx.errors) > 5 else "")
+    with runtime.store.transaction() as state:
+        state.runs.finish(run_id, status, ctx.counts, summary)
+        info = state.runs.get(run_id)
+    assert info is not None
+    return info, ctx

@@ -1,0 +1,193 @@
+"""The canonical model: what every connector reads into and writes from.
+
+Connectors never talk to each other; they translate between their system and
+these types (through mappings), and jobs move these types between connectors.
+Money and quantities are :class:`~decimal.Decimal` (a float is refused, see
+:func:`hub.values.to_decimal`); every datetime is timezone-aware. Fields carry
+their documentation in ``description`` so ``hub`` can show it and the mapping
+language (``docs/mappings.md``) can check canonical field names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from hub.values import normalize_email, normalize_phone, to_decimal
+
+Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
+"""Money or a quantity: Decimal, built from Decimal, int or a numeric string, never a float."""
+
+Phone = Annotated[str, BeforeValidator(normalize_phone)]
+"""A phone number, normalised to E.164 on the way in."""
+
+Email = Annotated[str, BeforeValidator(normalize_email)]
+"""An email address, trimmed and lower-cased on the way in."""
+
+
+class Entity(StrEnum):
+    """The kinds of records hub moves."""
+
+    ORDERS = "orders"
+    STOCK = "stock"
+    PRICES = "prices"
+    CATALOG = "catalog"
+    CUSTOMERS = "customers"
+
+
+class OrderStatus(StrEnum):
+    """The one status vocabulary every channel's statuses map to (mappings hold the tables)."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    READY = "ready"
+    IN_DELIVERY = "in_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class DeliveryType(StrEnum):
+    """How the order reaches the guest."""
+
+    COURIER = "courier"
+    PICKUP = "pickup"
+    DINE_IN = "dine_in"
+
+
+class _Model(BaseModel):
+    # Unknown fields are a bug in a mapping, not data to carry silently.
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, frozen=False)
+
+
+class Product(_Model):
+    """A good or a dish as 1C knows it."""
+
+    id: str = Field(description="The product's id in the system the record came from (1C: Ref_Key).")
+    article: str | None = Field(None, description="Article / SKU (1C: Артикул).")
+    name: str = Field(description="Display name.")
+    unit: str = Field("pcs", description="Unit of measure code as the source names it: pcs, kg, l, portion.")
+    barcodes: list[str] = Field(default_factory=list, description="EAN/UPC or in-house barcodes.")
+    group: str | None = Field(None, description="Id of the product group (folder) it belongs to.")
+    vat_rate: Amount | None = Field(None, description="VAT rate in percent (20, 10, 0); None means without VAT.")
+    weighed: bool = Field(False, description="Sold by weight: quantities are fractional kilograms.")
+    deleted: bool = Field(False, description="Deleted or marked for deletion in its source.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Extra attributes a business adds.")
+
+
+class PriceEntry(_Model):
+    """The price of a product under one price type."""
+
+    product: str = Field(description="Product id.")
+    price_type: str = Field(description="Price type id (1C: ВидЦены), e.g. retail or delivery.")
+    amount: Amount = Field(description="Price per unit (per kilogram for weighed goods).")
+    currency: str = Field("RUB", description="ISO 4217 currency code.")
+
+
+class StockLevel(_Model):
+    """How much of a product one warehouse holds."""
+
+    product: str = Field(description="Product id.")
+    warehouse: str = Field(description="Warehouse id (1C: Склад).")
+    quantity: Amount = Field(description="Quantity on hand in the product's unit; may be negative in 1C.")
+    as_of: AwareDatetime = Field(description="When this balance was read.")
+
+
+class Consents(_Model):
+    """What the customer agreed to."""
+
+    sms: bool = Field(False, description="Agreed to receive SMS.")
+    email: bool = Field(False, description="Agreed to receive email.")
+    personal_data: bool = Field(False, description="Agreed to personal data processing.")
+
+
+class Customer(_Model):
+    """A guest or a buyer. Personal data: masked in logs, shown only by ``hub customers show``."""
+
+    first_name: str | None = Field(None, description="Given name.")
+    last_name: str | None = Field(None, description="Family name.")
+    middle_name: str | None = Field(None, description="Patronymic.")
+    phones: list[Phone] = Field(default_factory=list, description="Phones in E.164, the first is the main one.")
+    emails: list[Email] = Field(default_factory=list, description="Emails, lower-cased.")
+    birthday: dt.date | None = Field(None, description="Date of birth.")
+    consents: Consents = Field(default_factory=Consents, description="Marketing and data consents.")
+    ids: dict[str, str] = Field(default_factory=dict, description="The customer's id in each system, by source.")
+
+    def __repr__(self) -> str:  # names and contacts must not leak through a stray repr in a log
+        return f"Customer(ids={self.ids!r}, phones={len(self.phones)}, emails={len(self.emails)})"
+
+
+class Modifier(_Model):
+    """An option added to an order line (extra cheese, size, no onions)."""
+
+    product: str | None = Field(None, description="Product id of the modifier, if it is a good.")
+    name: str = Field(description="Name as the guest saw it.")
+    quantity: Amount = Field(Decimal(1), description="How many.")
+    unit_price: Amount = Field(Decimal(0), description="Price of one.")
+
+
+class OrderLine(_Model):
+    """One line of an order."""
+
+    product: str = Field(description="Product id in the channel (resolved to 1C through id links).")
+    name: str = Field(description="Name as the guest saw it.")
+    quantity: Amount = Field(description="Quantity; fractional kilograms for weighed goods.")
+    unit_price: Amount = Field(description="Price of one unit before the discount.")
+    discount: Amount = Field(Decimal(0), description="Discount on the whole line, in money.")
+    sum: Amount = Field(description="What the guest pays for the line: quantity × unit price − discount.")
+    modifiers: list[Modifier] = Field(default_factory=list, description="Options added to the line.")
+
+
+class Delivery(_Model):
+    """How and when the order is handed over."""
+
+    type: DeliveryType = Field(description="Courier, pickup or dine-in.")
+    address: str | None = Field(None, description="Address as one line, for couriers.")
+    time: AwareDatetime | None = Field(None, description="Promised hand-over time.")
+
+
+class Payment(_Model):
+    """One payment of an order."""
+
+    method: str = Field(description="Payment method: cash, card, online, or a channel's own word via mapping.")
+    amount: Amount = Field(description="Amount of this payment.")
+    paid: bool = Field(False, description="Already paid (online prepayment) or to be collected.")
+
+
+class Order(_Model):
+    """An order from a channel, on its way into 1C (or a 1C order on its way back)."""
+
+    channel: str = Field(description="Source name of the channel the order came from (hub.yaml).")
+    external_id: str = Field(description="The order's id in the channel; with channel, the idempotency key.")
+    number: str | None = Field(None, description="Human-facing order number.")
+    created_at: AwareDatetime = Field(description="When the guest placed the order.")
+    updated_at: AwareDatetime | None = Field(None, description="When the channel last changed it.")
+    status: OrderStatus = Field(OrderStatus.NEW, description="Status in hub's vocabulary.")
+    customer: Customer | None = Field(None, description="Who ordered.")
+    lines: list[OrderLine] = Field(default_factory=list, description="What was ordered.")
+    delivery: Delivery | None = Field(None, description="How it is handed over.")
+    payments: list[Payment] = Field(default_factory=list, description="Payments made or due.")
+    discount: Amount = Field(Decimal(0), description="Order-level discount in money, beyond line discounts.")
+    total: Amount = Field(description="What the guest pays in all.")
+    comment: str | None = Field(None, description="The guest's comment.")
+
+    @property
+    def key(self) -> str:
+        """The idempotency key of this order across hub: ``channel:external_id``."""
+        return f"{self.channel}:{self.external_id}"
+
+
+CANONICAL_TYPES: dict[Entity, type[_Model]] = {
+    Entity.ORDERS: Order,
+    Entity.STOCK: StockLevel,
+    Entity.PRICES: PriceEntry,
+    Entity.CATALOG: Product,
+    Entity.CUSTOMERS: Customer,
+}
+"""The canonical record type of each entity."""
+
+Record = Order | StockLevel | PriceEntry | Product | Customer

@@ -1,0 +1,211 @@
+"""The pipeline stages every record-moving job is built from.
+
+::
+
+    source ──read──▶ inbox ──decode──▶ outbox ──write──▶ target
+             ingest          stage              deliver
+
+* **ingest** pulls pages from a source and stores each record's raw bytes in
+  the inbox, advancing the source's cursor *in the same transaction*: a crash
+  loses nothing and re-reads at most the page in flight (the inbox drops
+  byte-identical repeats).
+* **stage** decodes pending inbox records into canonical ones and queues them
+  in the outbox under their idempotency key (``source:external_id``), marking
+  the inbox record done in the same transaction. A record that cannot be
+  decoded goes to dead letters with the reason; the rest go on.
+* **deliver** writes due outbox entries to their target. Before creating, it
+  looks for the object through the id link, then through the target itself
+  (:meth:`hub.connector.Connector.find`), so a write whose answer was lost is
+  found, not repeated. The id link and the outbox are updated together.
+
+A dry run reads and decodes but stores nothing and writes nothing; it records
+what each write would be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from typing import cast
+
+from hub.connector import Connector, Mode, RawRecord
+from hub.errors import FatalError, RecordError, RetriableError
+from hub.jobs import Planned, RunContext
+from hub.model import CANONICAL_TYPES, Entity, Record
+from hub.runtime import Runtime
+from hub.state import InboxItem, OutboxItem
+from hub.values import utcnow
+
+log = logging.getLogger("hub.pipeline")
+
+BATCH = 200
+MAX_CONSECUTIVE_TRANSIENT = 3
+"""After this many transient failures in a row the target is taken as down and the run stops."""
+
+
+def idempotency_key(source: str, external_id: str) -> str:
+    return f"{source}:{external_id}"
+
+
+def _retry_at(attempts: int) -> dt.datetime:
+    return utcnow() + dt.timedelta(seconds=min(30 * 2 ** attempts, 3600))
+
+
+class Pipeline:
+    """Ingest, stage and deliver for one job run."""
+
+    def __init__(self, runtime: Runtime, ctx: RunContext) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.ctx = ctx
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def ingest(self, source: str, entity: Entity) -> list[RawRecord]:
+        """Pull new records from ``source`` into the inbox; in a dry run, return them instead."""
+        connector = self.runtime.connector(source)
+        if not connector.can(entity, Mode.PULL):
+            return []
+        with self.store.transaction() as state:
+            if self.ctx.full and not self.ctx.dry_run:
+                state.cursors.reset(source, entity.value)
+            cursor = None if self.ctx.full else state.cursors.get(source, entity.value)
+        held: list[RawRecord] = []
+        for page in connector.read(entity, cursor=cursor):
+            self.ctx.counts.read += len(page.records)
+            if self.ctx.dry_run:
+                held.extend(page.records)
+            else:
+                with self.store.transaction() as state:
+                    for record in page.records:
+                        state.inbox.add(source, entity.value, record.body, external_id=record.external_id,
+                                        content_type=record.content_type, headers=record.headers)
+                    if page.cursor is not None:
+                        state.cursors.set(source, entity.value, page.cursor)
+            self.ctx.report("read", self.ctx.counts.read)
+        return held
+
+    # --- stage -------------------------------------------------------------------------------
+
+    def stage(self, source: str, entity: Entity, targets: list[str]) -> None:
+        """Decode pending inbox records of ``source`` and queue them for ``targets``."""
+        connector = self.runtime.connector(source)
+        done = 0
+        for batch in self._pending(source, entity):
+            with self.store.transaction() as state:
+                for item in batch:
+                    record = self._decode(connector, entity, _raw(item), inbox_id=item.id)
+                    if record is None:
+                        state.inbox.mark(item.id, "dead", self.ctx.errors[-1])
+                        state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
+                                               stage="decode", reason=self.ctx.errors[-1], payload=item.body,
+                                               inbox_id=item.id, run_id=self.ctx.run_id)
+                        continue
+                    payload = record.model_dump_json()
+                    key = idempotency_key(source, item.external_id or str(item.id))
+                    for target in targets:
+                        state.outbox.enqueue(target, entity.value, key, payload, source=source, inbox_id=item.id)
+                    state.inbox.mark(item.id, "done")
+            done += len(batch)
+            self.ctx.report("decode", done)
+
+    def _pending(self, source: str, entity: Entity) -> Iterator[list[InboxItem]]:
+        after = 0
+        while True:
+            with self.store.transaction() as state:
+                batch = state.inbox.pending(source, entity.value, limit=BATCH, after_id=after)
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
+    def _decode(self, connector: Connector, entity: Entity, raw: RawRecord, *, inbox_id: int | None) -> Record | None:
+        try:
+            return connector.decode(entity, raw)
+        except RecordError as exc:
+            self.ctx.counts.failed += 1
+            self.ctx.errors.append(f"{connector.name} {entity.value} {raw.external_id}: {exc}")
+            log.warning("cannot decode %s %s %s (inbox %s): %s", connector.name, entity.value,
+                        raw.external_id, inbox_id, exc)
+            return None
+
+    # --- deliver -----------------------------------------------------------------------------
+
+    def deliver(self, target: str, entity: Entity) -> None:
+        """Write every due outbox entry of ``entity`` to ``target``."""
+        connector = self.runtime.connector(target)
+        model = CANONICAL_TYPES[entity]
+        transient_in_a_row = 0
+        done = 0
+        while True:
+            with self.store.transaction() as state:
+                due = state.outbox.due(target, entity=entity.value, limit=BATCH)
+            if not due:
+                return
+            for item in due:
+                try:
+                    record = cast(Record, model.model_validate_json(item.payload))
+                    self._write(connector, entity, item, record)
+                    transient_in_a_row = 0
+                except RecordError as exc:
+                    self._dead(item, entity, str(exc))
+                except RetriableError as exc:
+                    transient_in_a_row += 1
+                    self._later(item, exc)
+                    if transient_in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                        raise
+                except FatalError as exc:
+                    self._later(item, exc)
+                    raise
+                done += 1
+                self.ctx.report("write", done)
+
+    def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> None:
+        external_id = item.key.removeprefix(f"{item.source}:")
+        with self.store.transaction() as state:
+            ref = state.links.get(item.source, entity.value, external_id)
+        if ref is None:
+            ref = connector.find(entity, item.key)
+        result = connector.write(entity, record, key=item.key, ref=ref)
+        with self.store.transaction() as state:
+            state.links.put(item.source, entity.value, external_id, result.ref)
+            state.outbox.done(item, result.ref)
+        setattr(self.ctx.counts, result.action, getattr(self.ctx.counts, result.action) + 1)
+
+    def _dead(self, item: OutboxItem, entity: Entity, reason: str) -> None:
+        self.ctx.counts.failed += 1
+        self.ctx.errors.append(f"{item.target} {entity.value} {item.key}: {reason}")
+        with self.store.transaction() as state:
+            state.outbox.give_up(item, reason)
+            state.dead_letters.add(source=item.source, entity=entity.value, external_id=item.key, stage="deliver",
+                                   reason=reason, payload=item.payload.encode(), inbox_id=item.inbox_id,
+                                   outbox_id=item.id, run_id=self.ctx.run_id)
+
+    def _later(self, item: OutboxItem, exc: Exception) -> None:
+        self.ctx.counts.failed += 1
+        self.ctx.errors.append(f"{item.target} {item.key}: {exc}")
+        with self.store.transaction() as state:
+            state.outbox.retry_later(item, str(exc), _retry_at(item.attempts))
+
+    # --- dry run -----------------------------------------------------------------------------
+
+    def plan(self, source: str, entity: Entity, targets: list[str], fresh: list[RawRecord]) -> None:
+        """What a real run would write: decode held and pending records and look each up in the targets."""
+        connector = self.runtime.connector(source)
+        raws = list(fresh)
+        for batch in self._pending(source, entity):
+            raws.extend(_raw(item) for item in batch)
+        for raw in raws:
+            if self._decode(connector, entity, raw, inbox_id=None) is None:
+                continue
+            key = idempotency_key(source, raw.external_id)
+            for target in targets:
+                with self.store.transaction() as state:
+                    ref = state.links.get(source, entity.value, raw.external_id)
+                ref = ref or self.runtime.connector(target).find(entity, key)
+                self.ctx.planned.append(Planned(target, key, "update" if ref else "create", ref))
+
+
+def _raw(item: InboxItem) -> RawRecord:
+    return RawRecord(external_id=item.external_id or str(item.id), body=item.body, content_type=item.content_type)

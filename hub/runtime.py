@@ -1,0 +1,55 @@
+"""The runtime: a loaded configuration with its state store and connectors, opened once per process."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from hub.config import HubConfig, JobConfig
+from hub.connector import Connector, ConnectorContext
+from hub.errors import ConfigError
+from hub.registry import connector_types, job_types, suggest
+from hub.state import StateStore, open_store
+
+
+class Runtime:
+    """Owns the state store and creates connectors and jobs on first use."""
+
+    def __init__(self, config: HubConfig, *, store: StateStore | None = None) -> None:
+        self.config = config
+        self.store = store or open_store(config.state.url)
+        self._connectors: dict[str, Connector] = {}
+
+    def connector(self, name: str) -> Connector:
+        """The connector of source ``name``, created once."""
+        if name not in self._connectors:
+            settings = self.config.sources.get(name)
+            if settings is None:
+                raise ConfigError([f"no source named {name!r}"], hint=suggest(name, list(self.config.sources)))
+            cls = connector_types()[settings.type]
+            context = ConnectorContext(source=name, timezone=self.config.timezone,
+                                       log=logging.getLogger(f"hub.connector.{name}"), secrets=self.config.secrets)
+            self._connectors[name] = cls(settings, context)
+        return self._connectors[name]
+
+    def job_config(self, name: str) -> JobConfig:
+        job = self.config.jobs.get(name)
+        if job is None:
+            raise ConfigError([f"no job named {name!r}"], hint=suggest(name, list(self.config.jobs)))
+        return job
+
+    def job_class(self, name: str) -> type:
+        return job_types()[self.job_config(name).type]
+
+    def close(self) -> None:
+        for connector in self._connectors.values():
+            connector.close()
+        self._connectors.clear()
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

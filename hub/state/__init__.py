@@ -1,0 +1,30 @@
+"""The state store: everything hub remembers between runs, in one SQL database.
+
+Open it with :func:`open_store`; do work in :meth:`StateStore.transaction`,
+which hands out a :class:`State` whose repositories (``links``, ``cursors``,
+``inbox``, ``outbox``, ``fingerprints``, ``runs``, ``dead_letters``,
+``discrepancies``) all write in that one transaction. That is how a cursor
+advances together with the records it covers.
+"""
+
+from hub.state.store import (
+    DeadLetter,
+    InboxItem,
+    OutboxItem,
+    RunCounts,
+    RunInfo,
+    State,
+    StateStore,
+    open_store,
+)
+
+__all__ = [
+    "DeadLetter",
+    "InboxItem",
+    "OutboxItem",
+    "RunCounts",
+    "RunInfo",
+    "State",
+    "StateStore",
+    "open_store",
+]

@@ -1,0 +1,171 @@
+"""Tables of the state store (SQLAlchemy Core), the current shape.
+
+Migrations under ``migrations/versions`` are frozen history and build this
+shape step by step; a change here goes with a new migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the state store takes aware datetimes only")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+metadata = MetaData()
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+id_links = Table(
+    "id_links", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("system", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("ref", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("system", "entity", "external_id", name="uq_id_links_external"),
+    Index("ix_id_links_ref", "entity", "ref"),
+)
+
+cursors = Table(
+    "cursors", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+inbox = Table(
+    "inbox", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("external_id", String(255)),
+    Column("dedupe_key", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("processed_at", UtcDateTime),
+    UniqueConstraint("source", "dedupe_key", name="uq_inbox_dedupe"),
+    Index("ix_inbox_pending", "status", "source", "entity", "id"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("inbox_id", BigInteger),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("ref", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("target", "entity", "key", name="uq_outbox_key"),
+    Index("ix_outbox_due", "status", "target", "next_attempt_at"),
+)
+
+fingerprints = Table(
+    "fingerprints", metadata,
+    Column("target", String(64), primary_key=True),
+    Column("entity", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("status", String(16), nullable=False),
+    Column("read", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("error_summary", Text),
+    Index("ix_runs_job", "job", "id"),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("external_id", String(255)),
+    Column("stage", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("inbox_id", BigInteger),
+    Column("outbox_id", BigInteger),
+    Column("run_id", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_dead_letters_status", "status", "source"),
+)
+
+discrepancies = Table(
+    "discrepancies", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger),
+    Column("source", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("found_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Index("ix_discrepancies_open", "resolved_at", "source", "entity"),
+)

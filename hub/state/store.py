@@ -1,0 +1,522 @@
+"""The state store's engine, migrations and repositories."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from hub.errors import LinkConflict, StateSchemaError
+from hub.state import schema as t
+from hub.values import json_dumps, utcnow
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6875620A  # "hub\n": the advisory lock id that serialises migrations on PostgreSQL
+_URL_HINT = "use sqlite:///hub-state.db or postgresql+psycopg://user@host/db"
+
+
+# --- records handed out by the repositories ------------------------------------------
+
+
+@dataclass
+class RunCounts:
+    """What a run did, record by record."""
+
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def add(self, other: RunCounts) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    job: str
+    source: str
+    dry_run: bool
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: str
+    counts: RunCounts
+    error_summary: str | None
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    source: str
+    entity: str
+    external_id: str | None
+    body: bytes
+    content_type: str
+    headers: str
+    received_at: dt.datetime
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    target: str
+    entity: str
+    key: str
+    source: str
+    payload: str
+    inbox_id: int | None
+    version: int
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    source: str
+    entity: str
+    external_id: str | None
+    stage: str
+    reason: str
+    payload: bytes
+    inbox_id: int | None
+    outbox_id: int | None
+    run_id: int | None
+    status: str
+    attempts: int
+    created_at: dt.datetime
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+class StateStore:
+    """A state database: an engine plus migrations. Use :func:`open_store` to get a migrated one."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StateSchemaError(f"state URL {url!r} is not a database URL", hint=_URL_HINT) from exc
+        shown = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise StateSchemaError(f"state URL {shown} is neither SQLite nor PostgreSQL", hint=_URL_HINT)
+        try:
+            self.engine: Engine = create_engine(parsed, pool_pre_ping=True, future=True)
+        except (ArgumentError, ImportError) as exc:  # an unknown or missing driver
+            raise StateSchemaError(f"cannot open state URL {shown}: {exc}", hint=_URL_HINT) from exc
+        self.url = parsed
+        if self.engine.dialect.name == "sqlite":
+            _tune_sqlite(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to this hub's newest revision; refuse a database from a newer hub."""
+        script = ScriptDirectory(str(_MIGRATIONS))
+        head = script.get_current_head()
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current is not None:
+                    try:
+                        script.get_revision(current)
+                    except CommandError:
+                        raise StateSchemaError(
+                            f"the state database {self.url.render_as_string(hide_password=True)} is at schema "
+                            f"revision {current}, which this hub does not know (its newest is {head})",
+                            hint="it was written by a newer hub: upgrade hub, or point state.url at another "
+                                 "database") from None
+                if current != head:
+                    config = AlembicConfig()
+                    config.set_main_option("script_location", str(_MIGRATIONS))
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StateSchemaError(f"cannot open the state database: {exc.__class__.__name__}: "
+                                   f"{str(exc).splitlines()[0]}") from exc
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @contextmanager
+    def transaction(self) -> Iterator[State]:
+        """One transaction; commits when the block ends, rolls back if it raises."""
+        with self.engine.begin() as conn:
+            yield State(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> StateStore:
+    """Open the state database at ``url`` and apply pending migrations."""
+    store = StateStore(url)
+    store.migrate()
+    return store
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    # pysqlite opens transactions lazily and as readers; two processes upgrading to writers
+    # at once fail with "database is locked" without waiting. BEGIN IMMEDIATE takes the
+    # write lock up front so the busy timeout applies; WAL lets readers go on meanwhile.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# --- repositories -----------------------------------------------------------------------
+
+
+class State:
+    """The repositories, all writing in one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.links = IdLinks(conn)
+        self.cursors = Cursors(conn)
+        self.inbox = Inbox(conn)
+        self.outbox = Outbox(conn)
+        self.fingerprints = Fingerprints(conn)
+        self.runs = Runs(conn)
+        self.dead_letters = DeadLetters(conn)
+        self.discrepancies = Discrepancies(conn)
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class _Repo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+
+class IdLinks(_Repo):
+    """(system, entity, external id) ↔ 1C reference: each channel id maps to exactly one 1C object."""
+
+    def get(self, system: str, entity: str, external_id: str) -> str | None:
+        row = self.conn.execute(select(t.id_links.c.ref).where(
+            t.id_links.c.system == system, t.id_links.c.entity == entity,
+            t.id_links.c.external_id == external_id)).first()
+        return None if row is None else str(row.ref)
+
+    def get_many(self, system: str, entity: str, external_ids: Iterable[str]) -> dict[str, str]:
+        ids = sorted(set(external_ids))
+        found: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            rows = self.conn.execute(select(t.id_links.c.external_id, t.id_links.c.ref).where(
+                t.id_links.c.system == system, t.id_links.c.entity == entity,
+                t.id_links.c.external_id.in_(chunk)))
+            found.update({r.external_id: r.ref for r in rows})
+        return found
+
+    def put(self, system: str, entity: str, external_id: str, ref: str) -> None:
+        """Link ``external_id`` to ``ref``; an existing link to another object is an error, never overwritten."""
+        stmt = _insert(self.conn, t.id_links).values(
+            system=system, entity=entity, external_id=external_id, ref=ref, created_at=utcnow())
+        self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["system", "entity", "external_id"]))
+        existing = self.get(system, entity, external_id)
+        if existing != ref:
+            raise LinkConflict(f"{system} {entity} {external_id!r} is already linked to {existing!r}, "
+                                   f"not {ref!r}", hint="relink it explicitly if the 1C object changed")
+
+    def relink(self, system: str, entity: str, external_id: str, ref: str) -> None:
+        """Point an existing link at another object (after a fix by a person)."""
+        self.conn.execute(update(t.id_links).where(
+            t.id_links.c.system == system, t.id_links.c.entity == entity,
+            t.id_links.c.external_id == external_id).values(ref=ref))
+
+    def by_ref(self, entity: str, ref: str) -> dict[str, str]:
+        """Every system's id linked to 1C object ``ref``: system → external id."""
+        rows = self.conn.execute(select(t.id_links.c.system, t.id_links.c.external_id).where(
+            t.id_links.c.entity == entity, t.id_links.c.ref == ref))
+        return {r.system: r.external_id for r in rows}
+
+
+class Cursors(_Repo):
+    """A watermark per (source, stream); set it in the transaction that stores what it covers."""
+
+    def get(self, source: str, stream: str) -> str | None:
+        row = self.conn.execute(select(t.cursors.c.value).where(
+            t.cursors.c.source == source, t.cursors.c.stream == stream)).first()
+        return None if row is None else str(row.value)
+
+    def set(self, source: str, stream: str, value: str) -> None:
+        stmt = _insert(self.conn, t.cursors).values(source=source, stream=stream, value=value, updated_at=utcnow())
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["source", "stream"], set_={"value": value, "updated_at": utcnow()}))
+
+    def reset(self, source: str, stream: str | None = None) -> None:
+        query = t.cursors.delete().where(t.cursors.c.source == source)
+        if stream is not None:
+            query = query.where(t.cursors.c.stream == stream)
+        self.conn.execute(query)
+
+    def all(self) -> list[tuple[str, str, str, dt.datetime]]:
+        rows = self.conn.execute(select(t.cursors).order_by(t.cursors.c.source, t.cursors.c.stream))
+        return [(r.source, r.stream, r.value, r.updated_at) for r in rows]
+
+
+class Inbox(_Repo):
+    """Every payload a channel pushed or we pulled, byte for byte, stored before we answer or go on."""
+
+    def add(self, source: str, entity: str, body: bytes, *, external_id: str | None = None,
+            content_type: str = "application/json", headers: Mapping[str, str] | None = None,
+            status: str = "pending", error: str | None = None) -> tuple[int, bool]:
+        """Store a payload; returns (id, True) or, for a byte-identical repeat, (the first id, False)."""
+        digest = hashlib.sha256(b"%s\0%s\0" % (entity.encode(), (external_id or "").encode()) + body).hexdigest()
+        if status != "pending":  # rejected input is kept every time it arrives, for inspection
+            digest = secrets.token_hex(32)  # unique even for repeats within one clock tick
+        stmt = _insert(self.conn, t.inbox).values(
+            source=source, entity=entity, external_id=external_id, dedupe_key=digest, body=body,
+            content_type=content_type, headers=json_dumps(dict(headers or {})), received_at=utcnow(),
+            status=status, error=error)
+        result = self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+                                   .returning(t.inbox.c.id))
+        row = result.first()
+        if row is not None:
+            return int(row.id), True
+        existing = self.conn.execute(select(t.inbox.c.id).where(
+            t.inbox.c.source == source, t.inbox.c.dedupe_key == digest)).scalar_one()
+        return int(existing), False
+
+    def pending(self, source: str, entity: str, *, limit: int = 500, after_id: int = 0) -> list[InboxItem]:
+        rows = self.conn.execute(select(t.inbox).where(
+            t.inbox.c.status == "pending", t.inbox.c.source == source, t.inbox.c.entity == entity,
+            t.inbox.c.id > after_id).order_by(t.inbox.c.id).limit(limit))
+        return [InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)}) for r in rows]
+
+    def get(self, item_id: int) -> InboxItem | None:
+        r = self.conn.execute(select(t.inbox).where(t.inbox.c.id == item_id)).first()
+        return None if r is None else InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)})
+
+    def mark(self, item_id: int, status: str, error: str | None = None) -> None:
+        self.conn.execute(update(t.inbox).where(t.inbox.c.id == item_id).values(
+            status=status, error=error, processed_at=utcnow()))
+
+    def count(self, status: str | None = None) -> int:
+        query = select(func.count()).select_from(t.inbox)
+        if status is not None:
+            query = query.where(t.inbox.c.status == status)
+        return int(self.conn.execute(query).scalar_one())
+
+
+class Outbox(_Repo):
+    """Pending writes to a target, one row per (target, entity, idempotency key), newest payload wins."""
+
+    def enqueue(self, target: str, entity: str, key: str, payload: str, *, source: str,
+                inbox_id: int | None = None) -> None:
+        now = utcnow()
+        stmt = _insert(self.conn, t.outbox).values(
+            target=target, entity=entity, key=key, source=source, payload=payload, inbox_id=inbox_id, version=1,
+            status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["target", "entity", "key"],
+            set_={"payload": payload, "inbox_id": inbox_id, "version": t.outbox.c.version + 1,
+                  "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None,
+                  "updated_at": now},
+            where=t.outbox.c.payload != payload))
+
+    def due(self, target: str, *, entity: str | None = None, limit: int = 200,
+            now: dt.datetime | None = None) -> list[OutboxItem]:
+        query = select(t.outbox).where(
+            t.outbox.c.status == "pending", t.outbox.c.target == target,
+            t.outbox.c.next_attempt_at <= (now or utcnow()))
+        if entity is not None:
+            query = query.where(t.outbox.c.entity == entity)
+        rows = self.conn.execute(query.order_by(t.outbox.c.id).limit(limit))
+        return [_outbox_item(r) for r in rows]
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        r = self.conn.execute(select(t.outbox).where(t.outbox.c.id == item_id)).first()
+        return None if r is None else _outbox_item(r)
+
+    def done(self, item: OutboxItem, ref: str) -> bool:
+        """Mark delivered, unless a newer payload arrived meanwhile (then it stays pending)."""
+        result = self.conn.execute(update(t.outbox).where(
+            t.outbox.c.id == item.id, t.outbox.c.version == item.version).values(
+            status="done", ref=ref, last_error=None, updated_at=utcnow()))
+        return result.rowcount == 1
+
+    def retry_later(self, item: OutboxItem, error: str, at: dt.datetime) -> None:
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
+            attempts=t.outbox.c.attempts + 1, next_attempt_at=at, last_error=error, updated_at=utcnow()))
+
+    def give_up(self, item: OutboxItem, error: str) -> None:
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
+            status="dead", attempts=t.outbox.c.attempts + 1, last_error=error, updated_at=utcnow()))
+
+    def revive(self, item_id: int) -> None:
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item_id).values(
+            status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow()))
+
+    def depth(self) -> dict[str, int]:
+        """Pending writes per target."""
+        rows = self.conn.execute(select(t.outbox.c.target, func.count()).where(
+            t.outbox.c.status == "pending").group_by(t.outbox.c.target))
+        return {r[0]: int(r[1]) for r in rows}
+
+
+def _outbox_item(r: Any) -> OutboxItem:
+    return OutboxItem(**{f.name: getattr(r, f.name) for f in fields(OutboxItem)})
+
+
+class Fingerprints(_Repo):
+    """A hash of what was last pushed per (target, entity, key): unchanged data is never sent again."""
+
+    @staticmethod
+    def of(payload: str) -> str:
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def get_many(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.hash).where(
+                t.fingerprints.c.target == target, t.fingerprints.c.entity == entity,
+                t.fingerprints.c.key.in_(chunk)))
+            found.update({r.key: r.hash for r in rows})
+        return found
+
+    def put_many(self, target: str, entity: str, hashes: Mapping[str, str]) -> None:
+        if not hashes:
+            return
+        now = utcnow()
+        stmt = _insert(self.conn, t.fingerprints)
+        stmt = stmt.on_conflict_do_update(index_elements=["target", "entity", "key"],
+                                          set_={"hash": stmt.excluded.hash, "updated_at": now})
+        self.conn.execute(stmt, [{"target": target, "entity": entity, "key": k, "hash": h, "updated_at": now}
+                                 for k, h in hashes.items()])
+
+
+class Runs(_Repo):
+    """Every job or sync run: when, how it ended, and what it did."""
+
+    def start(self, job: str, source: str, *, dry_run: bool = False) -> int:
+        # A run still marked running was killed: nothing else runs this job now (the daemon holds a lease).
+        self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == "running").values(
+            status="interrupted", finished_at=utcnow(), error_summary="the process stopped before the run ended"))
+        row = self.conn.execute(t.runs.insert().values(
+            job=job, source=source, dry_run=dry_run, started_at=utcnow(), status="running",
+            read=0, created=0, updated=0, unchanged=0, failed=0).returning(t.runs.c.id)).one()
+        return int(row.id)
+
+    def finish(self, run_id: int, status: str, counts: RunCounts, error_summary: str | None = None) -> None:
+        self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(
+            status=status, finished_at=utcnow(), error_summary=error_summary, **counts.as_dict()))
+
+    def recent(self, limit: int = 20) -> list[RunInfo]:
+        rows = self.conn.execute(select(t.runs).order_by(t.runs.c.id.desc()).limit(limit))
+        return [_run_info(r) for r in rows]
+
+    def get(self, run_id: int) -> RunInfo | None:
+        r = self.conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
+        return None if r is None else _run_info(r)
+
+
+def _run_info(r: Any) -> RunInfo:
+    counts = RunCounts(read=r.read, created=r.created, updated=r.updated, unchanged=r.unchanged, failed=r.failed)
+    return RunInfo(id=r.id, job=r.job, source=r.source, dry_run=r.dry_run, started_at=r.started_at,
+                   finished_at=r.finished_at, status=r.status, counts=counts, error_summary=r.error_summary)
+
+
+class DeadLetters(_Repo):
+    """Records that could not be processed, kept with the reason until a fix lets them through."""
+
+    def add(self, *, source: str, entity: str, external_id: str | None, stage: str, reason: str,
+            payload: bytes, inbox_id: int | None = None, outbox_id: int | None = None,
+            run_id: int | None = None) -> int:
+        now = utcnow()
+        row = self.conn.execute(t.dead_letters.insert().values(
+            source=source, entity=entity, external_id=external_id, stage=stage, reason=reason, payload=payload,
+            inbox_id=inbox_id, outbox_id=outbox_id, run_id=run_id, status="open", attempts=0,
+            created_at=now, updated_at=now).returning(t.dead_letters.c.id)).one()
+        return int(row.id)
+
+    def list(self, status: str | None = "open", limit: int = 100) -> list[DeadLetter]:
+        query = select(t.dead_letters).order_by(t.dead_letters.c.id).limit(limit)
+        if status is not None:
+            query = query.where(t.dead_letters.c.status == status)
+        return [_dead_letter(r) for r in self.conn.execute(query)]
+
+    def get(self, letter_id: int) -> DeadLetter | None:
+        r = self.conn.execute(select(t.dead_letters).where(t.dead_letters.c.id == letter_id)).first()
+        return None if r is None else _dead_letter(r)
+
+    def mark(self, letter_id: int, status: str) -> None:
+        self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
+            status=status, attempts=t.dead_letters.c.attempts + 1, updated_at=utcnow()))
+
+    def count(self, status: str = "open") -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.dead_letters).where(
+            t.dead_letters.c.status == status)).scalar_one())
+
+
+def _dead_letter(r: Any) -> DeadLetter:
+    return DeadLetter(**{f.name: getattr(r, f.name) for f in fields(DeadLetter)})
+
+
+class Discrepancies(_Repo):
+    """Reconciliation findings."""
+
+    def add(self, *, source: str, entity: str, key: str, kind: str, detail: Mapping[str, Any],
+            run_id: int | None = None) -> int:
+        row = self.conn.execute(t.discrepancies.insert().values(
+            run_id=run_id, source=source, entity=entity, key=key, kind=kind, detail=json_dumps(dict(detail)),
+            found_at=utcnow()).returning(t.discrepancies.c.id)).one()
+        return int(row.id)
+
+    def open(self, source: str | None = None) -> list[dict[str, Any]]:
+        query = select(t.discrepancies).where(t.discrepancies.c.resolved_at.is_(None))
+        if source is not None:
+            query = query.where(t.discrepancies.c.source == source)
+        return [dict(r._mapping) for r in self.conn.execute(query.order_by(t.discrepancies.c.id))]
+
+    def resolve(self, discrepancy_id: int) -> None:
+        self.conn.execute(update(t.discrepancies).where(t.discrepancies.c.id == discrepancy_id).values(
+            resolved_at=utcnow()))

@@ -1,0 +1,224 @@
+"""The acceptance suite every connector's tests run.
+
+A connector's test module subclasses :class:`ConnectorAcceptance`, names its
+connector type and says how to seed and count records in its sandbox::
+
+    class TestTestChannelAcceptance(ConnectorAcceptance):
+        connector_type = "testchannel"
+        entity = Entity.ORDERS
+
+        def seed(self, sandbox, count): ...
+        def make_record(self, number): ...
+        def count_written(self, sandbox, key): ...
+
+and inherits the checks below, all run over real HTTP against the sandbox:
+
+* the connectivity check succeeds on a good config and fails cleanly (a
+  HubError with a hint-worthy message) on a bad one;
+* reads resume from a saved cursor without gaps or repeats;
+* writes are idempotent: the same record twice creates one object, also
+  when the first answer was lost after the system committed it;
+* 429 with Retry-After, 5xx and timeouts are retried; other 4xx are not;
+* no secret appears in any error or log line.
+
+Retry waits go through a recording fake clock, so nothing really sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from hub.connector import Connector, ConnectorContext, Mode
+from hub.errors import AuthError, HubError, RequestRejected, RetriableError
+from hub.model import Entity, Record
+from hub.registry import connector_types
+from hub.sandbox import Sandbox
+from hub.values import zone
+
+
+class RecordingClock:
+    """A clock whose ``sleep`` only records: retry and rate-limit waits cost no time in tests."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class ConnectorAcceptance:
+    """Subclass per connector; override the hooks marked as such."""
+
+    connector_type: ClassVar[str]
+    entity: ClassVar[Entity]
+    secret_settings: ClassVar[tuple[str, ...]] = ("token", "password", "client_secret", "api_key")
+    """Settings whose values must never show in errors or logs."""
+
+    # --- hooks a connector's test overrides ------------------------------------------------------
+
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        """Good settings for a source pointing at ``sandbox``; fast retries by default."""
+        return {"type": self.connector_type, **sandbox.source_settings(), "timeout": 0.5,
+                "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.05}}
+
+    def bad_settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        """Settings the system must refuse (wrong credentials by default)."""
+        settings = self.settings(sandbox)
+        for key in self.secret_settings:
+            if key in settings:
+                settings[key] = "wrong-" + str(settings[key])
+        return settings
+
+    def seed(self, sandbox: Sandbox, count: int) -> list[str]:
+        """Create ``count`` readable records in the sandbox; return their external ids."""
+        raise NotImplementedError
+
+    def make_record(self, number: int) -> Record:
+        """A canonical record this connector can write."""
+        raise NotImplementedError
+
+    def count_written(self, sandbox: Sandbox, key: str) -> int:
+        """How many objects the sandbox holds for idempotency ``key``."""
+        raise NotImplementedError
+
+    # --- fixtures ------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def sandbox(self) -> Iterator[Sandbox]:
+        sandbox = connector_types()[self.connector_type].sandbox()
+        assert sandbox is not None, f"{self.connector_type} has no sandbox"
+        with sandbox:
+            yield sandbox
+
+    @pytest.fixture
+    def clock(self) -> RecordingClock:
+        return RecordingClock()
+
+    def connect(self, settings: dict[str, Any], clock: RecordingClock) -> Connector:
+        cls = connector_types()[self.connector_type]
+        model = cls.settings_model.model_validate(settings)
+        context = ConnectorContext(source="acceptance", timezone=zone("Europe/Moscow"),
+                                   log=logging.getLogger("hub.connector.acceptance"), clock=clock)
+        return cls(model, context)
+
+    @pytest.fixture
+    def connector(self, sandbox: Sandbox, clock: RecordingClock) -> Iterator[Connector]:
+        connector = self.connect(self.settings(sandbox), clock)
+        yield connector
+        connector.close()
+
+    # --- the suite -------------------------------------------------------------------------------
+
+    def test_check_succeeds_on_good_config(self, connector: Connector) -> None:
+        assert connector.check()
+
+    def test_check_fails_cleanly_on_bad_config(self, sandbox: Sandbox, clock: RecordingClock) -> None:
+        connector = self.connect(self.bad_settings(sandbox), clock)
+        with pytest.raises(AuthError) as raised:
+            connector.check()
+        assert raised.value.message
+
+    def test_reads_resume_from_cursor_without_gaps_or_repeats(self, connector: Connector,
+                                                              sandbox: Sandbox) -> None:
+        if not connector.can(self.entity, Mode.PULL):
+            pytest.skip(f"{self.connector_type} does not pull {self.entity.value}")
+        first_batch = self.seed(sandbox, 25)
+        pages = iter(connector.read(self.entity, cursor=None))
+        seen = [r.external_id for r in next(pages).records]
+        first_page_cursor = None
+        for page in pages:  # a run that stops after saving the cursor of its second page
+            seen += [r.external_id for r in page.records]
+            first_page_cursor = page.cursor
+            break
+        assert first_page_cursor is not None, "seed more records than one page holds"
+        later_batch = self.seed(sandbox, 5)
+        resumed = [r.external_id for page in connector.read(self.entity, cursor=first_page_cursor)
+                   for r in page.records]
+        assert len(seen) + len(resumed) == len(set(seen) | set(resumed)), "a record was read twice"
+        assert set(seen) | set(resumed) == set(first_batch) | set(later_batch), "a record was missed"
+
+    def test_writes_are_idempotent(self, connector: Connector, sandbox: Sandbox) -> None:
+        if not connector.can(self.entity, Mode.WRITE):
+            pytest.skip(f"{self.connector_type} does not write {self.entity.value}")
+        key = "acceptance:1"
+        record = self.make_record(1)
+        for _ in range(2):  # the engine's sequence: look up by key, then create or update
+            connector.write(self.entity, record, key=key, ref=connector.find(self.entity, key))
+        assert self.count_written(sandbox, key) == 1
+
+    def test_write_after_a_lost_answer_is_found_not_repeated(self, connector: Connector,
+                                                              sandbox: Sandbox) -> None:
+        if not connector.can(self.entity, Mode.WRITE):
+            pytest.skip(f"{self.connector_type} does not write {self.entity.value}")
+        key = "acceptance:lost"
+        record = self.make_record(2)
+        sandbox.faults.drop_after_commit(1)
+        with pytest.raises(RetriableError):
+            connector.write(self.entity, record, key=key, ref=connector.find(self.entity, key))
+        assert self.count_written(sandbox, key) == 1, "the sandbox should have committed the write"
+        connector.write(self.entity, record, key=key, ref=connector.find(self.entity, key))
+        assert self.count_written(sandbox, key) == 1
+
+    @pytest.mark.parametrize("retry_after", ["2", "Wed, 21 Oct 2015 07:28:00 GMT"])
+    def test_429_is_retried_honouring_retry_after(self, connector: Connector, sandbox: Sandbox,
+                                                  clock: RecordingClock, retry_after: str) -> None:
+        sandbox.faults.fail_next(1, status=429, retry_after=retry_after)
+        connector.check()
+        assert sandbox.count() == 2
+        if retry_after == "2":
+            assert clock.sleeps and max(clock.sleeps) >= 2
+
+    def test_5xx_is_retried(self, connector: Connector, sandbox: Sandbox) -> None:
+        sandbox.faults.fail_next(2, status=503)
+        connector.check()
+        assert sandbox.count() == 3
+
+    def test_5xx_until_tries_run_out_is_retriable_error(self, connector: Connector, sandbox: Sandbox) -> None:
+        sandbox.faults.fail_next(10, status=500)
+        with pytest.raises(RetriableError):
+            connector.check()
+        assert sandbox.count() == 3
+
+    def test_timeout_is_retried(self, connector: Connector, sandbox: Sandbox) -> None:
+        sandbox.faults.stall_next(1, seconds=1.5)
+        connector.check()
+        assert sandbox.count() == 2
+
+    @pytest.mark.parametrize("status", [400, 404, 422])
+    def test_other_4xx_is_not_retried(self, connector: Connector, sandbox: Sandbox, status: int) -> None:
+        sandbox.faults.fail_next(1, status=status, body=b'{"error": "nope"}')
+        with pytest.raises(RequestRejected):
+            connector.check()
+        assert sandbox.count() == 1
+
+    def test_no_secret_in_errors_or_logs(self, sandbox: Sandbox, clock: RecordingClock,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+        from hub.logs import add_secrets
+
+        good = self.settings(sandbox)
+        secrets = [str(good[k]) for k in self.secret_settings if k in good]
+        bad = self.bad_settings(sandbox)
+        secrets += [str(bad[k]) for k in self.secret_settings if k in bad]
+        add_secrets(secrets)
+        caplog.set_level(logging.DEBUG)
+        messages = []
+        for settings in (good, bad):
+            sandbox.faults.fail_next(1, status=500)
+            sandbox.faults.fail_next(1, status=401, body=b'{"error": "unauthorized"}')
+            try:
+                self.connect(settings, clock).check()
+            except HubError as exc:
+                messages.append(str(exc))
+        assert messages, "the failures should have raised"
+        text = caplog.text + "\n".join(messages)
+        for secret in secrets:
+            assert secret not in text

@@ -1,0 +1,1 @@
+"""The jobs hub runs, built from the engine's pipeline stages; registered under ``hub.jobs``."""

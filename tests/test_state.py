@@ -1,0 +1,382 @@
+"""The state store on SQLite and on a real PostgreSQL server.
+
+Every test here runs once per dialect (see the ``state_url`` fixture): migrations,
+each repository's promises, transactions, and concurrent writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import StatementError
+
+import hub.state.store
+from hub.errors import LinkConflict, StateSchemaError
+from hub.state import RunCounts, StateStore, open_store
+from hub.state.schema import metadata
+from hub.state.store import Fingerprints
+from hub.values import json_loads, utcnow
+
+HEAD = ScriptDirectory(str(Path(hub.state.store.__file__).parent / "migrations")).get_current_head()
+MANY = 1201  # ids spread over three chunks of the 500 the store queries at a time
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def test_migrations_build_every_table_and_a_second_run_changes_nothing(
+        state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(state_url)
+    assert store.revision() == HEAD
+    assert set(inspect(store.engine).get_table_names()) == {*metadata.tables, "alembic_version"}
+    with store.transaction() as state:
+        state.cursors.set("iiko", "orders", "42")
+    store.close()
+
+    def upgrade_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("an up-to-date database was migrated again")
+
+    monkeypatch.setattr(command, "upgrade", upgrade_again)
+    again = open_store(state_url)
+    assert again.revision() == HEAD
+    with again.transaction() as state:
+        assert state.cursors.get("iiko", "orders") == "42"
+    again.close()
+
+
+def test_migrated_database_matches_schema_py(store: StateStore) -> None:
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_database_from_a_newer_hub_is_refused(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(StateSchemaError, match="9999_from_the_future") as refused:
+        store.migrate()
+    assert "newer" in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://somewhere/state", "mysql://hub@localhost/state"])
+def test_url_hub_cannot_use_is_a_state_schema_error(url: str) -> None:
+    with pytest.raises(StateSchemaError):
+        open_store(url)
+
+
+def test_unreachable_database_is_a_state_schema_error(tmp_path: Path) -> None:
+    with pytest.raises(StateSchemaError, match="cannot open the state database"):
+        open_store(f"sqlite:///{tmp_path / 'no such dir' / 'state.db'}")
+
+
+# --- id links ---------------------------------------------------------------------------
+
+
+def test_an_external_id_links_to_one_ref_only(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.links.put("iiko", "product", "p-1", "ref-A")
+        state.links.put("iiko", "product", "p-1", "ref-A")  # the same link again is fine
+        state.links.put("tilda", "product", "t-9", "ref-A")
+    with pytest.raises(LinkConflict, match="already linked"), store.transaction() as state:
+        state.links.put("iiko", "product", "p-1", "ref-B")
+    with store.transaction() as state:
+        assert state.links.get("iiko", "product", "p-1") == "ref-A"
+        assert state.links.get("iiko", "customer", "p-1") is None
+        assert state.links.by_ref("product", "ref-A") == {"iiko": "p-1", "tilda": "t-9"}
+        state.links.relink("iiko", "product", "p-1", "ref-B")
+        assert state.links.get("iiko", "product", "p-1") == "ref-B"
+        assert state.links.by_ref("product", "ref-A") == {"tilda": "t-9"}
+
+
+def test_get_many_finds_links_across_chunks(store: StateStore) -> None:
+    linked = {f"p-{n}": f"ref-{n}" for n in range(MANY)}
+    with store.transaction() as state:
+        for external_id, ref in linked.items():
+            state.links.put("iiko", "product", external_id, ref)
+        state.links.put("iiko", "customer", "p-0", "someone-else")
+    wanted = [*linked, *(f"missing-{n}" for n in range(300)), "p-0"]
+    with store.transaction() as state:
+        assert state.links.get_many("iiko", "product", wanted) == linked
+        assert state.links.get_many("iiko", "product", []) == {}
+
+
+# --- cursors ----------------------------------------------------------------------------
+
+
+def test_cursors_are_set_overwritten_and_reset(store: StateStore) -> None:
+    before = utcnow()
+    with store.transaction() as state:
+        state.cursors.set("iiko", "orders", "1")
+        state.cursors.set("iiko", "orders", "2")
+        state.cursors.set("iiko", "stock", "s")
+        state.cursors.set("tilda", "orders", "t")
+    with store.transaction() as state:
+        assert state.cursors.get("iiko", "orders") == "2"
+        rows = state.cursors.all()
+        assert [row[:3] for row in rows] == [("iiko", "orders", "2"), ("iiko", "stock", "s"),
+                                             ("tilda", "orders", "t")]
+        assert all(row[3] >= before and row[3].utcoffset() == dt.timedelta(0) for row in rows)
+        state.cursors.reset("iiko", "orders")
+        assert state.cursors.get("iiko", "orders") is None
+        assert state.cursors.get("iiko", "stock") == "s"
+        state.cursors.reset("iiko")
+        assert [row[:2] for row in state.cursors.all()] == [("tilda", "orders")]
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+
+def test_inbox_keeps_a_byte_identical_payload_once(store: StateStore) -> None:
+    body = b'{"id": 7, "sum": "10.50"}'
+    with store.transaction() as state:
+        first, created = state.inbox.add("tilda", "order", body, external_id="7")
+        assert created
+        assert state.inbox.add("tilda", "order", body, external_id="7") == (first, False)
+        others = [state.inbox.add("tilda", "order", body + b" ", external_id="7"),
+                  state.inbox.add("tilda", "order", body, external_id="8"),
+                  state.inbox.add("tilda", "customer", body, external_id="7"),
+                  state.inbox.add("bitrix", "order", body, external_id="7")]
+        assert all(created for _, created in others)
+        assert len({first, *(item_id for item_id, _ in others)}) == 5
+        assert state.inbox.count() == 5
+
+
+def test_inbox_keeps_every_rejected_payload(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two rejections of the same bytes within one clock tick must still be two rows.
+    frozen = utcnow()
+    monkeypatch.setattr(hub.state.store, "utcnow", lambda: frozen)
+    with store.transaction() as state:
+        added = [state.inbox.add("tilda", "order", b"not json", status="rejected", error="bad JSON")
+                 for _ in range(3)]
+        assert all(created for _, created in added)
+        assert len({item_id for item_id, _ in added}) == 3
+        assert state.inbox.count("rejected") == 3
+        assert state.inbox.pending("tilda", "order") == []
+
+
+def test_inbox_hands_out_pending_items_in_order_and_marks_them(store: StateStore) -> None:
+    body = bytes(range(256))  # not UTF-8: the inbox keeps bytes, not text
+    with store.transaction() as state:
+        ids = [state.inbox.add("iiko", "order", body + bytes([n]), external_id=str(n),
+                               content_type="application/octet-stream", headers={"X-Signature": "abc"})[0]
+               for n in range(5)]
+        state.inbox.add("iiko", "product", b"{}")
+    with store.transaction() as state:
+        pending = state.inbox.pending("iiko", "order", limit=3)
+        assert [item.id for item in pending] == ids[:3]
+        assert [item.id for item in state.inbox.pending("iiko", "order", after_id=ids[2])] == ids[3:]
+        item = pending[0]
+        assert (item.body, item.external_id, item.status) == (body + b"\0", "0", "pending")
+        assert (item.content_type, json_loads(item.headers)) == ("application/octet-stream",
+                                                                 {"X-Signature": "abc"})
+        state.inbox.mark(ids[0], "processed")
+        state.inbox.mark(ids[1], "failed", error="no such product")
+    with store.transaction() as state:
+        assert [item.id for item in state.inbox.pending("iiko", "order")] == ids[2:]
+        failed = state.inbox.get(ids[1])
+        assert failed is not None
+        assert (failed.status, failed.error) == ("failed", "no such product")
+        assert state.inbox.get(-1) is None
+        counts = state.inbox.count(), state.inbox.count("pending"), state.inbox.count("processed")
+        assert counts == (6, 4, 1)
+
+
+def test_concurrent_writers_of_the_same_payloads_store_each_once(store: StateStore) -> None:
+    bodies = [b'{"order": %d}' % n for n in range(1000)]
+    start = threading.Barrier(2)
+    results: list[list[tuple[int, bool]]] = [[], []]
+    errors: list[BaseException] = []
+
+    def write(into: list[tuple[int, bool]]) -> None:
+        try:
+            start.wait()
+            for body in bodies:
+                with store.transaction() as state:
+                    into.append(state.inbox.add("tilda", "order", body))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(result,)) for result in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.transaction() as state:
+        assert state.inbox.count() == 1000
+    assert [a[0] for a in results[0]] == [b[0] for b in results[1]]  # both writers got the same row ids
+    assert sum(created for result in results for _, created in result) == 1000
+
+
+# --- outbox -----------------------------------------------------------------------------
+
+
+def test_outbox_keeps_the_newest_payload_and_refuses_a_stale_done(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.outbox.enqueue("1c", "order", "o-1", '{"v": 1}', source="tilda", inbox_id=10)
+        state.outbox.enqueue("1c", "order", "o-1", '{"v": 1}', source="tilda", inbox_id=10)
+        [stale] = state.outbox.due("1c")
+        assert (stale.version, stale.payload, stale.inbox_id) == (1, '{"v": 1}', 10)
+        state.outbox.enqueue("1c", "order", "o-1", '{"v": 2}', source="tilda", inbox_id=11)
+        assert state.outbox.done(stale, "ref-1") is False
+        [fresh] = state.outbox.due("1c")
+        assert (fresh.id, fresh.version, fresh.payload, fresh.status) == (stale.id, 2, '{"v": 2}', "pending")
+        assert state.outbox.done(fresh, "ref-1") is True
+        assert state.outbox.due("1c") == []
+        done = state.outbox.get(fresh.id)
+        assert done is not None
+        assert (done.status, done.ref) == ("done", "ref-1")
+
+
+def test_outbox_retries_gives_up_and_revives(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.outbox.enqueue("1c", "order", "o-1", "{}", source="tilda")
+        state.outbox.enqueue("1c", "product", "p-1", "{}", source="iiko")
+        state.outbox.enqueue("bitrix", "deal", "d-1", "{}", source="tilda")
+        now = utcnow()
+        later = now + dt.timedelta(minutes=5)
+        assert state.outbox.depth() == {"1c": 2, "bitrix": 1}
+        [order] = state.outbox.due("1c", entity="order")
+        state.outbox.retry_later(order, "503 from 1C", later)
+        assert [item.key for item in state.outbox.due("1c", now=now)] == ["p-1"]
+        [retried] = state.outbox.due("1c", entity="order", now=later)
+        assert (retried.attempts, retried.last_error) == (1, "503 from 1C")
+        state.outbox.give_up(retried, "still 503")
+        dead = state.outbox.get(order.id)
+        assert dead is not None
+        assert (dead.status, dead.attempts) == ("dead", 2)
+        assert state.outbox.depth() == {"1c": 1, "bitrix": 1}
+        state.outbox.revive(order.id)
+        revived = state.outbox.get(order.id)
+        assert revived is not None
+        assert (revived.status, revived.attempts, revived.last_error) == ("pending", 0, None)
+
+
+# --- fingerprints -----------------------------------------------------------------------
+
+
+def test_fingerprints_are_upserted_and_read_across_chunks(store: StateStore) -> None:
+    hashes = {f"p-{n}": Fingerprints.of(f"payload {n}") for n in range(MANY)}
+    with store.transaction() as state:
+        state.fingerprints.put_many("1c", "product", hashes)
+        state.fingerprints.put_many("1c", "product", {})
+        state.fingerprints.put_many("1c", "product", {"p-0": Fingerprints.of("changed")})
+        state.fingerprints.put_many("bitrix", "product", {"p-1": Fingerprints.of("elsewhere")})
+    with store.transaction() as state:
+        found = state.fingerprints.get_many("1c", "product", [*hashes, "p-unknown"])
+    assert found == {**hashes, "p-0": Fingerprints.of("changed")}
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def test_starting_a_job_interrupts_its_stale_running_run(store: StateStore) -> None:
+    with store.transaction() as state:
+        killed = state.runs.start("orders", "tilda")
+        other = state.runs.start("stock", "iiko", dry_run=True)
+        current = state.runs.start("orders", "tilda")
+    with store.transaction() as state:
+        stale = state.runs.get(killed)
+        assert stale is not None
+        assert stale.status == "interrupted"
+        assert stale.finished_at is not None
+        assert stale.error_summary is not None
+        untouched = state.runs.get(other)
+        assert untouched is not None
+        assert (untouched.status, untouched.dry_run, untouched.finished_at) == ("running", True, None)
+        state.runs.finish(current, "ok", RunCounts(read=5, created=2, updated=1, unchanged=1, failed=1))
+    with store.transaction() as state:
+        assert [run.id for run in state.runs.recent()] == [current, other, killed]
+        assert [run.id for run in state.runs.recent(limit=1)] == [current]
+        finished = state.runs.get(current)
+        assert finished is not None
+        assert finished.status == "ok"
+        assert finished.counts == RunCounts(read=5, created=2, updated=1, unchanged=1, failed=1)
+        assert state.runs.get(-1) is None
+
+
+# --- dead letters and discrepancies -------------------------------------------------------
+
+
+def test_dead_letters_are_listed_until_resolved(store: StateStore) -> None:
+    with store.transaction() as state:
+        run_id = state.runs.start("orders", "tilda")
+        first = state.dead_letters.add(source="tilda", entity="order", external_id="7", stage="map",
+                                       reason="no such product", payload=b"\xff{}", inbox_id=3, run_id=run_id)
+        second = state.dead_letters.add(source="iiko", entity="product", external_id=None, stage="push",
+                                        reason="1C refused", payload=b"{}", outbox_id=4)
+    with store.transaction() as state:
+        assert [letter.id for letter in state.dead_letters.list()] == [first, second]
+        letter = state.dead_letters.get(first)
+        assert letter is not None
+        assert (letter.payload, letter.inbox_id, letter.run_id) == (b"\xff{}", 3, run_id)
+        assert letter.status == "open"
+        state.dead_letters.mark(first, "resolved")
+    with store.transaction() as state:
+        assert [letter.id for letter in state.dead_letters.list()] == [second]
+        assert [letter.id for letter in state.dead_letters.list(status=None)] == [first, second]
+        resolved = state.dead_letters.get(first)
+        assert resolved is not None
+        assert (resolved.status, resolved.attempts) == ("resolved", 1)
+        assert (state.dead_letters.count(), state.dead_letters.count("resolved")) == (1, 1)
+        assert state.dead_letters.get(-1) is None
+
+
+def test_discrepancies_stay_open_until_resolved(store: StateStore) -> None:
+    with store.transaction() as state:
+        first = state.discrepancies.add(source="iiko", entity="stock", key="p-1", kind="quantity",
+                                        detail={"hub": Decimal("1.500"), "1c": Decimal("2")})
+        second = state.discrepancies.add(source="tilda", entity="order", key="o-1", kind="missing",
+                                         detail={}, run_id=9)
+    with store.transaction() as state:
+        assert [row["id"] for row in state.discrepancies.open()] == [first, second]
+        [iiko] = state.discrepancies.open("iiko")
+        assert json_loads(iiko["detail"]) == {"hub": "1.500", "1c": "2"}
+        assert iiko["found_at"].utcoffset() == dt.timedelta(0)
+        state.discrepancies.resolve(first)
+    with store.transaction() as state:
+        assert [row["id"] for row in state.discrepancies.open()] == [second]
+
+
+# --- datetimes and transactions ---------------------------------------------------------
+
+
+def test_aware_datetimes_come_back_as_the_same_instant_in_utc(store: StateStore) -> None:
+    moscow = dt.timezone(dt.timedelta(hours=3))  # neither UTC nor the test server's own zone
+    at = dt.datetime(2024, 3, 31, 1, 30, 15, 123456, tzinfo=moscow)
+    with store.transaction() as state:
+        state.outbox.enqueue("1c", "order", "o-1", "{}", source="tilda")
+        [item] = state.outbox.due("1c")
+        state.outbox.retry_later(item, "later", at)
+    with store.transaction() as state:
+        stored = state.outbox.get(item.id)
+    assert stored is not None
+    assert stored.next_attempt_at == at
+    assert stored.next_attempt_at.isoformat() == "2024-03-30T22:30:15.123456+00:00"
+
+
+def test_naive_datetime_is_refused(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.outbox.enqueue("1c", "order", "o-1", "{}", source="tilda")
+        [item] = state.outbox.due("1c")
+    naive = dt.datetime(2024, 3, 31, 1, 30)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(StatementError, match="aware datetimes only"), store.transaction() as state:
+        state.outbox.retry_later(item, "later", naive)
+
+
+def test_a_transaction_that_raises_leaves_nothing_behind(store: StateStore) -> None:
+    with pytest.raises(RuntimeError, match="crash"), store.transaction() as state:
+        state.cursors.set("tilda", "orders", "100")
+        state.inbox.add("tilda", "order", b"{}")
+        raise RuntimeError("crash after the writes")
+    with store.transaction() as state:
+        assert state.cursors.get("tilda", "orders") is None
+        assert state.inbox.count() == 0
