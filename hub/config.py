@@ -173,7 +173,8 @@ class _Validator:
         sources = self._sources(raw.sources if raw else section("sources"))
         jobs = self._jobs(raw.jobs if raw else section("jobs"))
         tz = self._timezone(raw.timezone if raw else str(self.doc.data.get("timezone", DEFAULT_TIMEZONE)))
-        self._cross_check(raw.system_of_record if raw else None, list(section("sources")), section("jobs"))
+        top = self.doc.data if isinstance(self.doc.data, dict) else {}
+        self._cross_check(top.get("system_of_record"), list(section("sources")), section("jobs"))
         if raw is None or tz is None or self.problems:
             raise ConfigError(sorted(set(self.problems), key=_line_of))
         mappings_dir = (self.path.parent / raw.mappings) if raw.mappings else bundled_mappings()
@@ -202,7 +203,8 @@ class _Validator:
             where: PathKey = ("sources", name)
             type_name = settings.get("type")
             if not isinstance(type_name, str):
-                self._add((*where,), "missing 'type' (the connector type)", "known: " + ", ".join(sorted(known)))
+                self._add(where, "missing 'type' (the connector type)", "known: " + ", ".join(sorted(known)),
+                          at_key=True)
                 continue
             connector = known.get(type_name)
             if connector is None:
@@ -221,10 +223,10 @@ class _Validator:
             self._add(("timezone",), str(exc))
             return None
 
-    def _cross_check(self, system_of_record: str | None, names: list[str],
+    def _cross_check(self, system_of_record: object, names: list[str],
                      jobs: dict[str, dict[str, Any]]) -> None:
         # Works on the raw job entries: a job with a bad schedule still gets its from/to checked.
-        if system_of_record is not None and system_of_record not in names:
+        if isinstance(system_of_record, str) and system_of_record not in names:
             self._add(("system_of_record",), f"no source named {system_of_record!r}", suggest(system_of_record, names))
         known_jobs = job_types()
         for job_name, job in jobs.items():
@@ -233,11 +235,14 @@ class _Validator:
                 self._add(("jobs", job_name, "type"), f"unknown job type {job_type!r}",
                           suggest(job_type, list(known_jobs)))
             targets = job.get("to")
-            refs = [("from", job.get("from"))] + [("to", t) for t in (targets if isinstance(targets, list)
-                                                                      else [targets])]
-            for key, ref in refs:
+            refs: list[tuple[PathKey, object]] = [(("from",), job.get("from"))]
+            if isinstance(targets, list):
+                refs += [(("to", i), target) for i, target in enumerate(targets)]
+            else:
+                refs.append((("to",), targets))
+            for where, ref in refs:
                 if isinstance(ref, str) and ref not in names:
-                    self._add(("jobs", job_name, key), f"no source named {ref!r}", suggest(ref, names))
+                    self._add(("jobs", job_name, *where), f"no source named {ref!r}", suggest(ref, names))
 
     def _validate(self, model: type[_M], data: Any, where: PathKey) -> _M | None:
         try:
@@ -252,16 +257,16 @@ class _Validator:
         kind = error["type"]
         if kind == "extra_forbidden":
             siblings = _field_names(model, error["loc"][:-1])
-            self._add(loc, "unknown key", suggest(str(loc[-1]), siblings) if siblings else None)
+            self._add(loc, "unknown key", suggest(str(loc[-1]), siblings) if siblings else None, at_key=True)
         elif kind == "missing":
-            self._add(loc, "required key is missing")
+            self._add(loc, "required key is missing", at_key=True)
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             self._add(loc, f"{message} (got {error.get('input')!r})" if kind != "model_type" else message)
 
-    def _add(self, loc: PathKey, message: str, hint: str | None = None) -> None:
+    def _add(self, loc: PathKey, message: str, hint: str | None = None, *, at_key: bool = False) -> None:
         dotted = ".".join(str(part) for part in loc) or "(top level)"
-        line = f"{self.doc.position(loc)}: {dotted}: {message}"
+        line = f"{self.doc.position(loc, key=at_key)}: {dotted}: {message}"
         self.problems.append(f"{line}; {hint}" if hint else line)
 
 

@@ -111,7 +111,6 @@ class ConnectorContext:
     source: str
     timezone: ZoneInfo
     log: logging.Logger
-    secrets: frozenset[str] = frozenset()
     clock: Clock | None = None
     """Time source for rate limits and retry waits; tests pass a fake one so nothing really sleeps."""
 

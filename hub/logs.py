@@ -247,8 +247,11 @@ def setup_logging(level: str = "INFO", *, json_format: bool = False, mask_person
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     handler.addFilter(RedactingFilter(mask_personal_data=mask_personal_data))
-    logger = logging.getLogger("hub")
-    for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
-        logger.removeHandler(old)
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
+    # urllib3 logs request URLs (query strings included) at DEBUG: it gets the same redacting handler,
+    # and never more than warnings.
+    for name, logger_level in (("hub", level.upper()), ("urllib3", "WARNING")):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logger_level)

@@ -8,6 +8,7 @@ from types import TracebackType
 from hub.config import HubConfig, JobConfig
 from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError
+from hub.logs import add_secrets
 from hub.registry import connector_types, job_types, suggest
 from hub.state import StateStore, open_store
 
@@ -17,6 +18,7 @@ class Runtime:
 
     def __init__(self, config: HubConfig, *, store: StateStore | None = None) -> None:
         self.config = config
+        add_secrets(config.secrets)  # also when hub runs without the CLI, e.g. embedded in tests
         self.store = store or open_store(config.state.url)
         self._connectors: dict[str, Connector] = {}
 
@@ -28,7 +30,7 @@ class Runtime:
                 raise ConfigError([f"no source named {name!r}"], hint=suggest(name, list(self.config.sources)))
             cls = connector_types()[settings.type]
             context = ConnectorContext(source=name, timezone=self.config.timezone,
-                                       log=logging.getLogger(f"hub.connector.{name}"), secrets=self.config.secrets)
+                                       log=logging.getLogger(f"hub.connector.{name}"))
             self._connectors[name] = cls(settings, context)
         return self._connectors[name]
 

@@ -4,21 +4,23 @@
 UTC or offsets. Inside hub every datetime is timezone-aware: naive values are
 converted at the edge with the configured 1C time zone (:func:`from_local_naive`)
 and back (:func:`to_local_naive`). Money and quantities are :class:`~decimal.Decimal`
-from the wire to the database; JSON is parsed with ``parse_float=Decimal`` so a
-price never passes through a binary float. Raw ``datetime.now()`` and the
-``json`` module are banned elsewhere by ruff (see ``pyproject.toml``).
+from the wire to the database; Prices never pass through a binary float. Raw ``datetime.now()`` and the
+``json`` module are banned elsewhere by ruff (see ``pyproject.toml``). JSON is
+read and written with simplejson in Decimal mode: ``0.305`` reads as
+``Decimal('0.305')`` and writes back as the number ``0.305``, never as a float
+or a string.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json as _json
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import simplejson as _json
 from pydantic import BaseModel
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
@@ -59,8 +61,8 @@ def to_decimal(value: Any) -> Decimal:
     """``value`` as a Decimal; floats are refused so binary rounding never reaches money."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool | float):
-        raise TypeError(f"refusing {type(value).__name__} {value!r}: money and quantities must not be floats")
+    if isinstance(value, bool | float):  # ValueError, so pydantic reports it as a validation error
+        raise ValueError(f"refusing {type(value).__name__} {value!r}: money and quantities must not be floats")
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
@@ -120,8 +122,6 @@ def normalize_email(raw: str) -> str:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -136,10 +136,26 @@ def _default(value: Any) -> Any:
 
 
 def json_dumps(value: Any, *, indent: int | None = None) -> str:
-    """JSON text with Decimals as strings, datetimes in ISO 8601, Cyrillic left readable."""
-    return _json.dumps(value, default=_default, ensure_ascii=False, indent=indent, sort_keys=indent is not None)
+    """JSON text with Decimals as exact numbers, datetimes in ISO 8601, Cyrillic left readable."""
+    if isinstance(value, float) or _has_float(value):
+        raise ValueError("refusing to write a float to JSON: use Decimal for money and quantities")
+    text: str = _json.dumps(value, default=_default, use_decimal=True, ensure_ascii=False, indent=indent,
+                            sort_keys=indent is not None, allow_nan=False)
+    return text
 
 
 def json_loads(text: str | bytes) -> Any:
-    """Parse JSON keeping every non-integer number as a Decimal."""
-    return _json.loads(text, parse_float=Decimal)
+    """Parse JSON keeping every non-integer number as a Decimal; NaN and Infinity are refused."""
+    return _json.loads(text, use_decimal=True, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(isinstance(v, float) or _has_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, float) or _has_float(v) for v in value)
+    return False

@@ -45,14 +45,19 @@ class YamlDocument:
     file: str
     data: Any
     positions: dict[PathKey, Position] = field(default_factory=dict)
+    """Where each value starts."""
+    key_positions: dict[PathKey, Position] = field(default_factory=dict)
+    """Where the key of each mapping entry starts (for 'unknown key' and 'missing key')."""
     problems: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
 
-    def position(self, path: PathKey) -> Position:
-        """The position of ``path``, or of its nearest ancestor that has one."""
-        while path not in self.positions and path:
+    def position(self, path: PathKey, *, key: bool = False) -> Position:
+        """Where the value (or with ``key``, the key) at ``path`` is, else its nearest ancestor's key."""
+        if not key and path in self.positions:
+            return self.positions[path]
+        while path not in self.key_positions and path:
             path = path[:-1]
-        return self.positions.get(path, Position(self.file, 1, 1))
+        return self.key_positions.get(path, Position(self.file, 1, 1))
 
 
 class _Loader(yaml.SafeLoader):
@@ -115,10 +120,10 @@ def _build(node: yaml.Node, path: PathKey, doc: YamlDocument, loader: _Loader,
             key = str(key)
             where = Position(doc.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
-                first = doc.positions[(*path, key)]
+                first = doc.key_positions[(*path, key)]
                 doc.problems.append(f"{where}: duplicate key {key!r} (first defined at line {first.line})")
                 continue
-            doc.positions[(*path, key)] = where
+            doc.key_positions[(*path, key)] = where
             result[key] = _build(value_node, (*path, key), doc, loader, env)
         return result
     if isinstance(node, yaml.SequenceNode):

@@ -5,16 +5,20 @@ State-store fixtures run each test on both SQLite and a real PostgreSQL server:
 * ``postgres_url`` - one PostgreSQL server for the whole session (started only if a test needs it);
 * ``state_url`` - an empty database per test, once on SQLite and once on PostgreSQL
   (the PostgreSQL run carries the ``postgres`` marker: ``-m "not postgres"`` skips it);
-* ``store`` - a migrated :class:`hub.state.StateStore` on ``state_url``.
+* ``store`` - a migrated :class:`hub.state.StateStore` on ``state_url``;
+* ``pair`` - a testchannel shop and a testchannel standing in for 1C, with a hub.yaml joining them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
+from connectors.testchannel import TestChannelSandbox
 from hub.state import StateStore, open_store
 from hub.testing.postgres import create_database, postgres_server
 
@@ -41,3 +45,51 @@ def store(state_url: str) -> Iterator[StateStore]:
     opened = open_store(state_url)
     yield opened
     opened.close()
+
+
+@dataclass
+class ChannelPair:
+    """A testchannel shop with orders and another standing in for 1C, and a hub.yaml joining them."""
+
+    shop: TestChannelSandbox
+    erp: TestChannelSandbox
+    config_file: Path
+    state_url: str
+    env: dict[str, str]
+
+
+def write_pair_config(path: Path, shop: TestChannelSandbox, erp: TestChannelSandbox, state_url: str,
+                      *, page_size: int = 10) -> Path:
+    retry = {"attempts": 2, "backoff": 0.01, "max_backoff": 0.02}
+    config = {
+        "state": {"url": state_url},
+        "system_of_record": "erp",
+        "log": {"level": "WARNING"},
+        "sources": {
+            "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}", "page_size": page_size,
+                     "retry": retry},
+            "erp": {"type": "testchannel", "url": erp.url, "token": "${ERP_TOKEN}", "retry": retry},
+        },
+        "jobs": {"shop-orders": {"type": "orders", "from": "shop", "to": "erp"}},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def pair_config() -> Callable[..., Path]:
+    """:func:`write_pair_config`, for tests that start their own sandboxes."""
+    return write_pair_config
+
+
+@pytest.fixture
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelPair]:
+    """Sandboxes and config on SQLite, with the tokens exported as the config expects."""
+    env = {"SHOP_TOKEN": "shop-secret", "ERP_TOKEN": "erp-secret"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with TestChannelSandbox(token=env["SHOP_TOKEN"], seed=11) as shop, \
+            TestChannelSandbox(token=env["ERP_TOKEN"]) as erp:
+        state_url = f"sqlite:///{tmp_path / 'pair.db'}"
+        config_file = write_pair_config(tmp_path / "hub.yaml", shop, erp, state_url)
+        yield ChannelPair(shop, erp, config_file, state_url, env)

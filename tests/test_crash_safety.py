@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
@@ -48,21 +47,9 @@ def erp() -> Iterator[TestChannelSandbox]:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, state_url: str, shop: TestChannelSandbox, erp: TestChannelSandbox) -> Path:
-    retry = {"attempts": 2, "backoff": 0.01, "max_backoff": 0.02}
-    config = {
-        "state": {"url": state_url},
-        "system_of_record": "erp",
-        "sources": {
-            "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}", "page_size": PAGE,
-                     "retry": retry},
-            "erp": {"type": "testchannel", "url": erp.url, "token": "${ERP_TOKEN}", "retry": retry},
-        },
-        "jobs": {"shop-orders": {"type": "orders", "from": "shop", "to": "erp"}},
-    }
-    path = tmp_path / "hub.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+def config_file(tmp_path: Path, state_url: str, shop: TestChannelSandbox, erp: TestChannelSandbox,
+                pair_config: Callable[..., Path]) -> Path:
+    return pair_config(tmp_path / "hub.yaml", shop, erp, state_url, page_size=PAGE)
 
 
 class Child:

@@ -339,7 +339,7 @@ def test_discrepancies_stay_open_until_resolved(store: StateStore) -> None:
     with store.transaction() as state:
         assert [row["id"] for row in state.discrepancies.open()] == [first, second]
         [iiko] = state.discrepancies.open("iiko")
-        assert json_loads(iiko["detail"]) == {"hub": "1.500", "1c": "2"}
+        assert json_loads(iiko["detail"]) == {"hub": Decimal("1.500"), "1c": Decimal("2")}
         assert iiko["found_at"].utcoffset() == dt.timedelta(0)
         state.discrepancies.resolve(first)
     with store.transaction() as state:
