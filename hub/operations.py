@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.errors import ConfigError, HubError, RecordError
+from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
 from hub.jobs import Progress, RunContext, run_job
 from hub.model import Entity
-from hub.registry import connector_types, job_types
+from hub.registry import connector_types, job_types, suggest
 from hub.runtime import Runtime
 from hub.state import DeadLetter, RunInfo, StateStore
 
@@ -44,8 +44,6 @@ def job_problems(runtime: Runtime) -> list[str]:
 
 
 def _hint_for(exc: HubError) -> str:
-    from hub.errors import AuthError, NetworkError, RequestRejected
-
     if isinstance(exc, AuthError):
         return "check the credentials in this source's settings (and the env vars they come from)"
     if isinstance(exc, NetworkError):
@@ -59,8 +57,6 @@ def sync(runtime: Runtime, source: str, *, entity: Entity | None = None, dry_run
          full: bool = False, progress: Progress | None = None) -> list[tuple[RunInfo, RunContext]]:
     """Run every job that reads from or writes to ``source`` (optionally of one entity) once."""
     if source not in runtime.config.sources:
-        from hub.registry import suggest
-
         raise ConfigError([f"no source named {source!r}"], hint=suggest(source, list(runtime.config.sources)))
     jobs = {n: j for n, j in runtime.config.jobs_for(source).items()
             if entity is None or job_types()[j.type].entity is entity}

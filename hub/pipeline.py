@@ -95,11 +95,11 @@ class Pipeline:
         for batch in self._pending(source, entity):
             with self.store.transaction() as state:
                 for item in batch:
-                    record = self._decode(connector, entity, _raw(item), inbox_id=item.id)
-                    if record is None:
-                        state.inbox.mark(item.id, "dead", self.ctx.errors[-1])
+                    record = self._decode(connector, entity, _raw(item))
+                    if isinstance(record, RecordError):
+                        state.inbox.mark(item.id, "dead", str(record))
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
-                                               stage="decode", reason=self.ctx.errors[-1], payload=item.body,
+                                               stage="decode", reason=str(record), payload=item.body,
                                                inbox_id=item.id, run_id=self.ctx.run_id)
                         continue
                     payload = record.model_dump_json()
@@ -120,15 +120,15 @@ class Pipeline:
             yield batch
             after = batch[-1].id
 
-    def _decode(self, connector: Connector, entity: Entity, raw: RawRecord, *, inbox_id: int | None) -> Record | None:
+    def _decode(self, connector: Connector, entity: Entity, raw: RawRecord) -> Record | RecordError:
+        """The canonical record, or the reason it cannot be read (counted as a failure)."""
         try:
             return connector.decode(entity, raw)
         except RecordError as exc:
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{connector.name} {entity.value} {raw.external_id}: {exc}")
-            log.warning("cannot decode %s %s %s (inbox %s): %s", connector.name, entity.value,
-                        raw.external_id, inbox_id, exc)
-            return None
+            log.warning("cannot decode %s %s %s: %s", connector.name, entity.value, raw.external_id, exc)
+            return exc
 
     # --- deliver -----------------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class Pipeline:
         for batch in self._pending(source, entity):
             raws.extend(_raw(item) for item in batch)
         for raw in raws:
-            if self._decode(connector, entity, raw, inbox_id=None) is None:
+            if isinstance(self._decode(connector, entity, raw), RecordError):
                 continue
             key = idempotency_key(source, raw.external_id)
             for target in targets:

@@ -9,6 +9,7 @@ from hub.config import HubConfig, JobConfig
 from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError
 from hub.logs import add_secrets
+from hub.mapping import check_paths
 from hub.registry import connector_types, job_types, suggest
 from hub.state import StateStore, open_store
 
@@ -19,6 +20,9 @@ class Runtime:
     def __init__(self, config: HubConfig, *, store: StateStore | None = None) -> None:
         self.config = config
         add_secrets(config.secrets)  # also when hub runs without the CLI, e.g. embedded in tests
+        problems = check_paths([config.mappings])
+        if problems:  # every sync and the daemon refuse to start on a broken mapping
+            raise ConfigError(problems, hint="hub mappings check lists them; docs/mappings.md has the grammar")
         self.store = store or open_store(config.state.url)
         self._connectors: dict[str, Connector] = {}
 

@@ -1,0 +1,26 @@
+"""The mapping language: YAML files that say how a system's records become canonical ones and back.
+
+One file per system, entity and direction, ``mappings/<system>/<entity>.<in|out>.yaml``::
+
+    system: iiko
+    fields:
+      external_id: order.id
+      total: {from: order.sum, transform: money}
+      status: {from: order.status, transform: {table: status}}
+
+Each file is compiled once, by :func:`load_mapping`, into plain closures;
+:meth:`CompiledMapping.apply` maps a record without looking at the YAML
+again. :func:`check_paths` reports every problem of every file at once, with
+``file:line:column``; :func:`preview` shows what a mapping makes of a real
+payload. The language is described in ``docs/mappings.md`` and its grammar
+published as a JSON Schema in ``mappings/schema.json``.
+"""
+
+from __future__ import annotations
+
+from hub.mapping._load import check_paths, load_mapping
+from hub.mapping._mapping import CompiledMapping
+from hub.mapping._preview import preview
+from hub.mapping._runtime import DictLinks, LinkResolver
+
+__all__ = ["CompiledMapping", "DictLinks", "LinkResolver", "check_paths", "load_mapping", "preview"]

@@ -1,0 +1,442 @@
+"""The expression language of ``expr``, ``when`` and ``skip_when``: small, safe, compiled once.
+
+An expression is parsed with Python's own parser (``ast``, 'eval' mode) and
+every node is checked against a short whitelist, then turned into a tree of
+closures; nothing is ever passed to ``eval``. What is allowed:
+
+* names and dotted paths, which read the record (``quantity``, ``order.phone``,
+  ``items[0].price``, ``item["@Ид"]``): a dot is a key of the record, never a
+  Python attribute, so there is no way to reach an object's internals;
+* numbers (``1.5`` is a Decimal, never a float), text, ``true``/``false``/``null``;
+* ``+ - * / %`` on Decimals (``+`` also joins two texts), comparisons,
+  ``and``/``or``/``not``, ``a if condition else b``, list displays ``[a, b]``;
+* f-strings: ``f"{number} от {date}"``, format specs such as ``{total:.2f}``;
+* calls to the fixed set of functions (:data:`FUNCTIONS` and the transforms).
+
+No imports, lambdas, comprehensions, keyword arguments or ``**``: they are
+reported when the mapping is compiled, with the character they start at.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from hub.mapping._paths import Path
+from hub.mapping._runtime import Scope
+from hub.mapping._transforms import describe, to_text
+from hub.registry import suggest
+from hub.values import to_decimal
+
+Evaluator = Callable[[Scope], Any]
+"""A compiled expression: the scope in, the value out."""
+
+CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True": True, "False": False,
+                             "None": None}
+
+
+class ExprError(ValueError):
+    """An expression that cannot be compiled; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function expressions may call."""
+
+    call: Callable[..., Any]
+    min_args: int
+    max_args: int | None
+    summary: str
+    skips_null: bool = False  # a transform: one argument, and null in gives null out
+
+
+class Names(Protocol):
+    """How the mapping being compiled resolves names and functions."""
+
+    def path(self, name: str, segments: Path) -> Evaluator:
+        """A reader for ``name`` followed by ``segments``; ExprError when it cannot exist."""
+
+    def functions(self) -> dict[str, Function]:
+        """Every function callable by name."""
+
+
+# --- the functions that are not transforms ---------------------------------------------------
+
+
+def _concat(*parts: Any) -> str:
+    return "".join(to_text(part) for part in parts if part is not None)
+
+
+def _join(separator: Any, *parts: Any) -> str:
+    if len(parts) == 1 and isinstance(parts[0], list):
+        parts = tuple(parts[0])
+    texts = (to_text(part) for part in parts if part is not None)
+    return to_text(separator).join(text for text in texts if text)
+
+
+def _coalesce(*values: Any) -> Any:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _round(value: Any, places: Any = 0) -> Decimal:
+    return to_decimal(value).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+
+
+def _sum(values: Any) -> Decimal:
+    if not isinstance(values, list):
+        raise TypeError(f"sum needs a list, got {describe(values)}")
+    return sum((to_decimal(value) for value in values), Decimal(0))
+
+
+def _len(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str | list | dict):
+        return len(value)
+    raise TypeError(f"len needs text or a list, got {describe(value)}")
+
+
+def _replace(text: Any, old: Any, new: Any) -> str:
+    return to_text(text).replace(to_text(old), to_text(new))
+
+
+def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*values: Any) -> Any:
+        present = [value for value in values if value is not None]
+        return pick(present) if present else None
+    return call
+
+
+FUNCTIONS: dict[str, Function] = {
+    "concat": Function(_concat, 1, None, "Join values as text, skipping empty ones: concat(number, '-', suffix)."),
+    "join": Function(_join, 2, None, "Join non-empty values with a separator: join(' ', last, first, middle)."),
+    "coalesce": Function(_coalesce, 1, None, "The first value that is not null: coalesce(comment, '')."),
+    "round": Function(_round, 1, 2, "Round half up: round(price * 1.2, 2)."),
+    "sum": Function(_sum, 1, 1, "Sum of a list of numbers: sum(amounts)."),
+    "len": Function(_len, 1, 1, "Length of text or a list."),
+    "replace": Function(_replace, 3, 3, "Replace text: replace(phone, ' ', '')."),
+    "min": Function(_extreme(min), 1, None, "The smallest value, ignoring empty ones."),
+    "max": Function(_extreme(max), 1, None, "The largest value, ignoring empty ones."),
+    "abs": Function(lambda value: abs(to_decimal(value)), 1, 1, "Absolute value."),
+}
+"""Functions beyond the transforms (every transform without required options is a function too)."""
+
+
+# --- operators ---------------------------------------------------------------------------
+
+
+def _number(value: Any, doing: str) -> Decimal | int:
+    if type(value) is int or type(value) is Decimal:
+        return value
+    if value is None:
+        raise TypeError(f"cannot {doing}: a value is missing")
+    raise TypeError(f"cannot {doing} {describe(value)}; convert text with decimal(...)")
+
+
+_NUMBERS = frozenset({int, Decimal})
+
+
+def _add(left: Any, right: Any) -> Any:
+    if left.__class__ in _NUMBERS and right.__class__ in _NUMBERS:
+        return left + right  # type: ignore[operator]
+    if type(left) is str and type(right) is str:
+        return left + right
+    return _number(left, "add") + _number(right, "add")
+
+
+def _sub(left: Any, right: Any) -> Any:
+    if left.__class__ in _NUMBERS and right.__class__ in _NUMBERS:
+        return left - right  # type: ignore[operator]
+    return _number(left, "subtract") - _number(right, "subtract")
+
+
+def _mul(left: Any, right: Any) -> Any:
+    if left.__class__ in _NUMBERS and right.__class__ in _NUMBERS:
+        return left * right  # type: ignore[operator]
+    return _number(left, "multiply") * _number(right, "multiply")
+
+
+def _div(left: Any, right: Any) -> Any:
+    # Dividing two ints in Python gives a float; Decimal keeps money exact.
+    return Decimal(_number(left, "divide")) / Decimal(_number(right, "divide"))
+
+
+def _mod(left: Any, right: Any) -> Any:
+    return _number(left, "take the remainder of") % _number(right, "take the remainder of")
+
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: _add, ast.Sub: _sub, ast.Mult: _mul, ast.Div: _div, ast.Mod: _mod,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_FORBIDDEN = {
+    ast.Lambda: "lambda is", ast.ListComp: "comprehensions are", ast.SetComp: "comprehensions are",
+    ast.DictComp: "comprehensions are", ast.GeneratorExp: "comprehensions are",
+    ast.NamedExpr: "assignment (:=) is", ast.Dict: "dictionary displays are", ast.Set: "set displays are",
+    ast.Tuple: "tuples are", ast.Starred: "*unpacking is", ast.Await: "await is", ast.Yield: "yield is",
+    ast.YieldFrom: "yield is", ast.Slice: "slices are",
+}
+_METHODS = {  # Python habits → the function that does it here
+    "strip": "use trim(...)", "lstrip": "use trim(...)", "rstrip": "use trim(...)", "lower": "use lower(...)",
+    "upper": "use upper(...)", "replace": "use replace(text, old, new)", "format": "use an f-string",
+    "join": "use join(separator, ...)", "get": "read keys with a dot: order.id",
+}
+_OPERATORS = {
+    ast.Pow: "**", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
+    ast.BitAnd: "&", ast.BitXor: "^",
+}
+
+
+# --- the compiler --------------------------------------------------------------------------
+
+
+def compile_expression(text: str, names: Names) -> Evaluator:
+    """Compile ``text``; ExprError with the reason and the character it starts at."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("expected an expression, such as quantity * price")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        where = f" at character {exc.offset}" if exc.offset else ""
+        raise ExprError(f"invalid expression{where}: {exc.msg}") from None
+    return _Compiler(text.strip(), names).compile(tree.body)
+
+
+class _Compiler:
+    def __init__(self, text: str, names: Names) -> None:
+        self.text = text
+        self.names = names
+        self.functions = names.functions()
+
+    def fail(self, node: ast.AST, message: str) -> ExprError:
+        column = getattr(node, "col_offset", None)
+        return ExprError(message if column is None else f"{message} (at character {column + 1})")
+
+    def compile(self, node: ast.expr) -> Evaluator:
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            what = _FORBIDDEN.get(type(node), f"{type(node).__name__} is")
+            raise self.fail(node, f"{what} not allowed in expressions")
+        evaluator: Evaluator = method(node)
+        return evaluator
+
+    # values
+
+    def _Constant(self, node: ast.Constant) -> Evaluator:
+        value: Any = node.value
+        if isinstance(value, float):
+            # The float the parser made is discarded: the number is read again from its text.
+            value = Decimal(ast.get_source_segment(self.text, node) or repr(value))
+        elif value is not None and not isinstance(value, str | int):
+            raise self.fail(node, f"{type(value).__name__} literals are not allowed in expressions")
+        return lambda scope: value
+
+    def _Name(self, node: ast.Name) -> Evaluator:
+        if node.id in CONSTANTS:
+            value = CONSTANTS[node.id]
+            return lambda scope: value
+        if node.id == "index":
+            return lambda scope: scope.index
+        return self._path(node)
+
+    def _Attribute(self, node: ast.Attribute) -> Evaluator:
+        return self._path(node)
+
+    def _Subscript(self, node: ast.Subscript) -> Evaluator:
+        return self._path(node)
+
+    def _path(self, node: ast.expr) -> Evaluator:
+        segments: list[str | int] = []
+        current = node
+        while not isinstance(current, ast.Name):
+            if isinstance(current, ast.Attribute):
+                segments.append(current.attr)
+                current = current.value
+            elif isinstance(current, ast.Subscript):
+                key = current.slice
+                if not (isinstance(key, ast.Constant) and isinstance(key.value, str | int)
+                        and not isinstance(key.value, bool)):
+                    raise self.fail(key, "an index must be a number or a text in quotes, such as items[0] or "
+                                         "item[\"@Ид\"]")
+                segments.append(key.value)
+                current = current.value
+            elif isinstance(current, ast.UnaryOp) and isinstance(current.op, ast.USub):
+                raise self.fail(current, "negative numbers cannot be indexed")
+            else:
+                raise self.fail(current, "only record paths can be read with . or [] (not the result of a "
+                                         "function or operator)")
+        if current.id in CONSTANTS or current.id == "index":
+            raise self.fail(current, f"{current.id} has no fields")
+        try:
+            return self.names.path(current.id, tuple(reversed(segments)))
+        except ExprError as exc:
+            raise self.fail(node, str(exc)) from None
+
+    def _List(self, node: ast.List) -> Evaluator:
+        items = [self.compile(item) for item in node.elts]
+        return lambda scope: [item(scope) for item in items]
+
+    def _JoinedStr(self, node: ast.JoinedStr) -> Evaluator:
+        parts: list[Evaluator] = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                parts.append(_literal(str(part.value)))
+            elif isinstance(part, ast.FormattedValue):
+                parts.append(self._formatted(part))
+            else:  # pragma: no cover - the parser makes nothing else inside an f-string
+                raise self.fail(part, "unexpected f-string part")
+        return lambda scope: "".join([part(scope) for part in parts])
+
+    def _formatted(self, node: ast.FormattedValue) -> Evaluator:
+        if node.conversion != -1:
+            raise self.fail(node, "conversions such as !r are not allowed in f-strings")
+        spec = ""
+        if node.format_spec is not None:
+            pieces = node.format_spec.values if isinstance(node.format_spec, ast.JoinedStr) else []
+            if not all(isinstance(piece, ast.Constant) for piece in pieces):
+                raise self.fail(node, "a format spec must be fixed text, such as {total:.2f}")
+            spec = "".join(str(piece.value) for piece in pieces if isinstance(piece, ast.Constant))
+        value = self.compile(node.value)
+
+        def formatted(scope: Scope) -> str:
+            result = value(scope)
+            if result is None:
+                return ""
+            return format(result, spec) if spec else to_text(result)
+        return formatted
+
+    # operators
+
+    def _BinOp(self, node: ast.BinOp) -> Evaluator:
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            raise self.fail(node, f"operator {_OPERATORS.get(type(node.op), type(node.op).__name__)} is not "
+                                  f"supported; use + - * / %")
+        left, right = self.compile(node.left), self.compile(node.right)
+        if isinstance(node.right, ast.Constant):  # index + 1, price * 1.2: no call for the constant
+            constant = right(None)  # type: ignore[arg-type]
+            return lambda scope: op(left(scope), constant)
+        return lambda scope: op(left(scope), right(scope))
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Evaluator:
+        operand = self.compile(node.operand)
+        if isinstance(node.op, ast.Not):
+            return lambda scope: not operand(scope)
+        if isinstance(node.op, ast.USub):
+            return lambda scope: -_number(operand(scope), "negate")
+        if isinstance(node.op, ast.UAdd):
+            return lambda scope: _number(operand(scope), "use")
+        raise self.fail(node, "operator ~ is not supported")
+
+    def _BoolOp(self, node: ast.BoolOp) -> Evaluator:
+        values = [self.compile(value) for value in node.values]
+        if isinstance(node.op, ast.And):
+            def both(scope: Scope) -> Any:
+                result: Any = True
+                for value in values:
+                    result = value(scope)
+                    if not result:
+                        return result
+                return result
+            return both
+
+        def either(scope: Scope) -> Any:
+            result: Any = False
+            for value in values:
+                result = value(scope)
+                if result:
+                    return result
+            return result
+        return either
+
+    def _Compare(self, node: ast.Compare) -> Evaluator:
+        for cmpop, comparator in zip(node.ops, node.comparators, strict=True):
+            if isinstance(cmpop, ast.Is | ast.IsNot) and not _is_null(comparator):
+                raise self.fail(node, "'is' compares with null only; use == to compare values")
+        operands = [self.compile(node.left), *(self.compile(item) for item in node.comparators)]
+        ops = [_COMPARE[type(cmpop)] for cmpop in node.ops]
+        if len(ops) == 1 and isinstance(node.ops[0], ast.Is | ast.IsNot):
+            subject = operands[0]
+            if isinstance(node.ops[0], ast.Is):
+                return lambda scope: subject(scope) is None
+            return lambda scope: subject(scope) is not None
+        if len(ops) == 1:
+            compare, left, right = ops[0], operands[0], operands[1]
+            return lambda scope: compare(left(scope), right(scope))
+
+        def chained(scope: Scope) -> bool:
+            current = operands[0](scope)
+            for op, operand in zip(ops, operands[1:], strict=True):
+                following = operand(scope)
+                if not op(current, following):
+                    return False
+                current = following
+            return True
+        return chained
+
+    def _IfExp(self, node: ast.IfExp) -> Evaluator:
+        test, body, orelse = self.compile(node.test), self.compile(node.body), self.compile(node.orelse)
+        return lambda scope: body(scope) if test(scope) else orelse(scope)
+
+    def _Call(self, node: ast.Call) -> Evaluator:
+        if isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            hint = _METHODS.get(method) or suggest(method, list(self.functions))
+            raise self.fail(node, f"methods such as .{method}() cannot be called; call a function instead "
+                                  f"({hint})")
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node, "only the built-in functions can be called, by name, such as lower(name)")
+        name = node.func.id
+        function = self.functions.get(name)
+        if function is None:
+            raise self.fail(node, f"unknown function {name!r} ({suggest(name, list(self.functions))})")
+        if node.keywords:
+            raise self.fail(node, f"{name} takes positional arguments only")
+        count = len(node.args)
+        if count < function.min_args or (function.max_args is not None and count > function.max_args):
+            expected = (str(function.min_args) if function.max_args == function.min_args
+                        else f"{function.min_args} or more" if function.max_args is None
+                        else f"{function.min_args} to {function.max_args}")
+            raise self.fail(node, f"{name} takes {expected} argument{'' if expected == '1' else 's'}, "
+                                  f"got {count}")
+        args = [self.compile(arg) for arg in node.args]
+        return _call(function, args)
+
+
+def _is_null(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value is None
+    return isinstance(node, ast.Name) and node.id in ("null", "None")
+
+
+def _literal(text: str) -> Evaluator:
+    return lambda scope: text
+
+
+def _call(function: Function, args: Sequence[Evaluator]) -> Evaluator:
+    call = function.call
+    if function.skips_null:
+        only = args[0]
+
+        def transform(scope: Scope) -> Any:
+            value = only(scope)
+            return None if value is None else call(value)
+        return transform
+    if len(args) == 1:
+        first = args[0]
+        return lambda scope: call(first(scope))
+    if len(args) == 2:
+        first, second = args
+        return lambda scope: call(first(scope), second(scope))
+    return lambda scope: call(*[arg(scope) for arg in args])

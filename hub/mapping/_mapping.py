@@ -1,0 +1,108 @@
+"""A compiled mapping: what ``load_mapping`` returns and the engine calls for every record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import InvalidRecord
+from hub.mapping._fields import Builder
+from hub.mapping._paths import format_path
+from hub.mapping._runtime import Failure, LinkResolver, Run, Scope
+from hub.model import Entity
+
+Condition = Callable[[Scope], Any]
+
+
+@dataclass
+class Trial:
+    """What preview shows: the result so far, every field that failed, and why."""
+
+    output: Any
+    failures: list[Failure] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every field mapped (dropped list items are not failures)."""
+        return not any(not failure.dropped for failure in self.failures)
+
+
+class CompiledMapping:
+    """One mapping file compiled into closures; :meth:`apply` maps a record.
+
+    ``direction`` ``in`` gives a canonical model instance, ``out`` a plain dict
+    (for 1C, the OData JSON body of ``target``).
+    """
+
+    def __init__(self, *, path: Path, system: str, entity: Entity, direction: str, target: str | None,
+                 description: str | None, skip: Sequence[tuple[str, Condition]], build: Builder,
+                 model: type[BaseModel] | None) -> None:
+        self.path = path
+        self.system = system
+        self.entity = entity
+        self.direction = direction
+        self.target = target
+        self.description = description
+        self._skip = tuple(skip)
+        self._build = build
+        self._model = model
+
+    def __repr__(self) -> str:
+        return f"CompiledMapping({self.system} {self.entity.value} {self.direction}, {self.path})"
+
+    def apply(self, record: Any, *, links: LinkResolver | None = None) -> Any:
+        """Map ``record``; None when a record filter skips it.
+
+        Raises :class:`~hub.errors.InvalidRecord` or
+        :class:`~hub.errors.UnresolvedReference` naming the field and the reason.
+        """
+        scope = Scope(record, record, None, None, Run(links))
+        if self._skipped(scope) is not None:
+            return None
+        try:
+            data = self._build(scope)
+        except Failure as failure:
+            raise failure.to_error() from None
+        if self._model is None:
+            return data
+        try:
+            return self._model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidRecord("; ".join(_validation_problems(exc))) from None
+
+    def trial(self, record: Any, *, links: LinkResolver | None = None) -> Trial:
+        """Map ``record`` collecting every failure instead of stopping at the first (for preview)."""
+        run = Run(links, collect=True)
+        scope = Scope(record, record, None, None, run)
+        try:
+            skipped = self._skipped(scope)
+        except InvalidRecord as exc:
+            return Trial(None, [Failure(exc.message)])
+        if skipped is not None:
+            return Trial(None, skipped=skipped)
+        data = self._build(scope)
+        failures = run.failures if run.failures is not None else []
+        if self._model is not None and not any(not failure.dropped for failure in failures):
+            try:
+                return Trial(self._model.model_validate(data), failures)
+            except ValidationError as exc:
+                failures.extend(Failure(problem) for problem in _validation_problems(exc))
+        return Trial(data, failures)
+
+    def _skipped(self, scope: Scope) -> str | None:
+        for text, condition in self._skip:
+            try:
+                if condition(scope):
+                    return text
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise InvalidRecord(f"skip_when {text!r}: {exc}") from None
+        return None
+
+
+def _validation_problems(exc: ValidationError) -> list[str]:
+    return [f"{format_path(tuple(error['loc'])) or 'record'}: {error['msg']}" for error in exc.errors()]
