@@ -8,7 +8,9 @@ One file per system, entity and direction, ``mappings/<system>/<entity>.<in|out>
       total: {from: order.sum, transform: money}
       status: {from: order.status, transform: {table: status}}
 
-Each file is compiled once, by :func:`load_mapping`, into plain closures;
+Each file is compiled once, by :func:`load_mapping`, into plain Python
+functions generated from the checked file (``CompiledMapping.code``; why
+that is safe is told in :mod:`hub.mapping._codegen`);
 :meth:`CompiledMapping.apply` maps a record without looking at the YAML
 again. :func:`check_paths` reports every problem of every file at once, with
 ``file:line:column``; :func:`preview` shows what a mapping makes of a real

@@ -1,10 +1,11 @@
-"""Compiling a mapping file: checking every word of it, then building the closures.
+"""Compiling a mapping file: checking every word of it, then generating the code that maps records.
 
 The compiler walks the YAML once. Every problem it meets is recorded with the
 file, line and column it comes from, what was expected and, where one fits, a
 'did you mean', and compiling goes on so one run reports them all. Canonical
 field names are checked against :mod:`hub.model`: an ``in`` mapping's targets,
-an ``out`` mapping's sources.
+an ``out`` mapping's sources. A file without problems becomes one generated
+module (:mod:`hub.mapping._codegen`), compiled once.
 """
 
 from __future__ import annotations
@@ -13,25 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path as FilePath
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from hub.mapping import _fields
-from hub.mapping._expr import FUNCTIONS, Evaluator, ExprError, Function, compile_expression
-from hub.mapping._grammar import FIELD_KEYS, FILE_NAME, RESERVED_NAMES, SOURCE_KEYS, TABLE_KEYS, TOP_KEYS
+from hub.mapping._codegen import Code, Constant, Index, Mode, Namespace, Read, Source, reader
+from hub.mapping._expr import FUNCTIONS, ExprError, Function, compile_expression
+from hub.mapping._grammar import FIELD_KEYS, FILE_NAME, SOURCE_KEYS, TABLE_KEYS, TOP_KEYS
 from hub.mapping._lookup import TABLE_POLICIES, check_policy, missing_handler, table_step
 from hub.mapping._mapping import CompiledMapping
-from hub.mapping._paths import (
-    Path,
-    format_path,
-    list_getter,
-    node_getter,
-    parse_path,
-    value_getter,
-    value_reader,
-)
+from hub.mapping._paths import Path, format_path, parse_path, value_getter
 from hub.mapping._runtime import Scope
 from hub.mapping._shapes import ANY, Shape, ShapeError, walk
 from hub.mapping._transforms import TRANSFORMS, AnyStep, ArgError, ScopedStep, describe
@@ -40,8 +34,6 @@ from hub.registry import suggest
 from hub.yamlsource import Position, YamlDocument
 
 YamlPath = tuple[str | int, ...]
-Reader = Callable[[Scope], Any]
-Mode = Literal["value", "node", "list"]
 
 
 @dataclass
@@ -79,6 +71,7 @@ class _File:
         self.constants: dict[str, Any] = {}
         self.tables: dict[str, _Table] = {}
         self.functions: dict[str, Function] = {}
+        self.namespace = Namespace()
 
     def problem(self, at: YamlPath, message: str, *, key: bool = False) -> None:
         """Record a problem at the value of ``at`` (with ``key``, at its key: unknown and misplaced keys)."""
@@ -126,11 +119,15 @@ class _Resolver:
     def in_list(self) -> bool:
         return self.block.in_list
 
+    @property
+    def namespace(self) -> Namespace:
+        return self.file.namespace
+
     def functions(self) -> dict[str, Function]:
         return self.file.functions
 
-    def read(self, path: Path, mode: Mode) -> tuple[Reader, Shape]:
-        """A reader of ``path`` in this scope and the shape it reads; ValueError when it cannot exist."""
+    def read(self, path: Path, mode: Mode) -> tuple[Source, Shape]:
+        """Where ``path`` is read from in this scope and the shape it reads; ValueError when it cannot exist."""
         head, rest = path[0], path[1:]
         if head == "const":
             return self._constant(rest, self.file.constants, "constant")
@@ -141,16 +138,11 @@ class _Resolver:
                 value = self.file.config_value(rest)
             except ArgError as exc:
                 raise ValueError(str(exc)) from None
-            return (lambda scope: value), ANY
+            return Constant(value), ANY
         if head == "index" and not rest:
-            return (lambda scope: scope.index), ANY
-        getter = {"value": value_getter, "node": node_getter, "list": list_getter}[mode]
+            return Index(), ANY
         if head == "root":
-            shape = walk(self.block.root, rest, start=("root",))
-            if mode == "value":
-                return value_reader(rest, from_root=True), shape
-            get = getter(rest)
-            return (lambda scope: get(scope.root)), shape
+            return Read("root", rest, mode), walk(self.block.root, rest, start=("root",))
         if head == "parent":
             depth = 0
             while depth < len(path) and path[depth] == "parent":
@@ -159,39 +151,27 @@ class _Resolver:
                 raise ValueError(f"{format_path(path[:depth])} goes beyond the record; there "
                                  f"{'is' if len(self.block.parents) == 1 else 'are'} "
                                  f"{len(self.block.parents)} enclosing object(s) here")
-            get = getter(path[depth:])
             shape = walk(self.block.parents[-depth], path[depth:], start=path[:depth])
-
-            def from_parent(scope: Scope) -> Any:
-                current: Any = scope
-                for _ in range(depth):
-                    current = current.parent
-                return get(current.data)
-            return from_parent, shape
+            return Read("parent", path[depth:], mode, depth), shape
         if head == "item":
             path = rest
-        shape = walk(self.block.source, path)
-        if mode == "value":
-            return value_reader(path), shape
-        get = getter(path)
-        return (lambda scope: get(scope.data)), shape
+        return Read("data", path, mode), walk(self.block.source, path)
 
-    def _constant(self, rest: Path, values: dict[str, Any], what: str) -> tuple[Reader, Shape]:
+    def _constant(self, rest: Path, values: dict[str, Any], what: str) -> tuple[Source, Shape]:
         if not rest or rest[0] not in values:
             name = str(rest[0]) if rest else ""
             known = list(values)
             raise ValueError(f"unknown {what} {name!r} ({suggest(name, known) if known else 'none are declared'})")
-        value = value_getter(rest)(values)
-        return (lambda scope: value), ANY
+        return Constant(value_getter(rest)(values)), ANY
 
     # the expression compiler's view
 
-    def path(self, name: str, segments: Path) -> Evaluator:
+    def path(self, name: str, segments: Path) -> Source:
         try:
-            reader, _ = self.read((name, *segments), "value")
+            source, _ = self.read((name, *segments), "value")
         except ValueError as exc:
             raise ExprError(str(exc)) from None
-        return reader
+        return source
 
     # the transforms' view
 
@@ -215,12 +195,12 @@ class _Resolver:
                 raise ArgError(str(exc), (*at, "config")) from None
         return spec
 
-    def getter(self, path: str, at: tuple[str | int, ...]) -> Reader:
+    def getter(self, path: str, at: tuple[str | int, ...]) -> Callable[[Scope], Any]:
         try:
-            reader, _ = self.read(parse_path(path), "value")
+            source, _ = self.read(parse_path(path), "value")
         except ValueError as exc:
             raise ArgError(str(exc), at) from None
-        return reader
+        return reader(source)
 
 
 # --- the file ----------------------------------------------------------------------------
@@ -241,9 +221,18 @@ def compile_document(doc: YamlDocument, path: FilePath, *, timezone: ZoneInfo,
     system = _text_key(file, data, "system", required=True)
     entity, direction = _identity(file, data, path)
     target = _text_key(file, data, "target")
+    source_name = _text_key(file, data, "source")
+    match_by = _text_key(file, data, "match_by")
     description = _text_key(file, data, "description")
-    if target is not None and direction == "in":
-        file.problem(("target",), "target names the object an out mapping writes to; remove it here")
+    misplaced = {"target": (target, "out", "names the object an out mapping writes to"),
+                 "match_by": (match_by, "out", "names the field of an out mapping's result that carries the key"),
+                 "source": (source_name, "in", "names the object an in mapping reads from")}
+    for key, (value, wanted, meaning) in misplaced.items():
+        if value is not None and direction is not None and direction != wanted:
+            file.problem((key,), f"{key} {meaning}; remove it here")
+    options = data.get("options")
+    if options is not None and not isinstance(options, dict):
+        file.problem(("options",), "options is a mapping of settings the connector reads, such as {filter: …}")
     file.functions = _functions(_Resolver(file, _Block(ANY, ANY, ANY)))
     _constants(file, data.get("constants"))
     _tables(file, data.get("tables"))
@@ -252,7 +241,7 @@ def compile_document(doc: YamlDocument, path: FilePath, *, timezone: ZoneInfo,
     canonical = Shape("model", model=model) if model is not None else ANY
     source, built = (canonical, ANY) if direction == "out" else (ANY, canonical if direction == "in" else ANY)
     block = _Block(source=source, target=built, root=source)
-    skip = _conditions(file, _Resolver(file, block), data.get("skip_when"), ("skip_when",))
+    skips = _conditions(file, _Resolver(file, block), data.get("skip_when"), ("skip_when",))
     build = None
     if "fields" not in data:
         file.problem((), "missing key 'fields': what to map, such as fields: {external_id: order.id}")
@@ -260,9 +249,14 @@ def compile_document(doc: YamlDocument, path: FilePath, *, timezone: ZoneInfo,
         build = _block(file, block, data["fields"], ("fields",))
     if file.problems or build is None or system is None or entity is None or direction is None:
         return None, file.problems
+    namespace = file.namespace
+    skip = _fields.record_filter(namespace, skips)
+    module = namespace.compile(f"<mapping {path}>")
     return CompiledMapping(path=path, system=system, entity=entity, direction=direction, target=target,
-                           description=description, skip=skip, build=build,
-                           model=model if direction == "in" else None), []
+                           description=description, skip=module[skip], build=module[build.fast],
+                           collect=module[build.collect], model=model if direction == "in" else None,
+                           code=namespace.source, bindings=namespace.bindings, source=source_name,
+                           match_by=match_by, options=options if isinstance(options, dict) else None), []
 
 
 def _text_key(file: _File, data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -351,7 +345,7 @@ def _tables(file: _File, tables: Any) -> None:
         file.tables[name] = _Table(dict(values), policy, default)
 
 
-def _conditions(file: _File, resolver: _Resolver, spec: Any, at: YamlPath) -> list[tuple[str, Evaluator]]:
+def _conditions(file: _File, resolver: _Resolver, spec: Any, at: YamlPath) -> list[tuple[str, Code]]:
     if spec is None:
         return []
     items = spec if isinstance(spec, list) else [spec]
@@ -371,12 +365,13 @@ def _conditions(file: _File, resolver: _Resolver, spec: Any, at: YamlPath) -> li
 # --- blocks and fields -----------------------------------------------------------------------
 
 
-def _block(file: _File, block: _Block, spec: Any, at: YamlPath) -> _fields.Builder | None:
+def _block(file: _File, block: _Block, spec: Any, at: YamlPath,
+           skips: list[tuple[str, Code]] | None = None) -> _fields.Block | None:
     if not isinstance(spec, dict) or not spec:
         file.problem(at, f"fields must be target: source pairs, such as external_id: order.id, "
                          f"got {describe(spec)}")
         return None
-    compiled: list[_fields.FieldFn] = []
+    compiled: list[_fields.Field] = []
     constants: dict[str, Any] = {}
     targets: list[tuple[Path, YamlPath]] = []
     for key, field_spec in spec.items():
@@ -398,7 +393,7 @@ def _block(file: _File, block: _Block, spec: Any, at: YamlPath) -> _fields.Build
     _overlaps(file, targets)
     if block.target.kind == "model":
         _required(file, block.target, [target for target, _ in targets], at)
-    return _fields.builder(compiled, constants)
+    return _fields.block(file.namespace, compiled, constants, skips or [])
 
 
 def _overlaps(file: _File, targets: list[tuple[Path, YamlPath]]) -> None:
@@ -426,7 +421,7 @@ def _required(file: _File, shape: Shape, targets: list[Path], at: YamlPath, pref
 
 
 def _field(file: _File, block: _Block, target: Path, spec: Any,
-           at: YamlPath) -> _fields.FieldFn | _Constant | None:
+           at: YamlPath) -> _fields.Field | _Constant | None:
     if isinstance(spec, str):
         spec = {"from": spec}
         # The short form's path is the field's own value: report problems with it there.
@@ -475,12 +470,12 @@ class _Site:
     shape: Shape
     spec: dict[str, Any]
     at: YamlPath
-    when: Evaluator | None
+    when: Code | None
     required: bool
 
 
 def _condition(file: _File, resolver: _Resolver, spec: dict[str, Any], key: str,
-               at: YamlPath) -> Evaluator | None:
+               at: YamlPath) -> Code | None:
     if key not in spec:
         return None
     if isinstance(spec[key], list):
@@ -503,7 +498,7 @@ def _path_text(file: _File, spec: dict[str, Any], key: str, at: YamlPath) -> Pat
 
 
 def _read(file: _File, resolver: _Resolver, path: Path, mode: Mode,
-          at: YamlPath) -> tuple[Reader, Shape] | None:
+          at: YamlPath) -> tuple[Source, Shape] | None:
     try:
         return resolver.read(path, mode)
     except ValueError as exc:
@@ -517,7 +512,7 @@ def _nested_keys(file: _File, spec: dict[str, Any], at: YamlPath, what: str) -> 
             file.problem((*at, key), f"{key} does not apply to {what}", key=True)
 
 
-def _list_field(file: _File, block: _Block, site: _Site) -> _fields.FieldFn | None:
+def _list_field(file: _File, block: _Block, site: _Site) -> _fields.ListField | None:
     target, target_shape, spec, at = site.target, site.shape, site.spec, site.at
     _nested_keys(file, spec, at, "a list mapped with each")
     if "fields" not in spec:
@@ -527,7 +522,7 @@ def _list_field(file: _File, block: _Block, site: _Site) -> _fields.FieldFn | No
     read = None if path is None else _read(file, _Resolver(file, block), path, "list", (*at, "each"))
     if read is None:
         return None
-    reader, shape = read
+    source, shape = read
     if shape.kind not in ("list", "any"):
         file.problem((*at, "each"), f"each needs a list, but {format_path(path or ())} is {shape.describe()}")
         return None
@@ -543,56 +538,54 @@ def _list_field(file: _File, block: _Block, site: _Site) -> _fields.FieldFn | No
         return None
     inner = _Block(source=shape.item or ANY, target=item_target, root=block.root,
                    parents=(*block.parents, block.source), in_list=True)
-    build = _block(file, inner, spec["fields"], (*at, "fields"))
     skips = _conditions(file, _Resolver(file, inner), spec.get("skip_when"), (*at, "skip_when"))
+    build = _block(file, inner, spec["fields"], (*at, "fields"), skips)
     if build is None:
         return None
-    return _fields.list_field(target=target, read=reader, build=build, skips=skips, required=site.required,
-                              missing_reason=f"required, but the input has no items in {spec['each']!r}",
-                              when=site.when)
+    return _fields.ListField(target=target, items=file.namespace.code(source), block=build,
+                             required=site.required, when=site.when,
+                             missing_reason=f"required, but the input has no items in {spec['each']!r}")
 
 
-def _object_field(file: _File, block: _Block, site: _Site) -> _fields.FieldFn | None:
+def _object_field(file: _File, block: _Block, site: _Site) -> _fields.ObjectField | None:
     target, target_shape, spec, at = site.target, site.shape, site.spec, site.at
     _nested_keys(file, spec, at, "an object mapped with fields (read it from a path with from)")
     if target_shape.kind not in ("model", "dict", "any"):
         file.problem((*at, "fields"), f"fields builds an object, but {format_path(target)} is "
                                       f"{target_shape.describe()}")
         return None
-    reader: Reader | None = None
+    node: Code | None = None
     inner = replace(block, target=target_shape)
     if "from" in spec:
         path = _path_text(file, spec, "from", at)
         read = None if path is None else _read(file, _Resolver(file, block), path, "node", (*at, "from"))
         if read is None:
             return None
-        reader, shape = read
+        source, shape = read
+        node = file.namespace.code(source)
         inner = replace(inner, source=shape, parents=(*block.parents, block.source))
     elif site.required:
         file.problem((*at, "required"), "required applies to an object read with from")
     build = _block(file, inner, spec["fields"], (*at, "fields"))
     if build is None:
         return None
-    return _fields.object_field(target=target, read=reader, build=build, required=site.required, when=site.when,
-                                missing_reason=f"required, but the input has no {spec.get('from')!r}")
+    return _fields.ObjectField(target=target, node=node, block=build, required=site.required, when=site.when,
+                               missing_reason=f"required, but the input has no {spec.get('from')!r}")
 
 
 def _value_field(file: _File, resolver: _Resolver, site: _Site,
-                 source: str) -> _fields.FieldFn | _Constant | None:
+                 source: str) -> _fields.ValueField | _Constant | None:
     target, target_shape, spec, at = site.target, site.shape, site.spec, site.at
     source_at = (*at, source)
     shape = ANY
-    source_key: tuple[str, ...] | None = None  # a path of plain keys, which the object builder reads inline
     if source == "from":
         path = _path_text(file, spec, "from", at)
         read = None if path is None else _read(file, resolver, path, "value", source_at)
         if read is None:
             return None
-        reader, shape = read
+        reader = file.namespace.code(read[0])
+        shape = read[1]
         missing_reason = f"required, but the input has no {spec['from']!r}"
-        if (path is not None and all(isinstance(segment, str) for segment in path)
-                and path[0] not in RESERVED_NAMES):
-            source_key = tuple(str(segment) for segment in path)
     elif source == "expr":
         try:
             reader = compile_expression(spec["expr"], resolver)
@@ -616,9 +609,9 @@ def _value_field(file: _File, resolver: _Resolver, site: _Site,
         if (len(target) == 1 and isinstance(value, _IMMUTABLE) and site.when is None
                 and not {"transform", "default", "required"} & set(spec)):
             return _Constant(str(target[0]), value)  # the block's template holds it: no work per record
-        reader = _constant_reader(value)
+        reader = file.namespace.code(Constant(value))
         missing_reason = f"required, but {source} is empty"
-    steps, labels, names = _steps(file, resolver, spec.get("transform"), (*at, "transform"))
+    steps, names = _steps(file, resolver, spec.get("transform"), (*at, "transform"))
     default = _fields.NO_DEFAULT
     if "default" in spec:
         try:
@@ -631,12 +624,13 @@ def _value_field(file: _File, resolver: _Resolver, site: _Site,
     if names and names[0][0] == "table":
         _check_table_input(file, shape, names[0][1])
     if target_shape.kind == "list" and target_shape.item is not None and target_shape.item.kind == "scalar":
-        listed = _fields.listwise(steps, labels)
-        steps, labels = [listed], {listed: "transform"}
-    return _fields.value_field(target=target, read=reader, source_key=source_key, source_label=source,
-                               missing_reason=missing_reason,
-                               steps=steps, labels=labels, default=default, required=site.required,
-                               when=site.when)
+        steps = [(_fields.listwise(steps), "transform")]
+    # Lookups ask the id links, which are not the mapping's to repeat or not; every other step is pure.
+    pure = not any(isinstance(step, ScopedStep) for step, _ in steps)
+    chain = (reader, tuple((name, repr(args)) for name, args in names)) if pure else None
+    return _fields.ValueField(target=target, read=reader, source_label=source, can_fail=source == "expr",
+                              missing_reason=missing_reason, steps=steps, default=default,
+                              required=site.required, when=site.when, chain=chain)
 
 
 _IMMUTABLE = (str, int, Decimal, bool)
@@ -650,18 +644,13 @@ class _Constant:
     value: Any
 
 
-def _constant_reader(value: Any) -> Reader:
-    return lambda scope: value
-
-
 def _steps(file: _File, resolver: _Resolver, spec: Any,
-           at: YamlPath) -> tuple[list[AnyStep], dict[Any, str], list[tuple[str, Any]]]:
-    """The compiled steps of ``transform``, their labels, and each step's name and options."""
-    steps: list[AnyStep] = []
-    labels: dict[Any, str] = {}
+           at: YamlPath) -> tuple[list[tuple[AnyStep, str]], list[tuple[str, Any]]]:
+    """The compiled steps of ``transform`` with their names, and each step's name and options."""
+    steps: list[tuple[AnyStep, str]] = []
     names: list[tuple[str, Any]] = []
     if spec is None:
-        return steps, labels, names
+        return steps, names
     items = spec if isinstance(spec, list) else [spec]
     for index, item in enumerate(items):
         item_at = (*at, index) if isinstance(spec, list) else at
@@ -690,10 +679,9 @@ def _steps(file: _File, resolver: _Resolver, spec: Any,
         except ArgError as exc:
             file.problem((*args_at, *exc.at), str(exc), key=exc.on_key)
             continue
-        steps.append(step)
-        labels[step] = name
+        steps.append((step, name))
         names.append((name, args))
-    return steps, labels, names
+    return steps, names
 
 
 def _check_enum(file: _File, shape: Shape, candidates: list[tuple[Any, YamlPath, str]]) -> None:

@@ -1,8 +1,10 @@
 """The expression language of ``expr``, ``when`` and ``skip_when``: small, safe, compiled once.
 
 An expression is parsed with Python's own parser (``ast``, 'eval' mode) and
-every node is checked against a short whitelist, then turned into a tree of
-closures; nothing is ever passed to ``eval``. What is allowed:
+every node is checked against a short whitelist, then written out as Python
+source by this module (never the expression's own text), which the mapping's
+generated module compiles once (see :mod:`hub.mapping._codegen`); nothing is
+ever passed to ``eval``. What is allowed:
 
 * names and dotted paths, which read the record (``quantity``, ``order.phone``,
   ``items[0].price``, ``item["@Ид"]``): a dot is a key of the record, never a
@@ -20,20 +22,16 @@ reported when the mapping is compiled, with the character they start at.
 from __future__ import annotations
 
 import ast
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from hub.mapping._codegen import Code, Index, Namespace, Read, Source
 from hub.mapping._paths import Path
-from hub.mapping._runtime import Scope
 from hub.mapping._transforms import describe, to_text
 from hub.registry import suggest
 from hub.values import to_decimal
-
-Evaluator = Callable[[Scope], Any]
-"""A compiled expression: the scope in, the value out."""
 
 CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True": True, "False": False,
                              "None": None}
@@ -57,8 +55,12 @@ class Function:
 class Names(Protocol):
     """How the mapping being compiled resolves names and functions."""
 
-    def path(self, name: str, segments: Path) -> Evaluator:
-        """A reader for ``name`` followed by ``segments``; ExprError when it cannot exist."""
+    @property
+    def namespace(self) -> Namespace:
+        """Where the generated source binds values and functions."""
+
+    def path(self, name: str, segments: Path) -> Source:
+        """Where ``name`` followed by ``segments`` is read from; ExprError when it cannot exist."""
 
     def functions(self) -> dict[str, Function]:
         """Every function callable by name."""
@@ -107,6 +109,21 @@ def _replace(text: Any, old: Any, new: Any) -> str:
     return to_text(text).replace(to_text(old), to_text(new))
 
 
+def _part(text: Any, separator: Any, index: Any) -> str | None:
+    words = [word for word in to_text(text).split(to_text(separator)) if word] if text is not None else []
+    position = int(to_decimal(index))
+    return words[position] if -len(words) <= position < len(words) else None
+
+
+def _values(rows: Any, key: Any) -> list[Any]:
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise TypeError(f"values needs a list of objects, got {describe(rows)}")
+    name = to_text(key)
+    return [row[name] for row in rows if isinstance(row, dict) and row.get(name) not in (None, "")]
+
+
 def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
     def call(*values: Any) -> Any:
         present = [value for value in values if value is not None]
@@ -122,6 +139,9 @@ FUNCTIONS: dict[str, Function] = {
     "sum": Function(_sum, 1, 1, "Sum of a list of numbers: sum(amounts)."),
     "len": Function(_len, 1, 1, "Length of text or a list."),
     "replace": Function(_replace, 3, 3, "Replace text: replace(phone, ' ', '')."),
+    "part": Function(_part, 3, 3, "A word of a text, from 0; null past the end: part(Description, ' ', 1)."),
+    "values": Function(_values, 2, 2, "The non-empty values of one key across a list of objects (a 1C tabular "
+                                      "section): values(КонтактнаяИнформация, 'НомерТелефона')."),
     "min": Function(_extreme(min), 1, None, "The smallest value, ignoring empty ones."),
     "max": Function(_extreme(max), 1, None, "The largest value, ignoring empty ones."),
     "abs": Function(lambda value: abs(to_decimal(value)), 1, 1, "Absolute value."),
@@ -175,10 +195,9 @@ def _mod(left: Any, right: Any) -> Any:
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: _add, ast.Sub: _sub, ast.Mult: _mul, ast.Div: _div, ast.Mod: _mod,
 }
-_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+_COMPARE: dict[type[ast.cmpop], str] = {  # Python's own operators: the same comparisons operator.eq makes
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Is: "is",
+    ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
 }
 _FORBIDDEN = {
     ast.Lambda: "lambda is", ast.ListComp: "comprehensions are", ast.SetComp: "comprehensions are",
@@ -201,8 +220,8 @@ _OPERATORS = {
 # --- the compiler --------------------------------------------------------------------------
 
 
-def compile_expression(text: str, names: Names) -> Evaluator:
-    """Compile ``text``; ExprError with the reason and the character it starts at."""
+def compile_expression(text: str, names: Names) -> Code:
+    """Compile ``text`` into generated source; ExprError with the reason and the character it starts at."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("expected an expression, such as quantity * price")
     try:
@@ -210,53 +229,75 @@ def compile_expression(text: str, names: Names) -> Evaluator:
     except SyntaxError as exc:
         where = f" at character {exc.offset}" if exc.offset else ""
         raise ExprError(f"invalid expression{where}: {exc.msg}") from None
-    return _Compiler(text.strip(), names).compile(tree.body)
+    compiler = _Compiler(text.strip(), names)
+    return Code(compiler.compile(tree.body), tuple(dict.fromkeys(compiler.reads)))
 
 
 class _Compiler:
+    """Writes each whitelisted node as Python source: operators, and calls of functions bound by name.
+
+    Values from the text (numbers, strings, format specs) and every function
+    are bound in the namespace and referred to by their generated names; record
+    paths are reads the enclosing block computes (see :mod:`hub.mapping._codegen`).
+    """
+
     def __init__(self, text: str, names: Names) -> None:
         self.text = text
         self.names = names
         self.functions = names.functions()
+        self.namespace = names.namespace
+        self.reads: list[Read] = []
 
     def fail(self, node: ast.AST, message: str) -> ExprError:
         column = getattr(node, "col_offset", None)
         return ExprError(message if column is None else f"{message} (at character {column + 1})")
 
-    def compile(self, node: ast.expr) -> Evaluator:
+    def compile(self, node: ast.expr) -> str:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             what = _FORBIDDEN.get(type(node), f"{type(node).__name__} is")
             raise self.fail(node, f"{what} not allowed in expressions")
-        evaluator: Evaluator = method(node)
-        return evaluator
+        source: str = method(node)
+        return source
+
+    def _bind(self, value: Any) -> str:
+        return self.namespace.const(value)
+
+    def _source(self, source: Source) -> str:
+        code = self.namespace.code(source)
+        self.reads.extend(code.reads)
+        return code.text
 
     # values
 
-    def _Constant(self, node: ast.Constant) -> Evaluator:
+    def _Constant(self, node: ast.Constant) -> str:
         value: Any = node.value
         if isinstance(value, float):
             # The float the parser made is discarded: the number is read again from its text.
             value = Decimal(ast.get_source_segment(self.text, node) or repr(value))
         elif value is not None and not isinstance(value, str | int):
             raise self.fail(node, f"{type(value).__name__} literals are not allowed in expressions")
-        return lambda scope: value
+        return self._constant(value)
 
-    def _Name(self, node: ast.Name) -> Evaluator:
+    def _constant(self, value: Any) -> str:
+        if value is None or value is True or value is False:
+            return repr(value)  # the keywords None, True and False, never text from the expression
+        return self._bind(value)
+
+    def _Name(self, node: ast.Name) -> str:
         if node.id in CONSTANTS:
-            value = CONSTANTS[node.id]
-            return lambda scope: value
+            return self._constant(CONSTANTS[node.id])
         if node.id == "index":
-            return lambda scope: scope.index
+            return self._source(Index())
         return self._path(node)
 
-    def _Attribute(self, node: ast.Attribute) -> Evaluator:
+    def _Attribute(self, node: ast.Attribute) -> str:
         return self._path(node)
 
-    def _Subscript(self, node: ast.Subscript) -> Evaluator:
+    def _Subscript(self, node: ast.Subscript) -> str:
         return self._path(node)
 
-    def _path(self, node: ast.expr) -> Evaluator:
+    def _path(self, node: ast.expr) -> str:
         segments: list[str | int] = []
         current = node
         while not isinstance(current, ast.Name):
@@ -279,26 +320,26 @@ class _Compiler:
         if current.id in CONSTANTS or current.id == "index":
             raise self.fail(current, f"{current.id} has no fields")
         try:
-            return self.names.path(current.id, tuple(reversed(segments)))
+            return self._source(self.names.path(current.id, tuple(reversed(segments))))
         except ExprError as exc:
             raise self.fail(node, str(exc)) from None
 
-    def _List(self, node: ast.List) -> Evaluator:
-        items = [self.compile(item) for item in node.elts]
-        return lambda scope: [item(scope) for item in items]
+    def _List(self, node: ast.List) -> str:
+        return f"[{', '.join(self.compile(item) for item in node.elts)}]"
 
-    def _JoinedStr(self, node: ast.JoinedStr) -> Evaluator:
-        parts: list[Evaluator] = []
+    def _JoinedStr(self, node: ast.JoinedStr) -> str:
+        parts: list[str] = []
         for part in node.values:
             if isinstance(part, ast.Constant):
-                parts.append(_literal(str(part.value)))
+                parts.append(self._bind(str(part.value)))
             elif isinstance(part, ast.FormattedValue):
                 parts.append(self._formatted(part))
             else:  # pragma: no cover - the parser makes nothing else inside an f-string
                 raise self.fail(part, "unexpected f-string part")
-        return lambda scope: "".join([part(scope) for part in parts])
+        # Every part is text (a literal, format() or to_text()), so + joins them as "".join would.
+        return f"({' + '.join(parts)})" if parts else self._bind("")
 
-    def _formatted(self, node: ast.FormattedValue) -> Evaluator:
+    def _formatted(self, node: ast.FormattedValue) -> str:
         if node.conversion != -1:
             raise self.fail(node, "conversions such as !r are not allowed in f-strings")
         spec = ""
@@ -307,89 +348,49 @@ class _Compiler:
             if not all(isinstance(piece, ast.Constant) for piece in pieces):
                 raise self.fail(node, "a format spec must be fixed text, such as {total:.2f}")
             spec = "".join(str(piece.value) for piece in pieces if isinstance(piece, ast.Constant))
-        value = self.compile(node.value)
-
-        def formatted(scope: Scope) -> str:
-            result = value(scope)
-            if result is None:
-                return ""
-            return format(result, spec) if spec else to_text(result)
-        return formatted
+        value, temp = self.compile(node.value), self.namespace.temp()
+        text = f"{self._bind(format)}({temp}, {self._bind(spec)})" if spec else f"{self._bind(to_text)}({temp})"
+        return f"({self._bind('')} if ({temp} := {value}) is None else {text})"
 
     # operators
 
-    def _BinOp(self, node: ast.BinOp) -> Evaluator:
+    def _BinOp(self, node: ast.BinOp) -> str:
         op = _BINARY.get(type(node.op))
         if op is None:
             raise self.fail(node, f"operator {_OPERATORS.get(type(node.op), type(node.op).__name__)} is not "
                                   f"supported; use + - * / %")
-        left, right = self.compile(node.left), self.compile(node.right)
-        if isinstance(node.right, ast.Constant):  # index + 1, price * 1.2: no call for the constant
-            constant = right(None)  # type: ignore[arg-type]
-            return lambda scope: op(left(scope), constant)
-        return lambda scope: op(left(scope), right(scope))
+        return f"{self._bind(op)}({self.compile(node.left)}, {self.compile(node.right)})"
 
-    def _UnaryOp(self, node: ast.UnaryOp) -> Evaluator:
+    def _UnaryOp(self, node: ast.UnaryOp) -> str:
         operand = self.compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return lambda scope: not operand(scope)
+            return f"(not {operand})"
         if isinstance(node.op, ast.USub):
-            return lambda scope: -_number(operand(scope), "negate")
+            return f"(-{self._bind(_number)}({operand}, {self._bind('negate')}))"
         if isinstance(node.op, ast.UAdd):
-            return lambda scope: _number(operand(scope), "use")
+            return f"{self._bind(_number)}({operand}, {self._bind('use')})"
         raise self.fail(node, "operator ~ is not supported")
 
-    def _BoolOp(self, node: ast.BoolOp) -> Evaluator:
-        values = [self.compile(value) for value in node.values]
-        if isinstance(node.op, ast.And):
-            def both(scope: Scope) -> Any:
-                result: Any = True
-                for value in values:
-                    result = value(scope)
-                    if not result:
-                        return result
-                return result
-            return both
+    def _BoolOp(self, node: ast.BoolOp) -> str:
+        # Python's and / or return the deciding operand, as the language promises.
+        word = " and " if isinstance(node.op, ast.And) else " or "
+        return f"({word.join(self.compile(value) for value in node.values)})"
 
-        def either(scope: Scope) -> Any:
-            result: Any = False
-            for value in values:
-                result = value(scope)
-                if result:
-                    return result
-            return result
-        return either
-
-    def _Compare(self, node: ast.Compare) -> Evaluator:
+    def _Compare(self, node: ast.Compare) -> str:
         for cmpop, comparator in zip(node.ops, node.comparators, strict=True):
             if isinstance(cmpop, ast.Is | ast.IsNot) and not _is_null(comparator):
                 raise self.fail(node, "'is' compares with null only; use == to compare values")
-        operands = [self.compile(node.left), *(self.compile(item) for item in node.comparators)]
-        ops = [_COMPARE[type(cmpop)] for cmpop in node.ops]
-        if len(ops) == 1 and isinstance(node.ops[0], ast.Is | ast.IsNot):
-            subject = operands[0]
-            if isinstance(node.ops[0], ast.Is):
-                return lambda scope: subject(scope) is None
-            return lambda scope: subject(scope) is not None
-        if len(ops) == 1:
-            compare, left, right = ops[0], operands[0], operands[1]
-            return lambda scope: compare(left(scope), right(scope))
+        text = self.compile(node.left)
+        for cmpop, comparator in zip(node.ops, node.comparators, strict=True):
+            text += f" {_COMPARE[type(cmpop)]} {self.compile(comparator)}"
+        # A chain (a < b < c) gives true or false, like one comparison of plain values.
+        return f"({text})" if len(node.ops) == 1 else f"(True if {text} else False)"
 
-        def chained(scope: Scope) -> bool:
-            current = operands[0](scope)
-            for op, operand in zip(ops, operands[1:], strict=True):
-                following = operand(scope)
-                if not op(current, following):
-                    return False
-                current = following
-            return True
-        return chained
-
-    def _IfExp(self, node: ast.IfExp) -> Evaluator:
+    def _IfExp(self, node: ast.IfExp) -> str:
         test, body, orelse = self.compile(node.test), self.compile(node.body), self.compile(node.orelse)
-        return lambda scope: body(scope) if test(scope) else orelse(scope)
+        return f"({body} if {test} else {orelse})"
 
-    def _Call(self, node: ast.Call) -> Evaluator:
+    def _Call(self, node: ast.Call) -> str:
         if isinstance(node.func, ast.Attribute):
             method = node.func.attr
             hint = _METHODS.get(method) or suggest(method, list(self.functions))
@@ -411,32 +412,13 @@ class _Compiler:
             raise self.fail(node, f"{name} takes {expected} argument{'' if expected == '1' else 's'}, "
                                   f"got {count}")
         args = [self.compile(arg) for arg in node.args]
-        return _call(function, args)
+        if function.skips_null:  # a transform: null in, null out
+            temp = self.namespace.temp()
+            return f"(None if ({temp} := {args[0]}) is None else {self.namespace.call(function.call, temp)})"
+        return f"{self._bind(function.call)}({', '.join(args)})"
 
 
 def _is_null(node: ast.expr) -> bool:
     if isinstance(node, ast.Constant):
         return node.value is None
     return isinstance(node, ast.Name) and node.id in ("null", "None")
-
-
-def _literal(text: str) -> Evaluator:
-    return lambda scope: text
-
-
-def _call(function: Function, args: Sequence[Evaluator]) -> Evaluator:
-    call = function.call
-    if function.skips_null:
-        only = args[0]
-
-        def transform(scope: Scope) -> Any:
-            value = only(scope)
-            return None if value is None else call(value)
-        return transform
-    if len(args) == 1:
-        first = args[0]
-        return lambda scope: call(first(scope))
-    if len(args) == 2:
-        first, second = args
-        return lambda scope: call(first(scope), second(scope))
-    return lambda scope: call(*[arg(scope) for arg in args])

@@ -19,6 +19,11 @@ TOP_KEYS: dict[str, str] = {
                  "Optional: the file name says it.",
     "description": "Free text for people.",
     "target": "out only: the object the result is written to, e.g. Document_ЗаказКлиента.",
+    "source": "in only: the object records are read from, e.g. Catalog_Номенклатура.",
+    "match_by": "out only: the result field that carries hub's idempotency key; the connector looks an object "
+                "up by it before creating one, e.g. НомерПоДаннымКлиента.",
+    "options": "Settings for the connector that reads or writes this object (its documentation lists them), "
+               "e.g. {virtual_table: Balance}.",
     "constants": "Named values for expressions: const.vat_rate.",
     "tables": "Value tables, used by the table transform.",
     "skip_when": "Record filters: expressions; the record is skipped when any is true.",

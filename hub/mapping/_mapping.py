@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,12 +10,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import InvalidRecord
-from hub.mapping._fields import Builder
 from hub.mapping._paths import format_path
 from hub.mapping._runtime import Failure, LinkResolver, Run, Scope
 from hub.model import Entity
 
-Condition = Callable[[Scope], Any]
+Builder = Callable[[Scope], dict[str, Any]]
+RecordFilter = Callable[[Scope], str | None]
 
 
 @dataclass
@@ -33,23 +33,36 @@ class Trial:
 
 
 class CompiledMapping:
-    """One mapping file compiled into closures; :meth:`apply` maps a record.
+    """One mapping file compiled into a generated module; :meth:`apply` maps a record.
 
     ``direction`` ``in`` gives a canonical model instance, ``out`` a plain dict
-    (for 1C, the OData JSON body of ``target``).
+    (for 1C, the OData JSON body of ``target``). ``source``, ``target``,
+    ``match_by`` and ``options`` are what the file tells its connector (where
+    records are read from and written to, the field carrying the idempotency
+    key, connector-specific settings). ``code`` is the generated Python module
+    and ``bindings`` what its generated names stand for (the values, tables and
+    transforms of the file), for reading and debugging.
     """
 
     def __init__(self, *, path: Path, system: str, entity: Entity, direction: str, target: str | None,
-                 description: str | None, skip: Sequence[tuple[str, Condition]], build: Builder,
-                 model: type[BaseModel] | None) -> None:
+                 description: str | None, skip: RecordFilter, build: Builder, collect: Builder,
+                 model: type[BaseModel] | None, code: str, bindings: Mapping[str, Any],
+                 source: str | None = None, match_by: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.system = system
         self.entity = entity
         self.direction = direction
         self.target = target
+        self.source = source
+        self.match_by = match_by
+        self.options: dict[str, Any] = dict(options or {})
         self.description = description
-        self._skip = tuple(skip)
+        self.code = code
+        self.bindings = dict(bindings)
+        self._skipped = skip  # raises InvalidRecord when a filter cannot be evaluated
         self._build = build
+        self._collect = collect
         self._model = model
 
     def __repr__(self) -> str:
@@ -85,7 +98,7 @@ class CompiledMapping:
             return Trial(None, [Failure(exc.message)])
         if skipped is not None:
             return Trial(None, skipped=skipped)
-        data = self._build(scope)
+        data = self._collect(scope)
         failures = run.failures if run.failures is not None else []
         if self._model is not None and not any(not failure.dropped for failure in failures):
             try:
@@ -93,15 +106,6 @@ class CompiledMapping:
             except ValidationError as exc:
                 failures.extend(Failure(problem) for problem in _validation_problems(exc))
         return Trial(data, failures)
-
-    def _skipped(self, scope: Scope) -> str | None:
-        for text, condition in self._skip:
-            try:
-                if condition(scope):
-                    return text
-            except (ValueError, TypeError, ArithmeticError) as exc:
-                raise InvalidRecord(f"skip_when {text!r}: {exc}") from None
-        return None
 
 
 def _validation_problems(exc: ValidationError) -> list[str]:

@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 from pydantic import BaseModel
-
-if TYPE_CHECKING:
-    from hub.mapping._runtime import Scope
 
 Segment = str | int
 Path = tuple[Segment, ...]
@@ -206,56 +203,6 @@ def value_getter(path: Path) -> Getter:
 def node_getter(path: Path) -> Getter:
     """A getter for an object to map fields from (a dict, a model or an XML element)."""
     return _chain(_steps(path, many=False)) if path else (lambda obj: obj)
-
-
-def value_reader(path: Path, *, from_root: bool = False) -> Callable[[Scope], Any]:
-    """:func:`value_getter` reading from a scope's data (or root), fused for plain key paths.
-
-    Most fields read a key or two of a dict or a model; doing that in one
-    function, with no call per step, is what keeps a compiled mapping close to
-    hand-written code. Anything else (XML, indexes) takes the general getter.
-    """
-    general = value_getter(path)
-    if not path or not all(isinstance(segment, str) for segment in path):
-        return (lambda scope: general(scope.root)) if from_root else (lambda scope: general(scope.data))
-    if from_root:
-        keys_from_root = tuple(str(segment) for segment in path)
-
-        def read_root(scope: Scope) -> Any:
-            obj = scope.root
-            for key in keys_from_root:
-                if type(obj) is dict:
-                    obj = obj.get(key)
-                elif type(obj) in MODELS:
-                    obj = obj.__dict__.get(key)
-                else:
-                    return general(scope.root)
-            return obj
-        return read_root
-    if len(path) == 1:
-        key = str(path[0])
-
-        def read_one(scope: Scope) -> Any:
-            obj = scope.data
-            if type(obj) is dict:
-                return obj.get(key)
-            if type(obj) in MODELS:
-                return obj.__dict__.get(key)
-            return general(obj)
-        return read_one
-    keys = tuple(str(segment) for segment in path)
-
-    def read(scope: Scope) -> Any:
-        obj = scope.data
-        for key in keys:
-            if type(obj) is dict:
-                obj = obj.get(key)
-            elif type(obj) in MODELS:
-                obj = obj.__dict__.get(key)
-            else:  # XML, a missing step, anything unusual: the general getter from the start
-                return general(scope.data)
-        return obj
-    return read
 
 
 def list_getter(path: Path) -> Callable[[Any], list[Any]]:

@@ -41,6 +41,22 @@ class ScopedStep:
 
 AnyStep = Step | ScopedStep
 
+
+class Quantize:
+    """A step that rounds half up to ``quantum`` (money, round); generated code does it inline for a Decimal."""
+
+    __slots__ = ("quantum",)
+
+    def __init__(self, quantum: Decimal) -> None:
+        self.quantum = quantum
+
+    def __call__(self, value: Any) -> Decimal:
+        return to_decimal(value).quantize(self.quantum, rounding=ROUND_HALF_UP)
+
+
+MONEY = Quantize(KOPECK)
+"""The ``money`` transform: :func:`hub.values.money` as a :class:`Quantize`."""
+
 ONEC_EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 ONEC_DATETIME = "%Y-%m-%dT%H:%M:%S"
 _ONEC_EMPTY_DATE = "0001-01-01"
@@ -228,11 +244,7 @@ def _integer(value: Any) -> Any:
 def _round(args: Any, ctx: Context) -> Step:
     if isinstance(args, bool) or not isinstance(args, int) or not 0 <= args <= 10:
         raise ArgError(f"round takes the number of decimal places, 0 to 10, got {describe(args)}")
-    places = Decimal(1).scaleb(-args)
-
-    def step(value: Any) -> Any:
-        return to_decimal(value).quantize(places, rounding=ROUND_HALF_UP)
-    return step
+    return Quantize(Decimal(1).scaleb(-args))
 
 
 def _unit(args: Any, ctx: Context) -> Step:
@@ -382,7 +394,7 @@ TRANSFORMS: dict[str, Transform] = {t.name: t for t in [
               _no_args(_string), "none"),
     Transform("decimal", "A Decimal from a number or numeric text ('1 234,50' too); floats are refused.",
               _no_args(to_decimal), "none"),
-    Transform("money", "A Decimal rounded half up to kopecks.", _no_args(money), "none"),
+    Transform("money", "A Decimal rounded half up to kopecks.", _no_args(MONEY), "none"),
     Transform("kopecks", "Whole kopecks to rubles: 12345 → 123.45.", _no_args(_kopecks), "none"),
     Transform("to_kopecks", "Rubles to whole kopecks: 123.45 → 12345.", _no_args(_to_kopecks), "none"),
     Transform("integer", "A whole number; 3.5 is an error, not 3.", _no_args(_integer), "none"),

@@ -164,3 +164,19 @@ def test_config_values_are_not_judged_before_they_are_bound(problems: Problems, 
     with pytest.raises(ConfigError) as caught:
         load_mapping(path, config={})
     assert caught.value.problems == [f"{path}:7:20: fields.status.config: config value 'default_status' is not set"]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("stock.out.yaml", "system: x\nsource: AccumulationRegister_X\nfields: {A: quantity}\n",
+     ["stock.out.yaml:2:9: source: source names the object an in mapping reads from; remove it here"]),
+    ("stock.in.yaml", "system: x\nmatch_by: Code\nfields: {product: a, warehouse: b, quantity: c, as_of: d}\n",
+     ["stock.in.yaml:2:11: match_by: match_by names the field of an out mapping's result that carries the key; "
+      "remove it here"]),
+    ("stock.in.yaml", "system: x\noptions: [Balance]\nfields: {product: a, warehouse: b, quantity: c, as_of: d}\n",
+     ["stock.in.yaml:2:10: options: options is a mapping of settings the connector reads, such as {filter: …}"]),
+])
+def test_connector_keys_in_the_wrong_direction_word_for_word(tmp_path: Path, name: str, text: str,
+                                                             expected: list[str]) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert [p.replace(f"{tmp_path}/", "") for p in check_paths([path])] == expected
