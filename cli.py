@@ -201,7 +201,7 @@ def demo(cycles: int) -> None:
     for c in report.checks:
         table.add_row(c.source, c.type, ("ok: " if c.ok else "failed: ") + c.detail)
     out.print(table)
-    for number, (happened, runs) in enumerate(report.cycles, 1):
+    for number, (happened, runs) in enumerate(report.cycles):
         out.print(f"\n[bold]cycle {number}[/bold]")
         for line in happened:
             out.print(f"  {line}", highlight=False)

@@ -128,7 +128,7 @@ class HubConfig:
     """Values substituted from the environment: redacted wherever they might be logged."""
 
     def jobs_for(self, source: str) -> dict[str, JobConfig]:
-        """Jobs that read from or write to ``source``."""
+        """Jobs that read from or write to ``source``, in the order hub.yaml lists them."""
         return {name: job for name, job in self.jobs.items() if source in (job.source, *job.targets)}
 
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from hub.model import Entity, Record
 
 if TYPE_CHECKING:
     from hub.http import Clock, HttpClient
+    from hub.mapping import CompiledMapping, LinkResolver
     from hub.sandbox import Sandbox
 
 
@@ -106,13 +108,25 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class ConnectorContext:
-    """What the engine hands a connector: its name, the 1C time zone, a logger, the HTTP factory."""
+    """What the engine hands a connector: its name, the 1C time zone, a logger, mappings, id links, HTTP."""
 
     source: str
     timezone: ZoneInfo
     log: logging.Logger
+    mappings: Path | None = None
+    """The mappings folder (hub.yaml ``mappings``, the bundled one by default)."""
+    links: LinkResolver | None = None
+    """Id links, for mappings that look up another system's id (a channel's product → 1C Ref_Key)."""
     clock: Clock | None = None
     """Time source for rate limits and retry waits; tests pass a fake one so nothing really sleeps."""
+
+    def mapping(self, relative: str, values: Mapping[str, Any] | None = None) -> CompiledMapping:
+        """Compile the mapping at ``relative`` under the mappings folder; ``values`` feed its ``config:`` reads."""
+        from hub.config import bundled_mappings
+        from hub.mapping import load_mapping
+
+        folder = self.mappings or bundled_mappings()
+        return load_mapping(folder / relative, timezone=self.timezone, config=values or {})
 
     def http(self, settings: SourceSettings, base_url: str, **kwargs: Any) -> HttpClient:
         """An HTTP client for this source with its timeout, rate limit and retry policy."""
@@ -131,6 +145,8 @@ class Connector(ABC):
     """The pydantic model of this connector's settings."""
     capabilities: ClassVar[Mapping[Entity, frozenset[Mode]]] = {}
     """What the connector can do with each entity."""
+    batch_limits: ClassVar[Mapping[Entity, int]] = {}
+    """The most records one :meth:`write_batch` call may carry, per entity."""
     system_of_record: ClassVar[bool] = False
     """True for connectors to the system of record (1C): ``hub demo`` casts them in that role."""
 
@@ -167,6 +183,13 @@ class Connector(ABC):
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         """Create the object (``ref`` None) or update object ``ref``; must be safe to repeat."""
+        raise self._unsupported(entity, Mode.WRITE)
+
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
+        """Set many records at once (goods, stock levels, prices); return each one's id in this system.
+
+        Must be safe to repeat: the engine re-sends a batch whose answer it did not record.
+        """
         raise self._unsupported(entity, Mode.WRITE)
 
     def close(self) -> None:  # noqa: B027 - most connectors hold nothing to release

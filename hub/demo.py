@@ -81,6 +81,7 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
             else:
                 settings[key] = value
         settings["retry"] = {"attempts": 3, "backoff": 0.05, "max_backoff": 0.5}
+        settings["timeout"] = 10
         sources[role] = settings
     config = {
         "version": 1,
@@ -89,12 +90,18 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
         "system_of_record": "erp",
         "log": {"level": "WARNING"},
         "sources": sources,
-        "jobs": {f"{c}-orders": {"type": "orders", "from": c, "to": "erp", "schedule": {"every": "1m"}}
-                 for c in cast.channels},
+        "jobs": {**{f"{c}-catalog": {"type": "catalog", "from": "erp", "to": c, "schedule": {"every": "15m"}}
+                    for c in cast.channels if _writes(cast.types[c], Entity.CATALOG)},
+                 **{f"{c}-orders": {"type": "orders", "from": c, "to": "erp", "schedule": {"every": "1m"}}
+                    for c in cast.channels}},
     }
     path = workdir / "hub.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def _writes(type_name: str, entity: Entity) -> bool:
+    return connector_types()[type_name].can(entity, Mode.WRITE)
 
 
 def run_demo(*, workdir: Path | None = None, cycles: int = 2,
@@ -111,8 +118,13 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2,
         report = DemoReport(workdir=workdir)
         with Runtime(load_config(config_path)) as runtime:
             report.checks = check_sources(runtime)
+            # The first cycle finds the goods of the system of record and pushes them to the channels,
+            # so the guests of the next cycles order goods that 1C knows.
+            report.cycles.append((["nothing yet: hub reads the system of record and fills the channels"],
+                                  [run for c in cast.channels for run in sync(runtime, c)]))
             for _ in range(cycles):
-                happened = [f"{c}: {line}" for c in cast.channels for line in cast.sandboxes[c].demo_activity()]
+                happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
+                            for line in sandbox.demo_activity()]
                 runs = [run for c in cast.channels for run in sync(runtime, c)]
                 report.cycles.append((happened, runs))
             final = status(runtime.store)

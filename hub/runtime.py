@@ -14,6 +14,17 @@ from hub.registry import connector_types, job_types, suggest
 from hub.state import StateStore, open_store
 
 
+class StoreLinks:
+    """Id links from the state store, for mappings' lookups."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def resolve(self, system: str, entity: str, external_id: str) -> str | None:
+        with self.store.transaction() as state:
+            return state.links.get(system, entity, external_id)
+
+
 class Runtime:
     """Owns the state store and creates connectors and jobs on first use."""
 
@@ -34,7 +45,8 @@ class Runtime:
                 raise ConfigError([f"no source named {name!r}"], hint=suggest(name, list(self.config.sources)))
             cls = connector_types()[settings.type]
             context = ConnectorContext(source=name, timezone=self.config.timezone,
-                                       log=logging.getLogger(f"hub.connector.{name}"))
+                                       log=logging.getLogger(f"hub.connector.{name}"),
+                                       mappings=self.config.mappings, links=StoreLinks(self.store))
             self._connectors[name] = cls(settings, context)
         return self._connectors[name]
 

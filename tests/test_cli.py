@@ -164,4 +164,4 @@ def test_demo_runs_an_order_flow_against_the_sandboxes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "cycle 2" in done.stdout
     assert "outbox pending: 0; open dead letters: 0" in done.stdout
-    assert done.stdout.count("all went through") == 2
+    assert done.stdout.count("all went through") == 3

@@ -11,6 +11,8 @@ from hub.values import json_dumps, json_loads
 
 MAX_PAGE = 100
 """The API refuses larger pages."""
+MAX_BATCH = 100
+"""The API refuses more products in one PUT."""
 
 
 class TestChannelClient:
@@ -40,6 +42,9 @@ class TestChannelClient:
     def find_by_ref(self, client_ref: str) -> list[dict[str, Any]]:
         page = self._json(self.http.get("/api/v1/orders", params={"client_ref": client_ref}))
         return list(page.get("orders", []))
+
+    def put_products(self, products: list[dict[str, Any]]) -> None:
+        self.http.put("/api/v1/products", json={"products": products})
 
     def create_order(self, body: dict[str, Any]) -> str:
         return str(self._json(self.http.post("/api/v1/orders", json=body))["id"])

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError
 
-from connectors.testchannel.client import MAX_PAGE, TestChannelClient
+from connectors.testchannel.client import MAX_BATCH, MAX_PAGE, TestChannelClient
 from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import InvalidRecord
-from hub.model import Entity, Order, OrderStatus, Record
+from hub.model import Entity, Order, OrderStatus, Product, Record
 from hub.values import json_loads
 
 STATUSES: dict[str, OrderStatus] = {
@@ -44,7 +44,9 @@ class TestChannelConnector(Connector):
 
     type_name = "testchannel"
     settings_model = TestChannelSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE})}
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE}),
+                              Entity.CATALOG: frozenset({Mode.WRITE})}
+    batch_limits: ClassVar = {Entity.CATALOG: MAX_BATCH}
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -86,6 +88,15 @@ class TestChannelConnector(Connector):
             return WriteResult(ref=self.client.create_order(body), action="created")
         self.client.replace_order(ref, body)
         return WriteResult(ref=ref, action="updated")
+
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
+        if entity is not Entity.CATALOG:
+            raise self._unsupported(entity, Mode.WRITE)
+        products = [r for r in records if isinstance(r, Product)]
+        # The shop knows goods by SKU: the article where 1C has one, else 1C's reference.
+        self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit, "weighed": p.weighed,
+                                   "barcodes": p.barcodes, "hidden": p.deleted} for p in products])
+        return [p.article or p.id for p in products]
 
     def close(self) -> None:
         self.client.http.close()

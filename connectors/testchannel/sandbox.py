@@ -37,6 +37,8 @@ class TestChannelSandbox(Sandbox):
         super().__init__()
         self.token = token
         self.orders: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        """The menu hub pushed, by SKU; until it has one, guests order from :data:`MENU`."""
         self._seq = 0
         self._next_id = 1000
         self._data_lock = threading.Lock()
@@ -50,7 +52,7 @@ class TestChannelSandbox(Sandbox):
     def place_order(self, **overrides: Any) -> dict[str, Any]:
         """A realistic new order (weighed goods, options, a discount now and then); returns it."""
         lines: list[dict[str, Any]] = []
-        for sku, title, price, weighed in self._random.sample(MENU, k=self._random.randint(1, 4)):
+        for sku, title, price, weighed in self._random.sample(self._menu(), k=self._random.randint(1, 4)):
             qty = Decimal(self._random.randint(150, 1200)) / 1000 if weighed else Decimal(self._random.randint(1, 3))
             options: list[dict[str, str]] = []
             if not weighed and self._random.random() < 0.3:
@@ -82,6 +84,14 @@ class TestChannelSandbox(Sandbox):
         with self._data_lock:
             return self._store(order)
 
+    def _menu(self) -> list[tuple[str, str, Decimal, bool]]:
+        visible = [p for p in self.products.values() if not p["hidden"]]
+        if len(visible) < 4:
+            return MENU
+        # The pushed menu carries no prices (they come with the price job): derive a stable one per SKU.
+        return [(p["sku"], p["title"], Decimal(100 + sum(map(ord, p["sku"])) % 400), bool(p["weighed"]))
+                for p in visible]
+
     def demo_activity(self) -> list[str]:
         placed = [self.place_order() for _ in range(3)]
         said = [f"guest placed order {o['number']} for {o['total']} RUB ({len(o['items'])} lines)" for o in placed]
@@ -108,6 +118,8 @@ class TestChannelSandbox(Sandbox):
             return self._list(request)
         if path == "/api/v1/orders" and request.method == "POST":
             return self._create(request)
+        if path == "/api/v1/products" and request.method == "PUT":
+            return self._put_products(request)
         if path.startswith("/api/v1/orders/"):
             order_id = path.rsplit("/", 1)[1]
             if request.method == "GET":
@@ -140,6 +152,22 @@ class TestChannelSandbox(Sandbox):
             order = self._store(body)
         self.committed(request)
         return json_response({"id": order["id"]}, 201)
+
+    def _put_products(self, request: Request) -> Response:
+        try:
+            body = json_loads(request.get_data())
+        except ValueError as exc:
+            return _bad_request(f"body is not JSON: {exc}")
+        products = body.get("products") if isinstance(body, dict) else None
+        if not isinstance(products, list) or not all(isinstance(p, dict) and p.get("sku") for p in products):
+            return _bad_request("expected {'products': [{'sku': ..., ...}, ...]}")
+        if len(products) > MAX_PAGE:
+            return _bad_request(f"at most {MAX_PAGE} products per request")
+        with self._data_lock:
+            for product in products:
+                self.products[str(product["sku"])] = product
+        self.committed(request)
+        return json_response({"updated": len(products)})
 
     def _replace(self, request: Request, order_id: str) -> Response:
         body = _json_body(request)

@@ -1,0 +1,278 @@
+"""The 1C OData connector: hub's way into the system of record.
+
+What it reads and writes is described by a *preset*: the mapping files under
+``mappings/onec/<preset>/`` (``ut11``, ``unf``, ``retail`` ship with hub). Each
+file names its 1C object (``source:`` for reads, ``target:`` for writes) and
+maps fields; ``options:`` carries the few 1C-specific read settings (which
+virtual table, its dimensions, the barcode register). A new configuration is a
+new folder of YAML, no Python.
+
+Reads are full snapshots, not increments: 1C's standard OData interface has
+no change tracking (catalog rows carry an opaque ``DataVersion`` and no
+modification time; stock and prices are virtual tables computed on request).
+Change-only behaviour comes from hub's fingerprints downstream, so an
+unchanged catalog of 100,000 goods costs reads but never a single write.
+
+Writes are idempotent: an order's document carries the idempotency key in the
+attribute the mapping names in ``match_by:`` (УТ 11: ``НомерПоДаннымКлиента``);
+:meth:`OneCConnector.find` looks it up before the engine creates anything, so a
+retry after a lost answer finds the document instead of making a second one.
+Documents are posted after every create and update.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors.onec_odata.client import OneCClient
+from connectors.onec_odata.odata import service_root
+from connectors.onec_odata.sandbox import OneCSandbox
+from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.errors import ConfigError, InvalidRecord, RequestRejected
+from hub.mapping import CompiledMapping
+from hub.model import Entity, Record
+from hub.values import json_dumps, json_loads, utcnow
+
+READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS)
+WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
+READ_AT = "ДатаЧтения"
+"""Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
+BARCODES = "Штрихкоды"
+"""Added to every goods row when the catalog mapping names a barcode register."""
+RECORD_LEVEL_STATUSES = frozenset({400, 409, 412, 500})
+"""1C refusals that concern the record being written, not the connection: dead letter, go on."""
+
+
+class OneCSettings(SourceSettings):
+    """Settings of a 1C source."""
+
+    url: str = Field(description="The publication (http://srv/trade) or its OData root (…/odata/standard.odata/).")
+    username: str = Field(description="1C user with rights to the preset's objects.")
+    password: str = Field(description="That user's password; write it as ${ENV_VAR}.")
+    preset: str = Field("ut11", description="Folder under mappings/onec/: ut11, unf, retail, or your own.")
+    allowed_only: bool = Field(False, description="Skip rows the user may not see instead of failing (allowedOnly).")
+    page_size: int = Field(1000, ge=1, le=10000, description="Rows per page when reading.")
+    values: dict[str, Any] = Field(default_factory=dict, description=(
+        "References the preset's mappings read as {config: …}: organization, partner, agreement, currency, "
+        "price_type, retail_customer, venues.<venue>.warehouse (1C Ref_Key GUIDs)."))
+
+
+class _Barcodes(BaseModel):
+    """Where a catalog mapping's goods find their barcodes: a register of (code → good)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    register_name: str = Field(alias="register")
+    product: str = "Номенклатура_Key"
+    code: str = "Штрихкод"
+
+
+class _ReadOptions(BaseModel):
+    """``options:`` of a preset's in-mapping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    virtual_table: Literal["Balance", "SliceLast"] | None = None
+    dimensions: list[str] | None = None
+    orderby: str = "Ref_Key"
+    filter: str | None = None
+    barcodes: _Barcodes | None = None
+
+
+class OneCConnector(Connector):
+    """1C:Enterprise through its standard OData interface."""
+
+    type_name = "onec_odata"
+    settings_model = OneCSettings
+    system_of_record = True
+    capabilities: ClassVar = {
+        Entity.CATALOG: frozenset({Mode.PULL}),
+        Entity.PRICES: frozenset({Mode.PULL}),
+        Entity.STOCK: frozenset({Mode.PULL}),
+        Entity.CUSTOMERS: frozenset({Mode.PULL, Mode.WRITE}),
+        Entity.ORDERS: frozenset({Mode.WRITE}),
+    }
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, OneCSettings)
+        self.preset = settings.preset
+        http = context.http(settings, service_root(settings.url), auth=(settings.username, settings.password))
+        self.client = OneCClient(http, timezone=context.timezone, allowed_only=settings.allowed_only,
+                                 page_size=settings.page_size)
+        self.mappings = self._load_preset(settings)
+
+    @classmethod
+    def sandbox(cls) -> OneCSandbox:
+        return OneCSandbox()
+
+    # --- the preset ----------------------------------------------------------------------------
+
+    def _load_preset(self, settings: OneCSettings) -> dict[tuple[Entity, str], CompiledMapping]:
+        """Every mapping of the preset, by (entity, direction); broken files stop hub with their problems."""
+        found: dict[tuple[Entity, str], CompiledMapping] = {}
+        problems: list[str] = []
+        for entity, direction in [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]:
+            relative = f"onec/{self.preset}/{entity.value}.{direction}.yaml"
+            try:
+                found[(entity, direction)] = self.context.mapping(relative, settings.values)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems, hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ "
+                                             "must load; `hub mappings check` shows the grammar problems")
+        return found
+
+    def required_objects(self) -> list[str]:
+        """The 1C objects the preset reads or writes: what must be in the OData composition."""
+        names: set[str] = set()
+        for mapping in self.mappings.values():
+            names.update(n for n in (mapping.source, mapping.target) if n)
+            options = _options(mapping)
+            if options.barcodes is not None:
+                names.add(options.barcodes.register_name)
+        return sorted(names)
+
+    # --- the connector interface ---------------------------------------------------------------
+
+    def check(self) -> str:
+        published = set(self.client.service_document())
+        missing = [name for name in self.required_objects() if name not in published]
+        if missing:
+            raise ConfigError(
+                [f"1C does not publish {len(missing)} object(s) preset {self.preset!r} needs: {', '.join(missing)}"],
+                hint="in 1C open «Настройка стандартного интерфейса OData» (Администрирование → Обслуживание) and "
+                     "add them to the composition: " + ", ".join(missing))
+        return f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs"
+
+    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
+        mapping = self.mappings.get((entity, "in"))
+        if mapping is None or mapping.source is None:
+            raise self._unsupported(entity, Mode.PULL)
+        options = _options(mapping)
+        rows = self._rows(mapping.source, options)
+        if options.barcodes is not None:
+            rows = self._with_barcodes(rows, options.barcodes)
+        page: list[RawRecord] = []
+        for row in rows:
+            page.append(RawRecord(external_id=_row_id(row, options), body=json_dumps(row).encode()))
+            if len(page) == self.client.page_size:
+                yield Page(page, cursor=None)
+                page = []
+        if page:
+            yield Page(page, cursor=None)
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        mapping = self.mappings.get((entity, "in"))
+        if mapping is None:
+            raise self._unsupported(entity, Mode.PULL)
+        try:
+            row = json_loads(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"1C row {record.external_id}: not JSON: {exc}") from None
+        result = mapping.apply(row, links=self.context.links)
+        if result is None:
+            raise InvalidRecord(f"1C row {record.external_id} is skipped by {mapping.path.name}")
+        return result  # type: ignore[no-any-return]
+
+    def find(self, entity: Entity, key: str) -> str | None:
+        mapping = self._out(entity)
+        if mapping.match_by is None:
+            return None
+        found = self.client.find(self._target(mapping), mapping.match_by, key, select=["Ref_Key"])
+        return str(found[0]["Ref_Key"]) if found else None
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        mapping = self._out(entity)
+        target = self._target(mapping)
+        body = mapping.apply(record, links=self.context.links)
+        if body is None:
+            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
+        if mapping.match_by is not None:
+            body[mapping.match_by] = key
+        try:
+            if ref is None:
+                ref = str(self.client.create(target, body)["Ref_Key"])
+                action: Literal["created", "updated"] = "created"
+            else:
+                self._update(target, ref, body)
+                action = "updated"
+            if target.startswith("Document_"):
+                self.client.post(target, ref)
+        except RequestRejected as exc:
+            if exc.status in RECORD_LEVEL_STATUSES:
+                raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}") from None
+            raise
+        return WriteResult(ref=ref, action=action)
+
+    def close(self) -> None:
+        self.client.http.close()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _rows(self, source: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
+        if options.virtual_table is None:
+            yield from self.client.iter_rows(source, filter=options.filter, orderby=options.orderby)
+            return
+        read_at = utcnow()
+        if options.virtual_table == "Balance":
+            rows = self.client.balance(source, orderby=options.orderby, condition=options.filter,
+                                       dimensions=options.dimensions)
+        else:
+            rows = self.client.slice_last(source, orderby=options.orderby, condition=options.filter)
+        for row in rows:
+            row[READ_AT] = read_at
+            yield row
+
+    def _with_barcodes(self, rows: Iterator[dict[str, Any]], spec: _Barcodes) -> Iterator[dict[str, Any]]:
+        # One pass over the register instead of a query per good: 1C has no join across objects in OData.
+        codes: defaultdict[str, list[str]] = defaultdict(list)
+        for row in self.client.iter_rows(spec.register_name, orderby=spec.code, select=[spec.code, spec.product]):
+            if row.get(spec.product):
+                codes[str(row[spec.product])].append(str(row[spec.code]))
+        for row in rows:
+            row[BARCODES] = codes.get(str(row.get("Ref_Key")), [])
+            yield row
+
+    def _update(self, target: str, ref: str, body: dict[str, Any]) -> None:
+        """PATCH with If-Match; one more try on a version conflict, since the channel's change must land."""
+        for attempt in (1, 2):
+            current = self.client.get(target, ref, select=["Ref_Key", "DataVersion"])
+            if current is None:
+                raise InvalidRecord(f"{target} {ref} is linked but no longer exists in 1C")
+            try:
+                self.client.update(target, ref, body, data_version=current.get("DataVersion"))
+                return
+            except RequestRejected as exc:
+                if exc.status != 412 or attempt == 2:
+                    raise
+
+    def _out(self, entity: Entity) -> CompiledMapping:
+        mapping = self.mappings.get((entity, "out"))
+        if mapping is None:
+            raise self._unsupported(entity, Mode.WRITE)
+        return mapping
+
+    @staticmethod
+    def _target(mapping: CompiledMapping) -> str:
+        if mapping.target is None:
+            raise ConfigError([f"{mapping.path}: an out mapping for 1C needs target: (the 1C object written)"])
+        return mapping.target
+
+
+def _options(mapping: CompiledMapping) -> _ReadOptions:
+    try:
+        return _ReadOptions.model_validate(mapping.options or {})
+    except ValidationError as exc:
+        problems = [f"{mapping.path}: options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def _row_id(row: dict[str, Any], options: _ReadOptions) -> str:
+    if "Ref_Key" in row:
+        return str(row["Ref_Key"])
+    return "/".join(str(row.get(f"{name}_Key", "")) for name in (options.dimensions or [])) or str(id(row))

@@ -1,0 +1,35 @@
+"""catalog: goods from the system of record out to the channels, only what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from hub.connector import Mode
+from hub.jobs import Job, RunContext
+from hub.model import Entity, Product
+from hub.pipeline import Push, snapshot
+
+
+class CatalogJob(Job):
+    """Read the goods of ``from`` (1C) and push new and changed ones to each of ``to``.
+
+    Each pushed good is linked: the channel's product id ↔ the 1C reference, which
+    is how channel orders find their goods in 1C. ``options.deleted``: ``hide``
+    (default) pushes goods deleted or marked for deletion with ``deleted: true``
+    for the channel to hide; ``skip`` leaves them out.
+    """
+
+    type_name = "catalog"
+    entity = Entity.CATALOG
+    source_modes: ClassVar = frozenset({Mode.PULL})
+
+    def run(self, ctx: RunContext) -> None:
+        for target in self.config.targets:  # read again per target: memory stays flat for any catalog size
+            Push(self.runtime, ctx, target, self.entity).run((good.id, good) for good in self._goods(ctx))
+
+    def _goods(self, ctx: RunContext) -> Iterator[Product]:
+        skip_deleted = self.config.options.get("deleted", "hide") == "skip"
+        for good in snapshot(self.runtime, ctx, self.config.source, self.entity):
+            if isinstance(good, Product) and not (skip_deleted and good.deleted):
+                yield good
