@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import yaml
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
@@ -209,6 +211,41 @@ def demo(cycles: int) -> None:
     out.print(f"\noutbox pending: {sum(report.outbox.values())}; open dead letters: {report.dead_letters}")
     out.print(f"state DB and config kept in {report.workdir}")
     out.print(f"look inside: hub --config {report.workdir / 'hub.yaml'} status   (sandboxes are stopped now)")
+
+
+@main.command()
+@click.argument("systems", nargs=-1)
+@click.option("--port", "port_base", default=8100, show_default=True,
+              help="Port of the first sandbox; the next ones follow.")
+@_errors_exit
+def sandbox(systems: tuple[str, ...], port_base: int) -> None:
+    """Run local sandboxes (e.g. `hub sandbox onec`) until Ctrl-C, for manual testing against hub."""
+    import signal
+    import threading
+
+    from hub.sandbox import start_sandboxes
+
+    try:
+        started = start_sandboxes(systems, port_base=port_base)
+    except OSError as exc:
+        raise ConfigError([f"cannot listen on 127.0.0.1 from port {port_base}: {exc.strerror}"],
+                          hint="pick other ports with --port") from None
+    for type_name, running in started.items():
+        out.print(f"[bold]{type_name}[/bold] sandbox on {running.url}", highlight=False)
+        out.print("  settings for hub.yaml:", highlight=False)
+        settings = yaml.safe_dump({"type": type_name, **running.source_settings()}, allow_unicode=True,
+                                  sort_keys=False)
+        click.echo(textwrap.indent(settings, "    "), nl=False)
+    out.print("Ctrl-C stops them.", highlight=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for running in started.values():
+            running.stop()
 
 
 @main.group()

@@ -230,3 +230,34 @@ class Sandbox(ABC):
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer written with hub's Decimal-safe encoder."""
     return Response(json_dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def start_sandboxes(names: Iterable[str], *, port_base: int) -> dict[str, Sandbox]:
+    """Start the sandboxes of the named connector types on fixed ports from ``port_base``.
+
+    A name may be a connector type or the start of one (``onec`` for ``onec_odata``);
+    no names means every installed connector that has a sandbox.
+    """
+    from hub.errors import ConfigError
+    from hub.registry import connector_types, suggest
+
+    types = {name: cls for name, cls in sorted(connector_types().items()) if cls.sandbox() is not None}
+    chosen: list[str] = []
+    for name in names or list(types):
+        matches = [t for t in types if t == name] or [t for t in types if t.startswith(name)]
+        if len(matches) != 1:
+            raise ConfigError([f"no sandbox named {name!r}" if not matches else
+                               f"{name!r} could be {', '.join(matches)}"], hint=suggest(name, list(types)))
+        chosen.append(matches[0])
+    started: dict[str, Sandbox] = {}
+    try:
+        for offset, type_name in enumerate(dict.fromkeys(chosen)):
+            sandbox = types[type_name].sandbox()
+            assert sandbox is not None
+            sandbox.start(port_base + offset)
+            started[type_name] = sandbox
+    except OSError:
+        for sandbox in started.values():
+            sandbox.stop()
+        raise
+    return started

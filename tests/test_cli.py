@@ -165,3 +165,29 @@ def test_demo_runs_an_order_flow_against_the_sandboxes(tmp_path: Path) -> None:
     assert "cycle 2" in done.stdout
     assert "outbox pending: 0; open dead letters: 0" in done.stdout
     assert done.stdout.count("all went through") == 3
+
+
+def test_sandbox_command_serves_1c_until_terminated() -> None:
+    import signal
+    import socket
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "cli", "sandbox", "onec", "--port", str(port)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.strip() == f"onec_odata sandbox on http://127.0.0.1:{port}"
+        printed = "".join(process.stdout.readline() for _ in range(5))
+        assert "password: sandbox-secret" in printed
+        answer = requests.get(f"http://127.0.0.1:{port}/trade/odata/standard.odata/?$format=json",
+                              auth=("hub", "sandbox-secret"), timeout=10)
+        assert answer.status_code == 200
+        assert "Document_ЗаказКлиента" in answer.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

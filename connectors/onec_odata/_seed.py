@@ -125,13 +125,6 @@ SOLD = dt.datetime(2026, 11, 1, 18, 0)  # noqa: DTZ001 - 1C's wall-clock time
 
 
 @dataclass(frozen=True)
-class Group:
-    ref: str
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
 class Good:
     ref: str
     code: str
@@ -155,6 +148,8 @@ class Customer:
 
 @dataclass(frozen=True)
 class Named:
+    """A catalog item known by reference, code and name only: a group of goods, a warehouse, a price type."""
+
     ref: str
     code: str
     name: str
@@ -181,7 +176,7 @@ class StockMove:
 class Cafe:
     """Everything the sandbox is seeded with, in plain terms."""
 
-    groups: list[Group] = field(default_factory=list)
+    groups: list[Named] = field(default_factory=list)
     goods: list[Good] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
     warehouses: list[Named] = field(default_factory=list)
@@ -217,7 +212,7 @@ def cafe(seed: int = 7) -> Cafe:
     data.price_types = [Named(ref(), "00-000001", "Розничная"), Named(ref(), "00-000002", "Доставка")]
     retail, delivery = (p.ref for p in data.price_types)
     for number, (group_name, weighed, where, items) in enumerate(_CATALOGUE, start=1):
-        group = Group(ref(), f"00-{number:08d}", group_name)
+        group = Named(ref(), f"00-{number:08d}", group_name)
         data.groups.append(group)
         for name, sku, price in items:
             code = len(data.goods) + 1

@@ -655,7 +655,7 @@ class OneCSandbox(Sandbox):
 # --- seeding helpers ---------------------------------------------------------------------------
 
 
-def _catalog_row(item: _seed.Group | _seed.Good | _seed.Customer | _seed.Named, **more: Any) -> dict[str, Any]:
+def _catalog_row(item: _seed.Good | _seed.Customer | _seed.Named, **more: Any) -> dict[str, Any]:
     return {"Ref_Key": item.ref, "Code": item.code, "Description": item.name, **more}
 
 
