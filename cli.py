@@ -28,7 +28,7 @@ from hub.jobs import RunContext
 from hub.model import Entity
 from hub.runtime import Runtime
 from hub.state import RunInfo
-from hub.values import json_dumps
+from hub.values import json_dumps, json_loads
 
 OK, FAILED, USAGE = 0, 1, 2
 # Piped output (CI logs, `| less`) gets room for the tables instead of rich's 80-column default.
@@ -272,12 +272,17 @@ def mappings_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A JSON or XML payload to map.")
+@click.option("--links", "links_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSON object standing in for the id links: {"shop:catalog:SKU-1": "<1C Ref_Key>", …}.')
 @_errors_exit
-def mappings_preview(mapping: Path, input_file: Path) -> None:
+def mappings_preview(mapping: Path, input_file: Path, links_file: Path | None) -> None:
     """Map one payload and show the result, field by field, with the reason for each failure."""
     from hub.mapping import preview
 
-    text, ok = preview(mapping, input_file)
+    links = json_loads(links_file.read_bytes()) if links_file else None
+    if links is not None and not (isinstance(links, dict) and all(isinstance(v, str) for v in links.values())):
+        raise ConfigError([f"{links_file}: expected a JSON object of id → linked id"])
+    text, ok = preview(mapping, input_file, links=links)
     click.echo(text)
     sys.exit(OK if ok else FAILED)
 

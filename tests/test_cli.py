@@ -191,3 +191,20 @@ def test_sandbox_command_serves_1c_until_terminated() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_preview_resolves_lookups_through_a_links_file(tmp_path: Path) -> None:
+    order = tmp_path / "order.json"
+    order.write_text('{"channel": "shop", "external_id": "7", "created_at": "2026-11-20T09:30:00+00:00", '
+                     '"total": "180.00", "lines": [{"product": "CAP-300", "name": "Капучино", "quantity": "1", '
+                     '"unit_price": "180.00", "sum": "180.00"}]}')
+    mapping = Path(__file__).parent.parent / "mappings" / "onec" / "ut11" / "orders.out.yaml"
+    without = CliRunner().invoke(cli.main, ["mappings", "preview", str(mapping), "--input", str(order)])
+    assert without.exit_code == 1
+    assert "Товары[0].Номенклатура_Key" in without.output
+    links = tmp_path / "links.json"
+    links.write_text('{"shop:catalog:CAP-300": "24ede6a4-8a6a-11f0-8789-00155d01c80a"}')
+    with_links = CliRunner().invoke(cli.main, ["mappings", "preview", str(mapping), "--input", str(order),
+                                               "--links", str(links)])
+    assert with_links.exit_code == 0, with_links.output
+    assert "24ede6a4-8a6a-11f0-8789-00155d01c80a" in with_links.output
