@@ -122,6 +122,7 @@ PRICE_TYPES = "Catalog_ВидыЦен"
 PRICES = "InformationRegister_ЦеныНоменклатуры"
 BARCODES = "InformationRegister_ШтрихкодыНоменклатуры"
 SHOPS = "Catalog_Магазины"
+UNITS = "Catalog_УпаковкиЕдиницыИзмерения"
 RECEIPT_DOCUMENT = "Document_ПоступлениеТоваровУслуг"
 """The recorder of seeded stock receipts; not published, only named in ``Recorder_Type``."""
 
@@ -159,7 +160,8 @@ def published_sets(preset: Preset) -> list[SetSpec]:
     warehouse_ref = _ref(preset.order_warehouse, preset.warehouses)
     return [
         SetSpec(GOODS, Kind.CATALOG, (Prop("Артикул", "string", length=25), Prop("Весовой", "bool"),
-                                      Prop("Комментарий", "string"))),
+                                      _ref("ЕдиницаИзмерения", UNITS), Prop("Комментарий", "string"))),
+        SetSpec(UNITS, Kind.CATALOG),
         SetSpec(CUSTOMERS, Kind.CATALOG, (Prop("НаименованиеПолное", "string"), Prop("ИНН", "string", length=12),
                                           Prop("Комментарий", "string")),
                 tables={"КонтактнаяИнформация": (Prop("LineNumber", "int64"), Prop("Тип", "string"),

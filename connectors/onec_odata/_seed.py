@@ -180,6 +180,8 @@ class Cafe:
     goods: list[Good] = field(default_factory=list)
     customers: list[Customer] = field(default_factory=list)
     warehouses: list[Named] = field(default_factory=list)
+    units: dict[bool, Named] = field(default_factory=dict)
+    """The unit of a good by whether it is weighed."""
     price_types: list[Named] = field(default_factory=list)
     prices: list[PriceRecord] = field(default_factory=list)
     stock: list[StockMove] = field(default_factory=list)
@@ -209,6 +211,8 @@ def cafe(seed: int = 7) -> Cafe:
     data = Cafe()
     data.warehouses = [Named(ref(), "00-000001", "Кухня кафе"), Named(ref(), "00-000002", "Торговый зал магазина")]
     kitchen, hall = (w.ref for w in data.warehouses)
+    # Codes from the all-Russian classifier of units (ОКЕИ), as 1C fills them in.
+    data.units = {False: Named(ref(), "796", "шт"), True: Named(ref(), "166", "кг")}
     data.price_types = [Named(ref(), "00-000001", "Розничная"), Named(ref(), "00-000002", "Доставка")]
     retail, delivery = (p.ref for p in data.price_types)
     for number, (group_name, weighed, where, items) in enumerate(_CATALOGUE, start=1):

@@ -80,6 +80,8 @@ class _ReadOptions(BaseModel):
     dimensions: list[str] | None = None
     orderby: str = "Ref_Key"
     filter: str | None = None
+    expand: dict[str, str] = {}
+    """Reference properties to read inline, with the object each points to: {ЕдиницаИзмерения: Catalog_…}."""
     barcodes: _Barcodes | None = None
 
 
@@ -133,6 +135,7 @@ class OneCConnector(Connector):
         for mapping in self.mappings.values():
             names.update(n for n in (mapping.source, mapping.target) if n)
             options = _options(mapping)
+            names.update(options.expand.values())
             if options.barcodes is not None:
                 names.add(options.barcodes.register_name)
         return sorted(names)
@@ -216,7 +219,8 @@ class OneCConnector(Connector):
 
     def _rows(self, source: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
         if options.virtual_table is None:
-            yield from self.client.iter_rows(source, filter=options.filter, orderby=options.orderby)
+            yield from self.client.iter_rows(source, filter=options.filter, orderby=options.orderby,
+                                             expand=list(options.expand) or None)
             return
         read_at = utcnow()
         if options.virtual_table == "Balance":

@@ -89,6 +89,7 @@ from connectors.onec_odata._schema import (
     PRICES,
     RECEIPT_DOCUMENT,
     SHOPS,
+    UNITS,
     Kind,
     Preset,
     Prop,
@@ -256,8 +257,11 @@ class OneCSandbox(Sandbox):
         """The café's catalog items under one configuration's set names; documents start empty."""
         if name == GOODS:
             return [*(_catalog_row(group, IsFolder=True) for group in cafe.groups),
-                    *(_catalog_row(good, Parent_Key=good.group, Артикул=good.sku, Весовой=good.weighed)
+                    *(_catalog_row(good, Parent_Key=good.group, Артикул=good.sku, Весовой=good.weighed,
+                                   ЕдиницаИзмерения_Key=cafe.units[good.weighed].ref)
                       for good in cafe.goods)]
+        if name == UNITS:
+            return [_catalog_row(unit) for unit in cafe.units.values()]
         if name == CUSTOMERS:
             return [_customer_row(customer) for customer in cafe.customers]
         if name == preset.warehouses:

@@ -83,6 +83,7 @@ def test_every_preset_loads_and_names_its_objects() -> None:
         with OneCSandbox(presets=(preset,)) as sandbox:
             connector = connect(settings_for(sandbox, preset=preset))
             assert order_document in connector.required_objects()
+            assert "Catalog_УпаковкиЕдиницыИзмерения" in connector.required_objects()
             assert connector.check().startswith("1C publishes all")
 
 
@@ -93,6 +94,7 @@ def test_catalog_reads_goods_with_barcodes_and_weighed_flags(onec: OneCSandbox) 
     assert all(isinstance(p, Product) for p in products)
     weighed = [p for p in products if p.weighed]
     assert weighed and all(p.unit == "kg" for p in weighed)
+    assert {p.unit for p in products if not p.weighed} == {"pcs"}, "units come from 1C's unit catalog"
     assert sum(len(p.barcodes) for p in products) == len(onec.rows("InformationRegister_ШтрихкодыНоменклатуры"))
     assert all(p.name == p.name.strip() for p in products)
 
