@@ -6,6 +6,8 @@ Exit codes: 0 everything went through; 1 some records or sources failed;
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import functools
 import sys
 import textwrap
@@ -141,6 +143,46 @@ def sync(ctx: click.Context, source: str, entity: str | None, dry_run: bool, ful
     sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
 
 
+@main.command()
+@click.option("--source", help="Only this channel (default: every channel).")
+@click.option("--entity", type=click.Choice(["orders", "customers"]), help="Only this entity.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only orders from this day on (1C's time zone).")
+@click.option("--fix", is_flag=True, help="Apply 1C-as-truth corrections where hub can, and report them.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_context
+@_errors_exit
+def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, since: dt.datetime | None,
+              fix: bool, fmt: str) -> None:
+    """Compare the channels with 1C; exit 1 while discrepancies remain."""
+    from hub.reconcile import reconcile as run
+
+    with _runtime(ctx) as runtime:
+        report = run(runtime, source=source, entity=Entity(entity) if entity else None,
+                     since=since.date() if since else None, fix=fix)
+    rows = [{"source": f.source, "entity": f.entity, "key": f.key, "kind": f.kind, "detail": json_dumps(f.detail)}
+            for f in report.findings]
+    if fmt == "json":
+        click.echo(json_dumps({"findings": [f.__dict__ for f in report.findings], "fixed": report.fixed,
+                               "compared": dict(report.compared), "unreadable": report.unreadable}, indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=["source", "entity", "key", "kind", "detail"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table("source", "entity", "key", "kind", "detail", title="discrepancies")
+        for row in rows:
+            table.add_row(*row.values())
+        out.print(table)
+        for line in report.fixed:
+            out.print(f"fixed: {line}", highlight=False)
+        for line in report.unreadable:
+            out.print(f"unreadable: {line}", highlight=False)
+        compared = ", ".join(f"{n} {what}" for what, n in report.compared.items())
+        out.print(f"compared {compared or 'nothing'}; {len(report.findings)} discrepancy(ies) open.")
+    sys.exit(FAILED if report.findings else OK)
+
+
 @main.group()
 def deadletters() -> None:
     """Records that could not be processed."""
@@ -225,6 +267,8 @@ def sandbox(systems: tuple[str, ...], port_base: int) -> None:
 
     from hub.sandbox import start_sandboxes
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before anything is printed: a caller may stop us then
     try:
         started = start_sandboxes(systems, port_base=port_base)
     except OSError as exc:
@@ -237,8 +281,6 @@ def sandbox(systems: tuple[str, ...], port_base: int) -> None:
                                   sort_keys=False)
         click.echo(textwrap.indent(settings, "    "), nl=False)
     out.print("Ctrl-C stops them.", highlight=False)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stop.wait()
     except KeyboardInterrupt:

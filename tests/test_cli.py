@@ -182,7 +182,11 @@ def test_sandbox_command_serves_1c_until_terminated() -> None:
         assert process.stdout is not None
         first = process.stdout.readline()
         assert first.strip() == f"onec_odata sandbox on http://127.0.0.1:{port}"
-        printed = "".join(process.stdout.readline() for _ in range(5))
+        printed = ""
+        while "Ctrl-C stops them." not in printed:
+            line = process.stdout.readline()
+            assert line, f"the sandbox command ended early:\n{printed}"
+            printed += line
         assert "password: sandbox-secret" in printed
         answer = requests.get(f"http://127.0.0.1:{port}/trade/odata/standard.odata/?$format=json",
                               auth=("hub", "sandbox-secret"), timeout=10)

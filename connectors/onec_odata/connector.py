@@ -37,7 +37,7 @@ from hub.mapping import CompiledMapping
 from hub.model import Entity, Record
 from hub.values import json_dumps, json_loads, utcnow
 
-READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS)
+READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
 WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
 READ_AT = "ДатаЧтения"
 """Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
@@ -96,7 +96,7 @@ class OneCConnector(Connector):
         Entity.PRICES: frozenset({Mode.PULL}),
         Entity.STOCK: frozenset({Mode.PULL}),
         Entity.CUSTOMERS: frozenset({Mode.PULL, Mode.WRITE}),
-        Entity.ORDERS: frozenset({Mode.WRITE}),
+        Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE}),  # pulled by reconciliation
     }
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:

@@ -1,0 +1,194 @@
+"""Reconciliation: proof that each channel and the system of record agree.
+
+``hub reconcile`` reads both sides in full and compares them:
+
+* **orders** - orders a channel has that 1C lacks, and the reverse; for orders
+  both have, the total and the quantity of each good (channel goods are
+  translated to 1C references through the id links the catalog job records);
+  and each day's sales total per channel against 1C's;
+* **customers** - counterparties in 1C that share a phone or an email: one
+  person, several profiles.
+
+Findings are stored as discrepancies. A finding of an earlier run that is not
+found again is marked resolved, so ``hub status`` and the daemon's metrics show
+what is open now. ``--fix`` applies 1C-as-truth corrections where hub can (an
+order missing from 1C is read from the channel again and delivered) and reports
+what it did; what needs a person (a total that differs) stays open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from hub.connector import Mode
+from hub.errors import ConfigError
+from hub.jobs import RunContext
+from hub.model import Customer, Entity, Order
+from hub.operations import sync
+from hub.pipeline import snapshot
+from hub.runtime import Runtime
+
+MONEY_TOLERANCE = Decimal("0.01")
+SUPPORTED = (Entity.ORDERS, Entity.CUSTOMERS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement between a channel and the system of record."""
+
+    source: str
+    entity: str
+    key: str
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass
+class Report:
+    """What a reconciliation found, fixed and left open."""
+
+    findings: list[Finding] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    compared: Counter[str] = field(default_factory=Counter)
+    unreadable: list[str] = field(default_factory=list)
+    """Records that could not be decoded on either side, with the reason."""
+
+
+def reconcile(runtime: Runtime, *, source: str | None = None, entity: Entity | None = None,
+              since: dt.date | None = None, fix: bool = False) -> Report:
+    """Compare the channels (or ``source``) with the system of record; store and return the findings."""
+    record = runtime.config.system_of_record
+    if record is None:
+        raise ConfigError(["reconcile needs system_of_record in hub.yaml"], hint="name the 1C source there")
+    if entity is not None and entity not in SUPPORTED:
+        raise ConfigError([f"reconcile compares {', '.join(e.value for e in SUPPORTED)}, not {entity.value}"])
+    channels = [source] if source else [n for n in runtime.config.sources if n != record]
+    report = _compare(runtime, channels, record, entity, since)
+    if fix and _fix(runtime, report):
+        fixed = report.fixed
+        report = _compare(runtime, channels, record, entity, since)  # what is still open after the fixes
+        report.fixed = fixed
+    _store(runtime, report, [*channels, record], entity)
+    return report
+
+
+def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity | None,
+             since: dt.date | None) -> Report:
+    report = Report()
+    ctx = RunContext(run_id=0, job="reconcile")
+    if entity in (None, Entity.ORDERS):
+        held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS) if isinstance(o, Order)]
+        for channel in channels:
+            if runtime.connector(channel).can(Entity.ORDERS, Mode.PULL):
+                report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
+    if entity in (None, Entity.CUSTOMERS):
+        report.findings += _duplicate_customers(runtime, ctx, record, report)
+    report.unreadable = ctx.errors
+    return report
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order], since: dt.date | None,
+            report: Report) -> list[Finding]:
+    tz = runtime.config.timezone
+
+    def wanted(order: Order) -> bool:
+        return order.channel == channel and (since is None or order.created_at.astimezone(tz).date() >= since)
+
+    theirs = {o.external_id: o for o in snapshot(runtime, ctx, channel, Entity.ORDERS)
+              if isinstance(o, Order) and wanted(o)}
+    ours = {o.external_id: o for o in held if wanted(o)}
+    report.compared[f"{channel} orders"] += len(theirs)
+    found: list[Finding] = []
+    for missing in sorted(theirs.keys() - ours.keys()):
+        order = theirs[missing]
+        found.append(Finding(channel, "orders", f"{channel}:{missing}", "missing_in_system_of_record",
+                             {"number": order.number, "total": order.total, "created_at": order.created_at}))
+    for extra in sorted(ours.keys() - theirs.keys()):
+        found.append(Finding(channel, "orders", f"{channel}:{extra}", "missing_in_channel",
+                             {"number": ours[extra].number, "total": ours[extra].total}))
+    with runtime.store.transaction() as state:
+        products = state.links.get_many(channel, "catalog", {line.product for o in theirs.values() for line in o.lines})
+    for external_id in sorted(theirs.keys() & ours.keys()):
+        found += _compare_order(channel, theirs[external_id], ours[external_id], products)
+    found += _daily_totals(channel, theirs.values(), ours.values(), tz)
+    return found
+
+
+def _compare_order(channel: str, theirs: Order, ours: Order, products: dict[str, str]) -> list[Finding]:
+    key = f"{channel}:{theirs.external_id}"
+    found = []
+    if abs(theirs.total - ours.total) > MONEY_TOLERANCE:
+        found.append(Finding(channel, "orders", key, "total_mismatch", {"channel": theirs.total, "1c": ours.total}))
+    wanted: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for line in theirs.lines:
+        wanted[products.get(line.product, f"unlinked:{line.product}")] += line.quantity
+    held: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for line in ours.lines:
+        held[line.product] += line.quantity
+    differing = {product: {"channel": wanted[product], "1c": held[product]}
+                 for product in sorted(wanted.keys() | held.keys()) if wanted[product] != held[product]}
+    if differing:
+        found.append(Finding(channel, "orders", key, "line_mismatch", {"goods": differing}))
+    return found
+
+
+def _daily_totals(channel: str, theirs: Iterable[Order], ours: Iterable[Order], tz: dt.tzinfo) -> list[Finding]:
+    days: defaultdict[dt.date, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for side, orders in enumerate((theirs, ours)):
+        for order in orders:
+            days[order.created_at.astimezone(tz).date()][side] += order.total
+    return [Finding(channel, "orders", f"{channel}:{day.isoformat()}", "daily_total_mismatch",
+                    {"day": day, "channel": total, "1c": held})
+            for day, (total, held) in sorted(days.items()) if abs(total - held) > MONEY_TOLERANCE]
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+
+def _duplicate_customers(runtime: Runtime, ctx: RunContext, record: str, report: Report) -> list[Finding]:
+    if not runtime.connector(record).can(Entity.CUSTOMERS, Mode.PULL):
+        return []
+    by_contact: defaultdict[str, list[str]] = defaultdict(list)
+    for customer in snapshot(runtime, ctx, record, Entity.CUSTOMERS):
+        if isinstance(customer, Customer):
+            report.compared[f"{record} customers"] += 1
+            for contact in {*customer.phones, *customer.emails}:
+                by_contact[contact].append(customer.ids.get(record, "?"))
+    return [Finding(record, "customers", contact, "duplicate_customer", {"customers": sorted(refs)})
+            for contact, refs in sorted(by_contact.items()) if len(refs) > 1]
+
+
+# --- fixing and storing ------------------------------------------------------------------------
+
+
+def _fix(runtime: Runtime, report: Report) -> bool:
+    """Apply what hub can correct with 1C as the truth; whether anything was attempted."""
+    missing = Counter(f.source for f in report.findings if f.kind == "missing_in_system_of_record")
+    for channel, count in sorted(missing.items()):
+        # Read the channel's orders again from the start: the inbox drops what it already holds and
+        # delivery finds the documents 1C already has, so only the missing ones are created.
+        runs = sync(runtime, channel, entity=Entity.ORDERS, full=True)
+        created = sum(info.counts.created for info, _ in runs)
+        failed = sum(info.counts.failed for info, _ in runs)
+        report.fixed.append(f"{channel}: {count} order(s) missing in 1C: read the channel again, created "
+                            f"{created} document(s)" + (f", {failed} went to dead letters" if failed else ""))
+    return bool(missing)
+
+
+def _store(runtime: Runtime, report: Report, sources: list[str], entity: Entity | None) -> None:
+    entities = [e.value for e in SUPPORTED if entity in (None, e)]
+    with runtime.store.transaction() as state:
+        for stale in state.discrepancies.open():
+            if stale["source"] in sources and stale["entity"] in entities:
+                state.discrepancies.resolve(stale["id"])
+        for finding in report.findings:
+            state.discrepancies.add(source=finding.source, entity=finding.entity, key=finding.key,
+                                    kind=finding.kind, detail=finding.detail)

@@ -1,0 +1,119 @@
+"""hub reconcile against the 1C and shop sandboxes: agreement, missing orders fixed, edits in 1C found."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+import cli
+from connectors.onec_odata import OneCSandbox
+from connectors.testchannel import TestChannelSandbox
+from hub.state import open_store
+from hub.values import json_loads
+from tests.connectors.onec_odata.conftest import connect
+
+pytestmark = pytest.mark.slow
+ORDERS = "Document_ЗаказКлиента"
+
+
+class Stage:
+    def __init__(self, onec: OneCSandbox, shop: TestChannelSandbox, config: Path, state_url: str) -> None:
+        self.onec, self.shop, self.config, self.state_url = onec, shop, config, state_url
+
+    def hub(self, *args: str) -> Result:
+        return CliRunner().invoke(cli.main, ["--config", str(self.config), *args])
+
+
+@pytest.fixture
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
+    monkeypatch.setenv("SHOP_TOKEN", "shop-secret")
+    with OneCSandbox() as onec, TestChannelSandbox(token="shop-secret", seed=5) as shop:
+        onec_settings: dict[str, Any] = {"type": "onec_odata", **onec.source_settings(),
+                                         "password": "${ONEC_PASSWORD}"}
+        state_url = f"sqlite:///{tmp_path / 'state.db'}"
+        config = {
+            "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
+            "sources": {"onec": onec_settings,
+                        "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"}},
+            "jobs": {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
+                     "shop-orders": {"type": "orders", "from": "shop", "to": "onec"}},
+        }
+        path = tmp_path / "hub.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        staged = Stage(onec, shop, path, state_url)
+        assert staged.hub("sync", "--source", "shop").exit_code == 0   # the shop's menu comes from 1C
+        for _ in range(4):
+            shop.place_order()
+        assert staged.hub("sync", "--source", "shop").exit_code == 0
+        yield staged
+
+
+def test_agreeing_sides_have_no_discrepancies(stage: Stage) -> None:
+    result = stage.hub("reconcile", "--entity", "orders")
+    assert result.exit_code == 0, result.output
+    assert "compared 4 shop orders" in result.output
+    assert "0 discrepancy(ies) open." in result.output
+
+
+def test_an_order_missing_in_1c_is_found_and_fixed(stage: Stage) -> None:
+    late = stage.shop.place_order()
+    found = stage.hub("reconcile", "--entity", "orders", "--format", "json")
+    assert found.exit_code == 1
+    report = json_loads(found.output)
+    kinds = {(f["kind"], f["key"]) for f in report["findings"]}
+    assert ("missing_in_system_of_record", f"shop:{late['id']}") in kinds
+    assert any(kind == "daily_total_mismatch" for kind, _ in kinds)
+
+    fixed = stage.hub("reconcile", "--entity", "orders", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    assert "created 1 document(s)" in fixed.output
+    assert len(stage.onec.rows(ORDERS)) == 5
+    store = open_store(stage.state_url)
+    with store.transaction() as state:
+        assert state.discrepancies.open() == [], "findings of the earlier run are resolved"
+    store.close()
+
+
+def test_a_total_edited_in_1c_is_a_discrepancy_until_it_agrees(stage: Stage) -> None:
+    document = stage.onec.rows(ORDERS)[0]
+    client = connect(stage.onec)
+    client.update(ORDERS, document["Ref_Key"], {"СуммаДокумента": 1}, data_version=document["DataVersion"])
+    result = stage.hub("reconcile", "--format", "csv")
+    assert result.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    [mismatch] = [r for r in rows if r["kind"] == "total_mismatch"]
+    assert mismatch["key"] == document["НомерПоДаннымКлиента"]
+    assert json_loads(mismatch["detail"])["1c"] == 1
+
+
+def test_lines_that_differ_are_named_by_good(stage: Stage) -> None:
+    document = stage.onec.rows(ORDERS)[0]
+    lines = [{**line, "Количество": 99} if n == 0 else line for n, line in enumerate(document["Товары"])]
+    connect(stage.onec).update(ORDERS, document["Ref_Key"], {"Товары": lines},
+                               data_version=document["DataVersion"])
+    report = json_loads(stage.hub("reconcile", "--entity", "orders", "--format", "json").output)
+    [mismatch] = [f for f in report["findings"] if f["kind"] == "line_mismatch"]
+    [(good, sides)] = mismatch["detail"]["goods"].items()
+    assert good == document["Товары"][0]["Номенклатура_Key"]
+    assert sides["1c"] == 99
+
+
+def test_customers_sharing_a_phone_in_1c_are_duplicates(stage: Stage) -> None:
+    anna = next(r for r in stage.onec.rows("Catalog_Контрагенты") if r["Description"].startswith("Смирнова"))
+    body = {"Description": "Смирнова Анна", "КонтактнаяИнформация": [
+        {"LineNumber": "1", "Тип": "Телефон", "Представление": "+7 916 555-12-34", "НомерТелефона": "+79165551234"}]}
+    twin = connect(stage.onec).create("Catalog_Контрагенты", body)
+    result = stage.hub("reconcile", "--entity", "customers", "--format", "json")
+    assert result.exit_code == 1
+    duplicates = {f["key"]: f for f in json_loads(result.output)["findings"]}
+    assert duplicates["+79165551234"]["kind"] == "duplicate_customer"
+    assert set(duplicates["+79165551234"]["detail"]["customers"]) == {anna["Ref_Key"], twin["Ref_Key"]}
+    assert "+79031112233" in duplicates, "the seeded base has one couple sharing a phone already"
