@@ -184,6 +184,36 @@ def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, sin
 
 
 @main.group()
+def customers() -> None:
+    """One customer across channels."""
+
+
+@customers.command("show")
+@click.argument("phone_or_email")
+@click.pass_context
+@_errors_exit
+def customers_show(ctx: click.Context, phone_or_email: str) -> None:
+    """The profile of one person: counterparty, contacts, ids in each channel, orders from every channel.
+
+    The one place hub shows personal data unmasked: it is what the command is for.
+    """
+    from hub.customers import profile
+
+    with _runtime(ctx) as runtime:
+        found = profile(runtime, phone_or_email)
+    out.print(f"counterparty in 1C: {found.ref}", highlight=False)
+    known = Table("known by", "id", title="contacts and channel ids")
+    for system, value in found.contacts:
+        known.add_row(system, value)
+    out.print(known)
+    orders = Table("order", "channel", "1C document", title="orders")
+    for order in found.orders:
+        orders.add_row(order["order"], order["channel"], order["document"] or "not yet in 1C")
+    out.print(orders)
+    out.print(f"{len(found.orders)} order(s) from {len({o['channel'] for o in found.orders})} channel(s).")
+
+
+@main.group()
 def deadletters() -> None:
     """Records that could not be processed."""
 

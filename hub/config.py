@@ -90,7 +90,8 @@ class JobConfig(_Strict):
 
     type: str = Field(description="Job type, as registered in the hub.jobs entry-point group.")
     source: str = Field(alias="from", description="Source the records come from.")
-    targets: list[str] = Field(alias="to", description="Source(s) the records go to.")
+    targets: list[str] = Field(default_factory=list, alias="to",
+                               description="Source(s) the records go to; none for jobs that only read.")
     schedule: Schedule | None = Field(None, description="When the daemon runs it; omitted means on demand only.")
     options: dict[str, Any] = Field(default_factory=dict, description="Job-specific options.")
 

@@ -1,0 +1,157 @@
+"""One customer across channels: contacts and channel ids linked to one 1C counterparty.
+
+A guest who orders on the website, then through Yandex Eda, then at the till is
+one person. hub keeps that as id links to the counterparty in the system of
+record, under the entity ``customers``:
+
+* ``phone`` → counterparty, per E.164 phone;
+* ``email`` → counterparty, per lower-cased email;
+* ``<channel>`` → counterparty, per customer id in that channel;
+* ``hub``/``customer_orders`` → counterparty, per order key (``shop:1001``): the
+  order history across channels.
+
+A customer is matched by phone, then email, then channel id. A new one becomes
+a counterparty in 1C only where the orders job allows it
+(``options: {create_customers: true}``); otherwise the order goes to 1C with the
+retail customer its mapping names. When a phone or email is already linked to
+another counterparty, 1C's link wins and the conflict is recorded as a
+discrepancy (``customer_conflict``) for a person to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.connector import Mode
+from hub.errors import ConfigError, RecordError
+from hub.jobs import RunContext
+from hub.model import Customer, Entity, Order
+from hub.pipeline import snapshot
+from hub.runtime import Runtime
+from hub.state import State
+from hub.values import normalize_email, normalize_phone
+
+CUSTOMERS = Entity.CUSTOMERS.value
+PHONE, EMAIL = "phone", "email"
+ORDER_HISTORY = ("hub", "customer_orders")
+"""(system, entity) of the links from an order key to its customer's counterparty."""
+
+
+def contact_keys(channel: str | None, customer: Customer) -> list[tuple[str, str]]:
+    """The (system, id) pairs a customer is known by, in matching order: phones, emails, channel id."""
+    keys = [(PHONE, phone) for phone in customer.phones] + [(EMAIL, email) for email in customer.emails]
+    if channel is not None and customer.ids.get(channel):
+        keys.append((channel, customer.ids[channel]))
+    return keys
+
+
+class CustomerBook:
+    """Finds, links and (where allowed) creates the counterparty of each customer."""
+
+    def __init__(self, runtime: Runtime, ctx: RunContext) -> None:
+        record = runtime.config.system_of_record
+        if record is None:
+            raise ConfigError(["customers need system_of_record in hub.yaml"])
+        self.runtime = runtime
+        self.ctx = ctx
+        self.record = record
+
+    def match(self, channel: str | None, customer: Customer) -> str | None:
+        """The counterparty already linked to any of the customer's phones, emails or channel id."""
+        with self.runtime.store.transaction() as state:
+            for system, value in contact_keys(channel, customer):
+                ref = state.links.get(system, CUSTOMERS, value)
+                if ref is not None:
+                    return ref
+        return None
+
+    def resolve(self, order: Order, *, create: bool) -> str | None:
+        """Link the order's customer (and the order) to a counterparty; None for an anonymous guest."""
+        customer = order.customer
+        if customer is None or not contact_keys(order.channel, customer):
+            return None
+        ref = self.match(order.channel, customer)
+        if ref is None and create:
+            ref = self._create(order.channel, customer)
+        if ref is not None:
+            with self.runtime.store.transaction() as state:
+                self._link(state, order.channel, customer, ref)
+                state.links.put(*ORDER_HISTORY, order.key, ref)
+        return ref
+
+    def _create(self, channel: str, customer: Customer) -> str | None:
+        connector = self.runtime.connector(self.record)
+        if not connector.can(Entity.CUSTOMERS, Mode.WRITE):
+            return None
+        system, value = contact_keys(channel, customer)[0]
+        key = f"{system}:{value}"
+        try:
+            ref = connector.find(Entity.CUSTOMERS, key)
+            if ref is None:
+                ref = connector.write(Entity.CUSTOMERS, customer, key=key, ref=None).ref
+                self.ctx.counts.created += 1
+        except RecordError as exc:
+            self.ctx.errors.append(f"customer {key}: {exc}")
+            return None
+        return ref
+
+    def _link(self, state: State, channel: str | None, customer: Customer, ref: str) -> None:
+        for system, value in contact_keys(channel, customer):
+            linked = state.links.get(system, CUSTOMERS, value)
+            if linked is None:
+                state.links.put(system, CUSTOMERS, value, ref)
+            elif linked != ref:  # the record's link stands; a person decides which profile is right
+                state.discrepancies.add(source=channel or self.record, entity=CUSTOMERS, key=value,
+                                        kind="customer_conflict", detail={"linked": linked, "offered": ref},
+                                        run_id=self.ctx.run_id or None)
+
+    def refresh(self) -> None:
+        """Link every phone and email of the system of record's counterparties (1C wins over earlier links)."""
+        for customer in snapshot(self.runtime, self.ctx, self.record, Entity.CUSTOMERS):
+            if not isinstance(customer, Customer) or self.record not in customer.ids:
+                continue
+            ref = customer.ids[self.record]
+            with self.runtime.store.transaction() as state:
+                for system, value in contact_keys(None, customer):
+                    linked = state.links.get(system, CUSTOMERS, value)
+                    if linked is None:
+                        state.links.put(system, CUSTOMERS, value, ref)
+                        self.ctx.counts.created += 1
+                    elif linked != ref:
+                        state.links.relink(system, CUSTOMERS, value, ref)
+                        self.ctx.counts.updated += 1
+                    else:
+                        self.ctx.counts.unchanged += 1
+
+
+@dataclass
+class Profile:
+    """What hub knows of one person: the counterparty, contacts, channel ids and orders from every channel."""
+
+    ref: str
+    contacts: list[tuple[str, str]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+
+def profile(runtime: Runtime, phone_or_email: str) -> Profile:
+    """The profile of the person with this phone or email; ConfigError when hub knows nobody by it."""
+    try:
+        system, value = (EMAIL, normalize_email(phone_or_email)) if "@" in phone_or_email else \
+            (PHONE, normalize_phone(phone_or_email))
+    except ValueError as exc:
+        raise ConfigError([f"{phone_or_email!r}: {exc}"], hint="give a phone (+7 916 …) or an email") from None
+    with runtime.store.transaction() as state:
+        ref = state.links.get(system, CUSTOMERS, value)
+        if ref is None:
+            raise ConfigError([f"no customer with {system} {value}"],
+                              hint="customers are linked when their orders reach 1C, or by the customers job")
+        linked = state.links.linked_to(CUSTOMERS, ref)
+        order_keys = [key for system_, key in state.links.linked_to(ORDER_HISTORY[1], ref)
+                      if system_ == ORDER_HISTORY[0]]
+        orders = []
+        for key in order_keys:
+            channel, _, external_id = key.partition(":")
+            document = state.links.get(channel, Entity.ORDERS.value, external_id)
+            orders.append({"order": key, "channel": channel, "document": document})
+    return Profile(ref=ref, contacts=linked, orders=orders)

@@ -1,0 +1,21 @@
+"""customers: index the system of record's counterparties by phone and email, so channels' guests match them."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from hub.connector import Mode
+from hub.customers import CustomerBook
+from hub.jobs import Job, RunContext
+from hub.model import Entity
+
+
+class CustomersJob(Job):
+    """Read every counterparty of ``from`` (1C) and link its phones and emails to it; 1C wins over old links."""
+
+    type_name = "customers"
+    entity = Entity.CUSTOMERS
+    source_modes: ClassVar = frozenset({Mode.PULL})
+
+    def run(self, ctx: RunContext) -> None:
+        CustomerBook(self.runtime, ctx).refresh()

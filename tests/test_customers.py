@@ -1,0 +1,94 @@
+"""One customer across channels, against the 1C and shop sandboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+import cli
+from connectors.onec_odata import OneCSandbox
+from connectors.testchannel import TestChannelSandbox
+
+pytestmark = pytest.mark.slow
+ORDERS = "Document_ЗаказКлиента"
+COUNTERPARTIES = "Catalog_Контрагенты"
+
+
+class Stage:
+    def __init__(self, onec: OneCSandbox, shop: TestChannelSandbox, web: TestChannelSandbox, config: Path) -> None:
+        self.onec, self.shop, self.web, self.config = onec, shop, web, config
+
+    def hub(self, *args: str) -> Result:
+        return CliRunner().invoke(cli.main, ["--config", str(self.config), *args])
+
+    def counterparty_of(self, channel: str, order: dict[str, Any]) -> str:
+        [document] = [d for d in self.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"{channel}:{order['id']}"]
+        return str(document["Контрагент_Key"])
+
+
+def guest(name: str, phone: str, email: str | None = None, customer_id: str = "g1") -> dict[str, Any]:
+    return {"customer": {"id": customer_id, "name": name, "phone": phone, "email": email}}
+
+
+@pytest.fixture
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
+    with OneCSandbox() as onec, TestChannelSandbox(token="t", seed=5) as shop, \
+            TestChannelSandbox(token="t", seed=6) as web:
+        channels = {"shop": shop, "web": web}
+        config = {
+            "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
+            "log": {"level": "WARNING"},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+                        **{name: {"type": "testchannel", "url": s.url, "token": "t"} for name, s in channels.items()}},
+            "jobs": {"customers": {"type": "customers", "from": "onec"},
+                     **{f"{name}-catalog": {"type": "catalog", "from": "onec", "to": name} for name in channels},
+                     **{f"{name}-orders": {"type": "orders", "from": name, "to": "onec",
+                                           "options": {"create_customers": True}} for name in channels}},
+        }
+        path = tmp_path / "hub.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        staged = Stage(onec, shop, web, path)
+        result = staged.hub("sync", "--source", "onec")   # counterparties indexed, menus pushed
+        assert result.exit_code == 0, result.output
+        yield staged
+
+
+def test_a_guest_1c_knows_is_matched_by_phone_not_created(stage: Stage) -> None:
+    anna = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Description"].startswith("Смирнова"))
+    before = len(stage.onec.rows(COUNTERPARTIES))
+    order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.counterparty_of("shop", order) == anna["Ref_Key"]
+    assert len(stage.onec.rows(COUNTERPARTIES)) == before
+
+
+def test_a_new_guest_becomes_one_counterparty_across_channels(stage: Stage) -> None:
+    before = len(stage.onec.rows(COUNTERPARTIES))
+    first = stage.shop.place_order(**guest("Олег Новиков", "+7 (925) 700-00-01", "oleg@example.ru", "s-17"))
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    second = stage.web.place_order(**guest("Олег", "89257000001", None, "w-3"))
+    assert stage.hub("sync", "--source", "web").exit_code == 0
+    assert len(stage.onec.rows(COUNTERPARTIES)) == before + 1
+    oleg = stage.counterparty_of("shop", first)
+    assert stage.counterparty_of("web", second) == oleg
+    created = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Ref_Key"] == oleg)
+    assert created["КонтактнаяИнформация"][0]["НомерТелефона"] == "+79257000001"
+
+    shown = stage.hub("customers", "show", "oleg@example.ru")
+    assert shown.exit_code == 0, shown.output
+    assert f"counterparty in 1C: {oleg}" in shown.output
+    assert "2 order(s) from 2 channel(s)." in shown.output
+    for text in ("+79257000001", "s-17", "w-3", f"shop:{first['id']}", f"web:{second['id']}"):
+        assert text in shown.output
+
+
+def test_an_unknown_contact_is_a_clear_error(stage: Stage) -> None:
+    result = stage.hub("customers", "show", "+7 999 000-00-00")
+    assert result.exit_code == 2
+    assert "no customer with phone +79990000000" in result.output
