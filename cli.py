@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -280,6 +281,12 @@ def demo(cycles: int) -> None:
         for line in happened:
             out.print(f"  {line}", highlight=False)
         _print_runs(runs)
+    if report.reconciled is not None:
+        compared = ", ".join(f"{n} {what}" for what, n in report.reconciled.compared.items())
+        findings = Counter(f.kind for f in report.reconciled.findings)
+        out.print(f"\n[bold]reconcile[/bold]: compared {compared}; "
+                  + (", ".join(f"{n} {kind}" for kind, n in findings.items()) or "channels and 1C agree"),
+                  highlight=False)
     out.print(f"\noutbox pending: {sum(report.outbox.values())}; open dead letters: {report.dead_letters}")
     out.print(f"state DB and config kept in {report.workdir}")
     out.print(f"look inside: hub --config {report.workdir / 'hub.yaml'} status   (sandboxes are stopped now)")

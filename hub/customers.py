@@ -20,18 +20,21 @@ discrepancy (``customer_conflict``) for a person to look at.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.connector import Mode
 from hub.errors import ConfigError, RecordError
 from hub.jobs import RunContext
+from hub.logs import pii
 from hub.model import Customer, Entity, Order
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
 from hub.state import State
 from hub.values import normalize_email, normalize_phone
 
+log = logging.getLogger("hub.customers")
 CUSTOMERS = Entity.CUSTOMERS.value
 PHONE, EMAIL = "phone", "email"
 ORDER_HISTORY = ("hub", "customer_orders")
@@ -90,7 +93,7 @@ class CustomerBook:
             ref = connector.find(Entity.CUSTOMERS, key)
             if ref is None:
                 ref = connector.write(Entity.CUSTOMERS, customer, key=key, ref=None).ref
-                self.ctx.counts.created += 1
+                log.info("new customer %s became counterparty %s", pii(value), ref)
         except RecordError as exc:
             self.ctx.errors.append(f"customer {key}: {exc}")
             return None

@@ -23,6 +23,7 @@ from hub.connector import Connector, Mode
 from hub.jobs import RunContext
 from hub.model import Entity
 from hub.operations import SourceCheck, check_sources, status, sync
+from hub.reconcile import Report, reconcile
 from hub.registry import connector_types
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox
@@ -40,6 +41,7 @@ class DemoReport:
     cycles: list[tuple[list[str], list[tuple[RunInfo, RunContext]]]] = field(default_factory=list)
     outbox: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    reconciled: Report | None = None
 
 
 @dataclass
@@ -90,18 +92,32 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
         "system_of_record": "erp",
         "log": {"level": "WARNING"},
         "sources": sources,
-        "jobs": {**{f"{c}-catalog": {"type": "catalog", "from": "erp", "to": c, "schedule": {"every": "15m"}}
-                    for c in cast.channels if _writes(cast.types[c], Entity.CATALOG)},
-                 **{f"{c}-orders": {"type": "orders", "from": c, "to": "erp", "schedule": {"every": "1m"}}
-                    for c in cast.channels}},
+        "jobs": _jobs(cast),
     }
     path = workdir / "hub.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
-def _writes(type_name: str, entity: Entity) -> bool:
-    return connector_types()[type_name].can(entity, Mode.WRITE)
+def _jobs(cast: _Cast) -> dict[str, Any]:
+    """The jobs a real installation would run: 1C's customers indexed, its data out to every channel that
+    takes it, and every channel's orders in."""
+    record = connector_types()[cast.types["erp"]]
+    jobs: dict[str, Any] = {}
+    if record.can(Entity.CUSTOMERS, Mode.PULL):
+        jobs["customers"] = {"type": "customers", "from": "erp", "schedule": {"every": "1h"}}
+    for channel in cast.channels:
+        connector = connector_types()[cast.types[channel]]
+        for job_type, entity, every in (("catalog", Entity.CATALOG, "15m"), ("stock", Entity.STOCK, "1m"),
+                                        ("prices", Entity.PRICES, "5m")):
+            options = cast.sandboxes["erp"].job_options(job_type)
+            if options is not None and record.can(entity, Mode.PULL) and connector.can(entity, Mode.WRITE):
+                jobs[f"{channel}-{job_type}"] = {"type": job_type, "from": "erp", "to": channel,
+                                                 "schedule": {"every": every}, **({"options": options} if options
+                                                                                  else {})}
+        jobs[f"{channel}-orders"] = {"type": "orders", "from": channel, "to": "erp", "schedule": {"every": "1m"},
+                                     "options": {"create_customers": record.can(Entity.CUSTOMERS, Mode.WRITE)}}
+    return jobs
 
 
 def run_demo(*, workdir: Path | None = None, cycles: int = 2,
@@ -120,8 +136,8 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2,
             report.checks = check_sources(runtime)
             # The first cycle finds the goods of the system of record and pushes them to the channels,
             # so the guests of the next cycles order goods that 1C knows.
-            report.cycles.append((["nothing yet: hub reads the system of record and fills the channels"],
-                                  [run for c in cast.channels for run in sync(runtime, c)]))
+            report.cycles.append((["nothing yet: hub indexes 1C's customers and fills the channels from 1C"],
+                                  sync(runtime, "erp")))
             for _ in range(cycles):
                 happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
                             for line in sandbox.demo_activity()]
@@ -129,6 +145,7 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2,
                 report.cycles.append((happened, runs))
             final = status(runtime.store)
             report.outbox, report.dead_letters = final.outbox, final.dead_letters
+            report.reconciled = reconcile(runtime)
         return report
     finally:
         for sandbox in cast.sandboxes.values():

@@ -14,16 +14,19 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from hub.config import JobConfig
 from hub.connector import Connector, Mode
-from hub.errors import FatalError, HubError
+from hub.errors import ConfigError, FatalError, HubError
 from hub.model import Entity
 from hub.runtime import Runtime
 from hub.state import RunCounts, RunInfo
 
 log = logging.getLogger("hub.jobs")
+_Options = TypeVar("_Options", bound=BaseModel)
 
 Progress = Callable[[str, int], None]
 """Called with (stage, records done so far in that stage) as a run goes."""
@@ -65,6 +68,8 @@ class Job(ABC):
     source_modes: ClassVar[frozenset[Mode]] = frozenset({Mode.PULL, Mode.PUSH})
     """The source must declare one of these for :attr:`entity`."""
     target_mode: ClassVar[Mode] = Mode.WRITE
+    options_model: ClassVar[type[BaseModel] | None] = None
+    """The pydantic model of this job type's ``options:``; None means it takes none."""
 
     def __init__(self, name: str, config: JobConfig, runtime: Runtime) -> None:
         self.name = name
@@ -83,7 +88,25 @@ class Job(ABC):
             if target is not None and not target.can(cls.entity, cls.target_mode):
                 found.append(f"target {name!r} ({target.type_name}) cannot {cls.target_mode.value} "
                              f"{cls.entity.value}")
-        return found
+        return found + cls._option_problems(config)
+
+    @classmethod
+    def _option_problems(cls, config: JobConfig) -> list[str]:
+        if cls.options_model is None:
+            return [f"options: the {cls.type_name} job takes none"] if config.options else []
+        try:
+            cls.options_model.model_validate(config.options)
+        except ValidationError as exc:
+            return [f"options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return []
+
+    def options(self, model: type[_Options]) -> _Options:
+        """This job's ``options:`` validated as ``model``; every problem at once as a ConfigError."""
+        problems = self._option_problems(self.config)
+        if problems:
+            raise ConfigError([f"jobs.{self.name}: {p}" for p in problems],
+                              hint=f"the {self.type_name} job's options are described in jobs/{self.type_name}.py")
+        return model.model_validate(self.config.options)
 
     @abstractmethod
     def run(self, ctx: RunContext) -> None:

@@ -232,7 +232,8 @@ class Push:
         self.entity = entity
         self.connector = runtime.connector(target)
         self.limit = self.connector.batch_limits.get(entity, 1)
-        self._pending: list[tuple[str, Record, str]] = []
+        self._pending: list[tuple[str, Record, str, bool]] = []
+        """(key, record, fingerprint, new to the target) waiting for a full batch."""
 
     def run(self, records: Iterable[tuple[str, Record]]) -> None:
         """Push ``(key, record)`` pairs whose content changed since the last push of the same key."""
@@ -254,23 +255,27 @@ class Push:
         for key, record in chunk:
             if known.get(key) == hashes[key]:
                 self.ctx.counts.unchanged += 1
+                if self.ctx.dry_run:
+                    self.ctx.planned.append(Planned(self.target, key, "skip"))
             elif self.ctx.dry_run:
                 self.ctx.planned.append(Planned(self.target, key, "update" if key in known else "create"))
             else:
-                self._pending.append((key, record, hashes[key]))
+                self._pending.append((key, record, hashes[key], key not in known))
         self._flush(everything=False)
 
     def _flush(self, *, everything: bool) -> None:
         while self._pending and (everything or len(self._pending) >= self.limit):
             batch, self._pending = self._pending[:self.limit], self._pending[self.limit:]
-            ids = self.connector.write_batch(self.entity, [record for _, record, _ in batch])
+            ids = self.connector.write_batch(self.entity, [record for _, record, _, _ in batch])
             with self.runtime.store.transaction() as state:
-                state.fingerprints.put_many(self.target, self.entity.value, {key: h for key, _, h in batch})
+                state.fingerprints.put_many(self.target, self.entity.value, {key: h for key, _, h, _ in batch})
                 if self.entity is Entity.CATALOG:  # the channel's product id ↔ the system of record's
-                    for (key, _, _), channel_id in zip(batch, ids, strict=True):
+                    for (key, _, _, _), channel_id in zip(batch, ids, strict=True):
                         state.links.put(self.target, self.entity.value, channel_id, key)
-            self.ctx.counts.updated += len(batch)
-            self.ctx.report(f"push {self.target}", self.ctx.counts.updated)
+            created = sum(1 for *_, new in batch if new)
+            self.ctx.counts.created += created
+            self.ctx.counts.updated += len(batch) - created
+            self.ctx.report(f"push {self.target}", self.ctx.counts.created + self.ctx.counts.updated)
 
 
 def _fingerprint_payload(record: Record) -> str:

@@ -156,6 +156,10 @@ class Sandbox(ABC):
         """Make something happen in the system, as a person would, for ``hub demo``; describe it."""
         return []
 
+    def job_options(self, job_type: str) -> dict[str, Any] | None:
+        """Options for a ``job_type`` job reading from this sandbox in ``hub demo``; None if it cannot feed one."""
+        return {}
+
     # --- serving -----------------------------------------------------------------------------
 
     @property

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connector import Mode
 from hub.jobs import Job, RunContext
 from hub.model import Entity, Product
 from hub.pipeline import Push, snapshot
+
+
+class CatalogOptions(BaseModel):
+    """``options:`` of a catalog job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deleted: Literal["hide", "skip"] = Field("hide", description=(
+        "Goods deleted or marked for deletion in 1C: hide pushes them with deleted: true for the channel to hide; "
+        "skip leaves them out."))
 
 
 class CatalogJob(Job):
@@ -23,13 +35,14 @@ class CatalogJob(Job):
     type_name = "catalog"
     entity = Entity.CATALOG
     source_modes: ClassVar = frozenset({Mode.PULL})
+    options_model = CatalogOptions
 
     def run(self, ctx: RunContext) -> None:
         for target in self.config.targets:  # read again per target: memory stays flat for any catalog size
             Push(self.runtime, ctx, target, self.entity).run((good.id, good) for good in self._goods(ctx))
 
     def _goods(self, ctx: RunContext) -> Iterator[Product]:
-        skip_deleted = self.config.options.get("deleted", "hide") == "skip"
+        skip_deleted = self.options(CatalogOptions).deleted == "skip"
         for good in snapshot(self.runtime, ctx, self.config.source, self.entity):
             if isinstance(good, Product) and not (skip_deleted and good.deleted):
                 yield good

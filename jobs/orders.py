@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from hub.customers import CustomerBook
-from hub.errors import ConfigError
 from hub.jobs import Job, RunContext
 from hub.model import Entity, Order
 from hub.pipeline import Pipeline
+
+
+class OrdersOptions(BaseModel):
+    """``options:`` of an orders job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    create_customers: bool = Field(False, description="Create a 1C counterparty for a guest 1C does not know.")
 
 
 class OrdersJob(Job):
@@ -21,11 +30,10 @@ class OrdersJob(Job):
 
     type_name = "orders"
     entity = Entity.ORDERS
+    options_model = OrdersOptions
 
     def run(self, ctx: RunContext) -> None:
-        create = self.config.options.get("create_customers", False)
-        if not isinstance(create, bool):
-            raise ConfigError([f"jobs.{self.name}.options.create_customers: expected true or false, got {create!r}"])
+        create = self.options(OrdersOptions).create_customers
         pipeline = Pipeline(self.runtime, ctx)
         fresh = pipeline.ingest(self.config.source, self.entity)
         if ctx.dry_run:

@@ -34,7 +34,7 @@ from connectors.onec_odata.sandbox import OneCSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected
 from hub.mapping import CompiledMapping
-from hub.model import Entity, Record
+from hub.model import Customer, Entity, Record
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
@@ -43,6 +43,8 @@ READ_AT = "ДатаЧтения"
 """Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
 BARCODES = "Штрихкоды"
 """Added to every goods row when the catalog mapping names a barcode register."""
+PRESET_ID_KEY = "onec"
+"""Where a preset's customers mapping puts the counterparty's reference (``ids.onec``)."""
 RECORD_LEVEL_STATUSES = frozenset({400, 409, 412, 500})
 """1C refusals that concern the record being written, not the connection: dead letter, go on."""
 
@@ -180,6 +182,9 @@ class OneCConnector(Connector):
         result = mapping.apply(row, links=self.context.links)
         if result is None:
             raise InvalidRecord(f"1C row {record.external_id} is skipped by {mapping.path.name}")
+        if isinstance(result, Customer) and PRESET_ID_KEY in result.ids:
+            # Presets say ids.onec; hub knows this base by its source name, which the preset cannot know.
+            result.ids[self.name] = result.ids.pop(PRESET_ID_KEY)
         return result  # type: ignore[no-any-return]
 
     def find(self, entity: Entity, key: str) -> str | None:

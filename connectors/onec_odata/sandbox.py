@@ -164,6 +164,14 @@ class OneCSandbox(Sandbox):
         return {"url": f"{self.url}/{self.publication}", "username": self.username, "password": self.password,
                 "preset": self.preset_name, "values": self.preset_values()}
 
+    def job_options(self, job_type: str) -> dict[str, Any] | None:
+        values = self.preset_values()
+        if job_type == "stock":
+            return {"venues": {"main": values["venues"]["main"]["warehouse"]}}
+        if job_type == "prices":
+            return {"price_type": values["price_type"]}
+        return {}
+
     @property
     def preset_name(self) -> str:
         return next(name for name, preset in PRESETS.items() if preset is self.presets[0])

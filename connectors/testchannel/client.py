@@ -13,6 +13,10 @@ MAX_PAGE = 100
 """The API refuses larger pages."""
 MAX_BATCH = 100
 """The API refuses more products in one PUT."""
+MAX_STOCK_BATCH = 100
+"""The API refuses more stock levels in one PUT."""
+MAX_PRICE_BATCH = 50
+"""The API refuses more prices in one PUT."""
 
 
 class TestChannelClient:
@@ -45,6 +49,12 @@ class TestChannelClient:
 
     def put_products(self, products: list[dict[str, Any]]) -> None:
         self.http.put("/api/v1/products", json={"products": products})
+
+    def put_stock(self, levels: list[dict[str, Any]]) -> None:
+        self.http.put("/api/v1/stock", json={"stock": levels})
+
+    def put_prices(self, prices: list[dict[str, Any]]) -> None:
+        self.http.put("/api/v1/prices", json={"prices": prices})
 
     def create_order(self, body: dict[str, Any]) -> str:
         return str(self._json(self.http.post("/api/v1/orders", json=body))["id"])

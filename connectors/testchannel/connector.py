@@ -1,4 +1,11 @@
-"""The testchannel connector: orders pulled from the shop, and written to it when it plays the target."""
+"""The testchannel connector: orders pulled from the shop; goods, stock and prices pushed to it.
+
+Stock and prices reach it in the shop's own terms (the jobs translate): a
+record's product is the shop's SKU and a stock level's warehouse is the shop's
+venue. A shop that sells from a stop-list (``stop_list: true``) takes no
+quantities: the connector sends goods at zero or below as stopped and the rest
+as available.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError
 
-from connectors.testchannel.client import MAX_BATCH, MAX_PAGE, TestChannelClient
+from connectors.testchannel.client import MAX_BATCH, MAX_PAGE, MAX_PRICE_BATCH, MAX_STOCK_BATCH, TestChannelClient
 from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import InvalidRecord
-from hub.model import Entity, Order, OrderStatus, Product, Record
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
 from hub.values import json_loads
 
 STATUSES: dict[str, OrderStatus] = {
@@ -35,23 +42,29 @@ class TestChannelSettings(SourceSettings):
     url: str = Field(description="Base URL of the shop API, e.g. http://127.0.0.1:8081.")
     token: str = Field(description="Bearer token; write it as ${ENV_VAR}.")
     page_size: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE, description="Orders per page (the API allows 100).")
+    stop_list: bool = Field(False, description=(
+        "The shop sells from a stop-list, as iiko and Yandex Eda do: goods at zero or below are sent as stopped, "
+        "the rest as available, without quantities."))
 
 
 class TestChannelConnector(Connector):
-    """Reads orders from a testchannel shop; writes orders to one that plays the system of record."""
+    """Orders from a testchannel shop, goods, stock and prices to it; orders to one standing in for 1C."""
 
     __test__ = False  # pytest: a name starting with Test, not a test class
 
     type_name = "testchannel"
     settings_model = TestChannelSettings
     capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE}),
-                              Entity.CATALOG: frozenset({Mode.WRITE})}
-    batch_limits: ClassVar = {Entity.CATALOG: MAX_BATCH}
+                              Entity.CATALOG: frozenset({Mode.WRITE}),
+                              Entity.STOCK: frozenset({Mode.WRITE}),
+                              Entity.PRICES: frozenset({Mode.WRITE})}
+    batch_limits: ClassVar = {Entity.CATALOG: MAX_BATCH, Entity.STOCK: MAX_STOCK_BATCH, Entity.PRICES: MAX_PRICE_BATCH}
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         assert isinstance(settings, TestChannelSettings)
         self.page_size = settings.page_size
+        self.stop_list = settings.stop_list
         http = context.http(settings, settings.url, headers={"Authorization": f"Bearer {settings.token}"})
         self.client = TestChannelClient(http)
 
@@ -90,13 +103,31 @@ class TestChannelConnector(Connector):
         return WriteResult(ref=ref, action="updated")
 
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
-        if entity is not Entity.CATALOG:
-            raise self._unsupported(entity, Mode.WRITE)
-        products = [r for r in records if isinstance(r, Product)]
-        # The shop knows goods by SKU: the article where 1C has one, else 1C's reference.
-        self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit, "weighed": p.weighed,
-                                   "barcodes": p.barcodes, "hidden": p.deleted} for p in products])
-        return [p.article or p.id for p in products]
+        if entity is Entity.CATALOG:
+            products = [r for r in records if isinstance(r, Product)]
+            # The shop knows goods by SKU: the article where 1C has one, else 1C's reference.
+            self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit,
+                                       "weighed": p.weighed, "barcodes": p.barcodes, "hidden": p.deleted}
+                                      for p in products])
+            return [p.article or p.id for p in products]
+        if entity is Entity.STOCK:
+            levels = [r for r in records if isinstance(r, StockLevel)]
+            self.client.put_stock([self._stock_item(level) for level in levels])
+            return [f"{level.warehouse}:{level.product}" for level in levels]
+        if entity is Entity.PRICES:
+            prices = [r for r in records if isinstance(r, PriceEntry)]
+            self.client.put_prices([{"sku": p.product, "price": str(p.amount), "currency": p.currency}
+                                    for p in prices])
+            return [p.product for p in prices]
+        raise self._unsupported(entity, Mode.WRITE)
+
+    def _stock_item(self, level: StockLevel) -> dict[str, Any]:
+        item: dict[str, Any] = {"venue": level.warehouse, "sku": level.product}
+        if self.stop_list:
+            item["stopped"] = level.quantity <= 0
+        else:
+            item["quantity"] = str(level.quantity)
+        return item
 
     def close(self) -> None:
         self.client.http.close()

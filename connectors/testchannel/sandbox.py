@@ -1,4 +1,4 @@
-"""A testchannel shop on 127.0.0.1: orders, change numbers, Bearer auth, its limits and its errors."""
+"""A testchannel shop on 127.0.0.1: orders, goods, stock, prices, change numbers, Bearer auth, limits, errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from hub.sandbox import Sandbox, json_response
 from hub.values import json_loads, money
 
@@ -39,6 +40,10 @@ class TestChannelSandbox(Sandbox):
         self.orders: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
         """The menu hub pushed, by SKU; until it has one, guests order from :data:`MENU`."""
+        self.stock: dict[tuple[str, str], dict[str, Any]] = {}
+        """Stock hub pushed, by (venue, SKU): a quantity, or ``stopped`` from a stop-list shop."""
+        self.prices: dict[str, dict[str, Any]] = {}
+        """Prices hub pushed, by SKU."""
         self._seq = 0
         self._next_id = 1000
         self._data_lock = threading.Lock()
@@ -118,8 +123,8 @@ class TestChannelSandbox(Sandbox):
             return self._list(request)
         if path == "/api/v1/orders" and request.method == "POST":
             return self._create(request)
-        if path == "/api/v1/products" and request.method == "PUT":
-            return self._put_products(request)
+        if path in self._batches() and request.method == "PUT":
+            return self._put_batch(request, path)
         if path.startswith("/api/v1/orders/"):
             order_id = path.rsplit("/", 1)[1]
             if request.method == "GET":
@@ -153,21 +158,28 @@ class TestChannelSandbox(Sandbox):
         self.committed(request)
         return json_response({"id": order["id"]}, 201)
 
-    def _put_products(self, request: Request) -> Response:
+    def _batches(self) -> dict[str, tuple[str, int, tuple[str, ...], dict[Any, dict[str, Any]]]]:
+        """Batch endpoints: path → (body field, most items a call, fields naming an item, where they are kept)."""
+        return {"/api/v1/products": ("products", MAX_BATCH, ("sku",), self.products),
+                "/api/v1/stock": ("stock", MAX_STOCK_BATCH, ("venue", "sku"), self.stock),
+                "/api/v1/prices": ("prices", MAX_PRICE_BATCH, ("sku",), self.prices)}
+
+    def _put_batch(self, request: Request, path: str) -> Response:
+        field, limit, key, kept = self._batches()[path]
         try:
             body = json_loads(request.get_data())
         except ValueError as exc:
             return _bad_request(f"body is not JSON: {exc}")
-        products = body.get("products") if isinstance(body, dict) else None
-        if not isinstance(products, list) or not all(isinstance(p, dict) and p.get("sku") for p in products):
-            return _bad_request("expected {'products': [{'sku': ..., ...}, ...]}")
-        if len(products) > MAX_PAGE:
-            return _bad_request(f"at most {MAX_PAGE} products per request")
+        items = body.get(field) if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) and all(i.get(k) for k in key) for i in items):
+            return _bad_request(f"expected {{{field!r}: [{{{', '.join(f'{k!r}: ...' for k in key)}, ...}}, ...]}}")
+        if len(items) > limit:
+            return _bad_request(f"at most {limit} {field} per request")
         with self._data_lock:
-            for product in products:
-                self.products[str(product["sku"])] = product
+            for item in items:
+                kept[str(item[key[0]]) if len(key) == 1 else tuple(str(item[k]) for k in key)] = item
         self.committed(request)
-        return json_response({"updated": len(products)})
+        return json_response({"updated": len(items)})
 
     def _replace(self, request: Request, order_id: str) -> Response:
         body = _json_body(request)

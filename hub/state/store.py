@@ -256,6 +256,12 @@ class IdLinks(_Repo):
             found.update({r.external_id: r.ref for r in rows})
         return found
 
+    def all(self, system: str, entity: str) -> dict[str, str]:
+        """Every link of ``system``'s ``entity``: external id → ref."""
+        rows = self.conn.execute(select(t.id_links.c.external_id, t.id_links.c.ref).where(
+            t.id_links.c.system == system, t.id_links.c.entity == entity))
+        return {r.external_id: r.ref for r in rows}
+
     def put(self, system: str, entity: str, external_id: str, ref: str) -> None:
         """Link ``external_id`` to ``ref``; an existing link to another object is an error, never overwritten."""
         stmt = _insert(self.conn, t.id_links).values(
@@ -277,6 +283,12 @@ class IdLinks(_Repo):
         rows = self.conn.execute(select(t.id_links.c.system, t.id_links.c.external_id).where(
             t.id_links.c.entity == entity, t.id_links.c.ref == ref))
         return {r.system: r.external_id for r in rows}
+
+    def linked_to(self, entity: str, ref: str) -> list[tuple[str, str]]:
+        """Every (system, external id) linked to ``ref``, several per system included, oldest first."""
+        rows = self.conn.execute(select(t.id_links.c.system, t.id_links.c.external_id).where(
+            t.id_links.c.entity == entity, t.id_links.c.ref == ref).order_by(t.id_links.c.id))
+        return [(r.system, r.external_id) for r in rows]
 
 
 class Cursors(_Repo):
@@ -364,10 +376,10 @@ class Outbox(_Repo):
             where=t.outbox.c.payload != payload))
 
     def due(self, target: str, *, entity: str | None = None, limit: int = 200,
-            now: dt.datetime | None = None) -> list[OutboxItem]:
+            now: dt.datetime | None = None, after_id: int = 0) -> list[OutboxItem]:
         query = select(t.outbox).where(
             t.outbox.c.status == "pending", t.outbox.c.target == target,
-            t.outbox.c.next_attempt_at <= (now or utcnow()))
+            t.outbox.c.next_attempt_at <= (now or utcnow()), t.outbox.c.id > after_id)
         if entity is not None:
             query = query.where(t.outbox.c.entity == entity)
         rows = self.conn.execute(query.order_by(t.outbox.c.id).limit(limit))

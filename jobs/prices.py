@@ -1,0 +1,58 @@
+"""prices: one 1C price type out to the channels, in the channels' product ids, only what changed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.connector import Mode
+from hub.jobs import Job, RunContext
+from hub.model import Entity, PriceEntry
+from hub.pipeline import Push, snapshot
+from jobs._common import channel_goods, report_unlinked
+
+log = logging.getLogger("hub.jobs.prices")
+
+
+class PricesOptions(BaseModel):
+    """``options:`` of a prices job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price_type: str = Field(min_length=1, description="The 1C price type (ВидЦены Ref_Key) the channels sell at.")
+
+
+class PricesJob(Job):
+    """Read 1C's current prices of ``options.price_type`` and push the changed ones to each of ``to``.
+
+    Each price is keyed by the channel's product id, found through the id link the
+    catalog job recorded; goods the channel does not know yet are skipped and
+    counted in the log. Goods deleted in 1C are hidden by the catalog job
+    (``options.deleted``), not here: a hidden good's price is kept for when it returns.
+    """
+
+    type_name = "prices"
+    entity = Entity.PRICES
+    source_modes: ClassVar = frozenset({Mode.PULL})
+
+    options_model = PricesOptions
+
+    def run(self, ctx: RunContext) -> None:
+        options = self.options(PricesOptions)
+        prices = [price for price in snapshot(self.runtime, ctx, self.config.source, self.entity)
+                  if isinstance(price, PriceEntry) and price.price_type == options.price_type]
+        if not prices and ctx.counts.read:
+            log.warning("%s: 1C has no prices of price type %s; check options.price_type", self.name,
+                        options.price_type)
+        for target in self.config.targets:
+            Push(self.runtime, ctx, target, self.entity).run(self._entries(ctx, target, prices))
+
+    def _entries(self, ctx: RunContext, target: str, prices: list[PriceEntry]) -> Iterator[tuple[str, PriceEntry]]:
+        goods = channel_goods(self.runtime, target)
+        report_unlinked(ctx, target, sorted({p.product for p in prices if p.product not in goods}), self.entity)
+        for price in prices:
+            for product_id in goods.get(price.product, []):
+                yield product_id, price.model_copy(update={"product": product_id})
