@@ -20,6 +20,11 @@
 
 A dry run reads and decodes but stores nothing and writes nothing; it records
 what each write would be.
+
+Data that flows the other way, from the system of record out to the channels
+(goods, stock, prices), is not a stream of records but a state to mirror:
+:func:`snapshot` reads it in full and :class:`Push` sends only what changed
+since the last push (fingerprints), in the largest batches the target takes.
 """
 
 from __future__ import annotations

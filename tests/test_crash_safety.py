@@ -10,10 +10,6 @@ never arrives), and after a write's local bookkeeping (at the next lookup).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,10 +21,12 @@ from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
 from hub.sandbox import SeenRequest
 from hub.state import open_store
+from hub.testing.crash import KILLED, HubProcess, on_nth
 
 pytestmark = pytest.mark.slow
 
 ORDERS = 35
+TOKENS = {"SHOP_TOKEN": "shop-secret", "ERP_TOKEN": "erp-secret"}
 PAGE = 10
 
 
@@ -52,43 +50,6 @@ def config_file(tmp_path: Path, state_url: str, shop: TestChannelSandbox, erp: T
     return pair_config(tmp_path / "hub.yaml", shop, erp, state_url, page_size=PAGE)
 
 
-class Child:
-    """``hub sync --source shop`` in its own process."""
-
-    def __init__(self, config_file: Path) -> None:
-        self.config_file = config_file
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "SHOP_TOKEN": "shop-secret", "ERP_TOKEN": "erp-secret",
-               "HUB_CONFIG": str(self.config_file)}
-        self.process = subprocess.Popen([sys.executable, "-m", "cli", "sync", "--source", "shop"], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        return self.process
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-
-    def run(self) -> tuple[int, str]:
-        process = self.start()
-        output, _ = process.communicate(timeout=120)
-        return process.returncode, output.decode()
-
-
-def nth(predicate: Callable[[SeenRequest], bool], n: int, action: Callable[[], None]) -> Callable[[SeenRequest], None]:
-    """A sandbox hook that calls ``action`` on the ``n``-th request matching ``predicate``."""
-    seen = Counter[str]()
-
-    def hook(request: SeenRequest) -> None:
-        if predicate(request):
-            seen["n"] += 1
-            if seen["n"] == n:
-                action()
-
-    return hook
-
-
 def is_page(r: SeenRequest) -> bool:
     return r.method == "GET" and "after=" in r.query
 
@@ -101,17 +62,17 @@ def is_lookup(r: SeenRequest) -> bool:
     return r.method == "GET" and "client_ref=" in r.query
 
 
-KILL_POINTS: dict[str, Callable[[TestChannelSandbox, TestChannelSandbox, Child], None]] = {
+KILL_POINTS: dict[str, Callable[[TestChannelSandbox, TestChannelSandbox, HubProcess], None]] = {
     "while reading page 3": lambda shop, erp, child: setattr(
-        shop.faults, "on_request", nth(is_page, 3, child.kill)),
+        shop.faults, "on_request", on_nth(is_page, 3, child.kill)),
     "before the 5th write reaches the target": lambda shop, erp, child: setattr(
-        erp.faults, "on_request", nth(is_create, 5, child.kill)),
+        erp.faults, "on_request", on_nth(is_create, 5, child.kill)),
     "after the target committed the 7th write": lambda shop, erp, child: setattr(
-        erp.faults, "on_commit", nth(is_create, 7, child.kill)),
+        erp.faults, "on_commit", on_nth(is_create, 7, child.kill)),
     "after the 12th write was recorded locally": lambda shop, erp, child: setattr(
-        erp.faults, "on_request", nth(is_lookup, 13, child.kill)),
+        erp.faults, "on_request", on_nth(is_lookup, 13, child.kill)),
     "before the first write, after staging": lambda shop, erp, child: setattr(
-        erp.faults, "on_request", nth(is_lookup, 1, child.kill)),
+        erp.faults, "on_request", on_nth(is_lookup, 1, child.kill)),
 }
 
 
@@ -138,10 +99,10 @@ def assert_exactly_once(shop: TestChannelSandbox, erp: TestChannelSandbox, state
 def test_a_killed_sync_run_is_completed_by_the_next_run(
         kill_point: str, config_file: Path, state_url: str, shop: TestChannelSandbox,
         erp: TestChannelSandbox) -> None:
-    child = Child(config_file)
+    child = HubProcess(["sync", "--source", "shop"], config_file, env=TOKENS)
     KILL_POINTS[kill_point](shop, erp, child)
     code, output = child.run()
-    assert code == -signal.SIGKILL, f"the run was meant to be killed {kill_point}:\n{output}"
+    assert code == KILLED, f"the run was meant to be killed {kill_point}:\n{output}"
     shop.faults.reset()
     erp.faults.reset()
 
@@ -159,15 +120,15 @@ def test_a_killed_sync_run_is_completed_by_the_next_run(
 
 def test_changes_after_a_crash_update_the_same_documents(
         config_file: Path, state_url: str, shop: TestChannelSandbox, erp: TestChannelSandbox) -> None:
-    child = Child(config_file)
+    child = HubProcess(["sync", "--source", "shop"], config_file, env=TOKENS)
     assert child.run()[0] == 0
     first_ids = set(erp.orders)
     changed = list(shop.orders)[:4]
     for order_id in changed:
         shop.set_status(order_id, "done")
     new: list[dict[str, Any]] = [shop.place_order() for _ in range(3)]
-    erp.faults.on_commit = nth(lambda r: r.method == "PUT", 2, child.kill)
-    assert child.run()[0] == -signal.SIGKILL
+    erp.faults.on_commit = on_nth(lambda r: r.method == "PUT", 2, child.kill)
+    assert child.run()[0] == KILLED
     erp.faults.reset()
     assert child.run()[0] == 0
     assert_exactly_once(shop, erp, state_url)

@@ -8,51 +8,15 @@ so the fingerprints) the process never got. State is on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
 from hub.sandbox import SeenRequest
+from hub.testing.crash import KILLED, HubProcess, on_nth
 from tests.jobs.conftest import ENV, Setup
 
 pytestmark = pytest.mark.slow
-
-
-class Child:
-    """``hub sync --source erp --entity stock`` in its own process."""
-
-    def __init__(self, setup: Setup) -> None:
-        self.setup = setup
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def run(self) -> tuple[int, str]:
-        env = {**os.environ, **ENV, "HUB_CONFIG": str(self.setup.config_file)}
-        self.process = subprocess.Popen([sys.executable, "-m", "cli", "sync", "--source", "erp", "--entity", "stock"],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, _ = self.process.communicate(timeout=120)
-        return self.process.returncode, output.decode()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-
-
-def nth(predicate: Callable[[SeenRequest], bool], n: int, action: Callable[[], None]) -> Callable[[SeenRequest], None]:
-    """A sandbox hook that calls ``action`` on the ``n``-th request matching ``predicate``."""
-    seen = Counter[str]()
-
-    def hook(request: SeenRequest) -> None:
-        if predicate(request):
-            seen["n"] += 1
-            if seen["n"] == n:
-                action()
-
-    return hook
 
 
 def is_stock_put(r: SeenRequest) -> bool:
@@ -63,7 +27,7 @@ def is_balance_read(r: SeenRequest) -> bool:
     return "Balance" in r.path
 
 
-def kill_before_it_lands(setup: Setup, child: Child) -> Callable[[], None]:
+def kill_before_it_lands(setup: Setup, child: HubProcess) -> Callable[[], None]:
     def action() -> None:
         child.kill()
         setup.shop.faults.fail_next(1)  # this very request is answered 503 and never committed
@@ -71,13 +35,13 @@ def kill_before_it_lands(setup: Setup, child: Child) -> Callable[[], None]:
     return action
 
 
-KILL_POINTS: dict[str, Callable[[Setup, Child], None]] = {
+KILL_POINTS: dict[str, Callable[[Setup, HubProcess], None]] = {
     "while reading 1C's balances": lambda setup, child: setattr(
-        setup.onec.faults, "on_request", nth(is_balance_read, 1, child.kill)),
+        setup.onec.faults, "on_request", on_nth(is_balance_read, 1, child.kill)),
     "before the 2nd batch reaches the shop": lambda setup, child: setattr(
-        setup.shop.faults, "on_request", nth(is_stock_put, 2, kill_before_it_lands(setup, child))),
+        setup.shop.faults, "on_request", on_nth(is_stock_put, 2, kill_before_it_lands(setup, child))),
     "after the shop committed the 3rd batch": lambda setup, child: setattr(
-        setup.shop.faults, "on_commit", nth(is_stock_put, 3, child.kill)),
+        setup.shop.faults, "on_commit", on_nth(is_stock_put, 3, child.kill)),
 }
 
 
@@ -91,10 +55,10 @@ def linked(make_setup: Callable[..., Setup], state_url: str) -> Setup:
 
 @pytest.mark.parametrize("kill_point", list(KILL_POINTS))
 def test_a_killed_stock_push_is_completed_by_the_next_run(kill_point: str, linked: Setup) -> None:
-    child = Child(linked)
+    child = HubProcess(["sync", "--source", "erp", "--entity", "stock"], linked.config_file, env=ENV)
     KILL_POINTS[kill_point](linked, child)
     code, output = child.run()
-    assert code == -signal.SIGKILL, f"the run was meant to be killed {kill_point}:\n{output}"
+    assert code == KILLED, f"the run was meant to be killed {kill_point}:\n{output}"
     linked.onec.faults.reset()
     linked.shop.faults.reset()
     assert linked.shop_stock() != linked.expected_stock()
@@ -108,11 +72,11 @@ def test_a_killed_stock_push_is_completed_by_the_next_run(kill_point: str, linke
 
 
 def test_a_change_whose_push_was_killed_after_the_shop_took_it_is_sent_again(linked: Setup) -> None:
-    child = Child(linked)
+    child = HubProcess(["sync", "--source", "erp", "--entity", "stock"], linked.config_file, env=ENV)
     assert child.run()[0] == 0
     linked.onec.demo_activity()
-    linked.shop.faults.on_commit = nth(is_stock_put, 1, child.kill)
-    assert child.run()[0] == -signal.SIGKILL
+    linked.shop.faults.on_commit = on_nth(is_stock_put, 1, child.kill)
+    assert child.run()[0] == KILLED
     linked.shop.faults.reset()
     writes = linked.writes("/api/v1/stock")
 

@@ -1,4 +1,4 @@
-"""One customer across channels, against the 1C and shop sandboxes."""
+"""Customers and orders between channels and 1C, end to end against the 1C and shop sandboxes."""
 
 from __future__ import annotations
 
@@ -92,3 +92,28 @@ def test_an_unknown_contact_is_a_clear_error(stage: Stage) -> None:
     result = stage.hub("customers", "show", "+7 999 000-00-00")
     assert result.exit_code == 2
     assert "no customer with phone +79990000000" in result.output
+
+
+def test_an_order_with_an_unknown_good_waits_in_dead_letters_until_the_good_is_linked(stage: Stage) -> None:
+    known = next(iter(stage.shop.products.values()))
+    line = {"sku": "NEW-1", "title": "Новинка", "qty": "1", "price": "150.00", "discount": "0", "total": "150.00"}
+    order = stage.shop.place_order(items=[line], total="150.00")
+    result = stage.hub("sync", "--source", "shop")
+    assert result.exit_code == 1
+    assert "Товары[0].Номенклатура_Key" in stage.hub("deadletters", "list").output
+    assert not [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
+
+    # The fix: the good turns out to be one 1C has under another SKU; an integrator links it.
+    from hub.state import open_store
+
+    good = next(p for p in stage.shop.products if p == known["sku"])
+    config = yaml.safe_load(stage.config.read_text())
+    store = open_store(config["state"]["url"])
+    with store.transaction() as state:
+        state.links.put("shop", "catalog", "NEW-1", str(state.links.get("shop", "catalog", good)))
+    store.close()
+    retried = stage.hub("deadletters", "retry", "1")
+    assert retried.exit_code == 0, retried.output
+    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
+    assert document["Posted"] is True
+    assert "0 dead letter(s)." in stage.hub("deadletters", "list").output
