@@ -95,6 +95,8 @@ def test_catalog_reads_goods_with_barcodes_and_weighed_flags(onec: OneCSandbox) 
     weighed = [p for p in products if p.weighed]
     assert weighed and all(p.unit == "kg" for p in weighed)
     assert {p.unit for p in products if not p.weighed} == {"pcs"}, "units come from 1C's unit catalog"
+    groups = {g["Ref_Key"]: g["Description"] for g in onec.rows(GOODS) if g["IsFolder"]}
+    assert all(p.group in groups and p.attributes["group_name"] == groups[p.group] for p in products)
     assert sum(len(p.barcodes) for p in products) == len(onec.rows("InformationRegister_ШтрихкодыНоменклатуры"))
     assert all(p.name == p.name.strip() for p in products)
 
