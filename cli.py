@@ -146,7 +146,7 @@ def sync(ctx: click.Context, source: str, entity: str | None, dry_run: bool, ful
 
 @main.command()
 @click.option("--source", help="Only this channel (default: every channel).")
-@click.option("--entity", type=click.Choice(["orders", "customers"]), help="Only this entity.")
+@click.option("--entity", type=click.Choice(["orders", "stock", "prices", "customers"]), help="Only this entity.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Only orders from this day on (1C's time zone).")
 @click.option("--fix", is_flag=True, help="Apply 1C-as-truth corrections where hub can, and report them.")
@@ -404,6 +404,11 @@ def _runs_table(runs: list[RunInfo], *, title: str) -> Table:
 
 
 def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
+    shown_fields = 10  # per update; a record that changes wholesale gets a count, not a screenful
+
+    def value(v: object) -> str:
+        return "—" if v is None else str(v)
+
     out.print(_runs_table([info for info, _ in runs], title="runs"))
     for info, ctx in runs:
         if info.dry_run and ctx.planned:
@@ -411,6 +416,17 @@ def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
             for p in ctx.planned:
                 plan.add_row(p.target, p.key, p.action, p.ref or "")
             out.print(plan)
+            for p in ctx.planned:
+                if p.action != "update" or p.diff == {}:
+                    continue
+                out.print(f"update {p.target} {p.key}:", highlight=False, markup=False)
+                if p.diff is None:
+                    out.print("  (last pushed before hub kept payloads: what changed is unknown)", highlight=False)
+                    continue
+                for name, (old, new) in list(p.diff.items())[:shown_fields]:
+                    out.print(f"  {name}: {value(old)} → {value(new)}", highlight=False, markup=False)
+                if len(p.diff) > shown_fields:
+                    out.print(f"  +{len(p.diff) - shown_fields} more", highlight=False)
     total = sum(info.counts.failed for info, _ in runs)
     out.print(f"{len(runs)} run(s); {total} record(s) failed." if total else f"{len(runs)} run(s); all went through.")
 

@@ -7,7 +7,9 @@ jobs call only what was declared:
 
 * ``PULL``  - hub reads records from the system (:meth:`Connector.read`);
 * ``PUSH``  - the system pushes records to hub's HTTP endpoints (the daemon);
-* ``WRITE`` - hub writes records into the system (:meth:`Connector.write`).
+* ``WRITE`` - hub writes records into the system (:meth:`Connector.write`);
+* ``STATUS`` - the system takes status updates of its own orders from the
+  system of record (:meth:`Connector.set_status`).
 
 Connectors speak the canonical model (:mod:`hub.model`) at this boundary: raw
 payloads go in as :class:`RawRecord` and come out of :meth:`Connector.decode`
@@ -22,6 +24,7 @@ whose answer was lost is found on the retry instead of being made twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +37,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from hub.errors import RequestRejected
-from hub.model import Entity, Record
+from hub.model import Entity, OrderStatus, Record
 
 if TYPE_CHECKING:
     from hub.http import Clock, HttpClient
@@ -48,6 +51,7 @@ class Mode(StrEnum):
     PULL = "pull"
     PUSH = "push"
     WRITE = "write"
+    STATUS = "status"
 
 
 class RateLimit(BaseModel):
@@ -169,8 +173,12 @@ class Connector(ABC):
     def check(self) -> str:
         """Connect and prove the settings work; return a one-line description, raise HubError if not."""
 
-    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
-        """Yield pages of records changed after ``cursor`` (everything when None), oldest first."""
+    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        """Yield pages of records changed after ``cursor`` (everything when None), oldest first.
+
+        ``since`` is a hint: only records dated from then on are wanted. A system that can
+        filter by date does; one that cannot may return more, and the caller filters.
+        """
         raise self._unsupported(entity, Mode.PULL)
 
     def decode(self, entity: Entity, record: RawRecord) -> Record:
@@ -184,6 +192,18 @@ class Connector(ABC):
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         """Create the object (``ref`` None) or update object ``ref``; must be safe to repeat."""
         raise self._unsupported(entity, Mode.WRITE)
+
+    def as_written(self, entity: Entity, record: Record) -> Record:
+        """``record`` as this system will hold it once written: what it can show of it, and no more.
+
+        A stop-list channel keeps only whether a good is stopped, not its quantity; comparing
+        what it holds with what it should hold (reconciliation) compares these forms.
+        """
+        return record
+
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        """Tell the system that its order ``external_id`` is now at ``status`` (1C's word, in hub's vocabulary)."""
+        raise self._unsupported(Entity.ORDERS, Mode.STATUS)
 
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
         """Set many records at once (goods, stock levels, prices); return each one's id in this system.

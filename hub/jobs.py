@@ -14,7 +14,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +32,10 @@ Progress = Callable[[str, int], None]
 """Called with (stage, records done so far in that stage) as a run goes."""
 
 
+Diff = dict[str, tuple[Any, Any]]
+"""Field path (``lines[0].quantity``) → (value last sent, value that would be sent); None where absent."""
+
+
 @dataclass
 class Planned:
     """One write a dry run would make."""
@@ -40,6 +44,8 @@ class Planned:
     key: str
     action: str
     ref: str | None = None
+    diff: Diff | None = None
+    """What the write changes, field by field (every field for a create); None when not known."""
 
 
 @dataclass

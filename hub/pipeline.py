@@ -19,7 +19,8 @@
   found, not repeated. The id link and the outbox are updated together.
 
 A dry run reads and decodes but stores nothing and writes nothing; it records
-what each write would be.
+what each write would be, with what it changes field by field (:func:`field_diff`
+against the payload last queued or pushed).
 
 Data that flows the other way, from the system of record out to the channels
 (goods, stock, prices), is not a stream of records but a state to mirror:
@@ -32,16 +33,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from typing import cast
+from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
 from hub.connector import Connector, Mode, RawRecord
 from hub.errors import FatalError, RecordError, RetriableError
-from hub.jobs import Planned, RunContext
+from hub.jobs import Diff, Planned, RunContext
 from hub.model import CANONICAL_TYPES, Entity, Record, StockLevel
 from hub.runtime import Runtime
 from hub.state import InboxItem, OutboxItem
 from hub.state.store import Fingerprints
-from hub.values import utcnow
+from hub.values import json_loads, utcnow
 
 log = logging.getLogger("hub.pipeline")
 
@@ -203,14 +205,24 @@ class Pipeline:
         for batch in self._pending(source, entity):
             raws.extend(_raw(item) for item in batch)
         for raw in raws:
-            if isinstance(self._decode(connector, entity, raw), RecordError):
+            record = self._decode(connector, entity, raw)
+            if isinstance(record, RecordError):
                 continue
             key = idempotency_key(source, raw.external_id)
             for target in targets:
                 with self.store.transaction() as state:
                     ref = state.links.get(source, entity.value, raw.external_id)
+                    sent = state.outbox.payload_of(target, entity.value, key)
                 ref = ref or self.runtime.connector(target).find(entity, key)
-                self.ctx.planned.append(Planned(target, key, "update" if ref else "create", ref))
+                if ref is None:
+                    self.ctx.planned.append(Planned(target, key, "create", diff=field_diff(None, record)))
+                    continue
+                diff = field_diff(sent, record)
+                if sent is not None and not diff:  # staging would leave the queued payload as it is
+                    self.ctx.counts.unchanged += 1
+                    self.ctx.planned.append(Planned(target, key, "skip", ref))
+                else:
+                    self.ctx.planned.append(Planned(target, key, "update", ref, diff))
 
 
 def _raw(item: InboxItem) -> RawRecord:
@@ -238,7 +250,7 @@ class Push:
         self.connector = runtime.connector(target)
         self.limit = self.connector.batch_limits.get(entity, 1)
         self._pending: list[tuple[str, Record, str, bool]] = []
-        """(key, record, fingerprint, new to the target) waiting for a full batch."""
+        """(key, record, payload, new to the target) waiting for a full batch."""
 
     def run(self, records: Iterable[tuple[str, Record]]) -> None:
         """Push ``(key, record)`` pairs whose content changed since the last push of the same key."""
@@ -254,26 +266,41 @@ class Push:
     def _compare(self, chunk: list[tuple[str, Record]]) -> None:
         if not chunk:
             return
-        hashes = {key: Fingerprints.of(_fingerprint_payload(record)) for key, record in chunk}
+        # What the target will hold, not what 1C says: a stop-list channel changes only when a good
+        # stops or comes back, so only that is compared.
+        payloads = {key: _fingerprint_payload(self.connector.as_written(self.entity, record)) for key, record in chunk}
         with self.runtime.store.transaction() as state:
-            known = state.fingerprints.get_many(self.target, self.entity.value, hashes)
-        for key, record in chunk:
-            if known.get(key) == hashes[key]:
-                self.ctx.counts.unchanged += 1
-                if self.ctx.dry_run:
-                    self.ctx.planned.append(Planned(self.target, key, "skip"))
-            elif self.ctx.dry_run:
-                self.ctx.planned.append(Planned(self.target, key, "update" if key in known else "create"))
-            else:
-                self._pending.append((key, record, hashes[key], key not in known))
+            known = state.fingerprints.get_many(self.target, self.entity.value, payloads)
+        changed = [(key, record) for key, record in chunk if known.get(key) != Fingerprints.of(payloads[key])]
+        self.ctx.counts.unchanged += len(chunk) - len(changed)
+        if self.ctx.dry_run:
+            self._plan(chunk, changed, known)
+            return
+        self._pending.extend((key, record, payloads[key], key not in known) for key, record in changed)
         self._flush(everything=False)
+
+    def _plan(self, chunk: list[tuple[str, Record]], changed: list[tuple[str, Record]], known: dict[str, str]) -> None:
+        # Old payloads are read for changed records only, and only here: a real push never needs them.
+        with self.runtime.store.transaction() as state:
+            sent = state.fingerprints.payloads(self.target, self.entity.value, [k for k, _ in changed if k in known])
+        changes = dict(changed)
+        for key, _ in chunk:
+            record = changes.get(key)
+            if record is None:
+                self.ctx.planned.append(Planned(self.target, key, "skip"))
+            elif key not in known:
+                self.ctx.planned.append(Planned(self.target, key, "create", diff=field_diff(None, record)))
+            else:
+                old = sent.get(key)  # None: pushed before hub kept payloads, so what changed is unknown
+                diff = None if old is None else field_diff(old, record)
+                self.ctx.planned.append(Planned(self.target, key, "update", diff=diff))
 
     def _flush(self, *, everything: bool) -> None:
         while self._pending and (everything or len(self._pending) >= self.limit):
             batch, self._pending = self._pending[:self.limit], self._pending[self.limit:]
             ids = self.connector.write_batch(self.entity, [record for _, record, _, _ in batch])
             with self.runtime.store.transaction() as state:
-                state.fingerprints.put_many(self.target, self.entity.value, {key: h for key, _, h, _ in batch})
+                state.fingerprints.put_many(self.target, self.entity.value, {key: p for key, _, p, _ in batch})
                 if self.entity is Entity.CATALOG:  # the channel's product id ↔ the system of record's
                     for (key, _, _, _), channel_id in zip(batch, ids, strict=True):
                         state.links.put(self.target, self.entity.value, channel_id, key)
@@ -284,14 +311,58 @@ class Push:
 
 
 def _fingerprint_payload(record: Record) -> str:
+    return record.model_dump_json(exclude=_unfingerprinted(record))
+
+
+def _unfingerprinted(record: Record) -> set[str] | None:
     # When a balance was read says nothing about the balance: it must not make a record look changed.
-    return record.model_dump_json(exclude={"as_of"} if isinstance(record, StockLevel) else None)
+    return {"as_of"} if isinstance(record, StockLevel) else None
 
 
-def snapshot(runtime: Runtime, ctx: RunContext, source: str, entity: Entity) -> Iterator[Record]:
-    """Every record of ``entity`` the source holds now, decoded; undecodable ones are counted and skipped."""
+def field_diff(sent: str | None, record: Record) -> Diff:
+    """Field by field, what sending ``record`` changes from the JSON payload ``sent`` (None: nothing sent yet).
+
+    Paths are dotted (``delivery.address``, ``lines[0].quantity``). Values are as
+    JSON carries them; money and quantities compare as numbers, so ``100.5`` and
+    ``100.50`` are the same price.
+    """
+    exclude = _unfingerprinted(record)
+    numbers = {path for path, value in _flatten(record.model_dump(exclude=exclude)).items()
+               if isinstance(value, Decimal)}
+    after = _flatten(json_loads(record.model_dump_json(exclude=exclude)))
+    before = {} if sent is None else _flatten(json_loads(sent))
+    diff: Diff = {}
+    for path in [*after, *(p for p in before if p not in after)]:
+        old, new = before.get(path), after.get(path)
+        if old != new and not (path in numbers and _same_number(old, new)):
+            diff[path] = (old, new)
+    return diff
+
+
+def _flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """Leaves of nested dicts and lists by dotted path; an empty dict or list has none."""
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{n}]", v) for n, v in enumerate(value)]
+    else:
+        return {path: value}
+    return {leaf: v for sub, item in items for leaf, v in _flatten(item, sub).items()}
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except InvalidOperation:
+        return False
+
+
+def snapshot(runtime: Runtime, ctx: RunContext, source: str, entity: Entity, *,
+             since: dt.datetime | None = None) -> Iterator[Record]:
+    """Every record of ``entity`` the source holds now (from ``since``, where the connector reads a date bound),
+    decoded; undecodable ones are counted and skipped."""
     connector = runtime.connector(source)
-    for page in connector.read(entity, cursor=None):
+    for page in connector.read(entity, cursor=None, since=since):
         for raw in page.records:
             ctx.counts.read += 1
             try:

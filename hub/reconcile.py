@@ -6,35 +6,50 @@
   both have, the total and the quantity of each good (channel goods are
   translated to 1C references through the id links the catalog job records);
   and each day's sales total per channel against 1C's;
+* **stock** and **prices** - what each channel shows against what the stock and
+  prices jobs say it should show (1C's balances and prices in the channel's ids),
+  beyond a tolerance;
 * **customers** - counterparties in 1C that share a phone or an email: one
   person, several profiles.
 
 Findings are stored as discrepancies. A finding of an earlier run that is not
 found again is marked resolved, so ``hub status`` and the daemon's metrics show
 what is open now. ``--fix`` applies 1C-as-truth corrections where hub can (an
-order missing from 1C is read from the channel again and delivered) and reports
-what it did; what needs a person (a total that differs) stays open.
+order missing from 1C is read from the channel again and delivered; stock and
+prices that differ are pushed again in full) and reports what it did; what needs
+a person (a total that differs) stays open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Mode
 from hub.errors import ConfigError
-from hub.jobs import RunContext
-from hub.model import Customer, Entity, Order
+from hub.jobs import RunContext, run_job
+from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
 
 MONEY_TOLERANCE = Decimal("0.01")
-SUPPORTED = (Entity.ORDERS, Entity.CUSTOMERS)
+TOLERANCE = {Entity.STOCK: Decimal("0.001"), Entity.PRICES: MONEY_TOLERANCE}
+SUPPORTED = (Entity.ORDERS, Entity.STOCK, Entity.PRICES, Entity.CUSTOMERS)
+
+
+@runtime_checkable
+class Mirror(Protocol):
+    """A job that knows what a target should hold (the stock and prices jobs)."""
+
+    name: str
+    entity: ClassVar[Entity]
+
+    def desired(self, ctx: RunContext, target: str) -> Iterable[tuple[str, Record]]: ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,9 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
         for channel in channels:
             if runtime.connector(channel).can(Entity.ORDERS, Mode.PULL):
                 report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
+    for mirrored in (Entity.STOCK, Entity.PRICES):
+        if entity in (None, mirrored):
+            report.findings += _mirrored(runtime, ctx, channels, mirrored, report)
     if entity in (None, Entity.CUSTOMERS):
         report.findings += _duplicate_customers(runtime, ctx, record, report)
     report.unreadable = ctx.errors
@@ -150,6 +168,48 @@ def _daily_totals(channel: str, theirs: Iterable[Order], ours: Iterable[Order], 
             for day, (total, held) in sorted(days.items()) if abs(total - held) > MONEY_TOLERANCE]
 
 
+# --- stock and prices ----------------------------------------------------------------------------
+
+
+def _mirrors(runtime: Runtime, entity: Entity) -> Iterator[Mirror]:
+    for name, config in runtime.config.jobs.items():
+        job = runtime.job_class(name)(name, config, runtime)
+        if isinstance(job, Mirror) and job.entity is entity:
+            yield job
+
+
+def _mirrored(runtime: Runtime, ctx: RunContext, channels: list[str], entity: Entity,
+              report: Report) -> list[Finding]:
+    found = []
+    for job in _mirrors(runtime, entity):
+        for target in runtime.job_config(job.name).targets:
+            connector = runtime.connector(target)
+            if target not in channels or not connector.can(entity, Mode.PULL):
+                continue
+            shown = {_key(record): _amount(record) for record in snapshot(runtime, ctx, target, entity)}
+            report.compared[f"{target} {entity.value}"] += len(shown)
+            for key, record in job.desired(ctx, target):
+                expected, actual = _amount(connector.as_written(entity, record)), shown.get(key)
+                if actual is None:
+                    found.append(Finding(target, entity.value, key, "missing_in_channel", {"1c": expected}))
+                elif abs(actual - expected) > TOLERANCE[entity]:
+                    found.append(Finding(target, entity.value, key, f"{entity.value}_mismatch",
+                                         {"channel": actual, "1c": expected}))
+    return found
+
+
+def _key(record: Record) -> str:
+    return f"{record.warehouse}:{record.product}" if isinstance(record, StockLevel) else getattr(record, "product", "")
+
+
+def _amount(record: Record) -> Decimal:
+    if isinstance(record, StockLevel):
+        return record.quantity
+    if isinstance(record, PriceEntry):
+        return record.amount
+    raise TypeError(f"no amount in {type(record).__name__}")
+
+
 # --- customers ---------------------------------------------------------------------------------
 
 
@@ -180,7 +240,18 @@ def _fix(runtime: Runtime, report: Report) -> bool:
         failed = sum(info.counts.failed for info, _ in runs)
         report.fixed.append(f"{channel}: {count} order(s) missing in 1C: read the channel again, created "
                             f"{created} document(s)" + (f", {failed} went to dead letters" if failed else ""))
-    return bool(missing)
+    stale = sorted({(f.source, f.entity) for f in report.findings
+                    if f.entity in (Entity.STOCK.value, Entity.PRICES.value)})
+    for target, entity in stale:
+        # Forget what was pushed, so the next push sends everything the channel should hold.
+        with runtime.store.transaction() as state:
+            state.fingerprints.forget(target, entity)
+        for job in _mirrors(runtime, Entity(entity)):
+            if target in runtime.job_config(job.name).targets:
+                info, _ = run_job(runtime, job.name)
+                report.fixed.append(f"{target}: {entity} differed from 1C: pushed again in full "
+                                    f"({info.counts.created + info.counts.updated} record(s) sent)")
+    return bool(missing or stale)
 
 
 def _store(runtime: Runtime, report: Report, sources: list[str], entity: Entity | None) -> None:

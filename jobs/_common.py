@@ -1,12 +1,18 @@
-"""What the jobs that push 1C's data to channels share: the goods a channel knows, and those it does not."""
+"""What the jobs that push 1C's data to channels share: the mirror job, the goods a channel knows, and those
+it does not."""
 
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import ClassVar
 
-from hub.jobs import Planned, RunContext
-from hub.model import Entity
+from hub.connector import Mode
+from hub.jobs import Job, Planned, RunContext
+from hub.model import Entity, Record
+from hub.pipeline import Push
 from hub.runtime import Runtime
 
 
@@ -29,3 +35,22 @@ def report_unlinked(ctx: RunContext, target: str, goods: list[str], entity: Enti
         len(goods), entity.value, target)
     if ctx.dry_run:
         ctx.planned.extend(Planned(target, good, "skip (not in the channel's catalog)") for good in goods)
+
+
+class MirrorJob(Job):
+    """A job that mirrors the system of record's state (goods, stock, prices) into each target, change-only.
+
+    Subclasses say what a target should hold (:meth:`desired`); :meth:`run` pushes
+    what differs from the last push, and ``hub reconcile`` compares the same
+    ``desired`` with what the target actually shows.
+    """
+
+    source_modes: ClassVar = frozenset({Mode.PULL})
+
+    @abstractmethod
+    def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
+        """``(key, record)`` for everything ``target`` should hold, in its own ids."""
+
+    def run(self, ctx: RunContext) -> None:
+        for target in self.config.targets:  # read again per target: memory stays flat for any catalog size
+            Push(self.runtime, ctx, target, self.entity).run(self.desired(ctx, target))

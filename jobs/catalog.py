@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector import Mode
-from hub.jobs import Job, RunContext
-from hub.model import Entity, Product
-from hub.pipeline import Push, snapshot
+from hub.jobs import RunContext
+from hub.model import Entity, Product, Record
+from hub.pipeline import snapshot
+from jobs._common import MirrorJob
 
 
 class CatalogOptions(BaseModel):
@@ -23,7 +23,7 @@ class CatalogOptions(BaseModel):
         "skip leaves them out."))
 
 
-class CatalogJob(Job):
+class CatalogJob(MirrorJob):
     """Read the goods of ``from`` (1C) and push new and changed ones to each of ``to``.
 
     Each pushed good is linked: the channel's product id ↔ the 1C reference, which
@@ -34,15 +34,10 @@ class CatalogJob(Job):
 
     type_name = "catalog"
     entity = Entity.CATALOG
-    source_modes: ClassVar = frozenset({Mode.PULL})
     options_model = CatalogOptions
 
-    def run(self, ctx: RunContext) -> None:
-        for target in self.config.targets:  # read again per target: memory stays flat for any catalog size
-            Push(self.runtime, ctx, target, self.entity).run((good.id, good) for good in self._goods(ctx))
-
-    def _goods(self, ctx: RunContext) -> Iterator[Product]:
+    def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
         skip_deleted = self.options(CatalogOptions).deleted == "skip"
         for good in snapshot(self.runtime, ctx, self.config.source, self.entity):
             if isinstance(good, Product) and not (skip_deleted and good.deleted):
-                yield good
+                yield good.id, good

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.connector import Mode
 from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
-from hub.model import Entity, Order
-from hub.pipeline import Pipeline
+from hub.model import Entity, Order, OrderStatus
+from hub.pipeline import Pipeline, snapshot
+from hub.values import utcnow
+
+FORWARD = (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.IN_PROGRESS, OrderStatus.READY,
+           OrderStatus.IN_DELIVERY, OrderStatus.DELIVERED)
+"""The way an order goes; a status is sent back only if it is further along than the channel's."""
+
+
+def moves_forward(channel: OrderStatus, record: OrderStatus) -> bool:
+    """Whether the system of record's ``record`` status is news to a channel at ``channel``."""
+    if channel in (OrderStatus.CANCELLED, OrderStatus.DELIVERED):
+        return False  # final where the guest sees it
+    return record is OrderStatus.CANCELLED or FORWARD.index(record) > FORWARD.index(channel)
 
 
 class OrdersOptions(BaseModel):
@@ -16,6 +31,8 @@ class OrdersOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     create_customers: bool = Field(False, description="Create a 1C counterparty for a guest 1C does not know.")
+    status_days: int = Field(7, ge=1, description=(
+        "How many days of 1C's orders are read to send their statuses back to a channel that takes them."))
 
 
 class OrdersJob(Job):
@@ -33,7 +50,8 @@ class OrdersJob(Job):
     options_model = OrdersOptions
 
     def run(self, ctx: RunContext) -> None:
-        create = self.options(OrdersOptions).create_customers
+        options = self.options(OrdersOptions)
+        create = options.create_customers
         pipeline = Pipeline(self.runtime, ctx)
         fresh = pipeline.ingest(self.config.source, self.entity)
         if ctx.dry_run:
@@ -44,6 +62,27 @@ class OrdersJob(Job):
             if target == self.runtime.config.system_of_record:
                 self._match_customers(ctx, target, create=create)
             pipeline.deliver(target, self.entity)
+            if target == self.runtime.config.system_of_record:
+                self._statuses_back(ctx, target, days=options.status_days)
+
+    def _statuses_back(self, ctx: RunContext, record: str, *, days: int) -> None:
+        """Send 1C's status of each recent order to the channel, forward only: 1C runs the kitchen and the couriers."""
+        channel = self.runtime.connector(self.config.source)
+        if not (channel.can(Entity.ORDERS, Mode.STATUS) and self.runtime.connector(record).can(Entity.ORDERS,
+                                                                                               Mode.PULL)):
+            return
+        with self.runtime.store.transaction() as state:
+            sent = {key: Order.model_validate_json(payload).status
+                    for key, payload in state.outbox.last_sent(record, self.entity.value, self.config.source)}
+        side = RunContext(run_id=ctx.run_id, job=ctx.job)  # 1C's orders are read, not this job's records
+        since = utcnow() - dt.timedelta(days=days)
+        for order in snapshot(self.runtime, side, record, self.entity, since=since):
+            if isinstance(order, Order) and order.channel == self.config.source and order.key in sent \
+                    and order.created_at >= since and moves_forward(sent[order.key], order.status):
+                channel.set_status(order.external_id, order.status)
+                ctx.counts.updated += 1
+        ctx.errors += side.errors
+        ctx.counts.failed += side.counts.failed
 
     def _match_customers(self, ctx: RunContext, target: str, *, create: bool) -> None:
         book = CustomerBook(self.runtime, ctx)

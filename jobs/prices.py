@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector import Mode
-from hub.jobs import Job, RunContext
-from hub.model import Entity, PriceEntry
-from hub.pipeline import Push, snapshot
-from jobs._common import channel_goods, report_unlinked
+from hub.jobs import RunContext
+from hub.model import Entity, PriceEntry, Record
+from hub.pipeline import snapshot
+from jobs._common import MirrorJob, channel_goods, report_unlinked
 
 log = logging.getLogger("hub.jobs.prices")
 
@@ -25,7 +23,7 @@ class PricesOptions(BaseModel):
     price_type: str = Field(min_length=1, description="The 1C price type (ВидЦены Ref_Key) the channels sell at.")
 
 
-class PricesJob(Job):
+class PricesJob(MirrorJob):
     """Read 1C's current prices of ``options.price_type`` and push the changed ones to each of ``to``.
 
     Each price is keyed by the channel's product id, found through the id link the
@@ -36,21 +34,15 @@ class PricesJob(Job):
 
     type_name = "prices"
     entity = Entity.PRICES
-    source_modes: ClassVar = frozenset({Mode.PULL})
-
     options_model = PricesOptions
 
-    def run(self, ctx: RunContext) -> None:
+    def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
         options = self.options(PricesOptions)
         prices = [price for price in snapshot(self.runtime, ctx, self.config.source, self.entity)
                   if isinstance(price, PriceEntry) and price.price_type == options.price_type]
         if not prices and ctx.counts.read:
             log.warning("%s: 1C has no prices of price type %s; check options.price_type", self.name,
                         options.price_type)
-        for target in self.config.targets:
-            Push(self.runtime, ctx, target, self.entity).run(self._entries(ctx, target, prices))
-
-    def _entries(self, ctx: RunContext, target: str, prices: list[PriceEntry]) -> Iterator[tuple[str, PriceEntry]]:
         goods = channel_goods(self.runtime, target)
         report_unlinked(ctx, target, sorted({p.product for p in prices if p.product not in goods}), self.entity)
         for price in prices:

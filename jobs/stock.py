@@ -12,16 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connector import Mode
-from hub.jobs import Job, RunContext
-from hub.model import Entity, StockLevel
-from hub.pipeline import Push, snapshot
+from hub.jobs import RunContext
+from hub.model import Entity, Record, StockLevel
+from hub.pipeline import snapshot
 from hub.values import utcnow
-from jobs._common import channel_goods, report_unlinked
+from jobs._common import MirrorJob, channel_goods, report_unlinked
 
 
 class StockOptions(BaseModel):
@@ -34,7 +32,7 @@ class StockOptions(BaseModel):
         "for every good the channel knows: a good the warehouse does not hold is at zero."))
 
 
-class StockJob(Job):
+class StockJob(MirrorJob):
     """Read 1C's balances and push each channel's changed stock levels, keyed ``<venue>:<product id>``.
 
     1C leaves zero balances out of what it reports, so the levels pushed are not
@@ -45,16 +43,12 @@ class StockJob(Job):
 
     type_name = "stock"
     entity = Entity.STOCK
-    source_modes: ClassVar = frozenset({Mode.PULL})
-
     options_model = StockOptions
 
-    def run(self, ctx: RunContext) -> None:
-        options = self.options(StockOptions)
-        balances, as_of = self._balances(ctx, set(options.venues.values()))
-        for target in self.config.targets:
-            levels = self._levels(ctx, target, options.venues, balances, as_of)
-            Push(self.runtime, ctx, target, self.entity).run(levels)
+    def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
+        venues = self.options(StockOptions).venues
+        balances, as_of = self._balances(ctx, set(venues.values()))
+        return self._levels(ctx, target, venues, balances, as_of)
 
     def _balances(self, ctx: RunContext, warehouses: set[str]) -> tuple[dict[tuple[str, str], Decimal], dt.datetime]:
         """What the venues' warehouses hold, by (1C good, warehouse), and when it was read."""
@@ -67,7 +61,7 @@ class StockJob(Job):
         return held, as_of
 
     def _levels(self, ctx: RunContext, target: str, venues: dict[str, str],
-                balances: dict[tuple[str, str], Decimal], as_of: dt.datetime) -> Iterator[tuple[str, StockLevel]]:
+                balances: dict[tuple[str, str], Decimal], as_of: dt.datetime) -> Iterator[tuple[str, Record]]:
         goods = channel_goods(self.runtime, target)
         unlinked = sorted({good for good, _ in balances if good not in goods})
         report_unlinked(ctx, target, unlinked, self.entity)

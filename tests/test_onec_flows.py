@@ -117,3 +117,39 @@ def test_an_order_with_an_unknown_good_waits_in_dead_letters_until_the_good_is_l
     [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
     assert document["Posted"] is True
     assert "0 dead letter(s)." in stage.hub("deadletters", "list").output
+
+
+def set_1c_status(stage: Stage, channel: str, order: dict[str, Any], status: str) -> None:
+    from tests.connectors.onec_odata.conftest import connect
+
+    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"{channel}:{order['id']}"]
+    connect(stage.onec).update(ORDERS, document["Ref_Key"], {"Статус": status}, data_version=document["DataVersion"])
+
+
+def test_1c_statuses_flow_back_forward_only(stage: Stage) -> None:
+    order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))   # paid: accepted in hub's words
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    set_1c_status(stage, "shop", order, "КОтгрузке")                     # the kitchen is done: ready
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "ready"
+
+    stage.shop.set_status(order["id"], "delivering")                   # the courier took it in the shop
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    set_1c_status(stage, "shop", order, "КОтгрузке")                     # 1C is behind: never sent back
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "delivering"
+
+    set_1c_status(stage, "shop", order, "Закрыт")                        # closed in 1C: delivered
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "done"
+
+
+def test_a_cancelled_order_stays_cancelled(stage: Stage) -> None:
+    order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    stage.shop.set_status(order["id"], "canceled")
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
+    assert document["Статус"] == "Закрыт" and all(line["Отменено"] for line in document["Товары"])
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "canceled"

@@ -44,6 +44,10 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
             "sources": {"onec": onec_settings,
                         "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"}},
             "jobs": {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
+                     "shop-stock": {"type": "stock", "from": "onec", "to": "shop",
+                                    "options": onec.job_options("stock")},
+                     "shop-prices": {"type": "prices", "from": "onec", "to": "shop",
+                                     "options": onec.job_options("prices")},
                      "shop-orders": {"type": "orders", "from": "shop", "to": "onec"}},
         }
         path = tmp_path / "hub.yaml"
@@ -117,3 +121,22 @@ def test_customers_sharing_a_phone_in_1c_are_duplicates(stage: Stage) -> None:
     assert duplicates["+79165551234"]["kind"] == "duplicate_customer"
     assert set(duplicates["+79165551234"]["detail"]["customers"]) == {anna["Ref_Key"], twin["Ref_Key"]}
     assert "+79031112233" in duplicates, "the seeded base has one couple sharing a phone already"
+
+
+def test_stock_and_prices_that_drifted_in_the_channel_are_found_and_pushed_again(stage: Stage) -> None:
+    assert stage.hub("reconcile", "--entity", "stock").exit_code == 0
+    (venue, sku), level = next(iter(stage.shop.stock.items()))
+    level["quantity"] = "999"                       # someone edited the shop by hand
+    sku_priced, price = next(iter(stage.shop.prices.items()))
+    price["price"] = "1.00"
+    found = json_loads(stage.hub("reconcile", "--format", "json").output)["findings"]
+    kinds = {(f["kind"], f["key"]) for f in found}
+    assert ("stock_mismatch", f"{venue}:{sku}") in kinds
+    assert ("prices_mismatch", sku_priced) in kinds
+
+    fixed = stage.hub("reconcile", "--entity", "stock", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    assert "stock differed from 1C: pushed again in full" in fixed.output
+    assert stage.shop.stock[(venue, sku)]["quantity"] != "999"
+    assert stage.hub("reconcile", "--entity", "prices", "--fix").exit_code == 0
+    assert stage.shop.prices[sku_priced]["price"] != "1.00"

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import StatementError
 
 import hub.state.store
@@ -56,6 +57,52 @@ def test_migrations_build_every_table_and_a_second_run_changes_nothing(
 def test_migrated_database_matches_schema_py(store: StateStore) -> None:
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_revision_0001_builds_its_tables_without_schema_py(
+        state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frozen history: 0001 must build the same tables whatever schema.py says today.
+    monkeypatch.setattr(metadata, "create_all", _refuse_create_all)
+    store = StateStore(state_url)
+    with store.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+    columns = {c["name"] for c in inspect(store.engine).get_columns("fingerprints")}
+    assert columns == {"target", "entity", "key", "hash", "updated_at"}
+    indexes = {i["name"] for table in metadata.tables for i in inspect(store.engine).get_indexes(table)}
+    assert indexes >= {"ix_id_links_ref", "ix_inbox_pending", "ix_outbox_due", "ix_runs_job",
+                       "ix_dead_letters_status", "ix_discrepancies_open"}
+    store.close()
+
+
+def test_upgrading_a_0001_database_keeps_its_fingerprints(state_url: str) -> None:
+    store = StateStore(state_url)
+    with store.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(text("INSERT INTO fingerprints (target, entity, key, hash, updated_at) "
+                          "VALUES ('shop', 'prices', 'SKU-1', :hash, :at)"),
+                     {"hash": Fingerprints.of("old"), "at": utcnow()})
+    assert store.revision() == "0001"
+    store.migrate()
+    assert store.revision() == HEAD
+    with store.transaction() as state:
+        assert state.fingerprints.get_many("shop", "prices", ["SKU-1"]) == {"SKU-1": Fingerprints.of("old")}
+        assert state.fingerprints.payloads("shop", "prices", ["SKU-1"]) == {"SKU-1": None}
+        state.fingerprints.put_many("shop", "prices", {"SKU-1": "new"})
+        assert state.fingerprints.payloads("shop", "prices", ["SKU-1"]) == {"SKU-1": "new"}
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.close()
+
+
+def _alembic_config(conn: Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(hub.state.store.__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    return config
+
+
+def _refuse_create_all(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("a migration built tables from schema.py")
 
 
 def test_database_from_a_newer_hub_is_refused(store: StateStore) -> None:
@@ -264,15 +311,17 @@ def test_outbox_retries_gives_up_and_revives(store: StateStore) -> None:
 
 
 def test_fingerprints_are_upserted_and_read_across_chunks(store: StateStore) -> None:
-    hashes = {f"p-{n}": Fingerprints.of(f"payload {n}") for n in range(MANY)}
+    payloads = {f"p-{n}": f"payload {n}" for n in range(MANY)}
     with store.transaction() as state:
-        state.fingerprints.put_many("1c", "product", hashes)
+        state.fingerprints.put_many("1c", "product", payloads)
         state.fingerprints.put_many("1c", "product", {})
-        state.fingerprints.put_many("1c", "product", {"p-0": Fingerprints.of("changed")})
-        state.fingerprints.put_many("bitrix", "product", {"p-1": Fingerprints.of("elsewhere")})
+        state.fingerprints.put_many("1c", "product", {"p-0": "changed"})
+        state.fingerprints.put_many("bitrix", "product", {"p-1": "elsewhere"})
     with store.transaction() as state:
-        found = state.fingerprints.get_many("1c", "product", [*hashes, "p-unknown"])
-    assert found == {**hashes, "p-0": Fingerprints.of("changed")}
+        found = state.fingerprints.get_many("1c", "product", [*payloads, "p-unknown"])
+        kept = state.fingerprints.payloads("1c", "product", ["p-0", "p-1", f"p-{MANY - 1}", "p-unknown"])
+    assert found == {key: Fingerprints.of(p) for key, p in {**payloads, "p-0": "changed"}.items()}
+    assert kept == {"p-0": "changed", "p-1": "payload 1", f"p-{MANY - 1}": f"payload {MANY - 1}"}
 
 
 # --- runs -------------------------------------------------------------------------------

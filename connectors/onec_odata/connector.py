@@ -7,9 +7,10 @@ maps fields; ``options:`` carries the few 1C-specific read settings (which
 virtual table, its dimensions, the barcode register). A new configuration is a
 new folder of YAML, no Python.
 
-Reads are full snapshots, not increments: 1C's standard OData interface has
-no change tracking (catalog rows carry an opaque ``DataVersion`` and no
-modification time; stock and prices are virtual tables computed on request).
+Reads are full snapshots, not increments (orders can be limited by date with
+``since``): 1C's standard OData interface has no change tracking
+(catalog rows carry an opaque ``DataVersion`` and no modification time; stock
+and prices are virtual tables computed on request).
 Change-only behaviour comes from hub's fingerprints downstream, so an
 unchanged catalog of 100,000 goods costs reads but never a single write.
 
@@ -22,12 +23,14 @@ Documents are posted after every create and update.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.onec_odata import odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
@@ -154,11 +157,15 @@ class OneCConnector(Connector):
                      "add them to the composition: " + ", ".join(missing))
         return f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs"
 
-    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
+    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         mapping = self.mappings.get((entity, "in"))
         if mapping is None or mapping.source is None:
             raise self._unsupported(entity, Mode.PULL)
         options = _options(mapping)
+        if entity is Entity.ORDERS and since is not None:  # 1C filters documents by their date
+            dated = f"Date ge {odata.datetime_literal(since, self.context.timezone)}"
+            options = options.model_copy(update={"filter": f"({options.filter}) and {dated}" if options.filter
+                                                 else dated})
         rows = self._rows(mapping.source, options)
         if options.barcodes is not None:
             rows = self._with_barcodes(rows, options.barcodes)

@@ -50,6 +50,12 @@ class TestChannelClient:
     def put_products(self, products: list[dict[str, Any]]) -> None:
         self.http.put("/api/v1/products", json={"products": products})
 
+    def stock(self) -> list[dict[str, Any]]:
+        return list(self._json(self.http.get("/api/v1/stock")).get("stock", []))
+
+    def prices(self) -> list[dict[str, Any]]:
+        return list(self._json(self.http.get("/api/v1/prices")).get("prices", []))
+
     def put_stock(self, levels: list[dict[str, Any]]) -> None:
         self.http.put("/api/v1/stock", json={"stock": levels})
 
@@ -58,6 +64,9 @@ class TestChannelClient:
 
     def create_order(self, body: dict[str, Any]) -> str:
         return str(self._json(self.http.post("/api/v1/orders", json=body))["id"])
+
+    def set_status(self, order_id: str, status: str) -> None:
+        self.http.put(f"/api/v1/orders/{order_id}/status", json={"status": status})
 
     def replace_order(self, order_id: str, body: dict[str, Any]) -> None:
         self.http.put(f"/api/v1/orders/{order_id}", json=body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError
@@ -20,7 +21,7 @@ from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import InvalidRecord
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
-from hub.values import json_loads
+from hub.values import json_dumps, json_loads, utcnow
 
 STATUSES: dict[str, OrderStatus] = {
     "new": OrderStatus.NEW,
@@ -54,10 +55,10 @@ class TestChannelConnector(Connector):
 
     type_name = "testchannel"
     settings_model = TestChannelSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE}),
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE, Mode.STATUS}),
                               Entity.CATALOG: frozenset({Mode.WRITE}),
-                              Entity.STOCK: frozenset({Mode.WRITE}),
-                              Entity.PRICES: frozenset({Mode.WRITE})}
+                              Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
+                              Entity.PRICES: frozenset({Mode.WRITE, Mode.PULL})}
     batch_limits: ClassVar = {Entity.CATALOG: MAX_BATCH, Entity.STOCK: MAX_STOCK_BATCH, Entity.PRICES: MAX_PRICE_BATCH}
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
@@ -76,7 +77,12 @@ class TestChannelConnector(Connector):
         info = self.client.ping()
         return f"shop {info.get('shop', '?')!r} answers"
 
-    def read(self, entity: Entity, *, cursor: str | None) -> Iterator[Page]:
+    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        if entity in (Entity.STOCK, Entity.PRICES):  # what the shop shows now, for reconciliation
+            items = self.client.stock() if entity is Entity.STOCK else self.client.prices()
+            yield Page([RawRecord(external_id=f"{i.get('venue', '')}:{i['sku']}".lstrip(":"),
+                                  body=json_dumps(i).encode()) for i in items], cursor=None)
+            return
         if entity is not Entity.ORDERS:
             raise self._unsupported(entity, Mode.PULL)
         for records, seq in self.client.orders_after(int(cursor or 0), limit=self.page_size):
@@ -86,6 +92,12 @@ class TestChannelConnector(Connector):
     def decode(self, entity: Entity, record: RawRecord) -> Record:
         try:
             data = json_loads(record.body)
+            if entity is Entity.STOCK:
+                quantity = (Decimal(0) if data["stopped"] else Decimal(1)) if "stopped" in data else data["quantity"]
+                return StockLevel(product=data["sku"], warehouse=data["venue"], quantity=quantity, as_of=utcnow())
+            if entity is Entity.PRICES:
+                return PriceEntry(product=data["sku"], price_type="shop", amount=data["price"],
+                                  currency=data.get("currency", "RUB"))
             return _order_from_json(self.name, data)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
@@ -93,6 +105,9 @@ class TestChannelConnector(Connector):
     def find(self, entity: Entity, key: str) -> str | None:
         found = self.client.find_by_ref(key)
         return str(found[0]["id"]) if found else None
+
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        self.client.set_status(external_id, WORDS[status])
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         assert isinstance(record, Order)
@@ -120,6 +135,11 @@ class TestChannelConnector(Connector):
                                     for p in prices])
             return [p.product for p in prices]
         raise self._unsupported(entity, Mode.WRITE)
+
+    def as_written(self, entity: Entity, record: Record) -> Record:
+        if self.stop_list and isinstance(record, StockLevel):
+            return record.model_copy(update={"quantity": Decimal(0) if record.quantity <= 0 else Decimal(1)})
+        return record
 
     def _stock_item(self, level: StockLevel) -> dict[str, Any]:
         item: dict[str, Any] = {"venue": level.warehouse, "sku": level.product}

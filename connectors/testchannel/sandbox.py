@@ -25,6 +25,7 @@ MENU: list[tuple[str, str, Decimal, bool]] = [
 ]
 OPTIONS = [("SYR-VAN", "Сироп ваниль", Decimal("40.00")), ("MLK-OAT", "Овсяное молоко", Decimal("60.00"))]
 MAX_PAGE = 100
+STATUS_WORDS = ("new", "paid", "cooking", "ready", "delivering", "done", "canceled")
 
 
 class TestChannelSandbox(Sandbox):
@@ -125,6 +126,12 @@ class TestChannelSandbox(Sandbox):
             return self._create(request)
         if path in self._batches() and request.method == "PUT":
             return self._put_batch(request, path)
+        if path in self._batches() and request.method == "GET":
+            field, _, _, kept = self._batches()[path]
+            with self._data_lock:
+                return json_response({field: list(kept.values())})
+        if path.startswith("/api/v1/orders/") and path.endswith("/status") and request.method == "PUT":
+            return self._put_status(request, path.split("/")[-2])
         if path.startswith("/api/v1/orders/"):
             order_id = path.rsplit("/", 1)[1]
             if request.method == "GET":
@@ -180,6 +187,22 @@ class TestChannelSandbox(Sandbox):
                 kept[str(item[key[0]]) if len(key) == 1 else tuple(str(item[k]) for k in key)] = item
         self.committed(request)
         return json_response({"updated": len(items)})
+
+    def _put_status(self, request: Request, order_id: str) -> Response:
+        try:
+            body = json_loads(request.get_data())
+        except ValueError as exc:
+            return _bad_request(f"body is not JSON: {exc}")
+        status = body.get("status") if isinstance(body, dict) else None
+        if status not in STATUS_WORDS:
+            return _bad_request(f"status must be one of {', '.join(STATUS_WORDS)}")
+        with self._data_lock:
+            if order_id not in self.orders:
+                return _not_found(order_id)
+            self.orders[order_id]["status"] = status
+            self._touch(self.orders[order_id])
+        self.committed(request)
+        return json_response({"id": order_id, "status": status})
 
     def _replace(self, request: Request, order_id: str) -> Response:
         body = _json_body(request)

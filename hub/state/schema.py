@@ -116,6 +116,7 @@ fingerprints = Table(
     Column("entity", String(32), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("hash", String(64), nullable=False),
+    Column("payload", Text),  # what was pushed, for a dry run's field-level diff; NULL if pushed before 0002
     Column("updated_at", UtcDateTime, nullable=False),
 )
 

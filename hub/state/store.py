@@ -389,6 +389,11 @@ class Outbox(_Repo):
         r = self.conn.execute(select(t.outbox).where(t.outbox.c.id == item_id)).first()
         return None if r is None else _outbox_item(r)
 
+    def payload_of(self, target: str, entity: str, key: str) -> str | None:
+        """The newest payload queued for (``target``, ``entity``, ``key``), delivered or not; None if never queued."""
+        return self.conn.execute(select(t.outbox.c.payload).where(
+            t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.key == key)).scalar_one_or_none()
+
     def done(self, item: OutboxItem, ref: str) -> bool:
         """Mark delivered, unless a newer payload arrived meanwhile (then it stays pending)."""
         result = self.conn.execute(update(t.outbox).where(
@@ -408,6 +413,13 @@ class Outbox(_Repo):
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item_id).values(
             status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow()))
 
+    def last_sent(self, target: str, entity: str, source: str) -> Iterator[tuple[str, str]]:
+        """(key, payload) of every record ``source`` has queued for ``target``, delivered or not."""
+        rows = self.conn.execute(select(t.outbox.c.key, t.outbox.c.payload).where(
+            t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.source == source))
+        for row in rows:
+            yield str(row.key), str(row.payload)
+
     def depth(self) -> dict[str, int]:
         """Pending writes per target."""
         rows = self.conn.execute(select(t.outbox.c.target, func.count()).where(
@@ -420,13 +432,23 @@ def _outbox_item(r: Any) -> OutboxItem:
 
 
 class Fingerprints(_Repo):
-    """A hash of what was last pushed per (target, entity, key): unchanged data is never sent again."""
+    """What was last pushed per (target, entity, key): unchanged data is never sent again.
+
+    Each row holds the payload's hash, compared on every push, and the payload
+    itself, read only by a dry run to show what changed field by field.
+    """
 
     @staticmethod
     def of(payload: str) -> str:
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def forget(self, target: str, entity: str) -> None:
+        """Drop what was pushed to ``target``: its next push sends everything again (reconcile --fix)."""
+        self.conn.execute(t.fingerprints.delete().where(
+            t.fingerprints.c.target == target, t.fingerprints.c.entity == entity))
+
     def get_many(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str]:
+        """Key → hash of its last pushed payload, for the keys pushed before."""
         found: dict[str, str] = {}
         for chunk in _chunks(sorted(set(keys))):
             rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.hash).where(
@@ -435,15 +457,27 @@ class Fingerprints(_Repo):
             found.update({r.key: r.hash for r in rows})
         return found
 
-    def put_many(self, target: str, entity: str, hashes: Mapping[str, str]) -> None:
-        if not hashes:
+    def payloads(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str | None]:
+        """Key → its last pushed payload, for the keys pushed before (None: pushed before payloads were kept)."""
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.payload).where(
+                t.fingerprints.c.target == target, t.fingerprints.c.entity == entity,
+                t.fingerprints.c.key.in_(chunk)))
+            found.update({r.key: r.payload for r in rows})
+        return found
+
+    def put_many(self, target: str, entity: str, payloads: Mapping[str, str]) -> None:
+        """Record ``payloads`` (key → payload) as pushed."""
+        if not payloads:
             return
         now = utcnow()
         stmt = _insert(self.conn, t.fingerprints)
-        stmt = stmt.on_conflict_do_update(index_elements=["target", "entity", "key"],
-                                          set_={"hash": stmt.excluded.hash, "updated_at": now})
-        self.conn.execute(stmt, [{"target": target, "entity": entity, "key": k, "hash": h, "updated_at": now}
-                                 for k, h in hashes.items()])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["target", "entity", "key"],
+            set_={"hash": stmt.excluded.hash, "payload": stmt.excluded.payload, "updated_at": now})
+        self.conn.execute(stmt, [{"target": target, "entity": entity, "key": k, "hash": self.of(p), "payload": p,
+                                  "updated_at": now} for k, p in payloads.items()])
 
 
 class Runs(_Repo):

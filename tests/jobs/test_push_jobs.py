@@ -91,9 +91,15 @@ def test_a_stop_list_shop_gets_goods_at_zero_as_stopped(make_setup: Callable[...
     assert not any("quantity" in item for item in setup.shop.stock.values())
     assert {True, False} == {quantity <= 0 for quantity in expected.values()}
 
+    calls = setup.writes(STOCK)
+    setup.onec.demo_activity()  # more of a good arrives: still in stock, nothing a stop list can show
+    assert setup.hub("sync", "--source", "erp", "--entity", "stock").exit_code == 0
+    assert setup.writes(STOCK) == calls, "a stop-list shop is written to only when a good stops or returns"
+
     stocked = next(key for key, quantity in expected.items() if quantity > 0)
     sell_out(setup, *stocked)
     assert setup.hub("sync", "--source", "erp", "--entity", "stock").exit_code == 0
+    assert setup.writes(STOCK) == calls + 1
     assert setup.shop.stock[stocked]["stopped"] is True
 
 
