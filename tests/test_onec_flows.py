@@ -153,3 +153,17 @@ def test_a_cancelled_order_stays_cancelled(stage: Stage) -> None:
     assert document["Статус"] == "Закрыт" and all(line["Отменено"] for line in document["Товары"])
     assert stage.hub("sync", "--source", "shop").exit_code == 0
     assert stage.shop.orders[order["id"]]["status"] == "canceled"
+
+
+def test_a_good_marked_for_deletion_in_1c_is_hidden_in_the_channel(stage: Stage) -> None:
+    from tests.connectors.onec_odata.conftest import connect
+
+    good = next(g for g in stage.onec.rows("Catalog_Номенклатура") if not g["IsFolder"])
+    sku = good["Артикул"]
+    assert stage.shop.products[sku]["hidden"] is False
+    connect(stage.onec).update("Catalog_Номенклатура", good["Ref_Key"], {"DeletionMark": True},
+                               data_version=good["DataVersion"])
+    writes = stage.shop.count("PUT", "/api/v1/products")
+    assert stage.hub("sync", "--source", "shop", "--entity", "catalog").exit_code == 0
+    assert stage.shop.products[sku]["hidden"] is True
+    assert stage.shop.count("PUT", "/api/v1/products") == writes + 1, "only the changed good is sent"
