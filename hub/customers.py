@@ -15,7 +15,11 @@ a counterparty in 1C only where the orders job allows it
 (``options: {create_customers: true}``); otherwise the order goes to 1C with the
 retail customer its mapping names. When a phone or email is already linked to
 another counterparty, 1C's link wins and the conflict is recorded as a
-discrepancy (``customer_conflict``) for a person to look at.
+discrepancy (``customer_conflict``) for a person to look at. Likewise when a
+channel knows a matched guest under another name than 1C does: 1C's data is
+never overwritten from a channel, and the difference is recorded
+(``customer_data_conflict``). The customers job keeps each counterparty as 1C
+last showed it for that comparison.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ log = logging.getLogger("hub.customers")
 CUSTOMERS = Entity.CUSTOMERS.value
 PHONE, EMAIL = "phone", "email"
 ORDER_HISTORY = ("hub", "customer_orders")
+AS_IN_1C = "customers_as_read"
+"""Entity under which the customers job keeps each counterparty as the system of record last showed it."""
+COMPARED = ("first_name", "last_name", "middle_name", "birthday")
 """(system, entity) of the links from an order key to its customer's counterparty."""
 
 
@@ -81,7 +88,21 @@ class CustomerBook:
             with self.runtime.store.transaction() as state:
                 self._link(state, order.channel, customer, ref)
                 state.links.put(*ORDER_HISTORY, order.key, ref)
+                self._compare(state, order.channel, customer, ref)
         return ref
+
+    def _compare(self, state: State, channel: str, customer: Customer, ref: str) -> None:
+        """Record where the channel's data differs from 1C's (1C wins: nothing is written)."""
+        known = state.fingerprints.payloads(self.record, AS_IN_1C, [ref]).get(ref)
+        if known is None:
+            return
+        held = Customer.model_validate_json(known)
+        differing = {name: {"1c": getattr(held, name), "channel": getattr(customer, name)} for name in COMPARED
+                     if getattr(customer, name) is not None and getattr(held, name) is not None
+                     and getattr(customer, name) != getattr(held, name)}
+        if differing:
+            state.discrepancies.add(source=channel, entity=CUSTOMERS, key=ref, kind="customer_data_conflict",
+                                    detail=differing, run_id=self.ctx.run_id or None)
 
     def _create(self, channel: str, customer: Customer) -> str | None:
         connector = self.runtime.connector(self.record)
@@ -116,6 +137,7 @@ class CustomerBook:
                 continue
             ref = customer.ids[self.record]
             with self.runtime.store.transaction() as state:
+                state.fingerprints.put_many(self.record, AS_IN_1C, {ref: customer.model_dump_json()})
                 for system, value in contact_keys(None, customer):
                     linked = state.links.get(system, CUSTOMERS, value)
                     if linked is None:

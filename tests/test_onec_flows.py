@@ -167,3 +167,19 @@ def test_a_good_marked_for_deletion_in_1c_is_hidden_in_the_channel(stage: Stage)
     assert stage.hub("sync", "--source", "shop", "--entity", "catalog").exit_code == 0
     assert stage.shop.products[sku]["hidden"] is True
     assert stage.shop.count("PUT", "/api/v1/products") == writes + 1, "only the changed good is sent"
+
+
+def test_a_guest_known_under_another_name_keeps_1c_data_and_the_conflict_is_recorded(stage: Stage) -> None:
+    anna = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Description"].startswith("Смирнова"))
+    stage.shop.place_order(**guest("Аня Смирнова-Иванова", "8 916 555 12 34"))
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    after = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Ref_Key"] == anna["Ref_Key"])
+    assert after["Description"] == anna["Description"], "1C wins: its data is not overwritten"
+    from hub.state import open_store
+
+    store = open_store(yaml.safe_load(stage.config.read_text())["state"]["url"])
+    with store.transaction() as state:
+        [conflict] = [d for d in state.discrepancies.open() if d["kind"] == "customer_data_conflict"]
+    store.close()
+    assert conflict["key"] == anna["Ref_Key"]
+    assert "Аня" in conflict["detail"] and "Анна" in conflict["detail"]
