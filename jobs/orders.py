@@ -71,11 +71,12 @@ class OrdersJob(Job):
         if not (channel.can(Entity.ORDERS, Mode.STATUS) and self.runtime.connector(record).can(Entity.ORDERS,
                                                                                                Mode.PULL)):
             return
-        with self.runtime.store.transaction() as state:
-            sent = {key: Order.model_validate_json(payload).status
-                    for key, payload in state.outbox.last_sent(record, self.entity.value, self.config.source)}
-        side = RunContext(run_id=ctx.run_id, job=ctx.job)  # 1C's orders are read, not this job's records
         since = utcnow() - dt.timedelta(days=days)
+        # An order is queued after it was placed, so orders placed since ``since`` were queued since then too.
+        with self.runtime.store.transaction() as state:
+            sent = {key: Order.model_validate_json(payload).status for key, payload
+                    in state.outbox.last_sent(record, self.entity.value, self.config.source, since=since)}
+        side = RunContext(run_id=ctx.run_id, job=ctx.job)  # 1C's orders are read, not this job's records
         for order in snapshot(self.runtime, side, record, self.entity, since=since):
             if isinstance(order, Order) and order.channel == self.config.source and order.key in sent \
                     and order.created_at >= since and moves_forward(sent[order.key], order.status):

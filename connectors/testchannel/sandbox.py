@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from hub.sandbox import Sandbox, json_response
-from hub.values import json_loads, money
+from hub.values import json_loads, money, utcnow
 
 MENU: list[tuple[str, str, Decimal, bool]] = [
     # sku, title, price per unit (per kg for weighed goods), weighed
@@ -70,7 +70,8 @@ class TestChannelSandbox(Sandbox):
             lines.append({"sku": sku, "title": title, "qty": str(qty), "price": str(price),
                           "discount": str(discount), "total": str(total), "options": options})
         total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
-        created = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=len(self.orders) * 7)
+        # Placed just now, a second apart: date windows (status flowback, reconcile --since) must see them.
+        created = utcnow().replace(microsecond=0) - dt.timedelta(hours=2) + dt.timedelta(seconds=len(self.orders))
         order: dict[str, Any] = {
             "number": f"A-{self._next_id}",
             "created_at": created.isoformat(),

@@ -413,10 +413,12 @@ class Outbox(_Repo):
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item_id).values(
             status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow()))
 
-    def last_sent(self, target: str, entity: str, source: str) -> Iterator[tuple[str, str]]:
-        """(key, payload) of every record ``source`` has queued for ``target``, delivered or not."""
+    def last_sent(self, target: str, entity: str, source: str, *,
+                  since: dt.datetime) -> Iterator[tuple[str, str]]:
+        """(key, payload) of every record ``source`` has queued for ``target`` since ``since``, delivered or not."""
         rows = self.conn.execute(select(t.outbox.c.key, t.outbox.c.payload).where(
-            t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.source == source))
+            t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.source == source,
+            t.outbox.c.created_at >= since))
         for row in rows:
             yield str(row.key), str(row.payload)
 
@@ -449,22 +451,19 @@ class Fingerprints(_Repo):
 
     def get_many(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str]:
         """Key → hash of its last pushed payload, for the keys pushed before."""
-        found: dict[str, str] = {}
-        for chunk in _chunks(sorted(set(keys))):
-            rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.hash).where(
-                t.fingerprints.c.target == target, t.fingerprints.c.entity == entity,
-                t.fingerprints.c.key.in_(chunk)))
-            found.update({r.key: r.hash for r in rows})
-        return found
+        return self._column(t.fingerprints.c.hash, target, entity, keys)
 
     def payloads(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str | None]:
         """Key → its last pushed payload, for the keys pushed before (None: pushed before payloads were kept)."""
-        found: dict[str, str | None] = {}
+        return self._column(t.fingerprints.c.payload, target, entity, keys)
+
+    def _column(self, column: Any, target: str, entity: str, keys: Iterable[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
         for chunk in _chunks(sorted(set(keys))):
-            rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.payload).where(
+            rows = self.conn.execute(select(t.fingerprints.c.key, column).where(
                 t.fingerprints.c.target == target, t.fingerprints.c.entity == entity,
                 t.fingerprints.c.key.in_(chunk)))
-            found.update({r.key: r.payload for r in rows})
+            found.update({row[0]: row[1] for row in rows})
         return found
 
     def put_many(self, target: str, entity: str, payloads: Mapping[str, str]) -> None:
