@@ -358,7 +358,10 @@ def mappings_preview(mapping: Path, input_file: Path, links_file: Path | None) -
     """Map one payload and show the result, field by field, with the reason for each failure."""
     from hub.mapping import preview
 
-    links = json_loads(links_file.read_bytes()) if links_file else None
+    try:
+        links = json_loads(links_file.read_bytes()) if links_file else None
+    except ValueError as exc:
+        raise ConfigError([f"{links_file}: not JSON: {exc}"]) from None
     if links is not None and not (isinstance(links, dict) and all(isinstance(v, str) for v in links.values())):
         raise ConfigError([f"{links_file}: expected a JSON object of id → linked id"])
     text, ok = preview(mapping, input_file, links=links)

@@ -212,3 +212,8 @@ def test_preview_resolves_lookups_through_a_links_file(tmp_path: Path) -> None:
                                                "--links", str(links)])
     assert with_links.exit_code == 0, with_links.output
     assert "24ede6a4-8a6a-11f0-8789-00155d01c80a" in with_links.output
+    links.write_text('{"shop:catalog:CAP-300": ')
+    broken = CliRunner().invoke(cli.main, ["mappings", "preview", str(mapping), "--input", str(order),
+                                           "--links", str(links)])
+    assert broken.exit_code == 2
+    assert f"{links}: not JSON" in broken.output
