@@ -6,18 +6,24 @@ State-store fixtures run each test on both SQLite and a real PostgreSQL server:
 * ``state_url`` - an empty database per test, once on SQLite and once on PostgreSQL
   (the PostgreSQL run carries the ``postgres`` marker: ``-m "not postgres"`` skips it);
 * ``store`` - a migrated :class:`hub.state.StateStore` on ``state_url``;
-* ``pair`` - a testchannel shop and a testchannel standing in for 1C, with a hub.yaml joining them.
+* ``pair`` - a testchannel shop and a testchannel standing in for 1C, with a hub.yaml joining them;
+* ``onec_stage`` - the 1C sandbox as the system of record and testchannel shops, with a hub.yaml.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner, Result
 
+import cli
+from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.state import StateStore, open_store
 from hub.testing.postgres import create_database, postgres_server
@@ -93,3 +99,56 @@ def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChannelPai
         state_url = f"sqlite:///{tmp_path / 'pair.db'}"
         config_file = write_pair_config(tmp_path / "hub.yaml", shop, erp, state_url)
         yield ChannelPair(shop, erp, config_file, state_url, env)
+
+
+@dataclass
+class OneCStage:
+    """1C as the system of record, testchannel shops as channels, and a hub.yaml joining them."""
+
+    onec: OneCSandbox
+    channels: dict[str, TestChannelSandbox]
+    config: Path
+    state_url: str
+
+    @property
+    def shop(self) -> TestChannelSandbox:
+        return self.channels["shop"]
+
+    def hub(self, *args: str) -> Result:
+        """Run ``hub <args>`` with this stage's config."""
+        return CliRunner().invoke(cli.main, ["--config", str(self.config), *args])
+
+    def document(self, channel: str, order: dict[str, Any]) -> dict[str, Any]:
+        """The one 1C customer order a channel's order became."""
+        [document] = [d for d in self.onec.rows("Document_ЗаказКлиента")
+                      if d["НомерПоДаннымКлиента"] == f"{channel}:{order['id']}"]
+        return document
+
+
+StageJobs = Callable[[OneCSandbox, list[str]], dict[str, Any]]
+"""Builds the stage's ``jobs:`` from its 1C sandbox and channel names."""
+
+
+@pytest.fixture
+def onec_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., OneCStage]]:
+    """A factory of :class:`OneCStage`: ``onec_stage(jobs, channels=("shop",))``; sandboxes stop after the test."""
+    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
+    monkeypatch.setenv("SHOP_TOKEN", "shop-secret")
+    with ExitStack() as running:
+        def make(jobs: StageJobs, channels: tuple[str, ...] = ("shop",)) -> OneCStage:
+            onec = running.enter_context(OneCSandbox())
+            shops = {name: running.enter_context(TestChannelSandbox(token="shop-secret", seed=5 + n))
+                     for n, name in enumerate(channels)}
+            state_url = f"sqlite:///{tmp_path / 'state.db'}"
+            config = {
+                "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
+                "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+                            **{name: {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"}
+                               for name, shop in shops.items()}},
+                "jobs": jobs(onec, list(channels)),
+            }
+            path = tmp_path / "hub.yaml"
+            path.write_text(yaml.safe_dump(config, allow_unicode=True))
+            return OneCStage(onec, shops, path, state_url)
+
+        yield make

@@ -2,81 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
-from click.testing import CliRunner, Result
 
-import cli
 from connectors.onec_odata import OneCSandbox
-from connectors.testchannel import TestChannelSandbox
+from tests.conftest import OneCStage
 
 pytestmark = pytest.mark.slow
 ORDERS = "Document_ЗаказКлиента"
 COUNTERPARTIES = "Catalog_Контрагенты"
 
 
-class Stage:
-    def __init__(self, onec: OneCSandbox, shop: TestChannelSandbox, web: TestChannelSandbox, config: Path) -> None:
-        self.onec, self.shop, self.web, self.config = onec, shop, web, config
-
-    def hub(self, *args: str) -> Result:
-        return CliRunner().invoke(cli.main, ["--config", str(self.config), *args])
-
-    def counterparty_of(self, channel: str, order: dict[str, Any]) -> str:
-        [document] = [d for d in self.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"{channel}:{order['id']}"]
-        return str(document["Контрагент_Key"])
-
-
 def guest(name: str, phone: str, email: str | None = None, customer_id: str = "g1") -> dict[str, Any]:
     return {"customer": {"id": customer_id, "name": name, "phone": phone, "email": email}}
 
 
+def jobs(onec: OneCSandbox, channels: list[str]) -> dict[str, Any]:
+    return {"customers": {"type": "customers", "from": "onec"},
+            **{f"{name}-catalog": {"type": "catalog", "from": "onec", "to": name} for name in channels},
+            **{f"{name}-orders": {"type": "orders", "from": name, "to": "onec", "options": {"create_customers": True}}
+               for name in channels}}
+
+
 @pytest.fixture
-def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
-    with OneCSandbox() as onec, TestChannelSandbox(token="t", seed=5) as shop, \
-            TestChannelSandbox(token="t", seed=6) as web:
-        channels = {"shop": shop, "web": web}
-        config = {
-            "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
-            "log": {"level": "WARNING"},
-            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
-                        **{name: {"type": "testchannel", "url": s.url, "token": "t"} for name, s in channels.items()}},
-            "jobs": {"customers": {"type": "customers", "from": "onec"},
-                     **{f"{name}-catalog": {"type": "catalog", "from": "onec", "to": name} for name in channels},
-                     **{f"{name}-orders": {"type": "orders", "from": name, "to": "onec",
-                                           "options": {"create_customers": True}} for name in channels}},
-        }
-        path = tmp_path / "hub.yaml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        staged = Stage(onec, shop, web, path)
-        result = staged.hub("sync", "--source", "onec")   # counterparties indexed, menus pushed
-        assert result.exit_code == 0, result.output
-        yield staged
+def stage(onec_stage: Callable[..., OneCStage]) -> OneCStage:
+    staged = onec_stage(jobs, channels=("shop", "web"))
+    result = staged.hub("sync", "--source", "onec")   # counterparties indexed, menus pushed
+    assert result.exit_code == 0, result.output
+    return staged
 
 
-def test_a_guest_1c_knows_is_matched_by_phone_not_created(stage: Stage) -> None:
+def test_a_guest_1c_knows_is_matched_by_phone_not_created(stage: OneCStage) -> None:
     anna = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Description"].startswith("Смирнова"))
     before = len(stage.onec.rows(COUNTERPARTIES))
     order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))
     assert stage.hub("sync", "--source", "shop").exit_code == 0
-    assert stage.counterparty_of("shop", order) == anna["Ref_Key"]
+    assert stage.document("shop", order)["Контрагент_Key"] == anna["Ref_Key"]
     assert len(stage.onec.rows(COUNTERPARTIES)) == before
 
 
-def test_a_new_guest_becomes_one_counterparty_across_channels(stage: Stage) -> None:
+def test_a_new_guest_becomes_one_counterparty_across_channels(stage: OneCStage) -> None:
     before = len(stage.onec.rows(COUNTERPARTIES))
     first = stage.shop.place_order(**guest("Олег Новиков", "+7 (925) 700-00-01", "oleg@example.ru", "s-17"))
     assert stage.hub("sync", "--source", "shop").exit_code == 0
-    second = stage.web.place_order(**guest("Олег", "89257000001", None, "w-3"))
+    second = stage.channels["web"].place_order(**guest("Олег", "89257000001", None, "w-3"))
     assert stage.hub("sync", "--source", "web").exit_code == 0
     assert len(stage.onec.rows(COUNTERPARTIES)) == before + 1
-    oleg = stage.counterparty_of("shop", first)
-    assert stage.counterparty_of("web", second) == oleg
+    oleg = stage.document("shop", first)["Контрагент_Key"]
+    assert stage.document("web", second)["Контрагент_Key"] == oleg
     created = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Ref_Key"] == oleg)
     assert created["КонтактнаяИнформация"][0]["НомерТелефона"] == "+79257000001"
 
@@ -88,13 +63,13 @@ def test_a_new_guest_becomes_one_counterparty_across_channels(stage: Stage) -> N
         assert text in shown.output
 
 
-def test_an_unknown_contact_is_a_clear_error(stage: Stage) -> None:
+def test_an_unknown_contact_is_a_clear_error(stage: OneCStage) -> None:
     result = stage.hub("customers", "show", "+7 999 000-00-00")
     assert result.exit_code == 2
     assert "no customer with phone +79990000000" in result.output
 
 
-def test_an_order_with_an_unknown_good_waits_in_dead_letters_until_the_good_is_linked(stage: Stage) -> None:
+def test_an_order_with_an_unknown_good_waits_in_dead_letters_until_the_good_is_linked(stage: OneCStage) -> None:
     known = next(iter(stage.shop.products.values()))
     line = {"sku": "NEW-1", "title": "Новинка", "qty": "1", "price": "150.00", "discount": "0", "total": "150.00"}
     order = stage.shop.place_order(items=[line], total="150.00")
@@ -107,26 +82,24 @@ def test_an_order_with_an_unknown_good_waits_in_dead_letters_until_the_good_is_l
     from hub.state import open_store
 
     good = next(p for p in stage.shop.products if p == known["sku"])
-    config = yaml.safe_load(stage.config.read_text())
-    store = open_store(config["state"]["url"])
+    store = open_store(stage.state_url)
     with store.transaction() as state:
         state.links.put("shop", "catalog", "NEW-1", str(state.links.get("shop", "catalog", good)))
     store.close()
     retried = stage.hub("deadletters", "retry", "1")
     assert retried.exit_code == 0, retried.output
-    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
-    assert document["Posted"] is True
+    assert stage.document("shop", order)["Posted"] is True
     assert "0 dead letter(s)." in stage.hub("deadletters", "list").output
 
 
-def set_1c_status(stage: Stage, channel: str, order: dict[str, Any], status: str) -> None:
+def set_1c_status(stage: OneCStage, channel: str, order: dict[str, Any], status: str) -> None:
     from tests.connectors.onec_odata.conftest import connect
 
-    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"{channel}:{order['id']}"]
+    document = stage.document(channel, order)
     connect(stage.onec).update(ORDERS, document["Ref_Key"], {"Статус": status}, data_version=document["DataVersion"])
 
 
-def test_1c_statuses_flow_back_forward_only(stage: Stage) -> None:
+def test_1c_statuses_flow_back_forward_only(stage: OneCStage) -> None:
     order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))   # paid: accepted in hub's words
     assert stage.hub("sync", "--source", "shop").exit_code == 0
     set_1c_status(stage, "shop", order, "КОтгрузке")                     # the kitchen is done: ready
@@ -144,18 +117,18 @@ def test_1c_statuses_flow_back_forward_only(stage: Stage) -> None:
     assert stage.shop.orders[order["id"]]["status"] == "done"
 
 
-def test_a_cancelled_order_stays_cancelled(stage: Stage) -> None:
+def test_a_cancelled_order_stays_cancelled(stage: OneCStage) -> None:
     order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))
     assert stage.hub("sync", "--source", "shop").exit_code == 0
     stage.shop.set_status(order["id"], "canceled")
     assert stage.hub("sync", "--source", "shop").exit_code == 0
-    [document] = [d for d in stage.onec.rows(ORDERS) if d["НомерПоДаннымКлиента"] == f"shop:{order['id']}"]
+    document = stage.document("shop", order)
     assert document["Статус"] == "Закрыт" and all(line["Отменено"] for line in document["Товары"])
     assert stage.hub("sync", "--source", "shop").exit_code == 0
     assert stage.shop.orders[order["id"]]["status"] == "canceled"
 
 
-def test_a_good_marked_for_deletion_in_1c_is_hidden_in_the_channel(stage: Stage) -> None:
+def test_a_good_marked_for_deletion_in_1c_is_hidden_in_the_channel(stage: OneCStage) -> None:
     from tests.connectors.onec_odata.conftest import connect
 
     good = next(g for g in stage.onec.rows("Catalog_Номенклатура") if not g["IsFolder"])
@@ -169,7 +142,7 @@ def test_a_good_marked_for_deletion_in_1c_is_hidden_in_the_channel(stage: Stage)
     assert stage.shop.count("PUT", "/api/v1/products") == writes + 1, "only the changed good is sent"
 
 
-def test_a_guest_known_under_another_name_keeps_1c_data_and_the_conflict_is_recorded(stage: Stage) -> None:
+def test_a_guest_known_under_another_name_keeps_1c_data_and_the_conflict_is_recorded(stage: OneCStage) -> None:
     anna = next(r for r in stage.onec.rows(COUNTERPARTIES) if r["Description"].startswith("Смирнова"))
     stage.shop.place_order(**guest("Аня Смирнова-Иванова", "8 916 555 12 34"))
     assert stage.hub("sync", "--source", "shop").exit_code == 0
@@ -177,7 +150,7 @@ def test_a_guest_known_under_another_name_keeps_1c_data_and_the_conflict_is_reco
     assert after["Description"] == anna["Description"], "1C wins: its data is not overwritten"
     from hub.state import open_store
 
-    store = open_store(yaml.safe_load(stage.config.read_text())["state"]["url"])
+    store = open_store(stage.state_url)
     with store.transaction() as state:
         [conflict] = [d for d in state.discrepancies.open() if d["kind"] == "customer_data_conflict"]
     store.close()

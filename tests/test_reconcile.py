@@ -4,70 +4,46 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
-from click.testing import CliRunner, Result
 
-import cli
 from connectors.onec_odata import OneCSandbox
-from connectors.testchannel import TestChannelSandbox
 from hub.state import open_store
 from hub.values import json_loads
+from tests.conftest import OneCStage
 from tests.connectors.onec_odata.conftest import connect
 
 pytestmark = pytest.mark.slow
 ORDERS = "Document_ЗаказКлиента"
 
 
-class Stage:
-    def __init__(self, onec: OneCSandbox, shop: TestChannelSandbox, config: Path, state_url: str) -> None:
-        self.onec, self.shop, self.config, self.state_url = onec, shop, config, state_url
-
-    def hub(self, *args: str) -> Result:
-        return CliRunner().invoke(cli.main, ["--config", str(self.config), *args])
+def jobs(onec: OneCSandbox, channels: list[str]) -> dict[str, Any]:
+    return {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
+            "shop-stock": {"type": "stock", "from": "onec", "to": "shop", "options": onec.job_options("stock")},
+            "shop-prices": {"type": "prices", "from": "onec", "to": "shop", "options": onec.job_options("prices")},
+            "shop-orders": {"type": "orders", "from": "shop", "to": "onec"}}
 
 
 @pytest.fixture
-def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
-    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
-    monkeypatch.setenv("SHOP_TOKEN", "shop-secret")
-    with OneCSandbox() as onec, TestChannelSandbox(token="shop-secret", seed=5) as shop:
-        onec_settings: dict[str, Any] = {"type": "onec_odata", **onec.source_settings(),
-                                         "password": "${ONEC_PASSWORD}"}
-        state_url = f"sqlite:///{tmp_path / 'state.db'}"
-        config = {
-            "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
-            "sources": {"onec": onec_settings,
-                        "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"}},
-            "jobs": {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
-                     "shop-stock": {"type": "stock", "from": "onec", "to": "shop",
-                                    "options": onec.job_options("stock")},
-                     "shop-prices": {"type": "prices", "from": "onec", "to": "shop",
-                                     "options": onec.job_options("prices")},
-                     "shop-orders": {"type": "orders", "from": "shop", "to": "onec"}},
-        }
-        path = tmp_path / "hub.yaml"
-        path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        staged = Stage(onec, shop, path, state_url)
-        assert staged.hub("sync", "--source", "shop").exit_code == 0   # the shop's menu comes from 1C
-        for _ in range(4):
-            shop.place_order()
-        assert staged.hub("sync", "--source", "shop").exit_code == 0
-        yield staged
+def stage(onec_stage: Callable[..., OneCStage]) -> OneCStage:
+    staged = onec_stage(jobs)
+    assert staged.hub("sync", "--source", "shop").exit_code == 0   # the shop's menu comes from 1C
+    for _ in range(4):
+        staged.shop.place_order()
+    assert staged.hub("sync", "--source", "shop").exit_code == 0
+    return staged
 
 
-def test_agreeing_sides_have_no_discrepancies(stage: Stage) -> None:
+def test_agreeing_sides_have_no_discrepancies(stage: OneCStage) -> None:
     result = stage.hub("reconcile", "--entity", "orders")
     assert result.exit_code == 0, result.output
     assert "compared 4 shop orders" in result.output
     assert "0 discrepancy(ies) open." in result.output
 
 
-def test_an_order_missing_in_1c_is_found_and_fixed(stage: Stage) -> None:
+def test_an_order_missing_in_1c_is_found_and_fixed(stage: OneCStage) -> None:
     late = stage.shop.place_order()
     found = stage.hub("reconcile", "--entity", "orders", "--format", "json")
     assert found.exit_code == 1
@@ -86,7 +62,7 @@ def test_an_order_missing_in_1c_is_found_and_fixed(stage: Stage) -> None:
     store.close()
 
 
-def test_a_total_edited_in_1c_is_a_discrepancy_until_it_agrees(stage: Stage) -> None:
+def test_a_total_edited_in_1c_is_a_discrepancy_until_it_agrees(stage: OneCStage) -> None:
     document = stage.onec.rows(ORDERS)[0]
     client = connect(stage.onec)
     client.update(ORDERS, document["Ref_Key"], {"СуммаДокумента": 1}, data_version=document["DataVersion"])
@@ -98,7 +74,7 @@ def test_a_total_edited_in_1c_is_a_discrepancy_until_it_agrees(stage: Stage) -> 
     assert json_loads(mismatch["detail"])["1c"] == 1
 
 
-def test_lines_that_differ_are_named_by_good(stage: Stage) -> None:
+def test_lines_that_differ_are_named_by_good(stage: OneCStage) -> None:
     document = stage.onec.rows(ORDERS)[0]
     lines = [{**line, "Количество": 99} if n == 0 else line for n, line in enumerate(document["Товары"])]
     connect(stage.onec).update(ORDERS, document["Ref_Key"], {"Товары": lines},
@@ -110,7 +86,7 @@ def test_lines_that_differ_are_named_by_good(stage: Stage) -> None:
     assert sides["1c"] == 99
 
 
-def test_customers_sharing_a_phone_in_1c_are_duplicates(stage: Stage) -> None:
+def test_customers_sharing_a_phone_in_1c_are_duplicates(stage: OneCStage) -> None:
     anna = next(r for r in stage.onec.rows("Catalog_Контрагенты") if r["Description"].startswith("Смирнова"))
     body = {"Description": "Смирнова Анна", "КонтактнаяИнформация": [
         {"LineNumber": "1", "Тип": "Телефон", "Представление": "+7 916 555-12-34", "НомерТелефона": "+79165551234"}]}
@@ -123,7 +99,7 @@ def test_customers_sharing_a_phone_in_1c_are_duplicates(stage: Stage) -> None:
     assert "+79031112233" in duplicates, "the seeded base has one couple sharing a phone already"
 
 
-def test_stock_and_prices_that_drifted_in_the_channel_are_found_and_pushed_again(stage: Stage) -> None:
+def test_stock_and_prices_that_drifted_in_the_channel_are_found_and_pushed_again(stage: OneCStage) -> None:
     assert stage.hub("reconcile", "--entity", "stock").exit_code == 0
     (venue, sku), level = next(iter(stage.shop.stock.items()))
     level["quantity"] = "999"                       # someone edited the shop by hand

@@ -140,27 +140,38 @@ class ValueField:
 
 
 @dataclass(frozen=True)
-class ObjectField:
-    """A nested object mapped by its own block, from the same scope or from a path (``from``)."""
+class _Nested:
+    """What a nested object and a list share: where the result goes, the block that maps it, its guards."""
 
     target: Path
-    node: Code | None
     block: Block
     required: bool
     missing_reason: str
     when: Code | None
 
+    def _begin(self, fn: Writer, depth: int) -> tuple[str, int]:
+        """Write the field's ``when``; the constant holding the target path, and the depth of the guarded code."""
+        prefix = fn.namespace.const(list(self.target))
+        return prefix, _guard(fn, depth, self.when, self.target)
+
+    def _raise_missing(self, fn: Writer) -> str:
+        return f"raise Failure({fn.namespace.const(self.missing_reason)}, path={_path(fn.namespace, self.target)})"
+
+
+@dataclass(frozen=True)
+class ObjectField(_Nested):
+    """A nested object mapped by its own block, from the same scope or from a path (``from``)."""
+
+    node: Code | None
+
     def emit(self, fn: Writer, depth: int) -> None:
         """Write the field's code at ``depth``."""
-        namespace = fn.namespace
-        prefix = namespace.const(list(self.target))
-        depth = _guard(fn, depth, self.when, self.target)
+        prefix, depth = self._begin(fn, depth)
         inner = "scope"
         if self.node is not None:
             fn.line(depth, f"_n = {fn.need(self.node)}")
             fn.line(depth, "if _n is None:")
-            fn.line(depth + 1, f"raise Failure({namespace.const(self.missing_reason)}, "
-                               f"path={_path(namespace, self.target)})" if self.required else "pass")
+            fn.line(depth + 1, self._raise_missing(fn) if self.required else "pass")
             fn.line(depth, "else:")
             depth += 1
             inner = "Scope(_n, scope.root, scope, None, scope.run)"
@@ -179,26 +190,18 @@ class ObjectField:
 
 
 @dataclass(frozen=True)
-class ListField:
+class ListField(_Nested):
     """A list: every item of the source list mapped by the block, minus skipped and dropped items."""
 
-    target: Path
     items: Code
-    block: Block
-    required: bool
-    missing_reason: str
-    when: Code | None
 
     def emit(self, fn: Writer, depth: int) -> None:
         """Write the field's code at ``depth``."""
-        namespace = fn.namespace
-        prefix = namespace.const(list(self.target))
-        depth = _guard(fn, depth, self.when, self.target)
+        prefix, depth = self._begin(fn, depth)
         fn.line(depth, f"_l = {fn.need(self.items)}")
         if self.required:
             fn.line(depth, "if not _l:")
-            fn.line(depth + 1, f"raise Failure({namespace.const(self.missing_reason)}, "
-                               f"path={_path(namespace, self.target)})")
+            fn.line(depth + 1, self._raise_missing(fn))
         fn.line(depth, "_o = []")
         kept = "if _x is not SKIPPED: _o.append(_x)" if self.block.skips else "_o.append(_x)"
         if fn.collect:
