@@ -12,7 +12,9 @@
     ├── RetriableError            transient; try again later with backoff
     │   ├── NetworkError          connection refused or reset, timeout
     │   ├── ServerError           5xx from the remote system
-    │   └── RateLimited           429; ``retry_after`` says how long to wait
+    │   ├── RateLimited           429; ``retry_after`` says how long to wait
+    │   ├── JobBusy               the job is running in another process (its lease is held)
+    │   └── Interrupted           hub is shutting down; the run stopped at a checkpoint, the next one goes on
     └── RecordError               this one record cannot be processed: send it to dead letters,
         │                         carry on with the rest, retry it after the cause is fixed
         ├── InvalidRecord         the payload is malformed or misses required data
@@ -105,6 +107,18 @@ class RateLimited(RetriableError):
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class JobBusy(RetriableError):
+    """The job is already running in another process; ``holder`` says which (``host:pid:…``)."""
+
+    def __init__(self, message: str, *, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class Interrupted(RetriableError):
+    """The run was asked to stop (hub is shutting down) and stopped where everything done is saved."""
 
 
 class RecordError(HubError):

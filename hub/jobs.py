@@ -9,24 +9,32 @@ run in a ``runs`` row, so each one is recorded with its counts and outcome.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
+import threading
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from hub.config import JobConfig
 from hub.connector import Connector, Mode
-from hub.errors import ConfigError, FatalError, HubError
+from hub.errors import ConfigError, FatalError, HubError, Interrupted
+from hub.leases import Lease, worker_id
+from hub.logs import log_context
 from hub.model import Entity
 from hub.runtime import Runtime
 from hub.state import RunCounts, RunInfo
 
 log = logging.getLogger("hub.jobs")
 _Options = TypeVar("_Options", bound=BaseModel)
+
+Trigger = Literal["manual", "schedule", "inbound"]
+"""What started a run: ``hub sync``, the daemon's schedule, or records a channel pushed to the daemon."""
 
 Progress = Callable[[str, int], None]
 """Called with (stage, records done so far in that stage) as a run goes."""
@@ -60,10 +68,23 @@ class RunContext:
     errors: list[str] = field(default_factory=list)
     planned: list[Planned] = field(default_factory=list)
     progress: Progress | None = None
+    trigger: Trigger = "manual"
+    stop: threading.Event | None = None
+    """Set when the run should end at its next checkpoint (the daemon is shutting down)."""
+
+    @property
+    def received_only(self) -> bool:
+        """Woken by records a channel pushed: work them off promptly, leave pulls and side work to scheduled runs."""
+        return self.trigger == "inbound"
 
     def report(self, stage: str, done: int) -> None:
         if self.progress is not None:
             self.progress(stage, done)
+
+    def checkpoint(self) -> None:
+        """Called between batches, where everything done so far is saved: stop here if asked to."""
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted(f"run {self.run_id} of {self.job} stopped at a checkpoint: hub is shutting down")
 
 
 class Job(ABC):
@@ -120,30 +141,51 @@ class Job(ABC):
 
 
 def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = False,
-            progress: Progress | None = None) -> tuple[RunInfo, RunContext]:
-    """Run job ``name`` once and record it; returns the recorded run and its context."""
+            progress: Progress | None = None, trigger: Trigger = "manual", scheduled_for: dt.datetime | None = None,
+            stop: threading.Event | None = None, lease: Lease | None = None) -> tuple[RunInfo, RunContext]:
+    """Run job ``name`` once and record it; returns the recorded run and its context.
+
+    A real run holds the job's lease (``lease``, if the caller took it already),
+    so it never overlaps another run of the same job in any process; JobBusy
+    says who runs it now. A dry run writes nothing and takes no lease.
+    """
     config = runtime.job_config(name)
     job = runtime.job_class(name)(name, config, runtime)
-    with runtime.store.transaction() as state:
-        run_id = state.runs.start(name, config.source, dry_run=dry_run)
-    ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress)
-    status, summary = "succeeded", None
-    try:
-        job.run(ctx)
-    except HubError as exc:
-        status, summary = "failed", f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, FatalError):
-            log.warning("job %s stopped: %s", name, summary)
-    except Exception as exc:  # recorded, then re-raised: a bug must not look like a clean run
+    with contextlib.ExitStack() as held:
+        if not dry_run and lease is None:
+            lease = held.enter_context(Lease(runtime.store, f"job:{name}"))
         with runtime.store.transaction() as state:
-            state.runs.finish(run_id, "failed", ctx.counts, "".join(traceback.format_exception_only(exc)).strip())
-        raise
-    else:
-        if ctx.counts.failed:
-            status = "partial"
-            summary = "; ".join(ctx.errors[:5]) + (f" (+{len(ctx.errors) - 5} more)" if len(ctx.errors) > 5 else "")
-    with runtime.store.transaction() as state:
-        state.runs.finish(run_id, status, ctx.counts, summary)
-        info = state.runs.get(run_id)
+            run_id = state.runs.start(name, config.source, dry_run=dry_run, trigger=trigger,
+                                      scheduled_for=scheduled_for, worker=worker_id())
+        ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress, trigger=trigger,
+                         stop=stop)
+        with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
+            status, summary = _run(job, ctx)
+        with runtime.store.transaction() as state:
+            state.runs.finish(run_id, status, ctx.counts, summary)
+            info = state.runs.get(run_id)
     assert info is not None
     return info, ctx
+
+
+def _run(job: Job, ctx: RunContext) -> tuple[str, str | None]:
+    """Run ``job``; return how it ended (succeeded, partial, interrupted, failed) and a summary."""
+    try:
+        job.run(ctx)
+    except Interrupted as exc:
+        log.info("%s", exc)
+        return "interrupted", str(exc)
+    except HubError as exc:
+        summary = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, FatalError):
+            log.warning("job %s stopped: %s", job.name, summary)
+        return "failed", summary
+    except Exception as exc:  # recorded, then re-raised: a bug must not look like a clean run
+        with job.runtime.store.transaction() as state:
+            state.runs.finish(ctx.run_id, "failed", ctx.counts,
+                              "".join(traceback.format_exception_only(exc)).strip())
+        raise
+    if ctx.counts.failed:
+        more = f" (+{len(ctx.errors) - 5} more)" if len(ctx.errors) > 5 else ""
+        return "partial", "; ".join(ctx.errors[:5]) + more
+    return "succeeded", None

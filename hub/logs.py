@@ -17,19 +17,22 @@ shred every message and cannot be real credentials.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.values import json_dumps
 
-CONTEXT_FIELDS = ("run_id", "source", "job")
-"""Record extras that are written when present: ``log.info(..., extra={"job": "orders"})``."""
+CONTEXT_FIELDS = ("run_id", "job", "source", "trigger")
+"""Written with each line when known: set for a block by :func:`log_context`, or ``extra=`` on one call."""
+_CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("hub_log_context", default={})
 
 HIDDEN = "***"
 _MIN_SECRET = 4
@@ -202,8 +205,19 @@ def _unmasked(args: Any) -> Any:
     return args
 
 
+@contextlib.contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Every log line written inside the block (in this thread) carries ``fields``, e.g. the run id."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
 def _context(record: logging.LogRecord) -> dict[str, str]:
-    return {name: str(getattr(record, name)) for name in CONTEXT_FIELDS if hasattr(record, name)}
+    found = {name: str(getattr(record, name)) for name in CONTEXT_FIELDS if hasattr(record, name)}
+    return {**_CONTEXT.get(), **found}
 
 
 class TextFormatter(logging.Formatter):
@@ -248,8 +262,8 @@ def setup_logging(level: str = "INFO", *, json_format: bool = False, mask_person
     handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     handler.addFilter(RedactingFilter(mask_personal_data=mask_personal_data))
     # urllib3 logs request URLs (query strings included) at DEBUG: it gets the same redacting handler,
-    # and never more than warnings.
-    for name, logger_level in (("hub", level.upper()), ("urllib3", "WARNING")):
+    # and never more than warnings. APScheduler's per-run lines repeat what hub writes about each run.
+    for name, logger_level in (("hub", level.upper()), ("urllib3", "WARNING"), ("apscheduler", "WARNING")):
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
             logger.removeHandler(old)

@@ -18,6 +18,10 @@
   (:meth:`hub.connector.Connector.find`), so a write whose answer was lost is
   found, not repeated. The id link and the outbox are updated together.
 
+Between batches, where all that was done is saved, each stage calls
+:meth:`hub.jobs.RunContext.checkpoint`: a run asked to stop (the daemon shutting
+down) ends there, and the next run carries on from the saved state.
+
 A dry run reads and decodes but stores nothing and writes nothing; it records
 what each write would be, with what it changes field by field (:func:`field_diff`
 against the payload last queued or pushed).
@@ -92,6 +96,7 @@ class Pipeline:
                     if page.cursor is not None:
                         state.cursors.set(source, entity.value, page.cursor)
             self.ctx.report("read", self.ctx.counts.read)
+            self.ctx.checkpoint()
         return held
 
     # --- stage -------------------------------------------------------------------------------
@@ -117,6 +122,7 @@ class Pipeline:
                     state.inbox.mark(item.id, "done")
             done += len(batch)
             self.ctx.report("decode", done)
+            self.ctx.checkpoint()
 
     def _pending(self, source: str, entity: Entity) -> Iterator[list[InboxItem]]:
         after = 0
@@ -152,6 +158,7 @@ class Pipeline:
             if not due:
                 return
             for item in due:
+                self.ctx.checkpoint()
                 try:
                     record = cast(Record, model.model_validate_json(item.payload))
                     self._write(connector, entity, item, record)
@@ -266,6 +273,7 @@ class Push:
     def _compare(self, chunk: list[tuple[str, Record]]) -> None:
         if not chunk:
             return
+        self.ctx.checkpoint()
         # What the target will hold, not what 1C says: a stop-list channel changes only when a good
         # stops or comes back, so only that is compared.
         payloads = {key: _fingerprint_payload(self.connector.as_written(self.entity, record)) for key, record in chunk}

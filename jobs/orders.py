@@ -53,7 +53,9 @@ class OrdersJob(Job):
         options = self.options(OrdersOptions)
         create = options.create_customers
         pipeline = Pipeline(self.runtime, ctx)
-        fresh = pipeline.ingest(self.config.source, self.entity)
+        # Orders a channel pushed are already in the inbox; pulling and sending 1C's statuses back can wait
+        # for the scheduled run, so a received order reaches 1C within seconds.
+        fresh = [] if ctx.received_only else pipeline.ingest(self.config.source, self.entity)
         if ctx.dry_run:
             pipeline.plan(self.config.source, self.entity, self.config.targets, fresh)
             return
@@ -62,7 +64,7 @@ class OrdersJob(Job):
             if target == self.runtime.config.system_of_record:
                 self._match_customers(ctx, target, create=create)
             pipeline.deliver(target, self.entity)
-            if target == self.runtime.config.system_of_record:
+            if target == self.runtime.config.system_of_record and not ctx.received_only:
                 self._statuses_back(ctx, target, days=options.status_days)
 
     def _statuses_back(self, ctx: RunContext, record: str, *, days: int) -> None:

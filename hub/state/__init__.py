@@ -3,13 +3,14 @@
 Open it with :func:`open_store`; do work in :meth:`StateStore.transaction`,
 which hands out a :class:`State` whose repositories (``links``, ``cursors``,
 ``inbox``, ``outbox``, ``fingerprints``, ``runs``, ``dead_letters``,
-``discrepancies``) all write in that one transaction. That is how a cursor
+``discrepancies``, ``leases``) all write in that one transaction. That is how a cursor
 advances together with the records it covers.
 """
 
 from hub.state.store import (
     DeadLetter,
     InboxItem,
+    LeaseInfo,
     OutboxItem,
     RunCounts,
     RunInfo,
@@ -21,6 +22,7 @@ from hub.state.store import (
 __all__ = [
     "DeadLetter",
     "InboxItem",
+    "LeaseInfo",
     "OutboxItem",
     "RunCounts",
     "RunInfo",

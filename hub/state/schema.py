@@ -135,7 +135,19 @@ runs = Table(
     Column("unchanged", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("error_summary", Text),
+    Column("trigger", String(16), nullable=False, server_default="manual"),  # manual, schedule, inbound
+    Column("scheduled_for", UtcDateTime),  # a scheduled run's fire time: one run per job and fire time
+    Column("worker", String(255)),  # the process that ran it (host:pid)
     Index("ix_runs_job", "job", "id"),
+    Index("uq_runs_scheduled", "job", "scheduled_for", unique=True),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 dead_letters = Table(

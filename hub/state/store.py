@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -16,7 +16,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -62,6 +62,11 @@ class RunInfo:
     status: str
     counts: RunCounts
     error_summary: str | None
+    trigger: str = "manual"
+    """What started it: ``manual`` (hub sync), ``schedule`` or ``inbound`` (records a channel pushed)."""
+    scheduled_for: dt.datetime | None = None
+    worker: str | None = None
+    """The process that ran it, ``host:pid``."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ class State:
         self.runs = Runs(conn)
         self.dead_letters = DeadLetters(conn)
         self.discrepancies = Discrepancies(conn)
+        self.leases = Leases(conn)
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -482,14 +488,30 @@ class Fingerprints(_Repo):
 class Runs(_Repo):
     """Every job or sync run: when, how it ended, and what it did."""
 
-    def start(self, job: str, source: str, *, dry_run: bool = False) -> int:
-        # A run still marked running was killed: nothing else runs this job now (the daemon holds a lease).
-        self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == "running").values(
-            status="interrupted", finished_at=utcnow(), error_summary="the process stopped before the run ended"))
+    def start(self, job: str, source: str, *, dry_run: bool = False, trigger: str = "manual",
+              scheduled_for: dt.datetime | None = None, worker: str | None = None) -> int:
+        """Record a run as started. Only the holder of the job's lease may call this for a real run."""
+        if not dry_run:
+            # A run still marked running was killed: its process is gone, or the caller would not hold the lease.
+            self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == "running",
+                                                   t.runs.c.dry_run.is_(False)).values(
+                status="interrupted", finished_at=utcnow(), error_summary="the process stopped before the run ended"))
         row = self.conn.execute(t.runs.insert().values(
-            job=job, source=source, dry_run=dry_run, started_at=utcnow(), status="running",
+            job=job, source=source, dry_run=dry_run, started_at=utcnow(), status="running", trigger=trigger,
+            scheduled_for=scheduled_for, worker=worker,
             read=0, created=0, updated=0, unchanged=0, failed=0).returning(t.runs.c.id)).one()
         return int(row.id)
+
+    def ran(self, job: str, scheduled_for: dt.datetime) -> bool:
+        """Whether a run for this fire time of ``job`` was already started, here or by another daemon."""
+        return self.conn.execute(select(t.runs.c.id).where(
+            t.runs.c.job == job, t.runs.c.scheduled_for == scheduled_for)).first() is not None
+
+    def last_success(self) -> dict[str, dt.datetime]:
+        """When each job last finished a run that succeeded."""
+        rows = self.conn.execute(select(t.runs.c.job, func.max(t.runs.c.finished_at)).where(
+            t.runs.c.status == "succeeded", t.runs.c.dry_run.is_(False)).group_by(t.runs.c.job))
+        return {job: when for job, when in rows if when is not None}
 
     def finish(self, run_id: int, status: str, counts: RunCounts, error_summary: str | None = None) -> None:
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(
@@ -507,7 +529,8 @@ class Runs(_Repo):
 def _run_info(r: Any) -> RunInfo:
     counts = RunCounts(read=r.read, created=r.created, updated=r.updated, unchanged=r.unchanged, failed=r.failed)
     return RunInfo(id=r.id, job=r.job, source=r.source, dry_run=r.dry_run, started_at=r.started_at,
-                   finished_at=r.finished_at, status=r.status, counts=counts, error_summary=r.error_summary)
+                   finished_at=r.finished_at, status=r.status, counts=counts, error_summary=r.error_summary,
+                   trigger=r.trigger, scheduled_for=r.scheduled_for, worker=r.worker)
 
 
 class DeadLetters(_Repo):
@@ -565,3 +588,49 @@ class Discrepancies(_Repo):
     def resolve(self, discrepancy_id: int) -> None:
         self.conn.execute(update(t.discrepancies).where(t.discrepancies.c.id == discrepancy_id).values(
             resolved_at=utcnow()))
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    name: str
+    holder: str
+    acquired_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class Leases(_Repo):
+    """Named leases: which process does something (runs a job) now, until when unless renewed.
+
+    A lease that was not renewed in time is free, so a killed process blocks others
+    for one time-to-live at most; the caller may also declare a holder dead sooner.
+    """
+
+    def acquire(self, name: str, holder: str, ttl: dt.timedelta, *,
+                dead: Callable[[str], bool] = lambda _: False) -> LeaseInfo | None:
+        """Take the lease for ``holder``; None when taken, else who holds it."""
+        now = utcnow()
+        inserted = self.conn.execute(_insert(self.conn, t.leases).values(
+            name=name, holder=holder, acquired_at=now, expires_at=now + ttl).on_conflict_do_nothing()
+            .returning(t.leases.c.name)).first()
+        if inserted is not None:
+            return None
+        row = self.conn.execute(select(t.leases).where(t.leases.c.name == name).with_for_update()).one()
+        current = LeaseInfo(row.name, row.holder, row.acquired_at, row.expires_at)
+        if current.holder != holder and current.expires_at > now and not dead(current.holder):
+            return current
+        self.conn.execute(update(t.leases).where(t.leases.c.name == name).values(
+            holder=holder, acquired_at=now, expires_at=now + ttl))
+        return None
+
+    def renew(self, name: str, holder: str, ttl: dt.timedelta) -> bool:
+        """Extend ``holder``'s lease; False when it was lost (expired and taken by another)."""
+        result = self.conn.execute(update(t.leases).where(t.leases.c.name == name, t.leases.c.holder == holder)
+                                   .values(expires_at=utcnow() + ttl))
+        return bool(result.rowcount)
+
+    def release(self, name: str, holder: str) -> None:
+        self.conn.execute(delete(t.leases).where(t.leases.c.name == name, t.leases.c.holder == holder))
+
+    def all(self) -> list[LeaseInfo]:
+        return [LeaseInfo(r.name, r.holder, r.acquired_at, r.expires_at)
+                for r in self.conn.execute(select(t.leases).order_by(t.leases.c.name))]

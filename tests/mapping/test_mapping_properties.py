@@ -21,7 +21,9 @@ from .conftest import write_mapping
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 amounts = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=4,
                       allow_nan=False, allow_infinity=False)
-EARLIEST = dt.datetime(1990, 1, 1)  # noqa: DTZ001 - hypothesis takes naive bounds and adds the zones itself
+# Moscow's clocks have not moved since 2014-10-26. Before that, the hour repeated when clocks went back
+# reads the same twice on 1C's offset-less wall clock, so no mapping can round-trip it.
+EARLIEST = dt.datetime(2015, 1, 1)  # noqa: DTZ001 - hypothesis takes naive bounds and adds the zones itself
 LATEST = dt.datetime(2100, 1, 1)  # noqa: DTZ001
 money_amounts = st.decimals(min_value=0, max_value=Decimal("1000000"), places=2, allow_nan=False,
                             allow_infinity=False)
