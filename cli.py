@@ -293,6 +293,47 @@ def demo(cycles: int) -> None:
 
 
 @main.command()
+@click.option("--listen", metavar="HOST:PORT", help="Override daemon.listen from the config.")
+@click.option("--log-json/--log-text", "log_json", default=None, help="Override log.json from the config.")
+@click.pass_context
+@_errors_exit
+def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> None:
+    """Run scheduled jobs and serve the channels' endpoints until SIGTERM (or Ctrl-C), then stop gracefully."""
+    import signal
+    import threading
+
+    from hub.config import DaemonConfig
+    from hub.daemon import Daemon
+    from hub.logs import setup_logging
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    config = _config(ctx)
+    if log_json is not None:
+        setup_logging(ctx.obj["log_level"] or config.log.level, json_format=log_json,
+                      mask_personal_data=config.log.mask_personal_data, secrets=config.secrets)
+    if listen is not None:
+        try:
+            DaemonConfig(listen=listen)
+        except ValueError as exc:
+            raise ConfigError([f"--listen {listen}: expected host:port"]) from exc
+    running = Daemon(config, listen=listen)
+    try:
+        url = running.start()
+    except OSError as exc:
+        running.runtime.close()
+        raise ConfigError([f"cannot listen on {listen or config.daemon.listen}: {exc.strerror or exc}"],
+                          hint="another process has the port: pick another with daemon.listen or --listen") from None
+    out.print(f"hub daemon listening on {url}", highlight=False)
+    for path in running.app.paths():
+        out.print(f"  {path}", highlight=False)
+    sys.stdout.flush()
+    stop.wait()
+    running.stop()
+
+
+@main.command()
 @click.argument("systems", nargs=-1)
 @click.option("--port", "port_base", default=8100, show_default=True,
               help="Port of the first sandbox; the next ones follow.")

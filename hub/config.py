@@ -53,21 +53,52 @@ class LogConfig(_Strict):
     mask_personal_data: bool = Field(True, description="Mask phones, emails and names in log lines.")
 
 
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("expected a duration such as 30s, 5m, 1h or 1d")
+        return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    return value
+
+
+class DaemonConfig(_Strict):
+    """``hub daemon``: where it listens and how it works. Inbound paths and limits are per source (``inbound:``)."""
+
+    listen: str = Field("127.0.0.1:8080", description=(
+        "host:port of the HTTP server (channels' endpoints, /healthz, /readyz, /metrics); 0.0.0.0:8080 for all "
+        "interfaces, port 0 for any free port."))
+    threads: int = Field(16, ge=1, le=256, description="HTTP worker threads: requests served at once.")
+    job_threads: int = Field(4, ge=1, le=64, description="Scheduled jobs that may run at once (different jobs).")
+    poll: timedelta = Field(timedelta(seconds=5), description=(
+        "How often the inbox is checked for records no wake-up announced (received by another instance, or "
+        "left by a stop)."))
+    shutdown_timeout: timedelta = Field(timedelta(seconds=30), description=(
+        "On SIGTERM, how long running requests and jobs get to finish or reach a checkpoint."))
+
+    _durations = field_validator("poll", "shutdown_timeout", mode="before")(_duration)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("expected host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
+        return value
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Schedule(_Strict):
     """When a job runs in ``hub daemon``: ``every`` (30s, 5m, 1h) or a 5-field ``cron``."""
 
     every: timedelta | None = Field(None, description="Interval, e.g. 30s, 5m, 1h.")
     cron: str | None = Field(None, description="Cron expression, e.g. '*/5 * * * *'.")
 
-    @field_validator("every", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            match = _DURATION.match(value)
-            if not match:
-                raise ValueError("expected a duration such as 30s, 5m, 1h or 1d")
-            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-        return value
+    _every = field_validator("every", mode="before")(_duration)
 
     @field_validator("cron")
     @classmethod
@@ -109,6 +140,7 @@ class _RawConfig(_Strict):
     system_of_record: str | None = None
     mappings: str | None = None
     log: LogConfig = Field(default_factory=LogConfig)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -125,6 +157,7 @@ class HubConfig:
     log: LogConfig
     sources: dict[str, SourceSettings]
     jobs: dict[str, JobConfig]
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
     secrets: frozenset[str] = field(default_factory=frozenset)
     """Values substituted from the environment: redacted wherever they might be logged."""
 
@@ -180,7 +213,7 @@ class _Validator:
             raise ConfigError(sorted(set(self.problems), key=_line_of))
         mappings_dir = (self.path.parent / raw.mappings) if raw.mappings else bundled_mappings()
         return HubConfig(file=self.path, state=raw.state, timezone=tz, system_of_record=raw.system_of_record,
-                         mappings=mappings_dir, log=raw.log, sources=sources, jobs=jobs,
+                         mappings=mappings_dir, log=raw.log, sources=sources, jobs=jobs, daemon=raw.daemon,
                          secrets=frozenset(self.doc.secrets))
 
     def _section(self, name: str) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ declares what it can do per entity (:attr:`Connector.capabilities`), and the
 jobs call only what was declared:
 
 * ``PULL``  - hub reads records from the system (:meth:`Connector.read`);
-* ``PUSH``  - the system pushes records to hub's HTTP endpoints (the daemon);
+* ``PUSH``  - the system pushes records to hub's HTTP endpoints (the daemon
+  serves what :meth:`Connector.endpoints` lists; see :mod:`hub.inbound`);
 * ``WRITE`` - hub writes records into the system (:meth:`Connector.write`);
 * ``STATUS`` - the system takes status updates of its own orders from the
   system of record (:meth:`Connector.set_status`).
@@ -41,6 +42,7 @@ from hub.model import Entity, OrderStatus, Record
 
 if TYPE_CHECKING:
     from hub.http import Clock, HttpClient
+    from hub.inbound import Endpoint
     from hub.mapping import CompiledMapping, LinkResolver
     from hub.sandbox import Sandbox
 
@@ -73,6 +75,18 @@ class RetryPolicy(BaseModel):
     max_backoff: PositiveFloat = Field(30.0, description="Longest wait between two tries, in seconds.")
 
 
+class InboundSettings(BaseModel):
+    """Where ``hub daemon`` serves the endpoints this source's system calls, and what it takes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(None, pattern=r"^(/[\w.~-]+)*/?$", description=(
+        "URL path the endpoints live under, e.g. /yandex; the source's name (/<source>) when omitted, "
+        "/ to serve them at the root."))
+    max_body: PositiveInt = Field(1_048_576, description=(
+        "Largest request body in bytes; a larger one is answered 413 and its first max_body bytes kept."))
+
+
 class SourceSettings(BaseModel):
     """Settings every source has; a connector subclasses this with its own fields."""
 
@@ -82,6 +96,8 @@ class SourceSettings(BaseModel):
     timeout: PositiveFloat = Field(30.0, description="Seconds before one HTTP call is abandoned.")
     rate_limit: RateLimit | None = Field(None, description="Requests per second towards this source.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy for transient failures.")
+    inbound: InboundSettings = Field(default_factory=InboundSettings, description=(
+        "The daemon's endpoints for this source, for connectors that have them (pushed orders, webhooks)."))
 
 
 @dataclass(frozen=True)
@@ -211,6 +227,10 @@ class Connector(ABC):
         Must be safe to repeat: the engine re-sends a batch whose answer it did not record.
         """
         raise self._unsupported(entity, Mode.WRITE)
+
+    def endpoints(self) -> list[Endpoint]:
+        """The HTTP endpoints ``hub daemon`` serves for this system to call (see :mod:`hub.inbound`)."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - most connectors hold nothing to release
         """Release sessions and connections."""

@@ -32,7 +32,7 @@ from hub.values import json_dumps
 
 CONTEXT_FIELDS = ("run_id", "job", "source", "trigger")
 """Written with each line when known: set for a block by :func:`log_context`, or ``extra=`` on one call."""
-_CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("hub_log_context", default={})
+_CONTEXT: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar("hub_log_context", default=())
 
 HIDDEN = "***"
 _MIN_SECRET = 4
@@ -208,7 +208,8 @@ def _unmasked(args: Any) -> Any:
 @contextlib.contextmanager
 def log_context(**fields: object) -> Iterator[None]:
     """Every log line written inside the block (in this thread) carries ``fields``, e.g. the run id."""
-    token = _CONTEXT.set({**_CONTEXT.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
+    merged = {**dict(_CONTEXT.get()), **{k: str(v) for k, v in fields.items() if v is not None}}
+    token = _CONTEXT.set(tuple(merged.items()))
     try:
         yield
     finally:
@@ -217,7 +218,7 @@ def log_context(**fields: object) -> Iterator[None]:
 
 def _context(record: logging.LogRecord) -> dict[str, str]:
     found = {name: str(getattr(record, name)) for name in CONTEXT_FIELDS if hasattr(record, name)}
-    return {**_CONTEXT.get(), **found}
+    return {**dict(_CONTEXT.get()), **found}
 
 
 class TextFormatter(logging.Formatter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
@@ -36,9 +37,14 @@ class Runtime:
             raise ConfigError(problems, hint="hub mappings check lists them; docs/mappings.md has the grammar")
         self.store = store or open_store(config.state.url)
         self._connectors: dict[str, Connector] = {}
+        self._lock = threading.Lock()  # the daemon's HTTP threads, worker and scheduled runs share connectors
 
     def connector(self, name: str) -> Connector:
         """The connector of source ``name``, created once."""
+        with self._lock:
+            return self._connector(name)
+
+    def _connector(self, name: str) -> Connector:
         if name not in self._connectors:
             settings = self.config.sources.get(name)
             if settings is None:

@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from hub.values import json_dumps
+from hub.inbound import json_response
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -229,11 +229,6 @@ class Sandbox(ABC):
             except ConnectionDropped:
                 return []
         return response(environ, start_response)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON answer written with hub's Decimal-safe encoder."""
-    return Response(json_dumps(data), status=status, headers=headers, content_type="application/json")
 
 
 def start_sandboxes(names: Iterable[str], *, port_base: int) -> dict[str, Sandbox]:

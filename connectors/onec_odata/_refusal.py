@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from hub.sandbox import json_response
+from hub.inbound import json_response
 
 
 class Refusal(Exception):

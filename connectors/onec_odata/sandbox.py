@@ -99,7 +99,8 @@ from connectors.onec_odata._schema import (
     published_sets,
 )
 from connectors.onec_odata.odata import EMPTY_DATE, EMPTY_GUID
-from hub.sandbox import Sandbox, json_response
+from hub.inbound import json_response
+from hub.sandbox import Sandbox
 from hub.values import json_loads, to_local_naive, utcnow, zone
 
 # Re-exported: the package and the dialect tests still import these from here.

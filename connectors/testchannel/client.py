@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +19,14 @@ MAX_STOCK_BATCH = 100
 """The API refuses more stock levels in one PUT."""
 MAX_PRICE_BATCH = 50
 """The API refuses more prices in one PUT."""
+
+
+SIGNATURE_HEADER = "X-Shop-Signature"
+"""The shop signs each webhook body: ``sha256=`` and the hex HMAC-SHA256 of the body under the webhook secret."""
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class TestChannelClient:

@@ -10,16 +10,27 @@ as available.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError
+from werkzeug.wrappers import Request, Response
 
-from connectors.testchannel.client import MAX_BATCH, MAX_PAGE, MAX_PRICE_BATCH, MAX_STOCK_BATCH, TestChannelClient
+from connectors.testchannel.client import (
+    MAX_BATCH,
+    MAX_PAGE,
+    MAX_PRICE_BATCH,
+    MAX_STOCK_BATCH,
+    SIGNATURE_HEADER,
+    TestChannelClient,
+    webhook_signature,
+)
 from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import InvalidRecord
+from hub.inbound import Endpoint, Inbound, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -43,6 +54,9 @@ class TestChannelSettings(SourceSettings):
     url: str = Field(description="Base URL of the shop API, e.g. http://127.0.0.1:8081.")
     token: str = Field(description="Bearer token; write it as ${ENV_VAR}.")
     page_size: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE, description="Orders per page (the API allows 100).")
+    webhook_secret: str | None = Field(None, description=(
+        "Secret the shop signs its order webhooks with; write it as ${ENV_VAR}. When set, hub daemon serves "
+        "POST <inbound.path>/orders for them."))
     stop_list: bool = Field(False, description=(
         "The shop sells from a stop-list, as iiko and Yandex Eda do: goods at zero or below are sent as stopped, "
         "the rest as available, without quantities."))
@@ -55,7 +69,7 @@ class TestChannelConnector(Connector):
 
     type_name = "testchannel"
     settings_model = TestChannelSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE, Mode.STATUS}),
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH, Mode.WRITE, Mode.STATUS}),
                               Entity.CATALOG: frozenset({Mode.WRITE}),
                               Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
                               Entity.PRICES: frozenset({Mode.WRITE, Mode.PULL})}
@@ -66,6 +80,7 @@ class TestChannelConnector(Connector):
         assert isinstance(settings, TestChannelSettings)
         self.page_size = settings.page_size
         self.stop_list = settings.stop_list
+        self.webhook_secret = settings.webhook_secret
         http = context.http(settings, settings.url, headers={"Authorization": f"Bearer {settings.token}"})
         self.client = TestChannelClient(http)
 
@@ -76,6 +91,36 @@ class TestChannelConnector(Connector):
     def check(self) -> str:
         info = self.client.ping()
         return f"shop {info.get('shop', '?')!r} answers"
+
+    def endpoints(self) -> list[Endpoint]:
+        if self.webhook_secret is None:
+            return []
+        return [Endpoint("orders", "/orders", ("POST",), self._order_webhook, entity=Entity.ORDERS)]
+
+    def _order_webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """The shop's webhook for a new or changed order: signed, JSON, the order as ``GET /orders`` returns it."""
+        body, headers = request.get_data(), dict(request.headers)
+        assert self.webhook_secret is not None
+        if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), webhook_signature(self.webhook_secret,
+                                                                                               body)):
+            return json_response({"error": "unauthorized", "message": f"missing or wrong {SIGNATURE_HEADER}"}, 401)
+        if request.mimetype != "application/json":
+            reason = f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
+            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type or "",
+                           headers=headers)
+            return json_response({"error": "unsupported_media_type", "message": reason}, 415)
+        try:
+            order_id = str(json_loads(body)["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = f"not an order: {_reason(exc)}"
+            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type, headers=headers)
+            return json_response({"error": "bad_request", "message": reason}, 400)
+        raw = RawRecord(external_id=order_id, body=body, content_type=request.content_type, headers=headers)
+        problem = inbound.validate(Entity.ORDERS, raw)
+        if problem is not None:
+            return json_response({"error": "bad_request", "message": problem}, 400)
+        receipt = inbound.receive(Entity.ORDERS, raw)
+        return json_response({"status": "accepted", "repeat": not receipt.new})
 
     def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         if entity in (Entity.STOCK, Entity.PRICES):  # what the shop shows now, for reconciliation

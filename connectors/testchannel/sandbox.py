@@ -8,11 +8,19 @@ import threading
 from decimal import Decimal
 from typing import Any
 
+import requests
 from werkzeug.wrappers import Request, Response
 
-from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
-from hub.sandbox import Sandbox, json_response
-from hub.values import json_loads, money, utcnow
+from connectors.testchannel.client import (
+    MAX_BATCH,
+    MAX_PRICE_BATCH,
+    MAX_STOCK_BATCH,
+    SIGNATURE_HEADER,
+    webhook_signature,
+)
+from hub.inbound import json_response
+from hub.sandbox import Sandbox
+from hub.values import json_dumps, json_loads, money, utcnow
 
 MENU: list[tuple[str, str, Decimal, bool]] = [
     # sku, title, price per unit (per kg for weighed goods), weighed
@@ -45,13 +53,16 @@ class TestChannelSandbox(Sandbox):
         """Stock hub pushed, by (venue, SKU): a quantity, or ``stopped`` from a stop-list shop."""
         self.prices: dict[str, dict[str, Any]] = {}
         """Prices hub pushed, by SKU."""
+        self.webhook_url: str | None = None
+        """Where the shop POSTs each new order (hub daemon's ``<inbound.path>/orders``); None sends none."""
+        self.webhook_secret = "sandbox-webhook-secret"  # noqa: S105 - a sandbox
         self._seq = 0
         self._next_id = 1000
         self._data_lock = threading.Lock()
         self._random = random.Random(seed)
 
     def source_settings(self) -> dict[str, Any]:
-        return {"url": self.url, "token": self.token}
+        return {"url": self.url, "token": self.token, "webhook_secret": self.webhook_secret}
 
     # --- the shop's side, for tests and the demo ---------------------------------------------
 
@@ -89,7 +100,17 @@ class TestChannelSandbox(Sandbox):
         }
         order.update(overrides)
         with self._data_lock:
-            return self._store(order)
+            stored = self._store(order)
+        if self.webhook_url is not None:
+            self.send_webhook(stored)
+        return stored
+
+    def send_webhook(self, order: dict[str, Any]) -> requests.Response:
+        """POST ``order`` to :attr:`webhook_url`, signed, as the shop does for every new order."""
+        assert self.webhook_url is not None, "no webhook_url set"
+        body = json_dumps(order).encode()
+        return requests.post(self.webhook_url, data=body, timeout=10, headers={
+            "Content-Type": "application/json", SIGNATURE_HEADER: webhook_signature(self.webhook_secret, body)})
 
     def _menu(self) -> list[tuple[str, str, Decimal, bool]]:
         visible = [p for p in self.products.values() if not p["hidden"]]

@@ -170,6 +170,15 @@ class StateStore:
             raise StateSchemaError(f"cannot open the state database: {exc.__class__.__name__}: "
                                    f"{str(exc).splitlines()[0]}") from exc
 
+    def ping(self) -> str | None:
+        """None when the database answers; else what went wrong, in one line."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return f"unreachable: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        return None
+
     def revision(self) -> str | None:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -349,6 +358,12 @@ class Inbox(_Repo):
             t.inbox.c.status == "pending", t.inbox.c.source == source, t.inbox.c.entity == entity,
             t.inbox.c.id > after_id).order_by(t.inbox.c.id).limit(limit))
         return [InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)}) for r in rows]
+
+    def pending_streams(self) -> set[tuple[str, str]]:
+        """(source, entity) pairs with records waiting to be processed."""
+        rows = self.conn.execute(select(t.inbox.c.source, t.inbox.c.entity).where(
+            t.inbox.c.status == "pending").distinct())
+        return {(r.source, r.entity) for r in rows}
 
     def get(self, item_id: int) -> InboxItem | None:
         r = self.conn.execute(select(t.inbox).where(t.inbox.c.id == item_id)).first()

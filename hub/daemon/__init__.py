@@ -1,0 +1,141 @@
+"""``hub daemon``: scheduled jobs, the channels' endpoints, and the worker between them, in one process.
+
+::
+
+    channel ──HTTP──▶ endpoint ──▶ inbox ──wake──▶ worker ──run_job──▶ 1C
+                       (server)                      ▲
+                                   scheduler ────────┘  (the jobs' schedules)
+
+* :mod:`hub.daemon.server` serves each connector's endpoints (:mod:`hub.inbound`)
+  and ``/healthz``, ``/readyz``, ``/metrics``;
+* :mod:`hub.daemon.worker` takes what the endpoints stored on to its targets at once;
+* :mod:`hub.daemon.scheduler` runs the jobs' schedules, exactly once per tick even
+  with several daemons on one PostgreSQL state DB.
+
+Every run, whoever starts it, holds the job's lease (:mod:`hub.leases`), so
+one job never runs twice at once. :meth:`Daemon.stop` is the graceful stop
+SIGTERM asks for: no new requests, runs end at their next checkpoint, and
+the next start carries on from the state DB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from hub.config import HubConfig
+from hub.connector import Connector
+from hub.daemon.metrics import Metrics
+from hub.daemon.scheduler import Scheduler
+from hub.daemon.server import DaemonApp, HttpServer, Mounted
+from hub.daemon.worker import InboundWorker
+from hub.errors import JobBusy
+from hub.inbound import Inbound
+from hub.jobs import run_job
+from hub.leases import Lease
+from hub.registry import connector_types
+from hub.runtime import Runtime
+from hub.state import RunInfo
+from hub.values import utcnow
+
+log = logging.getLogger("hub.daemon")
+
+LEASE_WAIT = dt.timedelta(seconds=10)
+"""How long a scheduled run waits for its job's lease (another run of it going on) before the tick is skipped."""
+
+__all__ = ["Daemon"]
+
+
+class Daemon:
+    """One ``hub daemon`` process: :meth:`start`, then :meth:`stop` (on SIGTERM)."""
+
+    def __init__(self, config: HubConfig, *, listen: str | None = None) -> None:
+        self.config = config
+        self.settings = config.daemon if listen is None else config.daemon.model_copy(update={"listen": listen})
+        self.stopping = threading.Event()
+        """Set by :meth:`stop`: runs in progress end at their next checkpoint."""
+        self.runtime = Runtime(config)
+        self.metrics = Metrics(self.runtime.store)
+        self.worker = InboundWorker(self.runtime, self._run_inbound, poll=self.settings.poll.total_seconds())
+        self.scheduler = Scheduler(config, self.runtime.store, self._run_scheduled,
+                                   threads=self.settings.job_threads)
+        mounts = self._mounts()
+        self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness)
+        host, port = self.settings.host_port
+        self.server = HttpServer(self.app, host, port, threads=self.settings.threads,
+                                 shutdown_timeout=self.settings.shutdown_timeout.total_seconds(),
+                                 max_body=max((m.max_body for _, m in mounts), default=1 << 20))
+        self.url = ""
+
+    def start(self) -> str:
+        """Serve, schedule and work; return the base URL. Raises OSError when the port is taken."""
+        host, port = self.server.start()
+        self.url = f"http://{host}:{port}"
+        self.scheduler.start()
+        self.worker.start()
+        log.info("listening on %s; %d scheduled job(s)", self.url, len(self.scheduler.next_fire_times()))
+        return self.url
+
+    def stop(self) -> None:
+        """Graceful stop: no new requests, requests in flight answered, runs ended at a checkpoint."""
+        log.info("stopping: no new requests; runs in progress stop at their next checkpoint")
+        self.stopping.set()
+        self.server.stop()
+        self.worker.stop()
+        self.scheduler.shutdown(wait=True)
+        self.worker.join()
+        self.runtime.close()
+        log.info("stopped")
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def _run_scheduled(self, name: str, fire_time: dt.datetime) -> None:
+        lease = Lease(self.runtime.store, f"job:{name}")
+        deadline = fire_time + LEASE_WAIT
+        while True:
+            try:
+                with lease:
+                    with self.runtime.store.transaction() as state:
+                        if state.runs.ran(name, fire_time):
+                            log.debug("%s: the %s tick was run by another daemon", name, fire_time)
+                            return
+                    info, _ = run_job(self.runtime, name, trigger="schedule", scheduled_for=fire_time,
+                                      stop=self.stopping, lease=lease)
+                    self._finished(info)
+                    return
+            except JobBusy as exc:
+                if self.stopping.wait(0.2) or utcnow() > deadline:
+                    log.info("%s: %s; the %s tick is skipped", name, exc, fire_time)
+                    return
+
+    def _run_inbound(self, name: str) -> None:
+        info, _ = run_job(self.runtime, name, trigger="inbound", stop=self.stopping)
+        self._finished(info)
+
+    def _finished(self, info: RunInfo) -> None:
+        self.metrics.run_finished(info)
+        log.info("run %d of %s (%s) %s: %s", info.id, info.job, info.trigger, info.status,
+                 ", ".join(f"{k} {v}" for k, v in info.counts.as_dict().items() if v) or "nothing to do")
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _mounts(self) -> list[tuple[str, Mounted]]:
+        mounts = []
+        for name, settings in self.config.sources.items():
+            if connector_types()[settings.type].endpoints is Connector.endpoints:
+                continue  # nothing to serve: do not even create the connector
+            connector = self.runtime.connector(name)
+            prefix = (settings.inbound.path or f"/{name}").rstrip("/")
+            inbound = Inbound(self.runtime.store, connector, self.worker.wake)
+            for endpoint in connector.endpoints():
+                mounts.append((prefix + endpoint.rule, Mounted(name, endpoint, inbound, settings.inbound.max_body)))
+        return mounts
+
+    def _readiness(self) -> dict[str, str]:
+        parts = {"state_db": self.runtime.store.ping() or "ok",
+                 "scheduler": "ok" if self.scheduler.running else "not running",
+                 "worker": "ok" if self.worker.alive else "not running"}
+        if self.stopping.is_set():
+            parts["daemon"] = "shutting down"
+        return parts

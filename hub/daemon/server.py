@@ -1,0 +1,157 @@
+"""The daemon's HTTP side: the connectors' inbound endpoints, ``/healthz``, ``/readyz`` and ``/metrics``.
+
+Served by cheroot (CherryPy's server): production-grade, pure Python so it
+runs on Linux and on the Windows servers 1C often lives on, with a bounded
+thread pool, request-size limits and a graceful stop that lets requests in
+flight finish. TLS is left to a reverse proxy (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cheroot import wsgi
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from hub.daemon.metrics import CONTENT_TYPE, Metrics
+from hub.inbound import Endpoint, Inbound, json_response
+
+log = logging.getLogger("hub.daemon.http")
+
+Readiness = Callable[[], dict[str, str]]
+"""Each part the daemon needs (state DB, scheduler, worker) → "ok" or what is wrong with it."""
+
+_BUILT_IN = ("healthz", "readyz", "metrics")
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """A connector endpoint at its full path, with what it needs to serve a request."""
+
+    source: str
+    endpoint: Endpoint
+    inbound: Inbound
+    max_body: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}.{self.endpoint.name}"
+
+
+class DaemonApp:
+    """The WSGI application: routing, body limits, metrics; handlers do the rest."""
+
+    def __init__(self, mounted: Iterable[tuple[str, Mounted]], *, metrics: Metrics, readiness: Readiness) -> None:
+        self.metrics = metrics
+        self.readiness = readiness
+        self.routes: dict[str, Mounted] = {}
+        rules = [Rule(f"/{name}", endpoint=name, methods=["GET"]) for name in _BUILT_IN]
+        for path, mount in mounted:
+            self.routes[mount.label] = mount
+            rules.append(Rule(path, endpoint=mount.label, methods=list(mount.endpoint.methods)))
+        self.map = Map(rules, strict_slashes=False)
+
+    def paths(self) -> list[str]:
+        """Every served path with its methods, for the start-up message."""
+        return sorted(f"{' '.join(sorted(r.methods or ()))} {r.rule}" for r in self.map.iter_rules())
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.monotonic()
+        request = Request(environ)
+        label = "unmatched"
+        try:
+            key, args = self.map.bind_to_environ(environ).match()
+            label = str(key)
+            response = self._dispatch(label, request, dict(args))
+        except (NotFound, MethodNotAllowed) as exc:
+            response = _error(exc)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            response = _json({"error": "internal", "message": "hub failed to handle the request; see its log"}, 500)
+        self.metrics.request_served(label, response.status_code, time.monotonic() - started)
+        return response(environ, start_response)
+
+    def _dispatch(self, key: str, request: Request, args: dict[str, str]) -> Response:
+        if key == "healthz":
+            return _json({"status": "alive"})
+        if key == "readyz":
+            parts = self.readiness()
+            ready = all(state == "ok" for state in parts.values())
+            return _json({"status": "ready" if ready else "not ready", **parts}, 200 if ready else 503)
+        if key == "metrics":
+            return Response(self.metrics.exposition(), content_type=CONTENT_TYPE)
+        mount = self.routes[key]
+        too_large = _read_limited(request, mount.max_body)
+        if too_large is not None:
+            entity = mount.endpoint.entity.value if mount.endpoint.entity else mount.endpoint.name
+            reason = f"body larger than {mount.max_body} bytes (inbound.max_body); the first {mount.max_body} kept"
+            mount.inbound.reject(entity, too_large, reason, content_type=request.content_type or "",
+                                 headers=dict(request.headers))
+            log.warning("%s %s refused: %s", request.method, request.path, reason)
+            return _json({"error": "payload_too_large", "message": reason}, 413, close=True)
+        return mount.endpoint.handler(request, mount.inbound, args)
+
+
+def _read_limited(request: Request, limit: int) -> bytes | None:
+    """Read the body into the request's cache if it fits in ``limit`` bytes; else return its first ``limit`` bytes."""
+    if request.content_length is not None and request.content_length <= limit:
+        request.get_data(cache=True)
+        return None
+    head = request.stream.read(limit + 1)
+    if len(head) > limit:
+        return head[:limit]
+    request._cached_data = head  # the whole (chunked) body was read: handlers get it from get_data()
+    return None
+
+
+def _json(data: Any, status: int = 200, *, close: bool = False) -> Response:
+    response = json_response(data, status)
+    if close:  # the rest of the body was not read: the connection cannot carry another request
+        response.headers["Connection"] = "close"
+    return response
+
+
+def _error(exc: HTTPException) -> Response:
+    response = _json({"error": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description},
+                     exc.code or 500)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+class _Server(wsgi.Server):
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        log.log(level, "%s", msg, exc_info=traceback)
+
+
+class HttpServer:
+    """cheroot serving the app on ``host:port`` from a background thread."""
+
+    def __init__(self, app: DaemonApp, host: str, port: int, *, threads: int, shutdown_timeout: float,
+                 max_body: int) -> None:
+        self._server = _Server((host, port), app, numthreads=threads, shutdown_timeout=round(shutdown_timeout),
+                               server_name="hub")
+        # cheroot's own ceiling, well above every endpoint's: bigger bodies are cut off unread, not kept.
+        self._server.max_request_body_size = max_body * 4
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> tuple[str, int]:
+        """Bind (raises OSError when the port is taken) and serve; returns the address actually bound."""
+        self._server.prepare()
+        self._thread = threading.Thread(target=self._server.serve, name="http", daemon=True)
+        self._thread.start()
+        host, port = self._server.bind_addr[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        """Stop accepting; let requests in flight finish (up to the shutdown timeout)."""
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,117 @@
+"""Inbound endpoints: what a connector serves inside ``hub daemon`` for its system to call.
+
+A connector lists its endpoints in :meth:`hub.connector.Connector.endpoints`;
+the daemon mounts them under the source's path (``inbound.path`` in hub.yaml,
+``/<source>`` by default), refuses bodies over ``inbound.max_body``, and counts
+every request. The handler does what only the connector knows: it
+authenticates the caller as its system defines, checks the body, and answers
+in the system's own terms. What it accepts it hands to :class:`Inbound`::
+
+    def _order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        if not self._signed(request):
+            return json_response({"error": "unauthorized"}, 401)   # nothing is stored
+        raw = RawRecord(external_id=..., body=request.get_data())
+        problem = inbound.validate(Entity.ORDERS, raw)
+        if problem is not None:
+            return json_response({"error": problem}, 400)          # the body is kept, as rejected
+        inbound.receive(Entity.ORDERS, raw)                        # stored, then the worker is woken
+        return json_response({"status": "accepted"})
+
+:meth:`Inbound.receive` stores the record in the inbox *before* the handler
+answers, so what a channel was told is accepted survives any crash after;
+the daemon's worker then takes it on to 1C within moments, not at the next
+scheduled run. Rejected bodies are kept too (status ``rejected``, with the
+reason) for ``hub status`` and for whoever debugs the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from werkzeug.wrappers import Request, Response
+
+from hub.connector import RawRecord
+from hub.errors import RecordError
+from hub.logs import is_secret_name
+from hub.model import Entity
+from hub.values import json_dumps
+
+if TYPE_CHECKING:
+    from hub.connector import Connector
+    from hub.state import StateStore
+
+Handler = Callable[[Request, "Inbound", dict[str, str]], Response]
+"""``handler(request, inbound, path_args)``: answers one request to an endpoint."""
+
+_UNKEPT_HEADERS = frozenset({"cookie", "proxy-authorization"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL a system calls, relative to the source's path."""
+
+    name: str
+    """Short name, for metrics and logs (``orders``): requests are counted as ``<source>.<name>``."""
+    rule: str
+    """werkzeug URL rule under the source's path, e.g. ``/order/<order_id>``."""
+    methods: tuple[str, ...]
+    handler: Handler
+    entity: Entity | None = None
+    """What the bodies it takes carry; rejected bodies are kept under it."""
+
+
+class Receipt(NamedTuple):
+    inbox_id: int
+    new: bool
+    """False for a byte-identical repeat of something already received (a channel retrying)."""
+
+
+class Inbound:
+    """What a handler may do with what it received: validate, store, reject."""
+
+    def __init__(self, store: StateStore, connector: Connector, wake: Callable[[], None]) -> None:
+        self.store = store
+        self.connector = connector
+        self.source = connector.name
+        self._wake = wake
+
+    def validate(self, entity: Entity, record: RawRecord) -> str | None:
+        """Why ``record`` cannot be taken (kept as rejected), or None when the connector can read it."""
+        try:
+            self.connector.decode(entity, record)
+        except RecordError as exc:
+            self.reject(entity, record.body, str(exc), external_id=record.external_id,
+                        content_type=record.content_type, headers=record.headers)
+            return str(exc)
+        return None
+
+    def receive(self, entity: Entity, record: RawRecord) -> Receipt:
+        """Store ``record`` in the inbox (committed when this returns) and wake the worker."""
+        with self.store.transaction() as state:
+            inbox_id, new = state.inbox.add(self.source, entity.value, record.body, external_id=record.external_id,
+                                            content_type=record.content_type, headers=keepable(record.headers))
+        if new:
+            self._wake()
+        return Receipt(inbox_id, new)
+
+    def reject(self, entity: Entity | str, body: bytes, reason: str, *, external_id: str | None = None,
+               content_type: str = "application/octet-stream", headers: Mapping[str, str] | None = None) -> int:
+        """Keep a body that was refused, with the reason, for inspection; it is never processed."""
+        with self.store.transaction() as state:
+            inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
+                                          external_id=external_id, content_type=content_type,
+                                          headers=keepable(headers or {}), status="rejected", error=reason)
+        return inbox_id
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer written with hub's Decimal-safe encoder."""
+    return Response(json_dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def keepable(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers that may be stored: without credentials, which never belong in the state DB."""
+    return {name: value for name, value in headers.items()
+            if name.lower() not in _UNKEPT_HEADERS and not is_secret_name(name) and "signature" not in name.lower()}
