@@ -22,7 +22,8 @@ from prometheus_client.registry import Collector
 from hub.state import RunInfo, StateStore
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-disable_created_metrics()  # the *_created series double the output and no dashboard of ours reads them
+# The *_created series double the output and no dashboard of ours reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
