@@ -335,10 +335,10 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
 
 @main.command()
 @click.argument("systems", nargs=-1)
-@click.option("--port", "port_base", default=8100, show_default=True,
-              help="Port of the first sandbox; the next ones follow.")
+@click.option("--port", type=int, default=None,
+              help="Serve the one named sandbox on this port instead of its own (onec 8100, testchannel 8101).")
 @_errors_exit
-def sandbox(systems: tuple[str, ...], port_base: int) -> None:
+def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     """Run local sandboxes (e.g. `hub sandbox onec`) until Ctrl-C, for manual testing against hub."""
     import signal
     import threading
@@ -348,10 +348,10 @@ def sandbox(systems: tuple[str, ...], port_base: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before anything is printed: a caller may stop us then
     try:
-        started = start_sandboxes(systems, port_base=port_base)
+        started = start_sandboxes(systems, port=port)
     except OSError as exc:
-        raise ConfigError([f"cannot listen on 127.0.0.1 from port {port_base}: {exc.strerror}"],
-                          hint="pick other ports with --port") from None
+        raise ConfigError([f"cannot listen on 127.0.0.1: {exc.strerror}"],
+                          hint="a sandbox's port is taken: start that one alone with --port") from None
     for type_name, running in started.items():
         out.print(f"[bold]{type_name}[/bold] sandbox on {running.url}", highlight=False)
         out.print("  settings for hub.yaml:", highlight=False)

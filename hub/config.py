@@ -74,7 +74,8 @@ class DaemonConfig(_Strict):
         "How often the inbox is checked for records no wake-up announced (received by another instance, or "
         "left by a stop)."))
     shutdown_timeout: timedelta = Field(timedelta(seconds=30), description=(
-        "On SIGTERM, how long running requests and jobs get to finish or reach a checkpoint."))
+        "On SIGTERM, how long HTTP requests in flight get to finish. Runs stop at their next checkpoint, "
+        "which may be after the one write in progress (up to the source's timeout × retry attempts)."))
 
     _durations = field_validator("poll", "shutdown_timeout", mode="before")(_duration)
 

@@ -129,6 +129,8 @@ class Sandbox(ABC):
     """Base of every sandbox: serving, recording, faults. Subclasses implement :meth:`handle`."""
 
     name: str = "sandbox"
+    port: int = 8199
+    """Where ``hub sandbox`` serves it, the same every time, so a hub.yaml written for it keeps working."""
 
     def __init__(self) -> None:
         self.faults = Faults()
@@ -231,11 +233,12 @@ class Sandbox(ABC):
         return response(environ, start_response)
 
 
-def start_sandboxes(names: Iterable[str], *, port_base: int) -> dict[str, Sandbox]:
-    """Start the sandboxes of the named connector types on fixed ports from ``port_base``.
+def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[str, Sandbox]:
+    """Start the sandboxes of the named connector types, each on its own fixed port (:attr:`Sandbox.port`).
 
     A name may be a connector type or the start of one (``onec`` for ``onec_odata``);
-    no names means every installed connector that has a sandbox.
+    no names means every installed connector that has a sandbox. ``port`` moves a
+    single sandbox elsewhere.
     """
     from hub.errors import ConfigError
     from hub.registry import connector_types, suggest
@@ -248,12 +251,16 @@ def start_sandboxes(names: Iterable[str], *, port_base: int) -> dict[str, Sandbo
             raise ConfigError([f"no sandbox named {name!r}" if not matches else
                                f"{name!r} could be {', '.join(matches)}"], hint=suggest(name, list(types)))
         chosen.append(matches[0])
+    chosen = list(dict.fromkeys(chosen))
+    if port is not None and len(chosen) != 1:
+        raise ConfigError([f"--port {port} names one port for {len(chosen)} sandboxes"],
+                          hint="name one system with --port, or leave each on its own fixed port")
     started: dict[str, Sandbox] = {}
     try:
-        for offset, type_name in enumerate(dict.fromkeys(chosen)):
+        for type_name in chosen:
             sandbox = types[type_name].sandbox()
             assert sandbox is not None
-            sandbox.start(port_base + offset)
+            sandbox.start(port if port is not None else sandbox.port)
             started[type_name] = sandbox
     except OSError:
         for sandbox in started.values():

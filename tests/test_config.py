@@ -69,7 +69,7 @@ loggging: {level: INFO}
         "hub.yaml:15:15: jobs.a.schedule: give exactly one of 'every' or 'cron' "
         "(got {'every': '1m', 'cron': '* * * * *'})",
         "hub.yaml:20:22: jobs.b.schedule.cron: expected 5 fields: minute hour day month weekday (got 'every minute')",
-        "hub.yaml:21:1: loggging: unknown key; known: jobs, log, mappings, sources, state, system_of_record, "
+        "hub.yaml:21:1: loggging: unknown key; known: daemon, jobs, log, mappings, sources, state, system_of_record, "
         "timezone, version",
     ]
 

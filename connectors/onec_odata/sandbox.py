@@ -128,6 +128,7 @@ class OneCSandbox(Sandbox):
     """A 1C base published over OData, in memory and thread-safe; deterministic for a given seed."""
 
     name = "1c"
+    port = 8100
 
     def __init__(self, presets: Sequence[str] = ("ut11",), *, unpublished: Collection[str] = (),
                  forbidden: Collection[str] = (), username: str = "hub", password: str = "sandbox-secret",  # noqa: S107

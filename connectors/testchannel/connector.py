@@ -214,6 +214,9 @@ def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
     if status is None:
         raise ValueError(f"unknown status {data.get('status')!r}")
     payment = data.get("payment")
+    items = data["items"]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"items: expected a list of objects, got {type(items).__name__}")
     return Order.model_validate({
         "channel": channel,
         "external_id": str(data["id"]),
@@ -232,7 +235,7 @@ def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
             "discount": item.get("discount", "0"), "sum": item["total"],
             "modifiers": [{"product": o.get("sku"), "name": o["title"], "quantity": o.get("qty", "1"),
                            "unit_price": o.get("price", "0")} for o in item.get("options", [])],
-        } for item in data["items"]],
+        } for item in items],
         "delivery": data.get("delivery"),
         "payments": [payment] if payment else [],
         "total": data["total"],

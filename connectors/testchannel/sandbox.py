@@ -42,6 +42,7 @@ class TestChannelSandbox(Sandbox):
     __test__ = False  # pytest: a name starting with Test, not a test class
 
     name = "testchannel"
+    port = 8101
 
     def __init__(self, *, token: str = "sandbox-token", seed: int = 7) -> None:  # noqa: S107 - a sandbox
         super().__init__()

@@ -2,9 +2,9 @@
 
 An endpoint that stored a record wakes the worker, which runs the jobs that
 read that source at once (trigger ``inbound``), without waiting for their
-next scheduled tick. It also looks at the inbox every ``poll`` seconds, for
-records no wake-up announced: received by another daemon sharing the state
-DB, or left pending when hub stopped.
+next scheduled tick. It also looks every ``poll`` seconds for records no
+wake-up announced: received by another daemon sharing the state DB, left in
+the inbox or outbox when hub stopped, or due again after a failed write.
 
 One worker thread per daemon: records that arrive while a run is going are
 taken by the next one, so a burst of orders makes a few runs, not one each.
@@ -65,10 +65,10 @@ class InboundWorker:
             wait = BUSY_RETRY if busy else self.poll
 
     def _work(self) -> bool:
-        """Run every job with pending records in its source; True if one was busy elsewhere."""
+        """Run every job whose source has records waiting (received, or due to be written); True if one was busy."""
         try:
             with self.runtime.store.transaction() as state:
-                streams = state.inbox.pending_streams()
+                streams = state.inbox.pending_streams() | state.outbox.due_streams()
         except Exception:  # the database is away: /readyz says so, and the next poll tries again
             log.warning("cannot read the inbox", exc_info=True)
             return False

@@ -396,6 +396,12 @@ class Outbox(_Repo):
                   "updated_at": now},
             where=t.outbox.c.payload != payload))
 
+    def due_streams(self) -> set[tuple[str, str]]:
+        """(source, entity) pairs with writes due now, to any target."""
+        rows = self.conn.execute(select(t.outbox.c.source, t.outbox.c.entity).where(
+            t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= utcnow()).distinct())
+        return {(r.source, r.entity) for r in rows}
+
     def due(self, target: str, *, entity: str | None = None, limit: int = 200,
             now: dt.datetime | None = None, after_id: int = 0) -> list[OutboxItem]:
         query = select(t.outbox).where(

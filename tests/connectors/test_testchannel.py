@@ -73,7 +73,7 @@ def test_decoded_order_keeps_weighed_quantities_and_money_exact() -> None:
 
 @pytest.mark.parametrize(("change", "reason"), [
     ({"status": "teleported"}, "unknown status 'teleported'"),
-    ({"items": None}, "'NoneType' object is not iterable"),
+    ({"items": None}, "items: expected a list of objects, got NoneType"),
     ({"total": "12,3,4"}, "total"),
 ])
 def test_undecodable_orders_raise_invalid_record_with_the_reason(change: dict[str, Any], reason: str) -> None:
