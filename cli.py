@@ -126,6 +126,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     out.print(cursors)
     depth = ", ".join(f"{t}: {n}" for t, n in report.outbox.items()) or "empty"
     out.print(f"outbox: {depth}; inbox pending: {report.inbox_pending}; open dead letters: {report.dead_letters}")
+    if report.inbox_rejected:
+        out.print(f"inbox rejected: {report.inbox_rejected} request body(ies) refused by hub daemon's endpoints, "
+                  "kept with the reason in the state DB's inbox table (status 'rejected')", highlight=False)
 
 
 @main.command()

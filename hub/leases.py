@@ -23,7 +23,6 @@ from hub.state import StateStore
 log = logging.getLogger("hub.leases")
 
 DEFAULT_TTL = dt.timedelta(seconds=60)
-_TOKEN = secrets.token_hex(4)  # tells apart two holders in one process, e.g. a daemon and its tests
 
 
 def worker_id() -> str:
@@ -52,7 +51,8 @@ class Lease:
         self.store = store
         self.name = name
         self.ttl = ttl
-        self.holder = f"{worker_id()}:{_TOKEN}"
+        # Its own token: a daemon's scheduled run and its inbound worker, in one process, are still two holders.
+        self.holder = f"{worker_id()}:{secrets.token_hex(4)}"
         self.lost = threading.Event()
         """Set when a renewal found the lease taken by another holder (this one stalled past its ttl)."""
         self._stop = threading.Event()

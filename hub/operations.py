@@ -73,6 +73,8 @@ class Status:
     outbox: dict[str, int]
     dead_letters: int
     inbox_pending: int
+    inbox_rejected: int
+    """Bodies channels sent that were refused (bad signature excepted): kept with the reason, never processed."""
     cursors: list[tuple[str, str, str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class Status:
             "outbox_depth": self.outbox,
             "dead_letters_open": self.dead_letters,
             "inbox_pending": self.inbox_pending,
+            "inbox_rejected": self.inbox_rejected,
             "cursors": [{"source": s, "stream": st, "value": v, "updated_at": u} for s, st, v, u in self.cursors],
         }
 
@@ -91,6 +94,7 @@ def status(store: StateStore, *, runs: int = 10) -> Status:
     with store.transaction() as state:
         return Status(runs=state.runs.recent(runs), outbox=state.outbox.depth(),
                       dead_letters=state.dead_letters.count(), inbox_pending=state.inbox.count("pending"),
+                      inbox_rejected=state.inbox.count("rejected"),
                       cursors=state.cursors.all())
 
 
