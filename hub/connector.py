@@ -28,11 +28,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
@@ -126,6 +126,23 @@ class WriteResult:
     action: Literal["created", "updated", "unchanged"]
 
 
+class ChannelState(Protocol):
+    """What a connector keeps in the state DB for its channel: JSON payloads by kind and key.
+
+    For channels that call hub instead of being called (Yandex Eda, CommerceML sites):
+    the menu hub publishes for them, orders and statuses they read back, tokens hub
+    issued. Shared by every daemon on the state DB, kept across restarts.
+    """
+
+    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None: ...
+
+    def get(self, kind: str, key: str) -> str | None: ...
+
+    def all(self, kind: str) -> list[tuple[str, str]]: ...
+
+    def delete(self, kind: str, keys: Iterable[str]) -> None: ...
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     """What the engine hands a connector: its name, the 1C time zone, a logger, mappings, id links, HTTP."""
@@ -139,6 +156,8 @@ class ConnectorContext:
     """Id links, for mappings that look up another system's id (a channel's product → 1C Ref_Key)."""
     clock: Clock | None = None
     """Time source for rate limits and retry waits; tests pass a fake one so nothing really sleeps."""
+    state: ChannelState | None = None
+    """This channel's kept state (see :class:`ChannelState`); the runtime always passes one."""
 
     def mapping(self, relative: str, values: Mapping[str, Any] | None = None) -> CompiledMapping:
         """Compile the mapping at ``relative`` under the mappings folder; ``values`` feed its ``config:`` reads."""

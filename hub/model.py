@@ -86,6 +86,7 @@ class PriceEntry(_Model):
     price_type: str = Field(description="Price type id (1C: ВидЦены), e.g. retail or delivery.")
     amount: Amount = Field(description="Price per unit (per kilogram for weighed goods).")
     currency: str = Field("RUB", description="ISO 4217 currency code.")
+    venue: str | None = Field(None, description="The channel venue this price is for; None means every venue.")
 
 
 class StockLevel(_Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
@@ -24,6 +25,30 @@ class StoreLinks:
     def resolve(self, system: str, entity: str, external_id: str) -> str | None:
         with self.store.transaction() as state:
             return state.links.get(system, entity, external_id)
+
+
+class StoreChannelState:
+    """A channel's kept state, in the state store's ``channel_state`` table."""
+
+    def __init__(self, store: StateStore, source: str) -> None:
+        self.store = store
+        self.source = source
+
+    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None:
+        with self.store.transaction() as state:
+            state.channel_state.put_many(self.source, kind, payloads)
+
+    def get(self, kind: str, key: str) -> str | None:
+        with self.store.transaction() as state:
+            return state.channel_state.get(self.source, kind, key)
+
+    def all(self, kind: str) -> list[tuple[str, str]]:
+        with self.store.transaction() as state:
+            return list(state.channel_state.all(self.source, kind))
+
+    def delete(self, kind: str, keys: Iterable[str]) -> None:
+        with self.store.transaction() as state:
+            state.channel_state.delete(self.source, kind, keys)
 
 
 class Runtime:
@@ -52,7 +77,8 @@ class Runtime:
             cls = connector_types()[settings.type]
             context = ConnectorContext(source=name, timezone=self.config.timezone,
                                        log=logging.getLogger(f"hub.connector.{name}"),
-                                       mappings=self.config.mappings, links=StoreLinks(self.store))
+                                       mappings=self.config.mappings, links=StoreLinks(self.store),
+                                       state=StoreChannelState(self.store, name))
             self._connectors[name] = cls(settings, context)
         return self._connectors[name]
 

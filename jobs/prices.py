@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.jobs import RunContext
 from hub.model import Entity, PriceEntry, Record
@@ -20,7 +20,17 @@ class PricesOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    price_type: str = Field(min_length=1, description="The 1C price type (ВидЦены Ref_Key) the channels sell at.")
+    price_type: str | None = Field(None, min_length=1, description=(
+        "The 1C price type (ВидЦены Ref_Key) the channels sell at, at every venue."))
+    venues: dict[str, str] | None = Field(None, min_length=1, description=(
+        "Instead of price_type, per venue: the channel's venue id → the 1C price type it sells at "
+        "(a delivery venue dearer than the hall, say). Prices are then keyed <venue>:<product id>."))
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PricesOptions:
+        if (self.price_type is None) == (self.venues is None):
+            raise ValueError("give exactly one of price_type or venues")
+        return self
 
 
 class PricesJob(MirrorJob):
@@ -38,13 +48,21 @@ class PricesJob(MirrorJob):
 
     def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
         options = self.options(PricesOptions)
+        venues: dict[str | None, str] = {None: str(options.price_type)} if options.venues is None else {
+            venue: price_type for venue, price_type in options.venues.items()}
+        wanted = set(venues.values())
         prices = [price for price in snapshot(self.runtime, ctx, self.config.source, self.entity)
-                  if isinstance(price, PriceEntry) and price.price_type == options.price_type]
-        if not prices and ctx.counts.read:
-            log.warning("%s: 1C has no prices of price type %s; check options.price_type", self.name,
-                        options.price_type)
+                  if isinstance(price, PriceEntry) and price.price_type in wanted]
+        missing = wanted - {price.price_type for price in prices}
+        if missing and ctx.counts.read:
+            log.warning("%s: 1C has no prices of price type(s) %s; check the job's options", self.name,
+                        ", ".join(sorted(missing)))
         goods = channel_goods(self.runtime, target)
         report_unlinked(ctx, target, sorted({p.product for p in prices if p.product not in goods}), self.entity)
-        for price in prices:
-            for product_id in goods.get(price.product, []):
-                yield product_id, price.model_copy(update={"product": product_id})
+        for venue, price_type in venues.items():
+            for price in prices:
+                if price.price_type != price_type:
+                    continue
+                for product_id in goods.get(price.product, []):
+                    key = product_id if venue is None else f"{venue}:{product_id}"
+                    yield key, price.model_copy(update={"product": product_id, "venue": venue})

@@ -431,3 +431,18 @@ def test_a_transaction_that_raises_leaves_nothing_behind(store: StateStore) -> N
     with store.transaction() as state:
         assert state.cursors.get("tilda", "orders") is None
         assert state.inbox.count() == 0
+
+
+def test_channel_state_keeps_the_newest_payload_per_key(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.channel_state.put_many("yandex", "prices", {"b": '{"price": 1}', "a": '{"price": 2}'})
+        state.channel_state.put_many("yandex", "prices", {"b": '{"price": 3}'})
+        state.channel_state.put_many("other", "prices", {"a": "{}"})
+    with store.transaction() as state:
+        assert list(state.channel_state.all("yandex", "prices")) == [("a", '{"price": 2}'), ("b", '{"price": 3}')]
+        assert state.channel_state.get("yandex", "prices", "b") == '{"price": 3}'
+        assert state.channel_state.get("yandex", "stock", "b") is None
+        state.channel_state.delete("yandex", "prices", ["a"])
+    with store.transaction() as state:
+        assert [key for key, _ in state.channel_state.all("yandex", "prices")] == ["b"]
+        assert [key for key, _ in state.channel_state.all("other", "prices")] == ["a"]

@@ -182,3 +182,12 @@ discrepancies = Table(
     Column("resolved_at", UtcDateTime),
     Index("ix_discrepancies_open", "resolved_at", "source", "entity"),
 )
+
+channel_state = Table(
+    "channel_state", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),  # catalog, prices, stock, order, token...
+    Column("key", String(255), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -235,6 +235,7 @@ class State:
         self.dead_letters = DeadLetters(conn)
         self.discrepancies = Discrepancies(conn)
         self.leases = Leases(conn)
+        self.channel_state = ChannelStates(conn)
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -655,3 +656,35 @@ class Leases(_Repo):
     def all(self) -> list[LeaseInfo]:
         return [LeaseInfo(r.name, r.holder, r.acquired_at, r.expires_at)
                 for r in self.conn.execute(select(t.leases).order_by(t.leases.c.name))]
+
+
+class ChannelStates(_Repo):
+    """What hub keeps per channel that pulls from it, by (source, kind, key): JSON payloads, newest wins."""
+
+    def put_many(self, source: str, kind: str, payloads: Mapping[str, str]) -> None:
+        if not payloads:
+            return
+        now = utcnow()
+        stmt = _insert(self.conn, t.channel_state)
+        self.conn.execute(stmt.on_conflict_do_update(
+            index_elements=["source", "kind", "key"],
+            set_={"payload": stmt.excluded.payload, "updated_at": stmt.excluded.updated_at}),
+            [{"source": source, "kind": kind, "key": key, "payload": payload, "updated_at": now}
+             for key, payload in payloads.items()])
+
+    def get(self, source: str, kind: str, key: str) -> str | None:
+        return self.conn.execute(select(t.channel_state.c.payload).where(
+            t.channel_state.c.source == source, t.channel_state.c.kind == kind,
+            t.channel_state.c.key == key)).scalar_one_or_none()
+
+    def all(self, source: str, kind: str) -> Iterator[tuple[str, str]]:
+        """Every (key, payload) of one kind, in key order."""
+        rows = self.conn.execute(select(t.channel_state.c.key, t.channel_state.c.payload).where(
+            t.channel_state.c.source == source, t.channel_state.c.kind == kind).order_by(t.channel_state.c.key))
+        for row in rows:
+            yield str(row.key), str(row.payload)
+
+    def delete(self, source: str, kind: str, keys: Iterable[str]) -> None:
+        for chunk in _chunks(list(keys)):
+            self.conn.execute(delete(t.channel_state).where(
+                t.channel_state.c.source == source, t.channel_state.c.kind == kind, t.channel_state.c.key.in_(chunk)))
