@@ -14,10 +14,15 @@ shop sandbox, signed as the shop signs its webhooks. The 1C sandbox's commit
 hook notes the moment each order's document is posted; the bench then waits
 up to 30 s for stragglers and counts the documents per channel order.
 
-Reported: orders sent and accepted, latency from sending to the posted
-document (p50, p90, p99, max), lost (accepted, no posted document in time),
-duplicated (more than one document for one channel order), and how long the
-daemon took to stop on SIGTERM, with its exit code.
+Reported: orders sent and accepted, how fast the webhook was answered, the
+latency from sending to the posted document (p50, p90, p99, max; overall and
+per 10 s of sending, which shows a backlog building or a scheduled run's
+stall), lost (accepted, no posted document in time), duplicated (more than
+one document for one channel order, counted after the daemon stopped), and
+how long the daemon took to stop on SIGTERM, with its exit code.
+
+The machine runs the sandboxes, the senders and the daemon at once: on a small
+or busy one the bench measures the machine as much as hub.
 
     .venv/bin/python bench/order_latency.py [--rate 50] [--seconds 60] [--state-url URL] [--log PATH]
 
@@ -210,6 +215,7 @@ def stop_daemon(daemon: subprocess.Popen[str]) -> tuple[int | None, float]:
 
 
 def kill(daemon: subprocess.Popen[str]) -> None:
+    """Kill the daemon if it still runs (the bench failed, or it ignored SIGTERM)."""
     if daemon.poll() is None:
         daemon.kill()
         daemon.wait()
@@ -250,6 +256,8 @@ def send_orders(sender: Sender, total: int, rate: float) -> tuple[float, float]:
 
 @dataclass
 class Outcome:
+    """What one run measured, for :func:`report`."""
+
     total: int
     tracker: Tracker
     t0: float

@@ -182,6 +182,18 @@ class Order(_Model):
         return f"{self.channel}:{self.external_id}"
 
 
+FORWARD = (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.IN_PROGRESS, OrderStatus.READY,
+           OrderStatus.IN_DELIVERY, OrderStatus.DELIVERED)
+"""The way an order goes; a status is news only if it is further along."""
+
+
+def moves_forward(current: OrderStatus, new: OrderStatus) -> bool:
+    """Whether ``new`` is news to a side whose order is at ``current``: forward only, and a cancellation is kept."""
+    if current in (OrderStatus.CANCELLED, OrderStatus.DELIVERED):
+        return False  # final where the guest sees it
+    return new is OrderStatus.CANCELLED or FORWARD.index(new) > FORWARD.index(current)
+
+
 CANONICAL_TYPES: dict[Entity, type[_Model]] = {
     Entity.ORDERS: Order,
     Entity.STOCK: StockLevel,

@@ -9,20 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.connector import Mode
 from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
-from hub.model import Entity, Order, OrderStatus
+from hub.model import Entity, Order, moves_forward
 from hub.pipeline import Pipeline, snapshot
 from hub.values import utcnow
-
-FORWARD = (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.IN_PROGRESS, OrderStatus.READY,
-           OrderStatus.IN_DELIVERY, OrderStatus.DELIVERED)
-"""The way an order goes; a status is sent back only if it is further along than the channel's."""
-
-
-def moves_forward(channel: OrderStatus, record: OrderStatus) -> bool:
-    """Whether the system of record's ``record`` status is news to a channel at ``channel``."""
-    if channel in (OrderStatus.CANCELLED, OrderStatus.DELIVERED):
-        return False  # final where the guest sees it
-    return record is OrderStatus.CANCELLED or FORWARD.index(record) > FORWARD.index(channel)
 
 
 class OrdersOptions(BaseModel):

@@ -57,7 +57,11 @@ class Daemon:
         """Set by :meth:`stop`: runs in progress end at their next checkpoint."""
         self.runtime = Runtime(config)
         self.metrics = Metrics(self.runtime.store)
-        self.worker = InboundWorker(self.runtime, self._run_inbound, poll=self.settings.poll.total_seconds())
+        self._waiting: set[str] = set()
+        """Jobs a scheduled run of this daemon waits for or makes: the worker holds off their inbound runs (a busy
+        stream would otherwise keep the lease and starve the tick) and is woken when the run ends."""
+        self.worker = InboundWorker(self.runtime, self._run_inbound, poll=self.settings.poll.total_seconds(),
+                                    held=self._waiting.__contains__)
         self.scheduler = Scheduler(config, self.runtime.store, self._run_scheduled,
                                    threads=self.settings.job_threads)
         mounts = self._mounts()
@@ -91,6 +95,14 @@ class Daemon:
     # --- runs --------------------------------------------------------------------------------
 
     def _run_scheduled(self, name: str, fire_time: dt.datetime) -> None:
+        self._waiting.add(name)
+        try:
+            self._run_tick(name, fire_time)
+        finally:
+            self._waiting.discard(name)
+            self.worker.wake()  # what arrived meanwhile goes on now, not at the worker's next retry
+
+    def _run_tick(self, name: str, fire_time: dt.datetime) -> None:
         lease = Lease(self.runtime.store, f"job:{name}")
         deadline = fire_time + LEASE_WAIT
         while True:

@@ -27,9 +27,11 @@ BUSY_RETRY = 0.2
 
 
 class InboundWorker:
-    def __init__(self, runtime: Runtime, run: Callable[[str], None], *, poll: float) -> None:
+    def __init__(self, runtime: Runtime, run: Callable[[str], None], *, poll: float,
+                 held: Callable[[str], bool] = lambda _: False) -> None:
         self.runtime = runtime
         self._run = run
+        self._held = held  # a scheduled run waits for this job: let it have the lease first
         self.poll = poll
         self._event = threading.Event()
         self._stop = threading.Event()
@@ -78,6 +80,9 @@ class InboundWorker:
             if self._stop.is_set():
                 break
             if (job.source, types[job.type].entity.value) not in streams:
+                continue
+            if self._held(name):
+                busy = True
                 continue
             try:
                 self._run(name)
