@@ -106,9 +106,11 @@ class Pipeline:
         connector = self.runtime.connector(source)
         done = 0
         for batch in self._pending(source, entity):
+            # Decoded before the transaction: a connector may read state (its own, id links) while decoding,
+            # and the write lock is held no longer than the writes take.
+            decoded = [(item, self._decode(connector, entity, _raw(item))) for item in batch]
             with self.store.transaction() as state:
-                for item in batch:
-                    record = self._decode(connector, entity, _raw(item))
+                for item, record in decoded:
                     if isinstance(record, RecordError):
                         state.inbox.mark(item.id, "dead", str(record))
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,

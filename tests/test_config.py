@@ -86,7 +86,7 @@ def test_broken_yaml_names_the_place(tmp_path: Path) -> None:
 
 def test_a_missing_type_lists_the_known_ones(tmp_path: Path) -> None:
     assert problems_of(tmp_path, "sources:\n  shop:\n    url: x\n") == [
-        "hub.yaml:2:3: sources.shop: missing 'type' (the connector type); known: onec_odata, testchannel"]
+        "hub.yaml:2:3: sources.shop: missing 'type' (the connector type); known: onec_odata, testchannel, yandex_eda"]
 
 
 def test_missing_required_settings(tmp_path: Path) -> None:

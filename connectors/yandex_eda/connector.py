@@ -1,0 +1,455 @@
+"""The Yandex Eda connector: hub is the partner server Yandex Eda (and Delivery Club) calls.
+
+Yandex works by pull. It takes a token from hub, reads the menu (restaurants) or
+the nomenclature (shops), places orders with ``POST /order`` and polls their
+status; hub serves all of it from ``hub daemon`` (:meth:`endpoints`). What the
+endpoints answer comes from the state DB, where the jobs put it:
+
+* the catalog, prices and stock jobs (1C → this source) push goods, prices per
+  venue and balances per venue; :meth:`write_batch` keeps them as channel state
+  and the menu endpoints build Yandex's documents from them (:mod:`.menu`);
+* ``POST /order`` stores the raw body in the inbox before it answers, and the
+  orders job (this source → 1C) takes it on to 1C like any channel's order;
+* an order's status lives in channel state: 1C's status flows back through
+  :meth:`set_status`, Yandex's own (``PUT …/status``, ``DELETE``) is merged in
+  and sent to 1C as a new version of the order. It never moves backwards.
+
+The orderId hub gives Yandex is the eatsId itself: stable, unique at Yandex, and
+known before 1C has the document, so a repeated ``POST /order`` gets the same id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request, Response
+
+from connectors.yandex_eda.menu import (
+    Catalog,
+    Venue,
+    restaurant_availability,
+    restaurant_composition,
+    restaurant_promos,
+    restaurants,
+    retail_availability,
+    retail_composition,
+    retail_prices,
+)
+from connectors.yandex_eda.orders import (
+    MEDIA_ORDER,
+    STATUS_WORDS,
+    WORDS,
+    moves_forward,
+    parse_cancel,
+    parse_order,
+    parse_status_update,
+)
+from connectors.yandex_eda.sandbox import YandexEdaSimulator
+from connectors.yandex_eda.vendor import VendorClient
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, RawRecord, SourceSettings
+from hub.errors import InvalidRecord
+from hub.inbound import Endpoint, Inbound, json_response
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
+from hub.values import json_dumps, json_loads, utcnow
+
+EXPIRED = "Access token has been expired. You should request a new one"
+"""Yandex's own wording for a 401 (restaurant/error-401.json); Yandex then takes a new token."""
+MEDIA_COMPOSITION = "application/vnd.eats.menu.composition.v2+json"
+MEDIA_AVAILABILITY = "application/vnd.eats.menu.availability.v2+json"
+BATCH = 1000
+
+
+class Client(BaseModel):
+    """A client id and secret Yandex gets tokens with: the pair registered with your Yandex manager."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(min_length=1, description="client_id Yandex sends to /security/oauth/token.")
+    client_secret: str = Field(min_length=1, description="Its secret; write it as ${ENV_VAR}.")
+
+
+class VenueSettings(BaseModel):
+    """A venue (restaurant or shop) as Yandex lists it; its id is the key in ``venues:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, description="Name Yandex shows.")
+    address: str = Field("", description="Address as one line.")
+
+
+class VendorSettings(BaseModel):
+    """Yandex's Vendor Management API, to ask Yandex to pull the menu again when 1C's stock changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field("https://dc-partner.eda.yandex.net", description="Base URL of the Vendor Management API.")
+    client_id: str = Field(min_length=1, description="Its own OAuth client id (not the partner API's).")
+    client_secret: str = Field(min_length=1, description="Its secret; write it as ${ENV_VAR}.")
+    partner_name: str = Field(min_length=1, description="The Partner-Name header Yandex agreed with you.")
+    on_stock_change: bool = Field(False, description=(
+        "After a stock push that changed something, ask Yandex to pull each changed venue's menu again."))
+
+
+class YandexEdaSettings(SourceSettings):
+    """Settings of a yandex_eda source (restaurants or shops on Yandex Eda and Delivery Club)."""
+
+    variant: Literal["restaurant", "retail"] = Field("restaurant", description=(
+        "restaurant: /restaurants and /menu/{id}/…; retail (shops): /nomenclature/…."))
+    clients: list[Client] = Field(min_length=1, description="Who may take tokens.")
+    token_ttl: PositiveInt = Field(3600, description="Seconds a token hub issues stays valid.")
+    venues: dict[str, VenueSettings] = Field(min_length=1, description=(
+        "The venues Yandex sells, by the id Yandex knows them by (restaurantId / placeId). Which 1C warehouse "
+        "and price type feed each one is the stock and prices jobs' options.venues."))
+    vendor: VendorSettings | None = Field(None, description="Vendor Management API; off when omitted.")
+
+
+class YandexEdaConnector(Connector):
+    """Menus, prices and stock served to Yandex Eda; its orders taken into the inbox; statuses both ways."""
+
+    type_name = "yandex_eda"
+    settings_model = YandexEdaSettings
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PUSH, Mode.STATUS}),
+                              Entity.CATALOG: frozenset({Mode.WRITE}),
+                              Entity.STOCK: frozenset({Mode.WRITE}),
+                              Entity.PRICES: frozenset({Mode.WRITE})}
+    batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.STOCK: BATCH, Entity.PRICES: BATCH}
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, YandexEdaSettings)
+        assert context.state is not None, "the runtime passes every connector its channel state"
+        self.config = settings
+        self.state: ChannelState = context.state
+        self.orders_in = context.mapping("yandex_eda/orders.in.yaml")
+        self.menu_item = context.mapping("yandex_eda/menu/catalog.out.yaml")
+        self.nomenclature_item = context.mapping("yandex_eda/nomenclature/catalog.out.yaml")
+        self.vendor: VendorClient | None = None
+        if settings.vendor is not None:
+            self.vendor = VendorClient(context.http(settings, settings.vendor.url), settings.vendor.client_id,
+                                       settings.vendor.client_secret, settings.vendor.partner_name)
+
+    @classmethod
+    def sandbox(cls) -> YandexEdaSimulator:
+        return YandexEdaSimulator()
+
+    def check(self) -> str:
+        said = (f"partner API for {len(self.config.venues)} {self.config.variant} venue(s), "
+                f"{len(self.config.clients)} client(s); Yandex calls hub daemon")
+        if self.vendor is not None:
+            self.vendor.token()
+            said += "; Vendor Management API answers"
+        return said
+
+    # --- what the jobs push: kept for the menu endpoints ---------------------------------------
+
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
+        keyed = {self._key(record): record.model_dump_json() for record in records}
+        self.state.put_many(entity.value, keyed)
+        if entity is Entity.STOCK and self.vendor is not None and self.config.vendor \
+                and self.config.vendor.on_stock_change:
+            for venue in sorted({r.warehouse for r in records if isinstance(r, StockLevel)}):
+                self.vendor.initiate_menu_import(venue)
+        return list(keyed)
+
+    @staticmethod
+    def _key(record: Record) -> str:
+        if isinstance(record, StockLevel):
+            return f"{record.warehouse}:{record.product}"
+        if isinstance(record, PriceEntry):
+            return record.product if record.venue is None else f"{record.venue}:{record.product}"
+        if isinstance(record, Product):
+            return record.id
+        raise InvalidRecord(f"yandex_eda keeps goods, prices and stock, not {type(record).__name__}")
+
+    def _catalog(self) -> Catalog:
+        products = [Product.model_validate_json(p) for _, p in self.state.all(Entity.CATALOG.value)]
+        prices: dict[tuple[str | None, str], PriceEntry] = {}
+        for _, payload in self.state.all(Entity.PRICES.value):
+            price = PriceEntry.model_validate_json(payload)
+            prices[(price.venue, price.product)] = price
+        stock: dict[tuple[str, str], Decimal] = {}
+        for _, payload in self.state.all(Entity.STOCK.value):
+            level = StockLevel.model_validate_json(payload)
+            stock[(level.warehouse, level.product)] = level.quantity
+        return Catalog(products=products, prices=prices, stock=stock)
+
+    # --- orders: decode, and statuses from 1C -----------------------------------------------------
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+        if entity is not Entity.ORDERS:
+            raise self._unsupported(entity, Mode.PULL)
+        try:
+            body = json_loads(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"order {record.external_id}: body is not JSON: {exc}") from None
+        kept = self._order(record.external_id)
+        if isinstance(body, dict) and "items" in body:
+            order = parse_order(record.body)
+        elif kept is not None:
+            order = parse_order(kept["body"].encode())
+        else:
+            raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
+        status = kept["status"] if kept else "NEW"
+        data = {**order, "channel": self.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
+                "hubStatus": STATUS_WORDS[status].value, "cancelComment": (kept or {}).get("comment") or None}
+        order = self.orders_in.apply(data, links=self.context.links)
+        if not isinstance(order, Order):
+            raise InvalidRecord(f"order {record.external_id} is skipped by {self.orders_in.path.name}")
+        return order
+
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        kept = self._order(external_id)
+        if kept is not None and moves_forward(kept["status"], WORDS[status]):
+            self._save_order(external_id, {**kept, "status": WORDS[status], "updatedAt": _now()})
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        payload = self.state.get("order", order_id)
+        return None if payload is None else dict(json_loads(payload))
+
+    def _save_order(self, order_id: str, kept: dict[str, Any]) -> None:
+        self.state.put_many("order", {order_id: json_dumps(kept)})
+
+    # --- the partner API -------------------------------------------------------------------------
+
+    def endpoints(self) -> list[Endpoint]:
+        shared = [
+            Endpoint("token", "/security/oauth/token", ("POST",), self._token),
+            Endpoint("order", "/order", ("POST",), self._authorized(self._create), entity=Entity.ORDERS),
+            Endpoint("order_get", "/order/<order_id>", ("GET",), self._authorized(self._get_order)),
+            Endpoint("order_update", "/order/<order_id>", ("PUT",), self._authorized(self._update),
+                     entity=Entity.ORDERS),
+            Endpoint("order_cancel", "/order/<order_id>", ("DELETE",), self._authorized(self._cancel),
+                     entity=Entity.ORDERS),
+            Endpoint("status_get", "/order/<order_id>/status", ("GET",), self._authorized(self._get_status)),
+            Endpoint("status_put", "/order/<order_id>/status", ("PUT",), self._authorized(self._put_status),
+                     entity=Entity.ORDERS),
+        ]
+        menu = [
+            Endpoint("nomenclature", "/nomenclature/composition", ("GET",), self._authorized(self._nomenclature)),
+            Endpoint("availability", "/nomenclature/<venue>/availability", ("GET",),
+                     self._authorized(self._retail_availability)),
+            Endpoint("prices", "/nomenclature/<venue>/prices", ("GET",), self._authorized(self._retail_prices)),
+        ] if self.config.variant == "retail" else [
+            Endpoint("restaurants", "/restaurants", ("GET",), self._authorized(self._restaurants)),
+            Endpoint("composition", "/menu/<venue>/composition", ("GET",), self._authorized(self._composition)),
+            Endpoint("availability", "/menu/<venue>/availability", ("GET",), self._authorized(self._availability)),
+            Endpoint("promos", "/menu/<venue>/promos", ("GET",), self._authorized(self._promos)),
+        ]
+        return [*shared, *menu]
+
+    # tokens
+
+    def _token(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """``POST /security/oauth/token``: OAuth 2.0 client_credentials, form-encoded; an opaque expiring token."""
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return _errors(400, f"expected application/x-www-form-urlencoded, got {request.mimetype or 'none'!r}")
+        form: MultiDict[str, str] = request.form
+        missing = [name for name in ("client_id", "client_secret", "grant_type") if not form.get(name)]
+        if missing:
+            return _errors(400, f"missing {', '.join(missing)}")
+        if form["grant_type"] != "client_credentials":
+            return _errors(400, f"grant_type: expected client_credentials, got {form['grant_type']!r}")
+        if not any(hmac.compare_digest(c.client_id, form["client_id"]) and
+                   hmac.compare_digest(c.client_secret, form["client_secret"]) for c in self.config.clients):
+            return json_response({"reason": "unknown client_id or wrong client_secret"}, 401)
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        expired = [key for key, payload in self.state.all("token")
+                   if dt.datetime.fromisoformat(json_loads(payload)["expires_at"]) <= now]
+        self.state.delete("token", expired)
+        expires = now + dt.timedelta(seconds=self.config.token_ttl)
+        self.state.put_many("token", {_digest(token): json_dumps({"client_id": form["client_id"],
+                                                                  "expires_at": expires.isoformat()})})
+        return json_response({"access_token": token, "token_type": "bearer", "expires_in": self.config.token_ttl})
+
+    def _authorized(self, handler: Callable[[Request, Inbound, dict[str, str]], Response]
+                    ) -> Callable[[Request, Inbound, dict[str, str]], Response]:
+        """``handler`` behind the Bearer token check; 401 ``{reason}`` as Yandex expects, nothing stored."""
+        def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return json_response({"reason": "missing Authorization: Bearer token"}, 401)
+            kept = self.state.get("token", _digest(token))
+            if kept is None:
+                return json_response({"reason": "unknown access token"}, 401)
+            if dt.datetime.fromisoformat(json_loads(kept)["expires_at"]) <= utcnow():
+                return json_response({"reason": EXPIRED}, 401)
+            return handler(request, inbound, args)
+        return checked
+
+    # menu
+
+    def _venue(self, venue: str) -> Response | None:
+        if venue not in self.config.venues:
+            return _errors(404, f"unknown restaurant or place {venue!r}; hub.yaml lists {sorted(self.config.venues)}")
+        return None
+
+    def _restaurants(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        return json_response(restaurants([Venue(id=v, title=s.title, address=s.address)
+                                          for v, s in self.config.venues.items()]))
+
+    def _composition(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        unknown = self._venue(args["venue"])
+        if unknown is not None:
+            return unknown
+        document = restaurant_composition(self._catalog(), args["venue"], self.menu_item, last_change=utcnow())
+        return _vendor_json(document, MEDIA_COMPOSITION)
+
+    def _availability(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        unknown = self._venue(args["venue"])
+        return unknown or _vendor_json(restaurant_availability(self._catalog(), args["venue"]), MEDIA_AVAILABILITY)
+
+    def _promos(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        return self._venue(args["venue"]) or json_response(restaurant_promos())
+
+    def _nomenclature(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        return json_response(retail_composition(self._catalog(), self.nomenclature_item))
+
+    def _retail_availability(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        return self._venue(args["venue"]) or json_response(retail_availability(self._catalog(), args["venue"]))
+
+    def _retail_prices(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        return self._venue(args["venue"]) or json_response(retail_prices(self._catalog(), args["venue"],
+                                                                               self.nomenclature_item))
+
+    # orders
+
+    def _received(self, request: Request, inbound: Inbound, parse: Callable[[bytes], Any]
+                  ) -> tuple[Any, Response | None]:
+        """The body parsed by ``parse``, or the 4xx answer; a refused body is kept with the reason."""
+        body = request.get_data()
+        if not _json_media(request.mimetype):
+            reason = f"expected a JSON media type ({MEDIA_ORDER}), got {request.mimetype or 'none'!r}"
+            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type or "",
+                           headers=dict(request.headers))
+            return None, _errors(415, reason)
+        try:
+            return parse(body), None
+        except (InvalidRecord, ValueError) as exc:
+            inbound.reject(Entity.ORDERS, body, str(exc), content_type=request.content_type or "",
+                           headers=dict(request.headers))
+            return None, _errors(400, str(exc))
+
+    def _store(self, request: Request, inbound: Inbound, order_id: str) -> Response | None:
+        """Put the request body in the inbox as a new version of order ``order_id`` (checked against the mapping)."""
+        raw = RawRecord(external_id=order_id, body=request.get_data(), content_type=request.content_type or "",
+                        headers=dict(request.headers))
+        problem = inbound.validate(Entity.ORDERS, raw)
+        if problem is not None:
+            return _errors(400, problem)
+        inbound.receive(Entity.ORDERS, raw)
+        return None
+
+    def _create(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """``POST /order``: kept, checked, answered at once; 1C gets it through the orders job."""
+        order, refused = self._received(request, inbound, parse_order)
+        if refused is not None:
+            return refused
+        order_id = str(order["eatsId"])
+        kept = self._order(order_id)
+        if kept is None:  # a repeat of the same eatsId keeps the order as first received
+            kept = {"eatsId": order_id, "status": "NEW", "comment": "", "reason": None, "attributes": [],
+                    "receivedAt": utcnow().isoformat(), "updatedAt": _now(),
+                    "body": request.get_data().decode()}
+        refused = self._store(request, inbound, order_id)
+        if refused is not None:
+            return refused
+        self._save_order(order_id, kept)
+        return json_response({"result": "OK", "orderId": order_id})
+
+    def _get_order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        kept = self._order(args["order_id"])
+        if kept is None:
+            return _not_found(args["order_id"])
+        return Response(kept["body"], content_type=MEDIA_ORDER)
+
+    def _update(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """``PUT /order/{id}``: the whole order again, changed (agreed with Yandex for restaurants)."""
+        kept = self._order(args["order_id"])
+        if kept is None:
+            return _not_found(args["order_id"])
+        order, refused = self._received(request, inbound, parse_order)
+        if refused is not None:
+            return refused
+        if order["eatsId"] != kept["eatsId"]:
+            return _errors(400, f"eatsId {order['eatsId']!r} is not the eatsId of order {args['order_id']!r}")
+        self._save_order(args["order_id"], {**kept, "body": request.get_data().decode(), "updatedAt": _now()})
+        return self._store(request, inbound, args["order_id"]) or json_response({"result": "OK"})
+
+    def _cancel(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """``DELETE /order/{id}``: Yandex cancels; the reason comes only as free text."""
+        kept = self._order(args["order_id"])
+        if kept is None:
+            return _not_found(args["order_id"])
+        cancel, refused = self._received(request, inbound, parse_cancel)
+        if refused is not None:
+            return refused
+        if cancel.eats_id != kept["eatsId"]:
+            return _errors(400, f"eatsId {cancel.eats_id!r} is not the eatsId of order {args['order_id']!r}")
+        return self._change_status(request, inbound, args["order_id"], kept, "CANCELLED",
+                                   comment=cancel.comment, reason=None, attributes=[]) or json_response({})
+
+    def _get_status(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        kept = self._order(args["order_id"])
+        if kept is None:
+            return _not_found(args["order_id"])
+        answer = {"status": kept["status"], "comment": kept.get("comment") or "", "updatedAt": kept["updatedAt"]}
+        if self.config.variant == "retail" and kept.get("reason"):
+            answer["reason"] = kept["reason"]
+        return json_response(answer)
+
+    def _put_status(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """``PUT /order/{id}/status``: Yandex's courier took it, delivered it, or it was cancelled: 204."""
+        kept = self._order(args["order_id"])
+        if kept is None:
+            return _not_found(args["order_id"])
+        update, refused = self._received(request, inbound, parse_status_update)
+        if refused is not None:
+            return refused
+        return self._change_status(request, inbound, args["order_id"], kept, update.status, comment=update.comment,
+                                   reason=update.reason, attributes=update.attributes) or Response(status=204)
+
+    def _change_status(self, request: Request, inbound: Inbound, order_id: str, kept: dict[str, Any], status: str,
+                       *, comment: str | None, reason: str | None, attributes: list[str]) -> Response | None:
+        if not moves_forward(kept["status"], status):
+            return None  # an echo of what hub said, or news older than what hub has: acknowledged, nothing changes
+        self._save_order(order_id, {**kept, "status": status, "comment": comment or kept.get("comment") or "",
+                                    "reason": reason, "attributes": attributes, "updatedAt": _now()})
+        return self._store(request, inbound, order_id)
+
+
+def _digest(token: str) -> str:
+    # Only a hash is kept: a leaked state DB must not hand out live tokens.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> str:
+    """Yandex's updatedAt: RFC 3339 with microseconds, always (``Y-m-d\\TH:i:s.uP``)."""
+    return utcnow().isoformat(timespec="microseconds")
+
+
+def _json_media(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _errors(status: int, description: str) -> Response:
+    """Yandex's error body: a list of ``{code, description}``."""
+    return json_response([{"code": status, "description": description}], status)
+
+
+def _not_found(order_id: str) -> Response:
+    return _errors(404, f"no order {order_id!r}")
+
+
+def _vendor_json(document: Any, media_type: str) -> Response:
+    return Response(json_dumps(document), content_type=media_type)
+

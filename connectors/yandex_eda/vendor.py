@@ -1,0 +1,155 @@
+"""The Vendor Management API: the one place where hub calls Yandex Eda rather than being called.
+
+::
+
+    vendor = VendorClient(context.http(settings, "https://dc-partner.eda.yandex.net"),
+                          client_id, client_secret, partner_name="my-cafe")
+    vendor.initiate_menu_import("937c57f6-4508-4858-be7f-20691a16fbb0")   # Yandex pulls the menu now
+
+Two calls are used:
+
+* ``POST /oauth2/token`` (form: ``client_id`` and ``client_secret``, nothing
+  else) gives a bearer token for ``expires_in`` seconds (120 in the docs). It is
+  kept until :data:`TOKEN_MARGIN` before it runs out, so a request never
+  leaves with a token that expires on the way;
+* ``POST /menu/import/initiation`` (JSON ``{restaurantId, operationType}``, headers
+  ``Authorization: Bearer …`` and ``Partner-Name``) asks Yandex to pull a venue's
+  menu or stop list again instead of waiting for its next poll.
+
+These credentials are not the ones Yandex uses to call hub. A 401 on the
+initiation gets one fresh token and one more try (Yandex may revoke a token
+early); a second 401, or a 401 on the token call itself, is an
+:class:`~hub.errors.AuthError` carrying Yandex's ``message``. Everything else
+(429, 5xx, timeouts) is :class:`~hub.http.HttpClient`'s business: a repeated
+initiation is harmless, but a POST whose answer was lost is still not repeated
+blindly, and the caller decides.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+
+from hub.errors import AuthError, ProtocolError
+from hub.http import HttpClient
+from hub.logs import add_secrets, redact
+from hub.values import json_loads, utcnow
+
+DEFAULT_URL = "https://dc-partner.eda.yandex.net"
+"""Where the Vendor Management API lives, unless hub.yaml says otherwise."""
+TOKEN_MARGIN = timedelta(seconds=20)
+"""A token is renewed this long before Yandex says it expires."""
+
+_AUTH_HINT = "check the vendor client_id and client_secret of this source (they are not the pull-API clients)"
+
+
+@dataclass(frozen=True)
+class VendorToken:
+    """A bearer token as ``POST /oauth2/token`` answered it."""
+
+    access_token: str
+    expires_in: int
+    """Seconds, from the moment it was issued."""
+    scope: str
+    token_type: str
+
+
+class VendorClient:
+    """Calls to Yandex's Vendor Management API; thread-safe, one token shared by every caller."""
+
+    def __init__(self, http: HttpClient, client_id: str, client_secret: str, partner_name: str,
+                 now: Callable[[], datetime] = utcnow) -> None:
+        self.http = http
+        self.client_id = client_id
+        self.partner_name = partner_name
+        self.log = http.log.getChild("vendor")
+        self._client_secret = client_secret
+        self._now = now
+        self._lock = threading.Lock()
+        self._token: VendorToken | None = None
+        self._renew_at: datetime | None = None
+        add_secrets([client_secret])  # Yandex may echo it in an error body, which ends up in messages
+
+    def token(self) -> str:
+        """A bearer token, fetched only when the one kept is missing or about to expire."""
+        with self._lock:
+            if self._token is None or self._renew_at is None or self._now() >= self._renew_at:
+                self._fetch_token()
+            assert self._token is not None
+            return self._token.access_token
+
+    def initiate_menu_import(self, restaurant_id: str, operation: str = "menu") -> None:
+        """Ask Yandex to pull ``restaurant_id``'s menu (``operation`` "menu") or other data again now."""
+        body = {"restaurantId": restaurant_id, "operationType": operation}
+        token = self.token()
+        response = self._post_authorized("menu/import/initiation", body, token)
+        if response.status_code == 401:
+            self.log.info("the vendor API refused its token; fetching a new one and trying once more")
+            self._forget(token)
+            response = self._post_authorized("menu/import/initiation", body, self.token())
+        if response.status_code == 401:
+            raise AuthError(f"Yandex Eda refused the menu import of venue {restaurant_id} even with a new token: "
+                            f"{_message(response)}", hint=_AUTH_HINT)
+        if not 200 <= response.status_code < 300:
+            raise ProtocolError(f"Yandex Eda answered the menu import of venue {restaurant_id} with "
+                                f"{response.status_code}: {_message(response)}")
+        self.log.info("asked Yandex Eda to import the %s of venue %s again", operation, restaurant_id)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _post_authorized(self, path: str, body: dict[str, Any], token: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", "Partner-Name": self.partner_name}
+        return self.http.post(path, json=body, headers=headers, expect={401})
+
+    def _forget(self, refused: str) -> None:
+        """Drop the kept token if it is the one refused (another thread may have renewed it meanwhile)."""
+        with self._lock:
+            if self._token is not None and self._token.access_token == refused:
+                self._token = None
+
+    def _fetch_token(self) -> None:
+        asked_at = self._now()
+        response = self.http.post("oauth2/token", data={"client_id": self.client_id,
+                                                        "client_secret": self._client_secret}, expect={401})
+        if response.status_code == 401:
+            raise AuthError(f"Yandex Eda refused the vendor API credentials of client {self.client_id}: "
+                            f"{_message(response)}", hint=_AUTH_HINT)
+        token = _parse_token(response)
+        add_secrets([token.access_token])
+        self._token = token
+        self._renew_at = asked_at + timedelta(seconds=token.expires_in) - TOKEN_MARGIN
+        self.log.debug("got a vendor API token for %d s (scope %s)", token.expires_in, token.scope)
+
+
+def _parse_token(response: requests.Response) -> VendorToken:
+    try:
+        body = json_loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"Yandex Eda answered POST /oauth2/token with something other than a JSON object: "
+                            f"{_message(response)}")
+    access_token, expires_in = body.get("access_token"), body.get("expires_in")
+    token_type, scope = body.get("token_type", "bearer"), body.get("scope", "")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProtocolError("Yandex Eda's token answer has no access_token")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
+        raise ProtocolError(f"Yandex Eda's token answer has no usable expires_in (got {expires_in!r})")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise ProtocolError(f"Yandex Eda issued a {token_type!r} token; hub sends only bearer tokens")
+    return VendorToken(access_token=access_token, expires_in=expires_in, scope=str(scope), token_type=token_type)
+
+
+def _message(response: requests.Response) -> str:
+    """Yandex's ``message`` from an error body (``{message, code, details}``), else the start of the body."""
+    try:
+        body = json_loads(response.content)
+    except ValueError:
+        body = None
+    text = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else response.text
+    return redact(" ".join(text.split()))[:300] or "(empty body)"

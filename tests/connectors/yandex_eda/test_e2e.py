@@ -1,0 +1,202 @@
+"""Yandex Eda end to end: the simulator plays Yandex against hub daemon, with the 1C sandbox behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from connectors.onec_odata import OneCSandbox
+from connectors.yandex_eda import YandexEdaSimulator
+from hub.config import load_config
+from hub.daemon import Daemon
+from hub.jobs import run_job
+from hub.operations import dead_letters
+from hub.runtime import Runtime
+from hub.values import json_dumps, json_loads, to_decimal
+from tests.daemon.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+DOCUMENTS = "Document_ЗаказКлиента"
+SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
+
+
+@dataclass
+class Stage:
+    onec: OneCSandbox
+    yandex: YandexEdaSimulator
+    daemon: Daemon
+    config: Path
+
+    def run(self, job: str) -> None:
+        with Runtime(load_config(self.config)) as runtime:
+            info, _ = run_job(runtime, job)
+        assert info.status in ("succeeded", "partial"), info
+
+    def documents(self, eats_id: str) -> list[dict[str, Any]]:
+        return [d for d in self.onec.rows(DOCUMENTS) if d["НомерПоДаннымКлиента"] == f"yandex:{eats_id}"]
+
+    def order_from_menu(self, *, weighed: bool) -> dict[str, Any]:
+        menu = self.yandex.pull_menu("main")
+        stopped = {entry["itemId"] for entry in menu["availability"]["items"]}
+        items = [item for item in menu["composition"]["items"] if item["id"] not in stopped]
+        chosen = [item for item in items if bool(item.get("isCatchweight")) == weighed][:1] + [
+            item for item in items if not item.get("isCatchweight")][1:3]
+        lines = [(item["id"], item["name"], Decimal("0.305") if item.get("isCatchweight") else Decimal(2),
+                  to_decimal(item["price"])) for item in chosen]
+        return self.yandex.make_order(lines, restaurant_id="main")
+
+
+@pytest.fixture
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
+    with OneCSandbox() as onec, YandexEdaSimulator(seed=4) as yandex:
+        settings = yandex.source_settings()
+        monkeypatch.setenv("YANDEX_SECRET", settings["clients"][0]["client_secret"])
+        monkeypatch.setenv("VENDOR_SECRET", settings["vendor"]["client_secret"])
+        settings["clients"][0]["client_secret"] = "${YANDEX_SECRET}"
+        settings["vendor"]["client_secret"] = "${VENDOR_SECRET}"
+        config = {
+            "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
+            "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+                        "yandex": {"type": "yandex_eda", **settings, "inbound": {"path": "/yandex"}}},
+            "jobs": {
+                "customers": {"type": "customers", "from": "onec"},
+                "yandex-catalog": {"type": "catalog", "from": "onec", "to": "yandex"},
+                "yandex-stock": {"type": "stock", "from": "onec", "to": "yandex", "options": onec.job_options("stock")},
+                "yandex-prices": {"type": "prices", "from": "onec", "to": "yandex",
+                                  "options": onec.job_options("prices")},
+                "yandex-orders": {"type": "orders", "from": "yandex", "to": "onec", "schedule": {"every": "1h"}},
+            },
+        }
+        path = tmp_path / "hub.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        with Runtime(load_config(path)) as runtime:
+            for job in ("customers", "yandex-catalog", "yandex-stock", "yandex-prices"):
+                assert run_job(runtime, job)[0].status == "succeeded"
+        daemon = Daemon(load_config(path))
+        yandex.attach(daemon.start() + "/yandex")
+        try:
+            yield Stage(onec, yandex, daemon, path)
+        finally:
+            daemon.stop()
+
+
+def test_yandex_pulls_a_menu_built_from_1c_goods_prices_and_stock(stage: Stage) -> None:
+    menu = stage.yandex.pull_menu("main")
+
+    items = menu["composition"]["items"]
+    assert items, "no dish on the menu"
+    assert all(isinstance(item["price"], Decimal) and item["price"] > 0 for item in items)
+    assert stage.yandex.media_types["GET /menu/main/composition"] == "application/vnd.eats.menu.composition.v2+json"
+    assert stage.yandex.media_types["GET /menu/main/availability"] == "application/vnd.eats.menu.availability.v2+json"
+    assert all(entry["stock"] == 0 for entry in menu["availability"]["items"])
+    unknown = stage.yandex.authorized("GET", "/menu/elsewhere/composition")
+    assert unknown.status_code == 404 and [set(e) for e in json_loads(unknown.content)] == [{"code", "description"}]
+
+
+def test_an_order_from_yandex_becomes_a_posted_1c_order_and_1c_status_flows_back(stage: Stage) -> None:
+    order = stage.order_from_menu(weighed=True)
+
+    answer = stage.yandex.place_order(order)
+    again = stage.yandex.repeat_last_post()  # Yandex did not see the first answer
+
+    assert answer.status_code == 200 and json_loads(answer.content) == {"result": "OK", "orderId": order["eatsId"]}
+    assert again.status_code == 200 and json_loads(again.content)["orderId"] == order["eatsId"]
+    [document] = wait_for(lambda: [d for d in stage.documents(order["eatsId"]) if d["Posted"]],
+                          what="the posted 1C order")
+    quantities = sorted(to_decimal(line["Количество"]) for line in document["Товары"])
+    assert quantities == sorted(line["quantity"] for line in order["items"])
+    assert to_decimal(document["СуммаДокумента"]) == order["paymentInfo"]["itemsCost"]
+    assert stage.yandex.order_status(order["eatsId"])["status"] == "NEW"
+
+    from tests.connectors.onec_odata.conftest import connect
+
+    connect(stage.onec).update(DOCUMENTS, document["Ref_Key"], {"Статус": "КОтгрузке"},
+                               data_version=document["DataVersion"])  # the kitchen is done: ready to ship
+    stage.run("yandex-orders")  # the scheduled run sends 1C's statuses back
+
+    status = stage.yandex.order_status(order["eatsId"])
+    assert status["status"] == "READY"
+    assert len(stage.documents(order["eatsId"])) == 1
+
+
+def test_yandex_cancelling_an_order_cancels_it_in_1c(stage: Stage) -> None:
+    order = stage.order_from_menu(weighed=False)
+    stage.yandex.place_order(order)
+    wait_for(lambda: [d for d in stage.documents(order["eatsId"]) if d["Posted"]], what="the posted 1C order")
+
+    cancelled = stage.yandex.cancel(order["eatsId"], order["eatsId"], "Отказ клиента")
+    echoed = stage.yandex.set_status(order["eatsId"], "CANCELLED", reason="client.does_not_want_to_wait")
+
+    assert cancelled.status_code == 200 and echoed.status_code == 204
+    [document] = wait_for(lambda: [d for d in stage.documents(order["eatsId"]) if d["Статус"] == "Закрыт"],
+                          what="the 1C order closed")
+    assert all(line["Отменено"] for line in document["Товары"])
+    status = stage.yandex.order_status(order["eatsId"])
+    assert status["status"] == "CANCELLED" and status["comment"] == "Отказ клиента"
+
+
+def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document(stage: Stage) -> None:
+    order = stage.yandex.make_order([("no-such-dish", "Борщ", Decimal(1), Decimal(350))], restaurant_id="main")
+
+    assert stage.yandex.place_order(order).status_code == 200
+    [letter] = wait_for(lambda: dead_letters(stage.daemon.runtime.store), what="the dead letter")
+
+    assert letter.external_id == f"yandex:{order['eatsId']}" and "no-such-dish" in letter.reason
+    assert stage.documents(order["eatsId"]) == []
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared Yandex Eda samples are not here")
+def test_the_real_request_examples_get_the_documented_answers(stage: Stage) -> None:
+    base = stage.yandex.partner_url
+    assert base is not None
+    token_form = json_loads((SAMPLES / "restaurant/auth-token-request.form-fields.json").read_bytes())
+    refused = requests.post(f"{base}/security/oauth/token", data=token_form, timeout=10)
+    assert refused.status_code == 401 and set(json_loads(refused.content)) == {"reason"}  # not our client
+
+    for sample in ("restaurant/order-create-request.yandex.v2.json", "retail/order-create-request.yandex.v2.json"):
+        body = (SAMPLES / sample).read_bytes()
+        answer = stage.yandex.authorized("POST", "/order", data=body,
+                                         headers={"Content-Type": "application/vnd.eats.order.v2+json"})
+        assert answer.status_code == 200, answer.text
+        assert json_loads(answer.content)["orderId"] == json_loads(body)["eatsId"]
+
+    put = (SAMPLES / "restaurant/order-status-put-request.json").read_bytes()
+    assert stage.yandex.authorized("PUT", "/order/190330-12345678/status", data=put,
+                                   headers={"Content-Type": "application/json"}).status_code == 204
+    assert stage.yandex.order_status("190330-12345678")["status"] == "CANCELLED"
+    placeholder = (SAMPLES / "retail/order-status-put-request.status-v1.json").read_bytes()
+    eats_id = json_loads((SAMPLES / "retail/order-create-request.yandex.v2.json").read_bytes())["eatsId"]
+    bad = stage.yandex.authorized("PUT", f"/order/{eats_id}/status", data=placeholder,
+                                  headers={"Content-Type": "application/vnd.eats.order.status.v1+json"})
+    assert bad.status_code == 400 and "expected one of" in json_loads(bad.content)[0]["description"]
+
+
+def test_bad_requests_get_a_4xx_and_are_kept(stage: Stage) -> None:
+    good = stage.order_from_menu(weighed=False)
+    cases = {
+        "broken json": (b'{"eatsId": "1", "items": [', "application/vnd.eats.order.v2+json", 400),
+        "no eatsId": (json_dumps({**good, "eatsId": None}).encode(), "application/vnd.eats.order.v2+json", 400),
+        "wrong types": (json_dumps({**good, "eatsId": "x-1", "items": "two"}).encode(), "application/json", 400),
+        "media type": (json_dumps(good).encode(), "text/plain", 415),
+    }
+    for what, (body, media_type, status) in cases.items():
+        answer = stage.yandex.authorized("POST", "/order", data=body, headers={"Content-Type": media_type})
+        assert answer.status_code == status, what
+        [error] = json_loads(answer.content)
+        assert set(error) == {"code", "description"} and error["description"], what
+    no_token = requests.post(f"{stage.yandex.partner_url}/order", data=json_dumps(good).encode(), timeout=10,
+                             headers={"Content-Type": "application/json", "Authorization": "Bearer forged"})
+    assert no_token.status_code == 401 and set(json_loads(no_token.content)) == {"reason"}
+
+    with stage.daemon.runtime.store.transaction() as state:
+        rejected = state.conn.exec_driver_sql("SELECT body FROM inbox WHERE status = 'rejected' ORDER BY id").all()
+    assert [row[0] for row in rejected] == [body for body, _, _ in cases.values()]
