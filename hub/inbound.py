@@ -60,6 +60,8 @@ class Endpoint:
     handler: Handler
     entity: Entity | None = None
     """What the bodies it takes carry; rejected bodies are kept under it."""
+    refuse: Callable[[int, str], Response] | None = None
+    """How the system expects an error worded, for the refusals the daemon makes itself (413); None: hub's JSON."""
 
 
 class Receipt(NamedTuple):

@@ -210,9 +210,7 @@ class OneCSandbox(Sandbox):
             good = self._random.choice(goods)
             warehouse = self._random.choice(list(self.objects[preset.warehouses].values()))
             quantity = Decimal(self._random.randint(5, 30))
-            self.records[preset.stock].append(_stock_move(
-                preset, recorder=self._refs(), period=now, line=1, good=good["Ref_Key"],
-                warehouse=warehouse["Ref_Key"], quantity=quantity))
+            self.receive(good["Ref_Key"], warehouse["Ref_Key"], quantity)
             repriced = self._random.choice(goods)
             current = max((r for r in self.records[PRICES] if r["Номенклатура_Key"] == repriced["Ref_Key"]),
                           key=lambda r: r["Period"])
@@ -221,6 +219,15 @@ class OneCSandbox(Sandbox):
             self._changes += 1
         return [f"{quantity} of {good['Description']!r} arrived at {warehouse['Description']!r}",
                 f"the price of {repriced['Description']!r} went up to {price} RUB"]
+
+    def receive(self, good: str, warehouse: str, quantity: Decimal) -> None:
+        """``quantity`` of ``good`` arrives at ``warehouse`` (negative: leaves it), as a posted document would do."""
+        preset = self.presets[0]
+        with self._store:
+            self.records[preset.stock].append(_stock_move(
+                preset, recorder=self._refs(), period=to_local_naive(utcnow(), self.tz).replace(microsecond=0),
+                line=1, good=good, warehouse=warehouse, quantity=quantity))
+            self._changes += 1
 
     def rows(self, entity_set: str) -> list[dict[str, Any]]:
         """Copies of the stored rows of a set (objects or register records)."""

@@ -56,7 +56,7 @@ from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import VendorClient
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, RawRecord, SourceSettings
 from hub.errors import InvalidRecord
-from hub.inbound import Endpoint, Inbound, json_response
+from hub.inbound import Endpoint, Handler, Inbound, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -222,27 +222,27 @@ class YandexEdaConnector(Connector):
 
     def endpoints(self) -> list[Endpoint]:
         shared = [
-            Endpoint("token", "/security/oauth/token", ("POST",), self._token),
-            Endpoint("order", "/order", ("POST",), self._authorized(self._create), entity=Entity.ORDERS),
-            Endpoint("order_get", "/order/<order_id>", ("GET",), self._authorized(self._get_order)),
-            Endpoint("order_update", "/order/<order_id>", ("PUT",), self._authorized(self._update),
+            _endpoint("token", "/security/oauth/token", ("POST",), self._token),
+            _endpoint("order", "/order", ("POST",), self._authorized(self._create), entity=Entity.ORDERS),
+            _endpoint("order_get", "/order/<order_id>", ("GET",), self._authorized(self._get_order)),
+            _endpoint("order_update", "/order/<order_id>", ("PUT",), self._authorized(self._update),
                      entity=Entity.ORDERS),
-            Endpoint("order_cancel", "/order/<order_id>", ("DELETE",), self._authorized(self._cancel),
+            _endpoint("order_cancel", "/order/<order_id>", ("DELETE",), self._authorized(self._cancel),
                      entity=Entity.ORDERS),
-            Endpoint("status_get", "/order/<order_id>/status", ("GET",), self._authorized(self._get_status)),
-            Endpoint("status_put", "/order/<order_id>/status", ("PUT",), self._authorized(self._put_status),
+            _endpoint("status_get", "/order/<order_id>/status", ("GET",), self._authorized(self._get_status)),
+            _endpoint("status_put", "/order/<order_id>/status", ("PUT",), self._authorized(self._put_status),
                      entity=Entity.ORDERS),
         ]
         menu = [
-            Endpoint("nomenclature", "/nomenclature/composition", ("GET",), self._authorized(self._nomenclature)),
-            Endpoint("availability", "/nomenclature/<venue>/availability", ("GET",),
+            _endpoint("nomenclature", "/nomenclature/composition", ("GET",), self._authorized(self._nomenclature)),
+            _endpoint("availability", "/nomenclature/<venue>/availability", ("GET",),
                      self._authorized(self._retail_availability)),
-            Endpoint("prices", "/nomenclature/<venue>/prices", ("GET",), self._authorized(self._retail_prices)),
+            _endpoint("prices", "/nomenclature/<venue>/prices", ("GET",), self._authorized(self._retail_prices)),
         ] if self.config.variant == "retail" else [
-            Endpoint("restaurants", "/restaurants", ("GET",), self._authorized(self._restaurants)),
-            Endpoint("composition", "/menu/<venue>/composition", ("GET",), self._authorized(self._composition)),
-            Endpoint("availability", "/menu/<venue>/availability", ("GET",), self._authorized(self._availability)),
-            Endpoint("promos", "/menu/<venue>/promos", ("GET",), self._authorized(self._promos)),
+            _endpoint("restaurants", "/restaurants", ("GET",), self._authorized(self._restaurants)),
+            _endpoint("composition", "/menu/<venue>/composition", ("GET",), self._authorized(self._composition)),
+            _endpoint("availability", "/menu/<venue>/availability", ("GET",), self._authorized(self._availability)),
+            _endpoint("promos", "/menu/<venue>/promos", ("GET",), self._authorized(self._promos)),
         ]
         return [*shared, *menu]
 
@@ -425,6 +425,12 @@ class YandexEdaConnector(Connector):
         self._save_order(order_id, {**kept, "status": status, "comment": comment or kept.get("comment") or "",
                                     "reason": reason, "attributes": attributes, "updatedAt": _now()})
         return self._store(request, inbound, order_id)
+
+
+def _endpoint(name: str, rule: str, methods: tuple[str, ...], handler: Handler,
+              entity: Entity | None = None) -> Endpoint:
+    """An endpoint whose refusals (a body too large) are worded as Yandex expects."""
+    return Endpoint(name, rule, methods, handler, entity=entity, refuse=_errors)
 
 
 def _digest(token: str) -> str:

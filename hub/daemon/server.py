@@ -95,7 +95,10 @@ class DaemonApp:
             mount.inbound.reject(entity, too_large, reason, content_type=request.content_type or "",
                                  headers=dict(request.headers))
             log.warning("%s %s refused: %s", request.method, request.path, reason)
-            return _json({"error": "payload_too_large", "message": reason}, 413, close=True)
+            refusal = (mount.endpoint.refuse(413, reason) if mount.endpoint.refuse
+                       else _json({"error": "payload_too_large", "message": reason}, 413))
+            refusal.headers["Connection"] = "close"  # the rest of the body was not read
+            return refusal
         return mount.endpoint.handler(request, mount.inbound, args)
 
 
@@ -111,11 +114,8 @@ def _read_limited(request: Request, limit: int) -> bytes | None:
     return None
 
 
-def _json(data: Any, status: int = 200, *, close: bool = False) -> Response:
-    response = json_response(data, status)
-    if close:  # the rest of the body was not read: the connection cannot carry another request
-        response.headers["Connection"] = "close"
-    return response
+def _json(data: Any, status: int = 200) -> Response:
+    return json_response(data, status)
 
 
 def _error(exc: HTTPException) -> Response:

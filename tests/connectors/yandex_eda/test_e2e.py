@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,8 @@ from tests.daemon.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 DOCUMENTS = "Document_ЗаказКлиента"
+MAX_BODY = 65536
+ORDER_MEDIA = "application/vnd.eats.order.v2+json"
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
 
 
@@ -62,11 +65,16 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
         monkeypatch.setenv("VENDOR_SECRET", settings["vendor"]["client_secret"])
         settings["clients"][0]["client_secret"] = "${YANDEX_SECRET}"
         settings["vendor"]["client_secret"] = "${VENDOR_SECRET}"
+        if SAMPLES.is_dir():  # Yandex's documented example client, so its example token request is ours
+            example = json_loads((SAMPLES / "restaurant/auth-token-request.form-fields.json").read_bytes())
+            monkeypatch.setenv("EXAMPLE_SECRET", example["client_secret"])
+            settings["clients"].append({"client_id": example["client_id"], "client_secret": "${EXAMPLE_SECRET}"})
         config = {
             "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
             "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
             "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
-                        "yandex": {"type": "yandex_eda", **settings, "inbound": {"path": "/yandex"}}},
+                        "yandex": {"type": "yandex_eda", **settings,
+                                   "inbound": {"path": "/yandex", "max_body": MAX_BODY}}},
             "jobs": {
                 "customers": {"type": "customers", "from": "onec"},
                 "yandex-catalog": {"type": "catalog", "from": "onec", "to": "yandex"},
@@ -154,39 +162,73 @@ def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document
     assert stage.documents(order["eatsId"]) == []
 
 
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared Yandex Eda samples are not here")
 def test_the_real_request_examples_get_the_documented_answers(stage: Stage) -> None:
     base = stage.yandex.partner_url
-    assert base is not None
-    token_form = json_loads((SAMPLES / "restaurant/auth-token-request.form-fields.json").read_bytes())
-    refused = requests.post(f"{base}/security/oauth/token", data=token_form, timeout=10)
-    assert refused.status_code == 401 and set(json_loads(refused.content)) == {"reason"}  # not our client
+    issued = requests.post(f"{base}/security/oauth/token", data=json_loads(sample(
+        "restaurant/auth-token-request.form-fields.json")), timeout=10)
+    assert issued.status_code == 200
+    token = json_loads(issued.content)
+    assert set(json_loads(sample("restaurant/auth-token-response.json"))) <= set(token)
 
-    for sample in ("restaurant/order-create-request.yandex.v2.json", "retail/order-create-request.yandex.v2.json"):
-        body = (SAMPLES / sample).read_bytes()
-        answer = stage.yandex.authorized("POST", "/order", data=body,
-                                         headers={"Content-Type": "application/vnd.eats.order.v2+json"})
-        assert answer.status_code == 200, answer.text
-        assert json_loads(answer.content)["orderId"] == json_loads(body)["eatsId"]
+    def call(method: str, path: str, body: bytes | None = None, media: str = ORDER_MEDIA) -> requests.Response:
+        return requests.request(method, f"{base}{path}", data=body, timeout=10, headers={
+            "Authorization": f"Bearer {token['access_token']}", "Content-Type": media})
 
-    put = (SAMPLES / "restaurant/order-status-put-request.json").read_bytes()
-    assert stage.yandex.authorized("PUT", "/order/190330-12345678/status", data=put,
-                                   headers={"Content-Type": "application/json"}).status_code == 204
-    assert stage.yandex.order_status("190330-12345678")["status"] == "CANCELLED"
-    placeholder = (SAMPLES / "retail/order-status-put-request.status-v1.json").read_bytes()
-    eats_id = json_loads((SAMPLES / "retail/order-create-request.yandex.v2.json").read_bytes())["eatsId"]
-    bad = stage.yandex.authorized("PUT", f"/order/{eats_id}/status", data=placeholder,
-                                  headers={"Content-Type": "application/vnd.eats.order.status.v1+json"})
+    created = call("POST", "/order", sample("restaurant/order-create-request.yandex.v2.json"))
+    assert created.status_code == 200 and json_loads(created.content) == {"result": "OK", "orderId": "190330-12345678"}
+    assert call("GET", "/order/190330-12345678").status_code == 200
+    partial = sample("restaurant/order-update-request.marketplace.v2.PARTIAL.json")
+    updated = call("PUT", "/order/190330-12345678", partial)
+    assert updated.status_code == 200, updated.text
+    status = call("GET", "/order/190330-12345678/status")
+    assert set(json_loads(status.content)) == set(json_loads(sample("restaurant/order-status-get-response.json")))
+    assert call("PUT", "/order/190330-12345678/status", sample("restaurant/order-status-put-request.json"),
+                "application/json").status_code == 204
+    assert json_loads(call("GET", "/order/190330-12345678/status").content)["status"] == "CANCELLED"
+    assert call("DELETE", "/order/190330-12345678", sample("restaurant/order-cancel-request.DELETE-body.json"),
+                "application/json").status_code == 200
+    assert call("GET", "/order/nobody/status").status_code == 404
+
+    retail = sample("retail/order-create-request.yandex.v2.json")
+    assert call("POST", "/order", retail).status_code == 200
+    bad = call("PUT", f"/order/{json_loads(retail)['eatsId']}/status",
+               sample("retail/order-status-put-request.status-v1.json"), "application/vnd.eats.order.status.v1+json")
     assert bad.status_code == 400 and "expected one of" in json_loads(bad.content)[0]["description"]
+    [error] = json_loads(bad.content)
+    assert set(error) == set(json_loads(sample("restaurant/error-items-400-404-500.json"))[0])
+
+
+def test_a_wrong_or_expired_token_gets_401_with_a_reason(stage: Stage) -> None:
+    token = stage.yandex.get_token()
+    with stage.daemon.runtime.store.transaction() as state:
+        state.channel_state.put_many("yandex", "token", {hashlib.sha256(token.encode()).hexdigest(): json_dumps(
+            {"client_id": "yandex-eda", "expires_at": "2026-01-01T00:00:00+00:00"})})
+
+    expired = requests.get(f"{stage.yandex.partner_url}/restaurants", timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+    forged = requests.get(f"{stage.yandex.partner_url}/restaurants", timeout=10,
+                          headers={"Authorization": "Bearer forged"})
+
+    assert expired.status_code == 401 and forged.status_code == 401
+    if SAMPLES.is_dir():
+        assert json_loads(expired.content) == json_loads(sample("restaurant/error-401.json"))
+    assert set(json_loads(forged.content)) == {"reason"}
+    assert stage.yandex.pull_menu("main")["composition"]["items"]  # Yandex takes a new token and goes on
 
 
 def test_bad_requests_get_a_4xx_and_are_kept(stage: Stage) -> None:
     good = stage.order_from_menu(weighed=False)
     cases = {
-        "broken json": (b'{"eatsId": "1", "items": [', "application/vnd.eats.order.v2+json", 400),
-        "no eatsId": (json_dumps({**good, "eatsId": None}).encode(), "application/vnd.eats.order.v2+json", 400),
+        "broken json": (b'{"eatsId": "1", "items": [', ORDER_MEDIA, 400),
+        "no eatsId": (json_dumps({**good, "eatsId": None}).encode(), ORDER_MEDIA, 400),
         "wrong types": (json_dumps({**good, "eatsId": "x-1", "items": "two"}).encode(), "application/json", 400),
         "media type": (json_dumps(good).encode(), "text/plain", 415),
+        "oversized": (json_dumps({**good, "comment": "x" * MAX_BODY}).encode(), ORDER_MEDIA, 413),
     }
     for what, (body, media_type, status) in cases.items():
         answer = stage.yandex.authorized("POST", "/order", data=body, headers={"Content-Type": media_type})
@@ -199,4 +241,20 @@ def test_bad_requests_get_a_4xx_and_are_kept(stage: Stage) -> None:
 
     with stage.daemon.runtime.store.transaction() as state:
         rejected = state.conn.exec_driver_sql("SELECT body FROM inbox WHERE status = 'rejected' ORDER BY id").all()
-    assert [row[0] for row in rejected] == [body for body, _, _ in cases.values()]
+    assert [row[0] for row in rejected] == [body[:MAX_BODY] for body, _, _ in cases.values()]
+
+
+def test_a_stock_change_asks_yandex_to_pull_the_menu_again_when_configured(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["sources"]["yandex"]["vendor"]["on_stock_change"] = True
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    stage.run("yandex-stock")
+    assert stage.yandex.import_requests == []  # nothing changed: nothing to ask
+
+    dish = stage.yandex.pull_menu("main")["composition"]["items"][0]["id"]  # Yandex's item id is 1C's Ref_Key
+    options = stage.onec.job_options("stock")
+    assert options is not None
+    stage.onec.receive(dish, options["venues"]["main"], Decimal(7))
+    stage.run("yandex-stock")
+
+    assert stage.yandex.import_requests == [{"restaurantId": "main", "operationType": "menu"}]
