@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hub.config import load_config
+from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
+from hub.daemon import Daemon
 from hub.jobs import RunContext
+from hub.logs import is_secret_name
 from hub.model import Entity
 from hub.operations import SourceCheck, check_sources, status, sync
 from hub.reconcile import Report, reconcile
@@ -28,8 +31,6 @@ from hub.registry import connector_types
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.state import RunInfo
-
-SECRET_KEYS = ("token", "password", "secret", "api_key", "client_secret")
 
 
 @dataclass
@@ -71,17 +72,28 @@ def _cast(types: dict[str, type[Connector]]) -> _Cast:
     return cast
 
 
+def _from_environment(value: Any, name: str) -> Any:
+    """``value`` with every secret in it (at any depth) moved into an environment variable, as in production."""
+    if isinstance(value, dict):
+        moved = {}
+        for key, item in value.items():
+            if is_secret_name(key) and not isinstance(item, dict | list):
+                variable = f"{name}_{key}".upper()
+                os.environ[variable] = str(item)
+                moved[key] = f"${{{variable}}}"
+            else:
+                moved[key] = _from_environment(item, f"{name}_{key}")
+        return moved
+    if isinstance(value, list):
+        return [_from_environment(item, f"{name}_{n}") for n, item in enumerate(value)]
+    return value
+
+
 def _write_config(workdir: Path, cast: _Cast) -> Path:
     sources: dict[str, Any] = {}
     for role, sandbox in cast.sandboxes.items():
-        settings: dict[str, Any] = {"type": cast.types[role]}
-        for key, value in sandbox.source_settings().items():
-            if key in SECRET_KEYS:  # secrets travel through the environment, as in production
-                variable = f"HUB_DEMO_{role.upper()}_{key.upper()}"
-                os.environ[variable] = str(value)
-                settings[key] = f"${{{variable}}}"
-            else:
-                settings[key] = value
+        settings: dict[str, Any] = {"type": cast.types[role],
+                                    **_from_environment(sandbox.source_settings(), f"HUB_DEMO_{role}")}
         settings["retry"] = {"attempts": 3, "backoff": 0.05, "max_backoff": 0.5}
         settings["timeout"] = 10
         sources[role] = settings
@@ -91,6 +103,7 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
         "timezone": "Europe/Moscow",
         "system_of_record": "erp",
         "log": {"level": "WARNING"},
+        "daemon": {"listen": "127.0.0.1:0"},
         "sources": sources,
         "jobs": _jobs(cast),
     }
@@ -120,6 +133,26 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
     return jobs
 
 
+@contextmanager
+def _serving(config: HubConfig, cast: _Cast, on_step: Callable[[str], None]) -> Iterator[None]:
+    """hub daemon's endpoints for the channels that call hub (Yandex Eda); the demo runs the jobs itself."""
+    calling = [role for role in cast.channels
+               if connector_types()[cast.types[role]].endpoints is not Connector.endpoints]
+    if not calling:
+        yield
+        return
+    daemon = Daemon(config, background=False)
+    url = daemon.start()
+    try:
+        for role in calling:
+            path = config.sources[role].inbound.path or f"/{role}"
+            cast.sandboxes[role].attach(url + path.rstrip("/"))
+            on_step(f"hub daemon serves {role}'s endpoints at {url}{path}")
+        yield
+    finally:
+        daemon.stop()
+
+
 def run_demo(*, workdir: Path | None = None, cycles: int = 2,
              on_step: Callable[[str], None] = lambda _: None) -> DemoReport:
     """Start the sandboxes, write a config, run ``cycles`` sync cycles with activity in between."""
@@ -132,7 +165,8 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2,
         on_step("sandboxes up: " + ", ".join(f"{r}={s.url}" for r, s in cast.sandboxes.items()))
         on_step(f"config written to {config_path}")
         report = DemoReport(workdir=workdir)
-        with Runtime(load_config(config_path)) as runtime:
+        config = load_config(config_path)
+        with _serving(config, cast, on_step), Runtime(config) as runtime:
             report.checks = check_sources(runtime)
             # The first cycle finds the goods of the system of record and pushes them to the channels,
             # so the guests of the next cycles order goods that 1C knows.

@@ -158,6 +158,9 @@ class Sandbox(ABC):
         """Make something happen in the system, as a person would, for ``hub demo``; describe it."""
         return []
 
+    def attach(self, partner_url: str) -> None:  # noqa: B027 - most systems never call hub
+        """For a system that calls hub: ``hub demo`` serves this source's endpoints at ``partner_url``."""
+
     def job_options(self, job_type: str) -> dict[str, Any] | None:
         """Options for a ``job_type`` job reading from this sandbox in ``hub demo``; None if it cannot feed one."""
         return {}

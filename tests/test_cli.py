@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -165,6 +166,9 @@ def test_demo_runs_an_order_flow_against_the_sandboxes(tmp_path: Path) -> None:
     assert "cycle 2" in done.stdout
     assert "outbox pending: 0; open dead letters: 0" in done.stdout
     assert done.stdout.count("all went through") == 3
+    # Yandex Eda calls hub daemon's endpoints: its orders reach 1C through the demo's sync cycles.
+    assert done.stdout.count("Yandex placed order") == 4
+    assert len(re.findall(r"yandex_eda-orders\s*│\s*yandex_eda\s*│\s*succeeded\s*│\s*0\s*│\s*2\s", done.stdout)) == 2
 
 
 def test_sandbox_command_serves_1c_until_terminated() -> None:

@@ -50,8 +50,11 @@ __all__ = ["Daemon"]
 class Daemon:
     """One ``hub daemon`` process: :meth:`start`, then :meth:`stop` (on SIGTERM)."""
 
-    def __init__(self, config: HubConfig, *, listen: str | None = None) -> None:
+    def __init__(self, config: HubConfig, *, listen: str | None = None, background: bool = True) -> None:
+        """``background=False`` serves the endpoints only, with no schedule and no worker: ``hub demo``
+        runs the jobs itself, one cycle at a time, and received orders wait in the inbox for it."""
         self.config = config
+        self.background = background
         self.settings = config.daemon if listen is None else config.daemon.model_copy(update={"listen": listen})
         self.stopping = threading.Event()
         """Set by :meth:`stop`: runs in progress end at their next checkpoint."""
@@ -76,8 +79,9 @@ class Daemon:
         """Serve, schedule and work; return the base URL. Raises OSError when the port is taken."""
         host, port = self.server.start()
         self.url = f"http://{host}:{port}"
-        self.scheduler.start()
-        self.worker.start()
+        if self.background:
+            self.scheduler.start()
+            self.worker.start()
         log.info("listening on %s; %d scheduled job(s)", self.url, len(self.scheduler.next_fire_times()))
         return self.url
 
@@ -88,7 +92,8 @@ class Daemon:
         self.server.stop()
         self.worker.stop()
         self.scheduler.shutdown(wait=True)
-        self.worker.join()
+        if self.background:
+            self.worker.join()
         self.runtime.close()
         log.info("stopped")
 
