@@ -13,7 +13,8 @@ from hub.config import bundled_mappings, find_config_file, load_config
 from hub.errors import ConfigError
 from hub.yamlsource import load_yaml
 
-ENV = {"SHOP_TOKEN": "s3cr3t-shop", "ERP_TOKEN": "s3cr3t-erp", "ONEC_PASSWORD": "s3cr3t-1c"}
+ENV = {"SHOP_TOKEN": "s3cr3t-shop", "ERP_TOKEN": "s3cr3t-erp", "ONEC_PASSWORD": "s3cr3t-1c",
+       "YANDEX_CLIENT_SECRET": "s3cr3t-yandex"}
 SHIPPED = Path(__file__).parent.parent / "config" / "hub.yaml"
 
 
@@ -27,11 +28,11 @@ def problems_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) ->
 
 def test_the_shipped_example_loads() -> None:
     config = load_config(SHIPPED, env=ENV)
-    assert set(config.sources) == {"onec", "shop"}
+    assert set(config.sources) == {"onec", "shop", "yandex"}
     assert config.jobs["shop-orders"].schedule is not None
     assert config.jobs["shop-orders"].schedule.every == timedelta(minutes=1)
     assert config.timezone.key == "Europe/Moscow"
-    assert config.secrets == {"s3cr3t-shop", "s3cr3t-1c"}
+    assert config.secrets == {"s3cr3t-shop", "s3cr3t-1c", "s3cr3t-yandex"}
     assert config.mappings == bundled_mappings()
 
 
