@@ -105,7 +105,7 @@ def test_restaurant_create_sample_maps_with_exact_quantity_and_phone(mapping: Co
     assert mapped.created_at == dt.datetime.fromisoformat(RECEIVED)
     assert mapped.status is OrderStatus.NEW
     assert mapped.customer is not None and mapped.customer.first_name == "Иванов Иван Иванович"
-    # "+79031111111 доб. 4432" and "79031111111" are one number: listed once, the extension dropped.
+    # "+79031111111 доб. 4432" is Yandex's switchboard (shared by guests): only the real number is kept.
     assert mapped.customer.phones == ["+79031111111"]
     assert len(mapped.lines) == 1
     line = mapped.lines[0]
@@ -134,8 +134,8 @@ def test_retail_create_sample_keeps_courier_code_and_both_phones(mapping: Compil
     assert mapped.lines[0].sum == Decimal("285.60")              # 3.4 × 84: the sample's itemsCost is not
     assert mapped.total == Decimal("1570.00")                    # Yandex's figure is kept as sent
     assert mapped.customer is not None
-    # the real number is the main one; "+74732006745 ext. 12099" loses its extension
-    assert mapped.customer.phones == ["+79998887766", "+74732006745"]
+    # the real number only: "+74732006745 ext. 12099" is a switchboard many guests share
+    assert mapped.customer.phones == ["+79998887766"]
     assert mapped.comment is not None and mapped.comment.startswith("Courier code: 4563.")
 
 
@@ -173,7 +173,7 @@ def test_partial_marketplace_update_maps_with_delivery_fee_in_total(mapping: Com
     assert mapped.delivery is not None and mapped.delivery.type is DeliveryType.COURIER
     assert mapped.delivery.address is not None and mapped.delivery.address.startswith("Москва, улица Тверская")
     assert mapped.delivery.time is not None and mapped.delivery.time.utcoffset() == dt.timedelta(minutes=20)
-    assert mapped.customer is not None and mapped.customer.phones == ["+79031111111"]
+    assert mapped.customer is not None and mapped.customer.phones == []  # only a switchboard number
     assert mapped.comment is None
 
 
@@ -226,7 +226,7 @@ def test_additional_phone_is_read_once(mapping: CompiledMapping) -> None:
     order = parse_order(body(minimal(paymentInfo={"itemsCost": 10}, deliveryInfo=delivery)))
     assert order["deliveryInfo"]["additionalPhoneNumbers"] == ["8 916 555-12-34 доб. 7"]
     customer = map_order(mapping, order).customer
-    assert customer is not None and customer.phones == ["+79031111111", "+79165551234"]
+    assert customer is not None and customer.phones == ["+79031111111"]  # the other is an extension
 
 
 # --- tolerance and refusals ---------------------------------------------------------------------------
