@@ -69,7 +69,7 @@ class CustomerBook:
 
     def match(self, channel: str | None, customer: Customer) -> str | None:
         """The counterparty already linked to any of the customer's phones, emails or channel id."""
-        with self.runtime.store.transaction() as state:
+        with self.runtime.store.reading() as state:
             for system, value in contact_keys(channel, customer):
                 ref = state.links.get(system, CUSTOMERS, value)
                 if ref is not None:

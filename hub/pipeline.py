@@ -14,9 +14,11 @@
   the inbox record done in the same transaction. A record that cannot be
   decoded goes to dead letters with the reason; the rest go on.
 * **deliver** writes due outbox entries to their target. Before creating, it
-  looks for the object through the id link, then through the target itself
-  (:meth:`hub.connector.Connector.find`), so a write whose answer was lost is
-  found, not repeated. The id link and the outbox are updated together.
+  looks for the object through the id link and, if a create of it was ever sent
+  (``sent_at``, committed before sending), through the target itself
+  (:meth:`hub.connector.Connector.find`): a write whose answer was lost is
+  found, not repeated, and a record never sent costs no lookup. The id link and
+  the outbox are updated together.
 
 Between batches, where all that was done is saved, each stage calls
 :meth:`hub.jobs.RunContext.checkpoint`: a run asked to stop (the daemon shutting
@@ -129,7 +131,7 @@ class Pipeline:
     def _pending(self, source: str, entity: Entity) -> Iterator[list[InboxItem]]:
         after = 0
         while True:
-            with self.store.transaction() as state:
+            with self.store.reading() as state:
                 batch = state.inbox.pending(source, entity.value, limit=BATCH, after_id=after)
             if not batch:
                 return
@@ -155,7 +157,7 @@ class Pipeline:
         transient_in_a_row = 0
         done = 0
         while True:
-            with self.store.transaction() as state:
+            with self.store.reading() as state:
                 due = state.outbox.due(target, entity=entity.value, limit=BATCH)
             if not due:
                 return
@@ -180,10 +182,13 @@ class Pipeline:
 
     def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> None:
         external_id = item.key.removeprefix(f"{item.source}:")
-        with self.store.transaction() as state:
+        with self.store.reading() as state:
             ref = state.links.get(item.source, entity.value, external_id)
+        if ref is None and item.sent_at is not None:
+            ref = connector.find(entity, item.key)  # a create went out before: its answer may have been lost
         if ref is None:
-            ref = connector.find(entity, item.key)
+            with self.store.transaction() as state:
+                state.outbox.sending(item)
         result = connector.write(entity, record, key=item.key, ref=ref)
         with self.store.transaction() as state:
             state.links.put(item.source, entity.value, external_id, result.ref)

@@ -23,7 +23,7 @@ class StoreLinks:
         self.store = store
 
     def resolve(self, system: str, entity: str, external_id: str) -> str | None:
-        with self.store.transaction() as state:
+        with self.store.reading() as state:
             return state.links.get(system, entity, external_id)
 
 
@@ -39,11 +39,11 @@ class StoreChannelState:
             state.channel_state.put_many(self.source, kind, payloads)
 
     def get(self, kind: str, key: str) -> str | None:
-        with self.store.transaction() as state:
+        with self.store.reading() as state:
             return state.channel_state.get(self.source, kind, key)
 
     def all(self, kind: str) -> list[tuple[str, str]]:
-        with self.store.transaction() as state:
+        with self.store.reading() as state:
             return list(state.channel_state.all(self.source, kind))
 
     def delete(self, kind: str, keys: Iterable[str]) -> None:

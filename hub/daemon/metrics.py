@@ -62,7 +62,7 @@ class _StateCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        with self.store.transaction() as state:
+        with self.store.reading() as state:
             depth = state.outbox.depth()
             pending = state.inbox.count("pending")
             dead = state.dead_letters.count()

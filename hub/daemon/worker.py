@@ -69,7 +69,7 @@ class InboundWorker:
     def _work(self) -> bool:
         """Run every job whose source has records waiting (received, or due to be written); True if one was busy."""
         try:
-            with self.runtime.store.transaction() as state:
+            with self.runtime.store.reading() as state:
                 streams = state.inbox.pending_streams() | state.outbox.due_streams()
         except Exception:  # the database is away: /readyz says so, and the next poll tries again
             log.warning("cannot read the inbox", exc_info=True)

@@ -106,6 +106,7 @@ outbox = Table(
     Column("ref", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),  # when a create first went out: only then may the object exist remotely
     UniqueConstraint("target", "entity", "key", name="uq_outbox_key"),
     Index("ix_outbox_due", "status", "target", "next_attempt_at"),
 )

@@ -98,6 +98,8 @@ class OutboxItem:
     next_attempt_at: dt.datetime
     last_error: str | None
     ref: str | None
+    sent_at: dt.datetime | None = None
+    """When a create of it first went out; None means it was never sent, so it cannot exist in the target."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,14 @@ class StateStore:
         with self.engine.begin() as conn:
             yield State(conn)
 
+    @contextmanager
+    def reading(self) -> Iterator[State]:
+        """A transaction that only reads. On SQLite it takes no write lock, so it never waits for writers."""
+        with self.engine.connect() as plain:
+            conn = plain.execution_options(hub_read_only=True)
+            with conn.begin():
+                yield State(conn)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -203,7 +213,8 @@ def open_store(url: str) -> StateStore:
 def _tune_sqlite(engine: Engine) -> None:
     # pysqlite opens transactions lazily and as readers; two processes upgrading to writers
     # at once fail with "database is locked" without waiting. BEGIN IMMEDIATE takes the
-    # write lock up front so the busy timeout applies; WAL lets readers go on meanwhile.
+    # write lock up front so the busy timeout applies; WAL lets readers go on meanwhile, and a
+    # transaction that only reads (StateStore.reading) begins without taking the lock.
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -215,7 +226,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("hub_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 # --- repositories -----------------------------------------------------------------------
@@ -428,6 +440,11 @@ class Outbox(_Repo):
             t.outbox.c.id == item.id, t.outbox.c.version == item.version).values(
             status="done", ref=ref, last_error=None, updated_at=utcnow()))
         return result.rowcount == 1
+
+    def sending(self, item: OutboxItem) -> None:
+        """Record that a create of ``item`` is about to go out (commit this before sending it)."""
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id, t.outbox.c.sent_at.is_(None)).values(
+            sent_at=utcnow()))
 
     def retry_later(self, item: OutboxItem, error: str, at: dt.datetime) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
