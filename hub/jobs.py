@@ -139,6 +139,10 @@ class Job(ABC):
     def run(self, ctx: RunContext) -> None:
         """Do the work, adding to ``ctx.counts``; raise FatalError to stop the run."""
 
+    def follow_up(self, ctx: RunContext) -> None:  # noqa: B027 - most jobs have none
+        """Work that only reads and notifies, done after :meth:`run` once the job's lease is released,
+        so another run of the job may go on meanwhile (1C's statuses sent back to a channel)."""
+
 
 def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = False,
             progress: Progress | None = None, trigger: Trigger = "manual", scheduled_for: dt.datetime | None = None,
@@ -147,7 +151,8 @@ def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = 
 
     A real run holds the job's lease (``lease``, if the caller took it already),
     so it never overlaps another run of the same job in any process; JobBusy
-    says who runs it now. A dry run writes nothing and takes no lease.
+    says who runs it now. The lease is released before the job's follow-up
+    (:meth:`Job.follow_up`). A dry run writes nothing and takes no lease.
     """
     config = runtime.job_config(name)
     job = runtime.job_class(name)(name, config, runtime)
@@ -160,18 +165,23 @@ def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = 
         ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress, trigger=trigger,
                          stop=stop)
         with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
-            status, summary = _run(job, ctx)
-        with runtime.store.transaction() as state:
-            state.runs.finish(run_id, status, ctx.counts, summary)
-            info = state.runs.get(run_id)
+            status, summary = _run(job, ctx, job.run)
+        if lease is not None:
+            lease.release()  # the follow-up only reads and notifies: the next run need not wait for it
+    if status in ("succeeded", "partial"):
+        with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
+            status, summary = _run(job, ctx, job.follow_up)
+    with runtime.store.transaction() as state:
+        state.runs.finish(run_id, status, ctx.counts, summary)
+        info = state.runs.get(run_id)
     assert info is not None
     return info, ctx
 
 
-def _run(job: Job, ctx: RunContext) -> tuple[str, str | None]:
-    """Run ``job``; return how it ended (succeeded, partial, interrupted, failed) and a summary."""
+def _run(job: Job, ctx: RunContext, step: Callable[[RunContext], None]) -> tuple[str, str | None]:
+    """Run ``step`` of ``job``; return how the run stands (succeeded, partial, interrupted, failed) and a summary."""
     try:
-        job.run(ctx)
+        step(ctx)
     except Interrupted as exc:
         log.info("%s", exc)
         return "interrupted", str(exc)

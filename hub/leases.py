@@ -71,9 +71,15 @@ class Lease:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Let the lease go (once; the end of the ``with`` block does it if this was not called)."""
+        if self._heartbeat is None:
+            return
         self._stop.set()
-        if self._heartbeat is not None:
-            self._heartbeat.join()
+        self._heartbeat.join()
+        self._heartbeat = None
         with self.store.transaction() as state:
             state.leases.release(self.name, self.holder)
 

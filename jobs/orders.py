@@ -53,8 +53,16 @@ class OrdersJob(Job):
             if target == self.runtime.config.system_of_record:
                 self._match_customers(ctx, target, create=create)
             pipeline.deliver(target, self.entity)
-            if target == self.runtime.config.system_of_record and not ctx.received_only:
-                self._statuses_back(ctx, target, days=options.status_days)
+
+    def follow_up(self, ctx: RunContext) -> None:
+        """1C's statuses back to the channel. Only reads and notifies, so it runs after the lease is released:
+        orders that arrive meanwhile are not held up by reading a week of 1C's orders."""
+        if ctx.received_only or ctx.dry_run:
+            return
+        days = self.options(OrdersOptions).status_days
+        for target in self.config.targets:
+            if target == self.runtime.config.system_of_record:
+                self._statuses_back(ctx, target, days=days)
 
     def _statuses_back(self, ctx: RunContext, record: str, *, days: int) -> None:
         """Send 1C's status of each recent order to the channel, forward only: 1C runs the kitchen and the couriers."""
@@ -80,7 +88,7 @@ class OrdersJob(Job):
         book = CustomerBook(self.runtime, ctx)
         after = 0
         while True:
-            with self.runtime.store.transaction() as state:
+            with self.runtime.store.reading() as state:
                 due = state.outbox.due(target, entity=self.entity.value, after_id=after)
             if not due:
                 return

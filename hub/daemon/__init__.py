@@ -61,7 +61,7 @@ class Daemon:
         self.runtime = Runtime(config)
         self.metrics = Metrics(self.runtime.store)
         self._waiting: set[str] = set()
-        """Jobs a scheduled run of this daemon waits for or makes: the worker holds off their inbound runs (a busy
+        """Jobs a scheduled run of this daemon waits to start: the worker holds off their inbound runs (a busy
         stream would otherwise keep the lease and starve the tick) and is woken when the run ends."""
         self.worker = InboundWorker(self.runtime, self._run_inbound, poll=self.settings.poll.total_seconds(),
                                     held=self._waiting.__contains__)
@@ -117,6 +117,7 @@ class Daemon:
                         if state.runs.ran(name, fire_time):
                             log.debug("%s: the %s tick was run by another daemon", name, fire_time)
                             return
+                    self._waiting.discard(name)  # it has the lease: the worker retries until the run lets it go
                     info, _ = run_job(self.runtime, name, trigger="schedule", scheduled_for=fire_time,
                                       stop=self.stopping, lease=lease)
                     self._finished(info)
