@@ -1,30 +1,40 @@
-"""Order latency through ``hub daemon``: from a channel's webhook to the posted 1C document.
+"""Order latency through ``hub daemon``: from a channel's order to the posted 1C document.
 
-A 1C sandbox and a testchannel shop run in this process on 127.0.0.1. A
-temporary hub.yaml joins them (state on SQLite in the temporary folder unless
-``--state-url`` names another database): customers from 1C, the catalog from
-1C to the shop, orders from the shop to 1C every 30 s. ``hub sync --source
-onec`` runs first, so the shop sells goods hub has linked; then ``hub daemon``
-starts as a child process, as in production.
+A 1C sandbox and a sales channel run in this process on 127.0.0.1, the channel
+one of (``--channel``):
 
-Orders are posted to the daemon's ``/shop/orders`` at ``--rate`` per second for
-``--seconds``, on a fixed schedule (the i-th at start + i/rate) from a thread
-pool, so one slow answer delays no later order. Each is a new order of the
-shop sandbox, signed as the shop signs its webhooks. The 1C sandbox's commit
-hook notes the moment each order's document is posted; the bench then waits
-up to 30 s for stragglers and counts the documents per channel order.
+* ``yandex`` (the default): the Yandex Eda simulator. hub serves Yandex's
+  partner API from the daemon; the bench takes one token up front and sends
+  ``POST /order`` as Yandex does, each a new order of one to three dishes
+  on sale on the menu hub serves (weighed ones by 0.305 kg, when any is on sale);
+* ``shop``: a testchannel shop, whose new orders are posted to the daemon's
+  ``/shop/orders`` webhook, signed as the shop signs them.
 
-Reported: orders sent and accepted, how fast the webhook was answered, the
-latency from sending to the posted document (p50, p90, p99, max; overall and
-per 10 s of sending, which shows a backlog building or a scheduled run's
-stall), lost (accepted, no posted document in time), duplicated (more than
-one document for one channel order, counted after the daemon stopped), and
-how long the daemon took to stop on SIGTERM, with its exit code.
+A temporary hub.yaml joins the two (state on SQLite in the temporary folder
+unless ``--state-url`` names another database): customers from 1C, goods
+(and for Yandex prices and stock) from 1C to the channel, orders from the
+channel to 1C with a run every 30 s. ``hub sync --source onec`` runs first, so
+the channel sells goods hub has linked; then ``hub daemon`` starts as a child
+process, as in production.
+
+Orders are sent at ``--rate`` per second for ``--seconds``, on a fixed
+schedule (the i-th at start + i/rate) from a thread pool, so one slow answer
+delays no later order. The 1C sandbox's commit hook notes the moment each
+order's document is posted; the bench then waits up to 30 s for stragglers and
+counts the documents per channel order.
+
+Reported: orders sent and accepted, how fast the channel's request was
+answered, the latency from sending to the posted document (p50, p90, p99, max;
+overall and per 10 s of sending, which shows a backlog building or a scheduled
+run's stall), lost (accepted, no posted document in time), duplicated (more
+than one document for one channel order, counted after the daemon stopped),
+and how long the daemon took to stop on SIGTERM, with its exit code.
 
 The machine runs the sandboxes, the senders and the daemon at once: on a small
 or busy one the bench measures the machine as much as hub.
 
-    .venv/bin/python bench/order_latency.py [--rate 50] [--seconds 60] [--state-url URL] [--log PATH]
+    .venv/bin/python bench/order_latency.py [--channel {yandex,shop}] [--rate 50] [--seconds 60]
+                                            [--state-url URL] [--log PATH]
 
 Goal: p99 under 1 s, none lost, none duplicated. Exits with 1 if it is missed,
 if any order was refused, or if the daemon does not stop cleanly.
@@ -33,6 +43,7 @@ if any order was refused, or if the daemon does not stop cleanly.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import queue
@@ -43,12 +54,14 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, ClassVar
 
 import requests
 import yaml
@@ -56,11 +69,12 @@ import yaml
 from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from connectors.testchannel.client import SIGNATURE_HEADER, webhook_signature
+from connectors.yandex_eda import YandexEdaSimulator
+from connectors.yandex_eda.sandbox import ORDER_MEDIA_TYPE, VENUE
 from hub.sandbox import SeenRequest
-from hub.values import json_dumps
+from hub.values import json_dumps, to_decimal
 
 ORDERS = "Document_ЗаказКлиента"
-CHANNEL = "shop"
 GOAL_P99 = 1.0
 """Seconds from sending an order to its posted 1C document, for 99% of orders."""
 STRAGGLERS = 30.0
@@ -73,7 +87,11 @@ SCHEDULE = "30s"
 SHARES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
 WINDOW = 10.0
 """Seconds of sending per line of the latency-over-time report."""
-ENV = {"ONEC_PASSWORD": "sandbox-secret", "SHOP_TOKEN": "shop-secret", "SHOP_WEBHOOK_SECRET": "bench-webhook-secret"}
+ONEC_PASSWORD = "sandbox-secret"
+YANDEX_SEED = 1
+"""Fixes the simulator's eatsIds and guests, so two runs send the same orders."""
+WEIGHED = Decimal("0.305")
+"""Kilograms of a weighed dish in an order line: a fraction, as guests order by weight."""
 POSTED = re.compile(rf"/{ORDERS}\(guid'([0-9a-fA-F-]+)'\)/Post$")
 LISTENING = re.compile(r"hub daemon listening on (http://\S+)")
 
@@ -87,7 +105,7 @@ class Tracker:
     status: dict[str, int] = field(default_factory=dict)
     posted: dict[str, float] = field(default_factory=dict)
     answers: list[float] = field(default_factory=list)
-    """Seconds the daemon took to answer each webhook."""
+    """Seconds the daemon took to answer each order."""
     lag: float = 0.0
     """The most an order was sent after its scheduled time: the bench itself falling behind."""
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -126,32 +144,178 @@ class Tracker:
             return sorted((self.sent[key], self.posted[key] - self.sent[key]) for key in keys if key in self.posted)
 
 
-class Sender:
-    """Posts new shop orders to the daemon's webhook, one HTTP session per thread."""
+@dataclass(frozen=True)
+class Post:
+    """One order, ready to send: its 1C ``НомерПоДаннымКлиента``, where it goes, what is sent."""
 
-    def __init__(self, shop: TestChannelSandbox, url: str, tracker: Tracker) -> None:
-        self.shop = shop
-        self.url = url
+    key: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class Channel(ABC):
+    """A sales channel the bench sends orders through: its part of hub.yaml, and its new orders."""
+
+    name: str
+    """The source's name in hub.yaml, which hub puts before the channel's order id in 1C."""
+    description: str
+    """What the bench sends, for the report's first line."""
+    orders_job: str
+    daemon_url: str
+    """Where the daemon listens, from :meth:`connect` on."""
+
+    @abstractmethod
+    def sources(self) -> dict[str, Any]:
+        """The channel's sources for hub.yaml, secrets as ``${ENV}``."""
+
+    @abstractmethod
+    def jobs(self) -> dict[str, Any]:
+        """Its jobs besides customers; :attr:`orders_job` runs every :data:`SCHEDULE`."""
+
+    @abstractmethod
+    def env(self) -> dict[str, str]:
+        """The secrets :meth:`sources` names."""
+
+    def connect(self, daemon_url: str) -> str:
+        """Get ready to send to the daemon listening at ``daemon_url``, before the clock starts; what it found."""
+        self.daemon_url = daemon_url
+        return ""
+
+    @abstractmethod
+    def next_order(self) -> Post:
+        """A new order of the channel; safe to call from several threads at once."""
+
+    def _orders_job(self) -> dict[str, Any]:
+        # Scheduled runs (pull, statuses back) come while orders stream in, as they do in production.
+        return {"type": "orders", "from": self.name, "to": "onec", "schedule": {"every": SCHEDULE}}
+
+
+class Shop(Channel):
+    """A testchannel shop: each order is signed and posted to the daemon's webhook, as the shop does."""
+
+    name = "shop"
+    description = "testchannel shop webhooks (POST /shop/orders)"
+    orders_job = "orders"
+    secrets: ClassVar[dict[str, str]] = {"SHOP_TOKEN": "shop-secret", "SHOP_WEBHOOK_SECRET": "bench-webhook-secret"}
+
+    def __init__(self, cleanup: ExitStack) -> None:
+        self.shop = cleanup.enter_context(TestChannelSandbox(token=self.secrets["SHOP_TOKEN"]))
+        self.shop.webhook_secret = self.secrets["SHOP_WEBHOOK_SECRET"]
+
+    def sources(self) -> dict[str, Any]:
+        return {self.name: {"type": "testchannel", "url": self.shop.url, "token": "${SHOP_TOKEN}",
+                            "webhook_secret": "${SHOP_WEBHOOK_SECRET}"}}
+
+    def jobs(self) -> dict[str, Any]:
+        return {"catalog": {"type": "catalog", "from": "onec", "to": self.name}, self.orders_job: self._orders_job()}
+
+    def env(self) -> dict[str, str]:
+        return self.secrets
+
+    def next_order(self) -> Post:
+        order = self.shop.place_order()  # the shop's webhook_url is unset: the order is sent by the bench, timed
+        body = json_dumps(order).encode()
+        return Post(f"{self.name}:{order['id']}", f"{self.daemon_url}/{self.name}/orders", body,
+                    {"Content-Type": "application/json",
+                     SIGNATURE_HEADER: webhook_signature(self.shop.webhook_secret, body)})
+
+
+class Yandex(Channel):
+    """Yandex Eda: hub is its partner server; orders are ``POST /order`` with a bearer token, as Yandex sends them.
+
+    The simulator takes the token and reads the menu once; the orders are then
+    sent by the bench's own threads, since the simulator has one HTTP session.
+    """
+
+    name = "yandex"
+    description = "Yandex Eda POST /yandex/order"
+    orders_job = "yandex-orders"
+
+    def __init__(self, cleanup: ExitStack, onec: OneCSandbox) -> None:
+        self.yandex = cleanup.enter_context(YandexEdaSimulator(seed=YANDEX_SEED))
+        self.onec = onec
+        self.settings = self.yandex.source_settings()
+        self.secrets = {"YANDEX_SECRET": self.settings["clients"][0]["client_secret"],
+                        "VENDOR_SECRET": self.settings["vendor"]["client_secret"]}
+        self.headers: dict[str, str] = {}
+        self.dishes: list[dict[str, Any]] = []
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+
+    def sources(self) -> dict[str, Any]:
+        clients = [{**self.settings["clients"][0], "client_secret": "${YANDEX_SECRET}"}]
+        vendor = {**self.settings["vendor"], "client_secret": "${VENDOR_SECRET}"}
+        return {self.name: {"type": "yandex_eda", **self.settings, "clients": clients, "vendor": vendor,
+                            "inbound": {"path": f"/{self.name}"}}}
+
+    def jobs(self) -> dict[str, Any]:
+        return {f"{self.name}-catalog": {"type": "catalog", "from": "onec", "to": self.name},
+                **{f"{self.name}-{kind}": {"type": kind, "from": "onec", "to": self.name,
+                                           "options": self.onec.job_options(kind)} for kind in ("stock", "prices")},
+                self.orders_job: self._orders_job()}
+
+    def env(self) -> dict[str, str]:
+        return self.secrets
+
+    def connect(self, daemon_url: str) -> str:
+        super().connect(daemon_url)
+        self.yandex.attach(f"{daemon_url}/{self.name}")
+        menu = self.yandex.pull_menu(VENUE)
+        stopped = {entry["itemId"] for entry in menu["availability"]["items"]}
+        self.dishes = [item for item in menu["composition"]["items"] if item["id"] not in stopped]
+        if not self.dishes:
+            raise RuntimeError(f"hub's Yandex menu has nothing on sale at {VENUE!r}: no order can be made")
+        # Tokens live an hour, longer than any run: one for all the orders.
+        self.headers = {"Content-Type": ORDER_MEDIA_TYPE, "Authorization": f"Bearer {self.yandex.get_token()}"}
+        weighed = sum(1 for item in self.dishes if item.get("isCatchweight"))
+        return f"Yandex took a token and pulled the menu: {len(self.dishes)} dishes on sale, {weighed} weighed"
+
+    def next_order(self) -> Post:
+        with self._lock:  # the simulator's random numbers and eatsIds are one sequence
+            number = next(self._numbers)
+            order = self.yandex.make_order(self._lines(number), restaurant_id=VENUE)
+        return Post(f"{self.name}:{order['eatsId']}", f"{self.daemon_url}/{self.name}/order",
+                    json_dumps(order).encode(), self.headers)
+
+    def _lines(self, number: int) -> list[tuple[str, str, Decimal, Decimal]]:
+        """One to three dishes, going round the menu, so each is ordered, weighed ones by :data:`WEIGHED`."""
+        count = min(number % 3 + 1, len(self.dishes))
+        chosen = [self.dishes[(number + offset) % len(self.dishes)] for offset in range(count)]
+        return [(item["id"], item["name"], WEIGHED if item.get("isCatchweight") else Decimal(number % 2 + 1),
+                 to_decimal(item["price"])) for item in chosen]
+
+
+CHANNELS = ("yandex", "shop")
+
+
+def open_channel(name: str, cleanup: ExitStack, onec: OneCSandbox) -> Channel:
+    """The channel ``--channel`` names, its sandbox started and stopped with ``cleanup``."""
+    return Yandex(cleanup, onec) if name == "yandex" else Shop(cleanup)
+
+
+class Sender:
+    """Posts new orders of a channel to the daemon, one HTTP session per thread."""
+
+    def __init__(self, channel: Channel, tracker: Tracker) -> None:
+        self.channel = channel
         self.tracker = tracker
         self._local = threading.local()
 
     def send(self, scheduled: float) -> None:
-        order = self.shop.place_order()  # the shop's webhook_url is unset: the order is sent here, timed
-        body = json_dumps(order).encode()
-        headers = {"Content-Type": "application/json",
-                   SIGNATURE_HEADER: webhook_signature(self.shop.webhook_secret, body)}
+        post = self.channel.next_order()
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
         at = time.perf_counter()
         try:
-            status = session.post(self.url, data=body, headers=headers, timeout=10).status_code
+            status = session.post(post.url, data=post.body, headers=post.headers, timeout=10).status_code
         except requests.RequestException:
             status = 0
-        self.tracker.note_sent(f"{CHANNEL}:{order['id']}", at, scheduled, status, time.perf_counter())
+        self.tracker.note_sent(post.key, at, scheduled, status, time.perf_counter())
 
 
-def write_config(folder: Path, onec: OneCSandbox, shop: TestChannelSandbox, state_url: str) -> Path:
+def write_config(folder: Path, onec: OneCSandbox, channel: Channel, state_url: str) -> Path:
     config = {
         "state": {"url": state_url},
         "system_of_record": "onec",
@@ -159,15 +323,9 @@ def write_config(folder: Path, onec: OneCSandbox, shop: TestChannelSandbox, stat
         "daemon": {"listen": "127.0.0.1:0"},
         "sources": {
             "onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
-            CHANNEL: {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}",
-                      "webhook_secret": "${SHOP_WEBHOOK_SECRET}"},
+            **channel.sources(),
         },
-        "jobs": {
-            "customers": {"type": "customers", "from": "onec"},
-            "catalog": {"type": "catalog", "from": "onec", "to": CHANNEL},
-            # Scheduled runs (pull, statuses back) come while orders stream in, as they do in production.
-            "orders": {"type": "orders", "from": CHANNEL, "to": "onec", "schedule": {"every": SCHEDULE}},
-        },
+        "jobs": {"customers": {"type": "customers", "from": "onec"}, **channel.jobs()},
     }
     path = folder / "hub.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -221,10 +379,11 @@ def kill(daemon: subprocess.Popen[str]) -> None:
         daemon.wait()
 
 
-def daemon_runs(url: str) -> str:
-    """The daemon's job runs by trigger and status, from its /metrics."""
+def daemon_runs(url: str, job: str) -> str:
+    """The daemon's runs of ``job`` by trigger and status, from its /metrics."""
     text = requests.get(f"{url}/metrics", timeout=10).text
-    runs = re.findall(r'^hub_runs_total\{job="orders",status="(\w+)",trigger="(\w+)"\} (\S+)', text, re.M)
+    runs = re.findall(rf'^hub_runs_total\{{job="{re.escape(job)}",status="(\w+)",trigger="(\w+)"\}} (\S+)', text,
+                      re.M)
     return ", ".join(f"{trigger} {status} {float(count):.0f}" for status, trigger, count in runs) or "none"
 
 
@@ -274,11 +433,11 @@ def run(args: argparse.Namespace) -> Outcome | None:
     total = round(args.rate * args.seconds)
     with ExitStack() as cleanup:
         folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="hub-bench-")))
-        onec = cleanup.enter_context(OneCSandbox(password=ENV["ONEC_PASSWORD"]))
-        shop = cleanup.enter_context(TestChannelSandbox(token=ENV["SHOP_TOKEN"]))
-        shop.webhook_secret = ENV["SHOP_WEBHOOK_SECRET"]
+        onec = cleanup.enter_context(OneCSandbox(password=ONEC_PASSWORD))
+        channel = open_channel(args.channel, cleanup, onec)
         state_url = args.state_url or f"sqlite:///{folder / 'state.db'}"
-        env = {**os.environ, **ENV, "HUB_CONFIG": str(write_config(folder, onec, shop, state_url))}
+        env = {**os.environ, "ONEC_PASSWORD": ONEC_PASSWORD, **channel.env(),
+               "HUB_CONFIG": str(write_config(folder, onec, channel, state_url))}
 
         started = time.perf_counter()
         sync = subprocess.run([sys.executable, "-m", "cli", "sync", "--source", "onec"], env=env,
@@ -286,18 +445,21 @@ def run(args: argparse.Namespace) -> Outcome | None:
         if sync.returncode != 0:
             print(f"hub sync --source onec failed ({sync.returncode}):\n{sync.stdout}{sync.stderr}")
             return None
-        print(f"order latency via hub daemon, {args.rate:g} orders/s for {args.seconds:g} s ({total} orders); "
+        print(f"order latency via hub daemon, channel {channel.name}: {channel.description}")
+        print(f"{args.rate:g} orders/s for {args.seconds:g} s ({total} orders); "
               f"state {state_url.split(':', 1)[0]}; 1C goods synced and linked in "
               f"{time.perf_counter() - started:.1f} s")
 
         log = cleanup.enter_context((args.log or folder / "daemon.log").open("w"))
         daemon, url = start_daemon(env, log)
         cleanup.callback(kill, daemon)  # when the bench itself fails; a no-op after stop_daemon
+        if said := channel.connect(url):
+            print(f"  {said}")
         tracker = Tracker(onec)
         onec.faults.on_commit = tracker.on_commit
-        t0, sending = send_orders(Sender(shop, f"{url}/{CHANNEL}/orders", tracker), total, args.rate)
+        t0, sending = send_orders(Sender(channel, tracker), total, args.rate)
         tracker.wait_posted(tracker.accepted(), STRAGGLERS)
-        runs = daemon_runs(url)
+        runs = daemon_runs(url, channel.orders_job)
         code, stopping = stop_daemon(daemon)
         # Counted once the daemon is gone: a run it finished while stopping may have written more.
         documents = Counter(str(d["НомерПоДаннымКлиента"]) for d in onec.rows(ORDERS))
@@ -343,6 +505,8 @@ def report(outcome: Outcome) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channel", choices=CHANNELS, default="yandex",
+                        help="send Yandex Eda POST /order calls or testchannel shop webhooks (default yandex)")
     parser.add_argument("--rate", type=float, default=50.0, help="orders per second (default 50)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send (default 60)")
     parser.add_argument("--state-url", help="state database (default: SQLite in a temporary folder)")

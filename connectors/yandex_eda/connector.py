@@ -200,7 +200,9 @@ class YandexEdaConnector(Connector):
             raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
         status = kept["status"] if kept else "NEW"
         data = {**order, "channel": self.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
-                "hubStatus": STATUS_WORDS[status].value, "cancelComment": (kept or {}).get("comment") or None}
+                "hubStatus": STATUS_WORDS[status].value,
+                "cancelComment": " ".join(filter(None, [(kept or {}).get("comment"), (kept or {}).get("reason")]))
+                or None}
         order = self.orders_in.apply(data, links=self.context.links)
         if not isinstance(order, Order):
             raise InvalidRecord(f"order {record.external_id} is skipped by {self.orders_in.path.name}")
