@@ -84,6 +84,8 @@ STOP_TIMEOUT = 60.0
 SENDERS = 16
 SCHEDULE = "30s"
 """The orders job's schedule: at least one scheduled run falls inside a default run."""
+WRITE_CONCURRENCY = 4
+"""Orders written to 1C at once (the onec source's write_concurrency), as a production config would set it."""
 SHARES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
 WINDOW = 10.0
 """Seconds of sending per line of the latency-over-time report."""
@@ -322,7 +324,8 @@ def write_config(folder: Path, onec: OneCSandbox, channel: Channel, state_url: s
         "log": {"level": "INFO"},
         "daemon": {"listen": "127.0.0.1:0"},
         "sources": {
-            "onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+            "onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}",
+                     "write_concurrency": WRITE_CONCURRENCY},
             **channel.sources(),
         },
         "jobs": {"customers": {"type": "customers", "from": "onec"}, **channel.jobs()},

@@ -96,6 +96,8 @@ class SourceSettings(BaseModel):
     timeout: PositiveFloat = Field(30.0, description="Seconds before one HTTP call is abandoned.")
     rate_limit: RateLimit | None = Field(None, description="Requests per second towards this source.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retry policy for transient failures.")
+    write_concurrency: int = Field(1, ge=1, le=16, description=(
+        "Records written to this source at once (orders into 1C: 4 keeps a slow 1C busy); 1 writes one by one."))
     inbound: InboundSettings = Field(default_factory=InboundSettings, description=(
         "The daemon's endpoints for this source, for connectors that have them (pushed orders, webhooks)."))
 

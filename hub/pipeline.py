@@ -36,14 +36,16 @@ since the last push (fingerprints), in the largest batches the target takes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from hub.connector import Connector, Mode, RawRecord
-from hub.errors import FatalError, RecordError, RetriableError
+from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
 from hub.model import CANONICAL_TYPES, Entity, Record, StockLevel
 from hub.runtime import Runtime
@@ -151,36 +153,60 @@ class Pipeline:
     # --- deliver -----------------------------------------------------------------------------
 
     def deliver(self, target: str, entity: Entity) -> None:
-        """Write every due outbox entry of ``entity`` to ``target``."""
+        """Write every due outbox entry of ``entity`` to ``target``, ``write_concurrency`` at a time.
+
+        Each key has one outbox entry, so two writes of the same object never overlap.
+        """
         connector = self.runtime.connector(target)
-        model = CANONICAL_TYPES[entity]
+        workers = self.runtime.config.sources[target].write_concurrency
         transient_in_a_row = 0
         done = 0
-        while True:
-            with self.store.reading() as state:
-                due = state.outbox.due(target, entity=entity.value, limit=BATCH)
-            if not due:
-                return
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{target}") if workers > 1 \
+                else contextlib.nullcontext() as pool:
+            while True:
+                with self.store.reading() as state:
+                    due = state.outbox.due(target, entity=entity.value, limit=BATCH)
+                if not due:
+                    return
+                for item, outcome in self._attempts(connector, entity, due, pool):
+                    if isinstance(outcome, str):
+                        setattr(self.ctx.counts, outcome, getattr(self.ctx.counts, outcome) + 1)
+                        transient_in_a_row = 0
+                    elif isinstance(outcome, RecordError):
+                        self._dead(item, entity, str(outcome))
+                    elif isinstance(outcome, RetriableError):
+                        transient_in_a_row += 1
+                        self._later(item, outcome)
+                        if transient_in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                            raise outcome
+                    else:
+                        self._later(item, outcome)
+                        raise outcome
+                    done += 1
+                    self.ctx.report("write", done)
+
+    def _attempts(self, connector: Connector, entity: Entity, due: list[OutboxItem],
+                  pool: ThreadPoolExecutor | None) -> Iterator[tuple[OutboxItem, str | HubError]]:
+        """Each entry with what writing it did (created, updated) or the error, in order."""
+        if pool is None:
             for item in due:
                 self.ctx.checkpoint()
-                try:
-                    record = cast(Record, model.model_validate_json(item.payload))
-                    self._write(connector, entity, item, record)
-                    transient_in_a_row = 0
-                except RecordError as exc:
-                    self._dead(item, entity, str(exc))
-                except RetriableError as exc:
-                    transient_in_a_row += 1
-                    self._later(item, exc)
-                    if transient_in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
-                        raise
-                except FatalError as exc:
-                    self._later(item, exc)
-                    raise
-                done += 1
-                self.ctx.report("write", done)
+                yield item, self._attempt(connector, entity, item)
+            return
+        self.ctx.checkpoint()
+        futures = [pool.submit(self._attempt, connector, entity, item) for item in due]
+        for item, future in zip(due, futures, strict=True):
+            yield item, future.result()
 
-    def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> None:
+    def _attempt(self, connector: Connector, entity: Entity, item: OutboxItem) -> str | HubError:
+        try:
+            record = cast(Record, CANONICAL_TYPES[entity].model_validate_json(item.payload))
+            return self._write(connector, entity, item, record)
+        except (RecordError, RetriableError, FatalError) as exc:
+            return exc
+
+    def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> str:
+        """Write one entry; return what it did (``created``, ``updated``, ``unchanged``)."""
         external_id = item.key.removeprefix(f"{item.source}:")
         with self.store.reading() as state:
             ref = state.links.get(item.source, entity.value, external_id)
@@ -193,7 +219,7 @@ class Pipeline:
         with self.store.transaction() as state:
             state.links.put(item.source, entity.value, external_id, result.ref)
             state.outbox.done(item, result.ref)
-        setattr(self.ctx.counts, result.action, getattr(self.ctx.counts, result.action) + 1)
+        return result.action
 
     def _dead(self, item: OutboxItem, entity: Entity, reason: str) -> None:
         self.ctx.counts.failed += 1

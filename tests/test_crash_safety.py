@@ -10,12 +10,14 @@ never arrives), and after a write's local bookkeeping (at the next lookup).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
@@ -138,3 +140,29 @@ def test_changes_after_a_crash_update_the_same_documents(
 def test_config_file_is_valid(config_file: Path) -> None:
     config = load_config(config_file, env={"SHOP_TOKEN": "a", "ERP_TOKEN": "b"})
     assert set(config.sources) == {"shop", "erp"}
+
+
+def test_concurrent_writes_overlap_and_a_kill_among_them_still_leaves_each_order_once(
+        config_file: Path, state_url: str, shop: TestChannelSandbox, erp: TestChannelSandbox) -> None:
+    config = yaml.safe_load(config_file.read_text())
+    config["sources"]["erp"]["write_concurrency"] = 4
+    config_file.write_text(yaml.safe_dump(config))
+    barrier = threading.Barrier(2, timeout=10)
+    met: list[SeenRequest] = []
+
+    def meet(request: SeenRequest) -> None:  # the first two creates wait for each other: they must overlap
+        if is_create(request) and len(met) < 2:
+            met.append(request)
+            barrier.wait()
+
+    child = HubProcess(["sync", "--source", "shop"], config_file, env=TOKENS)
+    erp.faults.on_request = meet
+    erp.faults.on_commit = on_nth(is_create, 7, child.kill)  # other creates are in flight when it dies
+    code, output = child.run()
+    assert code == KILLED, output
+    assert len(met) == 2 and not barrier.broken, "the writes went one by one"
+    shop.faults.reset()
+    erp.faults.reset()
+
+    assert child.run()[0] == 0
+    assert_exactly_once(shop, erp, state_url)
