@@ -302,6 +302,8 @@ def demo(cycles: int) -> None:
 @_errors_exit
 def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> None:
     """Run scheduled jobs and serve the channels' endpoints until SIGTERM (or Ctrl-C), then stop gracefully."""
+    import logging
+    import os
     import signal
     import threading
 
@@ -309,9 +311,6 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     from hub.daemon import Daemon
     from hub.logs import setup_logging
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     config = _config(ctx)
     if log_json is not None:
         setup_logging(ctx.obj["log_level"] or config.log.level, json_format=log_json,
@@ -322,6 +321,15 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
         except ValueError as exc:
             raise ConfigError([f"--listen {listen}: expected host:port"]) from exc
     running = Daemon(config, listen=listen)
+    signals = {signal.SIGTERM, signal.SIGINT}
+    stop = threading.Event()
+    if hasattr(signal, "pthread_sigmask"):
+        # Blocked before any thread starts (they inherit the mask) and taken with sigwait below: no handler
+        # runs at a random moment of the main thread, so none can deadlock on a lock it holds.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    else:  # Windows
+        for signum in signals:
+            signal.signal(signum, lambda *_: stop.set())
     try:
         url = running.start()
     except OSError as exc:
@@ -332,8 +340,22 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     for path in running.app.paths():
         out.print(f"  {path}", highlight=False)
     sys.stdout.flush()
-    stop.wait()
-    running.stop()
+    code = OK
+    try:
+        if hasattr(signal, "sigwait"):
+            signal.sigwait(signals)
+        else:
+            stop.wait()
+    finally:
+        try:
+            running.stop()
+        except Exception:
+            logging.getLogger("hub.daemon").exception("the graceful stop did not finish")
+            code = FAILED
+        logging.shutdown()
+        sys.stdout.flush()
+        # Everything hub started has stopped; a thread a library left behind must not keep the process alive.
+        os._exit(code)
 
 
 @main.command()
