@@ -378,7 +378,7 @@ class YandexEdaConnector(Connector):
         """``PUT /order/{id}``: the whole order again, changed (agreed with Yandex for restaurants)."""
         kept = self._order(args["order_id"])
         if kept is None:
-            return _not_found(args["order_id"])
+            return self._unknown(request, inbound, args["order_id"])
         order, refused = self._received(request, inbound, parse_order)
         if refused is not None:
             return refused
@@ -391,7 +391,7 @@ class YandexEdaConnector(Connector):
         """``DELETE /order/{id}``: Yandex cancels; the reason comes only as free text."""
         kept = self._order(args["order_id"])
         if kept is None:
-            return _not_found(args["order_id"])
+            return self._unknown(request, inbound, args["order_id"])
         cancel, refused = self._received(request, inbound, parse_cancel)
         if refused is not None:
             return refused
@@ -413,12 +413,19 @@ class YandexEdaConnector(Connector):
         """``PUT /order/{id}/status``: Yandex's courier took it, delivered it, or it was cancelled: 204."""
         kept = self._order(args["order_id"])
         if kept is None:
-            return _not_found(args["order_id"])
+            return self._unknown(request, inbound, args["order_id"])
         update, refused = self._received(request, inbound, parse_status_update)
         if refused is not None:
             return refused
         return self._change_status(request, inbound, args["order_id"], kept, update.status, comment=update.comment,
                                    reason=update.reason, attributes=update.attributes) or Response(status=204)
+
+    def _unknown(self, request: Request, inbound: Inbound, order_id: str) -> Response:
+        """404 for a change to an order hub never received; what Yandex sent is kept, for whoever looks into it."""
+        reason = f"no order {order_id!r}"
+        inbound.reject(Entity.ORDERS, request.get_data(), reason, external_id=order_id,
+                       content_type=request.content_type or "", headers=dict(request.headers))
+        return _errors(404, reason)
 
     def _change_status(self, request: Request, inbound: Inbound, order_id: str, kept: dict[str, Any], status: str,
                        *, comment: str | None, reason: str | None, attributes: list[str]) -> Response | None:

@@ -193,6 +193,12 @@ def test_the_real_request_examples_get_the_documented_answers(stage: Stage) -> N
     assert call("DELETE", "/order/190330-12345678", sample("restaurant/order-cancel-request.DELETE-body.json"),
                 "application/json").status_code == 200
     assert call("GET", "/order/nobody/status").status_code == 404
+    status_put = sample("restaurant/order-status-put-request.json")
+    unknown = call("PUT", "/order/nobody/status", status_put, "application/json")
+    assert unknown.status_code == 404 and set(json_loads(unknown.content)[0]) == {"code", "description"}
+    with stage.daemon.runtime.store.reading() as state:
+        kept = state.conn.exec_driver_sql("SELECT external_id, error FROM inbox WHERE status = 'rejected'").all()
+    assert [tuple(row) for row in kept] == [("nobody", "no order 'nobody'")]
 
     retail = sample("retail/order-create-request.yandex.v2.json")
     assert call("POST", "/order", retail).status_code == 200
