@@ -15,7 +15,7 @@ import logging
 import threading
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.config import JobConfig
 from hub.connector import Connector, Mode
-from hub.errors import ConfigError, FatalError, HubError, Interrupted
+from hub.errors import ConfigError, FatalError, HubError, Interrupted, JobBusy
 from hub.leases import Lease, worker_id
 from hub.logs import log_context
 from hub.model import Entity
@@ -71,6 +71,10 @@ class RunContext:
     trigger: Trigger = "manual"
     stop: threading.Event | None = None
     """Set when the run should end at its next checkpoint (the daemon is shutting down)."""
+    lease: Lease | None = None
+    """The job's lease this run holds (None in a dry run)."""
+    wants_lease: Callable[[bool], None] | None = None
+    """Told True while the run waits to take its lease back (:meth:`unleased`), False once it has it."""
 
     @property
     def received_only(self) -> bool:
@@ -80,6 +84,38 @@ class RunContext:
     def report(self, stage: str, done: int) -> None:
         if self.progress is not None:
             self.progress(stage, done)
+
+    @contextlib.contextmanager
+    def unleased(self) -> Iterator[None]:
+        """Let other runs of the job go on during the block (work that is safe beside them, such as pulling
+        a source into the inbox, which drops repeats); the lease is taken back after it."""
+        if self.lease is None:
+            yield
+            return
+        self.lease.release()
+        try:
+            yield
+        finally:
+            self._retake()
+
+    def _retake(self) -> None:
+        assert self.lease is not None
+        if self.wants_lease is not None:
+            self.wants_lease(True)
+        try:
+            while True:
+                try:
+                    self.lease.__enter__()
+                    return
+                except JobBusy:
+                    if self.stop is not None and self.stop.wait(0.05):
+                        raise Interrupted(f"run {self.run_id} of {self.job} stopped waiting for its lease: "
+                                          "hub is shutting down") from None
+                    if self.stop is None:
+                        threading.Event().wait(0.05)
+        finally:
+            if self.wants_lease is not None:
+                self.wants_lease(False)
 
     def checkpoint(self) -> None:
         """Called between batches, where everything done so far is saved: stop here if asked to."""
@@ -146,7 +182,8 @@ class Job(ABC):
 
 def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = False,
             progress: Progress | None = None, trigger: Trigger = "manual", scheduled_for: dt.datetime | None = None,
-            stop: threading.Event | None = None, lease: Lease | None = None) -> tuple[RunInfo, RunContext]:
+            stop: threading.Event | None = None, lease: Lease | None = None,
+            wants_lease: Callable[[bool], None] | None = None) -> tuple[RunInfo, RunContext]:
     """Run job ``name`` once and record it; returns the recorded run and its context.
 
     A real run holds the job's lease (``lease``, if the caller took it already),
@@ -163,7 +200,7 @@ def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = 
             run_id = state.runs.start(name, config.source, dry_run=dry_run, trigger=trigger,
                                       scheduled_for=scheduled_for, worker=worker_id())
         ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress, trigger=trigger,
-                         stop=stop)
+                         stop=stop, lease=lease, wants_lease=wants_lease)
         with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
             status, summary = _run(job, ctx, job.run)
         if lease is not None:

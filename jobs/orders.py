@@ -44,7 +44,10 @@ class OrdersJob(Job):
         pipeline = Pipeline(self.runtime, ctx)
         # Orders a channel pushed are already in the inbox; pulling and sending 1C's statuses back can wait
         # for the scheduled run, so a received order reaches 1C within seconds.
-        fresh = [] if ctx.received_only else pipeline.ingest(self.config.source, self.entity)
+        fresh = []
+        if not ctx.received_only:
+            with ctx.unleased():  # orders pushed meanwhile go on to 1C: the inbox drops what both bring
+                fresh = pipeline.ingest(self.config.source, self.entity)
         if ctx.dry_run:
             pipeline.plan(self.config.source, self.entity, self.config.targets, fresh)
             return

@@ -119,13 +119,20 @@ class Daemon:
                             return
                     self._waiting.discard(name)  # it has the lease: the worker retries until the run lets it go
                     info, _ = run_job(self.runtime, name, trigger="schedule", scheduled_for=fire_time,
-                                      stop=self.stopping, lease=lease)
+                                      stop=self.stopping, lease=lease,
+                                      wants_lease=lambda waiting: self._wait_for(name, waiting))
                     self._finished(info)
                     return
             except JobBusy as exc:
                 if self.stopping.wait(0.2) or utcnow() > deadline:
                     log.info("%s: %s; the %s tick is skipped", name, exc, fire_time)
                     return
+
+    def _wait_for(self, name: str, waiting: bool) -> None:
+        if waiting:
+            self._waiting.add(name)
+        else:
+            self._waiting.discard(name)
 
     def _run_inbound(self, name: str) -> None:
         info, _ = run_job(self.runtime, name, trigger="inbound", stop=self.stopping)
