@@ -304,12 +304,11 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     """Run scheduled jobs and serve the channels' endpoints until SIGTERM (or Ctrl-C), then stop gracefully."""
     import logging
     import os
-    import signal
-    import threading
 
     from hub.config import DaemonConfig
     from hub.daemon import Daemon
     from hub.logs import setup_logging
+    from hub.termination import Termination
 
     config = _config(ctx)
     if log_json is not None:
@@ -321,15 +320,8 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
         except ValueError as exc:
             raise ConfigError([f"--listen {listen}: expected host:port"]) from exc
     running = Daemon(config, listen=listen)
-    signals = {signal.SIGTERM, signal.SIGINT}
-    stop = threading.Event()
-    if hasattr(signal, "pthread_sigmask"):
-        # Blocked before any thread starts (they inherit the mask) and taken with sigwait below: no handler
-        # runs at a random moment of the main thread, so none can deadlock on a lock it holds.
-        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    else:  # Windows
-        for signum in signals:
-            signal.signal(signum, lambda *_: stop.set())
+    termination = Termination()
+    termination.arm()  # before the daemon starts its threads
     try:
         url = running.start()
     except OSError as exc:
@@ -342,10 +334,7 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     sys.stdout.flush()
     code = OK
     try:
-        if hasattr(signal, "sigwait"):
-            signal.sigwait(signals)
-        else:
-            stop.wait()
+        termination.wait()
     finally:
         try:
             running.stop()
@@ -365,13 +354,11 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
 @_errors_exit
 def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     """Run local sandboxes (e.g. `hub sandbox onec`) until Ctrl-C, for manual testing against hub."""
-    import signal
-    import threading
-
     from hub.sandbox import start_sandboxes
+    from hub.termination import Termination
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before anything is printed: a caller may stop us then
+    termination = Termination()
+    termination.arm()  # before anything is printed: a caller may stop us then
     try:
         started = start_sandboxes(systems, port=port)
     except OSError as exc:
@@ -385,9 +372,7 @@ def sandbox(systems: tuple[str, ...], port: int | None) -> None:
         click.echo(textwrap.indent(settings, "    "), nl=False)
     out.print("Ctrl-C stops them.", highlight=False)
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        termination.wait()
     finally:
         for running in started.values():
             running.stop()

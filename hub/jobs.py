@@ -108,11 +108,10 @@ class RunContext:
                     self.lease.__enter__()
                     return
                 except JobBusy:
-                    if self.stop is not None and self.stop.wait(0.05):
+                    # The other run is short (it took records pushed meanwhile): poll for the lease.
+                    if (self.stop or threading.Event()).wait(0.05):
                         raise Interrupted(f"run {self.run_id} of {self.job} stopped waiting for its lease: "
                                           "hub is shutting down") from None
-                    if self.stop is None:
-                        threading.Event().wait(0.05)
         finally:
             if self.wants_lease is not None:
                 self.wants_lease(False)

@@ -446,3 +446,12 @@ def test_channel_state_keeps_the_newest_payload_per_key(store: StateStore) -> No
     with store.transaction() as state:
         assert [key for key, _ in state.channel_state.all("yandex", "prices")] == ["b"]
         assert [key for key, _ in state.channel_state.all("other", "prices")] == ["a"]
+
+
+def test_a_new_run_marks_runs_of_dead_processes_interrupted_but_not_this_process_own(store: StateStore) -> None:
+    with store.transaction() as state:
+        dead = state.runs.start("orders", "shop", worker="host:1")
+        pulling = state.runs.start("orders", "shop", worker="host:2")  # the same process, pulling unleased
+        state.runs.start("orders", "shop", worker="host:2")
+        statuses = {run.id: run.status for run in state.runs.recent()}
+    assert (statuses[dead], statuses[pulling]) == ("interrupted", "running")

@@ -273,8 +273,7 @@ class YandexEdaConnector(Connector):
                                                                   "expires_at": expires.isoformat()})})
         return json_response({"access_token": token, "token_type": "bearer", "expires_in": self.config.token_ttl})
 
-    def _authorized(self, handler: Callable[[Request, Inbound, dict[str, str]], Response]
-                    ) -> Callable[[Request, Inbound, dict[str, str]], Response]:
+    def _authorized(self, handler: Handler) -> Handler:
         """``handler`` behind the Bearer token check; 401 ``{reason}`` as Yandex expects, nothing stored."""
         def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -16,7 +16,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -532,8 +532,10 @@ class Runs(_Repo):
         """Record a run as started. Only the holder of the job's lease may call this for a real run."""
         if not dry_run:
             # A run still marked running was killed: its process is gone, or the caller would not hold the lease.
+            # Not one of this process's own, which may be pulling without the lease (RunContext.unleased).
+            others = t.runs.c.worker.is_distinct_from(worker) if worker is not None else true()
             self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == "running",
-                                                   t.runs.c.dry_run.is_(False)).values(
+                                                   t.runs.c.dry_run.is_(False), others).values(
                 status="interrupted", finished_at=utcnow(), error_summary="the process stopped before the run ended"))
         row = self.conn.execute(t.runs.insert().values(
             job=job, source=source, dry_run=dry_run, started_at=utcnow(), status="running", trigger=trigger,
