@@ -50,6 +50,11 @@ class OrderStatus(StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
+    @property
+    def final(self) -> bool:
+        """Nothing comes after it where the guest sees it (see :func:`moves_forward`)."""
+        return self in (OrderStatus.CANCELLED, OrderStatus.DELIVERED)
+
 
 class DeliveryType(StrEnum):
     """How the order reaches the guest."""
@@ -189,8 +194,8 @@ FORWARD = (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.IN_PROGRESS, Order
 
 def moves_forward(current: OrderStatus, new: OrderStatus) -> bool:
     """Whether ``new`` is news to a side whose order is at ``current``: forward only, and a cancellation is kept."""
-    if current in (OrderStatus.CANCELLED, OrderStatus.DELIVERED):
-        return False  # final where the guest sees it
+    if current.final:
+        return False
     return new is OrderStatus.CANCELLED or FORWARD.index(new) > FORWARD.index(current)
 
 

@@ -94,9 +94,7 @@ class Pipeline:
                 held.extend(page.records)
             else:
                 with self.store.transaction() as state:
-                    for record in page.records:
-                        state.inbox.add(source, entity.value, record.body, external_id=record.external_id,
-                                        content_type=record.content_type, headers=record.headers)
+                    state.inbox.add_many(source, entity.value, page.records)
                     if page.cursor is not None:
                         state.cursors.set(source, entity.value, page.cursor)
             self.ctx.report("read", self.ctx.counts.read)

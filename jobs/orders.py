@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.connector import Mode
 from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
-from hub.model import Entity, Order, moves_forward
+from hub.model import Entity, Order, OrderStatus, moves_forward
 from hub.pipeline import Pipeline, snapshot
 from hub.values import utcnow
 
@@ -22,6 +22,12 @@ class OrdersOptions(BaseModel):
     create_customers: bool = Field(False, description="Create a 1C counterparty for a guest 1C does not know.")
     status_days: int = Field(7, ge=1, description=(
         "How many days of 1C's orders are read to send their statuses back to a channel that takes them."))
+
+
+class _Queued(BaseModel):
+    """The one field of a queued order the status flow-back needs; the rest is not parsed."""
+
+    status: OrderStatus
 
 
 class OrdersJob(Job):
@@ -75,9 +81,12 @@ class OrdersJob(Job):
             return
         since = utcnow() - dt.timedelta(days=days)
         # An order is queued after it was placed, so orders placed since ``since`` were queued since then too.
-        with self.runtime.store.transaction() as state:
-            sent = {key: Order.model_validate_json(payload).status for key, payload
-                    in state.outbox.last_sent(record, self.entity.value, self.config.source, since=since)}
+        with self.runtime.store.reading() as state:
+            sent = {key: status for key, payload
+                    in state.outbox.last_sent(record, self.entity.value, self.config.source, since=since)
+                    if not (status := _Queued.model_validate_json(payload).status).final}
+        if not sent:
+            return  # every order is delivered or cancelled where the guest sees it: nothing 1C says is news
         side = RunContext(run_id=ctx.run_id, job=ctx.job)  # 1C's orders are read, not this job's records
         for order in snapshot(self.runtime, side, record, self.entity, since=since):
             if isinstance(order, Order) and order.channel == self.config.source and order.key in sent \

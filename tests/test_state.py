@@ -21,6 +21,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import StatementError
 
 import hub.state.store
+from hub.connector import RawRecord
 from hub.errors import LinkConflict, StateSchemaError
 from hub.state import RunCounts, StateStore, open_store
 from hub.state.schema import metadata
@@ -196,6 +197,22 @@ def test_inbox_keeps_a_byte_identical_payload_once(store: StateStore) -> None:
         assert all(created for _, created in others)
         assert len({first, *(item_id for item_id, _ in others)}) == 5
         assert state.inbox.count() == 5
+
+
+def test_inbox_takes_a_pulled_page_in_one_go_and_skips_what_it_holds(store: StateStore) -> None:
+    pushed = b'{"id": 1}'
+    with store.transaction() as state:
+        first, _ = state.inbox.add("shop", "order", pushed, external_id="1")
+    # Pages longer than one IN (...) list, with a repeat inside the page and one the channel pushed before.
+    page = [RawRecord("1", pushed), *(RawRecord(str(i), b'{"id": %d}' % i) for i in range(2, 1203)),
+            RawRecord("2", b'{"id": 2}')]
+    with store.transaction() as state:
+        assert state.inbox.add_many("shop", "order", page) == 1201
+        assert state.inbox.add_many("shop", "order", page) == 0
+        pending = state.inbox.pending("shop", "order", limit=2000)
+    assert [item.external_id for item in pending] == [str(i) for i in range(1, 1203)]
+    assert pending[0].id == first
+    assert pending[1].body == b'{"id": 2}' and pending[1].content_type == "application/json"
 
 
 def test_inbox_keeps_every_rejected_payload(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -28,6 +28,7 @@ from hub.values import json_dumps, utcnow
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6875620A  # "hub\n": the advisory lock id that serialises migrations on PostgreSQL
 _URL_HINT = "use sqlite:///hub-state.db or postgresql+psycopg://user@host/db"
+_IN_LIMIT = 500  # values per IN (...) list, well within every driver's parameter limit
 
 
 # --- records handed out by the repositories ------------------------------------------
@@ -81,6 +82,19 @@ class InboxItem:
     received_at: dt.datetime
     status: str
     error: str | None
+
+
+class Payload(Protocol):
+    """A payload as a channel sent it (:class:`hub.connector.RawRecord` is one)."""
+
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -250,6 +264,10 @@ class State:
         self.channel_state = ChannelStates(conn)
 
 
+def _dedupe_key(entity: str, external_id: str | None, body: bytes) -> str:
+    return hashlib.sha256(b"%s\0%s\0" % (entity.encode(), (external_id or "").encode()) + body).hexdigest()
+
+
 def _insert(conn: Connection, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT on both SQLite and PostgreSQL."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
@@ -350,7 +368,7 @@ class Inbox(_Repo):
             content_type: str = "application/json", headers: Mapping[str, str] | None = None,
             status: str = "pending", error: str | None = None) -> tuple[int, bool]:
         """Store a payload; returns (id, True) or, for a byte-identical repeat, (the first id, False)."""
-        digest = hashlib.sha256(b"%s\0%s\0" % (entity.encode(), (external_id or "").encode()) + body).hexdigest()
+        digest = _dedupe_key(entity, external_id, body)
         if status != "pending":  # rejected input is kept every time it arrives, for inspection
             digest = secrets.token_hex(32)  # unique even for repeats within one clock tick
         stmt = _insert(self.conn, t.inbox).values(
@@ -365,6 +383,29 @@ class Inbox(_Repo):
         existing = self.conn.execute(select(t.inbox.c.id).where(
             t.inbox.c.source == source, t.inbox.c.dedupe_key == digest)).scalar_one()
         return int(existing), False
+
+    def add_many(self, source: str, entity: str, payloads: Iterable[Payload]) -> int:
+        """Store a page of pulled payloads, skipping byte-identical repeats; returns how many were new.
+
+        A pull mostly re-reads what the channel already pushed: one look-up for the whole page and one insert of
+        what is new keep the write lock short, where a statement per record held it for the length of the page.
+        """
+        fresh: dict[str, Payload] = {}
+        for payload in payloads:
+            fresh.setdefault(_dedupe_key(entity, payload.external_id, payload.body), payload)
+        keys = list(fresh)
+        for start in range(0, len(keys), _IN_LIMIT):
+            for known in self.conn.execute(select(t.inbox.c.dedupe_key).where(
+                    t.inbox.c.source == source, t.inbox.c.dedupe_key.in_(keys[start:start + _IN_LIMIT]))).scalars():
+                del fresh[known]
+        if fresh:
+            now = utcnow()
+            self.conn.execute(_insert(self.conn, t.inbox).on_conflict_do_nothing(
+                index_elements=["source", "dedupe_key"]), [
+                dict(source=source, entity=entity, external_id=p.external_id, dedupe_key=key, body=p.body,
+                     content_type=p.content_type, headers=json_dumps(dict(p.headers)), received_at=now,
+                     status="pending", error=None) for key, p in fresh.items()])
+        return len(fresh)
 
     def pending(self, source: str, entity: str, *, limit: int = 500, after_id: int = 0) -> list[InboxItem]:
         rows = self.conn.execute(select(t.inbox).where(
