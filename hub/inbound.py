@@ -89,11 +89,19 @@ class Inbound:
             return str(exc)
         return None
 
-    def receive(self, entity: Entity, record: RawRecord) -> Receipt:
-        """Store ``record`` in the inbox (committed when this returns) and wake the worker."""
+    def receive(self, entity: Entity, record: RawRecord, *,
+                keep: Mapping[str, Mapping[str, str]] | None = None) -> Receipt:
+        """Store ``record`` in the inbox (committed when this returns) and wake the worker.
+
+        ``keep`` is channel state (kind → key → payload, as :class:`hub.connector.ChannelState` holds it) written
+        in the same transaction, so what the connector answers later about the record never disagrees with the
+        inbox, whatever stops the process.
+        """
         with self.store.transaction() as state:
             inbox_id, new = state.inbox.add(self.source, entity.value, record.body, external_id=record.external_id,
                                             content_type=record.content_type, headers=keepable(record.headers))
+            for kind, payloads in (keep or {}).items():
+                state.channel_state.put_many(self.source, kind, payloads)
         if new:
             self._wake()
         return Receipt(inbox_id, new)

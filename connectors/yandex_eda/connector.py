@@ -211,14 +211,12 @@ class YandexEdaConnector(Connector):
     def set_status(self, external_id: str, status: OrderStatus) -> None:
         kept = self._order(external_id)
         if kept is not None and moves_forward(kept["status"], WORDS[status]):
-            self._save_order(external_id, {**kept, "status": WORDS[status], "updatedAt": _now()})
+            self.state.put_many("order", {external_id: json_dumps({**kept, "status": WORDS[status],
+                                                                   "updatedAt": _now()})})
 
     def _order(self, order_id: str) -> dict[str, Any] | None:
         payload = self.state.get("order", order_id)
         return None if payload is None else dict(json_loads(payload))
-
-    def _save_order(self, order_id: str, kept: dict[str, Any]) -> None:
-        self.state.put_many("order", {order_id: json_dumps(kept)})
 
     # --- the partner API -------------------------------------------------------------------------
 
@@ -340,14 +338,15 @@ class YandexEdaConnector(Connector):
                            headers=dict(request.headers))
             return None, _errors(400, str(exc))
 
-    def _store(self, request: Request, inbound: Inbound, order_id: str) -> Response | None:
-        """Put the request body in the inbox as a new version of order ``order_id`` (checked against the mapping)."""
+    def _store(self, request: Request, inbound: Inbound, order_id: str, kept: dict[str, Any]) -> Response | None:
+        """Put the request body in the inbox as a new version of order ``order_id`` (checked against the mapping),
+        and ``kept``, the order as hub answers for it from now on, in the same transaction."""
         raw = RawRecord(external_id=order_id, body=request.get_data(), content_type=request.content_type or "",
                         headers=dict(request.headers))
         problem = inbound.validate(Entity.ORDERS, raw)
         if problem is not None:
             return _errors(400, problem)
-        inbound.receive(Entity.ORDERS, raw)
+        inbound.receive(Entity.ORDERS, raw, keep={"order": {order_id: json_dumps(kept)}})
         return None
 
     def _create(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
@@ -361,11 +360,7 @@ class YandexEdaConnector(Connector):
             kept = {"eatsId": order_id, "status": "NEW", "comment": "", "reason": None, "attributes": [],
                     "receivedAt": utcnow().isoformat(), "updatedAt": _now(),
                     "body": request.get_data().decode()}
-        refused = self._store(request, inbound, order_id)
-        if refused is not None:
-            return refused
-        self._save_order(order_id, kept)
-        return json_response({"result": "OK", "orderId": order_id})
+        return self._store(request, inbound, order_id, kept) or json_response({"result": "OK", "orderId": order_id})
 
     def _get_order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         kept = self._order(args["order_id"])
@@ -383,8 +378,8 @@ class YandexEdaConnector(Connector):
             return refused
         if order["eatsId"] != kept["eatsId"]:
             return _errors(400, f"eatsId {order['eatsId']!r} is not the eatsId of order {args['order_id']!r}")
-        self._save_order(args["order_id"], {**kept, "body": request.get_data().decode(), "updatedAt": _now()})
-        return self._store(request, inbound, args["order_id"]) or json_response({"result": "OK"})
+        changed = {**kept, "body": request.get_data().decode(), "updatedAt": _now()}
+        return self._store(request, inbound, args["order_id"], changed) or json_response({"result": "OK"})
 
     def _cancel(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """``DELETE /order/{id}``: Yandex cancels; the reason comes only as free text."""
@@ -430,9 +425,9 @@ class YandexEdaConnector(Connector):
                        *, comment: str | None, reason: str | None, attributes: list[str]) -> Response | None:
         if not moves_forward(kept["status"], status):
             return None  # an echo of what hub said, or news older than what hub has: acknowledged, nothing changes
-        self._save_order(order_id, {**kept, "status": status, "comment": comment or kept.get("comment") or "",
-                                    "reason": reason, "attributes": attributes, "updatedAt": _now()})
-        return self._store(request, inbound, order_id)
+        changed = {**kept, "status": status, "comment": comment or kept.get("comment") or "", "reason": reason,
+                   "attributes": attributes, "updatedAt": _now()}
+        return self._store(request, inbound, order_id, changed)
 
 
 def _endpoint(name: str, rule: str, methods: tuple[str, ...], handler: Handler,

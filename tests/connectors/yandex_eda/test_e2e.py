@@ -264,3 +264,17 @@ def test_a_stock_change_asks_yandex_to_pull_the_menu_again_when_configured(stage
     stage.run("yandex-stock")
 
     assert stage.yandex.import_requests == [{"restaurantId": "main", "operationType": "menu"}]
+
+
+def test_a_change_hub_cannot_map_leaves_the_order_as_it_was(stage: Stage) -> None:
+    order = stage.order_from_menu(weighed=False)
+    assert stage.yandex.authorized("POST", "/order", data=json_dumps(order).encode(),
+                                   headers={"Content-Type": ORDER_MEDIA}).status_code == 200
+    before = stage.yandex.authorized("GET", f"/order/{order['eatsId']}")
+    unpriced = {key: value for key, value in order.items() if key != "paymentInfo"}  # well formed, cannot be mapped
+
+    changed = stage.yandex.authorized("PUT", f"/order/{order['eatsId']}", data=json_dumps(unpriced).encode(),
+                                      headers={"Content-Type": ORDER_MEDIA})
+
+    assert changed.status_code == 400 and "total" in json_loads(changed.content)[0]["description"]
+    assert stage.yandex.authorized("GET", f"/order/{order['eatsId']}").content == before.content
