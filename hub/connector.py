@@ -218,6 +218,15 @@ class Connector(ABC):
         """
         raise self._unsupported(entity, Mode.PULL)
 
+    def listed(self, entity: Entity, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
+        """The ids of the records of ``entity`` the system holds, dated from ``since`` (as far back as it keeps,
+        when None) to ``until``; None when this source is not set up to list them.
+
+        For a system that pushes its records and cannot be read whole (it offers a history of ids at most):
+        reconciliation compares the ids with what the system of record holds.
+        """
+        return None
+
     def decode(self, entity: Entity, record: RawRecord) -> Record:
         """Turn one raw record into its canonical form; raise RecordError when it cannot be read."""
         raise self._unsupported(entity, Mode.PULL)

@@ -5,7 +5,9 @@
 * **orders** - orders a channel has that 1C lacks, and the reverse; for orders
   both have, the total and the quantity of each good (channel goods are
   translated to 1C references through the id links the catalog job records);
-  and each day's sales total per channel against 1C's;
+  and each day's sales total per channel against 1C's. A channel that pushes
+  its orders and cannot be read whole (Yandex Eda) may list the ids it holds
+  (:meth:`~hub.connector.Connector.listed`): its orders that 1C lacks are found;
 * **stock** and **prices** - what each channel shows against what the stock and
   prices jobs say it should show (1C's balances and prices in the channel's ids),
   beyond a tolerance;
@@ -36,10 +38,13 @@ from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
+from hub.values import from_local_naive, utcnow
 
 MONEY_TOLERANCE = Decimal("0.01")
 TOLERANCE = {Entity.STOCK: Decimal("0.001"), Entity.PRICES: MONEY_TOLERANCE}
 SUPPORTED = (Entity.ORDERS, Entity.STOCK, Entity.PRICES, Entity.CUSTOMERS)
+SETTLING = dt.timedelta(minutes=10)
+"""Orders a channel listed that were placed this recently may still be on their way to 1C: not compared yet."""
 
 
 @runtime_checkable
@@ -97,10 +102,15 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
     report = Report()
     ctx = RunContext(run_id=0, job="reconcile")
     if entity in (None, Entity.ORDERS):
-        held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS) if isinstance(o, Order)]
+        start = _start(runtime, since)
+        held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS, since=start) if isinstance(o, Order)]
         for channel in channels:
             if runtime.connector(channel).can(Entity.ORDERS, Mode.PULL):
                 report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
+            else:
+                listed = _listed(runtime, channel, start)
+                if listed is not None:
+                    report.findings += _listed_orders(channel, listed, held=held, report=report)
     for mirrored in (Entity.STOCK, Entity.PRICES):
         if entity in (None, mirrored):
             report.findings += _mirrored(runtime, ctx, channels, mirrored, report)
@@ -138,6 +148,41 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
         found += _compare_order(channel, theirs[external_id], ours[external_id], products)
     found += _daily_totals(channel, theirs.values(), ours.values(), tz)
     return found
+
+
+def reconcile_listed(runtime: Runtime, channel: str, *, since: dt.date) -> Report | None:
+    """The orders ``channel`` lists from ``since`` on that 1C lacks, stored as ``hub reconcile`` stores them;
+    None when the channel is not set up to list its orders (see :meth:`~hub.connector.Connector.listed`)."""
+    record = runtime.config.system_of_record
+    start = _start(runtime, since)
+    listed = _listed(runtime, channel, start)
+    if record is None or listed is None:
+        return None
+    report = Report()
+    ctx = RunContext(run_id=0, job="reconcile")
+    held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS, since=start) if isinstance(o, Order)]
+    report.findings = _listed_orders(channel, listed, held=held, report=report)
+    report.unreadable = ctx.errors
+    _store(runtime, report, [channel], Entity.ORDERS)
+    return report
+
+
+def _start(runtime: Runtime, since: dt.date | None) -> dt.datetime | None:
+    """The start of day ``since`` where the business is."""
+    return None if since is None else from_local_naive(dt.datetime.combine(since, dt.time()), runtime.config.timezone)
+
+
+def _listed(runtime: Runtime, channel: str, since: dt.datetime | None) -> Iterable[str] | None:
+    return runtime.connector(channel).listed(Entity.ORDERS, since=since, until=utcnow() - SETTLING)
+
+
+def _listed_orders(channel: str, listed: Iterable[str], *, held: list[Order], report: Report) -> list[Finding]:
+    """Orders a channel that pushes its orders lists (its history of ids) and 1C lacks."""
+    theirs = set(listed)
+    report.compared[f"{channel} orders"] += len(theirs)
+    ours = {o.external_id for o in held if o.channel == channel}
+    return [Finding(channel, "orders", f"{channel}:{missing}", "missing_in_system_of_record", {"listed_by": channel})
+            for missing in sorted(theirs - ours)]
 
 
 def _compare_order(channel: str, theirs: Order, ours: Order, products: dict[str, str]) -> list[Finding]:

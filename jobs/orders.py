@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +12,10 @@ from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
 from hub.model import Entity, Order, OrderStatus, moves_forward
 from hub.pipeline import Pipeline, snapshot
+from hub.reconcile import reconcile_listed
 from hub.values import utcnow
+
+log = logging.getLogger("hub.jobs.orders")
 
 
 class OrdersOptions(BaseModel):
@@ -72,6 +76,7 @@ class OrdersJob(Job):
         for target in self.config.targets:
             if target == self.runtime.config.system_of_record:
                 self._statuses_back(ctx, target, days=days)
+                self._missing_in(target, days=days)
 
     def _statuses_back(self, ctx: RunContext, record: str, *, days: int) -> None:
         """Send 1C's status of each recent order to the channel, forward only: 1C runs the kitchen and the couriers."""
@@ -95,6 +100,18 @@ class OrdersJob(Job):
                 ctx.counts.updated += 1
         ctx.errors += side.errors
         ctx.counts.failed += side.counts.failed
+
+    def _missing_in(self, record: str, *, days: int) -> None:
+        """Orders the channel lists (Yandex's order history) that ``record`` lacks, reported as ``hub reconcile``
+        reports them; a channel hub pulls from is compared in full by ``hub reconcile`` instead."""
+        if self.runtime.connector(self.config.source).can(Entity.ORDERS, Mode.PULL):
+            return
+        since = (utcnow() - dt.timedelta(days=days)).astimezone(self.runtime.config.timezone).date()
+        report = reconcile_listed(self.runtime, self.config.source, since=since)
+        missing = [f.key for f in report.findings if f.kind == "missing_in_system_of_record"] if report else []
+        if missing:
+            log.warning("%d order(s) %s lists are missing in %s: %s%s", len(missing), self.config.source, record,
+                        ", ".join(missing[:5]), " …" if len(missing) > 5 else "")
 
     def _match_customers(self, ctx: RunContext, target: str, *, create: bool) -> None:
         book = CustomerBook(self.runtime, ctx)

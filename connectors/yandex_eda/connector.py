@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -53,7 +53,7 @@ from connectors.yandex_eda.orders import (
     parse_status_update,
 )
 from connectors.yandex_eda.sandbox import YandexEdaSimulator
-from connectors.yandex_eda.vendor import VendorClient
+from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, RawRecord, SourceSettings
 from hub.errors import InvalidRecord
 from hub.inbound import Endpoint, Handler, Inbound, json_response
@@ -86,7 +86,7 @@ class VenueSettings(BaseModel):
 
 
 class VendorSettings(BaseModel):
-    """Yandex's Vendor Management API, to ask Yandex to pull the menu again when 1C's stock changes."""
+    """Yandex's Vendor Management API: asking Yandex to pull the menu again, reading its order history."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -96,6 +96,10 @@ class VendorSettings(BaseModel):
     partner_name: str = Field(min_length=1, description="The Partner-Name header Yandex agreed with you.")
     on_stock_change: bool = Field(False, description=(
         "After a stock push that changed something, ask Yandex to pull each changed venue's menu again."))
+    history: bool = Field(False, description=(
+        "Read Yandex's order history (POST /v1/orders-history, a paid subscription) when reconciling, and report "
+        "the orders Yandex has that 1C lacks: `hub reconcile` and every orders run that is not only taking "
+        "what Yandex sent."))
 
 
 class YandexEdaSettings(SourceSettings):
@@ -213,6 +217,14 @@ class YandexEdaConnector(Connector):
         if kept is not None and moves_forward(kept["status"], WORDS[status]):
             self.state.put_many("order", {external_id: json_dumps({**kept, "status": WORDS[status],
                                                                    "updatedAt": _now()})})
+
+    def listed(self, entity: Entity, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
+        """The eatsIds in Yandex's order history (orders not cancelled), when ``vendor.history`` is on."""
+        if entity is not Entity.ORDERS or self.vendor is None or not (self.config.vendor and
+                                                                       self.config.vendor.history):
+            return None
+        kept_from = utcnow() - HISTORY_KEPT
+        return self.vendor.orders_history(list(self.config.venues), max(since or kept_from, kept_from), until)
 
     def _order(self, order_id: str) -> dict[str, Any] | None:
         payload = self.state.get("order", order_id)

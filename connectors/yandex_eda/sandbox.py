@@ -15,7 +15,9 @@ Yandex Eda works by pull, so the simulator has two roles::
   401 ``{message, code, details}``, the shape Yandex's push auth documents.
   ``POST /menu/import/initiation`` wants a live token, a ``Partner-Name``
   header and ``{restaurantId, operationType}``; each one accepted is kept in
-  :attr:`~YandexEdaSimulator.import_requests`.
+  :attr:`~YandexEdaSimulator.import_requests`. ``POST /v1/orders-history``
+  lists the orders it placed (:attr:`~YandexEdaSimulator.history`), filtered
+  and paged as documented, 1,000 at most an answer.
 * **Client** of hub's partner endpoints, pointed at hub with :meth:`connect`: it
   takes a token the way Yandex does (a form on one line, ``scope=read write``),
   pulls menus and nomenclature, places orders and repeats them as Yandex does
@@ -36,6 +38,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,8 @@ class YandexEdaSimulator(Sandbox):
         self.partner_name = partner_name
         self.import_requests: list[dict[str, str]] = []
         """Every accepted ``POST /menu/import/initiation`` body, ``{restaurantId, operationType}``."""
+        self.history: dict[str, Placed] = {}
+        """Every order Yandex has, by eatsId: placed through hub, or kept by :meth:`keep_unsent`."""
         self._vendor_tokens: dict[str, float] = {}
         """Issued vendor tokens and when (``time.monotonic``) each expires."""
         self._data_lock = threading.Lock()
@@ -159,6 +164,8 @@ class YandexEdaSimulator(Sandbox):
             return self._issue_token(request)
         if request.method == "POST" and request.path == "/menu/import/initiation":
             return self._initiate_import(request)
+        if request.method == "POST" and request.path == "/v1/orders-history":
+            return self._orders_history(request)
         return _vendor_error(404, f"no route {request.method} {request.path}")
 
     def revoke_tokens(self) -> None:
@@ -181,19 +188,25 @@ class YandexEdaSimulator(Sandbox):
         return json_response({"access_token": token, "expires_in": VENDOR_TOKEN_TTL,
                               "scope": "vendor_management", "token_type": "bearer"})
 
-    def _initiate_import(self, request: Request) -> Response:
+    def _vendor_call(self, request: Request) -> tuple[Any, Response | None]:
+        """The JSON body of a call to the Vendor Management API, or the answer refusing it."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         with self._data_lock:
             expires = self._vendor_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if expires is None or expires <= time.monotonic():
-            return _vendor_error(401, "Access token is missing, unknown or expired")
+            return None, _vendor_error(401, "Access token is missing, unknown or expired")
         partner = request.headers.get("Partner-Name")
         if partner != self.partner_name:
-            return _vendor_error(400, f"Partner-Name must be {self.partner_name!r}, got {partner!r}")
+            return None, _vendor_error(400, f"Partner-Name must be {self.partner_name!r}, got {partner!r}")
         try:
-            body = json_loads(request.get_data())
+            return json_loads(request.get_data()), None
         except ValueError:
-            body = None
+            return None, None
+
+    def _initiate_import(self, request: Request) -> Response:
+        body, refused = self._vendor_call(request)
+        if refused is not None:
+            return refused
         fields = ("restaurantId", "operationType")
         if not isinstance(body, dict) or not all(isinstance(body.get(f), str) and body[f] for f in fields):
             return _vendor_error(400, "expected a JSON object with restaurantId and operationType strings")
@@ -201,6 +214,21 @@ class YandexEdaSimulator(Sandbox):
             self.import_requests.append({f: body[f] for f in fields})
         self.committed(request)
         return json_response({})
+
+    def _orders_history(self, request: Request) -> Response:
+        body, refused = self._vendor_call(request)
+        if refused is not None:
+            return refused
+        query, problem = _history_query(body)
+        if query is None:
+            return _vendor_error(400, problem)
+        with self._data_lock:
+            found = sorted((p for p in self.history.values() if p.venue in query.venues
+                            and query.since <= p.placed_at <= query.until and p.status in query.statuses),
+                           key=lambda p: p.placed_at)
+        page = found[query.offset:query.offset + query.limit]
+        # UNCERTAIN: only the answer's start, {"orders": [{"eats_id": …, is in the sources; status is our guess.
+        return json_response({"orders": [{"eats_id": p.eats_id, "status": p.status} for p in page]})
 
     # --- client: Yandex calling hub's partner endpoints ----------------------------------------
 
@@ -249,8 +277,14 @@ class YandexEdaSimulator(Sandbox):
 
     def place_order(self, order: Mapping[str, Any]) -> requests.Response:
         """``POST /order``; a 200 ``{"result": "OK", "orderId": …}`` is remembered in :attr:`order_ids`."""
+        self.keep_unsent(order)
         self._last_post = json_dumps(order).encode()
         return self._post_order(self._last_post)
+
+    def keep_unsent(self, order: Mapping[str, Any]) -> None:
+        """Yandex has ``order`` in its history; hub never got it (every POST was lost). Reconciliation's case."""
+        with self._data_lock:
+            self.history.setdefault(order["eatsId"], Placed(order["eatsId"], order["restaurantId"], utcnow()))
 
     def repeat_last_post(self) -> requests.Response:
         """Send the last ``POST /order`` again, byte for byte, as Yandex does when it lost the answer."""
@@ -273,12 +307,14 @@ class YandexEdaSimulator(Sandbox):
                                 "updatedAt": utcnow().isoformat(timespec="microseconds")}
         if reason is not None:
             body["reason"] = reason
+        self._settle(order_id, status)
         return self.authorized("PUT", f"/order/{quote(order_id, safe='')}/status", data=json_dumps(body).encode(),
                                headers={"Content-Type": media_type})
 
     def cancel(self, order_id: str, eats_id: str, comment: str) -> requests.Response:
         """``DELETE /order/{orderId}`` with ``{eatsId, comment}``: a restaurant order's usual cancellation."""
         body = json_dumps({"eatsId": eats_id, "comment": comment}).encode()
+        self._settle(order_id, "CANCELLED")
         return self.authorized("DELETE", f"/order/{quote(order_id, safe='')}", data=body,
                                headers={"Content-Type": "application/json"})
 
@@ -350,6 +386,15 @@ class YandexEdaSimulator(Sandbox):
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _settle(self, order_id: str, status: str) -> None:
+        """Yandex's history knows an order as NEW until it is delivered or cancelled."""
+        if status not in ("DELIVERED", "CANCELLED"):
+            return
+        with self._data_lock:
+            for eats_id, answered in self.order_ids.items():
+                if answered == order_id and eats_id in self.history:
+                    self.history[eats_id].status = status
+
     def _next_eats_id(self, now: dt.datetime) -> str:
         with self._data_lock:
             self._orders_made += 1
@@ -394,6 +439,53 @@ class YandexEdaSimulator(Sandbox):
             return json_loads(response.content)
         except ValueError as exc:
             raise UnexpectedAnswer(f"{what} answered a body that is not JSON: {exc}", response) from exc
+
+
+@dataclass
+class Placed:
+    """An order in Yandex's history."""
+
+    eats_id: str
+    venue: str
+    placed_at: dt.datetime
+    status: str = "NEW"
+
+
+@dataclass(frozen=True)
+class _HistoryQuery:
+    venues: frozenset[str]
+    since: dt.datetime
+    until: dt.datetime
+    statuses: frozenset[str]
+    offset: int
+    limit: int
+
+
+_HISTORY_STATUSES = frozenset({"NEW", "CANCELLED", "DELIVERED"})
+
+
+def _history_query(body: Any) -> tuple[_HistoryQuery | None, str]:
+    """``POST /v1/orders-history``'s body read as documented, or why it is refused."""
+    if not isinstance(body, dict):
+        return None, "expected a JSON object"
+    origins, paging = body.get("origin_ids"), body.get("pagination")
+    if not isinstance(origins, list) or not origins or not all(
+            isinstance(o, dict) and isinstance(o.get("origin_id"), str) for o in origins):
+        return None, "origin_ids: a non-empty list of {origin_id, delivery_type} is required"
+    try:
+        since, until = (dt.datetime.fromisoformat(body[f]) for f in ("from", "to"))
+    except (KeyError, TypeError, ValueError):
+        return None, "from and to: RFC 3339 date-times are required"
+    if since.tzinfo is None or until.tzinfo is None:
+        return None, "from and to: RFC 3339 date-times carry an offset"
+    statuses = body.get("status", sorted(_HISTORY_STATUSES))
+    if not isinstance(statuses, list) or not set(statuses) <= _HISTORY_STATUSES:
+        return None, f"status: a list of {', '.join(sorted(_HISTORY_STATUSES))}"
+    offset, limit = (paging or {}).get("offset"), (paging or {}).get("limit", 1000)
+    if not isinstance(offset, int) or offset < 0 or not isinstance(limit, int) or not 0 <= limit <= 1000:
+        return None, "pagination: offset (0 or more) is required; limit is at most 1000"
+    return _HistoryQuery(frozenset(o["origin_id"] for o in origins), since, until, frozenset(statuses), offset,
+                         limit), ""
 
 
 def _media_type(response: requests.Response) -> str:

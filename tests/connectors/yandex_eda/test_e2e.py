@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from connectors.yandex_eda import YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
 from hub.jobs import run_job
+from hub.model import Entity
 from hub.operations import dead_letters
+from hub.reconcile import reconcile
 from hub.runtime import Runtime
 from hub.values import json_dumps, json_loads, to_decimal
 from tests.daemon.conftest import wait_for
@@ -278,3 +281,38 @@ def test_a_change_hub_cannot_map_leaves_the_order_as_it_was(stage: Stage) -> Non
 
     assert changed.status_code == 400 and "total" in json_loads(changed.content)[0]["description"]
     assert stage.yandex.authorized("GET", f"/order/{order['eatsId']}").content == before.content
+
+
+def test_orders_in_yandex_history_that_1c_lacks_are_reported_when_configured(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["sources"]["yandex"]["vendor"]["history"] = True
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    placed, lost, cancelled = (stage.order_from_menu(weighed=False) for _ in range(3))
+    stage.yandex.place_order(placed)
+    stage.yandex.keep_unsent(lost)  # every POST of it was lost on the way
+    stage.yandex.keep_unsent(cancelled)
+    stage.yandex.history[cancelled["eatsId"]].status = "CANCELLED"  # cancelled before it reached hub: no loss
+    for order in (placed, lost, cancelled):  # placed an hour ago: no longer on its way to 1C
+        stage.yandex.history[order["eatsId"]].placed_at -= dt.timedelta(hours=1)
+    wait_for(lambda: stage.documents(placed["eatsId"]), what="the 1C order of the order hub received")
+
+    stage.run("yandex-orders")  # what `hub sync --source yandex` runs
+
+    expected = [("yandex", "orders", f"yandex:{lost['eatsId']}", "missing_in_system_of_record")]
+    with Runtime(load_config(stage.config)) as runtime:
+        with runtime.store.reading() as state:
+            found = [(d["source"], d["entity"], d["key"], d["kind"]) for d in state.discrepancies.open()]
+        assert found == expected
+        report = reconcile(runtime, source="yandex", entity=Entity.ORDERS)
+    assert [(f.source, f.entity, f.key, f.kind) for f in report.findings] == expected
+    assert report.compared["yandex orders"] == 2
+    assert [r for r in stage.yandex.requests if r.path == "/v1/orders-history"]
+
+
+def test_without_history_configured_yandex_is_not_asked(stage: Stage) -> None:
+    stage.yandex.keep_unsent(stage.order_from_menu(weighed=False))
+    stage.run("yandex-orders")
+    with Runtime(load_config(stage.config)) as runtime:
+        report = reconcile(runtime, source="yandex", entity=Entity.ORDERS)
+    assert report.findings == [] and "yandex orders" not in report.compared
+    assert not [r for r in stage.yandex.requests if r.path == "/v1/orders-history"]

@@ -6,6 +6,7 @@ on its own; the connector's tests point the simulator at the real thing.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -27,7 +28,7 @@ from hub.http import HttpClient
 from hub.inbound import json_response
 from hub.sandbox import Sandbox
 from hub.testing.acceptance import RecordingClock
-from hub.values import json_dumps, json_loads, money
+from hub.values import json_dumps, json_loads, money, utcnow
 
 SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
 VENUE = "937c57f6-4508-4858-be7f-20691a16fbb0"
@@ -129,7 +130,55 @@ def test_a_bad_initiation_is_refused_and_not_recorded(yandex: YandexEdaSimulator
 
 def test_unknown_routes_are_404(yandex: YandexEdaSimulator) -> None:
     assert requests.get(f"{yandex.url}/oauth2/token", timeout=5).status_code == 404
-    assert requests.post(f"{yandex.url}/v1/orders-history", json={}, timeout=5).status_code == 404
+    assert requests.post(f"{yandex.url}/v1/get-orders-details", json={}, timeout=5).status_code == 404
+
+
+def history(yandex: YandexEdaSimulator, body: Any) -> requests.Response:
+    return requests.post(f"{yandex.url}/v1/orders-history", data=json_dumps(body).encode(), timeout=5, headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {vendor_token(yandex)}",
+        "Partner-Name": yandex.partner_name})
+
+
+def test_the_order_history_lists_orders_by_venue_time_and_status_page_by_page() -> None:
+    with YandexEdaSimulator(seed=3) as yandex:
+        orders = [yandex.make_order([("CAP-300", "Капучино", Decimal(1), Decimal(180))], restaurant_id=venue)
+                  for venue in (VENUE, VENUE, VENUE, "other")]
+        for order in orders:
+            yandex.keep_unsent(order)
+        yandex.history[orders[1]["eatsId"]].status = "CANCELLED"
+        yandex.history[orders[2]["eatsId"]].placed_at -= dt.timedelta(days=2)
+        now = utcnow()
+        query = sample("vendor-management-push/orders-history-request.json") | {
+            "origin_ids": [{"origin_id": VENUE, "delivery_type": "native"}],
+            "from": (now - dt.timedelta(days=1)).isoformat(timespec="milliseconds"),
+            "to": (now + dt.timedelta(minutes=1)).isoformat(timespec="milliseconds"),
+            "pagination": {"offset": 0, "limit": 1000}}  # the documented example asks for none (limit 0)
+
+        def listed(**changes: Any) -> list[str]:
+            answer = history(yandex, query | changes)
+            assert answer.status_code == 200, answer.text
+            return [order["eats_id"] for order in answer.json()["orders"]]
+
+        assert listed(status=["NEW"]) == [orders[0]["eatsId"]]
+        assert listed(status=["NEW", "CANCELLED"]) == [orders[0]["eatsId"], orders[1]["eatsId"]]
+        assert listed(status=["NEW", "CANCELLED"], pagination={"offset": 1, "limit": 1}) == [orders[1]["eatsId"]]
+        assert listed(status=["NEW"], **{"from": (now - dt.timedelta(days=3)).isoformat()}) == [
+            orders[2]["eatsId"], orders[0]["eatsId"]]
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"from": "2025-01-01T00:00:00+03:00", "to": "2025-01-02T00:00:00+03:00", "pagination": {"offset": 0}},
+     "origin_ids"),
+    ({"origin_ids": [{"origin_id": VENUE}], "from": "2025-01-01", "to": "yesterday", "pagination": {"offset": 0}},
+     "from and to"),
+    ({"origin_ids": [{"origin_id": VENUE}], "from": "2025-01-01T00:00:00+03:00", "to": "2025-01-02T00:00:00+03:00",
+      "status": ["LOST"], "pagination": {"offset": 0}}, "status"),
+    ({"origin_ids": [{"origin_id": VENUE}], "from": "2025-01-01T00:00:00+03:00", "to": "2025-01-02T00:00:00+03:00",
+      "pagination": {"offset": 0, "limit": 5000}}, "pagination"),
+])
+def test_a_bad_history_query_is_refused_with_the_reason(yandex: YandexEdaSimulator, body: Any, says: str) -> None:
+    answer = history(yandex, body)
+    assert answer.status_code == 400 and says in answer.json()["message"]
 
 
 def test_vendor_client_works_against_it_and_renews_a_revoked_token() -> None:

@@ -221,3 +221,48 @@ def test_other_refusals_come_from_the_http_client_and_are_not_repeated() -> None
     with pytest.raises(ServerError):
         vendor.initiate_menu_import(VENUE)
     assert len(calls(IMPORT_URL)) == 2
+
+
+# --- order history ---------------------------------------------------------------------------------
+
+HISTORY_URL = f"{DEFAULT_URL}/v1/orders-history"
+
+
+@responses.activate
+def test_the_history_request_has_the_sample_fields_and_pages_until_a_short_answer() -> None:
+    documented = sample("vendor-management-push/orders-history-request.json")
+    responses.post(TOKEN_URL, json=TOKEN)
+    first = [{"eats_id": f"250301-{n:07d}"} for n in range(1000)]
+    responses.post(HISTORY_URL, json={"orders": first})
+    responses.post(HISTORY_URL, json={"orders": [{"eats_id": "250301-9999999", "status": "DELIVERED"}]})
+
+    ids = list(client().orders_history([VENUE, "second"], START, START + timedelta(days=1)))
+
+    assert ids == [o["eats_id"] for o in first] + ["250301-9999999"]
+    bodies = [json_loads(call.request.body) for call in calls(HISTORY_URL)]
+    assert set(bodies[0]) <= set(documented) and set(bodies[0]) >= {"origin_ids", "from", "to", "pagination"}
+    assert bodies[0]["origin_ids"] == [{"origin_id": VENUE}, {"origin_id": "second"}]
+    assert (bodies[0]["from"], bodies[0]["to"]) == ("2025-03-01T09:00:00.000+00:00", "2025-03-02T09:00:00.000+00:00")
+    assert bodies[0]["status"] == ["NEW", "DELIVERED"]  # a cancelled order need not be in 1C
+    assert [b["pagination"] for b in bodies] == [{"offset": 0, "limit": 1000}, {"offset": 1000, "limit": 1000}]
+    assert calls(HISTORY_URL)[0].request.headers["Partner-Name"] == PARTNER
+
+
+@responses.activate
+@pytest.mark.parametrize("answer", [{"orders": [{"status": "NEW"}]}, {"orders": [{"eats_id": ""}]}, {"items": []},
+                                    ["250301-0000001"]])
+def test_a_history_answer_without_eats_ids_is_refused(answer: Any) -> None:
+    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(HISTORY_URL, json=answer)
+    with pytest.raises(ProtocolError, match="order history"):
+        list(client().orders_history([VENUE], START, START + timedelta(hours=1)))
+
+
+@responses.activate
+def test_a_refused_history_token_is_renewed_once() -> None:
+    responses.post(TOKEN_URL, json=token_answer("first"))
+    responses.post(TOKEN_URL, json=token_answer("second"))
+    responses.post(HISTORY_URL, json=REFUSED, status=401)
+    responses.post(HISTORY_URL, json={"orders": []})
+    assert list(client().orders_history([VENUE], START, START + timedelta(hours=1))) == []
+    assert [bearer(call) for call in calls(HISTORY_URL)] == ["Bearer first", "Bearer second"]
