@@ -26,7 +26,7 @@ reason) for ``hub status`` and for whoever debugs the channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -105,6 +105,16 @@ class Inbound:
         if new:
             self._wake()
         return Receipt(inbox_id, new)
+
+    def receive_many(self, entity: Entity, records: Sequence[RawRecord]) -> int:
+        """Store a batch of records in one transaction (a file a system uploaded, read record by record), skipping
+        byte-identical repeats, and wake the worker; returns how many were new."""
+        with self.store.transaction() as state:
+            new = state.inbox.add_many(self.source, entity.value, [
+                RawRecord(r.external_id, r.body, r.content_type, keepable(r.headers)) for r in records])
+        if new:
+            self._wake()
+        return new
 
     def reject(self, entity: Entity | str, body: bytes, reason: str, *, external_id: str | None = None,
                content_type: str = "application/octet-stream", headers: Mapping[str, str] | None = None) -> int:
