@@ -3,6 +3,8 @@
 * :mod:`.client` - the API call by call (auth, menu, stop lists, orders, commands, loyalty);
 * :mod:`.orders` - iiko orders (deliveries and hall orders) as canonical orders;
 * :mod:`.webhooks` - iiko's webhook events and which re-read each calls for;
+* :mod:`.connector` - the plug-in the jobs drive: closed sales to 1C, webhooks, goods linked by code, 1C stock
+  to stop lists, menu prices for reconciliation, loyalty guests (settings and flows in its docstring);
 * :mod:`.sandbox` - an iikoCloud emulator for tests and ``hub demo``;
 * :mod:`.server` - the on-premise iikoServer API (OLAP sales, stock, cash shifts), one licence seat per session.
 """

@@ -208,26 +208,28 @@ class IikoSandbox(Sandbox):
     # --- hub.sandbox.Sandbox --------------------------------------------------------------------
 
     def source_settings(self) -> dict[str, Any]:
-        """An iiko source on this sandbox: the v1 login, the organization, its terminal groups, the webhook token."""
+        """An iiko source on this sandbox: the v1 login, the organization, the webhook token, and one venue
+        (``main``, as the 1C sandbox's stock job names it) served by both terminal groups."""
         return {"url": self.url, "api_login": self.api_login, "organization_id": ORGANIZATION,
-                "terminal_groups": {"hall": HALL, "delivery": DELIVERY}, "webhook_token": self.webhook_token}
+                "terminal_groups": {"main": [HALL, DELIVERY]}, "webhook_token": self.webhook_token}
 
     def attach(self, partner_url: str) -> None:
-        """Send webhooks to ``partner_url`` (hub's inbound path for this source) with the configured token."""
+        """Send webhooks to ``<partner_url>/webhook`` (the connector's endpoint under hub's path for this source)."""
         with self._data:
-            self.webhook_url, self.webhook_auth = partner_url, self.webhook_token
+            self.webhook_url, self.webhook_auth = partner_url.rstrip("/") + "/webhook", self.webhook_token
 
     def demo_activity(self) -> list[str]:
         said = []
         hall = self.open_table_order(1, [(self.products["cappuccino"], Decimal(2), None)])
         self.close_order(hall, payments=[(CARD, None)])
         said.append(f"a guest at table 1 paid by card for two cappuccinos (order {hall})")
-        delivery = self.open_delivery([(self.products["pizza"], Decimal(1), self.sizes["large"]),
-                                       (self.products["parmesan"], Decimal("0.25"), None)], phone="+79161234567")
+        delivery = self.open_delivery([(self.products["cappuccino"], Decimal(1), None),
+                                       (self.products["parmesan"], Decimal("0.25"), None)],
+                                      phone="+79161234567", customer_name="Мария")  # a guest the 1C sandbox knows
         for status in ("WaitCooking", "CookingStarted", "CookingCompleted", "OnWay", "Delivered"):
             self.set_status(delivery, status)
         self.close_order(delivery, payments=[(CASH, None)])
-        said.append(f"a delivery of a large pizza and 250 g of parmesan was delivered and paid in cash ({delivery})")
+        said.append(f"a delivery of a cappuccino and 250 g of parmesan was delivered and paid in cash ({delivery})")
         return said
 
     # --- what tests and the demo do at the POS ------------------------------------------------------
@@ -747,6 +749,7 @@ class IikoSandbox(Sandbox):
     def _seed(self) -> None:
         drinks, pizza, goods = _id("group:drinks"), _id("group:pizza"), _id("group:goods")
         toppings = _id("group:toppings")
+        # The cappuccino's and the parmesan's codes are the 1C sandbox's articles, so its goods link to them.
         for key, product in (
             ("cappuccino", _Product(_id("product:cappuccino"), "CAP-300", "Капучино 300 мл", "dish", drinks,
                                     prices={None: Decimal(180)})),
@@ -755,7 +758,7 @@ class IikoSandbox(Sandbox):
                                modifier_group=toppings)),
             ("cheese", _Product(_id("product:extra-cheese"), "MOD-CHEESE", "Двойной сыр", "modifier", toppings,
                                 prices={None: Decimal(60)})),
-            ("parmesan", _Product(_id("product:parmesan"), "CH-PARM", "Пармезан", "good", goods, unit="кг",
+            ("parmesan", _Product(_id("product:parmesan"), "CHE-03", "Пармезан", "good", goods, unit="кг",
                                   weighed=True, prices={None: Decimal(2400)})),
         ):
             self.products[key] = product.id

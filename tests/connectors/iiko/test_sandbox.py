@@ -39,7 +39,7 @@ class Receiver(Sandbox):
 @pytest.fixture
 def receiver(iiko: IikoSandbox) -> Iterator[Receiver]:
     with Receiver() as hub:
-        iiko.attach(hub.url + "/iiko/webhooks")
+        iiko.attach(hub.url + "/iiko")
         yield hub
 
 

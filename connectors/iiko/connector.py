@@ -1,0 +1,553 @@
+"""The iiko connector: a café's POS (iikoCloud) joined to 1C.
+
+Flows, each driven by an ordinary hub job:
+
+* **orders, iiko → 1C** (``orders`` job, ``from: <iiko source>``): closed sales
+  only, for the books. Deliveries are read by revision; the first run reads
+  ``first_read_days`` back by date, and so does a run whose revision is older
+  than the 3 hours iiko looks back. Hall (table) orders have no revision read in
+  iikoCloud: they are read by table and date, from the last read less an
+  overlap, repeats being dropped by the inbox. Both positions travel in the
+  job's cursor (JSON: ``revision``, ``deliveries_at``, ``tables_at``), which the
+  engine saves with each page. Each order goes through
+  :func:`~connectors.iiko.orders.decode_order` (sizes, half-and-half pizzas,
+  grams to kilograms, exact Decimal money) and then the mapping
+  ``iiko/orders.in.yaml``, where integrators choose the fields. A line whose
+  good is not linked to 1C sends the order to dead letters when it is written.
+* **webhooks, iiko → hub** (``POST <inbound.path>/webhook`` in ``hub daemon``
+  when ``webhook_token`` is set): the ``Authorization`` token is checked (401,
+  nothing kept, when wrong); a closed order an event carries goes into the inbox
+  before the answer and the worker takes it to 1C at once; an open order is
+  kept in channel state as a hint, re-read by id on each run until it closes; a
+  stop-list change marks the terminal group, whose stop list the next stock push
+  compares against; a menu change has the menu read again on next use.
+* **goods, 1C → iiko** (``catalog`` job, ``to: <iiko source>``): iikoCloud's menu
+  cannot be written, so this job *links* instead: each 1C good is matched to the
+  iiko product (and size) named by the mapping ``iiko/catalog.out.yaml``
+  (article = iiko code by default). The links are what orders, stock and prices
+  use; a good iiko does not sell is linked to ``unmatched:<1C ref>`` and ignored.
+* **stock, 1C → iiko stop lists** (``stock`` job with ``options.venues``: a venue
+  of ``terminal_groups`` → a 1C warehouse): a good at zero or below is put in the
+  venue's terminal groups' stop lists, a good back in stock is taken out, only
+  where iiko's stop list differs. hub takes out only what it put in: a dish a
+  cook stopped at the POS stays stopped.
+* **prices**: iikoCloud has no price write; :meth:`IikoConnector.read` shows the
+  menu's prices so ``hub reconcile`` can compare them with 1C's.
+* **customers**: loyalty guests are found by phone and created or updated from
+  a canonical customer (:meth:`IikoConnector.find`, :meth:`IikoConnector.write`).
+
+Settings (``sources.<name>`` in hub.yaml, see :class:`IikoSettings`)::
+
+    iiko:
+      type: iiko
+      api_login: ${IIKO_API_LOGIN}            # or api_key + app_id + client_secret (the v2 scheme)
+      organization_id: 7bc05553-4b68-44e8-b7bc-37be63c6d9e9
+      terminal_groups: {hall: <terminal group id>, delivery: [<id>, <id>]}   # venue → terminal group(s)
+      webhook_token: ${IIKO_WEBHOOK_TOKEN}    # the authToken set in iiko's webhook settings
+      order_kinds: [delivery, table]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, ClassVar, Final, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+from werkzeug.wrappers import Request, Response
+
+from connectors.iiko.client import (
+    DEFAULT_URL,
+    ApiLogin,
+    AppCredentials,
+    Credentials,
+    IikoClient,
+    Menu,
+    StopListItem,
+)
+from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_closed, order_kind, product_key
+from connectors.iiko.sandbox import IikoSandbox
+from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.errors import AuthError, InvalidRecord, RequestRejected
+from hub.inbound import Endpoint, Inbound, json_response
+from hub.logs import pii
+from hub.model import Customer, Entity, Order, PriceEntry, Product, Record, StockLevel
+from hub.values import json_dumps, json_loads, utcnow
+
+REVISION_REACH: Final = dt.timedelta(hours=3)
+"""How far back ``/deliveries/by_revision`` looks; an older cursor is read by date instead."""
+TABLE_OVERLAP: Final = dt.timedelta(hours=12)
+"""Hall orders are re-read this far before the last read: a table opened before it may close after it."""
+HINT_LIFETIME: Final = dt.timedelta(days=7)
+"""iiko keeps orders readable for 7 days; a re-read hint older than that is dropped."""
+MENU_TTL: Final = 60.0
+"""Seconds a read menu is trusted before iiko is asked again (one call when nothing changed)."""
+UNMATCHED: Final = "unmatched:"
+"""Prefix of the link of a 1C good iiko does not sell: orders never name it, stock and prices skip it."""
+PRICE_TYPE: Final = "iiko"
+"""The price type of the menu prices read for reconciliation."""
+BATCH: Final = 500
+"""Goods matched, or stock levels compared, per call: one stop-list read serves a batch."""
+
+# channel state kinds
+_HINT, _STOPPED, _UNMATCHED = "reread", "stopped", "unmatched"
+
+
+class IikoSettings(SourceSettings):
+    """Settings of an iiko source (iikoCloud)."""
+
+    url: str = Field(DEFAULT_URL, description="iikoCloud's base URL (https://api-eu.syrve.live for Syrve).")
+    api_login: str | None = Field(None, description=(
+        "The API login from iikoWeb (the deprecated v1 scheme); write it as ${ENV_VAR}. Or give api_key, "
+        "app_id and client_secret."))
+    api_key: str | None = Field(None, description="v2 scheme: the API key from iikoWeb; write it as ${ENV_VAR}.")
+    app_id: str | None = Field(None, description="v2 scheme: the application id from iiko's developer portal.")
+    client_secret: str | None = Field(None, description="v2 scheme: the application's secret; write it as ${ENV_VAR}.")
+    organization_id: str = Field(min_length=1, description="The iiko organization (restaurant) hub serves.")
+    terminal_groups: dict[str, str | list[str]] = Field(min_length=1, description=(
+        "Venue id → the iiko terminal group(s) it stands for. Stop lists are kept per terminal group; the stock "
+        "job's options.venues maps the same venue ids to 1C warehouses."))
+    webhook_token: str | None = Field(None, description=(
+        "The authToken in iiko's webhook settings; write it as ${ENV_VAR}. When set, hub daemon serves "
+        "POST <inbound.path>/webhook for iiko's events."))
+    order_kinds: list[Literal["delivery", "table"]] = Field(["delivery", "table"], min_length=1, description=(
+        "Which closed orders go to 1C: delivery (deliveries and pickups) and table (hall orders)."))
+    first_read_days: PositiveInt = Field(1, le=7, description=(
+        "How many days back the first run reads closed orders (iiko keeps 7)."))
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> IikoSettings:
+        v2 = (self.api_key, self.app_id, self.client_secret)
+        if (self.api_login is None) == (not any(v2)) or (any(v2) and not all(v2)):
+            raise ValueError("give api_login, or api_key with app_id and client_secret (not both)")
+        return self
+
+    def credentials(self) -> Credentials:
+        if self.api_login is not None:
+            return ApiLogin(self.api_login)
+        return AppCredentials(str(self.api_key), str(self.app_id), str(self.client_secret))
+
+    def groups(self, venue: str) -> list[str]:
+        """The terminal groups of ``venue``; none for a venue hub.yaml does not list."""
+        found = self.terminal_groups.get(venue, [])
+        return [found] if isinstance(found, str) else list(found)
+
+
+@dataclass(frozen=True)
+class _MenuIndex:
+    """The menu as hub matches against it: product keys (``id`` or ``id:size``) by iiko code, units by id."""
+
+    revision: int
+    by_code: dict[str, list[tuple[str, str | None, str]]]
+    """iiko code → (product id, size id or None, size name) for every size of the product."""
+    units: dict[str, str]
+    """Product id → measure unit."""
+    keys: dict[str, Decimal | None]
+    """Every product key → its price (None where the size is not on sale)."""
+    weighed_in_grams: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    """Where the orders read stands, kept by the engine with each page: iiko's delivery revision and when the
+    deliveries and the hall orders were last read (a revision is good for 3 hours; tables have none)."""
+
+    revision: int | None = None
+    deliveries_at: dt.datetime | None = None
+    tables_at: dt.datetime | None = None
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _Cursor:
+        if not cursor:
+            return cls()
+        data = json_loads(cursor)
+        if not isinstance(data, dict):  # a bare revision: when it was taken is unknown, so it is not trusted
+            return cls()
+        return cls(revision=data.get("revision"), deliveries_at=_moment(data.get("deliveries_at")),
+                   tables_at=_moment(data.get("tables_at")))
+
+    def dump(self) -> str:
+        return json_dumps({"revision": self.revision, "deliveries_at": self.deliveries_at,
+                           "tables_at": self.tables_at})
+
+
+class IikoConnector(Connector):
+    """Closed iiko sales to 1C, 1C's stock to iiko's stop lists, iiko's webhooks, prices and loyalty guests."""
+
+    type_name = "iiko"
+    settings_model = IikoSettings
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH}),
+                              Entity.CATALOG: frozenset({Mode.WRITE}),
+                              Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
+                              Entity.PRICES: frozenset({Mode.PULL}),
+                              Entity.CUSTOMERS: frozenset({Mode.WRITE})}
+    batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.STOCK: BATCH}
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, IikoSettings)
+        assert context.state is not None, "the runtime passes every connector its channel state"
+        self.config = settings
+        self.state: ChannelState = context.state
+        self.organization = settings.organization_id
+        self.client = IikoClient(context.http(settings, settings.url), settings.credentials(),
+                                 timezone=context.timezone)
+        self.orders_in = context.mapping("iiko/orders.in.yaml")
+        self.catalog_out = context.mapping("iiko/catalog.out.yaml")
+        self._menu: _MenuIndex | None = None
+        self._menu_read_at = 0.0
+        self._menu_lock = threading.Lock()  # the daemon's webhook threads and its worker share the connector
+
+    @classmethod
+    def sandbox(cls) -> IikoSandbox:
+        return IikoSandbox()
+
+    def check(self) -> str:
+        # One call beyond the token: the terminal groups prove the organization is visible and name the venues'.
+        groups = {g.id for g in self.client.terminal_groups([self.organization])}
+        unknown = sorted(set(self._all_groups()) - groups)
+        if unknown:
+            raise RequestRejected(f"iiko has no terminal group(s) {', '.join(unknown)} in organization "
+                                  f"{self.organization}", hint="copy the terminal group ids from iikoWeb into "
+                                                               "terminal_groups")
+        return f"iiko organization {self.organization}: {len(groups)} terminal group(s), hub.yaml's among them"
+
+    def close(self) -> None:
+        self.client.http.close()
+
+    # --- orders: read ----------------------------------------------------------------------------
+
+    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        if entity is Entity.ORDERS:
+            yield from self._read_orders(cursor, since)
+        elif entity is Entity.STOCK:
+            yield Page(self._stop_list_records(), cursor=None)
+        elif entity is Entity.PRICES:
+            yield Page(self._price_records(), cursor=None)
+        else:
+            raise self._unsupported(entity, Mode.PULL)
+
+    def _read_orders(self, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        now = utcnow()
+        kept = _Cursor.parse(cursor)
+        first = since or now - dt.timedelta(days=self.config.first_read_days)
+        if "delivery" in self.config.order_kinds:
+            if kept.revision is not None and kept.deliveries_at is not None \
+                    and now - kept.deliveries_at <= REVISION_REACH:
+                page = self.client.deliveries_by_revision([self.organization], kept.revision)
+            else:
+                # First run, or a revision iiko no longer reaches back to: by date, with an hour for orders
+                # closed while the last read was on its way.
+                start = kept.deliveries_at - dt.timedelta(hours=1) if kept.deliveries_at else first
+                page = self.client.deliveries_by_date_and_status([self.organization], start, statuses=["Closed"])
+            kept = replace(kept, revision=max(page.max_revision, kept.revision or 0), deliveries_at=now)
+            yield Page(self._closed(page.orders), cursor=kept.dump())
+        if "table" in self.config.order_kinds:
+            start = kept.tables_at - TABLE_OVERLAP if kept.tables_at else first
+            tables = [t.id for t in self.client.tables(self._all_groups()) if not t.deleted]
+            orders = self.client.table_orders_by_table([self.organization], tables, statuses=["Closed"],
+                                                       date_from=start) if tables else []
+            kept = replace(kept, tables_at=now)
+            yield Page(self._closed(orders), cursor=kept.dump())
+        yield from self._reread_hinted(now)
+
+    def _reread_hinted(self, now: dt.datetime) -> Iterator[Page]:
+        """Orders a webhook named while open: read again by id, taken when closed, forgotten when final or old."""
+        hinted: dict[OrderKind, list[str]] = defaultdict(list)
+        stale = []
+        for key, payload in self.state.all(_HINT):
+            kind, _, order_id = key.partition(":")
+            if kind not in ("delivery", "table"):
+                continue
+            if now - dt.datetime.fromisoformat(json_loads(payload)["at"]) > HINT_LIFETIME:
+                stale.append(key)
+            else:
+                hinted["table" if kind == "table" else "delivery"].append(order_id)
+        self.state.delete(_HINT, stale)
+        for kind, ids in hinted.items():
+            if kind not in self.config.order_kinds:
+                continue
+            orders = (self.client.table_orders_by_id([self.organization], ids) if kind == "table"
+                      else self.client.deliveries_by_id(self.organization, ids))
+            yield Page(self._closed(orders), cursor=None)
+            finished = [f"{kind}:{info.get('id')}" for info in orders if _final(info)]
+            self.state.delete(_HINT, finished)
+
+    def _closed(self, orders: Sequence[dict[str, Any]]) -> list[RawRecord]:
+        return [RawRecord(external_id=str(info["id"]), body=json_dumps(info).encode())
+                for info in orders if is_closed(info) and info.get("id") and order_kind(info) in
+                self.config.order_kinds]
+
+    # --- orders: decode --------------------------------------------------------------------------
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        try:
+            data = json_loads(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not a JSON object")
+        if entity is Entity.STOCK:
+            return StockLevel(product=str(data["product"]), warehouse=str(data["venue"]),
+                              quantity=Decimal(0) if data["stopped"] else Decimal(1), as_of=utcnow())
+        if entity is Entity.PRICES:
+            return PriceEntry(product=str(data["product"]), price_type=PRICE_TYPE, amount=data["price"])
+        if entity is not Entity.ORDERS:
+            raise self._unsupported(entity, Mode.PULL)
+        return self._order(data)
+
+    def _order(self, info: dict[str, Any]) -> Order:
+        kind = order_kind(info)
+        # The menu's units tell goods counted in grams, turned into kilograms as 1C counts them.
+        normal = decode_order(info, channel=self.name, timezone=self.context.timezone, kind=kind,
+                              units=self.menu().units)
+        mapped = self.orders_in.apply({**normal.model_dump(mode="json"), "kind": kind, "iiko": info},
+                                      links=self.context.links)
+        if not isinstance(mapped, Order):
+            raise InvalidRecord(f"iiko order {normal.external_id} is skipped by {self.orders_in.path.name}")
+        return mapped
+
+    # --- webhooks --------------------------------------------------------------------------------
+
+    def endpoints(self) -> list[Endpoint]:
+        if not self.config.webhook_token:
+            return []
+        return [Endpoint("webhook", "/webhook", ("POST",), self._webhook, entity=Entity.ORDERS)]
+
+    def _webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        """iiko's events: closed orders into the inbox, everything else a re-read hint; 200 once all is kept."""
+        body, headers = request.get_data(), dict(request.headers)
+        try:
+            authenticate(headers, self.config.webhook_token or "")
+        except AuthError as exc:
+            return json_response({"error": "unauthorized", "message": exc.message}, 401)
+        try:
+            events = parse_events(body)
+        except InvalidRecord as exc:
+            inbound.reject(Entity.ORDERS, body, str(exc), content_type=request.content_type or "", headers=headers)
+            return json_response({"error": "bad_request", "message": str(exc)}, 400)
+        hints: dict[str, str] = {}
+        received = []
+        for event in events:
+            if event.organization_id not in (None, self.organization):
+                continue  # one URL may serve several organizations of the API key: not this source's
+            order = self._closed_order(event)
+            if order is not None:
+                problem = inbound.validate(Entity.ORDERS, order)
+                if problem is not None:
+                    return json_response({"error": "bad_request", "message": problem}, 400)
+                received.append(order)
+            else:
+                hints.update(self._hints(event))
+        if hints:
+            self.state.put_many(_HINT, hints)
+        for order in received:
+            inbound.receive(Entity.ORDERS, order)
+        if any(event.reread is Reread.MENU for event in events):
+            self._menu_read_at = float("-inf")  # read again on next use: the daemon's worker shares this connector
+        return json_response({"accepted": len(events), "orders": len(received)})
+
+    def _closed_order(self, event: WebhookEvent) -> RawRecord | None:
+        info = dict(event.info)
+        if event.reread not in (Reread.DELIVERY, Reread.TABLE_ORDER) or not is_closed(info):
+            return None
+        if order_kind(info) not in self.config.order_kinds:
+            return None
+        return RawRecord(external_id=event.ids[0], body=json_dumps(info).encode())
+
+    def _hints(self, event: WebhookEvent) -> dict[str, str]:
+        at = json_dumps({"at": utcnow(), "event": event.event_type})
+        if event.reread is Reread.DELIVERY:
+            return {f"delivery:{i}": at for i in event.ids if not _final(dict(event.info))}
+        if event.reread is Reread.TABLE_ORDER:
+            return {f"table:{i}": at for i in event.ids if not _final(dict(event.info))}
+        if event.reread is Reread.STOP_LIST:
+            return {f"stop_list:{i}": at for i in event.ids}
+        return {}
+
+    # --- goods: matched, not written -------------------------------------------------------------
+
+    def menu(self) -> _MenuIndex:
+        """The menu, read again when older than :data:`MENU_TTL` (one call when its revision did not move)."""
+        clock = self.client.http.clock
+        with self._menu_lock:
+            if self._menu is None or clock.monotonic() - self._menu_read_at >= MENU_TTL:
+                revision = self._menu.revision if self._menu is not None else 0
+                menu = self.client.nomenclature(self.organization, start_revision=revision)
+                if self._menu is None or menu.changed:
+                    self._menu = _index(menu)
+                self._menu_read_at = clock.monotonic()
+            return self._menu
+
+    def match(self, product: Product) -> str | None:
+        """The iiko product key the 1C good stands for, by the catalog mapping's code and size; None if none."""
+        wanted = self.catalog_out.apply(product.model_dump())
+        if not isinstance(wanted, dict) or not wanted.get("code"):
+            return None
+        size = str(wanted.get("size") or "").strip().lower()
+        candidates = self.menu().by_code.get(str(wanted["code"]).strip(), [])
+        for product_id, size_id, size_name in candidates:
+            if (size_id is None and not size) or (size and size_name.lower() == size):
+                return product_key(product_id, size_id)
+        # A product sold in sizes, matched without one: the whole product (a stop list then stops every size).
+        ids = {product_id for product_id, _, _ in candidates}
+        return ids.pop() if len(ids) == 1 and not size else None
+
+    def as_written(self, entity: Entity, record: Record) -> Record:
+        if isinstance(record, StockLevel):
+            # A stop list knows stopped or not, never how many are left; of a good it does not sell, nothing.
+            held = record.quantity > 0 and not record.product.startswith(UNMATCHED)
+            return record.model_copy(update={"quantity": Decimal(1) if held else Decimal(0)})
+        if isinstance(record, Product):
+            # The match depends on iiko's menu too: a code added there later changes this, and the good is linked.
+            return record.model_copy(update={"attributes": {**record.attributes, "iiko": self.match(record)}})
+        return record
+
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
+        if entity is Entity.CATALOG:
+            keys = [self.match(record) or f"{UNMATCHED}{record.id}" for record in records
+                    if isinstance(record, Product)]
+            # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
+            self.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
+            return keys
+        if entity is Entity.STOCK:
+            levels = [r for r in records if isinstance(r, StockLevel)]
+            self._stop(levels)
+            return [f"{level.warehouse}:{level.product}" for level in levels]
+        raise self._unsupported(entity, Mode.WRITE)
+
+    # --- stock: stop lists -----------------------------------------------------------------------
+
+    def _stop(self, levels: Sequence[StockLevel]) -> None:
+        """Put goods at zero or below into their venue's stop lists and take goods back in stock out of them."""
+        known = self.menu().keys
+        wanted: dict[str, dict[str, bool]] = defaultdict(dict)
+        """terminal group → product key → should be stopped."""
+        for level in levels:
+            if level.product.startswith(UNMATCHED) or level.product not in known:
+                continue
+            for group in self.config.groups(level.warehouse):
+                wanted[group][level.product] = level.quantity <= 0
+        strangers = sorted({level.warehouse for level in levels} - set(self.config.terminal_groups))
+        if strangers:
+            self.context.log.warning("stock for venue(s) %s skipped: terminal_groups of source %s does not name "
+                                     "them (the stock job's options.venues must use its venue ids)",
+                                     ", ".join(strangers), self.name)
+        if not wanted:
+            return
+        held = {(e.terminal_group_id, product_key(e.product_id, e.size_id))
+                for e in self.client.stop_lists([self.organization], terminal_group_ids=sorted(wanted))
+                if e.balance <= 0}
+        ours = {key for key, _ in self.state.all(_STOPPED)}
+        changed_at_pos = {key.partition(":")[2] for key, _ in self.state.all(_HINT) if key.startswith("stop_list:")}
+        for group, products in sorted(wanted.items()):
+            add = [key for key, stopped in products.items() if stopped and (group, key) not in held]
+            # Only what hub stopped is released: a dish a cook stopped at the POS stays stopped.
+            released = [key for key, stopped in products.items() if not stopped and f"{group}|{key}" in ours]
+            remove = [key for key in released if (group, key) in held]
+            if add:
+                self.client.add_to_stop_list(self.organization, group, [_item(key) for key in add])
+                self.state.put_many(_STOPPED, {f"{group}|{key}": json_dumps({"at": utcnow()}) for key in add})
+            if remove:
+                self.client.remove_from_stop_list(self.organization, group, [_item(key) for key in remove])
+            self.state.delete(_STOPPED, [f"{group}|{key}" for key in released])
+            if add or remove or group in changed_at_pos:
+                self.context.log.info("iiko terminal group %s: %d good(s) stopped, %d back on sale%s", group,
+                                      len(add), len(remove), " (its stop list was changed at the POS since the "
+                                      "last push: compared with it now)" if group in changed_at_pos else "")
+        self.state.delete(_HINT, [f"stop_list:{group}" for group in wanted])
+
+    def _stop_list_records(self) -> list[RawRecord]:
+        """Every menu product at every venue, stopped or not, as iiko's stop lists show now (for reconcile)."""
+        groups = self._all_groups()
+        stopped: dict[str, set[str]] = defaultdict(set)
+        for entry in self.client.stop_lists([self.organization], terminal_group_ids=groups):
+            if entry.balance <= 0:  # a positive balance is a limit, not a stop: the good is still sold
+                stopped[entry.terminal_group_id].add(product_key(entry.product_id, entry.size_id))
+        unmatched = [key for key, _ in self.state.all(_UNMATCHED)]
+        records = []
+        for venue in self.config.terminal_groups:
+            records += [RawRecord(external_id=f"{venue}:{key}", body=json_dumps(
+                {"venue": venue, "product": key, "stopped": True}).encode()) for key in unmatched]
+            for key in self.menu().keys:
+                product_id = key.partition(":")[0]
+                halted = any(key in stopped[g] or product_id in stopped[g] for g in self.config.groups(venue))
+                records.append(RawRecord(external_id=f"{venue}:{key}", body=json_dumps(
+                    {"venue": venue, "product": key, "stopped": halted}).encode()))
+        return records
+
+    def _price_records(self) -> list[RawRecord]:
+        menu = self.menu()
+        return [RawRecord(external_id=key, body=json_dumps(
+                    {"product": key, "price": price * 1000 if key.partition(":")[0] in menu.weighed_in_grams
+                     else price}).encode())
+                for key, price in menu.keys.items() if price is not None]
+
+    def _all_groups(self) -> list[str]:
+        return sorted({g for venue in self.config.terminal_groups for g in self.config.groups(venue)})
+
+    # --- customers: iiko's loyalty guests --------------------------------------------------------
+
+    def find(self, entity: Entity, key: str) -> str | None:
+        """The loyalty guest with the phone in ``key`` (``phone:+7…``, or the bare phone)."""
+        if entity is not Entity.CUSTOMERS:
+            raise self._unsupported(entity, Mode.WRITE)
+        phone = key.removeprefix("phone:")
+        if not phone.startswith("+"):
+            return None  # iiko finds guests by phone (or card); an email or a channel id finds nobody
+        guest = self.client.customer_by_phone(self.organization, phone)
+        return guest.id if guest is not None and not guest.deleted else None
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Create the guest (``ref`` None) or update guest ``ref`` from a canonical customer."""
+        if entity is not Entity.CUSTOMERS or not isinstance(record, Customer):
+            raise self._unsupported(entity, Mode.WRITE)
+        if ref is None and not record.phones:
+            raise InvalidRecord("an iiko loyalty guest needs a phone")
+        fields = {"id": ref, "phone": record.phones[0] if record.phones else None, "name": record.first_name,
+                  "surName": record.last_name, "middleName": record.middle_name,
+                  "email": record.emails[0] if record.emails else None,
+                  "birthday": f"{record.birthday.isoformat()} 00:00:00.000" if record.birthday else None}
+        guest_id = self.client.create_or_update_customer(self.organization, fields)
+        self.context.log.info("iiko loyalty guest %s %s", pii(fields["phone"]), "updated" if ref else "created")
+        return WriteResult(ref=guest_id, action="updated" if ref else "created")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _index(menu: Menu) -> _MenuIndex:
+    sizes = {s.id: s.name for s in menu.sizes}
+    by_code: dict[str, list[tuple[str, str | None, str]]] = defaultdict(list)
+    keys: dict[str, Decimal | None] = {}
+    for product in menu.products:
+        if product.deleted:
+            continue
+        for size_id, price in product.prices.items():
+            keys[product_key(product.id, size_id)] = price
+            if product.code:
+                by_code[product.code.strip()].append((product.id, size_id, sizes.get(size_id or "", "")))
+    grams = frozenset(p.id for p in menu.products if p.unit.strip().lower() in GRAM_UNITS)
+    return _MenuIndex(revision=menu.revision, by_code=dict(by_code), units={p.id: p.unit for p in menu.products},
+                      keys=keys, weighed_in_grams=grams)
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _item(key: str) -> StopListItem:
+    product_id, _, size_id = key.partition(":")
+    return StopListItem(product_id=product_id, balance=Decimal(0), size_id=size_id or None)
+
+
+def _final(info: dict[str, Any]) -> bool:
+    """Closed or cancelled: nothing more will happen to the order."""
+    order = info.get("order")
+    return isinstance(order, dict) and order.get("status") in ("Closed", "Cancelled", "Deleted")
+

@@ -1,0 +1,209 @@
+"""iiko end to end: the iikoCloud sandbox plays the café's POS against hub daemon, with the 1C sandbox behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from connectors.iiko import IikoSandbox
+from connectors.iiko.sandbox import CARD, DELIVERY, HALL
+from connectors.onec_odata import OneCSandbox
+from hub.config import load_config
+from hub.daemon import Daemon
+from hub.jobs import run_job
+from hub.model import Entity
+from hub.operations import dead_letters
+from hub.reconcile import reconcile
+from hub.runtime import Runtime
+from hub.values import json_dumps, json_loads, to_decimal
+from tests.connectors.iiko.conftest import Conformance
+from tests.daemon.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+DOCUMENTS = "Document_ЗаказКлиента"
+GOODS = "Catalog_Номенклатура"
+
+
+@dataclass
+class Stage:
+    onec: OneCSandbox
+    iiko: IikoSandbox
+    daemon: Daemon
+    config: Path
+    url: str
+
+    def run(self, job: str, *, status: str = "succeeded") -> None:
+        with Runtime(load_config(self.config)) as runtime:
+            info, _ = run_job(runtime, job)
+        assert info.status == status, info
+
+    def attach(self) -> None:
+        """iiko's webhooks on, pointed at hub daemon's iiko path."""
+        self.iiko.attach(self.url + "/iiko")
+
+    def documents(self, order_id: str) -> list[dict[str, Any]]:
+        return [d for d in self.onec.rows(DOCUMENTS) if d["НомерПоДаннымКлиента"] == f"iiko:{order_id}"]
+
+    def good(self, article: str) -> str:
+        return next(str(row["Ref_Key"]) for row in self.onec.rows(GOODS) if row.get("Артикул") == article)
+
+    def inbox(self, status: str | None = None) -> int:
+        with self.daemon.runtime.store.reading() as state:
+            return state.inbox.count(status)
+
+    def post(self, body: bytes, token: str | None) -> requests.Response:
+        headers = {"Content-Type": "application/json", **({"Authorization": token} if token else {})}
+        return requests.post(f"{self.url}/iiko/webhook", data=body, headers=headers, timeout=10)
+
+
+@pytest.fixture
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
+    conformance = Conformance()
+    with OneCSandbox() as onec, IikoSandbox() as iiko:
+        iiko.faults.on_request = conformance.request
+        settings = iiko.source_settings()
+        monkeypatch.setenv("IIKO_API_LOGIN", settings["api_login"])
+        monkeypatch.setenv("IIKO_WEBHOOK_TOKEN", settings["webhook_token"])
+        config = {
+            "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
+            "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+                        "iiko": {"type": "iiko", **settings, "api_login": "${IIKO_API_LOGIN}",
+                                 "webhook_token": "${IIKO_WEBHOOK_TOKEN}", "inbound": {"path": "/iiko"}}},
+            "jobs": {
+                "customers": {"type": "customers", "from": "onec"},
+                "iiko-catalog": {"type": "catalog", "from": "onec", "to": "iiko"},
+                "iiko-stock": {"type": "stock", "from": "onec", "to": "iiko", "options": onec.job_options("stock")},
+                "iiko-orders": {"type": "orders", "from": "iiko", "to": "onec", "schedule": {"every": "1h"}},
+            },
+        }
+        path = tmp_path / "hub.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        with Runtime(load_config(path)) as runtime:
+            for job in ("customers", "iiko-catalog", "iiko-stock"):
+                assert run_job(runtime, job)[0].status == "succeeded"
+        daemon = Daemon(load_config(path))
+        url = daemon.start()
+        try:
+            yield Stage(onec, iiko, daemon, path, url)
+        finally:
+            daemon.stop()
+    assert conformance.problems == []
+
+
+def closed_delivery(iiko: IikoSandbox) -> str:
+    """Two cappuccinos and 250 g of parmesan, delivered and paid in cash."""
+    order = iiko.open_delivery([(iiko.products["cappuccino"], Decimal(2), None),
+                                (iiko.products["parmesan"], Decimal("0.25"), None)])
+    for status in ("WaitCooking", "CookingStarted", "CookingCompleted", "OnWay", "Delivered"):
+        iiko.set_status(order, status)
+    iiko.close_order(order)
+    return order
+
+
+def lines(document: dict[str, Any]) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    return sorted((line["Номенклатура_Key"], to_decimal(line["Количество"]), to_decimal(line["Цена"]),
+                   to_decimal(line["Сумма"])) for line in document["Товары"])
+
+
+def test_a_delivery_closed_in_iiko_becomes_a_posted_1c_order_with_exact_lines(stage: Stage) -> None:
+    order = closed_delivery(stage.iiko)
+
+    stage.run("iiko-orders")
+    stage.run("iiko-orders")  # nothing new: the same order is not written twice
+
+    [document] = stage.documents(order)
+    assert document["Posted"]
+    assert lines(document) == sorted([
+        (stage.good("CAP-300"), Decimal(2), Decimal("180.00"), Decimal("360.00")),
+        (stage.good("CHE-03"), Decimal("0.25"), Decimal("2400.00"), Decimal("600.00"))])
+    assert to_decimal(document["СуммаДокумента"]) == Decimal("960.00")
+
+
+def test_a_hall_order_closed_at_the_pos_reaches_1c_through_the_webhook(stage: Stage) -> None:
+    stage.attach()
+    order = stage.iiko.open_table_order(3, [(stage.iiko.products["cappuccino"], Decimal(3), None)])
+
+    stage.iiko.close_order(order, payments=[(CARD, None)])
+
+    [document] = wait_for(lambda: [d for d in stage.documents(order) if d["Posted"]], what="the posted 1C order")
+    assert lines(document) == [(stage.good("CAP-300"), Decimal(3), Decimal("180.00"), Decimal("540.00"))]
+    assert to_decimal(document["СуммаДокумента"]) == Decimal("540.00")
+    assert set(stage.iiko.webhook_answers) == {200}
+
+
+def test_a_good_that_runs_out_in_1c_is_stopped_in_iiko_and_released_when_it_returns(stage: Stage) -> None:
+    cappuccino, warehouse = stage.iiko.products["cappuccino"], stage.onec.preset_values()["venues"]["main"]["warehouse"]
+    parmesan = stage.iiko.products["parmesan"]
+    assert (cappuccino, None) not in stage.iiko.stop_list(HALL)
+    assert stage.iiko.stop_list(HALL)[(parmesan, None)] == 0  # none at the café's warehouse from the start
+
+    stage.onec.receive(stage.good("CAP-300"), warehouse, Decimal(-41))  # the evening sold the last of it
+    stage.run("iiko-stock")
+
+    assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0
+    assert stage.iiko.stop_list(DELIVERY)[(cappuccino, None)] == 0
+
+    stage.onec.receive(stage.good("CAP-300"), warehouse, Decimal(5))
+    stage.run("iiko-stock")
+
+    assert (cappuccino, None) not in stage.iiko.stop_list(HALL)
+    assert (cappuccino, None) not in stage.iiko.stop_list(DELIVERY)
+    assert (parmesan, None) in stage.iiko.stop_list(HALL)
+
+
+def test_hub_leaves_a_stop_set_at_the_pos_alone_and_reconcile_reports_it(stage: Stage) -> None:
+    cappuccino = stage.iiko.products["cappuccino"]
+    stage.iiko.stop_at_pos(HALL, cappuccino)  # the milk ran out: the barista stopped it by hand
+
+    stage.run("iiko-stock")
+    with Runtime(load_config(stage.config)) as runtime:
+        report = reconcile(runtime, source="iiko", entity=Entity.STOCK)
+
+    assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0
+    assert [(f.key, f.kind) for f in report.findings] == [(f"main:{cappuccino}", "stock_mismatch")]
+
+
+def test_a_webhook_with_a_wrong_token_gets_401_and_changes_nothing(stage: Stage) -> None:
+    order = closed_delivery(stage.iiko)  # webhooks off: the event below is the only way it could arrive
+    event = [{"eventType": "DeliveryOrderUpdate", "eventTime": "2026-11-22 10:00:00.000",
+              "organizationId": stage.iiko.source_settings()["organization_id"], "correlationId": "c-1",
+              "eventInfo": stage.iiko.orders[order].info()}]
+    before = stage.inbox()
+
+    for token in ("wrong-token", None, "Bearer wrong-token"):
+        assert stage.post(json_dumps(event).encode(), token).status_code == 401
+
+    assert stage.inbox() == before
+    accepted = stage.post(json_dumps(event).encode(), f"Bearer {stage.iiko.webhook_token}")
+    assert accepted.status_code == 200 and json_loads(accepted.content)["orders"] == 1
+    wait_for(lambda: [d for d in stage.documents(order) if d["Posted"]], what="the posted 1C order")
+
+
+def test_a_malformed_webhook_gets_400_and_is_kept_as_rejected(stage: Stage) -> None:
+    for body in (b"{not json", b'[{"eventInfo": {}}]', b'"an event"'):
+        answer = stage.post(body, stage.iiko.webhook_token)
+        assert answer.status_code == 400 and json_loads(answer.content)["message"]
+
+    assert stage.inbox("rejected") == 3
+    assert stage.inbox("pending") == 0
+
+
+def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document(stage: Stage) -> None:
+    order = stage.iiko.open_delivery([(stage.iiko.products["cappuccino"], Decimal(1), None),
+                                      (stage.iiko.products["pizza"], Decimal(1), stage.iiko.sizes["large"])])
+    stage.iiko.close_order(order)
+
+    stage.run("iiko-orders", status="partial")
+
+    [letter] = dead_letters(stage.daemon.runtime.store)
+    assert letter.external_id == f"iiko:{order}" and stage.iiko.products["pizza"] in letter.reason
+    assert stage.documents(order) == []
