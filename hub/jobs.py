@@ -147,10 +147,15 @@ class Job(ABC):
             found.append(f"source {config.source!r} ({source.type_name}) cannot supply {cls.entity.value}")
         for name in config.targets:
             target = connectors.get(name)
-            if target is not None and not target.can(cls.entity, cls.target_mode):
+            if target is not None and not cls.takes(target):
                 found.append(f"target {name!r} ({target.type_name}) cannot {cls.target_mode.value} "
                              f"{cls.entity.value}")
         return found + cls._option_problems(config)
+
+    @classmethod
+    def takes(cls, target: type[Connector]) -> bool:
+        """Whether a connector of this type can be one of this job's targets."""
+        return target.can(cls.entity, cls.target_mode)
 
     @classmethod
     def _option_problems(cls, config: JobConfig) -> list[str]:

@@ -228,18 +228,34 @@ def _mirrored(runtime: Runtime, ctx: RunContext, channels: list[str], entity: En
     found = []
     for job in _mirrors(runtime, entity):
         for target in runtime.job_config(job.name).targets:
-            connector = runtime.connector(target)
-            if target not in channels or not connector.can(entity, Mode.PULL):
-                continue
-            shown = {_key(record): _amount(record) for record in snapshot(runtime, ctx, target, entity)}
-            report.compared[f"{target} {entity.value}"] += len(shown)
-            for key, record in job.desired(ctx, target):
-                expected, actual = _amount(connector.as_written(entity, record)), shown.get(key)
-                if actual is None:
-                    found.append(Finding(target, entity.value, key, "missing_in_channel", {"1c": expected}))
-                elif abs(actual - expected) > TOLERANCE[entity]:
-                    found.append(Finding(target, entity.value, key, f"{entity.value}_mismatch",
-                                         {"channel": actual, "1c": expected}))
+            if target in channels and runtime.connector(target).can(entity, Mode.PULL):
+                found += _mirror_findings(runtime, ctx, job, target, report)
+    return found
+
+
+def compare_mirror(runtime: Runtime, job: Mirror, target: str) -> Report:
+    """What ``target`` shows against what ``job`` says it should hold, stored as ``hub reconcile`` stores it:
+    how a mirror job reports on a channel it can read but not write (iiko's prices)."""
+    report = Report()
+    ctx = RunContext(run_id=0, job="reconcile")
+    report.findings = _mirror_findings(runtime, ctx, job, target, report)
+    report.unreadable = ctx.errors
+    _store(runtime, report, [target], job.entity)
+    return report
+
+
+def _mirror_findings(runtime: Runtime, ctx: RunContext, job: Mirror, target: str, report: Report) -> list[Finding]:
+    entity, connector = job.entity, runtime.connector(target)
+    shown = {_key(record): _amount(record) for record in snapshot(runtime, ctx, target, entity)}
+    report.compared[f"{target} {entity.value}"] += len(shown)
+    found = []
+    for key, record in job.desired(ctx, target):
+        expected, actual = _amount(connector.as_written(entity, record)), shown.get(key)
+        if actual is None:
+            found.append(Finding(target, entity.value, key, "missing_in_channel", {"1c": expected}))
+        elif abs(actual - expected) > TOLERANCE[entity]:
+            found.append(Finding(target, entity.value, key, f"{entity.value}_mismatch",
+                                 {"channel": actual, "1c": expected}))
     return found
 
 

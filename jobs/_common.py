@@ -9,10 +9,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import ClassVar
 
-from hub.connector import Mode
+from hub.connector import Connector, Mode
 from hub.jobs import Job, Planned, RunContext
 from hub.model import Entity, Record
 from hub.pipeline import Push
+from hub.reconcile import compare_mirror
 from hub.runtime import Runtime
 
 
@@ -42,10 +43,17 @@ class MirrorJob(Job):
 
     Subclasses say what a target should hold (:meth:`desired`); :meth:`run` pushes
     what differs from the last push, and ``hub reconcile`` compares the same
-    ``desired`` with what the target actually shows.
+    ``desired`` with what the target actually shows. A target that shows the
+    entity but takes no writes of it (iiko's prices: only iiko's own price lists
+    set them) is compared instead, and what differs is reported as ``hub
+    reconcile`` reports it.
     """
 
     source_modes: ClassVar = frozenset({Mode.PULL})
+
+    @classmethod
+    def takes(cls, target: type[Connector]) -> bool:
+        return super().takes(target) or target.can(cls.entity, Mode.PULL)
 
     @abstractmethod
     def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
@@ -53,4 +61,15 @@ class MirrorJob(Job):
 
     def run(self, ctx: RunContext) -> None:
         for target in self.config.targets:  # read again per target: memory stays flat for any catalog size
-            Push(self.runtime, ctx, target, self.entity).run(self.desired(ctx, target))
+            if self.runtime.connector(target).can(self.entity, Mode.WRITE):
+                Push(self.runtime, ctx, target, self.entity).run(self.desired(ctx, target))
+            elif not ctx.dry_run:
+                self._compare(ctx, target)
+
+    def _compare(self, ctx: RunContext, target: str) -> None:
+        report = compare_mirror(self.runtime, self, target)
+        ctx.counts.read += sum(report.compared.values())
+        if report.findings:
+            logging.getLogger(f"hub.jobs.{self.entity.value}").warning(
+                "%s cannot take %s from hub: %d differ from 1C (open discrepancies; hub status, hub reconcile)",
+                target, self.entity.value, len(report.findings))

@@ -207,3 +207,20 @@ def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document
     [letter] = dead_letters(stage.daemon.runtime.store)
     assert letter.external_id == f"iiko:{order}" and stage.iiko.products["pizza"] in letter.reason
     assert stage.documents(order) == []
+
+
+def test_1c_prices_iiko_cannot_take_are_compared_and_the_differences_reported(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["jobs"]["iiko-prices"] = {"type": "prices", "from": "onec", "to": "iiko",
+                                     "options": stage.onec.job_options("prices")}
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    cappuccino = stage.iiko.products["cappuccino"]
+    revision = stage.iiko.set_price(cappuccino, Decimal("1.00"))  # set at the POS, not what 1C says
+
+    stage.run("iiko-prices")
+
+    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
+        found = {d["key"]: d for d in state.discrepancies.open() if (d["source"], d["entity"]) == ("iiko", "prices")}
+    assert found[cappuccino]["kind"] == "prices_mismatch"
+    assert to_decimal(json_loads(found[cappuccino]["detail"])["channel"]) == Decimal("1.00")
+    assert stage.iiko.menu_revision == revision  # hub wrote nothing to iiko's menu
