@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hub import registry
-from hub.registry import connector_types
 from hub.config import bundled_mappings, find_config_file, load_config
 from hub.errors import ConfigError
+from hub.registry import connector_types
 from hub.yamlsource import load_yaml
 
 ENV = {"SHOP_TOKEN": "s3cr3t-shop", "ERP_TOKEN": "s3cr3t-erp", "ONEC_PASSWORD": "s3cr3t-1c",
