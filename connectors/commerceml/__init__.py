@@ -21,7 +21,15 @@ The modules:
   flat whatever the file size, with a :class:`~.items.ParseReport` of every
   record it could not understand;
 * :mod:`.writer` - streaming writers of order documents (for 1C) and of
-  import/offers files (for sites), valid against the XSD of the chosen version.
+  import/offers files (for sites), valid against the XSD of the chosen version;
+* :mod:`.exchange` - the HTTP exchange both roles share: answer lines, upload
+  names and archives, and :class:`~.exchange.ExchangeClient` (1C's side);
+* :mod:`.server` - the ``commerceml_1c`` connector: hub is the site 1C's
+  «Обмен с сайтом» calls (goods, prices and stock in; orders out, statuses back);
+* :mod:`.site` - the ``commerceml_site`` connector: hub is 1C for a site that
+  takes the exchange (1C-Bitrix, Tilda): goods, prices and stock out, orders in;
+* :mod:`.sandbox` - a 1C-Bitrix-like site and a driver playing 1C, for tests
+  and ``hub demo``.
 
 Facts and their sources: ``shared/protocols/1c.md`` §2 (the project's fact sheet).
 """

@@ -1,0 +1,594 @@
+"""The ``commerceml_1c`` connector: hub is "the site" for a 1C that knows only «Обмен с сайтом».
+
+1C calls hub daemon at the source's ``inbound.path`` (one URL, ``type`` and
+``mode`` in the query, as it calls 1C-Bitrix's ``/bitrix/admin/1c_exchange.php``);
+in 1C's exchange settings put ``http://<hub>:<port><inbound.path>`` with the
+``username`` and ``password`` of this source.
+
+* ``type=catalog``: 1C uploads ``import*.xml`` (goods) and ``offers*.xml``
+  (prices, stock), also split 2.08+ files and zip archives. Every piece is
+  appended to a file under ``work_dir`` and synced to disk *before* hub answers
+  ``success``, so nothing 1C was told is received can be lost. ``mode=import``
+  reads the file with the streaming parser, a step of ``import_step`` seconds
+  (or ``import_batch`` records) per call, answering ``progress`` until the
+  file is done; the position is kept, so a restarted hub carries on. Goods,
+  prices and stock land in this source's channel state, and the source can be
+  the ``from:`` of catalog, prices and stock jobs (:meth:`read` yields them) -
+  1C's data feeds every channel. Records the parser cannot read are logged with
+  file and line and counted in the import's kept report.
+* ``type=sale``: the orders jobs write channel orders *to* this source
+  (:meth:`write` keeps them, by idempotency key); ``mode=query`` answers those 1C
+  has not confirmed as one CommerceML document (``orders_version``,
+  ``orders_encoding``), with the order key (``shop:1001``) as the document's
+  ``Ид``; ``mode=success`` marks them exported. 1C's changes to them
+  (``mode=file`` / ``mode=import``: cancelled, paid, posted, final, status) are
+  applied forward only, and :meth:`read` of orders shows 1C's state, so the
+  orders job's follow-up sends those statuses back to the channels.
+
+Authentication: ``checkauth`` takes HTTP Basic and answers ``success``, the
+cookie's name and value, and ``sessid=…``; every later call must carry that
+cookie (and, if it sends one, the same ``sessid``). Sessions live in channel
+state, so any daemon on the state DB serves them. Wrong credentials, an unknown
+or expired session, a file name that leaves the upload folder, a missing file:
+all answer ``failure`` with the reason, as 1C expects (HTTP 200).
+
+Settings (hub.yaml ``sources.<name>``, beside ``type: commerceml_1c`` and ``inbound``):
+``username``, ``password`` (``${ENV}``), ``work_dir``, ``zip``, ``file_limit``
+(≤ ``inbound.max_body``; that value when omitted), ``cookie``, ``session_ttl``,
+``import_step``, ``import_batch``, ``warehouse``, ``missing_goods``,
+``orders_version``, ``orders_encoding``, ``answer_encoding``, ``statuses``,
+``keep_uploads``, ``keep_orders``. Each is described on :class:`OneCExchangeSettings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import logging
+import os
+import secrets
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from werkzeug.wrappers import Request, Response
+
+from connectors.commerceml.exchange import FAILURE, PROGRESS, SUCCESS, answer, safe_name, unpack
+from connectors.commerceml.items import (
+    Offer,
+    OrderDocument,
+    PriceType,
+    Problem,
+    RecordKind,
+    Section,
+    SectionKind,
+    Warehouse,
+)
+from connectors.commerceml.parser import parse
+from connectors.commerceml.sandbox import OneCDriver
+from connectors.commerceml.writer import VERSIONS, write_orders
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.errors import InvalidRecord, ProtocolError, UnresolvedReference
+from hub.inbound import Endpoint, Inbound
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel, moves_forward
+from hub.values import json_dumps, json_loads, utcnow
+
+log = logging.getLogger("hub.commerceml.server")
+
+PAGE = 1000
+DEFAULT_STATUSES = {"N": OrderStatus.NEW, "P": OrderStatus.ACCEPTED, "F": OrderStatus.DELIVERED}
+"""Bitrix's status letters (``Статуса заказа ИД``), the ones 1C's exchange module knows."""
+ENCODINGS = Literal["UTF-8", "windows-1251"]
+SESSION, UPLOAD, IMPORT, ORDER = "session", "upload", "import", "order"
+
+
+class OneCExchangeSettings(SourceSettings):
+    """Settings of an commerceml_1c source: hub as the site 1C's «Обмен с сайтом» calls."""
+
+    username: str = Field(min_length=1, description="The login 1C's exchange settings name.")
+    password: str = Field(min_length=1, description="Its password; write it as ${ENV_VAR}.")
+    work_dir: Path = Field(description=(
+        "Folder the uploaded files are kept in, one subfolder per exchange; must survive restarts."))
+    zip: bool = Field(True, description="Tell 1C it may send one zip archive (zip=yes) instead of the files.")
+    file_limit: PositiveInt | None = Field(None, description=(
+        "Largest piece 1C may send in one request (file_limit=…); at most inbound.max_body, which it is when omitted."))
+    cookie: str = Field("HUBSESSID", pattern=r"^[A-Za-z0-9_]+$", description="Name of the session cookie.")
+    session_ttl: PositiveInt = Field(4 * 3600, description="Seconds an exchange session stays valid.")
+    import_step: PositiveFloat = Field(20.0, description=(
+        "Seconds one mode=import call works before it answers progress (Bitrix's INTERVAL); 1C asks again."))
+    import_batch: PositiveInt | None = Field(None, description=(
+        "At most this many records per mode=import call, besides import_step; none when omitted."))
+    warehouse: str = Field("main", min_length=1, description=(
+        "Warehouse id for offers that give only a total Количество, no stock per warehouse."))
+    missing_goods: Literal["keep", "hide"] = Field("keep", description=(
+        "Goods hub holds that a full import file (СодержитТолькоИзменения=false) lacks: keep them as they are, "
+        "or hide them (deleted: true), as Bitrix does by default. Use hide only when 1C sends one import file."))
+    orders_version: str = Field("2.08", description=(
+        f"CommerceML version of the orders document ({', '.join(VERSIONS)})."))
+    orders_encoding: ENCODINGS = Field("windows-1251", description="Encoding of the orders document 1C reads.")
+    answer_encoding: ENCODINGS = Field("windows-1251", description="Encoding of the status lines hub answers.")
+    statuses: dict[str, OrderStatus] = Field(default_factory=lambda: dict(DEFAULT_STATUSES), description=(
+        "1C's order status (Статуса заказа ИД, or the Статус заказа text) → hub's status, for statuses 1C uploads."))
+    keep_uploads: PositiveInt = Field(7, description="Days the folder of an exchange is kept, for whoever debugs it.")
+    keep_orders: PositiveInt = Field(30, description=(
+        "Days an order 1C confirmed is kept after it was placed (longer than the orders job's status_days)."))
+
+    @model_validator(mode="after")
+    def _limits(self) -> OneCExchangeSettings:
+        if self.orders_version not in VERSIONS:
+            raise ValueError(f"orders_version: one of {', '.join(VERSIONS)}")
+        if self.file_limit is not None and self.file_limit > self.inbound.max_body:
+            raise ValueError(f"file_limit {self.file_limit} exceeds inbound.max_body {self.inbound.max_body}: "
+                             "1C's pieces would be refused")
+        return self
+
+
+@dataclass
+class _Exchange:
+    """A session as kept in channel state."""
+
+    key: str
+    kind: str
+    sessid: str
+    folder: str
+    expires: str
+    query: dict[str, str] = field(default_factory=dict)
+    """Order key → version, of the orders the last ``mode=query`` answered."""
+
+    def dump(self) -> str:
+        return json_dumps({"kind": self.kind, "sessid": self.sessid, "folder": self.folder, "expires": self.expires,
+                           "query": self.query})
+
+
+class OneCExchangeConnector(Connector):
+    """1C's goods, prices and stock taken from its uploads; channel orders served to its queries."""
+
+    type_name = "commerceml_1c"
+    settings_model = OneCExchangeSettings
+    system_of_record = True
+    capabilities: ClassVar = {Entity.CATALOG: frozenset({Mode.PULL}), Entity.PRICES: frozenset({Mode.PULL}),
+                              Entity.STOCK: frozenset({Mode.PULL}),
+                              Entity.ORDERS: frozenset({Mode.WRITE, Mode.PULL})}
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, OneCExchangeSettings)
+        assert context.state is not None, "the runtime passes every connector its channel state"
+        self.config = settings
+        self.state: ChannelState = context.state
+        self.file_limit = settings.file_limit or settings.inbound.max_body
+
+    @classmethod
+    def sandbox(cls) -> OneCDriver:
+        return OneCDriver()
+
+    def check(self) -> str:
+        self.config.work_dir.mkdir(parents=True, exist_ok=True)
+        probe = self.config.work_dir / ".hub-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+        path = self.config.inbound.path or f"/{self.name}"
+        return f"1C calls hub daemon at {path}; uploads kept in {self.config.work_dir}"
+
+    # --- what the jobs read and write ------------------------------------------------------------------------
+
+    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        if entity is Entity.ORDERS:
+            kept = [(key, self._order_now(json_loads(payload))) for key, payload in self.state.all(ORDER)]
+            records = [RawRecord(key, order.model_dump_json().encode()) for key, order in kept
+                       if since is None or order.created_at >= since]
+        else:
+            records = [RawRecord(key, payload.encode()) for key, payload in self.state.all(entity.value)]
+        for start in range(0, len(records), PAGE):
+            yield Page(records[start:start + PAGE], cursor=None)
+
+    def decode(self, entity: Entity, record: RawRecord) -> Record:
+        models: dict[Entity, type[Order] | type[Product] | type[PriceEntry] | type[StockLevel]] = {
+            Entity.ORDERS: Order, Entity.CATALOG: Product, Entity.PRICES: PriceEntry, Entity.STOCK: StockLevel}
+        model = models[entity]
+        try:
+            return model.model_validate_json(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"{entity.value} {record.external_id}: {exc}") from None
+
+    def find(self, entity: Entity, key: str) -> str | None:
+        return key if self.state.get(ORDER, key) is not None else None
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Keep the order for 1C's next query; a changed order is offered to 1C again."""
+        if not isinstance(record, Order):
+            raise self._unsupported(entity, Mode.WRITE)
+        order = self._in_1c_terms(record)
+        payload = order.model_dump_json()
+        version = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        kept_raw = self.state.get(ORDER, key)
+        kept = json_loads(kept_raw) if kept_raw else None
+        if kept is not None and kept["version"] == version:
+            return WriteResult(key, "unchanged")
+        entry = {"order": payload, "version": version, "exported": False,
+                 "status": kept["status"] if kept else order.status.value, "facts": (kept or {}).get("facts", {})}
+        self.state.put_many(ORDER, {key: json_dumps(entry)})
+        return WriteResult(key, "updated" if kept else "created")
+
+    def _in_1c_terms(self, order: Order) -> Order:
+        """The order with 1C's goods: each line's channel product id through the catalog job's id link."""
+        links = self.context.links
+        if links is None:
+            return order
+        lines = []
+        for line in order.lines:
+            good = links.resolve(order.channel, Entity.CATALOG.value, line.product)
+            if good is None:
+                raise UnresolvedReference(f"order {order.key}: {line.product!r} ({line.name}) is no 1C good hub knows")
+            lines.append(line.model_copy(update={"product": good}))
+        return order.model_copy(update={"lines": lines})
+
+    @staticmethod
+    def _order_now(kept: dict[str, Any]) -> Order:
+        """The order as 1C holds it now: at the status 1C's uploads brought."""
+        order = Order.model_validate_json(kept["order"])
+        return order.model_copy(update={"status": OrderStatus(kept["status"])})
+
+    # --- the exchange endpoint -------------------------------------------------------------------------------
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint("exchange", "/", ("GET", "POST"), self._exchange,
+                         refuse=lambda status, reason: self._say(FAILURE, reason))]
+
+    def _say(self, status: str, *lines: str) -> Response:
+        return answer(status, *lines, encoding=self.config.answer_encoding)
+
+    def _exchange(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        kind, mode = request.args.get("type", ""), request.args.get("mode", "")
+        if kind not in ("catalog", "sale"):
+            return self._say(FAILURE, f"unknown type {kind!r}: catalog or sale")
+        if mode == "checkauth":
+            return self._checkauth(request, kind)
+        session = self._session(request)
+        if isinstance(session, Response):
+            return session
+        handlers = {"init": self._init, "file": self._file, "import": self._import, "query": self._query,
+                    "success": self._success, "deactivate": self._nothing, "complete": self._nothing}
+        handler = handlers.get(mode)
+        if handler is None or (mode in ("query", "success") and kind != "sale"):
+            return self._say(FAILURE, f"unknown mode {mode!r} for type={kind}")
+        try:
+            return handler(request, inbound, session)
+        except OSError as exc:  # a full disk, a folder removed: 1C must not take it as received
+            log.exception("%s: %s %s failed", self.name, kind, mode)
+            return self._say(FAILURE, f"hub could not keep the file: {exc.strerror or exc}")
+
+    def _checkauth(self, request: Request, kind: str) -> Response:
+        auth = request.authorization
+        if auth is None or not (hmac.compare_digest((auth.username or "").encode(), self.config.username.encode())
+                                and hmac.compare_digest((auth.password or "").encode(),
+                                                        self.config.password.encode())):
+            log.warning("%s: checkauth refused: %s", self.name, "no credentials" if auth is None else "wrong login")
+            return self._say(FAILURE, "wrong login or password")
+        self._forget_old_sessions()
+        value, sessid = secrets.token_urlsafe(24), secrets.token_hex(16)
+        now = utcnow()
+        folder = f"{now:%Y%m%d-%H%M%S}-{kind}-{secrets.token_hex(4)}"
+        (self.config.work_dir / folder).mkdir(parents=True, exist_ok=True)
+        session = _Exchange(_digest(value), kind, sessid, folder,
+                            (now + dt.timedelta(seconds=self.config.session_ttl)).isoformat())
+        self.state.put_many(SESSION, {session.key: session.dump()})
+        response = self._say(SUCCESS, self.config.cookie, value, f"sessid={sessid}")
+        response.set_cookie(self.config.cookie, value, httponly=True)
+        return response
+
+    def _session(self, request: Request) -> _Exchange | Response:
+        value = request.cookies.get(self.config.cookie)
+        if not value:
+            return self._say(FAILURE, f"no {self.config.cookie} cookie: call checkauth first")
+        key = _digest(value)
+        kept = self.state.get(SESSION, key)
+        if kept is None:
+            return self._say(FAILURE, "unknown session: call checkauth again")
+        data = json_loads(kept)
+        if dt.datetime.fromisoformat(data["expires"]) <= utcnow():
+            return self._say(FAILURE, "session expired: call checkauth again")
+        sessid = request.args.get("sessid")
+        if sessid is not None and not hmac.compare_digest(sessid.encode(), data["sessid"].encode()):
+            return self._say(FAILURE, "wrong sessid")
+        return _Exchange(key, data["kind"], data["sessid"], data["folder"], data["expires"], data.get("query", {}))
+
+    def _forget_old_sessions(self) -> None:
+        """Expired sessions, confirmed orders older than ``keep_orders`` days and upload folders older than
+        ``keep_uploads`` days go at each new checkauth."""
+        now = utcnow()
+        self.state.delete(SESSION, [key for key, payload in self.state.all(SESSION)
+                                    if dt.datetime.fromisoformat(json_loads(payload)["expires"]) <= now])
+        placed_before = now - dt.timedelta(days=self.config.keep_orders)
+        self.state.delete(ORDER, [key for key, payload in self.state.all(ORDER)
+                                  if (kept := json_loads(payload))["exported"]
+                                  and Order.model_validate_json(kept["order"]).created_at < placed_before])
+        horizon = time.time() - self.config.keep_uploads * 86400
+        root = self.config.work_dir
+        if not root.is_dir():
+            return
+        for folder in root.iterdir():
+            if folder.is_dir() and folder.stat().st_mtime < horizon:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _init(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        return answer(f"zip={'yes' if self.config.zip else 'no'}", f"file_limit={self.file_limit}",
+                      encoding=self.config.answer_encoding)
+
+    def _nothing(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        """deactivate and complete: hub hides goods only through ``missing_goods``, so there is nothing to do."""
+        return self._say(SUCCESS)
+
+    # --- files -----------------------------------------------------------------------------------------------
+
+    def _path(self, request: Request, session: _Exchange) -> Path | Response:
+        raw = request.args.get("filename", "")
+        relative = safe_name(raw)
+        if relative is None:
+            return self._say(FAILURE, f"filename {raw!r} refused: it must stay inside the upload folder")
+        return self.config.work_dir / session.folder / relative
+
+    def _file(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        """Append one piece to the file, on disk before the answer; a piece repeated after a lost answer is not
+        appended twice."""
+        path = self._path(request, session)
+        body = request.get_data()
+        if isinstance(path, Response):
+            inbound.reject(Entity.ORDERS if session.kind == "sale" else Entity.CATALOG, body,
+                           f"filename {request.args.get('filename', '')!r} leaves the upload folder",
+                           external_id=request.args.get("filename"))
+            return path
+        upload_key = self._import_key(session, path)
+        kept = json_loads(self.state.get(UPLOAD, upload_key) or '{"size": 0, "last": ""}')
+        digest = hashlib.sha256(body).hexdigest()
+        size = path.stat().st_size if path.exists() else 0
+        repeated = ((size == kept["size"] and kept["last"] == digest and body)
+                    or (size == kept["size"] + len(body) and body and _ends_with(path, body)))
+        if not repeated:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            size += len(body)
+        self.state.put_many(UPLOAD, {upload_key: json_dumps({"size": size, "last": digest})})
+        arrived = [path]
+        if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):  # the archive's last piece has come
+            names = unpack(path, path.parent)
+            log.info("%s: %s unpacked: %s", self.name, path.name, ", ".join(names[:10]))
+            arrived = [path.parent / name for name in names]
+        if session.kind == "sale":  # 1C may send its order changes with mode=file alone, no mode=import after
+            for uploaded in arrived:
+                self._order_changes_arrived(session, uploaded)
+        return self._say(SUCCESS)
+
+    def _order_changes_arrived(self, session: _Exchange, path: Path) -> None:
+        """Apply a file of order changes once it is whole; a file still missing pieces waits for them."""
+        if path.suffix.lower() != ".xml":
+            return
+        try:
+            step = self._apply_order_changes(path)
+        except ProtocolError:
+            return  # not well-formed yet: more pieces are coming
+        self._imported(session, path, step, {"position": 0, "done": False, "problems": []})
+
+    # --- imports ---------------------------------------------------------------------------------------------
+
+    def _import(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        path = self._path(request, session)
+        if isinstance(path, Response):
+            return path
+        if not path.is_file():
+            return self._say(FAILURE, f"{path.name} was not uploaded in this exchange")
+        kept = json_loads(self.state.get(IMPORT, self._import_key(session, path))
+                          or '{"position": 0, "done": false, "problems": []}')
+        if kept["done"]:
+            return self._say(SUCCESS)  # the answer to the last step was lost: 1C asks again
+        try:
+            if session.kind == "sale":
+                step = self._apply_order_changes(path)
+            else:
+                step = _CatalogImport(self, path, kept["position"]).run()
+        except ProtocolError as exc:
+            log.warning("%s: %s", self.name, exc)
+            return self._say(FAILURE, str(exc))
+        if not self._imported(session, path, step, kept):
+            return self._say(PROGRESS, f"{path.name}: {step.position} records read")
+        return self._say(SUCCESS)
+
+    def _import_key(self, session: _Exchange, path: Path) -> str:
+        return f"{session.key}:{path.relative_to(self.config.work_dir / session.folder)}"
+
+    def _imported(self, session: _Exchange, path: Path, step: _Step, kept: dict[str, Any]) -> bool:
+        """Keep what an import step did (problems logged with file and line); whether the file is done."""
+        for problem in step.problems:
+            log.warning("%s: skipped %s", self.name, problem)
+        problems = [*kept["problems"], *map(str, step.problems)][:50]
+        report = {"position": step.position, "done": step.done, "problems": problems, "at": utcnow().isoformat()}
+        self.state.put_many(IMPORT, {self._import_key(session, path): json_dumps(report)})
+        if step.done:
+            log.info("%s: %s imported: %d records, %d skipped", self.name, path.name, step.position, len(problems))
+        return step.done
+
+    # --- orders ----------------------------------------------------------------------------------------------
+
+    def _query(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        """The orders 1C has not confirmed, as one document; what was sent is kept for ``mode=success``."""
+        due = [(key, json_loads(payload)) for key, payload in self.state.all(ORDER)]
+        due = [(key, kept) for key, kept in due if not kept["exported"]]
+        documents = [OrderDocument(self._order_now(kept).model_copy(update={
+            "external_id": key, "number": Order.model_validate_json(kept["order"]).number or key}))
+            for key, kept in due]
+        session.query = {key: kept["version"] for key, kept in due}
+        self.state.put_many(SESSION, {session.key: session.dump()})
+        out = io.BytesIO()
+        write_orders(out, documents, timezone=self.context.timezone, version=self.config.orders_version,
+                     encoding=self.config.orders_encoding)
+        return Response(out.getvalue(), content_type=f"application/xml; charset={self.config.orders_encoding}")
+
+    def _success(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
+        """1C stored what the last query sent: those orders (unless changed since) are exported."""
+        marked: dict[str, str] = {}
+        for key, version in session.query.items():
+            payload = self.state.get(ORDER, key)
+            if payload is not None and (kept := json_loads(payload))["version"] == version:
+                marked[key] = json_dumps({**kept, "exported": True})
+        self.state.put_many(ORDER, marked)
+        session.query = {}
+        self.state.put_many(SESSION, {session.key: session.dump()})
+        return self._say(SUCCESS)
+
+    def _apply_order_changes(self, path: Path) -> _Step:
+        """1C's file of changed orders: statuses forward only, and 1C's facts (number, paid, posted) kept."""
+        step = _Step(position=0, done=True)
+        changed: dict[str, str] = {}
+        for item in parse(path, timezone=self.context.timezone, channel=self.name, name=path.name):
+            if isinstance(item, Problem):
+                step.problems.append(item)
+            if not isinstance(item, OrderDocument):
+                continue
+            step.position += 1
+            key = item.order.external_id
+            payload = changed.get(key) or self.state.get(ORDER, key)
+            if payload is None:
+                step.problems.append(Problem(path.name, item.line, RecordKind.DOCUMENT, key,
+                                             "an order hub never sent to 1C"))
+                continue
+            kept = json_loads(payload)
+            current = OrderStatus(kept["status"])
+            said = self._status(item, current)
+            facts = {**kept.get("facts", {}), **{name: value for name, value in (
+                ("number_1c", item.number_1c), ("paid", item.paid), ("posted", item.posted),
+                ("status", item.status), ("cancelled", item.cancelled)) if value is not None}}
+            status = said if moves_forward(current, said) else current
+            changed[key] = json_dumps({**kept, "status": status.value, "facts": facts})
+        self.state.put_many(ORDER, changed)
+        return step
+
+    def _status(self, document: OrderDocument, current: OrderStatus) -> OrderStatus:
+        if document.cancelled or document.order.status is OrderStatus.CANCELLED:
+            return OrderStatus.CANCELLED
+        if document.order.status is OrderStatus.DELIVERED:
+            return OrderStatus.DELIVERED
+        for word in (document.status_id, document.status):
+            if word is not None and word.strip() in self.config.statuses:
+                return self.config.statuses[word.strip()]
+        if document.paid or document.posted:
+            return OrderStatus.ACCEPTED
+        return current
+
+
+@dataclass
+class _Step:
+    """What one import call did: records read so far, whether the file is done, what was skipped."""
+
+    position: int
+    done: bool
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _CatalogImport:
+    """One step of importing a catalog file: records after ``position`` until the step's time or count is up."""
+
+    def __init__(self, connector: OneCExchangeConnector, path: Path, position: int) -> None:
+        self.connector = connector
+        self.config = connector.config
+        self.path = path
+        self.position = position
+        self.buffers: dict[str, dict[str, str]] = {}
+        self.seen_goods: set[str] = set()
+        self.full_catalog = False
+
+    def run(self) -> _Step:
+        deadline = time.monotonic() + self.config.import_step
+        limit = self.config.import_batch
+        parsed = parse(self.path, timezone=self.connector.context.timezone, channel=self.connector.name,
+                       name=self.path.name)
+        step = _Step(self.position, done=False)
+        count = 0
+        taken = 0
+        as_of = utcnow()
+        for item in parsed:
+            if isinstance(item, Section) and item.kind is SectionKind.CATALOG:
+                self.full_catalog = not item.only_changes
+                continue
+            if not isinstance(item, Product | Offer | PriceType | Warehouse | Problem):
+                continue
+            count += 1
+            if isinstance(item, Product):
+                self.seen_goods.add(item.id)
+            if count <= self.position:
+                continue
+            self._take(item, as_of, step)
+            taken += 1
+            if (limit is not None and taken >= limit) or time.monotonic() >= deadline:
+                self._flush()
+                step.position = count
+                return step
+        self._flush()
+        if self.full_catalog and self.config.missing_goods == "hide":
+            self._hide_missing()
+        step.position = count
+        step.done = True
+        return step
+
+    def _take(self, item: Product | Offer | PriceType | Warehouse | Problem, as_of: dt.datetime, step: _Step) -> None:
+        if isinstance(item, Problem):
+            step.problems.append(item)
+        elif isinstance(item, Product):
+            self._put(Entity.CATALOG.value, item.id, item.model_dump_json())
+        elif isinstance(item, PriceType):
+            self._put("price_type", item.id, json_dumps({"id": item.id, "name": item.name, "currency": item.currency}))
+        elif isinstance(item, Warehouse):
+            self._put("warehouse", item.id, json_dumps({"id": item.id, "name": item.name}))
+        else:
+            self._offer(item, as_of)
+
+    def _offer(self, offer: Offer, as_of: dt.datetime) -> None:
+        for price in offer.prices:
+            self._put(Entity.PRICES.value, f"{price.price_type}:{price.product}", price.model_dump_json())
+        levels = offer.stock or ([StockLevel(product=offer.id, warehouse=self.config.warehouse,
+                                             quantity=offer.quantity, as_of=as_of)]
+                                 if offer.quantity is not None else [])
+        for level in levels:
+            self._put(Entity.STOCK.value, f"{level.warehouse}:{level.product}", level.model_dump_json())
+        if offer.variant is not None and offer.name:  # a variant sells as a good of its own in the channels
+            variant = Product(id=offer.id, name=offer.name, article=offer.article, barcodes=offer.barcodes,
+                              unit=offer.unit or "pcs", deleted=offer.deleted,
+                              attributes={"product": offer.product, "characteristics": offer.characteristics}
+                              if offer.characteristics else {"product": offer.product})
+            self._put(Entity.CATALOG.value, variant.id, variant.model_dump_json())
+
+    def _put(self, kind: str, key: str, payload: str) -> None:
+        self.buffers.setdefault(kind, {})[key] = payload
+
+    def _flush(self) -> None:
+        for kind, payloads in self.buffers.items():
+            self.connector.state.put_many(kind, payloads)
+        self.buffers = {}
+
+    def _hide_missing(self) -> None:
+        hidden: dict[str, str] = {}
+        for key, payload in self.connector.state.all(Entity.CATALOG.value):
+            good = Product.model_validate_json(payload)
+            if key not in self.seen_goods and "#" not in key and not good.deleted:
+                hidden[key] = good.model_copy(update={"deleted": True}).model_dump_json()
+        self.connector.state.put_many(Entity.CATALOG.value, hidden)
+
+
+def _digest(value: str) -> str:
+    # Only a hash of the cookie is kept: a leaked state DB must not hand out live sessions.
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _ends_with(path: Path, body: bytes) -> bool:
+    with path.open("rb") as kept:
+        kept.seek(-len(body), os.SEEK_END)
+        return kept.read() == body
