@@ -190,6 +190,10 @@ class Connector(ABC):
     """The most records one :meth:`write_batch` call may carry, per entity."""
     system_of_record: ClassVar[bool] = False
     """True for connectors to the system of record (1C): ``hub demo`` casts them in that role."""
+    orders_shown_again: ClassVar[bool] = True
+    """Whether :meth:`read` of orders shows every order placed since a date, whenever asked, so that
+    reconciliation can compare them with 1C. False for a system that hands each order out until hub
+    confirms it and never again (CommerceML's sale query)."""
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         self.settings = settings

@@ -51,24 +51,29 @@ class _Cast:
     types: dict[str, str]
     channels: list[str]
     record: str
+    feeds: dict[str, str] = field(default_factory=dict)
+    """Another 1C (one that only uploads, as «Обмен с сайтом» does) → the channel it alone feeds in the demo."""
 
 
 def _cast(types: dict[str, type[Connector]]) -> _Cast:
     with_sandbox = {name: cls for name, cls in sorted(types.items()) if cls.sandbox() is not None}
-    cast = _Cast({}, {}, [], "")
-    for type_name, cls in with_sandbox.items():
-        if cls.system_of_record:
-            cast.record = type_name
-        elif cls.can(Entity.ORDERS, Mode.PULL) or cls.can(Entity.ORDERS, Mode.PUSH):
-            cast.channels.append(type_name)
-    if not cast.record:  # no 1C connector yet: a writable channel plays the system of record
+    records = [name for name, cls in with_sandbox.items() if cls.system_of_record]
+    cast = _Cast({}, {}, [name for name, cls in with_sandbox.items() if not cls.system_of_record
+                              and (cls.can(Entity.ORDERS, Mode.PULL) or cls.can(Entity.ORDERS, Mode.PUSH))], "")
+    if records:  # the 1C hub reads itself (its customers too) is the system of record; the others feed a channel
+        cast.record = max(records, key=lambda name: with_sandbox[name].can(Entity.CUSTOMERS, Mode.PULL))
+    else:  # no 1C connector yet: a writable channel plays the system of record
         cast.record = next(n for n, c in with_sandbox.items() if c.can(Entity.ORDERS, Mode.WRITE))
-    for role, type_name in [("erp", cast.record), *((c, c) for c in cast.channels)]:
+    fed = next((c for c in cast.channels if with_sandbox[c].can(Entity.CATALOG, Mode.WRITE)), "")
+    others = [r for r in records if r != cast.record] if fed else []
+    for role, type_name in [("erp", cast.record), *((c, c) for c in cast.channels),
+                            *((r, r) for r in others), *((f"{fed}_of_{r}", fed) for r in others)]:
         sandbox = types[type_name].sandbox()
         assert sandbox is not None
         cast.sandboxes[role] = sandbox
         cast.types[role] = type_name
-    cast.channels = [c for c in cast.sandboxes if c != "erp"]
+    cast.feeds = {r: f"{fed}_of_{r}" for r in others}
+    cast.channels = [c for c in cast.sandboxes if c != "erp" and c not in cast.feeds]
     return cast
 
 
@@ -119,16 +124,19 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
     jobs: dict[str, Any] = {}
     if record.can(Entity.CUSTOMERS, Mode.PULL):
         jobs["customers"] = {"type": "customers", "from": "erp", "schedule": {"every": "1h"}}
+    fed_by = {channel: source for source, channel in cast.feeds.items()}
     for channel in cast.channels:
+        source = fed_by.get(channel, "erp")
+        record = connector_types()[cast.types[source]]
         connector = connector_types()[cast.types[channel]]
         for job_type, entity, every in (("catalog", Entity.CATALOG, "15m"), ("stock", Entity.STOCK, "1m"),
                                         ("prices", Entity.PRICES, "5m")):
-            options = cast.sandboxes["erp"].job_options(job_type)
+            options = cast.sandboxes[source].job_options(job_type)
             if options is not None and record.can(entity, Mode.PULL) and connector.can(entity, Mode.WRITE):
-                jobs[f"{channel}-{job_type}"] = {"type": job_type, "from": "erp", "to": channel,
+                jobs[f"{channel}-{job_type}"] = {"type": job_type, "from": source, "to": channel,
                                                  "schedule": {"every": every}, **({"options": options} if options
                                                                                   else {})}
-        jobs[f"{channel}-orders"] = {"type": "orders", "from": channel, "to": "erp", "schedule": {"every": "1m"},
+        jobs[f"{channel}-orders"] = {"type": "orders", "from": channel, "to": source, "schedule": {"every": "1m"},
                                      "options": {"create_customers": record.can(Entity.CUSTOMERS, Mode.WRITE)}}
     return jobs
 
@@ -136,7 +144,7 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
 @contextmanager
 def _serving(config: HubConfig, cast: _Cast, on_step: Callable[[str], None]) -> Iterator[None]:
     """hub daemon's endpoints for the channels that call hub (Yandex Eda); the demo runs the jobs itself."""
-    calling = [role for role in cast.channels
+    calling = [role for role in [*cast.channels, *cast.feeds]
                if connector_types()[cast.types[role]].endpoints is not Connector.endpoints]
     if not calling:
         yield

@@ -37,6 +37,7 @@ from hub.jobs import RunContext, run_job
 from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
+from hub.registry import job_types
 from hub.runtime import Runtime
 from hub.values import from_local_naive, utcnow
 
@@ -104,9 +105,11 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
     if entity in (None, Entity.ORDERS):
         start = _start(runtime, since)
         held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS, since=start) if isinstance(o, Order)]
-        for channel in channels:
-            if runtime.connector(channel).can(Entity.ORDERS, Mode.PULL):
-                report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
+        for channel in [c for c in channels if _orders_reach(runtime, c, record)]:
+            connector = runtime.connector(channel)
+            if connector.can(Entity.ORDERS, Mode.PULL):
+                if connector.orders_shown_again:
+                    report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
             else:
                 listed = _listed(runtime, channel, start)
                 if listed is not None:
@@ -148,6 +151,12 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
         found += _compare_order(channel, theirs[external_id], ours[external_id], products)
     found += _daily_totals(channel, theirs.values(), ours.values(), tz)
     return found
+
+
+def _orders_reach(runtime: Runtime, channel: str, record: str) -> bool:
+    """Whether an orders job takes ``channel``'s orders to ``record``: only then must 1C hold them."""
+    return any(job_types()[job.type].entity is Entity.ORDERS and job.source == channel and record in job.targets
+               for job in runtime.config.jobs.values())
 
 
 def reconcile_listed(runtime: Runtime, channel: str, *, since: dt.date) -> Report | None:

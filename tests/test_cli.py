@@ -169,6 +169,15 @@ def test_demo_runs_an_order_flow_against_the_sandboxes(tmp_path: Path) -> None:
     # Yandex Eda calls hub daemon's endpoints: its orders reach 1C through the demo's sync cycles.
     assert done.stdout.count("Yandex placed order") == 4
     assert len(re.findall(r"yandex_eda-orders\s*│\s*yandex_eda\s*│\s*succeeded\s*│\s*0\s*│\s*2\s", done.stdout)) == 2
+    # The POS: each cycle a delivery is closed in iiko, and reaches 1C.
+    assert len(re.findall(r"iiko-orders\s*│\s*iiko\s*│\s*succeeded\s*│\s*\d+\s*│\s*[12]\s", done.stdout)) == 2
+    # A 1C that knows only «Обмен с сайтом» uploads its goods, feeds a site, and takes the site's order.
+    assert done.stdout.count("1C uploaded") == 2
+    assert len(re.findall(r"_of_commerceml_1c-catalog\s*│\s*commerceml_1c\s*│\s*succeeded", done.stdout)) == 2
+    # (its site has the goods only after the first cycle's push, so the guest orders in the second)
+    assert len(re.findall(r"_of_commerceml_1c-orders\s*│[^│]*│\s*succeeded\s*│\s*\d+\s*│\s*1\s", done.stdout)) == 1
+    [reconciled] = [line for line in done.stdout.splitlines() if line.startswith("reconcile:")]
+    assert "missing" not in reconciled and "mismatch" not in reconciled, reconciled
 
 
 def test_sandbox_command_serves_1c_until_terminated() -> None:

@@ -116,3 +116,14 @@ def test_stock_and_prices_that_drifted_in_the_channel_are_found_and_pushed_again
     assert stage.shop.stock[(venue, sku)]["quantity"] != "999"
     assert stage.hub("reconcile", "--entity", "prices", "--fix").exit_code == 0
     assert stage.shop.prices[sku_priced]["price"] != "1.00"
+
+
+def test_a_channel_whose_orders_no_job_takes_to_1c_is_not_compared(onec_stage: Callable[..., OneCStage]) -> None:
+    staged = onec_stage(lambda onec, channels: {name: job for name, job in jobs(onec, channels).items()
+                                                if name != "shop-orders"})
+    staged.shop.place_order()  # 1C is not meant to hold it: no orders job takes the shop's orders there
+
+    result = staged.hub("reconcile", "--entity", "orders")
+
+    assert result.exit_code == 0, result.output
+    assert "shop orders" not in result.output

@@ -117,6 +117,7 @@ class CommerceMLSiteConnector(Connector):
                               Entity.STOCK: frozenset({Mode.WRITE}),
                               Entity.ORDERS: frozenset({Mode.PULL, Mode.STATUS})}
     batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.PRICES: BATCH, Entity.STOCK: BATCH}
+    orders_shown_again = False  # the sale query offers an order until hub confirms it, then never again
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
