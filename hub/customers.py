@@ -28,14 +28,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.connector import Mode
+from hub.connector import Connector, Mode
 from hub.errors import ConfigError, RecordError
-from hub.jobs import RunContext
+from hub.jobs import Planned, RunContext
 from hub.logs import pii
 from hub.model import Customer, Entity, Order
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
 from hub.state import State
+from hub.state.store import Fingerprints
 from hub.values import normalize_email, normalize_phone
 
 log = logging.getLogger("hub.customers")
@@ -148,6 +149,54 @@ class CustomerBook:
                         self.ctx.counts.updated += 1
                     else:
                         self.ctx.counts.unchanged += 1
+
+
+    def push(self, target: str) -> None:
+        """Every counterparty :meth:`refresh` read that has a phone, to ``target`` (a loyalty system such as
+        iiko's), change-only. A guest is looked up there by phone before hub creates one, so a guest the POS
+        already knows is updated, never doubled; the guest's id is linked to the counterparty."""
+        connector = self.runtime.connector(target)
+        after = ""
+        while True:
+            with self.runtime.store.reading() as state:
+                page = state.fingerprints.page(self.record, AS_IN_1C, after=after)
+            if not page:
+                return
+            for ref, payload in page:
+                self._push_one(connector, target, ref, Customer.model_validate_json(payload))
+            after = page[-1][0]
+            self.ctx.checkpoint()
+
+    def _push_one(self, connector: Connector, target: str, ref: str, customer: Customer) -> None:
+        if not customer.phones:
+            return  # loyalty systems know their guests by phone
+        told = customer.model_copy(update={"ids": {}})  # 1C's ids are no business of the channel
+        payload = told.model_dump_json()
+        with self.runtime.store.reading() as state:
+            known = state.fingerprints.get_many(target, CUSTOMERS, [ref]).get(ref)
+            linked = state.links.by_ref(CUSTOMERS, ref).get(target)
+        if known == Fingerprints.of(payload):
+            self.ctx.counts.unchanged += 1
+            return
+        key = f"{PHONE}:{customer.phones[0]}"
+        if self.ctx.dry_run:
+            self.ctx.planned.append(Planned(target, key, "update" if linked or known else "create"))
+            return
+        try:
+            result = connector.write(Entity.CUSTOMERS, told, key=key,
+                                     ref=linked or connector.find(Entity.CUSTOMERS, key))
+        except RecordError as exc:
+            self.ctx.counts.failed += 1
+            self.ctx.errors.append(f"{target} customer {pii(customer.phones[0])}: {exc}")
+            return
+        with self.runtime.store.transaction() as state:
+            state.fingerprints.put_many(target, CUSTOMERS, {ref: payload})
+            if state.links.get(target, CUSTOMERS, result.ref) is None:
+                state.links.put(target, CUSTOMERS, result.ref, ref)
+        if result.action == "created":
+            self.ctx.counts.created += 1
+        else:
+            self.ctx.counts.updated += 1
 
 
 @dataclass

@@ -11,11 +11,18 @@ from hub.model import Entity
 
 
 class CustomersJob(Job):
-    """Read every counterparty of ``from`` (1C) and link its phones and emails to it; 1C wins over old links."""
+    """Read every counterparty of ``from`` (1C) and link its phones and emails to it; 1C wins over old links.
+
+    With ``to:`` (a loyalty system: iiko), every counterparty with a phone is also written there, change-only,
+    so each guest is one profile across 1C and the POS.
+    """
 
     type_name = "customers"
     entity = Entity.CUSTOMERS
     source_modes: ClassVar = frozenset({Mode.PULL})
 
     def run(self, ctx: RunContext) -> None:
-        CustomerBook(self.runtime, ctx).refresh()
+        book = CustomerBook(self.runtime, ctx)
+        book.refresh()
+        for target in self.config.targets:
+            book.push(target)

@@ -472,3 +472,19 @@ def test_a_new_run_marks_runs_of_dead_processes_interrupted_but_not_this_process
         state.runs.start("orders", "shop", worker="host:2")
         statuses = {run.id: run.status for run in state.runs.recent()}
     assert (statuses[dead], statuses[pulling]) == ("interrupted", "running")
+
+
+def test_fingerprints_are_walked_page_by_page_in_key_order(store: StateStore) -> None:
+    with store.transaction() as state:
+        state.fingerprints.put_many("onec", "customers_as_read", {f"ref-{n:03d}": f'{{"n": {n}}}' for n in range(7)})
+        state.fingerprints.put_many("shop", "customers_as_read", {"ref-other": "{}"})
+    walked, after = [], ""
+    while True:
+        with store.reading() as state:
+            page = state.fingerprints.page("onec", "customers_as_read", after=after, limit=3)
+        if not page:
+            break
+        assert len(page) <= 3
+        walked += page
+        after = page[-1][0]
+    assert walked == [(f"ref-{n:03d}", f'{{"n": {n}}}') for n in range(7)]

@@ -52,7 +52,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
@@ -309,6 +309,11 @@ class IikoSandbox(Sandbox):
             guest = _Guest(id=_id(f"guest:{phone}"), phone=phone, name=name, bonus=bonus)
             self._guests[guest.id] = guest
             return guest.id
+
+    def guests_by_phone(self) -> dict[str, dict[str, Any]]:
+        """The loyalty guests not deleted, by phone, each as a dict of its fields."""
+        with self._data:
+            return {g.phone: asdict(g) for g in self._guests.values() if not g.deleted}
 
     def stop_list(self, terminal_group_id: str) -> dict[tuple[str, str | None], Decimal]:
         """The terminal group's stop list: (product id, size id) → balance."""

@@ -543,6 +543,14 @@ class Fingerprints(_Repo):
         """Key → its last pushed payload, for the keys pushed before (None: pushed before payloads were kept)."""
         return self._column(t.fingerprints.c.payload, target, entity, keys)
 
+    def page(self, target: str, entity: str, *, after: str = "", limit: int = 500) -> list[tuple[str, str]]:
+        """(key, payload) of the records kept with a payload, in key order from after ``after``: a walk through
+        all of them that holds one page at a time."""
+        rows = self.conn.execute(select(t.fingerprints.c.key, t.fingerprints.c.payload).where(
+            t.fingerprints.c.target == target, t.fingerprints.c.entity == entity, t.fingerprints.c.key > after,
+            t.fingerprints.c.payload.is_not(None)).order_by(t.fingerprints.c.key).limit(limit))
+        return [(str(r.key), str(r.payload)) for r in rows]
+
     def _column(self, column: Any, target: str, entity: str, keys: Iterable[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for chunk in _chunks(sorted(set(keys))):

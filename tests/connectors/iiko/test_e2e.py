@@ -18,7 +18,7 @@ from connectors.onec_odata import OneCSandbox
 from hub.config import load_config
 from hub.daemon import Daemon
 from hub.jobs import run_job
-from hub.model import Entity
+from hub.model import Customer, Entity
 from hub.operations import dead_letters
 from hub.reconcile import reconcile
 from hub.runtime import Runtime
@@ -224,3 +224,31 @@ def test_1c_prices_iiko_cannot_take_are_compared_and_the_differences_reported(st
     assert found[cappuccino]["kind"] == "prices_mismatch"
     assert to_decimal(json_loads(found[cappuccino]["detail"])["channel"]) == Decimal("1.00")
     assert stage.iiko.menu_revision == revision  # hub wrote nothing to iiko's menu
+
+
+def test_1c_counterparties_become_iiko_loyalty_guests_once_and_then_only_changes(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["jobs"]["customers"]["to"] = "iiko"
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
+        phones = state.links.all("phone", "customers")  # every 1C counterparty's phone → its Ref_Key
+    known_phone = sorted(phones)[0]
+    known = stage.iiko.add_guest(known_phone, name="Гость с кассы")  # the POS knew this guest already
+
+    def saves() -> int:
+        return sum(1 for r in stage.iiko.requests if r.path.endswith("/loyalty/iiko/customer/create_or_update"))
+
+    stage.run("customers")
+    guests = stage.iiko.guests_by_phone()
+    assert set(phones) <= set(guests)
+    assert guests[known_phone]["id"] == known  # updated, not doubled
+    written = saves()
+    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
+        counterparties = [Customer.model_validate_json(p) for _, p in state.fingerprints.page(
+            "onec", "customers_as_read", limit=1000)]
+    assert written == sum(1 for c in counterparties if c.phones)  # one save each; two sharing a phone: one guest
+
+    stage.run("customers")  # nothing changed in 1C: nothing is written
+    assert saves() == written
+    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
+        assert state.links.get("iiko", "customers", known) == phones[known_phone]
