@@ -215,6 +215,12 @@ def customers_show(ctx: click.Context, phone_or_email: str) -> None:
         orders.add_row(order["order"], order["channel"], order["document"] or "not yet in 1C")
     out.print(orders)
     out.print(f"{len(found.orders)} order(s) from {len({o['channel'] for o in found.orders})} channel(s).")
+    if found.facts:
+        held = Table("channel", "what", "value", title="held by channels")
+        for channel, facts in found.facts.items():
+            for what, value in facts.items():
+                held.add_row(channel, what, value)
+        out.print(held)
 
 
 @main.group()

@@ -251,6 +251,11 @@ class Connector(ABC):
         """
         return record
 
+    def about_customer(self, external_id: str) -> Mapping[str, str]:
+        """What this system holds about its customer ``external_id`` beyond hub's own fields (the balance of
+        each loyalty wallet), shown by ``hub customers show``; nothing by default."""
+        return {}
+
     def set_status(self, external_id: str, status: OrderStatus) -> None:
         """Tell the system that its order ``external_id`` is now at ``status`` (1C's word, in hub's vocabulary)."""
         raise self._unsupported(Entity.ORDERS, Mode.STATUS)

@@ -25,11 +25,12 @@ last showed it for that comparison.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.connector import Connector, Mode
-from hub.errors import ConfigError, RecordError
+from hub.errors import ConfigError, HubError, RecordError
 from hub.jobs import Planned, RunContext
 from hub.logs import pii
 from hub.model import Customer, Entity, Order
@@ -206,6 +207,8 @@ class Profile:
     ref: str
     contacts: list[tuple[str, str]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Mapping[str, str]] = field(default_factory=dict)
+    """What each channel that knows the person holds beyond hub's fields (loyalty wallets), by source."""
 
 
 def profile(runtime: Runtime, phone_or_email: str) -> Profile:
@@ -228,4 +231,13 @@ def profile(runtime: Runtime, phone_or_email: str) -> Profile:
             channel, _, external_id = key.partition(":")
             document = state.links.get(channel, Entity.ORDERS.value, external_id)
             orders.append({"order": key, "channel": channel, "document": document})
-    return Profile(ref=ref, contacts=linked, orders=orders)
+    facts: dict[str, Mapping[str, str]] = {}
+    for system, external_id in linked:
+        if system in runtime.config.sources:
+            try:
+                told = runtime.connector(system).about_customer(external_id)
+            except HubError as exc:  # the profile is still worth showing without this channel's part
+                told = {"unavailable": str(exc)}
+            if told:
+                facts[system] = told
+    return Profile(ref=ref, contacts=linked, orders=orders, facts=facts)

@@ -676,9 +676,15 @@ class IikoClient:
 
     def customer_by_phone(self, organization_id: str, phone: str) -> LoyaltyCustomer | None:
         """The loyalty guest with this phone (E.164, ``+7…``), or None when iiko has none."""
+        return self._customer_info({"organizationId": organization_id, "type": "phone", "phone": phone})
+
+    def customer_by_id(self, organization_id: str, customer_id: str) -> LoyaltyCustomer | None:
+        """The loyalty guest with this id, or None when iiko has none."""
+        return self._customer_info({"organizationId": organization_id, "type": "id", "id": customer_id})
+
+    def _customer_info(self, body: dict[str, Any]) -> LoyaltyCustomer | None:
         try:
-            data = self.call("api/1/loyalty/iiko/customer/info",
-                             {"organizationId": organization_id, "type": "phone", "phone": phone})
+            data = self.call("api/1/loyalty/iiko/customer/info", body)
         except RequestRejected as exc:
             # iikoCard answers "no such guest" with 400 and a text, not 404 [U: wording varies by version].
             if exc.status == 400 and _means_not_found(exc.message):

@@ -52,7 +52,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Final, Literal
@@ -502,6 +502,13 @@ class IikoConnector(Connector):
             return None  # iiko finds guests by phone (or card); an email or a channel id finds nobody
         guest = self.client.customer_by_phone(self.organization, phone)
         return guest.id if guest is not None and not guest.deleted else None
+
+    def about_customer(self, external_id: str) -> Mapping[str, str]:
+        """The balance of each of the guest's loyalty wallets (bonuses, deposits, certificates)."""
+        guest = self.client.customer_by_id(self.organization, external_id)
+        if guest is None or guest.deleted:
+            return {}
+        return {f"wallet «{wallet.name}»": f"{wallet.balance}" for wallet in guest.wallets}
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         """Create the guest (``ref`` None) or update guest ``ref`` from a canonical customer."""

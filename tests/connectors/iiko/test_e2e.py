@@ -16,6 +16,7 @@ from connectors.iiko import IikoSandbox
 from connectors.iiko.sandbox import CARD, DELIVERY, HALL
 from connectors.onec_odata import OneCSandbox
 from hub.config import load_config
+from hub.customers import profile
 from hub.daemon import Daemon
 from hub.jobs import run_job
 from hub.model import Customer, Entity
@@ -233,7 +234,7 @@ def test_1c_counterparties_become_iiko_loyalty_guests_once_and_then_only_changes
     with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
         phones = state.links.all("phone", "customers")  # every 1C counterparty's phone → its Ref_Key
     known_phone = sorted(phones)[0]
-    known = stage.iiko.add_guest(known_phone, name="Гость с кассы")  # the POS knew this guest already
+    known = stage.iiko.add_guest(known_phone, name="Гость с кассы", bonus=Decimal("150.50"))  # the POS knew them
 
     def saves() -> int:
         return sum(1 for r in stage.iiko.requests if r.path.endswith("/loyalty/iiko/customer/create_or_update"))
@@ -250,5 +251,9 @@ def test_1c_counterparties_become_iiko_loyalty_guests_once_and_then_only_changes
 
     stage.run("customers")  # nothing changed in 1C: nothing is written
     assert saves() == written
-    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
-        assert state.links.get("iiko", "customers", known) == phones[known_phone]
+    with Runtime(load_config(stage.config)) as runtime:
+        with runtime.store.reading() as state:
+            assert state.links.get("iiko", "customers", known) == phones[known_phone]
+        person = profile(runtime, known_phone)  # what `hub customers show` prints
+    assert ("iiko", known) in person.contacts
+    assert [to_decimal(balance) for balance in person.facts["iiko"].values()] == [Decimal("150.50")]
