@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from hub.values import normalize_email, normalize_phone, to_decimal
+from hub.values import money, normalize_email, normalize_phone, to_decimal
 
 Amount = Annotated[Decimal, BeforeValidator(to_decimal)]
 """Money or a quantity: Decimal, built from Decimal, int or a numeric string, never a float."""
@@ -132,7 +132,7 @@ class Modifier(_Model):
 
     product: str | None = Field(None, description="Product id of the modifier, if it is a good.")
     name: str = Field(description="Name as the guest saw it.")
-    quantity: Amount = Field(Decimal(1), description="How many.")
+    quantity: Amount = Field(Decimal(1), description="How many, for the whole line (not per unit of it).")
     unit_price: Amount = Field(Decimal(0), description="Price of one.")
 
 
@@ -185,6 +185,18 @@ class Order(_Model):
     def key(self) -> str:
         """The idempotency key of this order across hub: ``channel:external_id``."""
         return f"{self.channel}:{self.external_id}"
+
+    def paid_modifiers_as_lines(self) -> Order:
+        """This order with each paid modifier that is a good as a line of its own, after the line it belongs
+        to: how a system without modifiers (1C's documents) holds it, so that its lines add up to the total.
+        Free options (no onions) stay on their lines."""
+        lines: list[OrderLine] = []
+        for line in self.lines:
+            paid = [m for m in line.modifiers if m.product is not None and m.unit_price > 0]
+            lines.append(line.model_copy(update={"modifiers": [m for m in line.modifiers if m not in paid]}))
+            lines += [OrderLine(product=m.product, name=m.name, quantity=m.quantity, unit_price=m.unit_price,
+                                sum=money(m.quantity * m.unit_price)) for m in paid if m.product is not None]
+        return self.model_copy(update={"lines": lines})
 
 
 FORWARD = (OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.IN_PROGRESS, OrderStatus.READY,

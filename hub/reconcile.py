@@ -145,6 +145,8 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
     for extra in sorted(ours.keys() - theirs.keys()):
         found.append(Finding(channel, "orders", f"{channel}:{extra}", "missing_in_channel",
                              {"number": ours[extra].number, "total": ours[extra].total}))
+    # As 1C holds them: a paid modifier is a line of its own there.
+    theirs = {external_id: order.paid_modifiers_as_lines() for external_id, order in theirs.items()}
     with runtime.store.transaction() as state:
         products = state.links.get_many(channel, "catalog", {line.product for o in theirs.values() for line in o.lines})
     for external_id in sorted(theirs.keys() & ours.keys()):

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from hub.model import CANONICAL_TYPES, Customer, Entity, Order, OrderLine, StockLevel
+from hub.model import CANONICAL_TYPES, Customer, Entity, Modifier, Order, OrderLine, StockLevel
 from hub.values import (
     from_local_naive,
     json_dumps,
@@ -151,3 +151,22 @@ def test_stock_as_of_must_be_aware() -> None:
 def test_entities_map_to_their_canonical_types() -> None:
     assert CANONICAL_TYPES[Entity.ORDERS] is Order
     assert set(CANONICAL_TYPES) == set(Entity)
+
+
+def test_paid_modifiers_that_are_goods_become_lines_of_their_own() -> None:
+    syrup = Modifier(product="SYR", name="Сироп", quantity=Decimal(2), unit_price=Decimal("30.00"))
+    no_sugar = Modifier(product="NOSUGAR", name="Без сахара")
+    extra = Modifier(name="Побольше пенки", unit_price=Decimal("10.00"))  # paid, but no good to put on a line
+    order = Order(channel="yandex", external_id="1", created_at=dt.datetime(2026, 11, 22, tzinfo=dt.UTC),
+                  total=Decimal("440.00"), lines=[
+                      OrderLine(product="CAP", name="Капучино", quantity=Decimal(2), unit_price=Decimal(180),
+                                sum=Decimal(360), modifiers=[syrup, no_sugar, extra]),
+                      OrderLine(product="CRO", name="Круассан", quantity=Decimal("0.5"), unit_price=Decimal(40),
+                                sum=Decimal(20))])
+
+    flat = order.paid_modifiers_as_lines()
+
+    assert [(line.product, line.quantity, line.sum) for line in flat.lines] == [
+        ("CAP", Decimal(2), Decimal(360)), ("SYR", Decimal(2), Decimal("60.00")), ("CRO", Decimal("0.5"), Decimal(20))]
+    assert flat.lines[0].modifiers == [no_sugar, extra]
+    assert flat.total == order.total and order.lines[0].modifiers == [syrup, no_sugar, extra]  # the original stays

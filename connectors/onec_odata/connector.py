@@ -37,7 +37,7 @@ from connectors.onec_odata.sandbox import OneCSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected
 from hub.mapping import CompiledMapping
-from hub.model import Customer, Entity, Record
+from hub.model import Customer, Entity, Order, Record
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
@@ -204,6 +204,8 @@ class OneCConnector(Connector):
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping = self._out(entity)
         target = self._target(mapping)
+        if isinstance(record, Order):  # a 1C document has no modifiers: a paid one is a good on a line of its own
+            record = record.paid_modifiers_as_lines()
         body = mapping.apply(record, links=self.context.links)
         if body is None:
             raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")

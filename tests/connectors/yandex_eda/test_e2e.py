@@ -316,3 +316,26 @@ def test_without_history_configured_yandex_is_not_asked(stage: Stage) -> None:
         report = reconcile(runtime, source="yandex", entity=Entity.ORDERS)
     assert report.findings == [] and "yandex orders" not in report.compared
     assert not [r for r in stage.yandex.requests if r.path == "/v1/orders-history"]
+
+
+def test_a_paid_modification_is_a_line_of_the_1c_order_so_the_lines_add_up_to_its_total(stage: Stage) -> None:
+    menu = stage.yandex.pull_menu("main")
+    stopped = {entry["itemId"] for entry in menu["availability"]["items"]}
+    dish, extra = [item for item in menu["composition"]["items"]
+                   if item["id"] not in stopped and not item.get("isCatchweight")][:2]
+    order = stage.yandex.make_order(
+        [(dish["id"], dish["name"], Decimal(2), to_decimal(dish["price"]))], restaurant_id="main",
+        modifications={dish["id"]: [{"id": extra["id"], "group_id": "extras", "name": extra["name"],
+                                     "quantity": Decimal(1), "price": to_decimal(extra["price"])},
+                                    {"id": "no-sugar", "group_id": "options", "name": "Без сахара", "quantity": 1,
+                                     "price": Decimal(0)}]})
+    assert stage.yandex.place_order(order).status_code == 200
+
+    [document] = wait_for(lambda: [d for d in stage.documents(order["eatsId"]) if d["Posted"]],
+                          what="the posted 1C order")
+    lines = sorted((line["Номенклатура_Key"], to_decimal(line["Количество"]), to_decimal(line["Сумма"]))
+                   for line in document["Товары"])
+    assert lines == sorted([(dish["id"], Decimal(2), 2 * to_decimal(dish["price"])),
+                            (extra["id"], Decimal(1), to_decimal(extra["price"]))])
+    assert sum(total for *_, total in lines) == to_decimal(document["СуммаДокумента"]) \
+        == order["paymentInfo"]["itemsCost"]
