@@ -11,6 +11,7 @@ language (``docs/mappings.md``) can check canonical field names.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -186,13 +187,13 @@ class Order(_Model):
         """The idempotency key of this order across hub: ``channel:external_id``."""
         return f"{self.channel}:{self.external_id}"
 
-    def paid_modifiers_as_lines(self) -> Order:
-        """This order with each paid modifier that is a good as a line of its own, after the line it belongs
-        to: how a system without modifiers (1C's documents) holds it, so that its lines add up to the total.
-        Free options (no onions) stay on their lines."""
+    def paid_modifiers_as_lines(self, is_good: Callable[[str], bool]) -> Order:
+        """This order with each paid modifier that ``is_good`` (by its product id) as a line of its own, after
+        the line it belongs to: how a system without modifiers (1C's documents) holds it, so that its lines add
+        up to the total. Free options (no onions) and those that are no good of its stay on their lines."""
         lines: list[OrderLine] = []
         for line in self.lines:
-            paid = [m for m in line.modifiers if m.product is not None and m.unit_price > 0]
+            paid = [m for m in line.modifiers if m.product is not None and m.unit_price > 0 and is_good(m.product)]
             lines.append(line.model_copy(update={"modifiers": [m for m in line.modifiers if m not in paid]}))
             lines += [OrderLine(product=m.product, name=m.name, quantity=m.quantity, unit_price=m.unit_price,
                                 sum=money(m.quantity * m.unit_price)) for m in paid if m.product is not None]

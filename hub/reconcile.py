@@ -145,10 +145,12 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
     for extra in sorted(ours.keys() - theirs.keys()):
         found.append(Finding(channel, "orders", f"{channel}:{extra}", "missing_in_channel",
                              {"number": ours[extra].number, "total": ours[extra].total}))
-    # As 1C holds them: a paid modifier is a line of its own there.
-    theirs = {external_id: order.paid_modifiers_as_lines() for external_id, order in theirs.items()}
+    goods = {product for order in theirs.values() for line in order.lines
+             for product in (line.product, *(m.product for m in line.modifiers)) if product is not None}
     with runtime.store.transaction() as state:
-        products = state.links.get_many(channel, "catalog", {line.product for o in theirs.values() for line in o.lines})
+        products = state.links.get_many(channel, "catalog", goods)
+    # As 1C holds them: a paid modifier 1C knows is a line of its own there.
+    theirs = {key: order.paid_modifiers_as_lines(products.__contains__) for key, order in theirs.items()}
     for external_id in sorted(theirs.keys() & ours.keys()):
         found += _compare_order(channel, theirs[external_id], ours[external_id], products)
     found += _daily_totals(channel, theirs.values(), ours.values(), tz)

@@ -157,16 +157,17 @@ def test_paid_modifiers_that_are_goods_become_lines_of_their_own() -> None:
     syrup = Modifier(product="SYR", name="Сироп", quantity=Decimal(2), unit_price=Decimal("30.00"))
     no_sugar = Modifier(product="NOSUGAR", name="Без сахара")
     extra = Modifier(name="Побольше пенки", unit_price=Decimal("10.00"))  # paid, but no good to put on a line
+    stranger = Modifier(product="UNKNOWN", name="Посыпка", unit_price=Decimal("5.00"))  # paid, not a good there
     order = Order(channel="yandex", external_id="1", created_at=dt.datetime(2026, 11, 22, tzinfo=dt.UTC),
                   total=Decimal("440.00"), lines=[
                       OrderLine(product="CAP", name="Капучино", quantity=Decimal(2), unit_price=Decimal(180),
-                                sum=Decimal(360), modifiers=[syrup, no_sugar, extra]),
+                                sum=Decimal(360), modifiers=[syrup, no_sugar, extra, stranger]),
                       OrderLine(product="CRO", name="Круассан", quantity=Decimal("0.5"), unit_price=Decimal(40),
                                 sum=Decimal(20))])
 
-    flat = order.paid_modifiers_as_lines()
+    flat = order.paid_modifiers_as_lines(lambda product: product != "UNKNOWN")
 
     assert [(line.product, line.quantity, line.sum) for line in flat.lines] == [
         ("CAP", Decimal(2), Decimal(360)), ("SYR", Decimal(2), Decimal("60.00")), ("CRO", Decimal("0.5"), Decimal(20))]
-    assert flat.lines[0].modifiers == [no_sugar, extra]
-    assert flat.total == order.total and order.lines[0].modifiers == [syrup, no_sugar, extra]  # the original stays
+    assert flat.lines[0].modifiers == [no_sugar, extra, stranger]
+    assert flat.total == order.total and order.lines[0].modifiers == [syrup, no_sugar, extra, stranger]  # unchanged

@@ -204,8 +204,12 @@ class OneCConnector(Connector):
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping = self._out(entity)
         target = self._target(mapping)
-        if isinstance(record, Order):  # a 1C document has no modifiers: a paid one is a good on a line of its own
-            record = record.paid_modifiers_as_lines()
+        links = self.context.links
+        if isinstance(record, Order) and links is not None:
+            # A 1C document has no modifiers: a paid one 1C knows as a good is a line of its own.
+            channel = record.channel
+            record = record.paid_modifiers_as_lines(
+                lambda product: links.resolve(channel, Entity.CATALOG.value, product) is not None)
         body = mapping.apply(record, links=self.context.links)
         if body is None:
             raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
