@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -95,7 +96,12 @@ BATCH: Final = 500
 """Goods matched, or stock levels compared, per call: one stop-list read serves a batch."""
 
 # channel state kinds
-_HINT, _STOPPED, _UNMATCHED = "reread", "stopped", "unmatched"
+_HINT, _STOPPED, _UNMATCHED, _POLICY = "reread", "stopped", "unmatched", "stop_list"
+POLICY_TTL = 30.0
+"""Seconds the goods' stop-list policies are kept in memory before the channel state is read again."""
+STOP_POLICIES: Final = ("auto", "never", "always")
+"""What the catalog mapping's ``stop_list`` may say of a good: follow 1C's stock, never stop it (dishes made to
+order, whose 1C balance is always zero), or keep it stopped."""
 
 
 class IikoSettings(SourceSettings):
@@ -199,6 +205,7 @@ class IikoConnector(Connector):
                                  timezone=context.timezone)
         self.orders_in = context.mapping("iiko/orders.in.yaml")
         self.catalog_out = context.mapping("iiko/catalog.out.yaml")
+        self._policy_cache: tuple[float, dict[str, str]] | None = None
         self._menu: _MenuIndex | None = None
         self._menu_read_at = 0.0
         self._menu_lock = threading.Lock()  # the daemon's webhook threads and its worker share the connector
@@ -384,10 +391,22 @@ class IikoConnector(Connector):
                 self._menu_read_at = clock.monotonic()
             return self._menu
 
+    def _wanted(self, product: Product) -> dict[str, Any]:
+        wanted = self.catalog_out.apply(product.model_dump())
+        return wanted if isinstance(wanted, dict) else {}
+
+    def stop_policy(self, product: Product) -> str:
+        """The catalog mapping's ``stop_list`` for the good (``auto`` when it says nothing)."""
+        policy = str(self._wanted(product).get("stop_list") or "auto").strip().lower()
+        if policy not in STOP_POLICIES:
+            raise InvalidRecord(f"good {product.id}: stop_list {policy!r} is none of {', '.join(STOP_POLICIES)} "
+                                f"({self.catalog_out.path.name})")
+        return policy
+
     def match(self, product: Product) -> str | None:
         """The iiko product key the 1C good stands for, by the catalog mapping's code and size; None if none."""
-        wanted = self.catalog_out.apply(product.model_dump())
-        if not isinstance(wanted, dict) or not wanted.get("code"):
+        wanted = self._wanted(product)
+        if not wanted.get("code"):
             return None
         size = str(wanted.get("size") or "").strip().lower()
         candidates = self.menu().by_code.get(str(wanted["code"]).strip(), [])
@@ -401,19 +420,37 @@ class IikoConnector(Connector):
     def as_written(self, entity: Entity, record: Record) -> Record:
         if isinstance(record, StockLevel):
             # A stop list knows stopped or not, never how many are left; of a good it does not sell, nothing.
-            held = record.quantity > 0 and not record.product.startswith(UNMATCHED)
+            held = not self._stopped(record) and not record.product.startswith(UNMATCHED)
             return record.model_copy(update={"quantity": Decimal(1) if held else Decimal(0)})
         if isinstance(record, Product):
-            # The match depends on iiko's menu too: a code added there later changes this, and the good is linked.
-            return record.model_copy(update={"attributes": {**record.attributes, "iiko": self.match(record)}})
+            # The match depends on iiko's menu too: a code added there later changes this, and the good is linked;
+            # a changed stop_list in the mapping makes the good go out again, so its policy is kept anew.
+            return record.model_copy(update={"attributes": {
+                **record.attributes, "iiko": self.match(record), "iiko_stop_policy": self.stop_policy(record)}})
         return record
+
+    def _stopped(self, level: StockLevel) -> bool:
+        """Whether the good should be on the stop list: by its policy, else by 1C's balance."""
+        policy = self._policies().get(level.product, "auto")
+        return policy == "always" or (policy == "auto" and level.quantity <= 0)
+
+    def _policies(self) -> dict[str, str]:
+        """Goods whose stop_list is not auto, by iiko product key; read once per half minute, not per record."""
+        now = time.monotonic()
+        if self._policy_cache is None or now - self._policy_cache[0] > POLICY_TTL:
+            self._policy_cache = (now, dict(self.state.all(_POLICY)))
+        return self._policy_cache[1]
 
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
         if entity is Entity.CATALOG:
-            keys = [self.match(record) or f"{UNMATCHED}{record.id}" for record in records
-                    if isinstance(record, Product)]
+            products = [record for record in records if isinstance(record, Product)]
+            keys = [self.match(product) or f"{UNMATCHED}{product.id}" for product in products]
             # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
             self.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
+            policies = {key: self.stop_policy(product) for key, product in zip(keys, products, strict=True)}
+            self.state.put_many(_POLICY, {key: policy for key, policy in policies.items() if policy != "auto"})
+            self.state.delete(_POLICY, [key for key, policy in policies.items() if policy == "auto"])
+            self._policy_cache = None
             return keys
         if entity is Entity.STOCK:
             levels = [r for r in records if isinstance(r, StockLevel)]
@@ -432,7 +469,7 @@ class IikoConnector(Connector):
             if level.product.startswith(UNMATCHED) or level.product not in known:
                 continue
             for group in self.config.groups(level.warehouse):
-                wanted[group][level.product] = level.quantity <= 0
+                wanted[group][level.product] = self._stopped(level)
         strangers = sorted({level.warehouse for level in levels} - set(self.config.terminal_groups))
         if strangers:
             self.context.log.warning("stock for venue(s) %s skipped: terminal_groups of source %s does not name "

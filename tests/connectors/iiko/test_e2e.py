@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ import yaml
 from connectors.iiko import IikoSandbox
 from connectors.iiko.sandbox import CARD, DELIVERY, HALL
 from connectors.onec_odata import OneCSandbox
-from hub.config import load_config
+from hub.config import bundled_mappings, load_config
 from hub.customers import profile
 from hub.daemon import Daemon
 from hub.jobs import run_job
@@ -257,3 +258,24 @@ def test_1c_counterparties_become_iiko_loyalty_guests_once_and_then_only_changes
         person = profile(runtime, known_phone)  # what `hub customers show` prints
     assert ("iiko", known) in person.contacts
     assert [to_decimal(balance) for balance in person.facts["iiko"].values()] == [Decimal("150.50")]
+
+
+def test_a_goods_stop_list_policy_from_the_catalog_mapping_overrides_1c_stock(stage: Stage, tmp_path: Path) -> None:
+    folder = tmp_path / "mappings"
+    shutil.copytree(bundled_mappings(), folder)
+    catalog = folder / "iiko" / "catalog.out.yaml"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(
+        "  stop_list: {from: attributes.iiko_stop_list, transform: [trim, null_if_empty], default: auto}",
+        """  stop_list: {expr: "'never' if article == 'CHE-03' else ('always' if article == 'CAP-300' else 'auto')"}"""),
+        encoding="utf-8")
+    config = yaml.safe_load(stage.config.read_text())
+    config["mappings"] = str(folder)
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    cappuccino, parmesan = stage.iiko.products["cappuccino"], stage.iiko.products["parmesan"]
+    assert (parmesan, None) in stage.iiko.stop_list(HALL) and (cappuccino, None) not in stage.iiko.stop_list(HALL)
+
+    stage.run("iiko-catalog")  # the changed policies change what the goods are to iiko: they go out again
+    stage.run("iiko-stock")
+
+    assert (parmesan, None) not in stage.iiko.stop_list(HALL)  # none in 1C, but made to order: never stopped
+    assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0  # in stock, but kept stopped
