@@ -266,7 +266,8 @@ def test_a_goods_stop_list_policy_from_the_catalog_mapping_overrides_1c_stock(st
     catalog = folder / "iiko" / "catalog.out.yaml"
     catalog.write_text(catalog.read_text(encoding="utf-8").replace(
         "  stop_list: {from: attributes.iiko_stop_list, transform: [trim, null_if_empty], default: auto}",
-        """  stop_list: {expr: "'never' if article == 'CHE-03' else ('always' if article == 'CAP-300' else 'auto')"}"""),
+        "  stop_list: {expr: \"'never' if article == 'CHE-03' else "
+        "('always' if article == 'CAP-300' else 'auto')\"}"),
         encoding="utf-8")
     config = yaml.safe_load(stage.config.read_text())
     config["mappings"] = str(folder)
