@@ -120,6 +120,8 @@ class Parse:
         self._context = Context(self.report, timezone, channel, utcnow())
         self._section: Element | None = None
         self._started = False
+        self.line: int | None = None
+        """The line the good yielded last starts on: a canonical Product carries none of its own."""
         self._read_offer = partial(read_offer, context=self._context)
         self._read_product = partial(read_product, context=self._context)
         self._handlers: dict[str, Callable[[Element], Iterable[Item]]] = {
@@ -216,6 +218,7 @@ class Parse:
         block = _grandparent(element, "Товары", "Каталог")
         if block is None:
             return ()  # a line of an order document, read with the document
+        self.line = source_line(element)
         if block is not self._section:
             return self._open(block), self._record(RecordKind.PRODUCT, element, self._read_product)
         return (self._record(RecordKind.PRODUCT, element, self._read_product),)

@@ -12,10 +12,15 @@ in 1C's exchange settings put ``http://<hub>:<port><inbound.path>`` with the
   reads the file with the streaming parser, a step of ``import_step`` seconds
   (or ``import_batch`` records) per call, answering ``progress`` until the
   file is done; the position is kept, so a restarted hub carries on. Goods,
-  prices and stock land in this source's channel state, and the source can be
-  the ``from:`` of catalog, prices and stock jobs (:meth:`read` yields them) -
-  1C's data feeds every channel. Records the parser cannot read are logged with
-  file and line and counted in the import's kept report.
+  prices and stock go through the source's mappings
+  (``mappings/commerceml/{catalog,prices,stock}.in.yaml``, whose header
+  comments list what they read) into this source's channel state, and the
+  source can be the ``from:`` of catalog, prices and stock jobs (:meth:`read`
+  yields them) - 1C's data feeds every channel, shaped as the business wants
+  (the article from a requisite, a folder left out, 1C's price types under
+  hub's names). What a mapping skips is withdrawn: a good hub held is hidden,
+  a price or stock level forgotten. Records the parser or a mapping cannot
+  read are logged with file and line and counted in the import's kept report.
 * ``type=sale``: the orders jobs write channel orders *to* this source
   (:meth:`write` keeps them, by idempotency key); ``mode=query`` answers those 1C
   has not confirmed as one CommerceML document (``orders_version``,
@@ -35,7 +40,7 @@ all answer ``failure`` with the reason, as 1C expects (HTTP 200).
 Settings (hub.yaml ``sources.<name>``, beside ``type: commerceml_1c`` and ``inbound``):
 ``username``, ``password`` (``${ENV}``), ``work_dir``, ``zip``, ``file_limit``
 (≤ ``inbound.max_body``; that value when omitted), ``cookie``, ``session_ttl``,
-``import_step``, ``import_batch``, ``warehouse``, ``missing_goods``,
+``import_step``, ``import_batch``, ``warehouse``, ``mappings``, ``values``, ``missing_goods``,
 ``orders_version``, ``orders_encoding``, ``answer_encoding``, ``statuses``,
 ``keep_uploads``, ``keep_orders``. Each is described on :class:`OneCExchangeSettings`.
 """
@@ -52,7 +57,7 @@ import secrets
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -60,12 +65,23 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from werkzeug.wrappers import Request, Response
 
+from connectors.commerceml._views import (
+    Classifier,
+    View,
+    good_view,
+    offer_view,
+    price_views,
+    stock_views,
+    variant_view,
+)
 from connectors.commerceml.exchange import FAILURE, PROGRESS, SUCCESS, answer, safe_name, unpack
 from connectors.commerceml.items import (
+    Group,
     Offer,
     OrderDocument,
     PriceType,
     Problem,
+    Property,
     RecordKind,
     Section,
     SectionKind,
@@ -75,14 +91,19 @@ from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import InvalidRecord, ProtocolError, UnresolvedReference
+from hub.errors import ConfigError, InvalidRecord, ProtocolError, RecordError, UnresolvedReference
 from hub.inbound import Endpoint, Inbound
+from hub.mapping import CompiledMapping
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel, moves_forward
 from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.commerceml.server")
 
 PAGE = 1000
+_ASK_AT_MOST = 200
+"""Goods a mapping skipped in one import step that are looked up one by one; more are found in one read."""
+MAPPED = (Entity.CATALOG, Entity.PRICES, Entity.STOCK)
+"""What 1C's uploads become through the source's mappings (``<mappings>/<entity>.in.yaml``)."""
 DEFAULT_STATUSES = {"N": OrderStatus.NEW, "P": OrderStatus.ACCEPTED, "F": OrderStatus.DELIVERED}
 """Bitrix's status letters (``Статуса заказа ИД``), the ones 1C's exchange module knows."""
 ENCODINGS = Literal["UTF-8", "windows-1251"]
@@ -106,7 +127,13 @@ class OneCExchangeSettings(SourceSettings):
     import_batch: PositiveInt | None = Field(None, description=(
         "At most this many records per mode=import call, besides import_step; none when omitted."))
     warehouse: str = Field("main", min_length=1, description=(
-        "Warehouse id for offers that give only a total Количество, no stock per warehouse."))
+        "Warehouse id for offers that give only a total Количество, no stock per warehouse "
+        "(stock.in.yaml reads it as config.warehouse)."))
+    mappings: str = Field("commerceml", pattern=r"^[\w-]+(/[\w-]+)*$", description=(
+        "Folder under hub's mappings folder with the catalog.in.yaml, prices.in.yaml and stock.in.yaml that "
+        "turn 1C's goods and offers into hub's records."))
+    values: dict[str, Any] = Field(default_factory=dict, description=(
+        "Values those mappings read as {config: …} or config.…, besides warehouse."))
     missing_goods: Literal["keep", "hide"] = Field("keep", description=(
         "Goods hub holds that a full import file (СодержитТолькоИзменения=false) lacks: keep them as they are, "
         "or hide them (deleted: true), as Bitrix does by default. Use hide only when 1C sends one import file."))
@@ -164,6 +191,22 @@ class OneCExchangeConnector(Connector):
         self.config = settings
         self.state: ChannelState = context.state
         self.file_limit = settings.file_limit or settings.inbound.max_body
+        self.mappings = self._load_mappings()
+
+    def _load_mappings(self) -> dict[Entity, CompiledMapping]:
+        """The mappings 1C's uploads go through; broken files stop hub at start with every problem."""
+        values = {**self.config.values, "warehouse": self.config.warehouse}
+        found: dict[Entity, CompiledMapping] = {}
+        problems: list[str] = []
+        for entity in MAPPED:
+            try:
+                found[entity] = self.context.mapping(f"{self.config.mappings}/{entity.value}.in.yaml", values)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems, hint=f"source {self.name!r}: every file of mappings/{self.config.mappings}/ "
+                                             "must load; `hub mappings check` shows the grammar problems")
+        return found
 
     @classmethod
     def sandbox(cls) -> OneCDriver:
@@ -411,10 +454,13 @@ class OneCExchangeConnector(Connector):
         for problem in step.problems:
             log.warning("%s: skipped %s", self.name, problem)
         problems = [*kept["problems"], *map(str, step.problems)][:50]
-        report = {"position": step.position, "done": step.done, "problems": problems, "at": utcnow().isoformat()}
+        left_out = kept.get("left_out", 0) + step.left_out
+        report = {"position": step.position, "done": step.done, "problems": problems, "left_out": left_out,
+                  "at": utcnow().isoformat()}
         self.state.put_many(IMPORT, {self._import_key(session, path): json_dumps(report)})
         if step.done:
-            log.info("%s: %s imported: %d records, %d skipped", self.name, path.name, step.position, len(problems))
+            log.info("%s: %s imported: %d records, %d skipped, %d left out by the mappings", self.name, path.name,
+                     step.position, len(problems), left_out)
         return step.done
 
     # --- orders ----------------------------------------------------------------------------------------------
@@ -492,17 +538,28 @@ class _Step:
     position: int
     done: bool
     problems: list[Problem] = field(default_factory=list)
+    left_out: int = 0
+    """Goods, prices and stock levels a mapping's skip_when left out."""
 
 
 class _CatalogImport:
-    """One step of importing a catalog file: records after ``position`` until the step's time or count is up."""
+    """One step of importing a catalog file: records after ``position`` until the step's time or count is up.
+
+    Goods, prices and stock go through the source's mappings (see :mod:`._views`) on their way to channel
+    state; each is kept under the key 1C's ids give it, whatever ids the mapping gives, so a full import
+    can tell which goods it lacks and a record a mapping now skips can be withdrawn.
+    """
 
     def __init__(self, connector: OneCExchangeConnector, path: Path, position: int) -> None:
         self.connector = connector
         self.config = connector.config
+        self.mappings = connector.mappings
+        self.links = connector.context.links
         self.path = path
         self.position = position
-        self.buffers: dict[str, dict[str, str]] = {}
+        self.classifier = Classifier(connector.state)
+        self.buffers: dict[str, dict[str, str | None]] = {}
+        """Payloads to keep per kind and key; None for a record the mappings skipped (hidden or forgotten)."""
         self.seen_goods: set[str] = set()
         self.full_catalog = False
 
@@ -519,6 +576,8 @@ class _CatalogImport:
             if isinstance(item, Section) and item.kind is SectionKind.CATALOG:
                 self.full_catalog = not item.only_changes
                 continue
+            if isinstance(item, Group | Property | PriceType | Warehouse):
+                self.classifier.add(item)  # every step: later goods and offers read names from it
             if not isinstance(item, Product | Offer | PriceType | Warehouse | Problem):
                 continue
             count += 1
@@ -526,7 +585,12 @@ class _CatalogImport:
                 self.seen_goods.add(item.id)
             if count <= self.position:
                 continue
-            self._take(item, as_of, step)
+            if isinstance(item, Problem):
+                step.problems.append(item)
+            elif isinstance(item, Product):
+                self._map(Entity.CATALOG, item.id, good_view(item, self.classifier), parsed.line, step)
+            elif isinstance(item, Offer):
+                self._offer(item, as_of, step)
             taken += 1
             if (limit is not None and taken >= limit) or time.monotonic() >= deadline:
                 self._flush()
@@ -534,53 +598,64 @@ class _CatalogImport:
                 return step
         self._flush()
         if self.full_catalog and self.config.missing_goods == "hide":
-            self._hide_missing()
+            self._hide((key, payload) for key, payload in self.connector.state.all(Entity.CATALOG.value)
+                       if key not in self.seen_goods and "#" not in key)
         step.position = count
         step.done = True
         return step
 
-    def _take(self, item: Product | Offer | PriceType | Warehouse | Problem, as_of: dt.datetime, step: _Step) -> None:
-        if isinstance(item, Problem):
-            step.problems.append(item)
-        elif isinstance(item, Product):
-            self._put(Entity.CATALOG.value, item.id, item.model_dump_json())
-        elif isinstance(item, PriceType):
-            self._put("price_type", item.id, json_dumps({"id": item.id, "name": item.name, "currency": item.currency}))
-        elif isinstance(item, Warehouse):
-            self._put("warehouse", item.id, json_dumps({"id": item.id, "name": item.name}))
-        else:
-            self._offer(item, as_of)
-
-    def _offer(self, offer: Offer, as_of: dt.datetime) -> None:
-        for price in offer.prices:
-            self._put(Entity.PRICES.value, f"{price.price_type}:{price.product}", price.model_dump_json())
-        levels = offer.stock or ([StockLevel(product=offer.id, warehouse=self.config.warehouse,
-                                             quantity=offer.quantity, as_of=as_of)]
-                                 if offer.quantity is not None else [])
-        for level in levels:
-            self._put(Entity.STOCK.value, f"{level.warehouse}:{level.product}", level.model_dump_json())
+    def _offer(self, offer: Offer, as_of: dt.datetime, step: _Step) -> None:
+        shared = offer_view(offer, self.classifier)
+        for key, view in price_views(offer, shared, self.classifier):
+            self._map(Entity.PRICES, key, view, offer.line, step)
+        for key, view in stock_views(offer, shared, self.classifier, warehouse=self.config.warehouse, as_of=as_of):
+            self._map(Entity.STOCK, key, view, offer.line, step)
         if offer.variant is not None and offer.name:  # a variant sells as a good of its own in the channels
-            variant = Product(id=offer.id, name=offer.name, article=offer.article, barcodes=offer.barcodes,
-                              unit=offer.unit or "pcs", deleted=offer.deleted,
-                              attributes={"product": offer.product, "characteristics": offer.characteristics}
-                              if offer.characteristics else {"product": offer.product})
-            self._put(Entity.CATALOG.value, variant.id, variant.model_dump_json())
+            self._map(Entity.CATALOG, offer.id, variant_view(offer), offer.line, step)
 
-    def _put(self, kind: str, key: str, payload: str) -> None:
-        self.buffers.setdefault(kind, {})[key] = payload
+    def _map(self, entity: Entity, key: str, view: View, line: int | None, step: _Step) -> None:
+        """Keep what the entity's mapping makes of ``view``; a record it cannot map is a problem, with the line."""
+        mapping = self.mappings[entity]
+        try:
+            record = mapping.apply(view, links=self.links)
+        except RecordError as exc:
+            kind = RecordKind.PRODUCT if entity is Entity.CATALOG and "#" not in key else RecordKind.OFFER
+            step.problems.append(Problem(self.path.name, line, kind, view["id"], f"{mapping.path.name}: {exc}"))
+            return
+        if record is None:
+            step.left_out += 1
+        self.buffers.setdefault(entity.value, {})[key] = None if record is None else record.model_dump_json()
 
     def _flush(self) -> None:
-        for kind, payloads in self.buffers.items():
-            self.connector.state.put_many(kind, payloads)
+        state = self.connector.state
+        for kind, payloads in self.classifier.changed.items():
+            state.put_many(kind, payloads)
+        self.classifier.changed = {}
+        for kind, buffered in self.buffers.items():
+            state.put_many(kind, {key: payload for key, payload in buffered.items() if payload is not None})
+            skipped = [key for key, payload in buffered.items() if payload is None]
+            if kind == Entity.CATALOG.value and skipped:  # hidden, not forgotten: the catalog job tells the channels
+                self._hide(self._held(skipped))
+            elif skipped:
+                state.delete(kind, skipped)
         self.buffers = {}
 
-    def _hide_missing(self) -> None:
+    def _held(self, keys: list[str]) -> Iterable[tuple[str, str | None]]:
+        """The goods hub holds under ``keys``: asked one by one when few, else in one read of them all."""
+        state = self.connector.state
+        if len(keys) <= _ASK_AT_MOST:
+            return ((key, state.get(Entity.CATALOG.value, key)) for key in keys)
+        wanted = set(keys)
+        return ((key, payload) for key, payload in state.all(Entity.CATALOG.value) if key in wanted)
+
+    def _hide(self, held: Iterable[tuple[str, str | None]]) -> None:
+        """Mark deleted the goods among ``held`` (key, payload or None) that are not yet."""
         hidden: dict[str, str] = {}
-        for key, payload in self.connector.state.all(Entity.CATALOG.value):
-            good = Product.model_validate_json(payload)
-            if key not in self.seen_goods and "#" not in key and not good.deleted:
+        for key, payload in held:
+            if payload is not None and not (good := Product.model_validate_json(payload)).deleted:
                 hidden[key] = good.model_copy(update={"deleted": True}).model_dump_json()
-        self.connector.state.put_many(Entity.CATALOG.value, hidden)
+        if hidden:
+            self.connector.state.put_many(Entity.CATALOG.value, hidden)
 
 
 def _digest(value: str) -> str:

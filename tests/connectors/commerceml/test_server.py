@@ -8,74 +8,25 @@ import io
 import logging
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client
 
-from connectors.commerceml.exchange import read_answer
 from connectors.commerceml.items import OrderDocument
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import OneCDriver
-from connectors.commerceml.server import OneCExchangeConnector, OneCExchangeSettings
+from connectors.commerceml.server import OneCExchangeSettings
 from connectors.commerceml.writer import write_orders
 from hub.config import load_config
 from hub.daemon import Daemon
 from hub.errors import UnresolvedReference
 from hub.model import Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, StockLevel
 from hub.values import json_dumps, utcnow
-from tests.connectors.commerceml.conftest import MOSCOW, cml
-
-PATH = "/1c_exchange"
-PASSWORD = "1c-secret"
-LIMIT = 1024
-
-
-@dataclass
-class Hub:
-    client: Client
-    daemon: Daemon
-    work_dir: Path
-
-    @property
-    def connector(self) -> OneCExchangeConnector:
-        connector = self.daemon.runtime.connector("onec")
-        assert isinstance(connector, OneCExchangeConnector)
-        return connector
-
-    def call(self, kind: str, mode: str, *, body: bytes | None = None, auth: tuple[str, str] | None = None,
-             **params: str) -> TestResponse:
-        query = {"type": kind, "mode": mode, **params}
-        if body is None:
-            return self.client.get(PATH, query_string=query, auth=auth)
-        return self.client.post(PATH, query_string=query, data=body, content_type="application/octet-stream")
-
-    def login(self, kind: str = "catalog") -> list[str]:
-        said = read_answer(self.call(kind, "checkauth", auth=("site-exchange", PASSWORD)).get_data())
-        assert said.status == "success", said
-        self.client.set_cookie(said.lines[0], said.lines[1])
-        return [said.status, *said.lines]
-
-    def upload(self, name: str, data: bytes, kind: str = "catalog") -> None:
-        for start in range(0, max(len(data), 1), LIMIT):
-            assert self.said(self.call(kind, "file", body=data[start:start + LIMIT], filename=name)) == ["success"]
-
-    def import_(self, name: str, kind: str = "catalog") -> list[list[str]]:
-        answers = []
-        while True:
-            answers.append(self.said(self.call(kind, "import", filename=name)))
-            if answers[-1][0] != "progress":
-                return answers
-
-    @staticmethod
-    def said(response: TestResponse) -> list[str]:
-        assert response.status_code == 200
-        assert response.mimetype == "text/plain"
-        return response.get_data().decode("cp1251").split("\n")
+from tests.connectors.commerceml.conftest import LIMIT, MOSCOW, PASSWORD, PATH, Hub, cml
 
 
 @pytest.fixture
