@@ -206,8 +206,9 @@ class Pipeline:
     def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> str:
         """Write one entry; return what it did (``created``, ``updated``, ``unchanged``)."""
         external_id = item.key.removeprefix(f"{item.source}:")
+        system = self._linked_as(item.source, item.target)
         with self.store.reading() as state:
-            ref = state.links.get(item.source, entity.value, external_id)
+            ref = state.links.get(system, entity.value, external_id)
         if ref is None and item.sent_at is not None:
             ref = connector.find(entity, item.key)  # a create went out before: its answer may have been lost
         if ref is None:
@@ -215,9 +216,16 @@ class Pipeline:
                 state.outbox.sending(item)
         result = connector.write(entity, record, key=item.key, ref=ref)
         with self.store.transaction() as state:
-            state.links.put(item.source, entity.value, external_id, result.ref)
+            state.links.put(system, entity.value, external_id, result.ref)
             state.outbox.done(item, result.ref)
         return result.action
+
+    def _linked_as(self, source: str, target: str) -> str:
+        """Under which system the link of a record from ``source`` written to ``target`` is kept: the channel's
+        own name for the system of record (what the status flow-back, reconciliation and the customer profile
+        read), ``source>target`` for any other target (iiko's kitchen), so the two never collide."""
+        record = self.runtime.config.system_of_record
+        return source if record is None or target == record else f"{source}>{target}"
 
     def _dead(self, item: OutboxItem, entity: Entity, reason: str) -> None:
         self.ctx.counts.failed += 1
@@ -249,7 +257,7 @@ class Pipeline:
             key = idempotency_key(source, raw.external_id)
             for target in targets:
                 with self.store.transaction() as state:
-                    ref = state.links.get(source, entity.value, raw.external_id)
+                    ref = state.links.get(self._linked_as(source, target), entity.value, raw.external_id)
                     sent = state.outbox.payload_of(target, entity.value, key)
                 ref = ref or self.runtime.connector(target).find(entity, key)
                 if ref is None:

@@ -30,11 +30,19 @@ Flows, each driven by an ordinary hub job:
   of ``terminal_groups`` → a 1C warehouse): a good at zero or below is put in the
   venue's terminal groups' stop lists, a good back in stock is taken out, only
   where iiko's stop list differs. hub takes out only what it put in: a dish a
-  cook stopped at the POS stays stopped.
-* **prices**: iikoCloud has no price write; :meth:`IikoConnector.read` shows the
-  menu's prices so ``hub reconcile`` can compare them with 1C's.
-* **customers**: loyalty guests are found by phone and created or updated from
-  a canonical customer (:meth:`IikoConnector.find`, :meth:`IikoConnector.write`).
+  cook stopped at the POS stays stopped. The catalog mapping's ``stop_list``
+  overrides 1C's balance per good: ``never`` (dishes made to order) or ``always``.
+* **prices** (``prices`` job, ``to: <iiko source>``): iikoCloud has no price write;
+  the job compares the menu's prices with 1C's and reports what differs as
+  discrepancies.
+* **customers** (``customers`` job, ``to: <iiko source>``): every 1C counterparty
+  with a phone becomes a loyalty guest, found by phone first; ``hub customers
+  show`` lists the guest's wallet balances.
+* **orders of other channels, to the kitchen** (an orders job with the iiko
+  source among its ``to:``, and ``kitchen`` set): each order is sent to that
+  terminal group as a delivery with a fixed id, so a repeat is refused as a
+  duplicate and found; iiko's command is followed to the POS. Read back from
+  iiko, these deliveries are skipped: they reach 1C from their own channel.
 
 Settings (``sources.<name>`` in hub.yaml, see :class:`IikoSettings`)::
 
@@ -45,6 +53,7 @@ Settings (``sources.<name>`` in hub.yaml, see :class:`IikoSettings`)::
       terminal_groups: {hall: <terminal group id>, delivery: [<id>, <id>]}   # venue → terminal group(s)
       webhook_token: ${IIKO_WEBHOOK_TOKEN}    # the authToken set in iiko's webhook settings
       order_kinds: [delivery, table]
+      kitchen: <terminal group id>            # cooks the orders of other channels (optional)
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -74,10 +84,10 @@ from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_close
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import AuthError, InvalidRecord, RequestRejected
+from hub.errors import AuthError, ConfigError, InvalidRecord, RequestRejected
 from hub.inbound import Endpoint, Inbound, json_response
 from hub.logs import pii
-from hub.model import Customer, Entity, Order, PriceEntry, Product, Record, StockLevel
+from hub.model import Customer, DeliveryType, Entity, Order, OrderLine, PriceEntry, Product, Record, StockLevel
 from hub.values import json_dumps, json_loads, utcnow
 
 REVISION_REACH: Final = dt.timedelta(hours=3)
@@ -96,7 +106,7 @@ BATCH: Final = 500
 """Goods matched, or stock levels compared, per call: one stop-list read serves a batch."""
 
 # channel state kinds
-_HINT, _STOPPED, _UNMATCHED, _POLICY = "reread", "stopped", "unmatched", "stop_list"
+_HINT, _STOPPED, _UNMATCHED, _POLICY, _GOOD = "reread", "stopped", "unmatched", "stop_list", "good"
 POLICY_TTL = 30.0
 """Seconds the goods' stop-list policies are kept in memory before the channel state is read again."""
 STOP_POLICIES: Final = ("auto", "never", "always")
@@ -125,6 +135,9 @@ class IikoSettings(SourceSettings):
         "Which closed orders go to 1C: delivery (deliveries and pickups) and table (hall orders)."))
     first_read_days: PositiveInt = Field(1, le=7, description=(
         "How many days back the first run reads closed orders (iiko keeps 7)."))
+    kitchen: str | None = Field(None, description=(
+        "The terminal group that cooks orders from other channels: with it, iiko can be a target of orders "
+        "jobs (from: yandex, to: [onec, iiko]) and each order is sent there as a delivery."))
 
     @model_validator(mode="after")
     def _one_scheme(self) -> IikoSettings:
@@ -187,7 +200,7 @@ class IikoConnector(Connector):
 
     type_name = "iiko"
     settings_model = IikoSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH}),
+    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH, Mode.WRITE}),
                               Entity.CATALOG: frozenset({Mode.WRITE}),
                               Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
                               Entity.PRICES: frozenset({Mode.PULL}),
@@ -288,7 +301,7 @@ class IikoConnector(Connector):
     def _closed(self, orders: Sequence[dict[str, Any]]) -> list[RawRecord]:
         return [RawRecord(external_id=str(info["id"]), body=json_dumps(info).encode())
                 for info in orders if is_closed(info) and info.get("id") and order_kind(info) in
-                self.config.order_kinds]
+                self.config.order_kinds and not _sent_by_hub(info)]
 
     # --- orders: decode --------------------------------------------------------------------------
 
@@ -363,7 +376,7 @@ class IikoConnector(Connector):
         info = dict(event.info)
         if event.reread not in (Reread.DELIVERY, Reread.TABLE_ORDER) or not is_closed(info):
             return None
-        if order_kind(info) not in self.config.order_kinds:
+        if order_kind(info) not in self.config.order_kinds or _sent_by_hub(info):
             return None
         return RawRecord(external_id=event.ids[0], body=json_dumps(info).encode())
 
@@ -447,6 +460,8 @@ class IikoConnector(Connector):
             keys = [self.match(product) or f"{UNMATCHED}{product.id}" for product in products]
             # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
             self.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
+            # The way back, 1C good → iiko product, for orders from other channels that the kitchen cooks.
+            self.state.put_many(_GOOD, {product.id: key for key, product in zip(keys, products, strict=True)})
             policies = {key: self.stop_policy(product) for key, product in zip(keys, products, strict=True)}
             self.state.put_many(_POLICY, {key: policy for key, policy in policies.items() if policy != "auto"})
             self.state.delete(_POLICY, [key for key, policy in policies.items() if policy == "auto"])
@@ -531,7 +546,10 @@ class IikoConnector(Connector):
     # --- customers: iiko's loyalty guests --------------------------------------------------------
 
     def find(self, entity: Entity, key: str) -> str | None:
-        """The loyalty guest with the phone in ``key`` (``phone:+7…``, or the bare phone)."""
+        """The delivery hub sent for order ``key``, or the loyalty guest with the phone in ``key``."""
+        if entity is Entity.ORDERS:
+            found = self.client.deliveries_by_id(self.organization, [_delivery_id(key)])
+            return str(found[0]["id"]) if found else None
         if entity is not Entity.CUSTOMERS:
             raise self._unsupported(entity, Mode.WRITE)
         phone = key.removeprefix("phone:")
@@ -539,6 +557,53 @@ class IikoConnector(Connector):
             return None  # iiko finds guests by phone (or card); an email or a channel id finds nobody
         guest = self.client.customer_by_phone(self.organization, phone)
         return guest.id if guest is not None and not guest.deleted else None
+
+    # --- orders from other channels: to the kitchen ----------------------------------------------
+
+    def _cook(self, order: Order, key: str, ref: str | None) -> WriteResult:
+        """Another channel's order sent to the kitchen terminal as a delivery, once: its iiko id comes from the
+        order's key, so a create whose answer was lost is refused as a duplicate and found. What the POS says
+        is wrong with it (a good it does not sell, a stop) makes it the order's problem: dead letters."""
+        if ref is not None:
+            return WriteResult(ref=ref, action="unchanged")  # the kitchen has it: the POS runs it from there
+        if self.config.kitchen is None:
+            raise ConfigError([f"sources.{self.name}.kitchen: iiko takes orders of other channels only with the "
+                               "terminal group that cooks them"], hint="name it, or remove iiko from the job's to:")
+        phones = order.customer.phones if order.customer else []
+        if not phones:
+            raise InvalidRecord(f"{key}: iiko takes a delivery only with the guest's phone")
+        courier = order.delivery is not None and order.delivery.type is DeliveryType.COURIER
+        address = order.delivery.address if courier and order.delivery else None
+        body = {"id": _delivery_id(key), "externalNumber": order.number or order.external_id,
+                "sourceKey": HUB_SOURCE_KEY, "phone": phones[0],
+                "orderServiceType": "DeliveryByCourier" if courier else "DeliveryByClient",
+                "comment": " | ".join(filter(None, [key, order.comment])),
+                # regular: iiko finds the guest by phone in its base (or adds them), one profile across channels
+                "customer": {"type": "regular",
+                             "name": (order.customer.first_name if order.customer else None) or "Гость"},
+                "deliveryPoint": {"address": {"line1": address}} if address else None,
+                "items": [self._kitchen_item(order.channel, key, line) for line in order.lines]}
+        created = self.client.create_delivery(self.organization, body, terminal_group_id=self.config.kitchen)
+        if created.correlation_id is not None:
+            done = self.client.wait_for_command(self.organization, created.correlation_id, interval=0.5)
+            if done.state == "Error":
+                raise InvalidRecord(f"{key}: iiko refused the delivery: {done.error}")
+        self.context.log.info("order %s sent to iiko's kitchen as delivery %s", key, created.order_id)
+        return WriteResult(ref=created.order_id, action="created")
+
+    def _kitchen_item(self, channel: str, key: str, line: OrderLine) -> dict[str, Any]:
+        good = self.context.links.resolve(channel, Entity.CATALOG.value, line.product) if self.context.links \
+            else None
+        product = self.state.get(_GOOD, good) if good else None
+        if product is None or product.startswith(UNMATCHED):
+            raise InvalidRecord(f"{key}: {line.name} ({channel} {line.product}) is no iiko product "
+                                "(the iiko catalog job links 1C goods to iiko's)")
+        product_id, _, size_id = product.partition(":")
+        item: dict[str, Any] = {"type": "Product", "productId": product_id, "amount": line.quantity,
+                                "price": line.unit_price}
+        if size_id:
+            item["productSizeId"] = size_id
+        return item
 
     def about_customer(self, external_id: str) -> Mapping[str, str]:
         """The balance of each of the guest's loyalty wallets (bonuses, deposits, certificates)."""
@@ -548,7 +613,10 @@ class IikoConnector(Connector):
         return {f"wallet «{wallet.name}»": f"{wallet.balance}" for wallet in guest.wallets}
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
-        """Create the guest (``ref`` None) or update guest ``ref`` from a canonical customer."""
+        """Send another channel's order to the kitchen as a delivery, or create (``ref`` None) or update guest
+        ``ref`` from a canonical customer."""
+        if entity is Entity.ORDERS and isinstance(record, Order):
+            return self._cook(record, key, ref)
         if entity is not Entity.CUSTOMERS or not isinstance(record, Customer):
             raise self._unsupported(entity, Mode.WRITE)
         if ref is None and not record.phones:
@@ -563,6 +631,21 @@ class IikoConnector(Connector):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+HUB_SOURCE_KEY: Final = "hub"
+"""The ``sourceKey`` of the deliveries hub sends to the kitchen: read back from iiko, they are skipped, for
+they reach 1C from the channel they came from."""
+
+
+def _sent_by_hub(info: Mapping[str, Any]) -> bool:
+    order = info.get("order")
+    return isinstance(order, dict) and order.get("sourceKey") == HUB_SOURCE_KEY
+
+
+def _delivery_id(key: str) -> str:
+    """The iiko id of the delivery for order ``key``, the same on every try: iiko refuses a second one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub:order:{key}"))
 
 
 def _index(menu: Menu) -> _MenuIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from connectors.onec_odata import OneCSandbox
 from hub.config import bundled_mappings, load_config
 from hub.customers import profile
 from hub.daemon import Daemon
+from hub.errors import InvalidRecord
 from hub.jobs import run_job
-from hub.model import Customer, Entity
+from hub.model import Customer, Entity, Order, OrderLine
 from hub.operations import dead_letters
 from hub.reconcile import reconcile
 from hub.runtime import Runtime
@@ -280,3 +282,34 @@ def test_a_goods_stop_list_policy_from_the_catalog_mapping_overrides_1c_stock(st
 
     assert (parmesan, None) not in stage.iiko.stop_list(HALL)  # none in 1C, but made to order: never stopped
     assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0  # in stock, but kept stopped
+
+
+def test_an_order_from_another_channel_goes_to_the_kitchen_once_and_never_back_to_1c(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["sources"]["iiko"]["kitchen"] = DELIVERY
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    guest = Customer(first_name="Анна", phones=["+79161234567"])
+    order = Order(channel="shop", external_id="A-7", created_at=dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC),
+                  customer=guest, total=Decimal("360.00"), lines=[
+                      OrderLine(product="CAP", name="Капучино", quantity=Decimal(2), unit_price=Decimal("180.00"),
+                                sum=Decimal("360.00"))])
+    with Runtime(load_config(stage.config)) as runtime:
+        with runtime.store.transaction() as state:  # the shop sells 1C's cappuccino as CAP
+            state.links.put("shop", "catalog", "CAP", stage.good("CAP-300"))
+        iiko = runtime.connector("iiko")
+
+        sent = iiko.write(Entity.ORDERS, order, key="shop:A-7", ref=None)
+        again = iiko.write(Entity.ORDERS, order, key="shop:A-7", ref=None)  # its answer was lost: sent again
+        found = iiko.find(Entity.ORDERS, "shop:A-7")
+        stranger = order.model_copy(update={"lines": [order.lines[0].model_copy(update={"product": "TEA"})]})
+        with pytest.raises(InvalidRecord, match="no iiko product"):
+            iiko.write(Entity.ORDERS, stranger, key="shop:A-8", ref=None)
+
+    assert sent.action == "created" and again.ref == found == sent.ref
+    [delivery] = [o for o in stage.iiko.orders.values() if o.kind == "delivery"]
+    assert delivery.id == sent.ref and delivery.terminal_group_id == DELIVERY
+    for status in ("WaitCooking", "CookingStarted", "CookingCompleted", "OnWay", "Delivered"):
+        stage.iiko.set_status(sent.ref, status)
+    stage.iiko.close_order(sent.ref)
+    stage.run("iiko-orders")  # closed at the POS, but it reaches 1C from the shop, not from iiko
+    assert stage.documents(sent.ref) == []
