@@ -581,7 +581,8 @@ class IikoConnector(Connector):
                 # regular: iiko finds the guest by phone in its base (or adds them), one profile across channels
                 "customer": {"type": "regular",
                              "name": (order.customer.first_name if order.customer else None) or "Гость"},
-                "deliveryPoint": {"address": {"line1": address}} if address else None,
+                # A one-line address is iiko's "city" form (line1, iiko 8.7.6 on); "legacy" wants street and house.
+                "deliveryPoint": {"address": {"type": "city", "line1": address[:250]}} if address else None,
                 "items": [self._kitchen_item(order.channel, key, line) for line in order.lines]}
         created = self.client.create_delivery(self.organization, body, terminal_group_id=self.config.kitchen)
         if created.correlation_id is not None:

@@ -17,6 +17,7 @@ import yaml
 from connectors.iiko import IikoSandbox
 from connectors.iiko.sandbox import CARD, DELIVERY, HALL
 from connectors.onec_odata import OneCSandbox
+from connectors.testchannel import TestChannelSandbox
 from hub.config import bundled_mappings, load_config
 from hub.customers import profile
 from hub.daemon import Daemon
@@ -313,3 +314,29 @@ def test_an_order_from_another_channel_goes_to_the_kitchen_once_and_never_back_t
     stage.iiko.close_order(sent.ref)
     stage.run("iiko-orders")  # closed at the POS, but it reaches 1C from the shop, not from iiko
     assert stage.documents(sent.ref) == []
+
+
+def test_an_orders_job_to_1c_and_the_kitchen_writes_each_order_once_to_both(stage: Stage) -> None:
+    with TestChannelSandbox() as shop:
+        config = yaml.safe_load(stage.config.read_text())
+        config["sources"]["iiko"]["kitchen"] = DELIVERY
+        config["sources"]["shop"] = {"type": "testchannel", "url": shop.url, "token": shop.token}
+        config["jobs"]["shop-catalog"] = {"type": "catalog", "from": "onec", "to": "shop"}
+        config["jobs"]["shop-orders"] = {"type": "orders", "from": "shop", "to": ["onec", "iiko"]}
+        stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+        stage.run("shop-catalog")
+        [sku] = [p["sku"] for p in shop.products.values() if p["sku"] == "CAP-300"]
+        placed = shop.place_order(total="360.00", items=[{"sku": sku, "title": "Капучино", "qty": "2",
+                                                           "price": "180.00", "discount": "0", "total": "360.00",
+                                                           "options": []}])
+
+        stage.run("shop-orders")
+        stage.run("shop-orders")  # nothing new: neither side gets it twice
+
+    documents = [d for d in stage.onec.rows(DOCUMENTS) if d["НомерПоДаннымКлиента"] == f"shop:{placed['id']}"]
+    deliveries = [o for o in stage.iiko.orders.values() if o.kind == "delivery"]
+    assert len(documents) == 1 and documents[0]["Posted"]
+    assert len(deliveries) == 1 and deliveries[0].external_number == placed["number"]
+    with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
+        assert state.links.get("shop", "orders", str(placed["id"])) == documents[0]["Ref_Key"]
+        assert state.links.get("shop>iiko", "orders", str(placed["id"])) == deliveries[0].id
