@@ -32,12 +32,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
-from hub.errors import RequestRejected
+from hub.errors import ConfigError, RequestRejected
 from hub.model import Entity, OrderStatus, Record
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from hub.inbound import Endpoint
     from hub.mapping import CompiledMapping, LinkResolver
     from hub.sandbox import Sandbox
+
+_Key = TypeVar("_Key")
 
 
 class Mode(StrEnum):
@@ -168,6 +170,21 @@ class ConnectorContext:
 
         folder = self.mappings or bundled_mappings()
         return load_mapping(folder / relative, timezone=self.timezone, config=values or {})
+
+    def mapping_set(self, relatives: Mapping[_Key, str], values: Mapping[str, Any] | None = None, *,
+                    hint: str) -> dict[_Key, CompiledMapping]:
+        """Compile several mappings (key → relative path) at once: a ConfigError lists the problems of every
+        file, not only the first broken one's, so an integrator fixes them in one go."""
+        found: dict[_Key, CompiledMapping] = {}
+        problems: list[str] = []
+        for key, relative in relatives.items():
+            try:
+                found[key] = self.mapping(relative, values)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems, hint=hint)
+        return found
 
     def http(self, settings: SourceSettings, base_url: str, **kwargs: Any) -> HttpClient:
         """An HTTP client for this source with its timeout, rate limit and retry policy."""

@@ -91,7 +91,7 @@ from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import ConfigError, InvalidRecord, ProtocolError, RecordError, UnresolvedReference
+from hub.errors import InvalidRecord, ProtocolError, RecordError, UnresolvedReference
 from hub.inbound import Endpoint, Inbound
 from hub.mapping import CompiledMapping
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel, moves_forward
@@ -196,17 +196,10 @@ class OneCExchangeConnector(Connector):
     def _load_mappings(self) -> dict[Entity, CompiledMapping]:
         """The mappings 1C's uploads go through; broken files stop hub at start with every problem."""
         values = {**self.config.values, "warehouse": self.config.warehouse}
-        found: dict[Entity, CompiledMapping] = {}
-        problems: list[str] = []
-        for entity in MAPPED:
-            try:
-                found[entity] = self.context.mapping(f"{self.config.mappings}/{entity.value}.in.yaml", values)
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ConfigError(problems, hint=f"source {self.name!r}: every file of mappings/{self.config.mappings}/ "
-                                             "must load; `hub mappings check` shows the grammar problems")
-        return found
+        return self.context.mapping_set(
+            {entity: f"{self.config.mappings}/{entity.value}.in.yaml" for entity in MAPPED}, values,
+            hint=f"source {self.name!r}: every file of mappings/{self.config.mappings}/ must load; "
+                 "`hub mappings check` shows the grammar problems")
 
     @classmethod
     def sandbox(cls) -> OneCDriver:

@@ -121,18 +121,11 @@ class OneCConnector(Connector):
 
     def _load_preset(self, settings: OneCSettings) -> dict[tuple[Entity, str], CompiledMapping]:
         """Every mapping of the preset, by (entity, direction); broken files stop hub with their problems."""
-        found: dict[tuple[Entity, str], CompiledMapping] = {}
-        problems: list[str] = []
-        for entity, direction in [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]:
-            relative = f"onec/{self.preset}/{entity.value}.{direction}.yaml"
-            try:
-                found[(entity, direction)] = self.context.mapping(relative, settings.values)
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ConfigError(problems, hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ "
-                                             "must load; `hub mappings check` shows the grammar problems")
-        return found
+        wanted = [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]
+        return self.context.mapping_set(
+            {(e, direction): f"onec/{self.preset}/{e.value}.{direction}.yaml" for e, direction in wanted},
+            settings.values, hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ must load; "
+                                  "`hub mappings check` shows the grammar problems")
 
     def required_objects(self) -> list[str]:
         """The 1C objects the preset reads or writes: what must be in the OData composition."""
