@@ -69,10 +69,16 @@ class Stage:
 
 
 @pytest.fixture
-def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+def preset() -> str:
+    """The 1C configuration behind the stage; a test parametrized on ``preset`` picks another."""
+    return "ut11"
+
+
+@pytest.fixture
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: str) -> Iterator[Stage]:
     monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
     conformance = Conformance()
-    with OneCSandbox() as onec, IikoSandbox() as iiko:
+    with OneCSandbox(presets=(preset,)) as onec, IikoSandbox() as iiko:
         iiko.faults.on_request = conformance.request
         settings = iiko.source_settings()
         monkeypatch.setenv("IIKO_API_LOGIN", settings["api_login"])
@@ -131,6 +137,19 @@ def test_a_delivery_closed_in_iiko_becomes_a_posted_1c_order_with_exact_lines(st
         (stage.good("CAP-300"), Decimal(2), Decimal("180.00"), Decimal("360.00")),
         (stage.good("CHE-03"), Decimal("0.25"), Decimal("2400.00"), Decimal("600.00"))])
     assert to_decimal(document["СуммаДокумента"]) == Decimal("960.00")
+
+
+@pytest.mark.parametrize("preset", ["retail"])
+def test_with_1c_retail_a_closed_sale_becomes_a_posted_retail_receipt_instead(stage: Stage) -> None:
+    order = closed_delivery(stage.iiko)  # the preset's order mapping chooses the document: Розница's ЧекККМ
+
+    stage.run("iiko-orders")
+
+    [receipt] = [d for d in stage.onec.rows("Document_ЧекККМ") if d["НомерЧекаККМ"] == f"iiko:{order}"]
+    assert receipt["Posted"]
+    assert lines(receipt) == sorted([
+        (stage.good("CAP-300"), Decimal(2), Decimal("180.00"), Decimal("360.00")),
+        (stage.good("CHE-03"), Decimal("0.25"), Decimal("2400.00"), Decimal("600.00"))])
 
 
 def test_a_hall_order_closed_at_the_pos_reaches_1c_through_the_webhook(stage: Stage) -> None:
