@@ -277,6 +277,12 @@ class Connector(ABC):
         """Tell the system that its order ``external_id`` is now at ``status`` (1C's word, in hub's vocabulary)."""
         raise self._unsupported(Entity.ORDERS, Mode.STATUS)
 
+    def changed_outside(self, entity: Entity) -> bool:
+        """Whether what the system holds of ``entity`` may have been changed by hand since hub last pushed it
+        (iiko's stop lists, edited at the POS): the next push then compares everything, not only what changed
+        in 1C. False by default."""
+        return False
+
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
         """Set many records at once (goods, stock levels, prices); return each one's id in this system.
 

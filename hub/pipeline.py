@@ -300,6 +300,9 @@ class Push:
 
     def run(self, records: Iterable[tuple[str, Record]]) -> None:
         """Push ``(key, record)`` pairs whose content changed since the last push of the same key."""
+        if not self.ctx.dry_run and self.connector.changed_outside(self.entity):
+            with self.runtime.store.transaction() as state:  # what was pushed last no longer says what it holds
+                state.fingerprints.forget(self.target, self.entity.value)
         chunk: list[tuple[str, Record]] = []
         for pair in records:
             chunk.append(pair)

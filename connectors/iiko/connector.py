@@ -442,6 +442,10 @@ class IikoConnector(Connector):
                 **record.attributes, "iiko": self.match(record), "iiko_stop_policy": self.stop_policy(record)}})
         return record
 
+    def changed_outside(self, entity: Entity) -> bool:
+        """A stop list changed at the POS since the last push (a webhook said so): compare every good again."""
+        return entity is Entity.STOCK and any(key.startswith("stop_list:") for key, _ in self.state.all(_HINT))
+
     def _stopped(self, level: StockLevel) -> bool:
         """Whether the good should be on the stop list: by its policy, else by 1C's balance."""
         policy = self._policies().get(level.product, "auto")

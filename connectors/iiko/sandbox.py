@@ -326,6 +326,12 @@ class IikoSandbox(Sandbox):
             self._stop[terminal_group_id][(product_id, None)] = (balance, _utc_now())
         self._notify_stop_list(ORGANIZATION, terminal_group_id)
 
+    def release_at_pos(self, terminal_group_id: str, product_id: str) -> None:
+        """A cashier takes a product out of the stop list at the POS; a ``StopListUpdate`` webhook follows."""
+        with self._data:
+            self._stop[terminal_group_id].pop((product_id, None), None)
+        self._notify_stop_list(ORGANIZATION, terminal_group_id)
+
     # --- serving ---------------------------------------------------------------------------------
 
     _ROUTES: Final[dict[str, str]] = {

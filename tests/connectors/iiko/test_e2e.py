@@ -359,3 +359,17 @@ def test_an_orders_job_to_1c_and_the_kitchen_writes_each_order_once_to_both(stag
     with Runtime(load_config(stage.config)) as runtime, runtime.store.reading() as state:
         assert state.links.get("shop", "orders", str(placed["id"])) == documents[0]["Ref_Key"]
         assert state.links.get("shop>iiko", "orders", str(placed["id"])) == deliveries[0].id
+
+
+def test_a_stop_hub_set_and_a_cook_released_is_set_again_while_1c_still_has_none(stage: Stage) -> None:
+    stage.attach()
+    cappuccino, warehouse = stage.iiko.products["cappuccino"], stage.onec.preset_values()["venues"]["main"]["warehouse"]
+    stage.onec.receive(stage.good("CAP-300"), warehouse, Decimal(-41))
+    stage.run("iiko-stock")
+    assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0
+
+    stage.iiko.release_at_pos(HALL, cappuccino)  # by hand at the POS; iiko's webhook tells hub
+    assert (cappuccino, None) not in stage.iiko.stop_list(HALL) and set(stage.iiko.webhook_answers) == {200}
+    stage.run("iiko-stock")  # nothing changed in 1C, but the stop list did
+
+    assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0
