@@ -151,45 +151,49 @@ class CustomerBook:
                     else:
                         self.ctx.counts.unchanged += 1
 
-
     def push(self, target: str) -> None:
         """Every counterparty :meth:`refresh` read that has a phone, to ``target`` (a loyalty system such as
         iiko's), change-only. A guest is looked up there by phone before hub creates one, so a guest the POS
         already knows is updated, never doubled; the guest's id is linked to the counterparty."""
         connector = self.runtime.connector(target)
+        with self.runtime.store.reading() as state:  # the target's guests hub linked, by counterparty
+            linked = {ref: guest for guest, ref in state.links.all(target, CUSTOMERS).items()}
         after = ""
         while True:
             with self.runtime.store.reading() as state:
                 page = state.fingerprints.page(self.record, AS_IN_1C, after=after)
+                known = state.fingerprints.get_many(target, CUSTOMERS, [ref for ref, _ in page])
             if not page:
                 return
             for ref, payload in page:
-                self._push_one(connector, target, ref, Customer.model_validate_json(payload))
+                guest = self._push_one(connector, target, ref, Customer.model_validate_json(payload),
+                                       known=known.get(ref), linked=linked.get(ref))
+                if guest is not None:
+                    linked.setdefault(ref, guest)
             after = page[-1][0]
             self.ctx.checkpoint()
 
-    def _push_one(self, connector: Connector, target: str, ref: str, customer: Customer) -> None:
+    def _push_one(self, connector: Connector, target: str, ref: str, customer: Customer, *,
+                  known: str | None, linked: str | None) -> str | None:
+        """Write one counterparty to ``target`` unless it is as last pushed; the guest's id when written."""
         if not customer.phones:
-            return  # loyalty systems know their guests by phone
+            return None  # loyalty systems know their guests by phone
         told = customer.model_copy(update={"ids": {}})  # 1C's ids are no business of the channel
         payload = told.model_dump_json()
-        with self.runtime.store.reading() as state:
-            known = state.fingerprints.get_many(target, CUSTOMERS, [ref]).get(ref)
-            linked = state.links.by_ref(CUSTOMERS, ref).get(target)
         if known == Fingerprints.of(payload):
             self.ctx.counts.unchanged += 1
-            return
+            return None
         key = f"{PHONE}:{customer.phones[0]}"
         if self.ctx.dry_run:
             self.ctx.planned.append(Planned(target, key, "update" if linked or known else "create"))
-            return
+            return None
         try:
             result = connector.write(Entity.CUSTOMERS, told, key=key,
                                      ref=linked or connector.find(Entity.CUSTOMERS, key))
         except RecordError as exc:
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{target} customer {pii(customer.phones[0])}: {exc}")
-            return
+            return None
         with self.runtime.store.transaction() as state:
             state.fingerprints.put_many(target, CUSTOMERS, {ref: payload})
             if state.links.get(target, CUSTOMERS, result.ref) is None:
@@ -198,6 +202,7 @@ class CustomerBook:
             self.ctx.counts.created += 1
         else:
             self.ctx.counts.updated += 1
+        return result.ref
 
 
 @dataclass
