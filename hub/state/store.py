@@ -28,7 +28,6 @@ from hub.values import json_dumps, utcnow
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6875620A  # "hub\n": the advisory lock id that serialises migrations on PostgreSQL
 _URL_HINT = "use sqlite:///hub-state.db or postgresql+psycopg://user@host/db"
-_IN_LIMIT = 500  # values per IN (...) list, well within every driver's parameter limit
 
 
 # --- records handed out by the repositories ------------------------------------------
@@ -274,6 +273,7 @@ def _insert(conn: Connection, table: Table) -> Any:
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """``items`` in slices small enough for one ``IN (...)`` list on every driver."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -393,10 +393,9 @@ class Inbox(_Repo):
         fresh: dict[str, Payload] = {}
         for payload in payloads:
             fresh.setdefault(_dedupe_key(entity, payload.external_id, payload.body), payload)
-        keys = list(fresh)
-        for start in range(0, len(keys), _IN_LIMIT):
+        for chunk in _chunks(list(fresh)):
             for known in self.conn.execute(select(t.inbox.c.dedupe_key).where(
-                    t.inbox.c.source == source, t.inbox.c.dedupe_key.in_(keys[start:start + _IN_LIMIT]))).scalars():
+                    t.inbox.c.source == source, t.inbox.c.dedupe_key.in_(chunk))).scalars():
                 del fresh[known]
         if fresh:
             now = utcnow()
