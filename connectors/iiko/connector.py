@@ -353,24 +353,25 @@ class IikoConnector(Connector):
             return json_response({"error": "bad_request", "message": str(exc)}, 400)
         hints: dict[str, str] = {}
         received = []
+        refused: list[str] = []
         for event in events:
             if event.organization_id not in (None, self.organization):
                 continue  # one URL may serve several organizations of the API key: not this source's
             order = self._closed_order(event)
-            if order is not None:
-                problem = inbound.validate(Entity.ORDERS, order)
-                if problem is not None:
-                    return json_response({"error": "bad_request", "message": problem}, 400)
+            if order is None:
+                hints.update(self._hints(event))
+            elif (problem := inbound.validate(Entity.ORDERS, order)) is None:
                 received.append(order)
             else:
-                hints.update(self._hints(event))
+                refused.append(problem)  # kept as rejected with the reason by validate
+        if refused and not received and not hints:  # nothing in the call could be taken: say why
+            return json_response({"error": "bad_request", "message": "; ".join(refused)}, 400)
         if hints:
             self.state.put_many(_HINT, hints)
-        for order in received:
-            inbound.receive(Entity.ORDERS, order)
+        inbound.receive_many(Entity.ORDERS, received)
         if any(event.reread is Reread.MENU for event in events):
             self._menu_read_at = float("-inf")  # read again on next use: the daemon's worker shares this connector
-        return json_response({"accepted": len(events), "orders": len(received)})
+        return json_response({"accepted": len(events), "orders": len(received), "refused": len(refused)})
 
     def _closed_order(self, event: WebhookEvent) -> RawRecord | None:
         info = dict(event.info)

@@ -198,12 +198,24 @@ def event(iiko: IikoSandbox, order_id: str, kind: str = "DeliveryOrderUpdate") -
                         "correlationId": "c-1", "eventInfo": iiko.orders[order_id].info()}]).encode()
 
 
+def test_an_order_hub_cannot_take_leaves_the_other_events_of_the_call_kept(hub: Hub) -> None:
+    good, bad = delivery(hub.iiko, ("cappuccino", "1", None)), delivery(hub.iiko, ("cappuccino", "2", None))
+    open_ = delivery(hub.iiko, ("cappuccino", "3", None), close=False)
+    events = [json_loads(event(hub.iiko, order_id))[0] for order_id in (good, bad, open_)]
+    events[1]["eventInfo"]["order"]["comment"] = "Тест кассы"  # the mapping skips it: it cannot be taken
+
+    assert hub.webhook(json_dumps(events).encode()) == (200, {"accepted": 3, "orders": 1, "refused": 1})
+
+    assert hub.inbox("pending") == 1 and hub.inbox("rejected") == 1
+    assert [k for k, _ in hub.connector.state.all("reread")] == [f"delivery:{open_}"]
+
+
 def test_a_closed_order_in_a_webhook_is_stored_and_an_open_one_is_re_read_until_it_closes(hub: Hub) -> None:
     closed = delivery(hub.iiko, ("cappuccino", "1", None))
     open_ = delivery(hub.iiko, ("cappuccino", "2", None), close=False)
     hall = hub.iiko.open_table_order(4, [(hub.iiko.products["cappuccino"], Decimal(1), None)])
 
-    assert hub.webhook(event(hub.iiko, closed)) == (200, {"accepted": 1, "orders": 1})
+    assert hub.webhook(event(hub.iiko, closed)) == (200, {"accepted": 1, "orders": 1, "refused": 0})
     assert hub.webhook(event(hub.iiko, open_))[0] == 200
     assert hub.webhook(event(hub.iiko, hall, "TableOrderUpdate"))[0] == 200
 
@@ -248,7 +260,7 @@ def test_stop_list_events_become_hints_and_a_menu_event_has_the_menu_read_again(
         {"eventType": "StopListUpdate", "organizationId": "another-organization",
          "eventInfo": {"terminalGroupsStopListsUpdates": [{"id": DELIVERY, "isFull": False}]}}]).encode()
 
-    assert hub.webhook(body) == (200, {"accepted": 4, "orders": 0})
+    assert hub.webhook(body) == (200, {"accepted": 4, "orders": 0, "refused": 0})
 
     assert [k for k, _ in hub.connector.state.all("reread")] == [f"stop_list:{HALL}"]
     hub.connector.menu()
