@@ -35,6 +35,7 @@ from werkzeug.wrappers import Response
 
 from hub.errors import AuthError, ProtocolError, RequestRejected
 from hub.http import HttpClient
+from hub.model import OrderStatus
 
 log = logging.getLogger("hub.commerceml.exchange")
 
@@ -42,6 +43,10 @@ SUCCESS, PROGRESS, FAILURE = "success", "progress", "failure"
 Kind = Literal["catalog", "sale"]
 """``type=`` of an exchange: goods, prices and stock (catalog) or orders (sale)."""
 
+DEFAULT_STATUSES = {"N": OrderStatus.NEW, "P": OrderStatus.ACCEPTED, "F": OrderStatus.DELIVERED}
+"""Bitrix's status letters (``Статуса заказа ИД``), the ones 1C's exchange module knows."""
+ENCODINGS = Literal["UTF-8", "windows-1251"]
+"""The encodings either side of the exchange writes files and answers in."""
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 

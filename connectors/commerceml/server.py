@@ -57,6 +57,7 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,18 @@ from connectors.commerceml._views import (
     stock_views,
     variant_view,
 )
-from connectors.commerceml.exchange import FAILURE, PROGRESS, SUCCESS, answer, safe_name, unpack
+from connectors.commerceml.exchange import (
+    DEFAULT_STATUSES,
+    ENCODINGS,
+    FAILURE,
+    PROGRESS,
+    SUCCESS,
+    answer,
+    safe_name,
+    unpack,
+)
 from connectors.commerceml.items import (
+    FileHeader,
     Group,
     Offer,
     OrderDocument,
@@ -104,9 +115,6 @@ _ASK_AT_MOST = 200
 """Goods a mapping skipped in one import step that are looked up one by one; more are found in one read."""
 MAPPED = (Entity.CATALOG, Entity.PRICES, Entity.STOCK)
 """What 1C's uploads become through the source's mappings (``<mappings>/<entity>.in.yaml``)."""
-DEFAULT_STATUSES = {"N": OrderStatus.NEW, "P": OrderStatus.ACCEPTED, "F": OrderStatus.DELIVERED}
-"""Bitrix's status letters (``Статуса заказа ИД``), the ones 1C's exchange module knows."""
-ENCODINGS = Literal["UTF-8", "windows-1251"]
 SESSION, UPLOAD, IMPORT, ORDER = "session", "upload", "import", "order"
 
 
@@ -397,7 +405,11 @@ class OneCExchangeConnector(Connector):
         self.state.put_many(UPLOAD, {upload_key: json_dumps({"size": size, "last": digest})})
         arrived = [path]
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):  # the archive's last piece has come
-            names = unpack(path, path.parent)
+            try:
+                names = unpack(path, path.parent)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # kept as uploaded, for whoever looks into it
+                log.warning("%s: %s is a damaged archive: %s", self.name, path.name, exc)
+                return self._say(FAILURE, f"{path.name}: damaged archive: {exc}")
             log.info("%s: %s unpacked: %s", self.name, path.name, ", ".join(names[:10]))
             arrived = [path.parent / name for name in names]
         if session.kind == "sale":  # 1C may send its order changes with mode=file alone, no mode=import after
@@ -411,8 +423,11 @@ class OneCExchangeConnector(Connector):
             return
         try:
             step = self._apply_order_changes(path)
-        except ProtocolError:
-            return  # not well-formed yet: more pieces are coming
+        except ProtocolError as exc:
+            # More pieces may be coming; if not, mode=import answers failure with this reason.
+            log.info("%s: %s is not whole yet (%s): it waits for its next piece or mode=import", self.name,
+                     path.name, exc)
+            return
         self._imported(session, path, step, {"position": 0, "done": False, "problems": []})
 
     # --- imports ---------------------------------------------------------------------------------------------
@@ -557,7 +572,9 @@ class _CatalogImport:
         self.full_catalog = False
 
     def run(self) -> _Step:
-        deadline = time.monotonic() + self.config.import_step
+        # The step's time starts at its first new record: skipping what earlier steps took must not use it up,
+        # or a large file would go one record per call.
+        deadline: float | None = None
         limit = self.config.import_batch
         parsed = parse(self.path, timezone=self.connector.context.timezone, channel=self.connector.name,
                        name=self.path.name)
@@ -566,6 +583,8 @@ class _CatalogImport:
         taken = 0
         as_of = utcnow()
         for item in parsed:
+            if isinstance(item, FileHeader) and item.generated_at is not None:
+                as_of = item.generated_at  # a balance is as of when 1C wrote the file, the same on every step
             if isinstance(item, Section) and item.kind is SectionKind.CATALOG:
                 self.full_catalog = not item.only_changes
                 continue
@@ -578,6 +597,8 @@ class _CatalogImport:
                 self.seen_goods.add(item.id)
             if count <= self.position:
                 continue
+            if deadline is None:
+                deadline = time.monotonic() + self.config.import_step
             if isinstance(item, Problem):
                 step.problems.append(item)
             elif isinstance(item, Product):

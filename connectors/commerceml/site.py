@@ -54,11 +54,10 @@ from lxml import etree
 from pydantic import Field, PositiveInt
 
 from connectors.commerceml._documents import CANCELLED, FINAL, STATUS, STATUS_ID
-from connectors.commerceml.exchange import ExchangeClient, Kind, Session
+from connectors.commerceml.exchange import DEFAULT_STATUSES, ENCODINGS, ExchangeClient, Kind, Session
 from connectors.commerceml.items import Offer, OrderDocument, Owner, PriceType, Section, SectionKind, Warehouse
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import SiteSandbox
-from connectors.commerceml.server import DEFAULT_STATUSES, ENCODINGS
 from connectors.commerceml.writer import VERSIONS, write_import, write_offers, write_orders
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings
 from hub.errors import AuthError, InvalidRecord, ProtocolError, RequestRejected, RetriableError

@@ -397,3 +397,17 @@ def test_unknown_type_or_mode_is_a_failure(hub: Hub) -> None:
     assert hub.said(hub.call("stock", "init"))[0] == "failure"
     assert hub.said(hub.call("catalog", "query"))[0] == "failure"
     assert hub.said(hub.call("catalog", "complete")) == ["success"]
+
+
+def test_a_damaged_archive_is_answered_failure_and_kept(hub: Hub) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as packed:
+        packed.writestr("import.xml", OneCDriver().import_xml())
+    damaged = bytearray(buffer.getvalue())
+    damaged[60:80] = b"\x00" * 20  # inside the packed data: the directory at the end still reads
+    hub.login()
+
+    answer = hub.said(hub.call("catalog", "file", body=bytes(damaged), filename="v8_bad.zip"))
+
+    assert answer[0] == "failure" and "damaged archive" in answer[1]
+    assert (folder_of(hub) / "v8_bad.zip").read_bytes() == bytes(damaged)
