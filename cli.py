@@ -331,7 +331,6 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     try:
         url = running.start()
     except OSError as exc:
-        running.runtime.close()
         raise ConfigError([f"cannot listen on {listen or config.daemon.listen}: {exc.strerror or exc}"],
                           hint="another process has the port: pick another with daemon.listen or --listen") from None
     out.print(f"hub daemon listening on {url}", highlight=False)

@@ -60,6 +60,32 @@ def test_migrated_database_matches_schema_py(store: StateStore) -> None:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
+def test_stores_opened_at_once_on_a_fresh_database_migrate_it_once(state_url: str) -> None:
+    """Two daemons starting together on a new database: both open it, and neither's migration fails."""
+    start = threading.Barrier(2)
+    opened: list[StateStore] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        start.wait()
+        try:
+            opened.append(open_store(state_url))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert [store.revision() for store in opened] == [HEAD, HEAD]
+    assert "scheduler_jobs" in inspect(opened[0].engine).get_table_names()
+    for store in opened:
+        store.close()
+
+
 def test_revision_0001_builds_its_tables_without_schema_py(
         state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Frozen history: 0001 must build the same tables whatever schema.py says today.

@@ -76,12 +76,26 @@ class Daemon:
         self.url = ""
 
     def start(self) -> str:
-        """Serve, schedule and work; return the base URL. Raises OSError when the port is taken."""
-        host, port = self.server.start()
+        """Serve, schedule and work; return the base URL. Raises OSError when the port is taken.
+
+        A daemon that cannot start stops what it started and closes its runtime before raising:
+        the server's threads would otherwise keep a failed process alive.
+        """
+        try:
+            host, port = self.server.start()
+        except BaseException:
+            self.runtime.close()
+            raise
         self.url = f"http://{host}:{port}"
         if self.background:
-            self.scheduler.start()
-            self.worker.start()
+            try:
+                self.scheduler.start()
+                self.worker.start()
+            except BaseException:
+                self.server.stop()
+                self.scheduler.shutdown(wait=False)
+                self.runtime.close()
+                raise
         log.info("listening on %s; %d scheduled job(s)", self.url, len(self.scheduler.next_fire_times()))
         return self.url
 

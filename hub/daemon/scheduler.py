@@ -1,10 +1,10 @@
 """The daemon's schedule: APScheduler 3 with its job store in the state database.
 
 Each hub job with a ``schedule:`` becomes an APScheduler job of the same name.
-The job store lives in the state DB (table ``scheduler_jobs``), so the next fire
-time survives restarts: a daemon that was down when runs were due makes *one*
-run when it starts (``coalesce``, no misfire limit), not one per missed tick
-and not none.
+The job store lives in the state DB (table ``scheduler_jobs``, made by hub's
+migrations), so the next fire time survives restarts: a daemon that was down
+when runs were due makes *one* run when it starts (``coalesce``, no misfire
+limit), not one per missed tick and not none.
 
 Several daemons may share one state DB (PostgreSQL). Each runs its own
 scheduler over the shared job store, so two of them may fire the same tick.
@@ -36,13 +36,16 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.config import HubConfig, Schedule
+from hub.errors import FatalError
 from hub.state import StateStore
+from hub.state.schema import scheduler_jobs
 
 log = logging.getLogger("hub.daemon.scheduler")
 
-TABLE = "scheduler_jobs"
+TABLE = scheduler_jobs.name
 ScheduledRunner = Callable[[str, dt.datetime], None]
 """``runner(job_name, fire_time)``: makes one scheduled run."""
 
@@ -109,8 +112,13 @@ class Scheduler:
         return bool(self._scheduler.running)
 
     def start(self) -> None:
-        self._scheduler.start(paused=True)  # the store is brought in line with hub.yaml before anything fires
-        self._align()
+        try:
+            self._scheduler.start(paused=True)  # the store is brought in line with hub.yaml before anything fires
+            self._align()
+        except SQLAlchemyError as exc:
+            self.shutdown(wait=False)
+            raise FatalError(f"the scheduler cannot start: the state database said {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0]}", hint="check the state database with hub status") from exc
         self._scheduler.resume()
 
     def next_fire_times(self) -> dict[str, dt.datetime | None]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    Unicode,
     UniqueConstraint,
 )
 
@@ -191,4 +193,13 @@ channel_state = Table(
     Column("key", String(255), primary_key=True),
     Column("payload", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+scheduler_jobs = Table(
+    # APScheduler 3's SQLAlchemyJobStore table, which hub.daemon.scheduler hands to APScheduler. A migration
+    # makes it (APScheduler would make it itself, but two daemons starting at once raced to do so).
+    "scheduler_jobs", metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -26,6 +28,7 @@ from hub.state import schema as t
 from hub.values import json_dumps, utcnow
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_SQLITE_BUSY_MS = 30_000  # how long a SQLite writer waits for another
 _MIGRATION_LOCK = 0x6875620A  # "hub\n": the advisory lock id that serialises migrations on PostgreSQL
 _URL_HINT = "use sqlite:///hub-state.db or postgresql+psycopg://user@host/db"
 
@@ -232,8 +235,8 @@ def _tune_sqlite(engine: Engine) -> None:
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -241,6 +244,20 @@ def _tune_sqlite(engine: Engine) -> None:
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get("hub_read_only", False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    # Two processes opening a new database at once both switch it to WAL; the loser is told
+    # "database is locked" at once, without the busy handler, so it waits here instead.
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 # --- repositories -----------------------------------------------------------------------

@@ -73,7 +73,10 @@ class DaemonProcess:
             if found is None and self.process.poll() is not None:
                 raise AssertionError(f"the daemon exited with {self.process.returncode}:\n{self.output}")
             return found.group(1) if found else None
-        return str(wait_for(printed, timeout=timeout, what="the daemon to start"))
+        try:
+            return str(wait_for(printed, timeout=timeout, what="the daemon to start"))
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it printed:\n{self.output}") from None
 
     def kill(self) -> None:
         """SIGKILL it if it is still running (a test that failed half-way)."""

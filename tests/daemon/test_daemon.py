@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+import pytest
 import requests
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 
 from connectors.testchannel.client import SIGNATURE_HEADER, webhook_signature
+from hub.config import load_config
+from hub.daemon import Daemon
 from hub.daemon.scheduler import TABLE
+from hub.errors import FatalError
+from hub.state.schema import metadata
 from hub.values import json_dumps, json_loads, utcnow
 from tests.daemon.conftest import DOCUMENTS, ENV, DaemonStage, wait_for
 
@@ -142,6 +152,39 @@ def test_readiness_fails_when_the_scheduler_is_not_running(daemon_stage: Stage) 
 
     assert answer.status_code == 503
     assert json_loads(answer.content)["scheduler"] == "not running"
+
+
+def test_the_scheduler_table_hub_migrates_is_the_one_apscheduler_would_make(daemon_stage: Stage) -> None:
+    # Made by a migration so that two daemons starting at once do not both try to make it.
+    stage = daemon_stage()
+    theirs = SQLAlchemyJobStore(engine=stage.store().engine, tablename=TABLE).jobs_t
+
+    assert inspect(stage.store().engine).has_table(TABLE)
+    ours = metadata.tables[TABLE]
+    assert [(c.name, type(c.type), c.primary_key, c.nullable, bool(c.index)) for c in ours.columns] == \
+        [(c.name, type(c.type), c.primary_key, c.nullable, bool(c.index)) for c in theirs.columns]
+    assert [(str(c.type), getattr(c.type, "precision", None)) for c in ours.columns] == \
+        [(str(c.type), getattr(c.type, "precision", None)) for c in theirs.columns]
+
+
+def test_a_daemon_whose_scheduler_cannot_start_says_why_and_leaves_nothing_running(
+        daemon_stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage = daemon_stage(jobs={"customers": {"type": "customers", "from": "onec", "schedule": {"every": "1h"}}})
+    before = {t for t in threading.enumerate() if not t.daemon}
+
+    def unreachable(*_args: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(SQLAlchemyJobStore, "start", unreachable)
+    daemon = Daemon(load_config(stage.config))
+    with pytest.raises(FatalError, match="the scheduler cannot start: the state database said OperationalError"):
+        daemon.start()
+
+    # Nothing is left to keep the process from exiting: no server threads, no open port.
+    assert {t for t in threading.enumerate() if not t.daemon} == before
+    address = urlsplit(daemon.url)
+    with pytest.raises(OSError), socket.create_connection((address.hostname, address.port), timeout=2):
+        pass
 
 
 def test_runs_missed_while_the_daemon_was_down_are_made_once(daemon_stage: Stage) -> None:
