@@ -145,7 +145,10 @@ def json_dumps(value: Any, *, indent: int | None = None) -> str:
 
 
 def json_loads(text: str | bytes) -> Any:
-    """Parse JSON keeping every non-integer number as a Decimal; NaN and Infinity are refused."""
+    """Parse JSON keeping every non-integer number as a Decimal; NaN and Infinity are refused.
+
+    A leading UTF-8 byte order mark is skipped, as RFC 8259 allows (iiko sends one).
+    """
     return _json.loads(text, use_decimal=True, parse_constant=_no_constant)
 
 

@@ -64,6 +64,11 @@ def test_json_round_trip_keeps_decimals_exact() -> None:
     assert original.key == "shop:42"
 
 
+def test_json_with_a_byte_order_mark_is_read() -> None:
+    # iiko answers with one; RFC 8259 lets a reader skip it.
+    assert json_loads(b"\xef\xbb\xbf" + b'{"sum": 2.50}') == {"sum": Decimal("2.50")}
+
+
 def test_customer_contacts_are_normalised_and_hidden_from_repr() -> None:
     customer = Customer(first_name="Анна", phones=["8 (916) 555-12-34 доб. 12"], emails=[" Anna@Example.RU "])
     assert customer.phones == ["+79165551234"]

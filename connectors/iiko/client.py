@@ -103,7 +103,6 @@ _ERROR_STATUSES: Final = frozenset({400, 401, 403, 404, 408, 409, 410, 415, 422}
 """Statuses whose body is iiko's error: read here, not turned into a generic error by HttpClient.
 
 5xx stays with HttpClient, so that reads are retried with backoff."""
-_BOM: Final = b"\xef\xbb\xbf"
 
 
 # --- credentials and results ---------------------------------------------------------------------
@@ -801,7 +800,7 @@ def error_for(response: requests.Response, what: str) -> HubError:
 
 def _error_body(response: requests.Response) -> tuple[str, str | None, str | None]:
     try:
-        data = json_loads(response.content.removeprefix(_BOM) or b"null")
+        data = json_loads(response.content or b"null")
     except ValueError:
         data = None
     if isinstance(data, dict):
@@ -823,7 +822,7 @@ def _means_not_found(message: str) -> bool:
 
 def _object(response: requests.Response, what: str) -> dict[str, Any]:
     try:
-        data = json_loads(response.content.removeprefix(_BOM))
+        data = json_loads(response.content)
     except ValueError as exc:
         raise ProtocolError(f"iiko answered {what} with something that is not JSON: {exc}") from None
     if not isinstance(data, dict):

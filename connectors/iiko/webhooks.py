@@ -108,7 +108,7 @@ def parse_events(body: bytes) -> list[WebhookEvent]:
     time); an event with no ``eventType`` at all makes the body invalid.
     """
     try:
-        data = json_loads(body.removeprefix(b"\xef\xbb\xbf"))
+        data = json_loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidRecord(f"iiko webhook body is not JSON: {exc}") from None
     items = [data] if isinstance(data, dict) else data
