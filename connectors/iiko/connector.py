@@ -52,6 +52,7 @@ Settings (``sources.<name>`` in hub.yaml, see :class:`IikoSettings`)::
       organization_id: 7bc05553-4b68-44e8-b7bc-37be63c6d9e9
       terminal_groups: {hall: <terminal group id>, delivery: [<id>, <id>]}   # venue → terminal group(s)
       webhook_token: ${IIKO_WEBHOOK_TOKEN}    # the authToken set in iiko's webhook settings
+      webhook_url: https://hub.example.ru/iiko/webhook   # where iiko must send them: hub check looks
       order_kinds: [delivery, table]
       kitchen: <terminal group id>            # cooks the orders of other channels (optional)
 """
@@ -131,6 +132,9 @@ class IikoSettings(SourceSettings):
     webhook_token: str | None = Field(None, description=(
         "The authToken in iiko's webhook settings; write it as ${ENV_VAR}. When set, hub daemon serves "
         "POST <inbound.path>/webhook for iiko's events."))
+    webhook_url: str | None = Field(None, description=(
+        "The public URL of that endpoint, as iiko must call it (https://…/webhook). When set, hub check "
+        "asks iiko where its webhooks go and says so when it is anywhere else."))
     order_kinds: list[Literal["delivery", "table"]] = Field(["delivery", "table"], min_length=1, description=(
         "Which closed orders go to 1C: delivery (deliveries and pickups) and table (hall orders)."))
     first_read_days: PositiveInt = Field(1, le=7, description=(
@@ -235,7 +239,17 @@ class IikoConnector(Connector):
             raise RequestRejected(f"iiko has no terminal group(s) {', '.join(unknown)} in organization "
                                   f"{self.organization}", hint="copy the terminal group ids from iikoWeb into "
                                                                "terminal_groups")
-        return f"iiko organization {self.organization}: {len(groups)} terminal group(s), hub.yaml's among them"
+        said = f"iiko organization {self.organization}: {len(groups)} terminal group(s), hub.yaml's among them"
+        wanted = self.config.webhook_url
+        if wanted:
+            going = self.client.webhook_uri(self.organization)
+            if going != wanted:
+                raise RequestRejected(
+                    f"iiko sends the organization's webhooks to {going or 'nowhere'}, not to {wanted}",
+                    hint="in iikoWeb, set the API login's webhook URL to webhook_url and its token to "
+                         "webhook_token's value")
+            said += f"; its webhooks come to {wanted}"
+        return said
 
     def close(self) -> None:
         self.client.http.close()

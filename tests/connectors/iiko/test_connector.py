@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -118,6 +119,21 @@ def test_check_refuses_a_terminal_group_iiko_does_not_have(stand: Stand, tmp_pat
         connect(stand, store, organization_id="someone-else").check()
     with pytest.raises(AuthError):
         connect(stand, store, api_login="someone-else").check()
+
+
+def test_check_says_where_iikos_webhooks_go_when_webhook_url_is_set(stand: Stand, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    hub_url = "https://hub.example.ru/iiko/webhook"
+    with pytest.raises(RequestRejected, match=re.escape(f"webhooks to nowhere, not to {hub_url}")):
+        connect(stand, store, webhook_url=hub_url).check()
+    connect(stand, store).client.set_webhook(ORGANIZATION, "https://old.example.ru/hook", "token")
+    with pytest.raises(RequestRejected, match=re.escape("to https://old.example.ru/hook, not")):
+        connect(stand, store, webhook_url=hub_url).check()
+
+    stand.sandbox.attach(hub_url.removesuffix("/webhook"))  # as the integrator sets it in iikoWeb
+
+    assert connect(stand, store, webhook_url=hub_url).check().endswith(f"its webhooks come to {hub_url}")
+    assert "webhooks" not in connect(stand, store).check()
 
 
 # --- orders ------------------------------------------------------------------------------------
