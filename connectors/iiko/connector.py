@@ -419,21 +419,19 @@ class IikoConnector(Connector):
                 self._menu_read_at = clock.monotonic()
             return self._menu
 
-    def _wanted(self, product: Product) -> dict[str, Any]:
+    def placement(self, product: Product) -> tuple[str | None, str]:
+        """Where the 1C good is in iiko, by the catalog mapping (one run of it per good): the iiko product key
+        its code and size name (None if none), and its ``stop_list`` policy (``auto`` when it says nothing)."""
         wanted = self.catalog_out.apply(product.model_dump())
-        return wanted if isinstance(wanted, dict) else {}
-
-    def stop_policy(self, product: Product) -> str:
-        """The catalog mapping's ``stop_list`` for the good (``auto`` when it says nothing)."""
-        policy = str(self._wanted(product).get("stop_list") or "auto").strip().lower()
+        if not isinstance(wanted, dict):
+            wanted = {}
+        policy = str(wanted.get("stop_list") or "auto").strip().lower()
         if policy not in STOP_POLICIES:
             raise InvalidRecord(f"good {product.id}: stop_list {policy!r} is none of {', '.join(STOP_POLICIES)} "
                                 f"({self.catalog_out.path.name})")
-        return policy
+        return self._match(wanted), policy
 
-    def match(self, product: Product) -> str | None:
-        """The iiko product key the 1C good stands for, by the catalog mapping's code and size; None if none."""
-        wanted = self._wanted(product)
+    def _match(self, wanted: Mapping[str, Any]) -> str | None:
         if not wanted.get("code"):
             return None
         size = str(wanted.get("size") or "").strip().lower()
@@ -453,8 +451,9 @@ class IikoConnector(Connector):
         if isinstance(record, Product):
             # The match depends on iiko's menu too: a code added there later changes this, and the good is linked;
             # a changed stop_list in the mapping makes the good go out again, so its policy is kept anew.
+            key, policy = self.placement(record)
             return record.model_copy(update={"attributes": {
-                **record.attributes, "iiko": self.match(record), "iiko_stop_policy": self.stop_policy(record)}})
+                **record.attributes, "iiko": key, "iiko_stop_policy": policy}})
         return record
 
     def changed_outside(self, entity: Entity) -> bool:
@@ -476,12 +475,13 @@ class IikoConnector(Connector):
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
         if entity is Entity.CATALOG:
             products = [record for record in records if isinstance(record, Product)]
-            keys = [self.match(product) or f"{UNMATCHED}{product.id}" for product in products]
+            placed = [self.placement(product) for product in products]
+            keys = [key or f"{UNMATCHED}{product.id}" for (key, _), product in zip(placed, products, strict=True)]
             # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
             self.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
             # The way back, 1C good → iiko product, for orders from other channels that the kitchen cooks.
             self.state.put_many(_GOOD, {product.id: key for key, product in zip(keys, products, strict=True)})
-            policies = {key: self.stop_policy(product) for key, product in zip(keys, products, strict=True)}
+            policies = {key: policy for key, (_, policy) in zip(keys, placed, strict=True)}
             self.state.put_many(_POLICY, {key: policy for key, policy in policies.items() if policy != "auto"})
             self.state.delete(_POLICY, [key for key, policy in policies.items() if policy == "auto"])
             self._policy_cache = None
