@@ -17,6 +17,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import StatementError
 
@@ -119,6 +121,25 @@ def test_upgrading_a_0001_database_keeps_its_fingerprints(state_url: str) -> Non
         state.fingerprints.put_many("shop", "prices", {"SKU-1": "new"})
         assert state.fingerprints.payloads("shop", "prices", ["SKU-1"]) == {"SKU-1": "new"}
     with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.close()
+
+
+def test_upgrading_keeps_the_scheduler_table_an_earlier_hub_let_apscheduler_make(state_url: str) -> None:
+    store = StateStore(state_url)
+    with store.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0005")
+    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename="scheduler_jobs")
+    jobstore.start(BackgroundScheduler(), "default")  # as a daemon before 0006 did
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO scheduler_jobs (id, next_run_time, job_state) VALUES ('orders', 1, :s)"),
+                     {"s": b"kept"})
+
+    store.migrate()
+
+    assert store.revision() == HEAD
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM scheduler_jobs")).scalars().all() == ["orders"]
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     store.close()
 
