@@ -30,6 +30,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
@@ -267,6 +268,12 @@ class Connector(ABC):
         what it holds with what it should hold (reconciliation) compares these forms.
         """
         return record
+
+    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
+        """What the system's own books say was sold on each business day from ``first`` to ``last``
+        (a POS's back-office sales report), for reconciliation to hold against 1C's orders of this channel;
+        None when the source keeps no such books or is not set up to read them (the default)."""
+        return None
 
     def about_customer(self, external_id: str) -> Mapping[str, str]:
         """What this system holds about its customer ``external_id`` beyond hub's own fields (the balance of

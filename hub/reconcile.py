@@ -7,7 +7,10 @@
   translated to 1C references through the id links the catalog job records);
   and each day's sales total per channel against 1C's. A channel that pushes
   its orders and cannot be read whole (Yandex Eda) may list the ids it holds
-  (:meth:`~hub.connector.Connector.listed`): its orders that 1C lacks are found;
+  (:meth:`~hub.connector.Connector.listed`): its orders that 1C lacks are found.
+  A channel that keeps books of its own (a POS's back office,
+  :meth:`~hub.connector.Connector.daily_sales`) has each complete day's sales in
+  them held against 1C's orders from it;
 * **stock** and **prices** - what each channel shows against what the stock and
   prices jobs say it should show (1C's balances and prices in the channel's ids),
   beyond a tolerance;
@@ -44,6 +47,8 @@ from hub.values import from_local_naive, utcnow
 MONEY_TOLERANCE = Decimal("0.01")
 TOLERANCE = {Entity.STOCK: Decimal("0.001"), Entity.PRICES: MONEY_TOLERANCE}
 SUPPORTED = (Entity.ORDERS, Entity.STOCK, Entity.PRICES, Entity.CUSTOMERS)
+BOOKS_DAYS = dt.timedelta(days=7)
+"""How far back a channel's own books are compared with 1C when reconcile is given no start day."""
 SETTLING = dt.timedelta(minutes=10)
 """Orders a channel listed that were placed this recently may still be on their way to 1C: not compared yet."""
 
@@ -114,6 +119,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
                 listed = _listed(runtime, channel, start)
                 if listed is not None:
                     report.findings += _listed_orders(channel, listed, held=held, report=report)
+            report.findings += _books(runtime, channel, held=held, since=since, report=report)
     for mirrored in (Entity.STOCK, Entity.PRICES):
         if entity in (None, mirrored):
             report.findings += _mirrored(runtime, ctx, channels, mirrored, report)
@@ -224,6 +230,29 @@ def _daily_totals(channel: str, theirs: Iterable[Order], ours: Iterable[Order], 
     return [Finding(channel, "orders", f"{channel}:{day.isoformat()}", "daily_total_mismatch",
                     {"day": day, "channel": total, "1c": held})
             for day, (total, held) in sorted(days.items()) if abs(total - held) > MONEY_TOLERANCE]
+
+
+def _books(runtime: Runtime, channel: str, *, held: list[Order], since: dt.date | None,
+           report: Report) -> list[Finding]:
+    """Each complete business day in the channel's own books (:meth:`~hub.connector.Connector.daily_sales`)
+    against the totals of 1C's orders from the channel that day. Today is left out: its sales go on."""
+    tz = runtime.config.timezone
+    today = utcnow().astimezone(tz).date()
+    first, last = since or today - BOOKS_DAYS, today - dt.timedelta(days=1)
+    if first > last:
+        return []
+    books = runtime.connector(channel).daily_sales(first, last)
+    if books is None:
+        return []
+    ours: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
+    for order in held:
+        if order.channel == channel:
+            ours[order.created_at.astimezone(tz).date()] += order.total
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    report.compared[f"{channel} sales days"] += len(days)
+    return [Finding(channel, "orders", f"{channel}:books:{day.isoformat()}", "books_total_mismatch",
+                    {"day": day, "books": books.get(day, Decimal(0)), "1c": ours[day]})
+            for day in days if abs(books.get(day, Decimal(0)) - ours[day]) > MONEY_TOLERANCE]
 
 
 # --- stock and prices ----------------------------------------------------------------------------

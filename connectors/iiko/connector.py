@@ -38,6 +38,9 @@ Flows, each driven by an ordinary hub job:
 * **customers** (``customers`` job, ``to: <iiko source>``): every 1C counterparty
   with a phone becomes a loyalty guest, found by phone first; ``hub customers
   show`` lists the guest's wallet balances.
+* **sales books** (``hub reconcile``, with ``office`` set): each complete day's
+  sales in iikoServer's SALES report against 1C's orders from iiko that day.
+  A session takes an iikoServer licence seat; hub always logs out.
 * **orders of other channels, to the kitchen** (an orders job with the iiko
   source among its ``to:``, and ``kitchen`` set): each order is sent to that
   terminal group as a delivery with a fixed id, so a repeat is refused as a
@@ -55,6 +58,10 @@ Settings (``sources.<name>`` in hub.yaml, see :class:`IikoSettings`)::
       webhook_url: https://hub.example.ru/iiko/webhook   # where iiko must send them: hub check looks
       order_kinds: [delivery, table]
       kitchen: <terminal group id>            # cooks the orders of other channels (optional)
+      office:                                 # the café's iikoServer, for reconcile's sales books (optional)
+        url: https://my-cafe.iiko.it/resto/api/
+        login: hub
+        password: ${IIKO_OFFICE_PASSWORD}
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Final, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from werkzeug.wrappers import Request, Response
 
 from connectors.iiko.client import (
@@ -83,13 +90,14 @@ from connectors.iiko.client import (
 )
 from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_closed, order_kind, product_key
 from connectors.iiko.sandbox import IikoSandbox
+from connectors.iiko.server import IikoServerClient
 from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import AuthError, ConfigError, InvalidRecord, RequestRejected
+from hub.errors import AuthError, ConfigError, InvalidRecord, ProtocolError, RequestRejected
 from hub.inbound import Endpoint, Inbound, json_response
 from hub.logs import pii
 from hub.model import Customer, DeliveryType, Entity, Order, OrderLine, PriceEntry, Product, Record, StockLevel
-from hub.values import json_dumps, json_loads, utcnow
+from hub.values import json_dumps, json_loads, to_decimal, utcnow
 
 REVISION_REACH: Final = dt.timedelta(hours=3)
 """How far back ``/deliveries/by_revision`` looks; an older cursor is read by date instead."""
@@ -115,8 +123,19 @@ STOP_POLICIES: Final = ("auto", "never", "always")
 order, whose 1C balance is always zero), or keep it stopped."""
 
 
+class OfficeSettings(BaseModel):
+    """The café's iikoServer (the on-premise back office), read for its sales books."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="The resto API's base URL: https://<name>.iiko.it/resto/api/")
+    login: str = Field(min_length=1, description="An iikoOffice user with report rights. Each session hub opens "
+                                                 "takes an API licence seat until hub logs out, which it always does.")
+    password: str = Field(min_length=1, description="That user's password; write it as ${ENV_VAR}.")
+
+
 class IikoSettings(SourceSettings):
-    """Settings of an iiko source (iikoCloud)."""
+    """Settings of an iiko source (iikoCloud, and optionally the café's iikoServer)."""
 
     url: str = Field(DEFAULT_URL, description="iikoCloud's base URL (https://api-eu.syrve.live for Syrve).")
     api_login: str | None = Field(None, description=(
@@ -135,6 +154,9 @@ class IikoSettings(SourceSettings):
     webhook_url: str | None = Field(None, description=(
         "The public URL of that endpoint, as iiko must call it (https://…/webhook). When set, hub check "
         "asks iiko where its webhooks go and says so when it is anywhere else."))
+    office: OfficeSettings | None = Field(None, description=(
+        "The café's iikoServer: with it, hub reconcile holds each day's sales in iiko's own SALES report against "
+        "1C's orders from iiko. The report counts every sale, so order_kinds must take both kinds."))
     order_kinds: list[Literal["delivery", "table"]] = Field(["delivery", "table"], min_length=1, description=(
         "Which closed orders go to 1C: delivery (deliveries and pickups) and table (hall orders)."))
     first_read_days: PositiveInt = Field(1, le=7, description=(
@@ -148,6 +170,13 @@ class IikoSettings(SourceSettings):
         v2 = (self.api_key, self.app_id, self.client_secret)
         if (self.api_login is None) == (not any(v2)) or (any(v2) and not all(v2)):
             raise ValueError("give api_login, or api_key with app_id and client_secret (not both)")
+        return self
+
+    @model_validator(mode="after")
+    def _books_count_every_sale(self) -> IikoSettings:
+        if self.office is not None and set(self.order_kinds) != {"delivery", "table"}:
+            raise ValueError("office: iikoServer's sales report counts every sale, so order_kinds must be "
+                             "[delivery, table]; leave office out to take only some")
         return self
 
     def credentials(self) -> Credentials:
@@ -220,6 +249,9 @@ class IikoConnector(Connector):
         self.organization = settings.organization_id
         self.client = IikoClient(context.http(settings, settings.url), settings.credentials(),
                                  timezone=context.timezone)
+        self.office = None if settings.office is None else IikoServerClient(
+            context.http(settings, settings.office.url.rstrip("/") + "/"), login=settings.office.login,
+            password=settings.office.password, timezone=context.timezone)
         self.orders_in = context.mapping("iiko/orders.in.yaml")
         self.catalog_out = context.mapping("iiko/catalog.out.yaml")
         self._policy_cache: tuple[float, dict[str, str]] | None = None
@@ -249,10 +281,31 @@ class IikoConnector(Connector):
                     hint="in iikoWeb, set the API login's webhook URL to webhook_url and its token to "
                          "webhook_token's value")
             said += f"; its webhooks come to {wanted}"
+        if self.office is not None:
+            with self.office.session():
+                said += "; iikoServer logged in and out"
         return said
 
     def close(self) -> None:
         self.client.http.close()
+        if self.office is not None:
+            self.office.http.close()
+
+    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
+        """Sales after discounts per open day, from iikoServer's SALES report (deleted and storned ones left out)."""
+        if self.office is None:
+            return None
+        with self.office.session() as office:  # a licence seat, given back however this ends
+            rows = office.sales(first, last + dt.timedelta(days=1), group_by=["OpenDate.Typed"],
+                                aggregates=["DishDiscountSumInt"])
+        days: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
+        for row in rows:
+            try:
+                day = dt.date.fromisoformat(str(row["OpenDate.Typed"])[:10])
+            except (KeyError, ValueError):
+                raise ProtocolError(f"iikoServer's SALES report has a row without an open date: {row}") from None
+            days[day] += to_decimal(row.get("DishDiscountSumInt") or 0)
+        return days
 
     # --- orders: read ----------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from connectors.iiko._wire import decimal, format_datetime, integer, member, objects, text
+from connectors.iiko.office_sandbox import OfficeSandbox, Sale
 from hub.inbound import json_response
 from hub.sandbox import Sandbox
 from hub.values import json_dumps, json_loads, money, utcnow, zone
@@ -70,6 +71,7 @@ DEFAULT_TIMEOUT: Final = 15
 """Seconds iiko works on a request without a ``Timeout`` header."""
 
 _LOCAL = zone("Europe/Moscow")
+_OFFICE: Final = "/resto/api/"
 _UTC = dt.UTC
 
 
@@ -203,13 +205,16 @@ class IikoSandbox(Sandbox):
         self.orders: dict[str, _Order] = {}
         self._commands: dict[str, _Command] = {}
         self._guests: dict[str, _Guest] = {}
+        self.office = OfficeSandbox(self._sales)
+        """The café's iikoServer (resto API) under ``/resto/api/``: its back office's view of the same sales."""
         self._seed()
 
     # --- hub.sandbox.Sandbox --------------------------------------------------------------------
 
     def source_settings(self) -> dict[str, Any]:
         """An iiko source on this sandbox: the v1 login, the organization, the webhook token, and one venue
-        (``main``, as the 1C sandbox's stock job names it) served by both terminal groups."""
+        (``main``, as the 1C sandbox's stock job names it) served by both terminal groups. The café's
+        iikoServer is not in it (see :meth:`office_settings`): a session takes a licence seat."""
         return {"url": self.url, "api_login": self.api_login, "organization_id": ORGANIZATION,
                 "terminal_groups": {"main": [HALL, DELIVERY]}, "webhook_token": self.webhook_token}
 
@@ -243,9 +248,15 @@ class IikoSandbox(Sandbox):
 
     def open_delivery(self, items: Sequence[tuple[str, Decimal, str | None]], *,
                       phone: str = "+79990001122", service: str = "DeliveryByCourier",
-                      customer_name: str = "Анна", address: str = "Москва, ул. Тверская, 1") -> str:
-        """A delivery taken by the call centre at the POS; items are ``(product id, amount, size id or None)``."""
+                      customer_name: str = "Анна", address: str = "Москва, ул. Тверская, 1",
+                      opened: dt.datetime | None = None) -> str:
+        """A delivery taken by the call centre at the POS; items are ``(product id, amount, size id or None)``.
+
+        ``opened`` backdates it (an aware moment; now by default).
+        """
         order = self._order_body(list(items), kind="delivery", terminal_group=DELIVERY)
+        if opened is not None:
+            order["whenCreated"] = format_datetime(opened, _LOCAL)
         order.update(phone=phone, status="Unconfirmed", customer=_customer(_id(f"guest:{phone}"), customer_name),
                      orderType={"id": _id(f"order-type:{service}"), "name": service, "orderServiceType": service},
                      deliveryPoint=None if service != "DeliveryByCourier" else
@@ -360,6 +371,8 @@ class IikoSandbox(Sandbox):
     }
 
     def handle(self, request: Request) -> Response:
+        if request.path.startswith(_OFFICE):
+            return self.office.handle(request, request.path.removeprefix(_OFFICE))
         if request.method != "POST":
             return Response(status=405, headers={"Allow": "POST"})
         if request.path in ("/api/1/access_token", "/api/v2/access_token"):
@@ -377,6 +390,19 @@ class IikoSandbox(Sandbox):
         if response.status_code == 200 and request.path in _WRITES:
             self.committed(request)
         return response
+
+    def office_settings(self) -> dict[str, Any]:
+        """The ``office`` settings of an iiko source that reads this café's iikoServer."""
+        return self.office.settings(self.url)
+
+    def _sales(self) -> list[Sale]:
+        """Every item of the closed orders, as iikoServer's SALES report counts them."""
+        with self._data:
+            return [(_local_date(record.order["whenCreated"], "whenCreated").date(), record.organization_id,
+                     Decimal(item["cost"]), Decimal(item["resultSum"]), Decimal(item["amount"]))
+                    for record in self.orders.values()
+                    if record.creation_status == "Success" and record.order.get("status") == "Closed"
+                    for item in objects(record.order.get("items")) if not item.get("deleted")]
 
     def _within_timeout(self, request: Request, handler: Callable[[dict[str, Any]], Response]) -> Response:
         header = request.headers.get("Timeout")

@@ -132,8 +132,20 @@ def test_check_says_where_iikos_webhooks_go_when_webhook_url_is_set(stand: Stand
 
     stand.sandbox.attach(hub_url.removesuffix("/webhook"))  # as the integrator sets it in iikoWeb
 
-    assert connect(stand, store, webhook_url=hub_url).check().endswith(f"its webhooks come to {hub_url}")
+    assert f"; its webhooks come to {hub_url}" in connect(stand, store, webhook_url=hub_url).check()
     assert "webhooks" not in connect(stand, store).check()
+
+
+def test_check_logs_in_to_iikoserver_and_gives_the_seat_back(stand: Stand, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    office = stand.sandbox.office_settings()
+    assert "iikoServer" not in connect(stand, store, office=None).check()
+    assert connect(stand, store, office=office).check().endswith("; iikoServer logged in and out")
+    assert (stand.sandbox.office.logins, stand.sandbox.office.sessions) == (1, set())
+    with pytest.raises(AuthError, match="Wrong login or password"):
+        connect(stand, store, office={**office, "password": "guess"}).check()
+    with pytest.raises(ValidationError, match="order_kinds must be"):
+        connect(stand, store, office=office, order_kinds=["delivery"])
 
 
 # --- orders ------------------------------------------------------------------------------------

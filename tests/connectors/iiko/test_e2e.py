@@ -27,8 +27,8 @@ from hub.model import Customer, Entity, Order, OrderLine
 from hub.operations import dead_letters
 from hub.reconcile import reconcile
 from hub.runtime import Runtime
-from hub.values import json_dumps, json_loads, to_decimal
-from tests.connectors.iiko.conftest import Conformance
+from hub.values import json_dumps, json_loads, to_decimal, utcnow
+from tests.connectors.iiko.conftest import MOSCOW, Conformance
 from tests.daemon.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -82,13 +82,15 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: str) -> Itera
         iiko.faults.on_request = conformance.request
         settings = iiko.source_settings()
         monkeypatch.setenv("IIKO_API_LOGIN", settings["api_login"])
+        monkeypatch.setenv("IIKO_OFFICE_PASSWORD", iiko.office.password)
         monkeypatch.setenv("IIKO_WEBHOOK_TOKEN", settings["webhook_token"])
         config = {
             "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
             "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
             "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
                         "iiko": {"type": "iiko", **settings, "api_login": "${IIKO_API_LOGIN}",
-                                 "webhook_token": "${IIKO_WEBHOOK_TOKEN}", "inbound": {"path": "/iiko"}}},
+                                 "webhook_token": "${IIKO_WEBHOOK_TOKEN}", "inbound": {"path": "/iiko"},
+                                 "office": {**iiko.office_settings(), "password": "${IIKO_OFFICE_PASSWORD}"}}},
             "jobs": {
                 "customers": {"type": "customers", "from": "onec"},
                 "iiko-catalog": {"type": "catalog", "from": "onec", "to": "iiko"},
@@ -373,3 +375,36 @@ def test_a_stop_hub_set_and_a_cook_released_is_set_again_while_1c_still_has_none
     stage.run("iiko-stock")  # nothing changed in 1C, but the stop list did
 
     assert stage.iiko.stop_list(HALL)[(cappuccino, None)] == 0
+
+
+def test_reconcile_holds_each_past_day_in_iikos_own_books_against_1c(stage: Stage) -> None:
+    yesterday = utcnow() - dt.timedelta(days=1)
+
+    def sold(discount: Decimal = Decimal(0)) -> str:
+        order = stage.iiko.open_delivery([(stage.iiko.products["cappuccino"], Decimal(2), None),
+                                          (stage.iiko.products["parmesan"], Decimal("0.305"), None)],
+                                         opened=yesterday)
+        stage.iiko.close_order(order, discount=discount)
+        return order
+
+    sold(), sold(Decimal("50.25"))
+    stage.run("iiko-orders")
+
+    def books() -> tuple[list[tuple[str, str, dict[str, Any]]], int]:
+        with Runtime(load_config(stage.config)) as runtime:
+            report = reconcile(runtime, source="iiko", entity=Entity.ORDERS)
+        return ([(f.key, f.kind, f.detail) for f in report.findings if f.kind == "books_total_mismatch"],
+                report.compared["iiko sales days"])
+
+    assert books() == ([], 7)
+    missed = sold()  # closed at the POS, and hub has not run since: 1C lacks it
+    day = yesterday.astimezone(MOSCOW).date()
+    found, _ = books()
+
+    one = 2 * Decimal(180) + Decimal("0.305") * 2400
+    assert found == [(f"iiko:books:{day.isoformat()}", "books_total_mismatch",
+                      {"day": day, "books": 3 * one - Decimal("50.25"), "1c": 2 * one - Decimal("50.25")})]
+    assert stage.iiko.office.sessions == set() and stage.iiko.office.logins == 2  # each seat given back
+    stage.run("iiko-orders")
+    assert stage.documents(missed)
+    assert books()[0] == []
