@@ -158,7 +158,7 @@ def sync(ctx: click.Context, source: str, entity: str | None, dry_run: bool, ful
 @_errors_exit
 def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, since: dt.datetime | None,
               fix: bool, fmt: str) -> None:
-    """Compare the channels with 1C; exit 1 while discrepancies remain."""
+    """Compare the channels with 1C; exit 1 while discrepancies remain or something could not be read."""
     from hub.reconcile import reconcile as run
 
     with _runtime(ctx) as runtime:
@@ -184,7 +184,7 @@ def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, sin
             out.print(f"unreadable: {line}", highlight=False)
         compared = ", ".join(f"{n} {what}" for what, n in report.compared.items())
         out.print(f"compared {compared or 'nothing'}; {len(report.findings)} discrepancy(ies) open.")
-    sys.exit(FAILED if report.findings else OK)
+    sys.exit(FAILED if report.findings or report.unreadable else OK)  # unreadable: a source failed
 
 
 @main.group()

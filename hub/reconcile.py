@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Mode
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 from hub.jobs import RunContext, run_job
 from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
@@ -119,7 +119,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
                 listed = _listed(runtime, channel, start)
                 if listed is not None:
                     report.findings += _listed_orders(channel, listed, held=held, report=report)
-            report.findings += _books(runtime, channel, held=held, since=since, report=report)
+            report.findings += _books(runtime, ctx, channel, held=held, since=since, report=report)
     for mirrored in (Entity.STOCK, Entity.PRICES):
         if entity in (None, mirrored):
             report.findings += _mirrored(runtime, ctx, channels, mirrored, report)
@@ -232,22 +232,30 @@ def _daily_totals(channel: str, theirs: Iterable[Order], ours: Iterable[Order], 
             for day, (total, held) in sorted(days.items()) if abs(total - held) > MONEY_TOLERANCE]
 
 
-def _books(runtime: Runtime, channel: str, *, held: list[Order], since: dt.date | None,
+def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order], since: dt.date | None,
            report: Report) -> list[Finding]:
-    """Each complete business day in the channel's own books (:meth:`~hub.connector.Connector.daily_sales`)
-    against the totals of 1C's orders from the channel that day. Today is left out: its sales go on."""
+    """Each settled business day in the channel's own books (:meth:`~hub.connector.Connector.daily_sales`)
+    against the totals of 1C's orders from the channel that day.
+
+    Today is left out (its sales go on), and so is yesterday until :data:`SETTLING` past midnight. Without
+    ``since``, days before the first order 1C holds from the channel are left out too: hub was not there yet.
+    """
     tz = runtime.config.timezone
-    today = utcnow().astimezone(tz).date()
-    first, last = since or today - BOOKS_DAYS, today - dt.timedelta(days=1)
-    if first > last:
-        return []
-    books = runtime.connector(channel).daily_sales(first, last)
-    if books is None:
-        return []
     ours: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
     for order in held:
         if order.channel == channel:
             ours[order.created_at.astimezone(tz).date()] += order.total
+    last = (utcnow() - SETTLING).astimezone(tz).date() - dt.timedelta(days=1)
+    first = since or max(last + dt.timedelta(days=1) - BOOKS_DAYS, min(ours, default=last + dt.timedelta(days=1)))
+    if first > last:
+        return []
+    try:
+        books = runtime.connector(channel).daily_sales(first, last)
+    except HubError as exc:  # the books are away (no free licence seat): the rest of reconcile goes on
+        ctx.errors.append(f"{channel} sales books: {exc}")
+        return []
+    if books is None:
+        return []
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     report.compared[f"{channel} sales days"] += len(days)
     return [Finding(channel, "orders", f"{channel}:books:{day.isoformat()}", "books_total_mismatch",

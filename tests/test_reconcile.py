@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from connectors.onec_odata import OneCSandbox
+from connectors.testchannel.connector import TestChannelConnector
+from hub.errors import AuthError, HubError
+from hub.reconcile import SETTLING
 from hub.state import open_store
-from hub.values import json_loads
+from hub.values import json_loads, to_decimal, utcnow, zone
 from tests.conftest import OneCStage
 from tests.connectors.onec_odata.conftest import connect
 
@@ -127,3 +132,59 @@ def test_a_channel_whose_orders_no_job_takes_to_1c_is_not_compared(onec_stage: C
 
     assert result.exit_code == 0, result.output
     assert "shop orders" not in result.output
+
+
+class Books:
+    """A channel's own books, standing in for a POS back office: what it says per day, and what it was asked."""
+
+    def __init__(self, sold: dict[dt.date, Decimal] | None = None, failure: HubError | None = None) -> None:
+        self.sold = sold or {}
+        self.failure = failure
+        self.asked: list[tuple[dt.date, dt.date]] = []
+
+    def __call__(self, first: dt.date, last: dt.date) -> dict[dt.date, Decimal]:
+        self.asked.append((first, last))
+        if self.failure is not None:
+            raise self.failure
+        return self.sold
+
+
+def test_a_channels_books_are_held_against_1c_per_settled_day(stage: OneCStage,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    tz = zone("Europe/Moscow")
+    yesterday = (utcnow() - SETTLING).astimezone(tz).date() - dt.timedelta(days=1)
+    earlier = yesterday - dt.timedelta(days=1)
+    # One of the shop's orders was taken two days ago, as 1C dates it (local time, no offset).
+    document = stage.onec.rows(ORDERS)[0]
+    taken = f"{earlier:%Y-%m-%d}T12:00:00"
+    connect(stage.onec).update(ORDERS, document["Ref_Key"], {"Date": taken, "ДатаПоДаннымКлиента": taken},
+                               data_version=document["DataVersion"])
+    total = to_decimal(document["СуммаДокумента"])
+    books = Books({earlier: total + Decimal("10.00"), yesterday: Decimal(0)})
+    monkeypatch.setattr(TestChannelConnector, "daily_sales", lambda _self, first, last: books(first, last))
+
+    since = earlier - dt.timedelta(days=3)
+    result = stage.hub("reconcile", "--entity", "orders", "--since", f"{since:%Y-%m-%d}", "--format", "json")
+    report = json_loads(result.output)
+
+    assert books.asked == [(since, yesterday)]  # today left out: its sales go on
+    assert report["compared"]["shop sales days"] == 5
+    [found] = [f for f in report["findings"] if f["kind"] == "books_total_mismatch"]
+    assert (found["key"], found["detail"]) == (f"shop:books:{earlier}", {
+        "day": f"{earlier}", "books": total + Decimal("10.00"), "1c": total})
+
+    books.asked.clear()
+    stage.hub("reconcile", "--entity", "orders")  # without --since: from the first day 1C holds a shop order
+    assert books.asked == [(earlier, yesterday)]
+
+
+def test_books_that_cannot_be_read_leave_the_rest_of_reconcile_going(stage: OneCStage,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    books = Books(failure=AuthError("iikoServer: no free licence seat"))
+    monkeypatch.setattr(TestChannelConnector, "daily_sales", lambda _self, first, last: books(first, last))
+    result = stage.hub("reconcile", "--since", "2026-01-01")
+
+    assert books.asked
+    assert "unreadable: shop sales books: iikoServer: no free licence seat" in result.output
+    assert "compared 4 shop orders" in result.output and "shop stock" in result.output
+    assert result.exit_code == 1

@@ -62,30 +62,35 @@ def test_migrated_database_matches_schema_py(store: StateStore) -> None:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
-def test_stores_opened_at_once_on_a_fresh_database_migrate_it_once(state_url: str) -> None:
-    """Two daemons starting together on a new database: both open it, and neither's migration fails."""
-    start = threading.Barrier(2)
-    opened: list[StateStore] = []
-    failures: list[BaseException] = []
+def test_stores_opened_at_once_on_a_fresh_database_migrate_it_once(state_url: str, tmp_path: Path) -> None:
+    """Daemons starting together on a new database: all open it, and no migration fails."""
+    # A race shows in some runs only: SQLite gets twenty fresh files (cheap), PostgreSQL the one database.
+    urls = ([f"sqlite:///{tmp_path / f'fresh{n}.db'}" for n in range(20)] if state_url.startswith("sqlite")
+            else [state_url])
+    for url in urls:
+        start = threading.Barrier(4)
+        opened: list[StateStore] = []
+        failures: list[BaseException] = []
 
-    def open_one() -> None:
-        start.wait()
-        try:
-            opened.append(open_store(state_url))
-        except BaseException as exc:
-            failures.append(exc)
+        def open_one(url: str = url, start: threading.Barrier = start, opened: list[StateStore] = opened,
+                     failures: list[BaseException] = failures) -> None:
+            start.wait()
+            try:
+                opened.append(open_store(url))
+            except BaseException as exc:
+                failures.append(exc)
 
-    threads = [threading.Thread(target=open_one) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
-    assert failures == []
-    assert [store.revision() for store in opened] == [HEAD, HEAD]
-    assert "scheduler_jobs" in inspect(opened[0].engine).get_table_names()
-    for store in opened:
-        store.close()
+        assert failures == [], url
+        assert [store.revision() for store in opened] == [HEAD] * 4
+        assert "scheduler_jobs" in inspect(opened[0].engine).get_table_names()
+        for store in opened:
+            store.close()
 
 
 def test_revision_0001_builds_its_tables_without_schema_py(

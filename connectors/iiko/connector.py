@@ -132,6 +132,9 @@ class OfficeSettings(BaseModel):
     login: str = Field(min_length=1, description="An iikoOffice user with report rights. Each session hub opens "
                                                  "takes an API licence seat until hub logs out, which it always does.")
     password: str = Field(min_length=1, description="That user's password; write it as ${ENV_VAR}.")
+    department_id: str | None = Field(None, description=(
+        "The department (Department.Id) whose sales are compared, when the server keeps several. Every terminal "
+        "group of it must be in terminal_groups: the report counts all of its sales."))
 
 
 class IikoSettings(SourceSettings):
@@ -156,7 +159,8 @@ class IikoSettings(SourceSettings):
         "asks iiko where its webhooks go and says so when it is anywhere else."))
     office: OfficeSettings | None = Field(None, description=(
         "The café's iikoServer: with it, hub reconcile holds each day's sales in iiko's own SALES report against "
-        "1C's orders from iiko. The report counts every sale, so order_kinds must take both kinds."))
+        "1C's orders from iiko. The report counts every sale, so order_kinds must take both kinds and no kitchen "
+        "may be set (the kitchen's orders reach 1C as their own channel's)."))
     order_kinds: list[Literal["delivery", "table"]] = Field(["delivery", "table"], min_length=1, description=(
         "Which closed orders go to 1C: delivery (deliveries and pickups) and table (hall orders)."))
     first_read_days: PositiveInt = Field(1, le=7, description=(
@@ -177,6 +181,9 @@ class IikoSettings(SourceSettings):
         if self.office is not None and set(self.order_kinds) != {"delivery", "table"}:
             raise ValueError("office: iikoServer's sales report counts every sale, so order_kinds must be "
                              "[delivery, table]; leave office out to take only some")
+        if self.office is not None and self.kitchen is not None:
+            raise ValueError("office: iikoServer's sales report counts the kitchen's orders too, which reach 1C "
+                             "as their own channel's; leave office or kitchen out")
         return self
 
     def credentials(self) -> Credentials:
@@ -275,7 +282,7 @@ class IikoConnector(Connector):
         wanted = self.config.webhook_url
         if wanted:
             going = self.client.webhook_uri(self.organization)
-            if going != wanted:
+            if (going or "").rstrip("/") != wanted.rstrip("/"):
                 raise RequestRejected(
                     f"iiko sends the organization's webhooks to {going or 'nowhere'}, not to {wanted}",
                     hint="in iikoWeb, set the API login's webhook URL to webhook_url and its token to "
@@ -293,11 +300,12 @@ class IikoConnector(Connector):
 
     def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
         """Sales after discounts per open day, from iikoServer's SALES report (deleted and storned ones left out)."""
-        if self.office is None:
+        settings = self.config.office
+        if self.office is None or settings is None:
             return None
         with self.office.session() as office:  # a licence seat, given back however this ends
             rows = office.sales(first, last + dt.timedelta(days=1), group_by=["OpenDate.Typed"],
-                                aggregates=["DishDiscountSumInt"])
+                                aggregates=["DishDiscountSumInt"], department_id=settings.department_id)
         days: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
         for row in rows:
             try:

@@ -14,14 +14,20 @@ What it serves, as :mod:`connectors.iiko.server` describes the real one:
   with a plain-text reason. **Each session takes a licence seat**
   (:attr:`OfficeSandbox.seats`, one by default) until ``logout``; a login with
   every seat taken is refused with 403 [U: the wording of iiko's refusal];
-* every other call needs ``key=``; a missing or unknown key is a 401;
-* ``v2/reports/olap/columns?reportType=SALES`` and ``POST v2/reports/olap`` for
-  SALES reports: closed orders' items, deleted items and orders left out,
-  grouped by ``OpenDate.Typed`` (the order's open date, ``yyyy-MM-dd``) and/or
-  ``Department.Id``, with the aggregates ``DishSumInt`` (before discounts),
-  ``DishDiscountSumInt`` (after) and ``DishAmountInt``, filtered by an
-  ``OpenDate.Typed`` date range. Other fields and report types are answered
-  with a plain-text 400, as iikoServer answers a field it does not know.
+* every other call needs the key (``key=`` or a ``key`` cookie); a missing or
+  unknown key is a 401;
+* ``v2/reports/olap/columns?reportType=SALES`` (the columns below, described as
+  in the sample ``iikoserver/olap_columns.json``) and ``POST v2/reports/olap`` for
+  SALES reports over closed orders' items: grouped by any of ``OpenDate.Typed``
+  (the order's open date, written ``yyyy-MM-dd`` [U: the sample types it
+  DATETIME]), ``Department.Id``, ``OrderDeleted`` and ``Storned``; with the
+  aggregates ``DishSumInt`` (before discounts), ``DishDiscountSumInt`` (after)
+  and ``DishAmountInt``; filtered by an ``OpenDate.Typed`` date range and by
+  values of the others (``IncludeValues``/``ExcludeValues``; ``NOT_DELETED``/
+  ``DELETED`` and ``FALSE``/``TRUE`` as integrations send them [U]). The café
+  never deletes or storns a sale here, so those two filters are checked, and
+  pass every sale. Other fields, values and report types are answered with a
+  plain-text 400, as iikoServer answers a field it does not know.
 """
 
 from __future__ import annotations
@@ -40,18 +46,20 @@ from werkzeug.wrappers import Request, Response
 
 from hub.values import json_dumps, json_loads, money
 
-GROUPING: Final = ("OpenDate.Typed", "Department.Id")
+GROUPING: Final = ("OpenDate.Typed", "Department.Id", "OrderDeleted", "Storned")
 AGGREGATES: Final = ("DishSumInt", "DishDiscountSumInt", "DishAmountInt")
 _COLUMNS: Final = {
-    "OpenDate.Typed": ("Order open date", "DATE", False, True, True),
+    "OpenDate.Typed": ("Order open date and time", "DATETIME", False, True, True),
     "Department.Id": ("Department ID", "ID", False, True, True),
     "DishSumInt": ("Sum without discount", "MONEY", True, False, True),
     "DishDiscountSumInt": ("Sum with discount", "MONEY", True, False, True),
-    "DishAmountInt": ("Dish quantity", "AMOUNT", True, False, True),
-    "OrderDeleted": ("Order deleted", "ENUM", False, True, True),
-    "Storned": ("Storned", "ENUM", False, True, True),
+    "DishAmountInt": ("Dish quantity", "INTEGER", True, False, True),
+    "OrderDeleted": ("Order deleted", "BOOLEAN", False, True, True),
+    "Storned": ("Storned", "BOOLEAN", False, True, True),
 }
 """name → (title, type, aggregationAllowed, groupingAllowed, filteringAllowed)."""
+_VALUES: Final = {"OrderDeleted": ("NOT_DELETED", "DELETED"), "Storned": ("FALSE", "TRUE")}
+"""The words each flag is filtered and grouped by; every sale of the sandbox has the first."""
 
 Sale = tuple[dt.date, str, Decimal, Decimal, Decimal]
 """One sold item: open date, department id, sum before and after discounts, amount."""
@@ -87,7 +95,7 @@ class OfficeSandbox:
         try:
             if path == "auth":
                 return self._auth(request)
-            key = request.args.get("key", "")
+            key = request.args.get("key") or request.cookies.get("key", "")  # iiko takes either
             with self._lock:
                 known = key in self.sessions
             if not known:
@@ -144,12 +152,19 @@ class OfficeSandbox:
         group = _names(body, "groupByRowFields", GROUPING)
         _names(body, "groupByColFields", ())
         aggregates = _names(body, "aggregateFields", AGGREGATES)
-        first, last = _period(body.get("filters"))
+        filters = body.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise _Refused(400, "filters must be an object")
+        first, last = _period(filters.get("OpenDate.Typed"))
         rows: defaultdict[tuple[str, ...], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
         for day, department, before, after, amount in self._sales():
             if (first is not None and day < first) or (last is not None and day > last):
                 continue
-            values = {"OpenDate.Typed": day.isoformat(), "Department.Id": department}
+            values = {"OpenDate.Typed": day.isoformat(), "Department.Id": department,
+                      **{name: words[0] for name, words in _VALUES.items()}}
+            if not all(_passes(name, wanted, values[name]) for name, wanted in filters.items()
+                       if name != "OpenDate.Typed"):
+                continue
             row = rows[tuple(values[name] for name in group)]
             for index, value in enumerate((before, after, amount)):
                 row[index] += value
@@ -170,17 +185,11 @@ def _names(body: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> list[
     return names
 
 
-def _period(filters: Any) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last open date the filters let through (iiko's ``DateRange`` on ``OpenDate.Typed``)."""
-    if not isinstance(filters, dict):
-        return None, None
-    for name, value in filters.items():
-        if name not in _COLUMNS or not isinstance(value, dict):
-            raise _Refused(400, f"Unknown OLAP field in filters: {name}")
-    wanted = filters.get("OpenDate.Typed")
+def _period(wanted: Any) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last open date a ``DateRange`` filter on ``OpenDate.Typed`` lets through."""
     if wanted is None:
         return None, None
-    if wanted.get("filterType") != "DateRange" or wanted.get("periodType") != "CUSTOM":
+    if not isinstance(wanted, dict) or wanted.get("filterType") != "DateRange" or wanted.get("periodType") != "CUSTOM":
         raise _Refused(400, "OpenDate.Typed: the sandbox takes a CUSTOM DateRange only")
     try:
         first, last = (dt.date.fromisoformat(str(wanted[end])[:10]) for end in ("from", "to"))
@@ -191,6 +200,20 @@ def _period(filters: Any) -> tuple[dt.date | None, dt.date | None]:
     if wanted.get("includeHigh") is not True:
         last -= dt.timedelta(days=1)
     return first, last
+
+
+def _passes(name: str, wanted: Any, value: str) -> bool:
+    """Whether a sale whose field ``name`` is ``value`` passes an ``IncludeValues``/``ExcludeValues`` filter."""
+    if name not in _COLUMNS or name in AGGREGATES:
+        raise _Refused(400, f"Unknown OLAP field in filters: {name}")
+    kind = wanted.get("filterType") if isinstance(wanted, dict) else None
+    values = wanted.get("values") if isinstance(wanted, dict) else None
+    if kind not in ("IncludeValues", "ExcludeValues") or not isinstance(values, list):
+        raise _Refused(400, f"{name}: the sandbox takes IncludeValues or ExcludeValues with a list of values")
+    unknown = [v for v in values if name in _VALUES and v not in _VALUES[name]]
+    if unknown:
+        raise _Refused(400, f"{name}: unknown value(s) {', '.join(map(str, unknown))}")
+    return bool(value in values) is (kind == "IncludeValues")
 
 
 def _text(body: str, status: int = 200) -> Response:

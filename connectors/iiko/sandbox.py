@@ -91,6 +91,8 @@ def _utc_now() -> str:
 ORGANIZATION: Final = _id("organization")
 HALL: Final = _id("terminal-group:hall")
 DELIVERY: Final = _id("terminal-group:delivery")
+DEPARTMENT: Final = _id("department:main")
+"""The café in iikoServer's books (a department there, an organization in iikoCloud)."""
 TABLES: Final = {number: _id(f"table:{number}") for number in range(1, 7)}
 CASH: Final = _id("payment:cash")
 CARD: Final = _id("payment:card")
@@ -398,7 +400,7 @@ class IikoSandbox(Sandbox):
     def _sales(self) -> list[Sale]:
         """Every item of the closed orders, as iikoServer's SALES report counts them."""
         with self._data:
-            return [(_local_date(record.order["whenCreated"], "whenCreated").date(), record.organization_id,
+            return [(_local_date(record.order["whenCreated"], "whenCreated").date(), DEPARTMENT,
                      Decimal(item["cost"]), Decimal(item["resultSum"]), Decimal(item["amount"]))
                     for record in self.orders.values()
                     if record.creation_status == "Success" and record.order.get("status") == "Closed"

@@ -183,17 +183,19 @@ class IikoServerSession:
         return objects(rows)
 
     def sales(self, date_from: dt.date, date_to: dt.date, *, group_by: Sequence[str],
-              aggregates: Sequence[str]) -> list[dict[str, Any]]:
-        """SALES rows of the days from ``date_from`` up to (not including) ``date_to``, deleted orders left out."""
-        return self.olap({
-            "reportType": "SALES", "buildSummary": False, "groupByRowFields": list(group_by),
-            "groupByColFields": [], "aggregateFields": list(aggregates),
-            "filters": {
-                "OpenDate.Typed": {"filterType": "DateRange", "periodType": "CUSTOM", "from": f"{date_from:{_DATE}}",
-                                   "to": f"{date_to:{_DATE}}", "includeLow": True, "includeHigh": False},
-                "OrderDeleted": {"filterType": "IncludeValues", "values": ["NOT_DELETED"]},
-                "Storned": {"filterType": "IncludeValues", "values": ["FALSE"]},
-            }})
+              aggregates: Sequence[str], department_id: str | None = None) -> list[dict[str, Any]]:
+        """SALES rows of the days from ``date_from`` up to (not including) ``date_to``, deleted and storned
+        sales left out; of one department when ``department_id`` is given."""
+        filters: dict[str, Any] = {
+            "OpenDate.Typed": {"filterType": "DateRange", "periodType": "CUSTOM", "from": f"{date_from:{_DATE}}",
+                               "to": f"{date_to:{_DATE}}", "includeLow": True, "includeHigh": False},
+            "OrderDeleted": {"filterType": "IncludeValues", "values": ["NOT_DELETED"]},
+            "Storned": {"filterType": "IncludeValues", "values": ["FALSE"]},
+        }
+        if department_id:
+            filters["Department.Id"] = {"filterType": "IncludeValues", "values": [department_id]}
+        return self.olap({"reportType": "SALES", "buildSummary": False, "groupByRowFields": list(group_by),
+                          "groupByColFields": [], "aggregateFields": list(aggregates), "filters": filters})
 
     def store_balances(self, at: dt.datetime, *, store: str | None = None,
                        product: str | None = None) -> list[StoreBalance]:

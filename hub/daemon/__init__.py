@@ -88,13 +88,11 @@ class Daemon:
             raise
         self.url = f"http://{host}:{port}"
         if self.background:
+            self.worker.start()
             try:
                 self.scheduler.start()
-                self.worker.start()
             except BaseException:
-                self.server.stop()
-                self.scheduler.shutdown(wait=False)
-                self.runtime.close()
+                self.stop()
                 raise
         log.info("listening on %s; %d scheduled job(s)", self.url, len(self.scheduler.next_fire_times()))
         return self.url

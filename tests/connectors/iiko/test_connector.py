@@ -146,6 +146,8 @@ def test_check_logs_in_to_iikoserver_and_gives_the_seat_back(stand: Stand, tmp_p
         connect(stand, store, office={**office, "password": "guess"}).check()
     with pytest.raises(ValidationError, match="order_kinds must be"):
         connect(stand, store, office=office, order_kinds=["delivery"])
+    with pytest.raises(ValidationError, match="leave office or kitchen out"):
+        connect(stand, store, office=office, kitchen=DELIVERY)
 
 
 # --- orders ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connectors.iiko import IikoSandbox
-from connectors.iiko.sandbox import CARD, ORGANIZATION
+from connectors.iiko.sandbox import CARD, DEPARTMENT
 from connectors.iiko.server import IikoServerClient
 from hub.connector import RetryPolicy
 from hub.errors import AuthError, RequestRejected
@@ -73,9 +73,9 @@ def test_sales_are_closed_orders_after_discounts_per_open_day(iiko: IikoSandbox)
     one = 2 * Decimal(180) + Decimal("0.305") * 2400  # two cappuccinos and 305 g of parmesan: 1092.00
     assert columns["DishDiscountSumInt"].aggregation and columns["OpenDate.Typed"].grouping
     assert rows == [
-        {"OpenDate.Typed": yesterday.date().isoformat(), "Department.Id": ORGANIZATION, "DishSumInt": 2 * one,
+        {"OpenDate.Typed": yesterday.date().isoformat(), "Department.Id": DEPARTMENT, "DishSumInt": 2 * one,
          "DishDiscountSumInt": 2 * one - Decimal("100.50"), "DishAmountInt": 2 * Decimal("2.305")},
-        {"OpenDate.Typed": today.date().isoformat(), "Department.Id": ORGANIZATION, "DishSumInt": one,
+        {"OpenDate.Typed": today.date().isoformat(), "Department.Id": DEPARTMENT, "DishSumInt": one,
          "DishDiscountSumInt": one, "DishAmountInt": Decimal("2.305")}]
     assert only_yesterday == [{"OpenDate.Typed": yesterday.date().isoformat(),
                                "DishDiscountSumInt": 2 * one - Decimal("100.50")}]
@@ -87,3 +87,30 @@ def test_a_field_the_report_does_not_know_is_a_plain_text_400(iiko: IikoSandbox)
         session.sales(dt.date(2026, 7, 24), dt.date(2026, 7, 25), group_by=["NoSuchField"],
                       aggregates=["DishDiscountSumInt"])
     assert iiko.office.sessions == set()
+
+
+def test_filters_by_department_and_flags_are_applied_and_checked(iiko: IikoSandbox) -> None:
+    yesterday = utcnow().astimezone(MOSCOW) - dt.timedelta(days=1)
+    sell(iiko, yesterday)
+    day, next_day = yesterday.date(), yesterday.date() + dt.timedelta(days=1)
+    with office(iiko).session() as session:
+        ours = session.sales(day, next_day, group_by=["OrderDeleted", "Storned"], aggregates=["DishDiscountSumInt"],
+                             department_id=DEPARTMENT)
+        elsewhere = session.sales(day, next_day, group_by=["OpenDate.Typed"], aggregates=["DishDiscountSumInt"],
+                                  department_id="another-department")
+        deleted = session.olap({"reportType": "SALES", "groupByRowFields": ["OpenDate.Typed"],
+                                "aggregateFields": ["DishDiscountSumInt"],
+                                "filters": {"OrderDeleted": {"filterType": "IncludeValues", "values": ["DELETED"]}}})
+        with pytest.raises(RequestRejected, match="unknown value"):
+            session.olap({"reportType": "SALES", "groupByRowFields": [], "aggregateFields": ["DishSumInt"],
+                          "filters": {"Storned": {"filterType": "IncludeValues", "values": ["NO"]}}})
+
+    assert ours == [{"OrderDeleted": "NOT_DELETED", "Storned": "FALSE", "DishDiscountSumInt": Decimal("1092.00")}]
+    assert elsewhere == [] and deleted == []
+
+
+def test_the_key_is_also_taken_from_a_cookie(iiko: IikoSandbox) -> None:
+    with office(iiko).session() as session:
+        answer = requests.get(iiko.office_settings()["url"] + "v2/reports/olap/columns",
+                              params={"reportType": "SALES"}, cookies={"key": session.key}, timeout=10)
+    assert answer.status_code == 200 and "DishDiscountSumInt" in answer.json()
