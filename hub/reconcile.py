@@ -245,8 +245,8 @@ def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order]
     for order in held:
         if order.channel == channel:
             ours[order.created_at.astimezone(tz).date()] += order.total
-    last = (utcnow() - SETTLING).astimezone(tz).date() - dt.timedelta(days=1)
-    first = since or max(last + dt.timedelta(days=1) - BOOKS_DAYS, min(ours, default=last + dt.timedelta(days=1)))
+    current = (utcnow() - SETTLING).astimezone(tz).date()  # the day whose sales may still be on their way
+    first, last = since or max(current - BOOKS_DAYS, min(ours, default=current)), current - dt.timedelta(days=1)
     if first > last:
         return []
     try:

@@ -156,14 +156,14 @@ class OfficeSandbox:
         if not isinstance(filters, dict):
             raise _Refused(400, "filters must be an object")
         first, last = _period(filters.get("OpenDate.Typed"))
+        kept = {name: _values_filter(name, wanted) for name, wanted in filters.items() if name != "OpenDate.Typed"}
         rows: defaultdict[tuple[str, ...], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
         for day, department, before, after, amount in self._sales():
             if (first is not None and day < first) or (last is not None and day > last):
                 continue
             values = {"OpenDate.Typed": day.isoformat(), "Department.Id": department,
                       **{name: words[0] for name, words in _VALUES.items()}}
-            if not all(_passes(name, wanted, values[name]) for name, wanted in filters.items()
-                       if name != "OpenDate.Typed"):
+            if not all((values[name] in listed) is include for name, (include, listed) in kept.items()):
                 continue
             row = rows[tuple(values[name] for name in group)]
             for index, value in enumerate((before, after, amount)):
@@ -202,8 +202,8 @@ def _period(wanted: Any) -> tuple[dt.date | None, dt.date | None]:
     return first, last
 
 
-def _passes(name: str, wanted: Any, value: str) -> bool:
-    """Whether a sale whose field ``name`` is ``value`` passes an ``IncludeValues``/``ExcludeValues`` filter."""
+def _values_filter(name: str, wanted: Any) -> tuple[bool, frozenset[str]]:
+    """An ``IncludeValues``/``ExcludeValues`` filter on ``name``: whether it includes, and the values it lists."""
     if name not in _COLUMNS or name in AGGREGATES:
         raise _Refused(400, f"Unknown OLAP field in filters: {name}")
     kind = wanted.get("filterType") if isinstance(wanted, dict) else None
@@ -213,7 +213,7 @@ def _passes(name: str, wanted: Any, value: str) -> bool:
     unknown = [v for v in values if name in _VALUES and v not in _VALUES[name]]
     if unknown:
         raise _Refused(400, f"{name}: unknown value(s) {', '.join(map(str, unknown))}")
-    return bool(value in values) is (kind == "IncludeValues")
+    return kind == "IncludeValues", frozenset(str(v) for v in values)
 
 
 def _text(body: str, status: int = 200) -> Response:

@@ -82,10 +82,14 @@ def test_sales_are_closed_orders_after_discounts_per_open_day(iiko: IikoSandbox)
     assert iiko.office.sessions == set()
 
 
-def test_a_field_the_report_does_not_know_is_a_plain_text_400(iiko: IikoSandbox) -> None:
-    with office(iiko).session() as session, pytest.raises(RequestRejected, match="Unknown OLAP field"):
-        session.sales(dt.date(2026, 7, 24), dt.date(2026, 7, 25), group_by=["NoSuchField"],
-                      aggregates=["DishDiscountSumInt"])
+def test_a_field_or_value_the_report_does_not_know_is_a_plain_text_400(iiko: IikoSandbox) -> None:
+    with office(iiko).session() as session:  # the café has sold nothing: refused all the same
+        with pytest.raises(RequestRejected, match="Unknown OLAP field"):
+            session.sales(dt.date(2026, 7, 24), dt.date(2026, 7, 25), group_by=["NoSuchField"],
+                          aggregates=["DishDiscountSumInt"])
+        with pytest.raises(RequestRejected, match="OrderDeleted: unknown value"):
+            session.olap({"reportType": "SALES", "groupByRowFields": [], "aggregateFields": ["DishSumInt"],
+                          "filters": {"OrderDeleted": {"filterType": "IncludeValues", "values": ["FALSE"]}}})
     assert iiko.office.sessions == set()
 
 
