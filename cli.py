@@ -77,7 +77,40 @@ def _runtime(ctx: click.Context) -> Iterator[Runtime]:
         yield runtime
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Command):
+    """A command whose line in its group's list is its help's whole first sentence: click cuts it at 45
+    characters with "...", which left integrators reading half of what a command does."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=sys.maxsize)
+
+
+class _Group(_Command, click.Group):
+    """A group of :class:`_Command` s, whose own subgroups are groups like it."""
+
+    command_class = _Command
+    group_class = type
+
+
+def _first_line(docstring: str | None) -> str:
+    """A docstring's first line as plain text (reST's ``literal`` marks dropped)."""
+    return (docstring or "").strip().splitlines()[0].replace("``", "")
+
+
+class _SandboxCommand(_Command):
+    """``hub sandbox``, whose help lists every installed sandbox with its fixed port, read when asked for."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from hub.sandbox import available_sandboxes
+
+        rows = [(name, f"127.0.0.1:{sandbox.port}  {_first_line(type(sandbox).__doc__)}")
+                for name, sandbox in available_sandboxes().items()]
+        with formatter.section("Sandboxes (connector type, fixed address, what it emulates)"):
+            formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(hub.__version__, prog_name="hub")
 @click.option("--config", "config", metavar="PATH", help="hub.yaml to use (default: $HUB_CONFIG, then ./hub.yaml).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None,
@@ -352,13 +385,17 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
         os._exit(code)
 
 
-@main.command()
+@main.command(cls=_SandboxCommand)
 @click.argument("systems", nargs=-1)
 @click.option("--port", type=int, default=None,
-              help="Serve the one named sandbox on this port instead of its own (onec 8100, testchannel 8101).")
+              help="Serve the one named sandbox on this port instead of its own fixed port (listed below).")
 @_errors_exit
 def sandbox(systems: tuple[str, ...], port: int | None) -> None:
-    """Run local sandboxes (e.g. `hub sandbox onec`) until Ctrl-C, for manual testing against hub."""
+    """Run local sandboxes of the named systems, or of all, until Ctrl-C, for manual testing against hub.
+
+    Name a system by its connector type or the start of it (`hub sandbox onec yandex`). Each prints its URL
+    and the hub.yaml settings that reach it.
+    """
     from hub.sandbox import start_sandboxes
     from hub.termination import Termination
 

@@ -236,6 +236,14 @@ class Sandbox(ABC):
         return response(environ, start_response)
 
 
+def available_sandboxes() -> dict[str, Sandbox]:
+    """A fresh, unstarted sandbox of every installed connector type that has one, by type name, sorted."""
+    from hub.registry import connector_types
+
+    found = {name: cls.sandbox() for name, cls in sorted(connector_types().items())}
+    return {name: sandbox for name, sandbox in found.items() if sandbox is not None}
+
+
 def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[str, Sandbox]:
     """Start the sandboxes of the named connector types, each on its own fixed port (:attr:`Sandbox.port`).
 
@@ -244,9 +252,9 @@ def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[st
     single sandbox elsewhere.
     """
     from hub.errors import ConfigError
-    from hub.registry import connector_types, suggest
+    from hub.registry import suggest
 
-    types = {name: cls for name, cls in sorted(connector_types().items()) if cls.sandbox() is not None}
+    types = available_sandboxes()
     chosen: list[str] = []
     for name in names or list(types):
         matches = [t for t in types if t == name] or [t for t in types if t.startswith(name)]
@@ -261,8 +269,7 @@ def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[st
     started: dict[str, Sandbox] = {}
     try:
         for type_name in chosen:
-            sandbox = types[type_name].sandbox()
-            assert sandbox is not None
+            sandbox = types[type_name]
             sandbox.start(port if port is not None else sandbox.port)
             started[type_name] = sandbox
     except OSError:

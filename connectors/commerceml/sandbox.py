@@ -91,7 +91,10 @@ class _SiteSession:
 
 
 class SiteSandbox(Sandbox):
-    """A 1C-Bitrix-like CommerceML exchange endpoint (see the module docstring)."""
+    """A 1C-Bitrix site's CommerceML exchange endpoint, ``/bitrix/admin/1c_exchange.php``.
+
+    See the module docstring.
+    """
 
     name = "commerceml_site"
     port = 8110
@@ -293,7 +296,10 @@ _GOODS = (("Капучино 300 мл", "CAP-300", "180"), ("Латте 400 мл
 
 
 class OneCDriver(Sandbox):
-    """1C's «Обмен с сайтом» against hub's ``commerceml_1c`` endpoint (see the module docstring)."""
+    """A 1C base running «Обмен с сайтом» (CommerceML) against hub's ``commerceml_1c`` endpoint.
+
+    See the module docstring.
+    """
 
     name = "commerceml_1c"
     port = 8111
