@@ -33,8 +33,9 @@ from hub.state import RunCounts, RunInfo
 log = logging.getLogger("hub.jobs")
 _Options = TypeVar("_Options", bound=BaseModel)
 
-Trigger = Literal["manual", "schedule", "inbound"]
-"""What started a run: ``hub sync``, the daemon's schedule, or records a channel pushed to the daemon."""
+Trigger = Literal["manual", "schedule", "inbound", "start"]
+"""What started a run: ``hub sync``, the daemon's schedule, records a channel pushed to the daemon, or the
+daemon's start (an outbound job that has never succeeded, see :mod:`hub.daemon.firstruns`)."""
 
 Progress = Callable[[str, int], None]
 """Called with (stage, records done so far in that stage) as a run goes."""
@@ -132,6 +133,9 @@ class Job(ABC):
     target_mode: ClassVar[Mode] = Mode.WRITE
     options_model: ClassVar[type[BaseModel] | None] = None
     """The pydantic model of this job type's ``options:``; None means it takes none."""
+    outbound: ClassVar[bool] = False
+    """Sends the system of record's data out (goods, stock, prices, customers), which channels need before their
+    orders can go anywhere: a starting daemon runs such a job at once until it has succeeded."""
 
     def __init__(self, name: str, config: JobConfig, runtime: Runtime) -> None:
         self.name = name

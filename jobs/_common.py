@@ -50,6 +50,7 @@ class MirrorJob(Job):
     """
 
     source_modes: ClassVar = frozenset({Mode.PULL})
+    outbound: ClassVar = True
 
     @classmethod
     def takes(cls, target: type[Connector]) -> bool:

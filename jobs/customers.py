@@ -20,6 +20,7 @@ class CustomersJob(Job):
     type_name = "customers"
     entity = Entity.CUSTOMERS
     source_modes: ClassVar = frozenset({Mode.PULL})
+    outbound: ClassVar = True  # orders find their guests' counterparties in the index it makes
 
     def run(self, ctx: RunContext) -> None:
         book = CustomerBook(self.runtime, ctx)

@@ -10,7 +10,9 @@
   and ``/healthz``, ``/readyz``, ``/metrics``;
 * :mod:`hub.daemon.worker` takes what the endpoints stored on to its targets at once;
 * :mod:`hub.daemon.scheduler` runs the jobs' schedules, exactly once per tick even
-  with several daemons on one PostgreSQL state DB.
+  with several daemons on one PostgreSQL state DB;
+* :mod:`hub.daemon.firstruns` runs at start each job sending 1C's data out that has
+  never succeeded, rather than leaving the channels empty until its first tick.
 
 Every run, whoever starts it, holds the job's lease (:mod:`hub.leases`), so
 one job never runs twice at once. :meth:`Daemon.stop` is the graceful stop
@@ -23,20 +25,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 
 from hub.config import HubConfig
 from hub.connector import Connector
+from hub.daemon.firstruns import FirstRuns
 from hub.daemon.metrics import Metrics
 from hub.daemon.scheduler import Scheduler
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.daemon.worker import InboundWorker
 from hub.errors import JobBusy
 from hub.inbound import Inbound
-from hub.jobs import run_job
+from hub.jobs import Trigger, run_job
 from hub.leases import Lease
 from hub.registry import connector_types
 from hub.runtime import Runtime
-from hub.state import RunInfo
+from hub.state import RunInfo, State
 from hub.values import utcnow
 
 log = logging.getLogger("hub.daemon")
@@ -67,6 +71,7 @@ class Daemon:
                                     held=self._waiting.__contains__)
         self.scheduler = Scheduler(config, self.runtime.store, self._run_scheduled,
                                    threads=self.settings.job_threads)
+        self.first_runs = FirstRuns(self.runtime, self._run_first, self.stopping)
         mounts = self._mounts()
         self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness)
         host, port = self.settings.host_port
@@ -91,6 +96,7 @@ class Daemon:
             self.worker.start()
             try:
                 self.scheduler.start()
+                self.first_runs.start()
             except BaseException:
                 self.stop()
                 raise
@@ -106,39 +112,49 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         if self.background:
             self.worker.join()
+            self.first_runs.join()
         self.runtime.close()
         log.info("stopped")
 
     # --- runs --------------------------------------------------------------------------------
 
     def _run_scheduled(self, name: str, fire_time: dt.datetime) -> None:
+        self._run_leased(name, f"the {fire_time} tick", lambda state: state.runs.ran(name, fire_time),
+                         give_up=fire_time + LEASE_WAIT, trigger="schedule", scheduled_for=fire_time)
+
+    def _run_first(self, name: str) -> RunInfo | None:
+        # No giving up: the lease is held by another run of the job, maybe this very first run in another
+        # daemon, and whether that run succeeded decides whether this one is needed.
+        return self._run_leased(name, "the first run", lambda state: name in state.runs.last_success(),
+                                give_up=None, trigger="start")
+
+    def _run_leased(self, name: str, what: str, made: Callable[[State], bool], *, give_up: dt.datetime | None,
+                    trigger: Trigger, scheduled_for: dt.datetime | None = None) -> RunInfo | None:
+        """Run job ``name`` holding its lease, unless ``made`` finds under the lease that another run did its
+        work; None when not run. Waits for the lease until ``give_up`` (None: until hub stops)."""
         self._waiting.add(name)
+        lease = Lease(self.runtime.store, f"job:{name}")
         try:
-            self._run_tick(name, fire_time)
+            while True:
+                try:
+                    with lease:
+                        with self.runtime.store.transaction() as state:
+                            if made(state):
+                                log.debug("%s: %s was made by another run", name, what)
+                                return None
+                        self._waiting.discard(name)  # it has the lease: the worker retries until the run lets go
+                        info, _ = run_job(self.runtime, name, trigger=trigger, scheduled_for=scheduled_for,
+                                          stop=self.stopping, lease=lease,
+                                          wants_lease=lambda waiting: self._wait_for(name, waiting))
+                        self._finished(info)
+                        return info
+                except JobBusy as exc:
+                    if self.stopping.wait(0.2) or (give_up is not None and utcnow() > give_up):
+                        log.info("%s: %s; %s is skipped", name, exc, what)
+                        return None
         finally:
             self._waiting.discard(name)
             self.worker.wake()  # what arrived meanwhile goes on now, not at the worker's next retry
-
-    def _run_tick(self, name: str, fire_time: dt.datetime) -> None:
-        lease = Lease(self.runtime.store, f"job:{name}")
-        deadline = fire_time + LEASE_WAIT
-        while True:
-            try:
-                with lease:
-                    with self.runtime.store.transaction() as state:
-                        if state.runs.ran(name, fire_time):
-                            log.debug("%s: the %s tick was run by another daemon", name, fire_time)
-                            return
-                    self._waiting.discard(name)  # it has the lease: the worker retries until the run lets it go
-                    info, _ = run_job(self.runtime, name, trigger="schedule", scheduled_for=fire_time,
-                                      stop=self.stopping, lease=lease,
-                                      wants_lease=lambda waiting: self._wait_for(name, waiting))
-                    self._finished(info)
-                    return
-            except JobBusy as exc:
-                if self.stopping.wait(0.2) or utcnow() > deadline:
-                    log.info("%s: %s; the %s tick is skipped", name, exc, fire_time)
-                    return
 
     def _wait_for(self, name: str, waiting: bool) -> None:
         if waiting:
@@ -175,4 +191,4 @@ class Daemon:
                  "worker": "ok" if self.worker.alive else "not running"}
         if self.stopping.is_set():
             parts["daemon"] = "shutting down"
-        return parts
+        return parts | self.first_runs.readiness()

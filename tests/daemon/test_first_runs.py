@@ -1,0 +1,104 @@
+"""A starting daemon runs each outbound job that never succeeded at once, and is not ready until they have."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from hub.daemon import Daemon, firstruns
+from hub.leases import Lease
+from hub.values import json_loads
+from tests.daemon.conftest import DaemonStage, wait_for
+
+Stage = Callable[..., DaemonStage]
+HOURLY = {"every": "1h"}
+
+
+def outbound_jobs(daemon_stage: Stage) -> DaemonStage:
+    """1C's stock, goods and customers out hourly (the stock listed first), and the shop's orders in."""
+    stage = daemon_stage()
+    config = yaml.safe_load(stage.config.read_text())
+    config["jobs"] = {
+        "stock": {"type": "stock", "from": "onec", "to": "shop", "schedule": HOURLY,
+                  "options": stage.onec.job_options("stock")},
+        "catalog": {"type": "catalog", "from": "onec", "to": "shop", "schedule": HOURLY},
+        "customers": {"type": "customers", "from": "onec", "schedule": HOURLY},
+        "orders": {"type": "orders", "from": "shop", "to": "onec", "schedule": HOURLY},
+    }
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return stage
+
+
+def readiness(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    answer = requests.get(f"{daemon.url}/readyz", timeout=10)
+    return answer.status_code, json_loads(answer.content)
+
+
+def test_a_fresh_daemon_fills_the_channel_at_once_and_is_ready_only_when_it_has(daemon_stage: Stage) -> None:
+    stage = outbound_jobs(daemon_stage)
+    with Lease(stage.store(), "job:catalog"):  # the catalog's first run waits, and every one after it
+        daemon = stage.start()
+        wait_for(lambda: "going" in readiness(daemon)[1].get("job:catalog", ""), what="the catalog's first run")
+        code, body = readiness(daemon)
+
+        assert code == 503
+        assert body == {"status": "not ready", "state_db": "ok", "scheduler": "ok", "worker": "ok",
+                        "job:catalog": "not yet succeeded: its first run is going",
+                        "job:stock": "not yet succeeded: its first run is queued",
+                        "job:customers": "not yet succeeded: its first run is queued"}
+        assert not stage.shop.products
+
+    wait_for(lambda: readiness(daemon)[0] == 200, what="the daemon to be ready")
+
+    assert readiness(daemon)[1] == {"status": "ready", "state_db": "ok", "scheduler": "ok", "worker": "ok"}
+    runs = sorted(stage.runs(), key=lambda r: r.id)
+    assert [(r.job, r.trigger, r.status) for r in runs] == [
+        ("catalog", "start", "succeeded"), ("stock", "start", "succeeded"), ("customers", "start", "succeeded")]
+    # Hourly jobs, yet the shop has 1C's goods and stock now; the catalog went first, so stock found them linked.
+    assert stage.shop.products and stage.shop.stock
+    assert runs[1].counts.created + runs[1].counts.updated == len(stage.shop.stock)
+
+
+def test_jobs_that_succeeded_before_are_not_run_again_at_start(daemon_stage: Stage) -> None:
+    stage = outbound_jobs(daemon_stage)
+    stage.sync("catalog", "customers")  # as hub sync would; stock never ran
+
+    daemon = stage.start()
+    wait_for(lambda: readiness(daemon)[0] == 200, what="the daemon to be ready")
+
+    started = [(r.job, r.status) for r in stage.runs() if r.trigger == "start"]
+    assert started == [("stock", "succeeded")]
+
+
+def test_a_failed_first_run_keeps_the_daemon_unready_and_is_tried_again(
+        daemon_stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(firstruns, "RETRY", 0.05)
+    stage = daemon_stage(jobs={"catalog": {"type": "catalog", "from": "onec", "to": "shop", "schedule": HOURLY}})
+    stage.onec.faults.fail_next(1000, status=401)  # 1C refuses hub until its password is fixed
+
+    daemon = stage.start()
+    code, body = wait_for(lambda: next((answer for answer in [readiness(daemon)]
+                                        if "failed" in answer[1].get("job:catalog", "")), None),
+                          what="the first run to fail")
+
+    assert code == 503 and body["status"] == "not ready"
+    assert body["job:catalog"].startswith("not yet succeeded: run ")
+    assert "failed (hub status says why); tried again within" in body["job:catalog"]
+    stage.onec.faults.reset()
+    wait_for(lambda: readiness(daemon)[0] == 200, what="the daemon to be ready")
+    statuses = [r.status for r in sorted(stage.runs(), key=lambda r: r.id)]
+    assert statuses[-1] == "succeeded" and set(statuses[:-1]) == {"failed"}, statuses
+    assert stage.shop.products
+
+
+def test_jobs_without_a_schedule_are_left_to_hub_sync(daemon_stage: Stage) -> None:
+    stage = daemon_stage()  # customers and catalog with no schedule: run by hand
+
+    daemon = stage.start()
+
+    assert readiness(daemon) == (200, {"status": "ready", "state_db": "ok", "scheduler": "ok", "worker": "ok"})
+    assert not stage.runs()
