@@ -219,7 +219,7 @@ class OneCConnector(Connector):
                 self.client.post(target, ref)
         except RequestRejected as exc:
             if exc.status in RECORD_LEVEL_STATUSES:
-                raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}") from None
+                raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}", hint=exc.hint) from None
             raise
         return WriteResult(ref=ref, action=action)
 

@@ -249,7 +249,9 @@ def error_for(response: requests.Response) -> HubError:
     """The hub error for a failed 1C answer, carrying 1C's message when it sent one.
 
     * a 1C error with code 20 (rights) or status 401/403 → :class:`AuthError`;
-    * 5xx (other than 501 "not implemented") → :class:`ServerError`, retriable;
+    * 5xx (other than 501 "not implemented") → :class:`ServerError`, retriable, except a
+      500 with 1C's own error answering a write: that is 1C refusing the object (its
+      posting code failed, a row is malformed), and the same write gets the same answer;
     * any other status → :class:`RequestRejected` with 1C's ``code``; a 404 whose body
       is not 1C's came from the web server in front of 1C and says so.
     """
@@ -268,10 +270,14 @@ def error_for(response: requests.Response) -> HubError:
     code = error.code if error else None
     if code == "20" or status in (401, 403):
         return AuthError(text, hint=HINTS["20"] if code == "20" else "check the 1C user name and password")
-    if status >= 500 and status != 501:
+    refused_write = status == 500 and error is not None and response.request.method != "GET"
+    if status >= 500 and status != 501 and not refused_write:
         return ServerError(text, status=status)
     hint = HINTS.get(code or "")
-    if status == 412:
+    if refused_write:
+        hint = ("1C's own code refused the object (the document's posting code failed, or the 1C user lacks a "
+                "right it needs); 1C's technological log has the details")
+    elif status == 412:
         hint = "the object changed in 1C since it was read: read it again and repeat the change"
     return RequestRejected(text, status=status, code=code, hint=hint)
 

@@ -205,8 +205,9 @@ def test_create_refused_by_1c_keeps_its_message_and_is_not_retried(onec: OneCCli
         onec.create(ORDERS, {})
     assert refused.value.code == "13" and refused.value.hint is not None
     responses.post(url(GOODS), status=500, body=(SAMPLES / "errors24_odata-error_code-1_internal.json").read_bytes())
-    with pytest.raises(ServerError, match="технологическом журнале"):
+    with pytest.raises(RequestRejected, match="технологическом журнале") as failed:
         onec.create(GOODS, {})
+    assert failed.value.status == 500
     assert len(responses.calls) == 2
 
 
@@ -251,8 +252,9 @@ def test_post_and_unpost_are_document_actions(onec: OneCClient) -> None:
 def test_posting_code_failure_carries_1c_message(onec: OneCClient) -> None:
     responses.post(url(f"{ORDERS}(guid'{REF}')/Post"), status=500,
                    body=(SAMPLES / "errors24_odata-error_post-unpost_fragment.xml").read_bytes())
-    with pytest.raises(ServerError, match="ОбработкаУдаленияПроведения"):
+    with pytest.raises(RequestRejected, match="ОбработкаУдаленияПроведения") as failed:
         onec.post(ORDERS, REF)
+    assert failed.value.status == 500 and "posting code" in (failed.value.hint or "")
     assert len(responses.calls) == 1
 
 

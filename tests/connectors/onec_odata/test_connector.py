@@ -13,7 +13,7 @@ import pytest
 from connectors.onec_odata import OneCSandbox
 from connectors.onec_odata.connector import OneCConnector, OneCSettings
 from hub.connector import ConnectorContext, RawRecord
-from hub.errors import ConfigError, NetworkError, UnresolvedReference
+from hub.errors import ConfigError, InvalidRecord, NetworkError, UnresolvedReference
 from hub.mapping import DictLinks
 from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, StockLevel
 from hub.sandbox import Sandbox
@@ -177,6 +177,18 @@ def test_a_lost_answer_is_found_on_the_retry_not_repeated(onec: OneCSandbox) -> 
     connector.write(Entity.ORDERS, record, key="shop:1001", ref=ref)
     assert len(onec.rows(ORDERS)) == 1
     assert onec.rows(ORDERS)[0]["Posted"] is True
+
+
+def test_a_document_1c_refuses_to_post_is_a_record_error_for_dead_letters(onec: OneCSandbox) -> None:
+    record, links = order(onec)
+    connector = connect(settings_for(onec), links)
+    ref = connector.write(Entity.ORDERS, record, key="shop:1001", ref=None).ref
+    version = onec.rows(ORDERS)[0]["DataVersion"]
+    connector.client.update(ORDERS, ref, {"DeletionMark": True}, data_version=version)  # someone in 1C did
+    changed = record.model_copy(update={"comment": "Без лука"})
+    with pytest.raises(InvalidRecord, match="Помеченный на удаление документ не может быть проведен") as refused:
+        connector.write(Entity.ORDERS, changed, key="shop:1001", ref=ref)
+    assert "posting code" in (refused.value.hint or "")
 
 
 def test_an_unknown_product_is_a_record_error_and_writes_nothing(onec: OneCSandbox) -> None:

@@ -222,6 +222,26 @@ def test_real_service_document_lists_its_entity_sets() -> None:
     assert len(names) == 70 and "AccumulationRegister_ТоварыНаСкладах" in names
 
 
+def _error(message: str) -> bytes:
+    return f'{{"odata.error": {{"code": "-1", "message": {{"lang": "ru", "value": "{message}"}}}}}}'.encode()
+
+
+@pytest.mark.parametrize(("method", "body", "error_class"), [
+    ("POST", _error("Ошибка проведения"), RequestRejected),
+    ("PATCH", _error("Ошибка записи"), RequestRejected),
+    ("POST", b"<html><body>500 Internal Server Error</body></html>", ServerError),
+    ("GET", _error("Ошибка чтения"), ServerError),
+])
+def test_a_500_with_1cs_own_error_refuses_a_write_but_leaves_reads_and_the_web_server_retriable(
+        method: str, body: bytes, error_class: type[Exception]) -> None:
+    response = _response(500, body)
+    response.request = requests.Request(method, response.url).prepare()
+    error = odata.error_for(response)
+    assert type(error) is error_class
+    if isinstance(error, RequestRejected):
+        assert error.status == 500 and "posting code" in (error.hint or "")
+
+
 @pytest.mark.parametrize(("name", "status", "error_class", "code", "text"), [
     ("errors24_odata-error_code-1_internal.json", 500, ServerError, "-1", "технологическом журнале"),
     ("errors24_odata-error_code13_tabular-rows.json", 400, RequestRejected, "13", "табличной части напрямую"),

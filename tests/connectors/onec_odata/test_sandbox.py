@@ -17,7 +17,7 @@ from lxml import etree
 from connectors.onec_odata import OneCClient, OneCSandbox, odata
 from connectors.onec_odata._seed import OPENED, REPRICED, SOLD
 from hub.connector import RetryPolicy
-from hub.errors import AuthError, NetworkError, RequestRejected, RetriableError, ServerError
+from hub.errors import AuthError, NetworkError, RequestRejected, RetriableError
 from hub.http import HttpClient
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_loads
@@ -291,7 +291,7 @@ def test_1c_refusals_of_bad_writes(client: OneCClient, onec: OneCSandbox) -> Non
 
 def test_posting_a_document_marked_for_deletion_fails_in_1c(client: OneCClient) -> None:
     ref = client.create(ORDERS, {"DeletionMark": True})["Ref_Key"]
-    with pytest.raises(ServerError, match="Помеченный на удаление"):
+    with pytest.raises(RequestRejected, match="Помеченный на удаление"):
         client.post(ORDERS, ref)
 
 
