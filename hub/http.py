@@ -70,7 +70,7 @@ from hub.errors import (
     RetriableError,
     ServerError,
 )
-from hub.logs import add_secrets, is_secret_name, redact, redact_url
+from hub.logs import add_secrets, clean_error, is_secret_name, redact, redact_url
 from hub.values import utcnow
 
 MAX_RETRY_AFTER = 600.0
@@ -281,7 +281,8 @@ def _error(what: str, response: requests.Response) -> HubError:
 
 
 def _excerpt(response: requests.Response) -> str:
-    text = redact(" ".join(response.text.split()))
+    # What a server echoes of a request (1C repeats the fields it refused) is personal data too.
+    text = clean_error(" ".join(response.text.split()))
     if not text:
         return "(empty body)"
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"

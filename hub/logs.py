@@ -37,18 +37,26 @@ _CONTEXT: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.Cont
 HIDDEN = "***"
 _MIN_SECRET = 4
 
-_CREDENTIAL_NAME = r"[\w-]*(?:token|secret|passw(?:or)?d|api[_-]?key|sessid|apilogin)[\w-]*|key|pwd"
+_CREDENTIAL_NAME = r"[\w-]*(?:token|secret|passw(?:or)?d|парол[ьея]|api[_-]?key|sessid|apilogin)[\w-]*|key|pwd"
 _PARAM = re.compile(rf"(?i)(?<![\w-])({_CREDENTIAL_NAME})=[^&#\s'\",;]+")
 _QUOTED_PARAM = re.compile(rf"""(?i)(["']({_CREDENTIAL_NAME})["']\s*:\s*)(["'])(?:\\.|(?!\3).)*\3""")
+# ``password: x`` as servers echo it in plain-text errors (1C: ``Пароль: x``); a quoted value is hidden whole.
+_COLON_PARAM = re.compile(rf"""(?i)(?<![\w-])({_CREDENTIAL_NAME})(\s*:\s*)(?:"[^"]*"|'[^']*'|(?!\*\*\*)[^\s,;&'"]+)""")
 _AUTH_HEADER = re.compile(r"""(?i)(\bauthorization["']?\s*[:=]\s*["']?)[^"'\r\n,}]+""")
 _AUTH_SCHEME = re.compile(r"\b([Bb]earer|Basic|Digest|OAuth)\s+[\w.~+/=-]+")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
+# Phones and emails also appear URL-encoded in echoed form bodies and query strings (%2B7..., ivan%40mail.ru),
+# with %20, %28, %29, %2D or a form's '+' for their separators.
+_ENCODED = r"%(?:20|28|29|2[Dd])"
+_SEP = rf"(?:[\s().-]|\+|{_ENCODED})"
 _PHONE = re.compile(
-    r"(?<![\w+*])(?:\+[0-9][0-9\s().-]{7,18}[0-9]"
-    r"|[78][\s(-]*[0-9]{3}[\s)-]*[0-9]{3}[\s-]*[0-9]{2}[\s-]*[0-9]{2})(?![\w*])"
+    rf"(?<![\w+*%])(?:(?:\+|%2[Bb])[0-9](?:[0-9]|{_SEP}){{7,40}}[0-9]"
+    rf"|[78]{_SEP}*[0-9]{{3}}{_SEP}*[0-9]{{3}}{_SEP}*[0-9]{{2}}{_SEP}*[0-9]{{2}}"
+    # a Russian mobile written without its country code: (999) 123-45-67
+    rf"|(?:\(|%28)?9[0-9]{{2}}{_SEP}*[0-9]{{3}}{_SEP}*[0-9]{{2}}{_SEP}*[0-9]{{2}})(?![\w*])"
 )
-_EMAIL = re.compile(r"(?<![\w.+-])([\w+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)+)")
+_EMAIL = re.compile(r"(?<![\w.+-])([\w+-])[\w.+-]*(@|%40)([\w-]+(?:\.[\w-]+)+)")
 
 
 class Secrets:
@@ -106,6 +114,7 @@ def redact(text: str, secrets: Secrets | None = None) -> str:
     registry = SECRETS if secrets is None else secrets
     text = redact_url(registry.redact(text))
     text = _QUOTED_PARAM.sub(rf"\1\3{HIDDEN}\3", text)
+    text = _COLON_PARAM.sub(rf"\1\2{HIDDEN}", text)
     text = _AUTH_HEADER.sub(rf"\1{HIDDEN}", text)
     return _AUTH_SCHEME.sub(rf"\1 {HIDDEN}", text)
 
@@ -115,10 +124,10 @@ def redact(text: str, secrets: Secrets | None = None) -> str:
 
 def _mask_phone_match(match: re.Match[str]) -> str:
     text = match.group()
-    digits = re.sub(r"[^0-9]", "", text)
+    digits = re.sub(r"%[0-9A-Fa-f]{2}|[^0-9]", "", text)
     if not 10 <= len(digits) <= 15:
         return text
-    return ("+" if text.startswith("+") else "") + digits[0] + "******" + digits[-4:]
+    return ("+" if text.startswith(("+", "%2B", "%2b")) else "") + digits[0] + "******" + digits[-4:]
 
 
 def mask_phone(text: str) -> str:
@@ -128,12 +137,23 @@ def mask_phone(text: str) -> str:
 
 def mask_email(text: str) -> str:
     """Every email in ``text`` masked: ``ivan.petrov@mail.ru`` becomes ``i***@mail.ru``."""
-    return _EMAIL.sub(rf"\1{HIDDEN}@\2", text)
+    return _EMAIL.sub(rf"\1{HIDDEN}\2\3", text)
 
 
 def mask_name(text: str) -> str:
     """A person's name masked word by word: ``Иван Петров`` becomes ``И*** П***``."""
     return " ".join(word[0] + HIDDEN for word in text.split())
+
+
+def clean_error(text: str, names: Iterable[str] = ()) -> str:
+    """An error message as it may be stored or shown: secrets redacted, phones, emails and ``names`` masked.
+
+    Errors outlive the log's ``mask_personal_data`` choice (``hub status`` prints them to whoever asks), so they
+    are always masked; a system's echo of a person's name is found only through ``names``, that record's own.
+    """
+    for word in sorted({part for name in names for part in name.split() if len(part) > 1}, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", mask_name(word), text)
+    return SECRETS.redact(mask_email(mask_phone(redact(text))))
 
 
 class Masked:

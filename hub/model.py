@@ -222,3 +222,17 @@ CANONICAL_TYPES: dict[Entity, type[_Model]] = {
 """The canonical record type of each entity."""
 
 Record = Order | StockLevel | PriceEntry | Product | Customer
+
+
+
+def personal_names(entity: Entity, payload: str | bytes) -> list[str]:
+    """The names of the person a canonical record is about (an order's guest, a customer), for masking them
+    in errors; none when ``payload`` does not read as a record of ``entity``."""
+    try:
+        record = CANONICAL_TYPES[entity].model_validate_json(payload)
+    except ValueError:  # pydantic's ValidationError is one
+        return []
+    person = record if isinstance(record, Customer) else getattr(record, "customer", None)
+    if not isinstance(person, Customer):
+        return []
+    return [name for name in (person.first_name, person.last_name, person.middle_name) if name]

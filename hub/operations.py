@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
 from hub.jobs import Progress, RunContext, run_job
-from hub.model import Entity
+from hub.logs import clean_error
+from hub.model import Entity, personal_names
 from hub.registry import connector_types, job_types, suggest
 from hub.runtime import Runtime
 from hub.state import DeadLetter, RunInfo, StateStore
@@ -92,7 +93,9 @@ class Status:
 
 def status(store: StateStore, *, runs: int = 10) -> Status:
     with store.transaction() as state:
-        return Status(runs=state.runs.recent(runs), outbox=state.outbox.depth(),
+        recent = [replace(r, error_summary=r.error_summary and clean_error(r.error_summary))
+                  for r in state.runs.recent(runs)]
+        return Status(runs=recent, outbox=state.outbox.depth(),
                       dead_letters=state.dead_letters.count(), inbox_pending=state.inbox.count("pending"),
                       inbox_rejected=state.inbox.count("rejected"),
                       cursors=state.cursors.all())
@@ -100,7 +103,7 @@ def status(store: StateStore, *, runs: int = 10) -> Status:
 
 def dead_letters(store: StateStore, *, status: str | None = "open") -> list[DeadLetter]:
     with store.transaction() as state:
-        return state.dead_letters.list(status)
+        return [_cleaned(letter) for letter in state.dead_letters.list(status)]
 
 
 def dead_letter(store: StateStore, letter_id: int) -> DeadLetter:
@@ -108,7 +111,14 @@ def dead_letter(store: StateStore, letter_id: int) -> DeadLetter:
         letter = state.dead_letters.get(letter_id)
     if letter is None:
         raise ConfigError([f"no dead letter {letter_id}"], hint="hub deadletters list shows the open ones")
-    return letter
+    return _cleaned(letter)
+
+
+def _cleaned(letter: DeadLetter) -> DeadLetter:
+    """``letter`` with its reason as it may be shown: errors stored by older versions of hub went in verbatim."""
+    # A delivery's payload is the canonical record, which names the person; a decode's is the channel's own.
+    names = personal_names(Entity(letter.entity), letter.payload) if letter.stage == "deliver" else []
+    return replace(letter, reason=clean_error(letter.reason, names))
 
 
 def retry_dead_letter(runtime: Runtime, letter_id: int) -> list[tuple[RunInfo, RunContext]]:

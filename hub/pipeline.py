@@ -47,7 +47,8 @@ from typing import Any, cast
 from hub.connector import Connector, Mode, RawRecord
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
-from hub.model import CANONICAL_TYPES, Entity, Record, StockLevel
+from hub.logs import clean_error
+from hub.model import CANONICAL_TYPES, Entity, Record, StockLevel, personal_names
 from hub.runtime import Runtime
 from hub.state import InboxItem, OutboxItem
 from hub.state.store import Fingerprints
@@ -66,6 +67,11 @@ def idempotency_key(source: str, external_id: str) -> str:
 
 def _retry_at(attempts: int) -> dt.datetime:
     return utcnow() + dt.timedelta(seconds=min(30 * 2 ** attempts, 3600))
+
+
+def _shown(item: OutboxItem, error: object) -> str:
+    """``error`` as it may be stored and shown: the target may have echoed the record's person back in it."""
+    return clean_error(str(error), personal_names(Entity(item.entity), item.payload))
 
 
 class Pipeline:
@@ -228,6 +234,7 @@ class Pipeline:
         return source if record is None or target == record else f"{source}>{target}"
 
     def _dead(self, item: OutboxItem, entity: Entity, reason: str) -> None:
+        reason = _shown(item, reason)
         self.ctx.counts.failed += 1
         self.ctx.errors.append(f"{item.target} {entity.value} {item.key}: {reason}")
         with self.store.transaction() as state:
@@ -237,10 +244,11 @@ class Pipeline:
                                    outbox_id=item.id, run_id=self.ctx.run_id)
 
     def _later(self, item: OutboxItem, exc: Exception) -> None:
+        error = _shown(item, exc)
         self.ctx.counts.failed += 1
-        self.ctx.errors.append(f"{item.target} {item.key}: {exc}")
+        self.ctx.errors.append(f"{item.target} {item.key}: {error}")
         with self.store.transaction() as state:
-            state.outbox.retry_later(item, str(exc), _retry_at(item.attempts))
+            state.outbox.retry_later(item, error, _retry_at(item.attempts))
 
     # --- dry run -----------------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ("+7 (999) 123 45 67", "+7******4567"),
     ("звоните 89991234567!", "звоните 8******4567!"),
     ("tel:+442079460958", "tel:+4******0958"),
+    ("mobile 9991234567.", "mobile 9******4567."),
+    ("(999) 123-45-67", "9******4567"),
+    ("phone=%2B7%20999%20123-45-67&x=1", "phone=+7******4567&x=1"),
+    ("phone=8+999+123+45+67", "phone=8******4567"),
 ])
 def test_phones_are_masked(raw: str, masked: str) -> None:
     assert mask_phone(raw) == masked
@@ -50,6 +54,22 @@ def test_emails_are_masked() -> None:
     assert mask_email("ivan.petrov@mail.ru") == "i***@mail.ru"
     assert mask_email("from Anna <anna+shop@почта.рф>") == "from Anna <a***@почта.рф>"
     assert mask_email("i***@mail.ru") == "i***@mail.ru"
+
+
+def test_url_encoded_emails_are_masked() -> None:
+    assert mask_email("email=ivan.petrov%40mail.ru&page=2") == "email=i***%40mail.ru&page=2"
+
+
+def test_colon_separated_credentials_are_redacted() -> None:
+    assert logs.redact("password: hunter2, Пароль: 'два слова', login: bob") == (
+        "password: ***, Пароль: ***, login: bob")
+
+
+def test_errors_are_cleaned_of_secrets_contacts_and_the_named_person_whatever_the_log_setting() -> None:
+    logs.add_secrets(["env-secret"])
+    text = "1C: Петров Иван (Иванов's order), +7 999 123-45-67, ivan@mail.ru, token=abc, env-secret"
+    assert logs.clean_error(text, ["Иван Петров", "И"]) == (
+        "1C: П*** И*** (Иванов's order), +7******4567, i***@mail.ru, token=***, ***")
 
 
 def test_names_are_masked_through_pii() -> None:

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from connectors.onec_odata import OneCSandbox
+from hub.sandbox import SeenRequest
+from hub.values import json_dumps
 from tests.conftest import OneCStage
 
 pytestmark = pytest.mark.slow
@@ -156,3 +158,33 @@ def test_a_guest_known_under_another_name_keeps_1c_data_and_the_conflict_is_reco
     store.close()
     assert conflict["key"] == anna["Ref_Key"]
     assert "Аня" in conflict["detail"] and "Анна" in conflict["detail"]
+
+
+def test_what_1c_echoes_of_a_guest_and_its_password_is_stored_and_shown_redacted(stage: OneCStage) -> None:
+    echo = ("Не удалось записать: Контрагент Новиков Олег Петрович, тел. 89257000001, oleg@example.ru; "
+            "Пароль: sandbox-secret, password: hunter2")
+    body = json_dumps({"odata.error": {"code": "", "message": {"lang": "ru", "value": echo}}}).encode()
+
+    def refuse_the_order(seen: SeenRequest) -> None:
+        if seen.method == "POST" and ORDERS in seen.path:
+            stage.onec.faults.on_request = None
+            stage.onec.faults.fail_next(status=400, body=body)
+
+    stage.onec.faults.on_request = refuse_the_order
+    stage.shop.place_order(customer={"id": "s-9", "name": "Олег Петрович Новиков", "phone": "+7 925 700-00-01",
+                                     "email": "oleg@example.ru"})
+    assert stage.hub("sync", "--source", "shop").exit_code == 1
+
+    from hub.state import open_store
+
+    store = open_store(stage.state_url)
+    with store.reading() as state:
+        [letter] = state.dead_letters.list()
+        [run] = [r for r in state.runs.recent() if r.error_summary]
+    store.close()
+    shown = stage.hub("deadletters", "list").output + stage.hub("status", "--json").output
+    for text in (letter.reason, run.error_summary or "", shown):
+        for leaked in ("Новиков", "Олег", "Петрович", "89257000001", "oleg@", "sandbox-secret", "hunter2"):
+            assert leaked not in text
+    assert "Не удалось записать: Контрагент Н*** О*** П***" in letter.reason
+    assert "8******0001" in letter.reason and "o***@example.ru" in letter.reason
