@@ -198,6 +198,9 @@ class YandexEdaConnector(Connector):
         kept = self._order(record.external_id)
         if isinstance(body, dict) and "items" in body:
             order = parse_order(record.body)
+            if order["restaurantId"] not in self.config.venues:  # another partner's venue, or one not set up yet
+                raise InvalidRecord(f"restaurantId: {order['restaurantId']!r} is not a venue of this source; "
+                                    f"hub.yaml lists {sorted(self.config.venues)}")
         elif kept is not None:
             order = parse_order(kept["body"].encode())
         else:

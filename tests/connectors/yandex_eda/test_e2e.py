@@ -72,6 +72,8 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
             example = json_loads((SAMPLES / "restaurant/auth-token-request.form-fields.json").read_bytes())
             monkeypatch.setenv("EXAMPLE_SECRET", example["client_secret"])
             settings["clients"].append({"client_id": example["client_id"], "client_secret": "${EXAMPLE_SECRET}"})
+            ordered = json_loads((SAMPLES / "restaurant/order-create-request.yandex.v2.json").read_bytes())
+            settings["venues"][ordered["restaurantId"]] = {"title": "The venue of Yandex's example orders"}
         config = {
             "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
             "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
@@ -162,6 +164,20 @@ def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document
     [letter] = wait_for(lambda: dead_letters(stage.daemon.runtime.store), what="the dead letter")
 
     assert letter.external_id == f"yandex:{order['eatsId']}" and "no-such-dish" in letter.reason
+    assert stage.documents(order["eatsId"]) == []
+
+
+def test_an_order_for_a_venue_hub_does_not_serve_is_refused_in_yandexs_shape(stage: Stage) -> None:
+    order = {**stage.order_from_menu(weighed=False), "restaurantId": "someone-elses"}
+
+    answer = stage.yandex.place_order(order)
+
+    assert answer.status_code == 400
+    [error] = json_loads(answer.content)
+    assert set(error) == {"code", "description"} and "restaurantId: 'someone-elses'" in error["description"]
+    with stage.daemon.runtime.store.reading() as state:
+        kept = state.conn.exec_driver_sql("SELECT external_id FROM inbox WHERE status = 'rejected'").all()
+    assert [row[0] for row in kept] == [order["eatsId"]]
     assert stage.documents(order["eatsId"]) == []
 
 
