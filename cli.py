@@ -331,7 +331,11 @@ def demo(cycles: int) -> None:
                   highlight=False)
     out.print(f"\noutbox pending: {sum(report.outbox.values())}; open dead letters: {report.dead_letters}")
     out.print(f"state DB and config kept in {report.workdir}")
-    out.print(f"look inside: hub --config {report.workdir / 'hub.yaml'} status   (sandboxes are stopped now)")
+    if not report.went_through:
+        out.print(f"[red]the demo did not go through:[/red] {len(report.unsuccessful)} run(s) did not succeed, "
+                  f"{sum(not c.ok for c in report.checks)} source check(s) failed", highlight=False)
+    out.print(f"look inside: {report.handoff}   (sandboxes are stopped now)", highlight=False)
+    sys.exit(OK if report.went_through else FAILED)
 
 
 @main.command()
@@ -523,8 +527,11 @@ def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
                     out.print(f"  {name}: {value(old)} → {value(new)}", highlight=False, markup=False)
                 if len(p.diff) > shown_fields:
                     out.print(f"  +{len(p.diff) - shown_fields} more", highlight=False)
-    total = sum(info.counts.failed for info, _ in runs)
-    out.print(f"{len(runs)} run(s); {total} record(s) failed." if total else f"{len(runs)} run(s); all went through.")
+    failures = [f"{n} {status}" for status, n in Counter(i.status for i, _ in runs if i.status != "succeeded").items()]
+    records = sum(info.counts.failed for info, _ in runs)
+    if records:
+        failures.append(f"{records} record(s) failed")
+    out.print(f"{len(runs)} run(s); {'; '.join(failures)}." if failures else f"{len(runs)} run(s); all went through.")
 
 
 if __name__ == "__main__":

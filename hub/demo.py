@@ -9,7 +9,9 @@ for it.
 
 from __future__ import annotations
 
-import os
+import shlex
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +25,6 @@ from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
 from hub.jobs import RunContext
-from hub.logs import is_secret_name
 from hub.model import Entity
 from hub.operations import SourceCheck, check_sources, status, sync
 from hub.reconcile import Report, reconcile
@@ -43,6 +44,20 @@ class DemoReport:
     outbox: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     reconciled: Report | None = None
+
+    @property
+    def handoff(self) -> str:
+        """The command that shows what the demo left in its state DB, as it runs from a new shell."""
+        return f"{_hub_command()} --config {shlex.quote(str(self.workdir / 'hub.yaml'))} status"
+
+    @property
+    def unsuccessful(self) -> list[RunInfo]:
+        """The runs that failed, stopped or went through only in part."""
+        return [info for _, runs in self.cycles for info, _ in runs if info.status != "succeeded"]
+
+    @property
+    def went_through(self) -> bool:
+        return all(check.ok for check in self.checks) and not self.unsuccessful
 
 
 @dataclass
@@ -77,28 +92,26 @@ def _cast(types: dict[str, type[Connector]]) -> _Cast:
     return cast
 
 
-def _from_environment(value: Any, name: str) -> Any:
-    """``value`` with every secret in it (at any depth) moved into an environment variable, as in production."""
-    if isinstance(value, dict):
-        moved = {}
-        for key, item in value.items():
-            if is_secret_name(key) and not isinstance(item, dict | list):
-                variable = f"{name}_{key}".upper()
-                os.environ[variable] = str(item)
-                moved[key] = f"${{{variable}}}"
-            else:
-                moved[key] = _from_environment(item, f"{name}_{key}")
-        return moved
-    if isinstance(value, list):
-        return [_from_environment(item, f"{name}_{n}") for n, item in enumerate(value)]
-    return value
+def _hub_command() -> str:
+    """How a new shell runs this hub: ``hub`` when that is the one on its PATH, else the full path to it."""
+    script = Path(sys.executable).parent / "hub"
+    if not script.is_file():  # not installed as a script here (Windows names it hub.exe)
+        return f"{shlex.quote(sys.executable)} -m cli"
+    found = shutil.which("hub")
+    return "hub" if found and Path(found).resolve() == script.resolve() else shlex.quote(str(script))
+
+
+_DEMO_ONLY = """\
+# Written by hub demo for its sandboxes. Their passwords and tokens are written here as they are, so that
+# hub --config <this file> status works from any shell; in a real hub.yaml they come from the environment:
+# password: ${ONEC_PASSWORD}
+"""
 
 
 def _write_config(workdir: Path, cast: _Cast) -> Path:
     sources: dict[str, Any] = {}
     for role, sandbox in cast.sandboxes.items():
-        settings: dict[str, Any] = {"type": cast.types[role],
-                                    **_from_environment(sandbox.source_settings(), f"HUB_DEMO_{role}")}
+        settings: dict[str, Any] = {"type": cast.types[role], **sandbox.source_settings()}
         settings["retry"] = {"attempts": 3, "backoff": 0.05, "max_backoff": 0.5}
         settings["timeout"] = 10
         sources[role] = settings
@@ -113,7 +126,7 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
         "jobs": _jobs(cast),
     }
     path = workdir / "hub.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(_DEMO_ONLY + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 
 
