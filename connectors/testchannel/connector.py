@@ -213,13 +213,16 @@ def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
     status = STATUSES.get(data.get("status", "new"))
     if status is None:
         raise ValueError(f"unknown status {data.get('status')!r}")
+    order_id = str(data["id"]) if isinstance(data["id"], str | int) else ""
+    if not order_id.strip():  # the order's key everywhere (``shop:<id>``): orders without one would be one order
+        raise ValueError(f"id: expected the shop's order id, got {data['id']!r}")
     payment = data.get("payment")
     items = data["items"]
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise ValueError(f"items: expected a list of objects, got {type(items).__name__}")
     return Order.model_validate({
         "channel": channel,
-        "external_id": str(data["id"]),
+        "external_id": order_id,
         "number": data.get("number"),
         "created_at": dt.datetime.fromisoformat(data["created_at"]),
         "updated_at": dt.datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None,

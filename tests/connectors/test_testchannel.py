@@ -7,14 +7,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from connectors.testchannel import TestChannelSandbox
+from connectors.testchannel.client import SIGNATURE_HEADER, webhook_signature
 from hub.connector import RawRecord
 from hub.errors import InvalidRecord
+from hub.inbound import Inbound
 from hub.model import Entity, Order, OrderLine, OrderStatus
 from hub.sandbox import Sandbox
-from hub.testing.acceptance import ConnectorAcceptance
-from hub.values import json_dumps
+from hub.state import StateStore
+from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.values import json_dumps, json_loads
 
 
 class TestTestChannelAcceptance(ConnectorAcceptance):
@@ -84,3 +89,28 @@ def test_undecodable_orders_raise_invalid_record_with_the_reason(change: dict[st
         except InvalidRecord as exc:
             assert reason in str(exc)
             raise
+
+
+@pytest.mark.parametrize("order_id", ["", "  ", None])
+def test_an_order_without_an_id_is_refused_not_merged_with_others_under_shop_colon(order_id: object) -> None:
+    order = {**TestChannelSandbox().place_order(), "id": order_id}
+    with pytest.raises(InvalidRecord, match="id: expected the shop's order id"):
+        _decode(order)
+
+
+def test_a_webhook_without_an_order_id_gets_400_and_is_kept_as_rejected(store: StateStore) -> None:
+    suite = TestTestChannelAcceptance()
+    with TestChannelSandbox() as sandbox:
+        connector = suite.connect({**suite.settings(sandbox), "webhook_secret": "hook-secret"}, RecordingClock())
+        body = json_dumps({**sandbox.place_order(), "id": ""}).encode()
+    [endpoint] = connector.endpoints()
+    request = Request(EnvironBuilder(method="POST", data=body, content_type="application/json",
+                                  headers=[(SIGNATURE_HEADER, webhook_signature("hook-secret", body))]).get_environ())
+
+    answer = endpoint.handler(request, Inbound(store, connector, wake=lambda: None), {})
+
+    assert answer.status_code == 400 and "id: expected the shop's order id" in json_loads(answer.get_data())["message"]
+    with store.reading() as state:
+        assert state.inbox.pending(connector.name, Entity.ORDERS.value) == []
+        [(status,)] = state.conn.exec_driver_sql("SELECT status FROM inbox").all()
+    assert status == "rejected"
