@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from hub.daemon import Daemon, firstruns
 from hub.leases import Lease
+from hub.testing.postgres import create_database
 from hub.values import json_loads
 from tests.daemon.conftest import DaemonStage, wait_for
 
@@ -31,6 +33,10 @@ def outbound_jobs(daemon_stage: Stage) -> DaemonStage:
     }
     stage.config.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return stage
+
+
+def ready(url: str) -> bool:
+    return requests.get(f"{url}/readyz", timeout=10).status_code == 200
 
 
 def readiness(daemon: Daemon) -> tuple[int, dict[str, Any]]:
@@ -102,3 +108,21 @@ def test_jobs_without_a_schedule_are_left_to_hub_sync(daemon_stage: Stage) -> No
 
     assert readiness(daemon) == (200, {"status": "ready", "state_db": "ok", "scheduler": "ok", "worker": "ok"})
     assert not stage.runs()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_daemons_starting_on_one_fresh_postgresql_make_one_first_run(
+        daemon_stage: Stage, postgres_url: str) -> None:
+    stage = daemon_stage(state_url=create_database(postgres_url),
+                         jobs={"customers": {"type": "customers", "from": "onec", "schedule": HOURLY}})
+    stage.onec.faults.latency = 0.2  # the first run takes a while: the other daemon waits for its lease meanwhile
+    daemons = [stage.process(), stage.process()]
+    urls = [daemon.url() for daemon in daemons]
+
+    for url in urls:
+        wait_for(functools.partial(ready, url), timeout=60, what=f"{url} to be ready")
+    codes = [daemon.terminate() for daemon in daemons]
+
+    assert [code for code, _ in codes] == [0, 0], "\n".join(output for _, output in codes)
+    assert [(r.job, r.trigger, r.status) for r in stage.runs()] == [("customers", "start", "succeeded")]
