@@ -101,28 +101,52 @@ def safe_name(filename: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def unpack(archive: Path, into: Path) -> list[str]:
+class ArchiveRefused(Exception):
+    """An archive beyond the limits it is unpacked within; what it unpacked so far is removed."""
+
+
+def unpack(archive: Path, into: Path, *, max_entries: int, max_file: int, max_total: int) -> list[str]:
     """Extract a zip archive 1C uploaded into ``into``; returns the names extracted.
 
-    Members whose names would leave ``into`` are skipped and logged, never written.
+    Members whose names would leave ``into`` are skipped and logged, never written. At most ``max_entries``
+    members, none over ``max_file`` bytes and ``max_total`` bytes in all: the bytes written are counted, not
+    the sizes the archive claims, which a bomb may fake (and members may share their packed data).
     """
-    extracted = []
+    extracted: list[Path] = []
     with zipfile.ZipFile(archive) as packed:
-        for member in packed.infolist():
-            relative = safe_name(member.filename)
-            if relative is None:
-                log.warning("%s: member %r refused: its path leaves the upload folder", archive.name, member.filename)
-                continue
-            target = into.joinpath(relative)
-            if member.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with packed.open(member) as source, target.open("wb") as out:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-            extracted.append(str(relative))
-    return extracted
+        members = packed.infolist()
+        if len(members) > max_entries:
+            raise ArchiveRefused(f"{len(members)} entries, more than max_entries ({max_entries})")
+        left = max_total
+        try:
+            for member in members:
+                relative = safe_name(member.filename)
+                if relative is None:
+                    log.warning("%s: member %r refused: its path leaves the upload folder", archive.name,
+                                member.filename)
+                    continue
+                target = into.joinpath(relative)
+                if member.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                extracted.append(target)
+                written = 0
+                with packed.open(member) as source, target.open("wb") as out:
+                    while chunk := source.read(1 << 20):
+                        written += len(chunk)
+                        left -= len(chunk)
+                        if written > max_file:
+                            raise ArchiveRefused(f"{relative} unpacks to more than max_file ({max_file} bytes)")
+                        if left < 0:
+                            raise ArchiveRefused(f"it unpacks to more than the {max_total} bytes the exchange has "
+                                                 "left (max_exchange)")
+                        out.write(chunk)
+        except ArchiveRefused:
+            for path in extracted:
+                path.unlink(missing_ok=True)
+            raise
+    return list(dict.fromkeys(str(path.relative_to(into)) for path in extracted))
 
 
 def pack(files: Mapping[str, bytes]) -> bytes:

@@ -8,7 +8,9 @@ in 1C's exchange settings put ``http://<hub>:<port><inbound.path>`` with the
 * ``type=catalog``: 1C uploads ``import*.xml`` (goods) and ``offers*.xml``
   (prices, stock), also split 2.08+ files and zip archives. Every piece is
   appended to a file under ``work_dir`` and synced to disk *before* hub answers
-  ``success``, so nothing 1C was told is received can be lost. ``mode=import``
+  ``success``, so nothing 1C was told is received can be lost; a file, an
+  archive's contents and an exchange's files together are bounded (``max_file``,
+  ``max_entries``, ``max_exchange``), beyond which 1C is answered ``failure``. ``mode=import``
   reads the file with the streaming parser, a step of ``import_step`` seconds
   (or ``import_batch`` records) per call, answering ``progress`` until the
   file is done; the position is kept, so a restarted hub carries on. Goods,
@@ -42,7 +44,8 @@ Settings (hub.yaml ``sources.<name>``, beside ``type: commerceml_1c`` and ``inbo
 (≤ ``inbound.max_body``; that value when omitted), ``cookie``, ``session_ttl``,
 ``import_step``, ``import_batch``, ``warehouse``, ``mappings``, ``values``, ``missing_goods``,
 ``orders_version``, ``orders_encoding``, ``answer_encoding``, ``statuses``,
-``keep_uploads``, ``keep_orders``. Each is described on :class:`OneCExchangeSettings`.
+``max_file``, ``max_exchange``, ``max_entries``, ``keep_uploads``, ``keep_orders``. Each is described on
+:class:`OneCExchangeSettings`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from connectors.commerceml.exchange import (
     FAILURE,
     PROGRESS,
     SUCCESS,
+    ArchiveRefused,
     answer,
     safe_name,
     unpack,
@@ -151,6 +155,14 @@ class OneCExchangeSettings(SourceSettings):
     answer_encoding: ENCODINGS = Field("windows-1251", description="Encoding of the status lines hub answers.")
     statuses: dict[str, OrderStatus] = Field(default_factory=lambda: dict(DEFAULT_STATUSES), description=(
         "1C's order status (Статуса заказа ИД, or the Статус заказа text) → hub's status, for statuses 1C uploads."))
+    max_file: PositiveInt = Field(256 << 20, description=(
+        "Bytes one file may grow to in an exchange, sent in pieces or unpacked from an archive; beyond it hub "
+        "answers failure with the reason."))
+    max_exchange: PositiveInt = Field(1 << 30, description=(
+        "Bytes all the files of one exchange may hold together, uploaded and unpacked; beyond it hub answers "
+        "failure with the reason."))
+    max_entries: PositiveInt = Field(20000, description=(
+        "Entries one zip archive may hold (goods' pictures travel in it, one entry each)."))
     keep_uploads: PositiveInt = Field(7, description="Days the folder of an exchange is kept, for whoever debugs it.")
     keep_orders: PositiveInt = Field(30, description=(
         "Days an order 1C confirmed is kept after it was placed (longer than the orders job's status_days)."))
@@ -380,8 +392,12 @@ class OneCExchangeConnector(Connector):
         return self.config.work_dir / session.folder / relative
 
     def _file(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        """Append one piece to the file, on disk before the answer; a piece repeated after a lost answer is not
-        appended twice."""
+        """Append one piece to the file, on disk before the answer.
+
+        1C's pieces carry no offset, so none is ever taken for a repeat by its content: two identical pieces in a
+        row are two pieces of the file. A file sent again after it was imported or unpacked in this exchange is a
+        new upload, which starts the file afresh and is imported again.
+        """
         path = self._path(request, session)
         body = request.get_data()
         if isinstance(path, Response):
@@ -390,32 +406,50 @@ class OneCExchangeConnector(Connector):
                            external_id=request.args.get("filename"))
             return path
         upload_key = self._import_key(session, path)
-        kept = json_loads(self.state.get(UPLOAD, upload_key) or '{"size": 0, "last": ""}')
-        digest = hashlib.sha256(body).hexdigest()
+        if (self.state.get(IMPORT, upload_key) is not None
+                or json_loads(self.state.get(UPLOAD, upload_key) or "{}").get("unpacked")):
+            self._start_afresh(session, [path])
+        folder = self.config.work_dir / session.folder
         size = path.stat().st_size if path.exists() else 0
-        repeated = ((size == kept["size"] and kept["last"] == digest and body)
-                    or (size == kept["size"] + len(body) and body and _ends_with(path, body)))
-        if not repeated:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("ab") as out:
-                out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            size += len(body)
-        self.state.put_many(UPLOAD, {upload_key: json_dumps({"size": size, "last": digest})})
+        if size + len(body) > self.config.max_file:
+            return self._say(FAILURE, f"{path.name} would grow beyond max_file ({self.config.max_file} bytes)")
+        used = _bytes_in(folder)
+        if used + len(body) > self.config.max_exchange:
+            return self._say(FAILURE, f"this exchange's files would grow beyond max_exchange "
+                                      f"({self.config.max_exchange} bytes)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
         arrived = [path]
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):  # the archive's last piece has come
             try:
-                names = unpack(path, path.parent)
+                names = unpack(path, path.parent, max_entries=self.config.max_entries, max_file=self.config.max_file,
+                               max_total=self.config.max_exchange - used - len(body))
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # kept as uploaded, for whoever looks into it
                 log.warning("%s: %s is a damaged archive: %s", self.name, path.name, exc)
                 return self._say(FAILURE, f"{path.name}: damaged archive: {exc}")
+            except ArchiveRefused as exc:
+                log.warning("%s: %s refused: %s", self.name, path.name, exc)
+                return self._say(FAILURE, f"{path.name} refused: {exc}")
             log.info("%s: %s unpacked: %s", self.name, path.name, ", ".join(names[:10]))
             arrived = [path.parent / name for name in names]
+            self._start_afresh(session, arrived, unlink=False)
+            self.state.put_many(UPLOAD, {upload_key: json_dumps({"unpacked": True})})
         if session.kind == "sale":  # 1C may send its order changes with mode=file alone, no mode=import after
             for uploaded in arrived:
                 self._order_changes_arrived(session, uploaded)
         return self._say(SUCCESS)
+
+    def _start_afresh(self, session: _Exchange, paths: list[Path], *, unlink: bool = True) -> None:
+        """Forget what this exchange did with ``paths`` (imported, unpacked): they are being sent anew."""
+        keys = [self._import_key(session, path) for path in paths]
+        self.state.delete(IMPORT, keys)
+        self.state.delete(UPLOAD, keys)
+        if unlink:
+            for path in paths:
+                path.unlink(missing_ok=True)
 
     def _order_changes_arrived(self, session: _Exchange, path: Path) -> None:
         """Apply a file of order changes once it is whole; a file still missing pieces waits for them."""
@@ -677,7 +711,6 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _ends_with(path: Path, body: bytes) -> bool:
-    with path.open("rb") as kept:
-        kept.seek(-len(body), os.SEEK_END)
-        return kept.read() == body
+def _bytes_in(folder: Path) -> int:
+    """What the files under ``folder`` hold, in bytes."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0

@@ -131,26 +131,109 @@ def test_pieces_are_appended_on_disk_before_success(hub: Hub) -> None:
     assert (folder_of(hub) / "import.xml").read_bytes() == data
 
 
-def test_a_piece_repeated_after_a_lost_answer_is_not_appended_twice(hub: Hub) -> None:
+def test_two_identical_pieces_in_a_row_are_both_kept(hub: Hub) -> None:
     hub.login()
     first, second = b"a" * LIMIT, b"b" * 10
 
     for piece in (first, first, second, second):
         assert hub.said(hub.call("catalog", "file", body=piece, filename="import.xml")) == ["success"]
 
-    assert (folder_of(hub) / "import.xml").read_bytes() == first + second
+    assert (folder_of(hub) / "import.xml").read_bytes() == first + first + second + second
 
 
-def test_a_piece_written_but_not_recorded_before_a_crash_is_not_appended_again(hub: Hub) -> None:
+def test_a_file_whose_pieces_repeat_is_imported_whole(hub: Hub) -> None:
+    driver = OneCDriver(seed=1)
+    data = driver.import_xml()
+    goods = "<Товары>".encode()
+    head, tail = data.split(goods, 1)
+    # A comment longer than three pieces, every byte the same: pieces in a row repeat, as in long runs of 1C's.
+    padded = head + b"<!--" + b" " * (4 * LIMIT) + b"-->" + goods + tail
     hub.login()
-    hub.said(hub.call("catalog", "file", body=b"<a>", filename="import.xml"))
-    target = folder_of(hub) / "import.xml"
-    with target.open("ab") as out:  # the crash: written, the answer (and the record of it) never made
-        out.write(b"</a>")
 
-    assert hub.said(hub.call("catalog", "file", body=b"</a>", filename="import.xml")) == ["success"]
+    hub.upload("import.xml", padded)
 
-    assert target.read_bytes() == b"<a></a>"
+    assert (folder_of(hub) / "import.xml").read_bytes() == padded
+    assert hub.import_("import.xml")[-1] == ["success"]
+    assert len(hub.connector.state.all("catalog")) == len(driver.goods)
+
+
+def test_a_file_sent_again_after_its_import_is_imported_again(hub: Hub) -> None:
+    hub.login()
+    hub.upload("import.xml", OneCDriver(seed=1).import_xml())
+    assert hub.import_("import.xml")[-1] == ["success"]
+    again = OneCDriver(seed=2)
+
+    hub.upload("import.xml", again.import_xml())
+
+    assert (folder_of(hub) / "import.xml").read_bytes() == again.import_xml()
+    assert hub.import_("import.xml")[-1] == ["success"]
+    assert set(again.goods) <= set(dict(hub.connector.state.all("catalog")))
+
+
+def limit(hub: Hub, **settings: int) -> None:
+    connector = hub.connector
+    connector.config = connector.config.model_copy(update=settings)
+
+
+def test_a_file_is_not_grown_beyond_max_file(hub: Hub) -> None:
+    hub.login()
+    limit(hub, max_file=2 * LIMIT)
+    hub.upload("import.xml", b"x" * 2 * LIMIT)
+
+    said = hub.said(hub.call("catalog", "file", body=b"x", filename="import.xml"))
+
+    assert said == ["failure", f"import.xml would grow beyond max_file ({2 * LIMIT} bytes)"]
+    assert (folder_of(hub) / "import.xml").stat().st_size == 2 * LIMIT
+
+
+def test_an_exchange_is_not_grown_beyond_max_exchange(hub: Hub) -> None:
+    hub.login()
+    limit(hub, max_exchange=3 * LIMIT)
+    hub.upload("import.xml", b"x" * 2 * LIMIT)
+
+    said = hub.said(hub.call("catalog", "file", body=b"x" * (LIMIT + 1), filename="offers.xml"))
+
+    assert said[0] == "failure" and "max_exchange" in said[1]
+    assert not (folder_of(hub) / "offers.xml").exists()
+
+
+def zipped(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as packed:
+        for name, data in members:
+            packed.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("members", "settings", "reason"), [
+    ([("import.xml", b"\0" * (1 << 20))], {"max_file": 1 << 19}, "unpacks to more than max_file"),
+    ([(f"m{n}.xml", b"\0" * (1 << 18)) for n in range(4)], {"max_exchange": 1 << 19}, "max_exchange"),
+    ([(f"m{n}.xml", b"") for n in range(5)], {"max_entries": 4}, "5 entries, more than max_entries (4)"),
+])
+def test_an_archive_beyond_the_limits_is_refused_and_leaves_nothing_unpacked(
+        hub: Hub, members: list[tuple[str, bytes]], settings: dict[str, int], reason: str) -> None:
+    archive = zipped(members)
+    assert len(archive) < 4 * LIMIT  # one piece, though it unpacks to far more
+    hub.login()
+    limit(hub, **settings)
+
+    said = hub.said(hub.call("catalog", "file", body=archive, filename="v8_bomb.zip"))
+
+    assert said[0] == "failure" and said[1].startswith("v8_bomb.zip refused: ") and reason in said[1]
+    assert [p.name for p in folder_of(hub).iterdir()] == ["v8_bomb.zip"]
+
+
+def test_an_archive_sent_again_is_unpacked_again_and_its_files_imported_again(hub: Hub) -> None:
+    hub.login()
+    hub.upload("v8_1.zip", zipped([("import.xml", OneCDriver(seed=1).import_xml())]))
+    assert hub.import_("import.xml")[-1] == ["success"]
+    again = OneCDriver(seed=2)
+
+    hub.upload("v8_1.zip", zipped([("import.xml", again.import_xml())]))
+
+    assert (folder_of(hub) / "import.xml").read_bytes() == again.import_xml()
+    assert hub.import_("import.xml")[-1] == ["success"]
+    assert set(again.goods) <= set(dict(hub.connector.state.all("catalog")))
 
 
 @pytest.mark.parametrize("name", ["../../hub.yaml", "..\\state.db", "a/../../x.xml"])
