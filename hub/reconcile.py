@@ -2,10 +2,11 @@
 
 ``hub reconcile`` reads both sides in full and compares them:
 
-* **orders** - orders a channel has that 1C lacks, and the reverse; for orders
-  both have, the total and the quantity of each good (channel goods are
-  translated to 1C references through the id links the catalog job records);
-  and each day's sales total per channel against 1C's. A channel that pushes
+* **orders** - orders a channel has that 1C lacks, and the reverse; orders 1C
+  holds more than one document of; for orders both have, the total and the
+  quantity of each good (channel goods are translated to 1C references through
+  the id links the catalog job records); and each day's sales total per channel
+  against the sum of every document 1C holds from it. A channel that pushes
   its orders and cannot be read whole (Yandex Eda) may list the ids it holds
   (:meth:`~hub.connector.Connector.listed`): its orders that 1C lacks are found.
   A channel that keeps books of its own (a POS's back office,
@@ -22,7 +23,7 @@ found again is marked resolved, so ``hub status`` and the daemon's metrics show
 what is open now. ``--fix`` applies 1C-as-truth corrections where hub can (an
 order missing from 1C is read from the channel again and delivered; stock and
 prices that differ are pushed again in full) and reports what it did; what needs
-a person (a total that differs) stays open.
+a person (a total that differs, a second document of one order) stays open.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
         start = _start(runtime, since)
         held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS, since=start) if isinstance(o, Order)]
         for channel in [c for c in channels if _orders_reach(runtime, c, record)]:
+            report.findings += _duplicates(channel, held)
             connector = runtime.connector(channel)
             if connector.can(Entity.ORDERS, Mode.PULL):
                 if connector.orders_shown_again:
@@ -141,7 +143,10 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
 
     theirs = {o.external_id: o for o in snapshot(runtime, ctx, channel, Entity.ORDERS)
               if isinstance(o, Order) and wanted(o)}
-    ours = {o.external_id: o for o in held if wanted(o)}
+    documents = [o for o in held if wanted(o)]  # duplicates included: 1C's takings count every one
+    ours: dict[str, Order] = {}
+    for document in documents:
+        ours.setdefault(document.external_id, document)  # the first of an order's documents is compared
     report.compared[f"{channel} orders"] += len(theirs)
     found: list[Finding] = []
     for missing in sorted(theirs.keys() - ours.keys()):
@@ -159,8 +164,20 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
     theirs = {key: order.paid_modifiers_as_lines(products.__contains__) for key, order in theirs.items()}
     for external_id in sorted(theirs.keys() & ours.keys()):
         found += _compare_order(channel, theirs[external_id], ours[external_id], products)
-    found += _daily_totals(channel, theirs.values(), ours.values(), tz)
+    found += _daily_totals(channel, theirs.values(), documents, tz)
     return found
+
+
+def _duplicates(channel: str, held: list[Order]) -> list[Finding]:
+    """Orders of ``channel`` that 1C holds more than one document of: sold once, counted twice in 1C."""
+    documents: defaultdict[str, list[Order]] = defaultdict(list)
+    for order in held:
+        if order.channel == channel:
+            documents[order.external_id].append(order)
+    return [Finding(channel, "orders", f"{channel}:{external_id}", "duplicate_in_system_of_record",
+                    {"documents": len(orders), "numbers": [o.number for o in orders],
+                     "totals": [o.total for o in orders]})
+            for external_id, orders in sorted(documents.items()) if len(orders) > 1]
 
 
 def _orders_reach(runtime: Runtime, channel: str, record: str) -> bool:

@@ -79,6 +79,30 @@ def test_a_total_edited_in_1c_is_a_discrepancy_until_it_agrees(stage: OneCStage)
     assert json_loads(mismatch["detail"])["1c"] == 1
 
 
+def test_a_second_1c_document_of_one_order_is_a_duplicate_and_counts_in_1cs_daily_total(stage: OneCStage) -> None:
+    client = connect(stage.onec)
+    original = client.get(ORDERS, stage.onec.rows(ORDERS)[0]["Ref_Key"])
+    assert original is not None
+    copy = {name: value for name, value in original.items()
+            if value is not None and name not in ("Ref_Key", "DataVersion", "Posted")}
+    client.create(ORDERS, {**copy, "Number": "ДУБЛЬ-1"})  # posted twice, e.g. after hub lost its state
+    held = sum((to_decimal(d["СуммаДокумента"]) for d in stage.onec.rows(ORDERS)), Decimal(0))
+
+    result = stage.hub("reconcile", "--entity", "orders", "--format", "json")
+
+    assert result.exit_code == 1
+    findings = json_loads(result.output)["findings"]
+    [duplicate] = [f for f in findings if f["kind"] == "duplicate_in_system_of_record"]
+    assert duplicate["key"] == original["НомерПоДаннымКлиента"]
+    assert duplicate["detail"]["documents"] == 2
+    assert sorted(duplicate["detail"]["numbers"]) == sorted([original["Number"].strip(), "ДУБЛЬ-1"])
+    [day] = [f for f in findings if f["kind"] == "daily_total_mismatch"]
+    assert to_decimal(day["detail"]["1c"]) == held, "1C's total is every document it holds, the copy included"
+    assert to_decimal(day["detail"]["1c"]) - to_decimal(day["detail"]["channel"]) == to_decimal(
+        original["СуммаДокумента"])
+    assert not [f for f in findings if f["kind"] in ("total_mismatch", "line_mismatch", "missing_in_channel")]
+
+
 def test_lines_that_differ_are_named_by_good(stage: OneCStage) -> None:
     document = stage.onec.rows(ORDERS)[0]
     lines = [{**line, "Количество": 99} if n == 0 else line for n, line in enumerate(document["Товары"])]
