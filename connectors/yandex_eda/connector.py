@@ -414,8 +414,12 @@ class YandexEdaConnector(Connector):
         if kept is None:
             return _not_found(args["order_id"])
         answer = {"status": kept["status"], "comment": kept.get("comment") or "", "updatedAt": kept["updatedAt"]}
-        if self.config.variant == "retail" and kept.get("reason"):
-            answer["reason"] = kept["reason"]
+        if self.config.variant == "retail":
+            # A shop's status answer carries the bags it was packed in (retail/order-status-get-response.json).
+            # Neither 1C nor the order says how many: one, the fewest a packed order takes.
+            answer["packagesCount"] = 1
+            if kept.get("reason"):
+                answer["reason"] = kept["reason"]
         return json_response(answer)
 
     def _put_status(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:

@@ -108,6 +108,8 @@ class YandexEdaSimulator(Sandbox):
         """The token hub issued last."""
         self.order_ids: dict[str, str] = {}
         """eatsId → the orderId hub answered ``POST /order`` with."""
+        self.shop_orders: set[str] = set()
+        """The orderIds hub answered for shops' orders (those with a ``brand``), whose status carries more."""
         self.media_types: dict[str, str] = {}
         """``"GET /menu/…/composition"`` → the Content-Type hub answered it with, for tests to check."""
         self._credentials: tuple[str, str] = ("", "")
@@ -293,8 +295,17 @@ class YandexEdaSimulator(Sandbox):
         return self._post_order(self._last_post)
 
     def order_status(self, order_id: str) -> Any:
-        """``GET /order/{orderId}/status``: ``{status, comment, updatedAt}`` (retail adds more)."""
-        return self._get_json(f"/order/{quote(order_id, safe='')}/status")
+        """``GET /order/{orderId}/status``: ``{status, comment, updatedAt}``; a shop's order must add
+        ``packagesCount``, a whole number, as Yandex's retail answer does."""
+        path = f"/order/{quote(order_id, safe='')}/status"
+        response = self.authorized("GET", path)
+        status = self._json(response, f"GET {path}")
+        if order_id in self.shop_orders:
+            packages = status.get("packagesCount") if isinstance(status, dict) else None
+            if not isinstance(packages, int) or isinstance(packages, bool) or packages < 0:
+                raise UnexpectedAnswer(f"GET {path}: a shop's order status needs packagesCount, a whole number "
+                                       f"(got {packages!r})", response)
+        return status
 
     def set_status(self, order_id: str, status: str, reason: str | None = None, comment: str = "", *,
                    attributes: Sequence[str] = (), media_type: str = "application/json") -> requests.Response:
@@ -419,9 +430,12 @@ class YandexEdaSimulator(Sandbox):
                 answer = json_loads(response.content)
             except ValueError:
                 answer = None  # the caller has the response; what hub answered is for its test to judge
-            eats_id = json_loads(body).get("eatsId")
+            order = json_loads(body)
+            eats_id = order.get("eatsId")
             if isinstance(answer, dict) and answer.get("result") == "OK" and isinstance(eats_id, str):
                 self.order_ids[eats_id] = str(answer["orderId"])
+                if "brand" in order:
+                    self.shop_orders.add(self.order_ids[eats_id])
         return response
 
     def _get_json(self, path: str) -> Any:

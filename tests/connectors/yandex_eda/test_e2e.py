@@ -60,10 +60,11 @@ class Stage:
 
 
 @pytest.fixture
-def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+def stage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    """hub serving a restaurant's partner API, or a shop's when parametrized indirectly with ``"retail"``."""
     monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
     with OneCSandbox() as onec, YandexEdaSimulator(seed=4) as yandex:
-        settings = yandex.source_settings()
+        settings = {**yandex.source_settings(), "variant": getattr(request, "param", "restaurant")}
         monkeypatch.setenv("YANDEX_SECRET", settings["clients"][0]["client_secret"])
         monkeypatch.setenv("VENDOR_SECRET", settings["vendor"]["client_secret"])
         settings["clients"][0]["client_secret"] = "${YANDEX_SECRET}"
@@ -179,6 +180,18 @@ def test_an_order_for_a_venue_hub_does_not_serve_is_refused_in_yandexs_shape(sta
         kept = state.conn.exec_driver_sql("SELECT external_id FROM inbox WHERE status = 'rejected'").all()
     assert [row[0] for row in kept] == [order["eatsId"]]
     assert stage.documents(order["eatsId"]) == []
+
+
+@pytest.mark.parametrize("stage", ["retail"], indirect=True)
+def test_a_shops_order_status_says_how_many_packages(stage: Stage) -> None:
+    good = stage.yandex.pull_nomenclature("main")["composition"]["items"][0]
+    order = stage.yandex.make_order([(good["id"], good["name"], Decimal(1), Decimal(100))], restaurant_id="main",
+                                    brand="Кофейня на Тверской")
+    assert stage.yandex.place_order(order).status_code == 200
+
+    status = stage.yandex.order_status(order["eatsId"])  # the simulator refuses a shop's status without it
+
+    assert (status["status"], status["packagesCount"]) == ("NEW", 1)
 
 
 def sample(name: str) -> bytes:

@@ -400,6 +400,18 @@ def test_a_brand_makes_a_shop_order_with_a_courier_code() -> None:
     assert set(order) <= set(sample("retail/order-create-request.yandex.v2.json"))
 
 
+@pytest.mark.samples
+def test_a_shops_order_status_without_packages_count_is_refused(connected: YandexEdaSimulator) -> None:
+    lines = [("milk", "Молоко", Decimal(1), Decimal(84))]
+    connected.place_order(connected.make_order(lines, restaurant_id=VENUE))
+    connected.place_order(connected.make_order(lines, restaurant_id=VENUE, brand="Лавка у дома"))
+    restaurants, shops = connected.order_ids.values()
+
+    assert connected.order_status(restaurants)["status"] == "NEW"
+    with pytest.raises(UnexpectedAnswer, match="packagesCount"):
+        connected.order_status(shops)
+
+
 def test_eats_ids_are_unique_and_follow_the_seed() -> None:
     def eats_ids(seed: int | None) -> list[str]:
         simulator = YandexEdaSimulator(seed=seed)
