@@ -8,6 +8,9 @@ State-store fixtures run each test on both SQLite and a real PostgreSQL server:
 * ``store`` - a migrated :class:`hub.state.StateStore` on ``state_url``;
 * ``pair`` - a testchannel shop and a testchannel standing in for 1C, with a hub.yaml joining them;
 * ``onec_stage`` - the 1C sandbox as the system of record and testchannel shops, with a hub.yaml.
+
+A test marked ``samples`` reads the reference samples in ``../shared``: it skips where they are absent, and
+fails there under CI (see tests/_shared.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.state import StateStore, open_store
 from hub.testing.postgres import create_database, postgres_server
+from tests._shared import require_samples
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture: a fixture may read a sample too.
+    if item.get_closest_marker("samples"):
+        require_samples()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
+from hub.testing import in_ci
+
 SUPERUSER = "hub"
 DATABASE = "hub"
 START_TIMEOUT = 60.0  # seconds; a cold start on a loaded CI machine takes a few
@@ -119,7 +121,7 @@ def _connect(url: str, *, timeout: int = 10) -> psycopg.Connection[Any]:
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+    if in_ci():
         raise PostgresUnavailable(f"{reason}; CI must run the PostgreSQL tests, so this is an error there")
     pytest.skip(f"no PostgreSQL for tests: {reason}")
 

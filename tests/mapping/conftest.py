@@ -12,7 +12,6 @@ import pytest
 from hub.mapping import CompiledMapping, check_paths, load_mapping
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 
 Compile = Callable[..., CompiledMapping]
 Problems = Callable[..., list[str]]

@@ -12,8 +12,9 @@ from hub.errors import UnresolvedReference
 from hub.mapping import CompiledMapping, DictLinks, load_mapping
 from hub.model import DeliveryType, Order, OrderStatus
 from hub.values import json_loads
+from tests._shared import SAMPLES
 
-from .conftest import REPO, SHARED
+from .conftest import REPO
 
 IIKO = REPO / "mappings" / "examples" / "iiko" / "orders.in.yaml"
 UT11 = REPO / "mappings" / "examples" / "onec" / "ut11" / "orders.out.yaml"
@@ -81,8 +82,9 @@ def test_iiko_deleted_and_test_orders_are_skipped(iiko: CompiledMapping, changes
     assert iiko.apply(iiko_order(**changes)) is None
 
 
+@pytest.mark.samples
 def test_iiko_sample_from_the_api_documentation(iiko: CompiledMapping) -> None:
-    sample = json_loads((SHARED / "samples" / "iiko" / "iikocloud-redoc-fixtures" / "Deliveries" /
+    sample = json_loads((SAMPLES / "iiko" / "iikocloud-redoc-fixtures" / "Deliveries" /
                          "RetrieveDeliveryByIdResponse.json").read_bytes())["orders"][0]
     assert iiko.apply(sample) is None  # the documentation's example is marked isDeleted
     sample["order"]["isDeleted"] = False

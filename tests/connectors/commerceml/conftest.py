@@ -15,12 +15,13 @@ from connectors.commerceml.parser import parse
 from connectors.commerceml.server import OneCExchangeConnector
 from hub.daemon import Daemon
 from hub.values import zone
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
-SHARED = Path(__file__).resolve().parents[4] / "shared" / "samples" / "1c"
-SAMPLES = SHARED / "commerceml"
-XSDS = {"2.08": SHARED / "xsd" / "gillbeits_CommerceML2.0.8.xsd",
-        "2.09": SHARED / "xsd" / "carono-yii2_commerceML_2.09.xsd",
-        "2.10": SHARED / "xsd" / "carono-yii2_commerceML_2.10.xsd"}
+SAMPLES = SHARED_SAMPLES / "1c" / "commerceml"
+_XSD = SHARED_SAMPLES / "1c" / "xsd"
+XSDS = {"2.08": _XSD / "gillbeits_CommerceML2.0.8.xsd",
+        "2.09": _XSD / "carono-yii2_commerceML_2.09.xsd",
+        "2.10": _XSD / "carono-yii2_commerceML_2.10.xsd"}
 MOSCOW = zone("Europe/Moscow")
 NS = "urn:1C.ru:commerceml_2"
 BOM = b"\xef\xbb\xbf"

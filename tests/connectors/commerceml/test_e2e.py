@@ -115,6 +115,7 @@ def test_a_1c_catalog_exchange_feeds_a_channel_whose_orders_go_to_1c_and_statuse
     assert shop.orders[order["id"]]["status"] == "canceled"
 
 
+@pytest.mark.samples
 def test_real_1c_files_and_a_changed_price_go_through(from_1c: FromOneC) -> None:
     driver, shop, stage = from_1c.driver, from_1c.shop, from_1c.stage
     samples = driver.sample_files()

@@ -105,6 +105,7 @@ def test_pack_and_chunks_rebuild_the_same_files() -> None:
     assert list(chunks(b"", 10)) == [b""]
 
 
+@pytest.mark.samples
 def test_bitrix_query_answer_is_cut_into_one_document_per_order_nothing_dropped() -> None:
     answer_bytes = BITRIX_QUERY.read_bytes()
     expected = [element.findtext("{*}Ид") or element.findtext("Ид")
@@ -119,6 +120,7 @@ def test_bitrix_query_answer_is_cut_into_one_document_per_order_nothing_dropped(
         assert [document.order.external_id for document in documents] == [record.external_id]
 
 
+@pytest.mark.samples
 def test_the_same_order_queried_twice_is_byte_identical() -> None:
     first = split_documents(BITRIX_QUERY.read_bytes())
     later = BITRIX_QUERY.read_bytes().replace('ДатаФормирования="2021-02-12T17:03:19"'.encode("cp1251"),

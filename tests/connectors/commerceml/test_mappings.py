@@ -27,6 +27,7 @@ from hub.jobs import run_job
 from hub.mapping import CompiledMapping, load_mapping
 from hub.model import Entity, PriceEntry, Product, Record, StockLevel
 from hub.values import utcnow
+from tests._shared import sample_files
 from tests.connectors.commerceml.conftest import LIMIT, MOSCOW, PASSWORD, PATH, SAMPLES, Hub, cml, line_of
 
 BUNDLED = bundled_mappings() / "commerceml"
@@ -59,14 +60,15 @@ def bundled(entity: Entity) -> CompiledMapping:
 # --- the bundled mappings ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sample", sorted(path.name for path in SAMPLES.glob("*.xml")))
-def test_the_bundled_mappings_keep_goods_prices_and_stock_as_the_parser_reads_them(sample: str) -> None:
+@pytest.mark.samples
+@pytest.mark.parametrize("sample", sample_files(SAMPLES, "*.xml"))
+def test_the_bundled_mappings_keep_goods_prices_and_stock_as_the_parser_reads_them(sample: Path) -> None:
     catalog, prices, stock = (bundled(entity) for entity in (Entity.CATALOG, Entity.PRICES, Entity.STOCK))
     classifier = Classifier(DictState())
     as_of = utcnow()
     mapped: list[Record] = []
     parsed: list[Record] = []
-    for item in parse(SAMPLES / sample, timezone=MOSCOW):
+    for item in parse(sample, timezone=MOSCOW):
         if isinstance(item, Group | Property | PriceType | Warehouse):
             classifier.add(item)
         elif isinstance(item, Product):

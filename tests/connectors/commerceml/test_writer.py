@@ -108,6 +108,7 @@ def write(writer: Callable[[io.BytesIO], object]) -> bytes:
 # --- validity -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("version", ["2.05", *XSDS])
 def test_order_documents_are_valid(version: str, encoding: str) -> None:
@@ -120,6 +121,7 @@ def test_order_documents_are_valid(version: str, encoding: str) -> None:
     assert_valid(data, version)
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("version", ["2.05", *XSDS])
 def test_import_files_are_valid(version: str, encoding: str) -> None:
@@ -130,6 +132,7 @@ def test_import_files_are_valid(version: str, encoding: str) -> None:
     assert_valid(data, version)
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize("encoding", ENCODINGS)
 @pytest.mark.parametrize("version", ["2.05", *XSDS])
 def test_offers_files_are_valid(version: str, encoding: str) -> None:
@@ -140,6 +143,7 @@ def test_offers_files_are_valid(version: str, encoding: str) -> None:
     assert_valid(data, version)
 
 
+@pytest.mark.samples
 def test_the_schema_check_bites() -> None:
     data = write(lambda out: write_orders(out, orders(), timezone=MOSCOW))
     root = etree.fromstring(data)
@@ -190,6 +194,7 @@ def test_a_delivery_and_modifiers() -> None:
     assert document.counterparties[0].address == "Москва, Тверская 1"
 
 
+@pytest.mark.samples
 def test_a_bitrix_answer_reads_back_the_same() -> None:
     original = of_type(sample("dobromyslov_bitrix-query-response-full_2.05_cp1251.xml"), OrderDocument)
     data = write(lambda out: write_orders(out, original, timezone=MOSCOW, version="2.05", encoding="windows-1251"))
@@ -204,6 +209,7 @@ def test_a_bitrix_answer_reads_back_the_same() -> None:
 # --- catalog read back ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_goods_and_the_classifier_read_back() -> None:
     found = sample("dobromyslov_import0_1_2.07.xml")
     goods, groups, properties = of_type(found, Product), of_type(found, Group), of_type(found, Property)
@@ -250,6 +256,7 @@ def offers(draw: st.DrawFn) -> list[Offer]:
     return list(made.values())
 
 
+@pytest.mark.samples
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offers(), st.sampled_from(["2.05", "2.08", "2.10"]), st.sampled_from(ENCODINGS))
 def test_generated_offers_read_back_exactly(written: list[Offer], version: str, encoding: str) -> None:

@@ -27,8 +27,9 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
 from hub.values import json_loads
+from tests._shared import SAMPLES
 
-SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "iiko" / "iikocloud-openapi.json"
+SPEC = SAMPLES / "iiko" / "iikocloud-openapi.json"
 """iiko's OpenAPI document, read where it lies (never copied into the repository)."""
 
 _PREFIX = "#/components/schemas/"

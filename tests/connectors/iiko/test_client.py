@@ -30,7 +30,13 @@ from tests.connectors.iiko.openapi import spec
 ORG = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
 GROUP = "4fab19a5-203c-4bf5-94eb-f572aa8b117b"
 LOGIN = "iiko-api-login-SECRET"
-TOKEN = sample("iikocloud-redoc-fixtures/auth.json")
+
+pytestmark = pytest.mark.samples  # every request is checked against iiko's OpenAPI document
+
+
+def auth_answer() -> Any:
+    """iiko's documented answer to an access token request."""
+    return sample("iikocloud-redoc-fixtures/auth.json")
 
 
 def url(path: str) -> str:
@@ -67,7 +73,7 @@ def client(clock: RecordingClock) -> IikoClient:
 
 
 def token_ok(mock: responses.RequestsMock, token: str = "token-1", path: str = "access_token") -> None:  # noqa: S107
-    post(mock, f"{DEFAULT_URL}/api/{'v2' if path == 'v2' else '1'}/access_token", {**TOKEN, "token": token})
+    post(mock, f"{DEFAULT_URL}/api/{'v2' if path == 'v2' else '1'}/access_token", {**auth_answer(), "token": token})
 
 
 def post(mock: responses.RequestsMock, target: str, data: Any = None, *, status: int = 200,
@@ -119,7 +125,8 @@ def test_token_is_renewed_before_its_hour_runs_out(mock: responses.RequestsMock,
     clock.now += TOKEN_RENEW_AFTER - 1
     client.organizations()
     assert len(calls_to(mock, "/api/1/access_token")) == 1
-    mock.replace(responses.POST, f"{DEFAULT_URL}/api/1/access_token", body=json_dumps({**TOKEN, "token": "second"}))
+    mock.replace(responses.POST, f"{DEFAULT_URL}/api/1/access_token",
+                 body=json_dumps({**auth_answer(), "token": "second"}))
     clock.now += 2
     client.organizations()
     assert calls_to(mock, "/api/1/organizations")[-1].request.headers["Authorization"] == "Bearer second"
@@ -262,7 +269,7 @@ def test_stop_list_changes_send_exact_bodies(mock: responses.RequestsMock, clien
 def test_deliveries_by_date_write_local_times_and_statuses(mock: responses.RequestsMock, client: IikoClient) -> None:
     token_ok(mock)
     orders = sample("iikocloud-redoc-fixtures/Deliveries/RetrieveDeliveryByIdResponse.json")["orders"]
-    answer = {"correlationId": TOKEN["correlationId"], "maxRevision": 15,
+    answer = {"correlationId": auth_answer()["correlationId"], "maxRevision": 15,
               "ordersByOrganizations": [{"organizationId": ORG, "orders": orders}]}
     post(mock, url("deliveries/by_delivery_date_and_status"), answer)
     page = client.deliveries_by_date_and_status([ORG], dt.datetime(2025, 3, 1, 21, 0, tzinfo=dt.UTC),
@@ -276,7 +283,7 @@ def test_deliveries_by_date_write_local_times_and_statuses(mock: responses.Reque
 
 def test_deliveries_by_revision_tolerate_null_arrays(mock: responses.RequestsMock, client: IikoClient) -> None:
     token_ok(mock)
-    post(mock, url("deliveries/by_revision"), {"correlationId": TOKEN["correlationId"], "maxRevision": "42",
+    post(mock, url("deliveries/by_revision"), {"correlationId": auth_answer()["correlationId"], "maxRevision": "42",
                                                    "ordersByOrganizations": [{"organizationId": ORG, "orders": None}]})
     page = client.deliveries_by_revision([ORG], 40)
     assert (page.max_revision, page.orders) == (42, [])
@@ -285,7 +292,7 @@ def test_deliveries_by_revision_tolerate_null_arrays(mock: responses.RequestsMoc
 
 def test_deliveries_by_id_are_asked_200_at_a_time(mock: responses.RequestsMock, client: IikoClient) -> None:
     token_ok(mock)
-    post(mock, url("deliveries/by_id"), {"correlationId": TOKEN["correlationId"], "orders": []})
+    post(mock, url("deliveries/by_id"), {"correlationId": auth_answer()["correlationId"], "orders": []})
     ids = [f"00000000-0000-0000-0000-{n:012d}" for n in range(450)]
     client.deliveries_by_id(ORG, ids)
     assert [len(body_of(c)["orderIds"]) for c in calls_to(mock, "/api/1/deliveries/by_id")] == [200, 200, 50]
@@ -293,7 +300,7 @@ def test_deliveries_by_id_are_asked_200_at_a_time(mock: responses.RequestsMock, 
 
 def test_table_orders_by_table(mock: responses.RequestsMock, client: IikoClient) -> None:
     token_ok(mock)
-    post(mock, url("order/by_table"), {"correlationId": TOKEN["correlationId"], "orders": []})
+    post(mock, url("order/by_table"), {"correlationId": auth_answer()["correlationId"], "orders": []})
     table = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
     client.table_orders_by_table([ORG], [table], statuses=["Closed"],
                                  date_from=dt.datetime(2025, 3, 1, 9, tzinfo=MOSCOW))

@@ -10,6 +10,8 @@ import pytest
 from tests.connectors.iiko.conftest import sample
 from tests.connectors.iiko.openapi import spec
 
+pytestmark = pytest.mark.samples
+
 CREATE = "/api/1/deliveries/create"
 ORG = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
 

@@ -145,6 +145,7 @@ def test_half_and_half_pizza_is_a_line_per_half() -> None:
     assert order.discount == Decimal(0)
 
 
+@pytest.mark.samples
 def test_iikos_published_example_reads_despite_its_placeholders() -> None:
     (info,) = sample("iikocloud-redoc-fixtures/Deliveries/RetrieveDeliveryByIdResponse.json")["orders"]
     order = decode(info)
@@ -153,12 +154,14 @@ def test_iikos_published_example_reads_despite_its_placeholders() -> None:
     assert order.customer is not None and order.customer.phones == []   # "string" is no phone
 
 
+@pytest.mark.samples
 def test_an_order_the_pos_never_took_is_not_an_order() -> None:
     fragment = sample("issue-and-test-payloads/order-by-id-creation-timeout-fragment_front-api-sdk-issue-567.json")
     with pytest.raises(InvalidRecord, match="Creation timeout expired"):
         decode({"id": "c8a28337-f323-901e-0194-40e53e770107", **fragment})
 
 
+@pytest.mark.samples
 def test_a_webhook_order_without_its_body_is_invalid() -> None:
     event = sample("issue-and-test-payloads/webhook-event-deliveryorderupdate-envelope_kebrick-readme.json")
     with pytest.raises(InvalidRecord, match="unknown status"):

@@ -301,6 +301,7 @@ def test_a_503_on_a_read_is_retried(iiko: IikoSandbox, client: IikoClient) -> No
     assert iiko.count("POST", "/api/1/organizations") == 2
 
 
+@pytest.mark.samples
 def test_webhooks_carry_the_token_and_match_the_spec(iiko: IikoSandbox, client: IikoClient,
                                                      receiver: Receiver) -> None:
     order_id = iiko.open_delivery([(iiko.products["cappuccino"], Decimal(1), None)])

@@ -86,6 +86,7 @@ def test_a_wrong_password_is_an_auth_error_with_nothing_to_log_out(server: IikoS
         assert paths(mock) == ["auth"]
 
 
+@pytest.mark.samples
 def test_a_failed_logout_does_not_hide_the_work(mock: responses.RequestsMock, server: IikoServerClient,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     mock.replace(responses.GET, BASE + "logout", status=500, body="busy")
@@ -96,6 +97,7 @@ def test_a_failed_logout_does_not_hide_the_work(mock: responses.RequestsMock, se
     assert "licence seat stays taken" in caplog.text
 
 
+@pytest.mark.samples
 def test_cash_shifts_are_exact(mock: responses.RequestsMock, server: IikoServerClient) -> None:
     mock.get(BASE + "v2/cashshifts/list", body=fixture("cashshifts.json"))
     with server.session() as office:
@@ -110,6 +112,7 @@ def test_cash_shifts_are_exact(mock: responses.RequestsMock, server: IikoServerC
         office.cash_shifts(dt.date(2026, 7, 24), dt.date(2026, 7, 25), status="SOME")
 
 
+@pytest.mark.samples
 def test_shift_payments(mock: responses.RequestsMock, server: IikoServerClient) -> None:
     mock.get(BASE + "v2/cashshifts/payments/list/a1f3c2e0-5b7d-4c8a-9e21-0d4f6b8a1c33",
              body=fixture("cashshifts_payments.json"))
@@ -119,6 +122,7 @@ def test_shift_payments(mock: responses.RequestsMock, server: IikoServerClient) 
     assert query(mock.calls[1])["hideAccepted"] == ["false"]
 
 
+@pytest.mark.samples
 def test_olap_columns_and_a_sales_report(mock: responses.RequestsMock, server: IikoServerClient) -> None:
     mock.get(BASE + "v2/reports/olap/columns", body=fixture("olap_columns.json"))
     rows = [{"Department.Id": "d4e5f6a7-b8c9-4012-a345-6789bcdef012", "DishName": "Капучино",

@@ -18,6 +18,7 @@ from tests.connectors.iiko.openapi import spec
 TOKEN = "webhook-token-SECRET"
 
 
+@pytest.mark.samples
 def test_stop_list_update_names_the_terminal_groups_and_unknown_events_are_kept() -> None:
     body = (SAMPLES / "issue-and-test-payloads/webhook-body-stoplistupdate-and-unknown_tdeni-test.json").read_bytes()
     stop, unknown = parse_events(body)
@@ -28,6 +29,7 @@ def test_stop_list_update_names_the_terminal_groups_and_unknown_events_are_kept(
         "QuantumEntanglement", Reread.NOTHING, False, ())
 
 
+@pytest.mark.samples
 def test_a_delivery_update_asks_for_that_order() -> None:
     event = sample("issue-and-test-payloads/webhook-event-deliveryorderupdate-envelope_kebrick-readme.json")
     for body in (json_dumps([event]).encode(), json_dumps(event).encode()):  # an array, or one event alone
@@ -51,6 +53,7 @@ def test_every_documented_event_type_has_its_reread(event_type: str, reread: Rer
     assert event.ids == (() if reread in (Reread.NOTHING, Reread.MENU) else ("3fa85f64-5717-4562-b3fc-2c963f66afa6",))
 
 
+@pytest.mark.samples
 def test_the_documented_event_types_are_the_specs() -> None:
     listed = spec().components["iikoTransport.PublicApi.Contracts.WebHooks.WebHookEventType"]["enum"]
     assert tuple(listed) == EVENT_TYPES

@@ -7,7 +7,6 @@ a second to stop); tests that write or switch faults on take ``onec``/``client``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,10 @@ from hub.connector import RetryPolicy
 from hub.http import HttpClient
 from hub.testing.acceptance import RecordingClock
 from hub.values import zone
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
 MOSCOW = zone("Europe/Moscow")
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "1c" / "odata"
+SAMPLES = SHARED_SAMPLES / "1c" / "odata"
 """Real 1C bodies, read where they are (never copied into the repo)."""
 
 

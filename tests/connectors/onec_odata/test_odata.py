@@ -17,6 +17,7 @@ from connectors.onec_odata import odata
 from connectors.onec_odata.sandbox import FilterParser, Prop, Refusal
 from hub.errors import AuthError, RequestRejected, ServerError
 from hub.values import json_loads
+from tests._shared import sample_files
 
 from .conftest import MOSCOW, SAMPLES
 
@@ -174,15 +175,16 @@ def test_error_message_shows_the_path_but_not_the_query() -> None:
 # --- the real samples -------------------------------------------------------------------------------
 
 
-def _json_samples() -> list[Path]:
-    return sorted(p for p in SAMPLES.glob("*.json") if not p.name.startswith("errors24"))
+REAL_BODIES = sample_files(SAMPLES, "*.json", but="errors24*")
 
 
+@pytest.mark.samples
 def test_the_samples_are_there() -> None:
-    assert len(_json_samples()) >= 9, f"expected the shared 1C samples in {SAMPLES}"
+    assert len(REAL_BODIES) >= 9, f"expected the shared 1C samples in {SAMPLES}"
 
 
-@pytest.mark.parametrize("path", _json_samples(), ids=lambda p: p.name)
+@pytest.mark.samples
+@pytest.mark.parametrize("path", REAL_BODIES)
 def test_every_real_body_cleans_without_1c_quirks_left(path: Path) -> None:
     data = json_loads(path.read_bytes())
     rows = data.get("value", [data])
@@ -207,6 +209,7 @@ def _assert_clean(value: object) -> None:
         assert value.tzinfo is MOSCOW
 
 
+@pytest.mark.samples
 def test_real_document_list_keeps_its_facts() -> None:
     data = json_loads(_sample("roman-nevr_IncomeJSON_1.json"))
     first = odata.clean_row(data["value"][0], MOSCOW)
@@ -216,6 +219,7 @@ def test_real_document_list_keeps_its_facts() -> None:
     assert first["Товары"][0]["LineNumber"] == 1 and first["Излишки"] == []
 
 
+@pytest.mark.samples
 def test_real_service_document_lists_its_entity_sets() -> None:
     data = json_loads(_sample("roman-nevr_MetaOData_service-document.json"))
     names = [entry["name"] for entry in data["value"]]
@@ -242,6 +246,7 @@ def test_a_500_with_1cs_own_error_refuses_a_write_but_leaves_reads_and_the_web_s
         assert error.status == 500 and "posting code" in (error.hint or "")
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize(("name", "status", "error_class", "code", "text"), [
     ("errors24_odata-error_code-1_internal.json", 500, ServerError, "-1", "технологическом журнале"),
     ("errors24_odata-error_code13_tabular-rows.json", 400, RequestRejected, "13", "табличной части напрямую"),

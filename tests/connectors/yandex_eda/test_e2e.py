@@ -24,13 +24,14 @@ from hub.operations import dead_letters
 from hub.reconcile import reconcile
 from hub.runtime import Runtime
 from hub.values import json_dumps, json_loads, to_decimal
+from tests._shared import SAMPLES as SHARED_SAMPLES
 from tests.daemon.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 DOCUMENTS = "Document_ЗаказКлиента"
 MAX_BODY = 65536
 ORDER_MEDIA = "application/vnd.eats.order.v2+json"
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
+SAMPLES = SHARED_SAMPLES / "yandex-eda"
 
 
 @dataclass
@@ -198,7 +199,7 @@ def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared Yandex Eda samples are not here")
+@pytest.mark.samples
 def test_the_real_request_examples_get_the_documented_answers(stage: Stage) -> None:
     base = stage.yandex.partner_url
     issued = requests.post(f"{base}/security/oauth/token", data=json_loads(sample(

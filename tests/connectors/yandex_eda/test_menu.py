@@ -35,9 +35,10 @@ from connectors.yandex_eda.menu import (
 from hub.mapping import load_mapping
 from hub.model import PriceEntry, Product
 from hub.values import json_dumps, json_loads
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
 REPO = Path(__file__).parents[3]
-SAMPLES = REPO.parent / "shared" / "samples" / "yandex-eda"
+SAMPLES = SHARED_SAMPLES / "yandex-eda"
 MENU_ITEM = load_mapping(REPO / "mappings" / "yandex_eda" / "menu" / "catalog.out.yaml")
 NOMENCLATURE_ITEM = load_mapping(REPO / "mappings" / "yandex_eda" / "nomenclature" / "catalog.out.yaml")
 YANDEX_VAT = {20, 10, 7, 5, -1}
@@ -83,10 +84,7 @@ def _catalog() -> Catalog:
 
 
 def _sample(name: str) -> Any:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"Yandex's samples are not at {SAMPLES}")
-    return json_loads(path.read_text(encoding="utf-8"))
+    return json_loads((SAMPLES / name).read_text(encoding="utf-8"))
 
 
 def _json_type(value: Any) -> str:
@@ -126,6 +124,7 @@ def _strays(document: Any, sample: Any) -> list[str]:
             for path, kind in _paths(wire) if kind not in known.get(path, set())]
 
 
+@pytest.mark.samples
 def test_the_shape_check_catches_a_wrong_key_and_a_wrong_type() -> None:
     sample = _sample("restaurant/menu-composition-response.v2.json")
     assert _strays({"items": [{"isCatchWeight": True, "price": "10.00", "vat": 20}]}, sample) == [
@@ -135,12 +134,14 @@ def test_the_shape_check_catches_a_wrong_key_and_a_wrong_type() -> None:
 # --- restaurants -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_restaurants_lists_venues_as_the_sample_does() -> None:
     document = restaurants([Venue(id="123", title="Кафе на Ленина", address="Екатеринбург, Ленина, 1")])
     assert document == {"places": [{"id": "123", "title": "Кафе на Ленина", "address": "Екатеринбург, Ленина, 1"}]}
     assert _strays(document, _sample("restaurant/restaurants-response.json")) == []
 
 
+@pytest.mark.samples
 def test_composition_has_the_sample_shape() -> None:
     document = restaurant_composition(_catalog(), VENUE, MENU_ITEM, last_change=MOMENT)
     assert document["items"] and document["categories"]
@@ -203,6 +204,7 @@ def test_last_change_is_rfc3339_with_microseconds_and_offset() -> None:
         restaurant_composition(_catalog(), VENUE, MENU_ITEM, last_change=MOMENT.replace(tzinfo=None))
 
 
+@pytest.mark.samples
 def test_restaurant_availability_lists_only_stopped_goods() -> None:
     document = restaurant_availability(_catalog(), VENUE)
     # Latte is at 0. Not listed: cheese (0.305 kg left), bread, the juice without a stock record
@@ -212,6 +214,7 @@ def test_restaurant_availability_lists_only_stopped_goods() -> None:
     assert _strays(document, _sample("restaurant/menu-availability-response.v2.json")) == []
 
 
+@pytest.mark.samples
 def test_promos_are_empty_in_the_sample_shape() -> None:
     document = restaurant_promos()
     assert document == {"promoItems": []}
@@ -221,6 +224,7 @@ def test_promos_are_empty_in_the_sample_shape() -> None:
 # --- shops -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_retail_composition_has_the_brand_sample_shape_and_no_prices() -> None:
     document = retail_composition(_catalog(), NOMENCLATURE_ITEM)
     assert _strays(document, _sample("retail/nomenclature-brand-composition-response.json")) == []
@@ -253,6 +257,7 @@ def test_prices_a_mapping_adds_reach_the_prices_but_never_the_brand_composition(
         {"id": "x", "price": Decimal("110.00"), "vat": -1, "oldPrice": 999}]
 
 
+@pytest.mark.samples
 def test_retail_availability_lists_every_good_with_stopped_ones_at_zero() -> None:
     document = retail_availability(_catalog(), VENUE)
     assert _strays(document, _sample("retail/nomenclature-availability-response.json")) == []
@@ -268,6 +273,7 @@ def test_retail_availability_lists_every_good_with_stopped_ones_at_zero() -> Non
     assert '{"id": "cheese-kg", "stock": 0.305}' in json_dumps(document)
 
 
+@pytest.mark.samples
 def test_retail_prices_are_per_kilogram_and_leave_out_unpriced_goods() -> None:
     document = retail_prices(_catalog(), VENUE, NOMENCLATURE_ITEM)
     assert _strays(document, _sample("retail/nomenclature-prices-response.json")) == []

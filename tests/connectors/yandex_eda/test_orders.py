@@ -29,9 +29,10 @@ from hub.errors import InvalidRecord
 from hub.mapping import CompiledMapping, load_mapping
 from hub.model import DeliveryType, Order, OrderStatus
 from hub.values import json_dumps, json_loads, zone
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
 REPO = Path(__file__).resolve().parents[3]
-SAMPLES = REPO.parent / "shared" / "samples" / "yandex-eda"
+SAMPLES = SHARED_SAMPLES / "yandex-eda"
 MAPPING = REPO / "mappings" / "yandex_eda" / "orders.in.yaml"
 RECEIVED = "2026-05-01T12:00:00.123456+03:00"
 
@@ -88,6 +89,7 @@ def no_floats(value: Any) -> bool:
 # --- the create samples --------------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_restaurant_create_sample_maps_with_exact_quantity_and_phone(mapping: CompiledMapping) -> None:
     order = parse_order(sample("restaurant/order-create-request.yandex.v2.json"))
 
@@ -122,6 +124,7 @@ def test_restaurant_create_sample_maps_with_exact_quantity_and_phone(mapping: Co
     assert no_floats(mapped.model_dump())
 
 
+@pytest.mark.samples
 def test_retail_create_sample_keeps_courier_code_and_both_phones(mapping: CompiledMapping) -> None:
     order = parse_order(sample("retail/order-create-request.yandex.v2.json"))
 
@@ -139,6 +142,7 @@ def test_retail_create_sample_keeps_courier_code_and_both_phones(mapping: Compil
     assert mapped.comment is not None and mapped.comment.startswith("Courier code: 4563.")
 
 
+@pytest.mark.samples
 def test_item_with_modifications_and_promos(mapping: CompiledMapping) -> None:
     data = sample_json("restaurant/order-create-request.yandex.v2.json")
     data["items"][0] = sample_json("restaurant/order-item-modifications-and-promos.fragment.json")
@@ -159,6 +163,7 @@ def test_item_with_modifications_and_promos(mapping: CompiledMapping) -> None:
     assert (line.discount, line.sum) == (Decimal("200.00"), Decimal("150.00"))
 
 
+@pytest.mark.samples
 def test_partial_marketplace_update_maps_with_delivery_fee_in_total(mapping: CompiledMapping) -> None:
     order = parse_order(sample("restaurant/order-update-request.marketplace.v2.PARTIAL.json"))
 
@@ -326,6 +331,7 @@ def test_long_wrong_value_is_cut_in_the_message() -> None:
 # --- status updates and cancellations ------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_restaurant_status_update_sample() -> None:
     update = parse_status_update(sample("restaurant/order-status-put-request.json"))
     assert (update.status, update.reason, update.comment, update.attributes, update.platform) == (
@@ -334,12 +340,14 @@ def test_restaurant_status_update_sample() -> None:
                                             tzinfo=dt.timezone(dt.timedelta(minutes=20)))
 
 
+@pytest.mark.samples
 def test_retail_status_sample_with_its_placeholder_status_is_refused() -> None:
     with pytest.raises(InvalidRecord) as caught:
         parse_status_update(sample("retail/order-status-put-request.status-v1.json"))
     assert caught.value.message == "status: expected one of CANCELLED, DELIVERED, TAKEN_BY_COURIER, got 'string'"
 
 
+@pytest.mark.samples
 def test_retail_status_sample_with_a_real_status_keeps_platform() -> None:
     data = sample_json("retail/order-status-put-request.status-v1.json")
     update = parse_status_update(body({**data, "status": "CANCELLED"}))
@@ -377,6 +385,7 @@ def test_status_comment_of_500_characters_is_accepted() -> None:
     assert parse_status_update(body({"status": "DELIVERED", "comment": "я" * 500})).comment == "я" * 500
 
 
+@pytest.mark.samples
 def test_cancel_body_sample() -> None:
     assert parse_cancel(sample("restaurant/order-cancel-request.DELETE-body.json")) == Cancel(
         eats_id="190330-12345678", comment="Отказ клиента")

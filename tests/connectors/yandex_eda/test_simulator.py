@@ -29,16 +29,21 @@ from hub.inbound import json_response
 from hub.sandbox import Sandbox
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_dumps, json_loads, money, utcnow
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
+SAMPLES = SHARED_SAMPLES / "yandex-eda"
 VENUE = "937c57f6-4508-4858-be7f-20691a16fbb0"
-PULL_CLIENT = json_loads((SAMPLES / "restaurant" / "auth-token-request.form-fields.json").read_bytes())
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
 FORM = "application/x-www-form-urlencoded"
 
 
 def sample(name: str) -> Any:
     return json_loads((SAMPLES / name).read_bytes())
+
+
+def pull_client() -> Any:
+    """The client id and secret of Yandex's documented token request: the partner's one client."""
+    return sample("restaurant/auth-token-request.form-fields.json")
 
 
 # --- the server side: the Vendor Management API ---------------------------------------------
@@ -73,6 +78,7 @@ def test_source_settings_are_a_valid_yandex_eda_source_with_this_vendor_api(yand
     assert (YandexEdaSimulator.name, YandexEdaSimulator.port) == ("yandex_eda", 8102)
 
 
+@pytest.mark.samples
 def test_the_vendor_token_has_the_sample_shape(yandex: YandexEdaSimulator) -> None:
     answer = requests.post(f"{yandex.url}/oauth2/token", timeout=5,
                            data={"client_id": yandex.client_id, "client_secret": yandex.client_secret})
@@ -83,6 +89,7 @@ def test_the_vendor_token_has_the_sample_shape(yandex: YandexEdaSimulator) -> No
     assert isinstance(body["access_token"], str) and len(body["access_token"]) >= 32
 
 
+@pytest.mark.samples
 @pytest.mark.parametrize(("form", "status"), [
     ({"client_id": "hub-vendor", "client_secret": "wrong"}, 401),
     ({"client_id": "someone-else", "client_secret": "sandbox-vendor-secret"}, 401),
@@ -98,6 +105,7 @@ def test_refused_token_requests_answer_yandex_error_shape(yandex: YandexEdaSimul
     assert "access_token" not in answer.text
 
 
+@pytest.mark.samples
 def test_an_initiation_is_recorded(yandex: YandexEdaSimulator) -> None:
     body = sample("vendor-management-push/menu-import-initiation-request.json") | {"restaurantId": VENUE}
     before = len(yandex.import_requests)
@@ -139,6 +147,7 @@ def history(yandex: YandexEdaSimulator, body: Any) -> requests.Response:
         "Partner-Name": yandex.partner_name})
 
 
+@pytest.mark.samples
 def test_the_order_history_lists_orders_by_venue_time_and_status_page_by_page() -> None:
     with YandexEdaSimulator(seed=3) as yandex:
         orders = [yandex.make_order([("CAP-300", "Капучино", Decimal(1), Decimal(180))], restaurant_id=venue)
@@ -223,7 +232,7 @@ class FakePartner(Sandbox):
         path, method = request.path, request.method
         if path == "/yandex/security/oauth/token":
             fields = {key: values[0] for key, values in parse_qs(request.get_data().decode()).items()}
-            if fields != PULL_CLIENT:
+            if fields != pull_client():
                 return json_response([{"code": 100, "description": "bad credentials"}], 400)
             self.issued += 1
             token = f"token-{self.issued}"
@@ -262,11 +271,13 @@ def partner() -> Iterator[FakePartner]:
 @pytest.fixture
 def connected(partner: FakePartner) -> Iterator[YandexEdaSimulator]:
     simulator = YandexEdaSimulator(seed=3)
-    simulator.connect(f"{partner.url}/yandex/", PULL_CLIENT["client_id"], PULL_CLIENT["client_secret"])
+    client = pull_client()
+    simulator.connect(f"{partner.url}/yandex/", client["client_id"], client["client_secret"])
     yield simulator
     simulator.stop()
 
 
+@pytest.mark.samples
 def test_the_token_request_is_one_form_line_with_scope_read_write(connected: YandexEdaSimulator,
                                                                   partner: FakePartner) -> None:
     assert connected.get_token() == "token-1" == connected.access_token
@@ -276,6 +287,7 @@ def test_the_token_request_is_one_form_line_with_scope_read_write(connected: Yan
                          b"&grant_type=client_credentials&scope=read%20write")
 
 
+@pytest.mark.samples
 def test_a_401_gets_one_new_token_and_one_retry(connected: YandexEdaSimulator, partner: FakePartner) -> None:
     connected.get_token()
     partner.tokens.clear()  # hub forgot every token it issued
@@ -286,6 +298,7 @@ def test_a_401_gets_one_new_token_and_one_retry(connected: YandexEdaSimulator, p
         "Bearer token-1", "Bearer token-2"]
 
 
+@pytest.mark.samples
 def test_a_401_that_persists_is_returned_after_one_retry(connected: YandexEdaSimulator,
                                                         partner: FakePartner) -> None:
     partner.refuse_all = True
@@ -299,6 +312,7 @@ def test_a_401_that_persists_is_returned_after_one_retry(connected: YandexEdaSim
     assert partner.count("GET", "/yandex/order") == 4
 
 
+@pytest.mark.samples
 def test_menus_and_nomenclature_are_pulled_with_their_media_types(connected: YandexEdaSimulator,
                                                                   partner: FakePartner) -> None:
     menu = connected.pull_menu(VENUE)
@@ -316,6 +330,7 @@ def test_menus_and_nomenclature_are_pulled_with_their_media_types(connected: Yan
                      "/yandex/nomenclature/shop-1/availability", "/yandex/nomenclature/shop-1/prices"]
 
 
+@pytest.mark.samples
 def test_answers_yandex_cannot_read_are_raised(connected: YandexEdaSimulator, partner: FakePartner) -> None:
     with pytest.raises(UnexpectedAnswer, match="404") as caught:
         connected.get_order("hub-unknown")
@@ -325,6 +340,7 @@ def test_answers_yandex_cannot_read_are_raised(connected: YandexEdaSimulator, pa
         connected.order_status("hub-1")
 
 
+@pytest.mark.samples
 def test_an_order_is_placed_remembered_and_repeated_byte_for_byte(connected: YandexEdaSimulator,
                                                                   partner: FakePartner) -> None:
     order = connected.make_order([("CAP-300", "Капучино 300 мл", Decimal(2), Decimal("180.00"))],
@@ -345,6 +361,7 @@ def test_repeating_before_any_post_is_an_error() -> None:
         YandexEdaSimulator().repeat_last_post()
 
 
+@pytest.mark.samples
 def test_statuses_are_pushed_and_orders_cancelled_as_yandex_does(connected: YandexEdaSimulator,
                                                                 partner: FakePartner) -> None:
     assert connected.set_status("hub-1", "CANCELLED", "place.unable_to_call", "test",
@@ -372,6 +389,7 @@ def test_calls_before_connect_say_what_is_missing() -> None:
 # --- orders to place --------------------------------------------------------------------------
 
 
+@pytest.mark.samples
 def test_make_order_writes_decimal_money_and_the_yandex_shape() -> None:
     order = YandexEdaSimulator(seed=1).make_order(
         [("PIZ-1", "Пицца Пепперони", Decimal("1"), Decimal("550")),
@@ -392,6 +410,7 @@ def test_make_order_writes_decimal_money_and_the_yandex_shape() -> None:
     assert set(order) <= set(sample("restaurant/order-create-request.yandex.v2.json"))
 
 
+@pytest.mark.samples
 def test_a_brand_makes_a_shop_order_with_a_courier_code() -> None:
     order = YandexEdaSimulator(seed=1).make_order([("milk", "Молоко", Decimal("3.4"), Decimal(84))],
                                                   restaurant_id=VENUE, brand="Лавка у дома", comment="Позвонить")
@@ -434,6 +453,7 @@ def test_items_cost_adds_up_and_survives_json(lines: list[tuple[Decimal, Decimal
     assert json_loads(json_dumps(order)) == order
 
 
+@pytest.mark.samples
 def test_sample_orders_are_yandex_published_bodies() -> None:
     restaurant, retail = YandexEdaSimulator.sample_orders()
     assert (restaurant["eatsId"], restaurant["items"][0]["quantity"]) == ("190330-12345678", Decimal("3.5"))

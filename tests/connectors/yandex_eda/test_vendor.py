@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,11 @@ from hub.errors import AuthError, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_loads
+from tests._shared import SAMPLES as SHARED_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "yandex-eda"
+pytestmark = pytest.mark.samples
+
+SAMPLES = SHARED_SAMPLES / "yandex-eda"
 TOKEN_URL = f"{DEFAULT_URL}/oauth2/token"
 IMPORT_URL = f"{DEFAULT_URL}/menu/import/initiation"
 SECRET = "vendor-secret-XYZ-123"
@@ -39,8 +41,14 @@ def sample(name: str) -> Any:
     return json_loads((SAMPLES / name).read_bytes())
 
 
-TOKEN = sample("vendor-management-push/oauth2-token-response.json")
-REFUSED = sample("retail/push-auth-401-error.json")
+def documented_token() -> Any:
+    """Yandex's documented answer to a token request."""
+    return sample("vendor-management-push/oauth2-token-response.json")
+
+
+def refusal() -> Any:
+    """Yandex's documented answer to refused credentials."""
+    return sample("retail/push-auth-401-error.json")
 
 
 class Now:
@@ -70,7 +78,7 @@ def client(now: Now | None = None, *, client_id: str = "hub-client", secret: str
 
 
 def token_answer(access_token: str, expires_in: int = 120) -> dict[str, Any]:
-    return {**TOKEN, "access_token": access_token, "expires_in": expires_in}
+    return {**documented_token(), "access_token": access_token, "expires_in": expires_in}
 
 
 def calls(url: str) -> list[Any]:
@@ -84,8 +92,9 @@ def bearer(call: Any) -> str:
 @responses.activate
 def test_the_token_request_carries_exactly_the_sample_fields() -> None:
     fields = sample("vendor-management-push/oauth2-token-request.form-fields.json")
-    responses.post(TOKEN_URL, json=TOKEN, match=[matchers.urlencoded_params_matcher(fields)])
-    assert client(client_id=fields["client_id"], secret=fields["client_secret"]).token() == TOKEN["access_token"]
+    responses.post(TOKEN_URL, json=documented_token(), match=[matchers.urlencoded_params_matcher(fields)])
+    issued = client(client_id=fields["client_id"], secret=fields["client_secret"]).token()
+    assert issued == documented_token()["access_token"]
     assert calls(TOKEN_URL)[0].request.headers["Content-Type"] == "application/x-www-form-urlencoded"
 
 
@@ -130,10 +139,11 @@ def test_a_token_is_reused_exactly_until_its_margin(expires_in: int, elapsed: in
 @responses.activate
 def test_the_initiation_sends_the_sample_body_and_both_headers() -> None:
     expected = sample("vendor-management-push/menu-import-initiation-request.json")
-    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(TOKEN_URL, json=documented_token())
     responses.post(IMPORT_URL, json={}, match=[
         matchers.json_params_matcher({**expected, "restaurantId": VENUE}),
-        matchers.header_matcher({"Authorization": f"Bearer {TOKEN['access_token']}", "Partner-Name": PARTNER})])
+        matchers.header_matcher({"Authorization": f"Bearer {documented_token()['access_token']}",
+                                 "Partner-Name": PARTNER})])
     client().initiate_menu_import(VENUE)
     assert expected["operationType"] == "menu"
     assert json_loads(calls(IMPORT_URL)[0].request.body) == {"restaurantId": VENUE, "operationType": "menu"}
@@ -142,7 +152,7 @@ def test_the_initiation_sends_the_sample_body_and_both_headers() -> None:
 @responses.activate
 @pytest.mark.parametrize(("status", "body"), [(200, b"{}"), (202, b""), (204, b"")])
 def test_any_2xx_is_success(status: int, body: bytes) -> None:
-    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(TOKEN_URL, json=documented_token())
     responses.post(IMPORT_URL, status=status, body=body)
     client().initiate_menu_import(VENUE, "stoplist")
     assert json_loads(calls(IMPORT_URL)[0].request.body)["operationType"] == "stoplist"
@@ -152,7 +162,7 @@ def test_any_2xx_is_success(status: int, body: bytes) -> None:
 def test_a_401_on_the_initiation_gets_one_new_token_and_one_retry() -> None:
     responses.post(TOKEN_URL, json=token_answer("revoked-token"))
     responses.post(TOKEN_URL, json=token_answer("fresh-token"))
-    responses.post(IMPORT_URL, status=401, json=REFUSED)
+    responses.post(IMPORT_URL, status=401, json=refusal())
     responses.post(IMPORT_URL, json={})
     client().initiate_menu_import(VENUE)
     assert len(calls(TOKEN_URL)) == 2
@@ -163,8 +173,8 @@ def test_a_401_on_the_initiation_gets_one_new_token_and_one_retry() -> None:
 def test_a_second_401_is_an_auth_error_with_yandex_message() -> None:
     responses.post(TOKEN_URL, json=token_answer("token-one"))
     responses.post(TOKEN_URL, json=token_answer("token-two"))
-    responses.post(IMPORT_URL, status=401, json=REFUSED)
-    with pytest.raises(AuthError, match=REFUSED["message"]):
+    responses.post(IMPORT_URL, status=401, json=refusal())
+    with pytest.raises(AuthError, match=refusal()["message"]):
         client().initiate_menu_import(VENUE)
     assert len(calls(TOKEN_URL)) == 2
     assert len(calls(IMPORT_URL)) == 2
@@ -172,7 +182,7 @@ def test_a_second_401_is_an_auth_error_with_yandex_message() -> None:
 
 @responses.activate
 def test_refused_credentials_are_an_auth_error_without_the_secret(caplog: pytest.LogCaptureFixture) -> None:
-    responses.post(TOKEN_URL, status=401, json={**REFUSED, "message": f"client secret {SECRET} is not valid"})
+    responses.post(TOKEN_URL, status=401, json={**refusal(), "message": f"client secret {SECRET} is not valid"})
     with caplog.at_level(logging.DEBUG, logger="hub"), pytest.raises(AuthError) as caught:
         client().initiate_menu_import(VENUE)
     assert "is not valid" in str(caught.value)
@@ -185,8 +195,8 @@ def test_no_secret_or_token_reaches_the_logs(caplog: pytest.LogCaptureFixture) -
     tokens = ["token-AAAA-1111", "token-BBBB-2222"]
     responses.post(TOKEN_URL, json=token_answer(tokens[0]))
     responses.post(TOKEN_URL, json=token_answer(tokens[1]))
-    responses.post(IMPORT_URL, status=401, json={**REFUSED, "message": f"token {tokens[0]} was revoked"})
-    responses.post(IMPORT_URL, status=401, json={**REFUSED, "message": f"token {tokens[1]} was revoked"})
+    responses.post(IMPORT_URL, status=401, json={**refusal(), "message": f"token {tokens[0]} was revoked"})
+    responses.post(IMPORT_URL, status=401, json={**refusal(), "message": f"token {tokens[1]} was revoked"})
     with caplog.at_level(logging.DEBUG, logger="hub"), pytest.raises(AuthError) as caught:
         client().initiate_menu_import(VENUE)
     seen = caplog.text + str(caught.value)
@@ -212,7 +222,7 @@ def test_a_token_answer_hub_cannot_use_is_a_protocol_error(answer: Any, problem:
 
 @responses.activate
 def test_other_refusals_come_from_the_http_client_and_are_not_repeated() -> None:
-    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(TOKEN_URL, json=documented_token())
     responses.post(IMPORT_URL, status=400, json={"message": "unknown restaurant", "code": 400, "details": {}})
     responses.post(IMPORT_URL, status=503)
     vendor = client()
@@ -231,7 +241,7 @@ HISTORY_URL = f"{DEFAULT_URL}/v1/orders-history"
 @responses.activate
 def test_the_history_request_has_the_sample_fields_and_pages_until_a_short_answer() -> None:
     documented = sample("vendor-management-push/orders-history-request.json")
-    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(TOKEN_URL, json=documented_token())
     first = [{"eats_id": f"250301-{n:07d}"} for n in range(1000)]
     responses.post(HISTORY_URL, json={"orders": first})
     responses.post(HISTORY_URL, json={"orders": [{"eats_id": "250301-9999999", "status": "DELIVERED"}]})
@@ -252,7 +262,7 @@ def test_the_history_request_has_the_sample_fields_and_pages_until_a_short_answe
 @pytest.mark.parametrize("answer", [{"orders": [{"status": "NEW"}]}, {"orders": [{"eats_id": ""}]}, {"items": []},
                                     ["250301-0000001"]])
 def test_a_history_answer_without_eats_ids_is_refused(answer: Any) -> None:
-    responses.post(TOKEN_URL, json=TOKEN)
+    responses.post(TOKEN_URL, json=documented_token())
     responses.post(HISTORY_URL, json=answer)
     with pytest.raises(ProtocolError, match="order history"):
         list(client().orders_history([VENUE], START, START + timedelta(hours=1)))
@@ -262,7 +272,7 @@ def test_a_history_answer_without_eats_ids_is_refused(answer: Any) -> None:
 def test_a_refused_history_token_is_renewed_once() -> None:
     responses.post(TOKEN_URL, json=token_answer("first"))
     responses.post(TOKEN_URL, json=token_answer("second"))
-    responses.post(HISTORY_URL, json=REFUSED, status=401)
+    responses.post(HISTORY_URL, json=refusal(), status=401)
     responses.post(HISTORY_URL, json={"orders": []})
     assert list(client().orders_history([VENUE], START, START + timedelta(hours=1))) == []
     assert [bearer(call) for call in calls(HISTORY_URL)] == ["Bearer first", "Bearer second"]
