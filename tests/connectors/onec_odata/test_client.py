@@ -103,8 +103,8 @@ def test_query_options_and_allowed_only(onec: OneCClient) -> None:
     assert responses.calls[0].request.headers["Accept"] == "application/json"
 
 
-@responses.activate
 @pytest.mark.samples
+@responses.activate
 def test_get_cleans_the_entity(onec: OneCClient) -> None:
     responses.get(url(f"{GOODS}(guid'{REF}')"), body=(SAMPLES / "roman-nevr_IncomeJSON_2.json").read_bytes())
     item = onec.get(GOODS, REF)
@@ -172,12 +172,12 @@ def test_balance_names_its_dimensions(onec: OneCClient) -> None:
     assert rows == [{"Номенклатура_Key": OTHER, "Склад_Key": REF, "ВНаличииBalance": 5}]
 
 
+@pytest.mark.samples
 @responses.activate
 def test_service_document_lists_names(onec: OneCClient) -> None:
     responses.get(ROOT, body=(SAMPLES / "roman-nevr_MetaOData_service-document.json").read_bytes())
     names = onec.service_document()
     assert len(names) == 70 and "Catalog_СпецификацииНоменклатуры" in names
-@pytest.mark.samples
 
 
 # --- writing -----------------------------------------------------------------------------------------
@@ -199,12 +199,12 @@ def test_create_sends_exact_numbers_local_dates_and_numbered_lines(onec: OneCCli
                                                    "Цена": Decimal("899.90"), "LineNumber": "1"}]}).encode()
 
 
+@pytest.mark.samples
 @responses.activate
 def test_create_refused_by_1c_keeps_its_message_and_is_not_retried(onec: OneCClient) -> None:
     rows_refused = (SAMPLES / "errors24_odata-error_code13_tabular-rows.json").read_bytes()
     responses.post(url(ORDERS), status=400, body=rows_refused)
     with pytest.raises(RequestRejected, match="табличной части напрямую") as refused:
-@pytest.mark.samples
         onec.create(ORDERS, {})
     assert refused.value.code == "13" and refused.value.hint is not None
     responses.post(url(GOODS), status=500, body=(SAMPLES / "errors24_odata-error_code-1_internal.json").read_bytes())
@@ -251,12 +251,12 @@ def test_post_and_unpost_are_document_actions(onec: OneCClient) -> None:
         f"{ORDERS}(guid'{REF}')/Unpost?$format=json"]
 
 
+@pytest.mark.samples
 @responses.activate
 def test_posting_code_failure_carries_1c_message(onec: OneCClient) -> None:
     responses.post(url(f"{ORDERS}(guid'{REF}')/Post"), status=500,
                    body=(SAMPLES / "errors24_odata-error_post-unpost_fragment.xml").read_bytes())
     with pytest.raises(RequestRejected, match="ОбработкаУдаленияПроведения") as failed:
-@pytest.mark.samples
         onec.post(ORDERS, REF)
     assert failed.value.status == 500 and "posting code" in (failed.value.hint or "")
     assert len(responses.calls) == 1
