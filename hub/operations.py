@@ -24,14 +24,16 @@ class SourceCheck:
 
 
 def check_sources(runtime: Runtime) -> list[SourceCheck]:
-    """Run every source's connectivity check; never raises for one source's failure."""
+    """Run every source's check, each call tried once (see :meth:`Runtime.probe`); never raises for one source."""
     results = []
     for name, settings in runtime.config.sources.items():
+        connector = runtime.probe(name)
         try:
-            detail = runtime.connector(name).check()
-            results.append(SourceCheck(name, settings.type, True, detail))
+            results.append(SourceCheck(name, settings.type, True, connector.check()))
         except HubError as exc:
             results.append(SourceCheck(name, settings.type, False, exc.message, exc.hint or _hint_for(exc)))
+        finally:
+            connector.close()
     return results
 
 

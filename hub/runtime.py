@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
-from hub.connector import Connector, ConnectorContext
+from hub.connector import Connector, ConnectorContext, RetryPolicy, SourceSettings
 from hub.errors import ConfigError
 from hub.logs import add_secrets
 from hub.mapping import check_paths
@@ -69,18 +69,32 @@ class Runtime:
         with self._lock:
             return self._connector(name)
 
+    def probe(self, name: str) -> Connector:
+        """A new connector of source ``name`` that tries each call once, for ``hub check``; the caller closes it.
+
+        A system that accepts connections and never answers is then reported within the
+        source's ``timeout``, not after every retry and its backoff.
+        """
+        settings = self._settings(name)
+        return self._new(name, settings.model_copy(update={"retry": RetryPolicy(attempts=1)}))
+
     def _connector(self, name: str) -> Connector:
         if name not in self._connectors:
-            settings = self.config.sources.get(name)
-            if settings is None:
-                raise ConfigError([f"no source named {name!r}"], hint=suggest(name, list(self.config.sources)))
-            cls = connector_types()[settings.type]
-            context = ConnectorContext(source=name, timezone=self.config.timezone,
-                                       log=logging.getLogger(f"hub.connector.{name}"),
-                                       mappings=self.config.mappings, links=StoreLinks(self.store),
-                                       state=StoreChannelState(self.store, name))
-            self._connectors[name] = cls(settings, context)
+            self._connectors[name] = self._new(name, self._settings(name))
         return self._connectors[name]
+
+    def _settings(self, name: str) -> SourceSettings:
+        settings = self.config.sources.get(name)
+        if settings is None:
+            raise ConfigError([f"no source named {name!r}"], hint=suggest(name, list(self.config.sources)))
+        return settings
+
+    def _new(self, name: str, settings: SourceSettings) -> Connector:
+        context = ConnectorContext(source=name, timezone=self.config.timezone,
+                                   log=logging.getLogger(f"hub.connector.{name}"),
+                                   mappings=self.config.mappings, links=StoreLinks(self.store),
+                                   state=StoreChannelState(self.store, name))
+        return connector_types()[settings.type](settings, context)
 
     def job_config(self, name: str) -> JobConfig:
         job = self.config.jobs.get(name)

@@ -132,8 +132,9 @@ _UT11_ORDER = (Prop("Организация_Key", "guid"), Prop("Партнер_
                Prop("Валюта_Key", "guid"), Prop("ХозяйственнаяОперация", "string"), Prop("Статус", "string"),
                Prop("ЦенаВключаетНДС", "bool"), Prop("ФормаОплаты", "string"), Prop("ДатаПоДаннымКлиента", "date"),
                Prop("ЖелаемаяДатаОтгрузки", "date"), Prop("АдресДоставки", "string"))
-_UT11_LINE = (Prop("КоличествоУпаковок", "number"), Prop("СуммаРучнойСкидки", "number"), Prop("Склад_Key", "guid"),
-              Prop("ВидЦены_Key", "guid"), Prop("Отменено", "bool"))
+_UT11_LINE = (Prop("КоличествоУпаковок", "number"), Prop("СуммаРучнойСкидки", "number"),
+              Prop("Склад_Key", "guid", ref="Catalog_Склады"), Prop("ВидЦены_Key", "guid", ref=PRICE_TYPES),
+              Prop("Отменено", "bool"))
 _UNF_ORDER = (Prop("Организация_Key", "guid"), Prop("ВалютаДокумента_Key", "guid"),
               Prop("ДатаВходящегоДокумента", "date"), Prop("АдресДоставки", "string"))
 _UNF_LINE = (Prop("СуммаСкидкиНаценки", "number"),)

@@ -74,6 +74,11 @@ class OneCClient:
         data = self._read("")
         return [str(entry["name"]) for entry in _value(data, "the service document")]
 
+    def metadata(self) -> bytes:
+        """The ``$metadata`` document (EDMX): every published set's properties and references."""
+        response = self.http.get("$metadata", headers={"Accept": "application/xml"}, expect=_READ_ERRORS)
+        return self._checked(response).content
+
     def iter_rows(self, entity_set: str, *, filter: str | None = None, select: Sequence[str] | None = None,
                   expand: Sequence[str] | None = None, orderby: str = "Ref_Key",
                   page_size: int | None = None) -> Iterator[dict[str, Any]]:

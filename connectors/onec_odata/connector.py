@@ -30,13 +30,13 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors.onec_odata import odata
+from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected
-from hub.mapping import CompiledMapping
+from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, unknown_fields
 from hub.model import Customer, Entity, Order, Record
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -108,6 +108,7 @@ class OneCConnector(Connector):
         super().__init__(settings, context)
         assert isinstance(settings, OneCSettings)
         self.preset = settings.preset
+        self.values = settings.values
         http = context.http(settings, service_root(settings.url), auth=(settings.username, settings.password))
         self.client = OneCClient(http, timezone=context.timezone, allowed_only=settings.allowed_only,
                                  page_size=settings.page_size)
@@ -141,6 +142,12 @@ class OneCConnector(Connector):
     # --- the connector interface ---------------------------------------------------------------
 
     def check(self) -> str:
+        """The preset's objects are published, with every field its mappings name, and ``values:`` exist in 1C.
+
+        Each is checked as 1C describes itself (service document, ``$metadata``) rather than
+        found at the first write: a misspelt attribute would otherwise be read as empty from
+        every good, or refused only at the first real order.
+        """
         published = set(self.client.service_document())
         missing = [name for name in self.required_objects() if name not in published]
         if missing:
@@ -148,7 +155,71 @@ class OneCConnector(Connector):
                 [f"1C does not publish {len(missing)} object(s) preset {self.preset!r} needs: {', '.join(missing)}"],
                 hint="in 1C open «Настройка стандартного интерфейса OData» (Администрирование → Обслуживание) and "
                      "add them to the composition: " + ", ".join(missing))
-        return f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs"
+        types = metadata.record_types(self.client.metadata())
+        problems: list[str] = []
+        references: list[ConfigReference] = []
+        for mapping in self.mappings.values():
+            record = self._as_mapped(mapping, types)
+            if record is not None:
+                problems += unknown_fields(mapping, record, where=" in this publication")
+                references += config_references(mapping, record)
+        problems += self._absent_values(references, types)
+        if problems:
+            raise ConfigError(problems, hint="correct the name in the mapping (or publish the attribute: "
+                                             "«Настройка стандартного интерфейса OData»), and copy each reference's "
+                                             f"Ref_Key from this base into sources.{self.name}.values")
+        checked = len({(ref.points_to, str(_value_at(self.values, ref.use.config))) for ref in references})
+        return (f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs, with every "
+                f"field its mappings name; {checked} reference(s) in values found in the base")
+
+    def _as_mapped(self, mapping: CompiledMapping, types: dict[str, RecordType]) -> RecordType | None:
+        """A row of ``mapping``'s 1C object as the mapping sees it: read through its options, or as written."""
+        if mapping.direction == "out":
+            return types.get(mapping.target or "")
+        options = _options(mapping)
+        name = mapping.source or ""
+        if options.virtual_table == "Balance":
+            register = types.get(f"{name}_RecordType") or types.get(name)
+            if register is None:
+                return None
+            # $metadata does not say which fields are dimensions and which resources: a Balance row
+            # has each dimension as it is and each resource with "Balance" after it, so both are allowed.
+            fields: dict[str, RecordType | None] = {
+                f"{field}{suffix}": None for field, shape in register.fields.items()
+                if shape is None and field not in _RECORD_FIELDS for suffix in ("", "Balance")}
+            return RecordType(name, {**fields, READ_AT: None})
+        record = types.get(name)
+        if record is None:
+            return None
+        added: dict[str, RecordType | None] = {field: types.get(target) for field, target in options.expand.items()}
+        if options.virtual_table is not None:
+            added[READ_AT] = None
+        if options.barcodes is not None:
+            added[BARCODES] = None
+        return RecordType(record.name, {**record.fields, **added}, record.references)
+
+    def _absent_values(self, references: list[ConfigReference], types: dict[str, RecordType]) -> list[str]:
+        """A line per ``values:`` reference that is not a GUID or not in the object 1C says it points to."""
+        problems: list[str] = []
+        wanted: defaultdict[str, dict[str, ConfigReference]] = defaultdict(dict)
+        for reference in references:
+            value = str(_value_at(self.values, reference.use.config))
+            try:
+                odata.guid(value)
+            except ValueError:
+                problems.append(f"{_named(reference)}: {value!r} is not a Ref_Key (a GUID such as "
+                                f"5a3c0e1e-0a1d-4c1e-8f00-000000000001) of {reference.points_to}")
+                continue
+            if reference.points_to in types:  # 1C describes references to unpublished objects too
+                wanted[reference.points_to].setdefault(value.lower(), reference)
+        for entity_set, by_value in wanted.items():
+            found = {str(row["Ref_Key"]).lower()
+                     for row in self.client.iter_rows_in(entity_set, "Ref_Key", by_value, select=["Ref_Key"])}
+            for value, reference in by_value.items():
+                if value not in found:
+                    problems.append(f"{_named(reference)}: {value} is not in {entity_set} of this base (the mapping "
+                                    f"writes it to {'.'.join(map(str, reference.use.target))})")
+        return problems
 
     def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         mapping = self.mappings.get((entity, "in"))
@@ -277,6 +348,21 @@ class OneCConnector(Connector):
         if mapping.target is None:
             raise ConfigError([f"{mapping.path}: an out mapping for 1C needs target: (the 1C object written)"])
         return mapping.target
+
+
+_RECORD_FIELDS = frozenset({"Recorder", "Recorder_Type", "Period", "LineNumber", "Active", "RecordType"})
+"""An accumulation register row's own fields, which its Balance does not have."""
+
+
+def _value_at(values: Any, path: tuple[str | int, ...]) -> Any:
+    """The ``values:`` entry at ``path`` (the mapping compiled with it, so it is there)."""
+    for segment in path:
+        values = values[segment]
+    return values
+
+
+def _named(reference: ConfigReference) -> str:
+    return f"{reference.use.position}: values.{'.'.join(map(str, reference.use.config))}"
 
 
 def _options(mapping: CompiledMapping) -> _ReadOptions:

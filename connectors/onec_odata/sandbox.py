@@ -421,16 +421,10 @@ class OneCSandbox(Sandbox):
                               "value": [{"name": name, "url": name} for name in names]})
 
     def _metadata(self) -> Response:
-        described = [_edm_types(spec) for spec in self.specs.values()]
-        xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<edmx:Edmx xmlns:edmx=\"http://schemas.microsoft.com/ado/2007/06/edmx\" Version=\"1.0\">"
-               "<edmx:DataServices xmlns:m=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\" "
-               "m:DataServiceVersion=\"3.0\"><Schema xmlns=\"http://schemas.microsoft.com/ado/2009/11/edm\" "
-               "Namespace=\"StandardODATA\">" + "".join(types for types, _ in described)
-               + "<EntityContainer Name=\"StandardODATA\" m:IsDefaultEntityContainer=\"true\">"
-               + "".join(entity_set for _, entity_set in described)
-               + "</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
-        return Response(xml, content_type="application/xml; charset=utf-8")
+        edm = _Edm(set(self.specs))
+        for spec in self.specs.values():
+            edm.describe(spec)
+        return Response(edm.document(), content_type="application/xml; charset=utf-8")
 
     # --- HTTP: reading -------------------------------------------------------------------------
 
@@ -792,26 +786,79 @@ def _wire(prop: Prop, value: Any) -> Any:
     return value
 
 
-def _edm_types(spec: SetSpec) -> tuple[str, str]:
-    """A set's types (its row type, and one per tabular section) and its EntitySet, as $metadata XML."""
-    props = spec.all_props
-    keys = (["Ref_Key"] if spec.is_object else
-            ["Recorder", "LineNumber"] if spec.kind is Kind.ACCUMULATION_REGISTER else
-            [p.name for p in (props["Period"], *spec.dimensions)])
-    lines = [_edm_property(p) for p in props.values()]
-    types: list[str] = []
-    for table, table_props in spec.tables.items():
-        row_type = f"{spec.name}_{table}_RowType"
-        lines.append(f"<Property Name={quoteattr(table)} Type=\"Collection(StandardODATA.{escape(row_type)})\""
-                     " Nullable=\"true\"/>")
-        types.append(f"<ComplexType Name={quoteattr(row_type)}>"
-                     + "".join(_edm_property(p) for p in table_props) + "</ComplexType>")
-    # An accumulation register's records are published only as its …_RecordType set.
-    name = spec.name if spec.kind is not Kind.ACCUMULATION_REGISTER else f"{spec.name}_RecordType"
-    key = "".join(f"<PropertyRef Name={quoteattr(k)}/>" for k in keys)
-    types.append(f"<EntityType Name={quoteattr(name)} OpenType=\"true\"><Key>{key}</Key>"
-                 + "".join(lines) + "</EntityType>")
-    return "".join(types), f"<EntitySet Name={quoteattr(name)} EntityType=\"StandardODATA.{escape(name)}\"/>"
+class _Edm:
+    """The ``$metadata`` document of the published sets, shaped as 1C writes it.
+
+    Each set's entity type is named as the set; a reference ``X_Key`` has a
+    navigation property ``X`` through an association (roles Begin and End) when the
+    set it points to is published; a tabular section is a collection of its
+    ``…_RowType`` and also an entity set of its own (``<Set>_<Section>``, keyed by
+    ``Ref_Key`` and ``LineNumber``); an accumulation register is its record sets
+    (by ``Recorder``, rows in ``RecordSet``) and its rows (``…_RecordType``).
+    """
+
+    def __init__(self, published: set[str]) -> None:
+        self.published = published
+        self.types: list[str] = []
+        self.sets: list[str] = []
+        self.associations: list[str] = []
+        self.association_sets: list[str] = []
+
+    def describe(self, spec: SetSpec) -> None:
+        props = spec.all_props
+        for table, table_props in spec.tables.items():
+            rows = f"{spec.name}_{table}"
+            self.types.append(f"<ComplexType Name={quoteattr(rows + '_RowType')}>"
+                              + "".join(_edm_property(p) for p in table_props) + "</ComplexType>")
+            self.entity(rows, ["Ref_Key", "LineNumber"], spec.table_props(table).values())
+        collections = {table: f"{spec.name}_{table}_RowType" for table in spec.tables}
+        if spec.kind is Kind.ACCUMULATION_REGISTER:
+            row_props = [p for p in props.values() if p.name != "Recorder_Type"]
+            self.types.append(f"<ComplexType Name={quoteattr(spec.name + '_RowType')}>"
+                              + "".join(_edm_property(p) for p in row_props) + "</ComplexType>")
+            self.entity(spec.name, ["Recorder"], [props["Recorder"], props["Recorder_Type"]],
+                        {"RecordSet": f"{spec.name}_RowType"})
+            self.entity(f"{spec.name}_RecordType", ["Recorder", "LineNumber"], props.values())
+            return
+        keys = ["Ref_Key"] if spec.is_object else [p.name for p in (props["Period"], *spec.dimensions)]
+        self.entity(spec.name, keys, props.values(), collections)
+
+    def entity(self, name: str, keys: list[str], props: Iterable[Prop],
+               collections: Mapping[str, str] | None = None) -> None:
+        props = list(props)
+        lines = [_edm_property(p) for p in props]
+        lines += [f"<Property Name={quoteattr(table)} Type=\"Collection(StandardODATA.{escape(rows)})\""
+                  " Nullable=\"true\"/>" for table, rows in (collections or {}).items()]
+        for prop in props:
+            if prop.ref is not None and prop.ref in self.published and prop.name.endswith("_Key"):
+                lines.append(self.navigation(name, prop.name.removesuffix("_Key"), prop.ref))
+        key = "".join(f"<PropertyRef Name={quoteattr(k)}/>" for k in keys)
+        self.types.append(f"<EntityType Name={quoteattr(name)} OpenType=\"true\"><Key>{key}</Key>"
+                          + "".join(lines) + "</EntityType>")
+        self.sets.append(f"<EntitySet Name={quoteattr(name)} EntityType=\"StandardODATA.{escape(name)}\"/>")
+
+    def navigation(self, owner: str, name: str, target: str) -> str:
+        association = f"{owner}_{name}"
+        self.associations.append(
+            f"<Association Name={quoteattr(association)}>"
+            f"<End Role=\"Begin\" Type=\"StandardODATA.{escape(owner)}\" Multiplicity=\"*\"/>"
+            f"<End Role=\"End\" Type=\"StandardODATA.{escape(target)}\" Multiplicity=\"0..1\"/></Association>")
+        self.association_sets.append(
+            f"<AssociationSet Name={quoteattr(association)} Association=\"StandardODATA.{escape(association)}\">"
+            f"<End Role=\"Begin\" EntitySet={quoteattr(owner)}/><End Role=\"End\" EntitySet={quoteattr(target)}/>"
+            "</AssociationSet>")
+        return (f"<NavigationProperty Name={quoteattr(name)} Relationship=\"StandardODATA.{escape(association)}\""
+                " FromRole=\"Begin\" ToRole=\"End\"/>")
+
+    def document(self) -> str:
+        return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<edmx:Edmx xmlns:edmx=\"http://schemas.microsoft.com/ado/2007/06/edmx\" Version=\"1.0\">"
+                "<edmx:DataServices xmlns:m=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\" "
+                "m:DataServiceVersion=\"3.0\"><Schema xmlns=\"http://schemas.microsoft.com/ado/2009/11/edm\" "
+                "Namespace=\"StandardODATA\">" + "".join(self.types) + "".join(self.associations)
+                + "<EntityContainer Name=\"StandardODATA\" m:IsDefaultEntityContainer=\"true\">"
+                + "".join(self.sets) + "".join(self.association_sets)
+                + "</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
 
 
 def _edm_property(prop: Prop) -> str:

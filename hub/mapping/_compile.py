@@ -24,7 +24,7 @@ from hub.mapping._codegen import Code, Constant, Index, Mode, Namespace, Read, S
 from hub.mapping._expr import FUNCTIONS, ExprError, Function, compile_expression
 from hub.mapping._grammar import FIELD_KEYS, FILE_NAME, SOURCE_KEYS, TABLE_KEYS, TOP_KEYS
 from hub.mapping._lookup import TABLE_POLICIES, check_policy, missing_handler, table_step
-from hub.mapping._mapping import CompiledMapping
+from hub.mapping._mapping import CompiledMapping, ConfigUse, FieldUse
 from hub.mapping._paths import Path, format_path, parse_path, value_getter
 from hub.mapping._runtime import Scope
 from hub.mapping._shapes import ANY, Shape, ShapeError, walk
@@ -52,6 +52,11 @@ class _Block:
     root: Shape
     parents: tuple[Shape, ...] = ()
     in_list: bool = False
+    at: Path = ()
+    """Where the block's data sits in the record: the list an each walks, the object a from reads."""
+    parents_at: tuple[Path, ...] = ()
+    target_at: Path = ()
+    """Where what the block builds goes in the result."""
 
 
 class Placeholder(str):
@@ -72,6 +77,19 @@ class _File:
         self.tables: dict[str, _Table] = {}
         self.functions: dict[str, Function] = {}
         self.namespace = Namespace()
+        self.direction: str | None = None
+        self.fields: list[FieldUse] = []
+        """The other system's fields the file names: read in an in mapping, written in an out mapping."""
+        self.config_uses: list[ConfigUse] = []
+        self.naming: YamlPath = ()
+        """The part of the file being compiled, where a field read or a config value used is said to be."""
+        self.writing: Path | None = None
+        """The field of the result being compiled (out mappings), which a config value used now goes to."""
+
+    def name_field(self, path: Path, at: YamlPath, *, key: bool = False) -> None:
+        """Note that the file names ``path`` of the other system's records at ``at``."""
+        if path:
+            self.fields.append(FieldUse(path, self.doc.position(at, key=key)))
 
     def problem(self, at: YamlPath, message: str, *, key: bool = False) -> None:
         """Record a problem at the value of ``at`` (with ``key``, at its key: unknown and misplaced keys)."""
@@ -88,6 +106,8 @@ class _File:
 
     def config_value(self, path: Path) -> Any:
         """The configuration value at ``path``; a placeholder when no configuration is bound (check, preview)."""
+        if self.direction == "out" and self.writing is not None:
+            self.config_uses.append(ConfigUse(path, self.writing, self.doc.position(self.naming)))
         if self.config is None:
             return Placeholder(f"<config:{format_path(path)}>")
         value: Any = self.config
@@ -128,6 +148,11 @@ class _Resolver:
 
     def read(self, path: Path, mode: Mode) -> tuple[Source, Shape]:
         """Where ``path`` is read from in this scope and the shape it reads; ValueError when it cannot exist."""
+        found = self._where(path, mode)
+        self._noted(path)
+        return found
+
+    def _where(self, path: Path, mode: Mode) -> tuple[Source, Shape]:
         head, rest = path[0], path[1:]
         if head == "const":
             return self._constant(rest, self.file.constants, "constant")
@@ -156,6 +181,25 @@ class _Resolver:
         if head == "item":
             path = rest
         return Read("data", path, mode), walk(self.block.source, path)
+
+    def absolute(self, path: Path) -> Path | None:
+        """Where ``path`` (read in this scope) is in the record, from its root; None for constants and config."""
+        head, rest = path[0], path[1:]
+        if head in ("const", "config") or (head == "index" and not rest):
+            return None
+        if head == "root":
+            return rest
+        if head == "parent":
+            depth = 0
+            while depth < len(path) and path[depth] == "parent":
+                depth += 1
+            return (*self.block.parents_at[-depth], *path[depth:])
+        return (*self.block.at, *(rest if head == "item" else path))
+
+    def _noted(self, path: Path) -> None:
+        absolute = self.absolute(path)
+        if self.file.direction == "in" and absolute:
+            self.file.name_field(absolute, self.file.naming)
 
     def _constant(self, rest: Path, values: dict[str, Any], what: str) -> tuple[Source, Shape]:
         if not rest or rest[0] not in values:
@@ -223,6 +267,9 @@ def compile_document(doc: YamlDocument, path: FilePath, *, timezone: ZoneInfo,
     target = _text_key(file, data, "target")
     source_name = _text_key(file, data, "source")
     match_by = _text_key(file, data, "match_by")
+    file.direction = direction
+    if direction == "out" and match_by is not None:
+        file.name_field((match_by,), ("match_by",))
     description = _text_key(file, data, "description")
     misplaced = {"target": (target, "out", "names the object an out mapping writes to"),
                  "match_by": (match_by, "out", "names the field of an out mapping's result that carries the key"),
@@ -256,7 +303,8 @@ def compile_document(doc: YamlDocument, path: FilePath, *, timezone: ZoneInfo,
                            description=description, skip=module[skip], build=module[build.fast],
                            collect=module[build.collect], model=model if direction == "in" else None,
                            code=namespace.source, bindings=namespace.bindings, source=source_name,
-                           match_by=match_by, options=options if isinstance(options, dict) else None), []
+                           match_by=match_by, options=options if isinstance(options, dict) else None,
+                           fields=file.fields, config_uses=file.config_uses), []
 
 
 def _text_key(file: _File, data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -352,6 +400,7 @@ def _conditions(file: _File, resolver: _Resolver, spec: Any, at: YamlPath) -> li
     conditions = []
     for index, text in enumerate(items):
         item_at = (*at, index) if isinstance(spec, list) else at
+        file.naming = item_at
         if not isinstance(text, str):
             file.problem(item_at, f"expected an expression, such as comment == 'test', got {describe(text)}")
             continue
@@ -385,6 +434,8 @@ def _block(file: _File, block: _Block, spec: Any, at: YamlPath,
             file.problem(field_at, "a target is field names separated by dots; indexes are not allowed", key=True)
             continue
         targets.append((target, field_at))
+        if file.direction == "out":
+            file.name_field((*block.target_at, *target), field_at, key=True)
         field = _field(file, block, target, field_spec, field_at)
         if isinstance(field, _Constant):
             constants[field.key] = field.value
@@ -433,6 +484,7 @@ def _field(file: _File, block: _Block, target: Path, spec: Any,
     for key in spec:
         if key not in FIELD_KEYS:
             file.problem((*at, key), f"unknown key {key!r} ({suggest(key, list(FIELD_KEYS))})", key=True)
+    file.naming, file.writing = at, (*block.target_at, *target)
     try:
         target_shape = walk(block.target, target)
     except ShapeError as exc:
@@ -499,6 +551,7 @@ def _path_text(file: _File, spec: dict[str, Any], key: str, at: YamlPath) -> Pat
 
 def _read(file: _File, resolver: _Resolver, path: Path, mode: Mode,
           at: YamlPath) -> tuple[Source, Shape] | None:
+    file.naming = at
     try:
         return resolver.read(path, mode)
     except ValueError as exc:
@@ -520,7 +573,7 @@ def _list_field(file: _File, block: _Block, site: _Site) -> _fields.ListField | 
         return None
     path = _path_text(file, spec, "each", at)
     read = None if path is None else _read(file, _Resolver(file, block), path, "list", (*at, "each"))
-    if read is None:
+    if path is None or read is None:
         return None
     source, shape = read
     if shape.kind not in ("list", "any"):
@@ -537,7 +590,9 @@ def _list_field(file: _File, block: _Block, site: _Site) -> _fields.ListField | 
                          f"{target_shape.describe()}; map a list of values with from or expr", key=True)
         return None
     inner = _Block(source=shape.item or ANY, target=item_target, root=block.root,
-                   parents=(*block.parents, block.source), in_list=True)
+                   parents=(*block.parents, block.source), in_list=True,
+                   at=_Resolver(file, block).absolute(path) or (), parents_at=(*block.parents_at, block.at),
+                   target_at=(*block.target_at, *target))
     skips = _conditions(file, _Resolver(file, inner), spec.get("skip_when"), (*at, "skip_when"))
     build = _block(file, inner, spec["fields"], (*at, "fields"), skips)
     if build is None:
@@ -555,15 +610,16 @@ def _object_field(file: _File, block: _Block, site: _Site) -> _fields.ObjectFiel
                                       f"{target_shape.describe()}")
         return None
     node: Code | None = None
-    inner = replace(block, target=target_shape)
+    inner = replace(block, target=target_shape, target_at=(*block.target_at, *target))
     if "from" in spec:
         path = _path_text(file, spec, "from", at)
         read = None if path is None else _read(file, _Resolver(file, block), path, "node", (*at, "from"))
-        if read is None:
+        if path is None or read is None:
             return None
         source, shape = read
         node = file.namespace.code(source)
-        inner = replace(inner, source=shape, parents=(*block.parents, block.source))
+        inner = replace(inner, source=shape, parents=(*block.parents, block.source),
+                        at=_Resolver(file, block).absolute(path) or (), parents_at=(*block.parents_at, block.at))
     elif site.required:
         file.problem((*at, "required"), "required applies to an object read with from")
     build = _block(file, inner, spec["fields"], (*at, "fields"))
@@ -587,6 +643,7 @@ def _value_field(file: _File, resolver: _Resolver, site: _Site,
         shape = read[1]
         missing_reason = f"required, but the input has no {spec['from']!r}"
     elif source == "expr":
+        file.naming = source_at
         try:
             reader = compile_expression(spec["expr"], resolver)
         except ExprError as exc:
@@ -600,6 +657,7 @@ def _value_field(file: _File, resolver: _Resolver, site: _Site,
                                     f"got {describe(value)}")
             return None
         if source == "config":
+            file.naming = source_at
             try:
                 value = resolver.constant({"config": value}, ())
             except ArgError as exc:
@@ -614,6 +672,7 @@ def _value_field(file: _File, resolver: _Resolver, site: _Site,
     steps, names = _steps(file, resolver, spec.get("transform"), (*at, "transform"))
     default = _fields.NO_DEFAULT
     if "default" in spec:
+        file.naming = (*at, "default")
         try:
             default = resolver.constant(spec["default"], (*at, "default"))
         except ArgError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,12 +10,37 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import InvalidRecord
+from hub.mapping._paths import Path as FieldPath
 from hub.mapping._paths import format_path
 from hub.mapping._runtime import Failure, LinkResolver, Run, Scope
 from hub.model import Entity
+from hub.yamlsource import Position
 
 Builder = Callable[[Scope], dict[str, Any]]
 RecordFilter = Callable[[Scope], str | None]
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    """A field of the other system's records that a mapping names, and where the file names it.
+
+    ``in`` mappings name the fields they read (paths from the record's root, a list
+    item's fields under the list's path); ``out`` mappings the fields they write and
+    ``match_by``. A connector that can read its system's schema checks them
+    (:func:`hub.mapping.unknown_fields`).
+    """
+
+    path: FieldPath
+    position: Position
+
+
+@dataclass(frozen=True)
+class ConfigUse:
+    """A configuration value (``config:``) an ``out`` mapping writes into a field of the other system."""
+
+    config: FieldPath
+    target: FieldPath
+    position: Position
 
 
 @dataclass
@@ -48,7 +73,8 @@ class CompiledMapping:
                  description: str | None, skip: RecordFilter, build: Builder, collect: Builder,
                  model: type[BaseModel] | None, code: str, bindings: Mapping[str, Any],
                  source: str | None = None, match_by: str | None = None,
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None, fields: Sequence[FieldUse] = (),
+                 config_uses: Sequence[ConfigUse] = ()) -> None:
         self.path = path
         self.system = system
         self.entity = entity
@@ -57,6 +83,9 @@ class CompiledMapping:
         self.source = source
         self.match_by = match_by
         self.options: dict[str, Any] = dict(options or {})
+        self.fields = tuple(fields)
+        """The other system's fields this mapping names (see :class:`FieldUse`)."""
+        self.config_uses = tuple(config_uses)
         self.description = description
         self.code = code
         self.bindings = dict(bindings)

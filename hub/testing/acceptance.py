@@ -176,19 +176,34 @@ class ConnectorAcceptance:
         connector.write(self.entity, record, key=key, ref=connector.find(self.entity, key))
         assert self.count_written(sandbox, key) == 1
 
+    @staticmethod
+    def requests_of_check(connector: Connector, sandbox: Sandbox) -> int:
+        """How many requests ``connector``'s check makes when nothing fails (1C's makes several).
+
+        Checked twice: the first check may fetch what later ones reuse (a token).
+        """
+        connector.check()
+        before = sandbox.count()
+        connector.check()
+        return sandbox.count() - before
+
     @pytest.mark.parametrize("retry_after", ["2", "Wed, 21 Oct 2015 07:28:00 GMT"])
     def test_429_is_retried_honouring_retry_after(self, connector: Connector, sandbox: Sandbox,
                                                   clock: RecordingClock, retry_after: str) -> None:
+        calls = self.requests_of_check(connector, sandbox)
+        before = sandbox.count()
         sandbox.faults.fail_next(1, status=429, retry_after=retry_after)
         connector.check()
-        assert sandbox.count() == 2
+        assert sandbox.count() - before == calls + 1
         if retry_after == "2":
             assert clock.sleeps and max(clock.sleeps) >= 2
 
     def test_5xx_is_retried(self, connector: Connector, sandbox: Sandbox) -> None:
+        calls = self.requests_of_check(connector, sandbox)
+        before = sandbox.count()
         sandbox.faults.fail_next(2, status=503)
         connector.check()
-        assert sandbox.count() == 3
+        assert sandbox.count() - before == calls + 2
 
     def test_5xx_until_tries_run_out_is_retriable_error(self, connector: Connector, sandbox: Sandbox) -> None:
         sandbox.faults.fail_next(10, status=500)
@@ -197,9 +212,11 @@ class ConnectorAcceptance:
         assert sandbox.count() == 3
 
     def test_timeout_is_retried(self, connector: Connector, sandbox: Sandbox) -> None:
+        calls = self.requests_of_check(connector, sandbox)
+        before = sandbox.count()
         sandbox.faults.stall_next(1, seconds=1.5)
         connector.check()
-        assert sandbox.count() == 2
+        assert sandbox.count() - before == calls + 1
 
     @pytest.mark.parametrize("status", [400, 404, 422])
     def test_other_4xx_is_not_retried(self, connector: Connector, sandbox: Sandbox, status: int) -> None:
