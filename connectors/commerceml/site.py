@@ -5,7 +5,8 @@ CMS modules that copy them are CommerceML *servers*: 1C calls them. hub calls
 them the same way (:class:`~connectors.commerceml.exchange.ExchangeClient`):
 
 * the catalog, prices and stock jobs push to the site. :meth:`write_batch`
-  writes an import file (goods) or an offers file (prices, or stock) with
+  writes an import file (goods) or an offers file (prices, or stock with the
+  prices hub last pushed, which the schema wants on every offer) with
   ``СодержитТолькоИзменения=true`` (``only_changes``: a push carries only what
   changed, and a site deletes what a *full* file lacks), then runs
   ``checkauth`` → ``init`` → the file in ``file_limit`` pieces (one zip archive
@@ -51,7 +52,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, cast
 
 from lxml import etree
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, TypeAdapter
 
 from connectors.commerceml._documents import CANCELLED, FINAL, STATUS, STATUS_ID
 from connectors.commerceml.exchange import DEFAULT_STATUSES, ENCODINGS, ExchangeClient, Kind, Session
@@ -70,6 +71,7 @@ BATCH = 5000
 MEDIA = "application/xml"
 PENDING = "pending_query"
 """Channel state of queries whose orders wait to be confirmed: cursor → the session and the order ids."""
+_PRICES = TypeAdapter(list[PriceEntry])
 
 
 class CommerceMLSiteSettings(SourceSettings):
@@ -152,10 +154,14 @@ class CommerceMLSiteConnector(Connector):
         if entity is Entity.PRICES:
             prices = [r for r in records if isinstance(r, PriceEntry)]
             self._send_offers(self._offers(prices, []), [p.product for p in prices])
+            self._keep_prices(prices)
             return [p.product for p in prices]
         if entity is Entity.STOCK:
             levels = [r for r in records if isinstance(r, StockLevel)]
-            self._send_offers(self._offers([], levels), [level.product for level in levels])
+            products = list(dict.fromkeys(level.product for level in levels))
+            # The schema wants prices on every offer: the ones the site already has go along, unchanged.
+            known = [price for product in products for price in self._kept_prices(product).values()]
+            self._send_offers(self._offers(known, levels), products)
             return [f"{level.warehouse}:{level.product}" for level in levels]
         raise self._unsupported(entity, Mode.WRITE)
 
@@ -209,6 +215,19 @@ class CommerceMLSiteConnector(Connector):
                      warehouses=warehouses, timezone=self.context.timezone, version=self.config.version,
                      encoding=self.config.encoding)
         return out.getvalue()
+
+    def _keep_prices(self, prices: list[PriceEntry]) -> None:
+        """Remember the prices the site now has, by product and price type, for stock pushes to carry."""
+        kept: dict[str, dict[str, PriceEntry]] = {}
+        for price in prices:
+            kept.setdefault(price.product, self._kept_prices(price.product))[price.price_type] = price
+        self.state.put_many("prices", {product: _PRICES.dump_json(list(by_type.values())).decode()
+                                       for product, by_type in kept.items()})
+
+    def _kept_prices(self, product: str) -> dict[str, PriceEntry]:
+        """The prices hub last pushed for ``product``, by price type; none when it never pushed one."""
+        kept = self.state.get("prices", product)
+        return {price.price_type: price for price in _PRICES.validate_json(kept)} if kept else {}
 
     def _good(self, product: str) -> Product:
         """The good as hub last pushed it, for the names offers carry; a bare one when hub never pushed it."""

@@ -128,7 +128,9 @@ def write_offers(target: Target, offers: Iterable[Offer], *, package: Section, o
 
     ``package`` names the offers package (``id``, ``name``, ``catalog_id``,
     ``classifier_id``, ``only_changes``). The schema wants at least one price type,
-    and at least one price on every offer.
+    and at least one price on every offer: without price types there is no
+    ``ТипыЦен``, and an offer without prices has no ``Цены`` (an empty one is
+    invalid too). Sites take such a stock-only file; only the schema refuses it.
     """
     count = 0
     with _document(target, version, encoding, timezone, generated_at) as out, \
@@ -139,9 +141,11 @@ def write_offers(target: Target, offers: Iterable[Offer], *, package: Section, o
         out.leaf("ИдКаталога", package.catalog_id or package_id)
         out.leaf("ИдКлассификатора", package.classifier_id)
         out.owner(owner)
-        with out.block("ТипыЦен"):
-            for price_type in price_types:
-                out.price_type(price_type)
+        types = list(price_types)
+        if types:
+            with out.block("ТипыЦен"):
+                for price_type in types:
+                    out.price_type(price_type)
         stores = list(warehouses)
         if stores:
             with out.block("Склады"):
@@ -315,12 +319,13 @@ class _Writer:
             self._unit(offer.unit, None)
             self.values("ЗначенияСвойств", "ЗначенияСвойства", "Ид", offer.properties)
             self._characteristics(offer.characteristics)
-            with self.block("Цены"):
-                for price in offer.prices:
-                    with self.block("Цена"):
-                        self.leaf("ИдТипаЦены", price.price_type)
-                        self.leaf("ЦенаЗаЕдиницу", _money(price.amount))
-                        self.leaf("Валюта", price.currency)
+            if offer.prices:
+                with self.block("Цены"):
+                    for price in offer.prices:
+                        with self.block("Цена"):
+                            self.leaf("ИдТипаЦены", price.price_type)
+                            self.leaf("ЦенаЗаЕдиницу", _money(price.amount))
+                            self.leaf("Валюта", price.currency)
             quantity = offer.quantity
             if quantity is None and offer.stock:
                 quantity = sum((level.quantity for level in offer.stock), Decimal(0))

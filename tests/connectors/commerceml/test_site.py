@@ -23,7 +23,8 @@ from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, StockLeve
 from hub.runtime import Runtime
 from hub.sandbox import SeenRequest
 from hub.values import utcnow
-from tests.connectors.commerceml.conftest import MOSCOW
+from tests.connectors.commerceml.conftest import MOSCOW, XSDS
+from tests.connectors.commerceml.test_writer import assert_valid
 
 Make = Callable[..., CommerceMLSiteConnector]
 
@@ -110,6 +111,44 @@ def test_prices_and_stock_reach_the_site_with_the_goods_names(site: SiteSandbox,
     assert site.prices == {(g.id, "retail"): Decimal("99.90") for g in GOODS[:3]}
     assert site.stock == {g.id: Decimal(n) for n, g in enumerate(GOODS[:3])}
     assert site.imported == ["import.xml", "offers.xml", "offers.xml"]
+
+
+def posted_since(site: SiteSandbox, start: int) -> bytes:
+    """What hub uploaded from request ``start`` on: one file, when the site takes no zip."""
+    return b"".join(r.body for r in site.requests[start:] if r.method == "POST")
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("version", sorted(XSDS))
+def test_a_stock_push_carries_the_prices_the_site_has_so_the_schema_takes_it(site: SiteSandbox, connect: Make,
+                                                                              version: str) -> None:
+    site.zip = False
+    connector = connect(version=version)
+    connector.write_batch(Entity.CATALOG, GOODS[:2])
+    connector.write_batch(Entity.PRICES, [PriceEntry(product=GOODS[0].id, price_type="retail", amount=Decimal(99))])
+    connector.write_batch(Entity.PRICES, [PriceEntry(product=GOODS[0].id, price_type="delivery", amount=Decimal(120))])
+    start = len(site.requests)
+
+    connector.write_batch(Entity.STOCK, [StockLevel(product=GOODS[0].id, warehouse="main", quantity=Decimal(5),
+                                                    as_of=utcnow())])
+
+    assert_valid(posted_since(site, start), version)
+    assert site.stock == {GOODS[0].id: Decimal(5)}
+    assert site.prices == {(GOODS[0].id, "retail"): Decimal(99), (GOODS[0].id, "delivery"): Decimal(120)}
+
+
+def test_a_stock_push_for_goods_never_priced_has_no_empty_price_elements(site: SiteSandbox, connect: Make) -> None:
+    site.zip = False
+    connector = connect()
+    connector.write_batch(Entity.CATALOG, GOODS[:1])
+    start = len(site.requests)
+
+    connector.write_batch(Entity.STOCK, [StockLevel(product=GOODS[0].id, warehouse="main", quantity=Decimal(3),
+                                                    as_of=utcnow())])
+
+    offers_file = posted_since(site, start)
+    assert "ТипыЦен".encode() not in offers_file and "Цены".encode() not in offers_file
+    assert site.stock == {GOODS[0].id: Decimal(3)} and site.prices == {}
 
 
 def test_tilda_s_quirks_are_settings(site: SiteSandbox, connect: Make) -> None:
