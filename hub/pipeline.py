@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -77,10 +77,12 @@ def _shown(item: OutboxItem, error: object) -> str:
 class Pipeline:
     """Ingest, stage and deliver for one job run."""
 
-    def __init__(self, runtime: Runtime, ctx: RunContext) -> None:
+    def __init__(self, runtime: Runtime, ctx: RunContext, *, check: Callable[[Record], None] | None = None) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self.ctx = ctx
+        self.check = check
+        """Refuses a decoded record with a RecordError before it is queued (implausible orders)."""
 
     # --- ingest ------------------------------------------------------------------------------
 
@@ -145,9 +147,12 @@ class Pipeline:
             after = batch[-1].id
 
     def _decode(self, connector: Connector, entity: Entity, raw: RawRecord) -> Record | RecordError:
-        """The canonical record, or the reason it cannot be read (counted as a failure)."""
+        """The canonical record, or the reason it cannot be read or is refused (counted as a failure)."""
         try:
-            return connector.decode(entity, raw)
+            record = connector.decode(entity, raw)
+            if self.check is not None:
+                self.check(record)
+            return record
         except RecordError as exc:
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{connector.name} {entity.value} {raw.external_id}: {exc}")

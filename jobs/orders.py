@@ -5,23 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from hub.connector import Mode
 from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
 from hub.model import Entity, Order, OrderStatus, moves_forward
 from hub.pipeline import Pipeline, snapshot
+from hub.plausibility import OrderRules
 from hub.reconcile import reconcile_listed
 from hub.values import utcnow
 
 log = logging.getLogger("hub.jobs.orders")
 
 
-class OrdersOptions(BaseModel):
-    """``options:`` of an orders job."""
-
-    model_config = ConfigDict(extra="forbid")
+class OrdersOptions(OrderRules):
+    """``options:`` of an orders job; which unusual orders it takes is :class:`OrderRules`."""
 
     create_customers: bool = Field(False, description="Create a 1C counterparty for a guest 1C does not know.")
     status_days: int = Field(7, ge=1, description=(
@@ -41,7 +40,9 @@ class OrdersJob(Job):
     counterparty (phone, then email, then channel id; see :mod:`hub.customers`).
     ``options.create_customers: true`` lets hub create a counterparty for a
     guest 1C does not know yet; otherwise the order's mapping decides (the УТ 11
-    preset books it to the retail customer).
+    preset books it to the retail customer). An implausible order (quantity 0,
+    a negative price, no lines; see :mod:`hub.plausibility`) is refused to dead
+    letters instead of being queued.
     """
 
     type_name = "orders"
@@ -51,7 +52,7 @@ class OrdersJob(Job):
     def run(self, ctx: RunContext) -> None:
         options = self.options(OrdersOptions)
         create = options.create_customers
-        pipeline = Pipeline(self.runtime, ctx)
+        pipeline = Pipeline(self.runtime, ctx, check=options.check)
         # Orders a channel pushed are already in the inbox; pulling and sending 1C's statuses back can wait
         # for the scheduled run, so a received order reaches 1C within seconds.
         fresh = []

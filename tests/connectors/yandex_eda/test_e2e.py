@@ -169,6 +169,17 @@ def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document
     assert stage.documents(order["eatsId"]) == []
 
 
+def test_a_quantity_1c_would_hold_as_zero_goes_to_dead_letters_not_into_1c(stage: Stage) -> None:
+    order = stage.order_from_menu(weighed=False)
+    order["items"][0]["quantity"] = Decimal("1e-400")
+
+    assert stage.yandex.place_order(order).status_code == 200
+    [letter] = wait_for(lambda: dead_letters(stage.daemon.runtime.store), what="the dead letter")
+
+    assert letter.external_id == order["eatsId"] and "quantity 1E-400, 0.000 in 1C" in letter.reason
+    assert stage.documents(order["eatsId"]) == []
+
+
 def test_an_order_for_a_venue_hub_does_not_serve_is_refused_in_yandexs_shape(stage: Stage) -> None:
     order = {**stage.order_from_menu(weighed=False), "restaurantId": "someone-elses"}
 
