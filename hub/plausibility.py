@@ -21,7 +21,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import InvalidRecord
-from hub.model import Order, Record
+from hub.model import Order, OrderStatus, Record
 
 QUANTUM = Decimal("0.001")
 """The finest quantity 1C holds (Количество has three decimal places)."""
@@ -41,8 +41,8 @@ class OrderRules(BaseModel):
     allow_returns: bool = Field(False, description=(
         "Take orders with negative quantities, line sums or totals: returns booked as orders (a POS's refunds)."))
     allow_free_items: bool = Field(False, description=(
-        "Take orders whose total is 0: everything given away (a staff meal, a promotion). Single free lines "
-        "are always taken."))
+        "Take orders whose total is 0: everything given away (a staff meal, a promotion). Single free lines, "
+        "and cancelled orders a channel zeroed, are always taken."))
 
     def check(self, record: Record) -> None:
         """Raise :class:`~hub.errors.InvalidRecord` naming everything implausible in ``record``, if it is an order."""
@@ -64,7 +64,7 @@ class OrderRules(BaseModel):
         returns = None if self.allow_returns else "allow_returns"
         for n, line in enumerate(order.lines):
             at = f"lines[{n}] ({line.product})"
-            if abs(line.quantity) < QUANTUM / 2:  # compared, not rounded: 1e-400 and 1e+400 both stay exact
+            if abs(line.quantity) < QUANTUM / 2:  # compared, not quantized: quantizing 1e400 fails
                 shown = "0" if line.quantity == 0 else f"{line.quantity}, 0.000 in 1C"
                 reasons.append(_Reason(f"{at}: quantity {shown}", None))
             elif line.quantity < 0 and returns:
@@ -75,6 +75,7 @@ class OrderRules(BaseModel):
                 reasons.append(_Reason(f"{at}: negative sum {line.sum}", returns))
         if order.total < 0 and returns:
             reasons.append(_Reason(f"negative total {order.total}", returns))
-        if order.total == 0 and order.lines and not self.allow_free_items:
+        # A channel may zero a cancelled order's total; the cancellation must still reach 1C's document.
+        if order.total == 0 and order.lines and order.status is not OrderStatus.CANCELLED and not self.allow_free_items:
             reasons.append(_Reason("total 0", "allow_free_items"))
         return reasons

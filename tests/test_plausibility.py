@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 import cli
 from hub.errors import InvalidRecord
-from hub.model import Order, OrderLine
+from hub.model import Order, OrderLine, OrderStatus
 from hub.plausibility import OrderRules
 from hub.state import open_store
 from tests.conftest import ChannelPair
@@ -58,6 +58,7 @@ def test_returns_and_give_aways_are_taken_where_the_business_has_them() -> None:
     OrderRules(allow_returns=True).check(order(("-1", "210.00", "-210.00")))
     OrderRules(allow_free_items=True).check(order(("1", "0", "0"), ("2", "0", "0")))
     OrderRules().check(order(("0.305", "899.90", "274.47"), ("1", "0", "0")))  # one free line in a paid order
+    OrderRules().check(order(("1", "210.00", "210.00"), total="0").model_copy(update={"status": OrderStatus.CANCELLED}))
     with pytest.raises(InvalidRecord, match="quantity 0"):
         OrderRules(allow_returns=True, allow_free_items=True).check(order(("0", "210.00", "0.00")))
 
