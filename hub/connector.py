@@ -232,6 +232,14 @@ class Connector(ABC):
     def check(self) -> str:
         """Connect and prove the settings work; return a one-line description, raise HubError if not."""
 
+    def unknown_references(self, entity: Entity, field: str, values: Iterable[str]) -> dict[str, str]:
+        """Of ``values`` (what a job's options name as ``field`` of ``entity``: a price type, a warehouse), those
+        this system does not hold, each with why (``is not in Catalog_Склады of this base``); for ``hub check``.
+
+        Nothing by default: a connector that cannot tell lets the job find out.
+        """
+        return {}
+
     def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         """Yield pages of records changed after ``cursor`` (everything when None), oldest first.
 

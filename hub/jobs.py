@@ -45,6 +45,16 @@ Diff = dict[str, tuple[Any, Any]]
 """Field path (``lines[0].quantity``) → (value last sent, value that would be sent); None where absent."""
 
 
+@dataclass(frozen=True)
+class OptionReference:
+    """A record of the source that a job's options name: ``options.venues.main`` is 1C price type ``value``."""
+
+    where: str
+    field: str
+    """The field of the job's entity that holds such references (``price_type`` of a PriceEntry)."""
+    value: str
+
+
 @dataclass
 class Planned:
     """One write a dry run would make."""
@@ -160,6 +170,11 @@ class Job(ABC):
     def takes(cls, target: type[Connector]) -> bool:
         """Whether a connector of this type can be one of this job's targets."""
         return target.can(cls.entity, cls.target_mode)
+
+    @classmethod
+    def references(cls, config: JobConfig) -> list[OptionReference]:
+        """The source's records ``config``'s options name, for ``hub check`` to look up there; none by default."""
+        return []
 
     @classmethod
     def _option_problems(cls, config: JobConfig) -> list[str]:

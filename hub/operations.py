@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hub.connector import Connector
 from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
 from hub.jobs import Progress, RunContext, run_job
 from hub.logs import clean_error
@@ -29,12 +30,32 @@ def check_sources(runtime: Runtime) -> list[SourceCheck]:
     for name, settings in runtime.config.sources.items():
         connector = runtime.probe(name)
         try:
-            results.append(SourceCheck(name, settings.type, True, connector.check()))
+            detail = connector.check()
+            unknown = _unknown_option_references(runtime, name, connector)
+            if unknown:
+                raise ConfigError(unknown, hint=f"copy the Ref_Key of one {name} holds into each job's options")
+            results.append(SourceCheck(name, settings.type, True, detail))
         except HubError as exc:
             results.append(SourceCheck(name, settings.type, False, exc.message, exc.hint or _hint_for(exc)))
         finally:
             connector.close()
     return results
+
+
+def _unknown_option_references(runtime: Runtime, source: str, connector: Connector) -> list[str]:
+    """What the options of the jobs reading from ``source`` name that it does not hold: a wrong price type would
+    otherwise give a channel a menu without a single priced dish, and every run would still succeed."""
+    problems = []
+    for name, job in runtime.config.jobs.items():
+        if job.source != source:
+            continue
+        job_type = job_types()[job.type]
+        references = job_type.references(job)
+        for held_in in dict.fromkeys(reference.field for reference in references):
+            named = [reference for reference in references if reference.field == held_in]
+            unknown = connector.unknown_references(job_type.entity, held_in, {r.value for r in named})
+            problems += [f"jobs.{name}.{r.where}: {r.value} {unknown[r.value]}" for r in named if r.value in unknown]
+    return problems
 
 
 def job_problems(runtime: Runtime) -> list[str]:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.jobs import RunContext
+from hub.config import JobConfig
+from hub.jobs import OptionReference, RunContext
 from hub.model import Entity, PriceEntry, Record
 from hub.pipeline import snapshot
 from jobs._common import MirrorJob, channel_goods, report_unlinked
@@ -45,6 +46,14 @@ class PricesJob(MirrorJob):
     type_name = "prices"
     entity = Entity.PRICES
     options_model = PricesOptions
+
+    @classmethod
+    def references(cls, config: JobConfig) -> list[OptionReference]:
+        options = PricesOptions.model_validate(config.options)
+        if options.venues is None:
+            return [OptionReference("options.price_type", "price_type", str(options.price_type))]
+        return [OptionReference(f"options.venues.{venue}", "price_type", price_type)
+                for venue, price_type in options.venues.items()]
 
     def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
         options = self.options(PricesOptions)

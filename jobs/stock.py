@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.jobs import RunContext
+from hub.config import JobConfig
+from hub.jobs import OptionReference, RunContext
 from hub.model import Entity, Record, StockLevel
 from hub.pipeline import snapshot
 from hub.values import utcnow
@@ -44,6 +45,11 @@ class StockJob(MirrorJob):
     type_name = "stock"
     entity = Entity.STOCK
     options_model = StockOptions
+
+    @classmethod
+    def references(cls, config: JobConfig) -> list[OptionReference]:
+        return [OptionReference(f"options.venues.{venue}", "warehouse", warehouse)
+                for venue, warehouse in StockOptions.model_validate(config.options).venues.items()]
 
     def desired(self, ctx: RunContext, target: str) -> Iterator[tuple[str, Record]]:
         venues = self.options(StockOptions).venues

@@ -16,6 +16,8 @@ from connectors.testchannel import TestChannelSandbox
 from connectors.yandex_eda import YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
+from hub.operations import check_sources
+from hub.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "hub.yaml"
@@ -67,6 +69,23 @@ def test_the_shipped_config_checks_ok_and_gives_yandex_a_menu(tmp_path: Path) ->
     items = menu["composition"]["items"]
     assert items, "Yandex got an empty menu"
     assert all(item["price"] > 0 for item in items)
+
+
+@pytest.mark.usefixtures("environment")
+def test_check_names_a_price_type_in_job_options_that_1c_lacks(tmp_path: Path) -> None:
+    elsewhere = "128b2f33-d23f-11f0-a24b-00155d01c80a"
+    with OneCSandbox() as onec, TestChannelSandbox() as shop:
+        price_type = onec.preset_values()["price_type"]
+        config = shipped_config(tmp_path, {"http://127.0.0.1:8100": onec.url, "http://127.0.0.1:8101": shop.url,
+                                           f"{{main: {price_type}}}": f"{{main: {elsewhere}}}"})
+        checked = run(config, "check")
+        with Runtime(load_config(config)) as runtime:
+            results = {result.source: result for result in check_sources(runtime)}
+    assert checked.exit_code == 1, checked.output
+    assert "2 of 3 source(s) ok." in checked.output
+    assert not results["onec"].ok
+    assert results["onec"].detail == (f"jobs.yandex-prices.options.venues.main: {elsewhere} is not in "
+                                      "Catalog_ВидыЦен of this base")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,6 +48,8 @@ BARCODES = "Штрихкоды"
 """Added to every goods row when the catalog mapping names a barcode register."""
 PRESET_ID_KEY = "onec"
 """Where a preset's customers mapping puts the counterparty's reference (``ids.onec``)."""
+EXAMPLE_REF = "5a3c0e1e-0a1d-4c1e-8f00-000000000001"
+"""What a Ref_Key looks like, for messages about a value that is none."""
 RECORD_LEVEL_STATUSES = frozenset({400, 409, 412, 500})
 """1C refusals that concern the record being written, not the connection: dead letter, go on."""
 
@@ -187,7 +189,7 @@ class OneCConnector(Connector):
             fields: dict[str, RecordType | None] = {
                 f"{field}{suffix}": None for field, shape in register.fields.items()
                 if shape is None and field not in _RECORD_FIELDS for suffix in ("", "Balance")}
-            return RecordType(name, {**fields, READ_AT: None})
+            return RecordType(name, {**fields, READ_AT: None}, register.references)
         record = types.get(name)
         if record is None:
             return None
@@ -198,28 +200,46 @@ class OneCConnector(Connector):
             added[BARCODES] = None
         return RecordType(record.name, {**record.fields, **added}, record.references)
 
+    def unknown_references(self, entity: Entity, field: str, values: Iterable[str]) -> dict[str, str]:
+        """Looked up in the object the preset's in-mapping reads ``field`` from (``price_type`` ← ВидЦены_Key ←
+        Catalog_ВидыЦен, as ``$metadata`` says)."""
+        mapping = self.mappings.get((entity, "in"))
+        read = [use.path for use in mapping.fields if use.into == (field,)] if mapping is not None else []
+        if mapping is None or len(read) != 1 or len(read[0]) != 1:
+            return {}
+        record = self._as_mapped(mapping, metadata.record_types(self.client.metadata()))
+        points_to = record.references.get(str(read[0][0])) if record is not None else None
+        return self._unknown_in(points_to, set(values)) if points_to is not None else {}
+
     def _absent_values(self, references: list[ConfigReference], types: dict[str, RecordType]) -> list[str]:
         """A line per ``values:`` reference that is not a GUID or not in the object 1C says it points to."""
-        problems: list[str] = []
-        wanted: defaultdict[str, dict[str, ConfigReference]] = defaultdict(dict)
+        wanted: defaultdict[str, set[str]] = defaultdict(set)
+        for reference in references:
+            if reference.points_to in types:  # $metadata may name a reference to an unpublished object
+                wanted[reference.points_to].add(str(_value_at(self.values, reference.use.config)))
+        unknown = {entity_set: self._unknown_in(entity_set, values) for entity_set, values in wanted.items()}
+        problems = []
         for reference in references:
             value = str(_value_at(self.values, reference.use.config))
+            why = unknown.get(reference.points_to, {}).get(value)
+            if why is not None:
+                problems.append(f"{_named(reference)}: {value} {why} (the mapping writes it to "
+                                f"{'.'.join(map(str, reference.use.target))})")
+        return list(dict.fromkeys(problems))
+
+    def _unknown_in(self, entity_set: str, values: set[str]) -> dict[str, str]:
+        """Of ``values``, those that are not the Ref_Key of an object in ``entity_set``, each with why."""
+        unknown: dict[str, str] = {}
+        for value in values:
             try:
                 odata.guid(value)
             except ValueError:
-                problems.append(f"{_named(reference)}: {value!r} is not a Ref_Key (a GUID such as "
-                                f"5a3c0e1e-0a1d-4c1e-8f00-000000000001) of {reference.points_to}")
-                continue
-            if reference.points_to in types:  # 1C describes references to unpublished objects too
-                wanted[reference.points_to].setdefault(value.lower(), reference)
-        for entity_set, by_value in wanted.items():
-            found = {str(row["Ref_Key"]).lower()
-                     for row in self.client.iter_rows_in(entity_set, "Ref_Key", by_value, select=["Ref_Key"])}
-            for value, reference in by_value.items():
-                if value not in found:
-                    problems.append(f"{_named(reference)}: {value} is not in {entity_set} of this base (the mapping "
-                                    f"writes it to {'.'.join(map(str, reference.use.target))})")
-        return problems
+                unknown[value] = f"is not a Ref_Key (a GUID such as {EXAMPLE_REF}) of {entity_set}"
+        asked = values - set(unknown)
+        rows = self.client.iter_rows_in(entity_set, "Ref_Key", asked, select=["Ref_Key"]) if asked else iter(())
+        found = {str(row["Ref_Key"]).lower() for row in rows}
+        unknown.update({value: f"is not in {entity_set} of this base" for value in asked if value.lower() not in found})
+        return unknown
 
     def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         mapping = self.mappings.get((entity, "in"))

@@ -84,12 +84,13 @@ class _File:
         self.naming: YamlPath = ()
         """The part of the file being compiled, where a field read or a config value used is said to be."""
         self.writing: Path | None = None
-        """The field of the result being compiled (out mappings), which a config value used now goes to."""
+        """The field of the result being compiled: what a field read or a config value used now goes to."""
 
     def name_field(self, path: Path, at: YamlPath, *, key: bool = False) -> None:
         """Note that the file names ``path`` of the other system's records at ``at``."""
         if path:
-            self.fields.append(FieldUse(path, self.doc.position(at, key=key)))
+            into = self.writing if self.direction == "in" else None
+            self.fields.append(FieldUse(path, self.doc.position(at, key=key), into))
 
     def problem(self, at: YamlPath, message: str, *, key: bool = False) -> None:
         """Record a problem at the value of ``at`` (with ``key``, at its key: unknown and misplaced keys)."""

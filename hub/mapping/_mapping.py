@@ -32,6 +32,8 @@ class FieldUse:
 
     path: FieldPath
     position: Position
+    into: FieldPath | None = None
+    """For a field read: the field of the result it feeds (``price_type`` of a PriceEntry)."""
 
 
 @dataclass(frozen=True)

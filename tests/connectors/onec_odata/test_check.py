@@ -12,11 +12,12 @@ import pytest
 import requests
 
 from connectors.onec_odata import OneCSandbox
-from connectors.onec_odata.connector import OneCConnector, OneCSettings
+from connectors.onec_odata.connector import EXAMPLE_REF, OneCConnector, OneCSettings
 from connectors.onec_odata.metadata import record_types
 from hub.config import bundled_mappings
 from hub.connector import ConnectorContext
 from hub.errors import ConfigError
+from hub.model import Entity
 from hub.values import zone
 
 PRICE_TYPE_ELSEWHERE = "128b2f33-d23f-11f0-a24b-00155d01c80a"
@@ -96,7 +97,22 @@ def test_a_values_reference_missing_in_the_base_is_named(onec: OneCSandbox) -> N
 
 def test_a_values_reference_that_is_no_guid_is_named(onec: OneCSandbox) -> None:
     problems = problems_of(connect(onec, venues={"main": {"warehouse": "Кухня"}}))
-    assert problems and all("values.venues.main.warehouse: 'Кухня' is not a Ref_Key" in p for p in problems)
+    assert len(problems) == 2, "the order's warehouse and its lines' warehouse"
+    assert all("values.venues.main.warehouse: Кухня is not a Ref_Key" in p and "of Catalog_Склады" in p
+               for p in problems)
+
+
+def test_what_job_options_name_is_looked_up_where_the_preset_reads_it(onec: OneCSandbox) -> None:
+    connector = connect(onec)
+    values = onec.preset_values()
+    price_types = {values["price_type"], PRICE_TYPE_ELSEWHERE, "Розничная"}
+    assert connector.unknown_references(Entity.PRICES, "price_type", price_types) == {
+        PRICE_TYPE_ELSEWHERE: "is not in Catalog_ВидыЦен of this base",
+        "Розничная": f"is not a Ref_Key (a GUID such as {EXAMPLE_REF}) of Catalog_ВидыЦен"}
+    warehouse = values["venues"]["main"]["warehouse"]
+    assert connector.unknown_references(Entity.STOCK, "warehouse", {warehouse, PRICE_TYPE_ELSEWHERE}) == {
+        PRICE_TYPE_ELSEWHERE: "is not in Catalog_Склады of this base"}
+    assert connector.unknown_references(Entity.CATALOG, "name", {"x"}) == {}, "not a reference: nothing to say"
 
 
 def test_metadata_names_each_sets_fields_lines_and_references(onec: OneCSandbox) -> None:
