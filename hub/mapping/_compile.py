@@ -218,6 +218,9 @@ class _Resolver:
             raise ExprError(str(exc)) from None
         return source
 
+    def item_field(self, name: str, segments: Path) -> None:
+        self._noted((name, *segments))
+
     # the transforms' view
 
     def table(self, name: str) -> AnyStep:

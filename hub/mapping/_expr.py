@@ -62,6 +62,9 @@ class Names(Protocol):
     def path(self, name: str, segments: Path) -> Source:
         """Where ``name`` followed by ``segments`` is read from; ExprError when it cannot exist."""
 
+    def item_field(self, name: str, segments: Path) -> None:
+        """Note that the expression reads field ``segments[-1]`` of every item of the list at the rest."""
+
     def functions(self) -> dict[str, Function]:
         """Every function callable by name."""
 
@@ -298,6 +301,14 @@ class _Compiler:
         return self._path(node)
 
     def _path(self, node: ast.expr) -> str:
+        name, segments = self._segments(node)
+        try:
+            return self._source(self.names.path(name, segments))
+        except ExprError as exc:
+            raise self.fail(node, str(exc)) from None
+
+    def _segments(self, node: ast.expr) -> tuple[str, Path]:
+        """The name a path starts with and the segments after it."""
         segments: list[str | int] = []
         current = node
         while not isinstance(current, ast.Name):
@@ -319,10 +330,7 @@ class _Compiler:
                                          "function or operator)")
         if current.id in CONSTANTS or current.id == "index":
             raise self.fail(current, f"{current.id} has no fields")
-        try:
-            return self._source(self.names.path(current.id, tuple(reversed(segments))))
-        except ExprError as exc:
-            raise self.fail(node, str(exc)) from None
+        return current.id, tuple(reversed(segments))
 
     def _List(self, node: ast.List) -> str:
         return f"[{', '.join(self.compile(item) for item in node.elts)}]"
@@ -412,6 +420,11 @@ class _Compiler:
             raise self.fail(node, f"{name} takes {expected} argument{'' if expected == '1' else 's'}, "
                                   f"got {count}")
         args = [self.compile(arg) for arg in node.args]
+        rows, key = node.args[0], node.args[-1]
+        if name == "values" and isinstance(key, ast.Constant) and isinstance(key.value, str) \
+                and isinstance(rows, ast.Name | ast.Attribute | ast.Subscript):
+            head, segments = self._segments(rows)
+            self.names.item_field(head, (*segments, key.value))
         if function.skips_null:  # a transform: null in, null out
             temp = self.namespace.temp()
             return f"(None if ({temp} := {args[0]}) is None else {self.namespace.call(function.call, temp)})"

@@ -88,6 +88,14 @@ def test_a_misspelt_line_column_and_virtual_table_field_are_named(onec: OneCSand
                for p in problems)
 
 
+def test_a_misspelt_column_read_through_values_is_named(onec: OneCSandbox, tmp_path: Path) -> None:
+    mappings, line = misspelt(tmp_path, "customers.in.yaml", "'НомерТелефона'", "'НомерТелефон'")
+    [problem] = problems_of(connect(onec, mappings))
+    assert f"customers.in.yaml:{line}:" in problem
+    assert ("mapping names КонтактнаяИнформация.НомерТелефон, which Catalog_Контрагенты_КонтактнаяИнформация "
+            "lacks in this publication; did you mean 'НомерТелефона'?") in problem
+
+
 def test_a_values_reference_missing_in_the_base_is_named(onec: OneCSandbox) -> None:
     [problem] = problems_of(connect(onec, price_type=PRICE_TYPE_ELSEWHERE))
     assert "orders.out.yaml:" in problem
