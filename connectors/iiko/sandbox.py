@@ -26,9 +26,11 @@ OpenAPI document says; the tests validate both directions against it):
   every change moves a revision counter;
 * ``/deliveries/create`` as a command: the answer says ``InProgress``; the
   terminal takes the order up when ``/commands/status`` is asked
-  (:attr:`IikoSandbox.front_delay` polls later), checking products, sizes and,
-  if asked, the stop list; a rejected order ends in ``creationStatus: Error``
-  with iiko's ``errorInfo``;
+  (:attr:`IikoSandbox.front_delay` polls later), checking products, sizes,
+  modifiers, payment types and, if asked, the stop list; a rejected order ends
+  in ``creationStatus: Error`` with iiko's ``errorInfo``. A taken order keeps its
+  address, modifiers and payments, read back as iiko answers them. Quantities
+  and money sent as text (``"2"``) are refused with 400, as iiko refuses them;
 * loyalty guests: ``customer/info`` by phone (or id), ``create_or_update``,
   wallet balances, ``wallet/topup`` and ``wallet/chargeoff``;
 * webhooks: after ``/api/1/webhooks/update_settings`` (or :meth:`attach`) every
@@ -97,6 +99,10 @@ TABLES: Final = {number: _id(f"table:{number}") for number in range(1, 7)}
 CASH: Final = _id("payment:cash")
 CARD: Final = _id("payment:card")
 ONLINE: Final = _id("payment:online")
+_TOPPINGS: Final = _id("group:toppings")
+"""The menu's one group of modifiers (the pizza's)."""
+_GROUPS: Final = {_id("group:drinks"): "Напитки", _id("group:pizza"): "Пицца", _id("group:goods"): "Сыры на развес",
+                  _TOPPINGS: "Добавки"}
 _PAYMENT_TYPES: Final = {CASH: ("CASH", "Наличные", "Cash"), CARD: ("CARD", "Банковская карта", "Card"),
                          ONLINE: ("ONLINE", "Оплата на сайте", "External")}
 
@@ -490,9 +496,7 @@ class IikoSandbox(Sandbox):
             return _ok({**self._menu_body(), "revision": self.menu_revision})
 
     def _menu_body(self) -> dict[str, Any]:
-        groups = [_group(_id("group:drinks"), "Напитки"), _group(_id("group:pizza"), "Пицца"),
-                  _group(_id("group:goods"), "Сыры на развес"),
-                  _group(_id("group:toppings"), "Добавки", modifiers=True)]
+        groups = [_group(group, name, modifiers=group == _TOPPINGS) for group, name in _GROUPS.items()]
         products = []
         for product in self._menu.values():
             entry: dict[str, Any] = {
@@ -630,6 +634,7 @@ class IikoSandbox(Sandbox):
         if bool(order.get("orderTypeId")) == bool(order.get("orderServiceType")):
             raise _BadRequest("exactly one of order.orderTypeId and order.orderServiceType is required")
         items = _required_list(order, "items")
+        _require_numbers(order)
         order_id = text(order.get("id")) or str(uuid.uuid4())
         with self._data:
             if order_id in self.orders:
@@ -652,42 +657,71 @@ class IikoSandbox(Sandbox):
     def _take_up(self, record: _Order, order: dict[str, Any], items: list[Any], service: str, *,
                  check_stop: bool) -> str | None:
         """The terminal receives a created order: it checks it, then the order exists or fails with errorInfo."""
-        problem = None
         lines: list[tuple[str, Decimal, str | None, Decimal]] = []
-        for item in items:
-            product = self._menu.get(text(item.get("productId")) or "") if isinstance(item, dict) else None
-            size = text(item.get("productSizeId")) if isinstance(item, dict) else None
-            if product is None:
-                problem = ("ProductNotFound", f"Product {item.get('productId') if isinstance(item, dict) else '?'} "
-                           "not found")
-                break
-            if size not in product.prices:
-                problem = ("ProductSizeNotFound", f"Size {size} not found for product {product.id}")
-                break
-            if check_stop and (product.id, size) in self._stop[record.terminal_group_id]:
-                problem = ("Common", f"Product {product.name} is in the stop list")
-                break
-            lines.append((product.id, decimal(item.get("amount")) or Decimal(1), size,
-                          decimal(item.get("price")) or product.prices[size]))
-        if problem is not None:
+        modifiers: list[list[dict[str, Any]]] = []
+        try:
+            for item in items:
+                sent_id = text(item.get("productId")) if isinstance(item, dict) else None
+                product = self._menu.get(sent_id or "")
+                size = text(item.get("productSizeId")) if isinstance(item, dict) else None
+                if product is None:
+                    raise _Refused("ProductNotFound", f"Product {sent_id or '?'} not found")
+                if size not in product.prices:
+                    raise _Refused("ProductSizeNotFound", f"Size {size} not found for product {product.id}")
+                if check_stop and (product.id, size) in self._stop[record.terminal_group_id]:
+                    raise _Refused("Common", f"Product {product.name} is in the stop list")
+                lines.append((product.id, decimal(item.get("amount")) or Decimal(1), size,
+                              decimal(item.get("price")) or product.prices[size]))
+                modifiers.append([self._modifier(m) for m in objects(item.get("modifiers"))])
+            payments = [self._payment(p) for p in objects(order.get("payments"))]
+        except _Refused as refused:
             record.creation_status = "Error"
-            record.error = {"code": problem[0], "message": problem[1], "description": problem[1],
+            record.error = {"code": refused.code, "message": str(refused), "description": str(refused),
                             "additionalData": None}
-        else:
-            body = self._order_body([(p, a, s) for p, a, s, _ in lines], kind="delivery",
-                                    terminal_group=record.terminal_group_id,
-                                    prices=[price for *_, price in lines])
-            body.update(phone=order["phone"], status="Unconfirmed", comment=text(order.get("comment")),
-                        orderType={"id": _id(f"order-type:{service}"), "name": service,
-                                   "orderServiceType": service},
-                        sourceKey=text(order.get("sourceKey")), whenReceivedByApi=format_datetime(utcnow(), _UTC))
-            if isinstance(order.get("customer"), dict) and order["customer"].get("name"):
-                body["customer"] = _customer(text(order["customer"].get("id")) or _id(f"guest:{order['phone']}"),
-                                             str(order["customer"]["name"]))
-            record.order = body
-            record.creation_status = "Success"
+            self._touch(record)
+            return str(refused)
+        body = self._order_body([(p, a, s) for p, a, s, _ in lines], kind="delivery",
+                                terminal_group=record.terminal_group_id, prices=[price for *_, price in lines],
+                                modifiers=modifiers)
+        body.update(phone=order["phone"], status="Unconfirmed", comment=text(order.get("comment")),
+                    orderType={"id": _id(f"order-type:{service}"), "name": service, "orderServiceType": service},
+                    sourceKey=text(order.get("sourceKey")), whenReceivedByApi=format_datetime(utcnow(), _UTC),
+                    deliveryPoint=_delivery_point(member(order, "deliveryPoint")), payments=payments)
+        if isinstance(order.get("customer"), dict) and order["customer"].get("name"):
+            body["customer"] = _customer(text(order["customer"].get("id")) or _id(f"guest:{order['phone']}"),
+                                         str(order["customer"]["name"]))
+        record.order = body
+        record.creation_status = "Success"
         self._touch(record)
-        return None if problem is None else problem[1]
+        return None
+
+    def _modifier(self, sent: Mapping[str, Any]) -> dict[str, Any]:
+        """A modifier of a created item as iiko answers it; one the menu lacks fails the order."""
+        product = self._menu.get(text(sent.get("productId")) or "")
+        if product is None:
+            raise _Refused("ProductNotFound", f"Modifier {sent.get('productId')} not found")
+        amount = decimal(sent.get("amount")) or Decimal(1)
+        given = decimal(sent.get("price"))
+        price = product.prices.get(None, Decimal(0)) if given is None else given
+        group = text(sent.get("productGroupId"))
+        return {"product": {"id": product.id, "name": product.name}, "amount": amount,
+                "amountIndependentOfParentAmount": False,
+                "productGroup": {"id": group, "name": _GROUPS[group]} if group in _GROUPS else None,
+                "price": price, "pricePredefined": given is not None, "resultSum": money(price * amount),
+                "positionId": text(sent.get("positionId")) or str(uuid.uuid4())}
+
+    @staticmethod
+    def _payment(sent: Mapping[str, Any]) -> dict[str, Any]:
+        """A payment of a created delivery as iiko answers it: not made yet, unless processed outside the POS."""
+        type_id = text(sent.get("paymentTypeId")) or ""
+        if type_id not in _PAYMENT_TYPES:
+            raise _Refused("PaymentTypeNotFound", f"Payment type {type_id} not found")
+        _, name, kind = _PAYMENT_TYPES[type_id]
+        external = sent.get("isProcessedExternally") is True
+        return {"paymentType": {"id": type_id, "name": name, "kind": kind}, "sum": decimal(sent.get("sum")),
+                "isPreliminary": True, "isExternal": kind == "External", "isProcessedExternally": external,
+                "isFiscalizedExternally": sent.get("isFiscalizedExternally") is True,
+                "isPrepay": sent.get("isPrepay") is True}
 
     def _command_status(self, body: dict[str, Any]) -> Response:
         self._organization(body)
@@ -787,15 +821,14 @@ class IikoSandbox(Sandbox):
 
     def _seed(self) -> None:
         drinks, pizza, goods = _id("group:drinks"), _id("group:pizza"), _id("group:goods")
-        toppings = _id("group:toppings")
         # The cappuccino's and the parmesan's codes are the 1C sandbox's articles, so its goods link to them.
         for key, product in (
             ("cappuccino", _Product(_id("product:cappuccino"), "CAP-300", "Капучино 300 мл", "dish", drinks,
                                     prices={None: Decimal(180)})),
             ("pizza", _Product(_id("product:margherita"), "PZ-MARG", "Пицца Маргарита", "dish", pizza,
                                prices={self.sizes["small"]: Decimal(450), self.sizes["large"]: Decimal(590)},
-                               modifier_group=toppings)),
-            ("cheese", _Product(_id("product:extra-cheese"), "MOD-CHEESE", "Двойной сыр", "modifier", toppings,
+                               modifier_group=_TOPPINGS)),
+            ("cheese", _Product(_id("product:extra-cheese"), "MOD-CHEESE", "Двойной сыр", "modifier", _TOPPINGS,
                                 prices={None: Decimal(60)})),
             ("parmesan", _Product(_id("product:parmesan"), "CHE-03", "Пармезан", "good", goods, unit="кг",
                                   weighed=True, prices={None: Decimal(2400)})),
@@ -805,7 +838,9 @@ class IikoSandbox(Sandbox):
         self.menu_revision = next(self._revision)
 
     def _order_body(self, items: list[tuple[str, Decimal, str | None]], *, kind: str, terminal_group: str,
-                    prices: list[Decimal] | None = None) -> dict[str, Any]:
+                    prices: list[Decimal] | None = None,
+                    modifiers: list[list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+        """An order's body as iiko answers it; ``prices`` and ``modifiers`` (answer-shaped) are per item."""
         lines = []
         for index, (product_id, amount, size) in enumerate(items):
             product = self._menu[product_id]
@@ -814,16 +849,19 @@ class IikoSandbox(Sandbox):
             line: dict[str, Any] = {
                 "type": "Product", "status": "Added", "deleted": None, "amount": amount, "comment": None,
                 "whenPrinted": None, "size": None, "comboInformation": None,
-                "product": {"id": product.id, "name": product.name}, "modifiers": [], "price": price,
+                "product": {"id": product.id, "name": product.name},
+                "modifiers": modifiers[index] if modifiers else [], "price": price,
                 "cost": total, "pricePredefined": False, "positionId": str(uuid.uuid4()), "taxPercent": None,
                 "resultSum": total}
             if size is not None:
                 line["size"] = {"id": size, "name": "25 см" if size == self.sizes["small"] else "30 см"}
             lines.append(line)
         now = _local_now()
+        # What the guest pays: the items and their modifiers (each modifier's resultSum is its whole cost).
+        paid = sum((ln["resultSum"] + sum((m["resultSum"] for m in ln["modifiers"]), Decimal(0)) for ln in lines),
+                   Decimal(0))
         body: dict[str, Any] = {
-            "phone": None, "status": "New", "whenCreated": now, "sum": sum((ln["resultSum"] for ln in lines),
-                                                                          Decimal(0)),
+            "phone": None, "status": "New", "whenCreated": now, "sum": paid,
             "number": next(self._numbers), "guestsInfo": {"count": 1, "splitBetweenPersons": False},
             "items": lines, "terminalGroupId": terminal_group, "processedPaymentsSum": Decimal(0),
             "payments": [], "discounts": [], "customer": None, "sourceKey": None, "whenClosed": None}
@@ -922,6 +960,51 @@ class _BadRequest(Exception):
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class _Refused(Exception):
+    """The terminal refuses a created order: it ends in ``creationStatus: Error`` with this ``errorInfo.code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _require_numbers(order: Mapping[str, Any]) -> None:
+    """Quantities and money must be JSON numbers: iikoCloud refuses ``"2"`` where its document says number,
+    with a 400 in its error shape, before it takes the order up."""
+    for i, item in enumerate(objects(order.get("items"))):
+        fields = [(f"items[{i}]", item, "amount"), (f"items[{i}]", item, "price")]
+        fields += [(f"items[{i}].modifiers[{j}]", modifier, key)
+                   for j, modifier in enumerate(objects(item.get("modifiers"))) for key in ("amount", "price")]
+        for where, holder, key in fields:
+            _require_number(holder, key, where)
+    for i, payment in enumerate(objects(order.get("payments"))):
+        _require_number(payment, "sum", f"payments[{i}]")
+
+
+def _require_number(holder: Mapping[str, Any], key: str, where: str) -> None:
+    value = holder.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | Decimal)):
+        raise _BadRequest(f"order.{where}.{key}: a number is expected, got {json_dumps(value)}")
+
+
+def _delivery_point(sent: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A created delivery's address as iiko answers it: the one-line ``city`` form, or street and house."""
+    address = member(sent, "address")
+    if not address:
+        return None
+    answered: dict[str, Any] = {key: text(address.get(key)) for key in ("line1", "index", "house", "building",
+                                                                         "flat", "entrance", "floor", "doorphone")}
+    street = member(address, "street")
+    if text(street.get("name")):
+        city = text(member(street, "city").get("name")) or text(street.get("city")) or ""
+        answered["street"] = {"id": text(street.get("id")) or _id(f"street:{street['name']}"),
+                              "name": street["name"], "city": {"id": _id(f"city:{city}"), "name": city}}
+    answered["region"] = None
+    return {"coordinates": sent.get("coordinates") if isinstance(sent.get("coordinates"), dict) else None,
+            "address": answered, "externalCartographyId": text(sent.get("externalCartographyId")),
+            "comment": text(sent.get("comment"))}
 
 
 def _ok(data: dict[str, Any], correlation: str | None = None) -> Response:

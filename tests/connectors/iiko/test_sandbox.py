@@ -19,7 +19,7 @@ from connectors.iiko.sandbox import CARD, CASH, DELIVERY, HALL, ONLINE, ORGANIZA
 from hub.errors import AuthError, NetworkError, RequestRejected, ServerError
 from hub.model import DeliveryType, OrderStatus
 from hub.sandbox import Sandbox
-from hub.values import json_loads, utcnow
+from hub.values import json_dumps, json_loads, utcnow
 from tests.connectors.iiko.conftest import MOSCOW, Stand
 from tests.connectors.iiko.openapi import spec
 
@@ -234,6 +234,67 @@ def test_a_bad_phone_is_a_400(iiko: IikoSandbox, client: IikoClient) -> None:
     with pytest.raises(RequestRejected) as caught:
         client.create_delivery(ORGANIZATION, order(iiko, phone="89161234567"))
     assert caught.value.code == "InvalidPhone"
+
+
+def test_amounts_sent_as_text_are_refused_with_a_400_in_iikos_error_shape(iiko: IikoSandbox, client: IikoClient,
+                                                                          stand: Stand) -> None:
+    body = order(iiko)
+    body["items"][0]["amount"] = "1"
+
+    with pytest.raises(RequestRejected, match=r"items\[0\]\.amount: a number is expected") as caught:
+        client.create_delivery(ORGANIZATION, body)
+    answer = client.http.post("api/1/deliveries/create", expect={400}, data=json_dumps(
+        {"organizationId": ORGANIZATION, "order": body}).encode(), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {client.token()}"})
+
+    assert caught.value.status == 400
+    assert set(json_loads(answer.content)) == {"correlationId", "errorDescription", "error"}
+    assert iiko.orders == {}
+    stand.conformance.problems.clear()  # the requests break iiko's schema on purpose
+
+
+def test_a_created_delivery_reads_back_with_its_address_payments_and_modifiers(iiko: IikoSandbox,
+                                                                              client: IikoClient) -> None:
+    [pizza] = [p for p in client.nomenclature(ORGANIZATION).products if p.id == iiko.products["pizza"]]
+    [toppings] = [rule.id for rule in pizza.modifiers if rule.group]
+    body = {"phone": "+79161234567", "orderServiceType": "DeliveryByCourier",
+            "deliveryPoint": {"address": {"type": "city", "line1": "Москва, ул. Тверская, 1", "flat": "5"},
+                              "comment": "домофон не работает"},
+            "payments": [{"paymentTypeKind": "Card", "sum": Decimal(630), "paymentTypeId": CARD,
+                          "isProcessedExternally": False}],
+            "items": [{"type": "Product", "productId": pizza.id, "productSizeId": iiko.sizes["small"],
+                       "amount": Decimal(1), "price": Decimal(450),
+                       "modifiers": [{"productId": iiko.products["cheese"], "amount": Decimal(3),
+                                      "productGroupId": toppings, "price": Decimal(60)}]}]}
+    created = client.create_delivery(ORGANIZATION, body)
+    assert created.correlation_id is not None
+    assert client.wait_for_command(ORGANIZATION, created.correlation_id).state == "Success"
+
+    (info,) = client.deliveries_by_id(ORGANIZATION, [created.order_id])
+
+    point = info["order"]["deliveryPoint"]
+    assert (point["address"]["line1"], point["address"]["flat"], point["comment"]) == (
+        "Москва, ул. Тверская, 1", "5", "домофон не работает")
+    [payment] = info["order"]["payments"]
+    assert (payment["paymentType"]["id"], payment["sum"]) == (CARD, Decimal(630))
+    [modifier] = info["order"]["items"][0]["modifiers"]
+    assert (modifier["product"]["id"], modifier["amount"], modifier["productGroup"]["id"]) == (
+        iiko.products["cheese"], Decimal(3), toppings)
+    decoded = decode_order(info, channel="iiko", timezone=MOSCOW)
+    assert decoded.delivery is not None and decoded.delivery.address == "Москва, ул. Тверская, 1"
+    assert [(p.method, p.amount, p.paid) for p in decoded.payments] == [("card", Decimal(630), False)]
+    assert [(m.product, m.quantity) for m in decoded.lines[0].modifiers] == [(iiko.products["cheese"], Decimal(3))]
+    assert decoded.total == Decimal(630)
+
+
+def test_a_modifier_the_menu_lacks_fails_the_created_delivery(iiko: IikoSandbox, client: IikoClient) -> None:
+    body = order(iiko)
+    body["items"][0]["modifiers"] = [{"productId": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "amount": Decimal(1)}]
+    created = client.create_delivery(ORGANIZATION, body)
+    assert created.correlation_id is not None
+    assert client.wait_for_command(ORGANIZATION, created.correlation_id).state == "Error"
+    (info,) = client.deliveries_by_id(ORGANIZATION, [created.order_id])
+    assert info["errorInfo"]["code"] == "ProductNotFound"
 
 
 def test_an_unknown_correlation_id_is_gone(client: IikoClient) -> None:
