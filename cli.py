@@ -435,13 +435,19 @@ def mappings() -> None:
 @_errors_exit
 def mappings_check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Report every problem in the mapping files under PATHS (default: the configured mappings folder)."""
+    from hub.config import bundled_mappings
     from hub.mapping import check_paths
 
     targets = list(paths) or [_mappings_folder(ctx)]
+    # After `pip install .` the mappings that run are not the checkout's: say which folder this was.
+    read = f"read {', '.join(str(p.absolute()) for p in targets)}"
+    if bundled_mappings() in targets:
+        read += (" (installed with hub: to change mappings, copy that folder and point mappings: in hub.yaml "
+                 "at the copy)")
     problems = check_paths(targets)
     if problems:
-        raise ConfigError(problems, hint="docs/mappings.md describes every element")
-    out.print(f"mappings ok: {', '.join(str(p) for p in targets)}", highlight=False)
+        raise ConfigError(problems, hint=f"{read}; docs/mappings.md describes every element")
+    out.print(f"mappings ok: {read}", highlight=False)
 
 
 @mappings.command("preview")

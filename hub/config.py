@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from hub.connector import SourceSettings
 from hub.errors import ConfigError
@@ -42,7 +45,18 @@ class _Strict(BaseModel):
 class StateConfig(_Strict):
     """Where hub keeps its state."""
 
-    url: str = Field("sqlite:///hub-state.db", description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...")
+    url: str = Field("sqlite:///hub-state.db", description=(
+        "SQLAlchemy URL: sqlite:///path (a relative path is from hub.yaml's folder) or postgresql+psycopg://..."))
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL: use sqlite:///hub-state.db or "
+                             "postgresql+psycopg://user@host/db") from None
+        return value
 
 
 class LogConfig(_Strict):
@@ -185,10 +199,14 @@ def find_config_file(explicit: str | None) -> Path:
 
 
 def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> HubConfig:
-    """Load and validate ``path``; raise ConfigError listing every problem found."""
+    """Load and validate ``path``; raise ConfigError listing every problem found.
+
+    Relative paths in it (``state.url``'s SQLite file, ``mappings``, path settings of sources)
+    are from the file's folder, so hub reads the same state from whatever directory it is run in.
+    """
     doc = load_yaml_file(path, env=env)
     if doc.data is None and not doc.problems:
-        doc.data = {}
+        doc.data = {}  # an empty file: reported below as having no sources
     if not isinstance(doc.data, dict):
         if not doc.problems:
             doc.problems.append(f"{doc.position(())}: expected a mapping of settings at the top level")
@@ -200,7 +218,11 @@ class _Validator:
     def __init__(self, doc: YamlDocument, path: Path) -> None:
         self.doc = doc
         self.path = path
+        self.folder = path.absolute().parent
         self.problems = list(doc.problems)
+        mappings = doc.data.get("mappings")
+        # Known before the sources are validated: a setting naming a mapping folder is checked against it.
+        self.mappings = self.folder / mappings if isinstance(mappings, str) and mappings else bundled_mappings()
 
     def run(self) -> HubConfig:
         raw = self._validate(_RawConfig, self.doc.data, ())
@@ -208,13 +230,15 @@ class _Validator:
         sources = self._sources(raw.sources if raw else section("sources"))
         jobs = self._jobs(raw.jobs if raw else section("jobs"))
         tz = self._timezone(raw.timezone if raw else str(self.doc.data.get("timezone", DEFAULT_TIMEZONE)))
-        top = self.doc.data if isinstance(self.doc.data, dict) else {}
-        self._cross_check(top.get("system_of_record"), list(section("sources")), section("jobs"))
+        if not self.doc.data.get("sources"):
+            self._add(("sources",), "no source is configured, so hub has nothing to connect",
+                      "add sources: and jobs: (an annotated example ships in config/hub.yaml)", at_key=True)
+        self._cross_check(self.doc.data.get("system_of_record"), list(section("sources")), section("jobs"))
         if raw is None or tz is None or self.problems:
             raise ConfigError(sorted(set(self.problems), key=_line_of))
-        mappings_dir = (self.path.parent / raw.mappings) if raw.mappings else bundled_mappings()
-        return HubConfig(file=self.path, state=raw.state, timezone=tz, system_of_record=raw.system_of_record,
-                         mappings=mappings_dir, log=raw.log, sources=sources, jobs=jobs, daemon=raw.daemon,
+        state = raw.state.model_copy(update={"url": _sqlite_from(self.folder, raw.state.url)})
+        return HubConfig(file=self.path, state=state, timezone=tz, system_of_record=raw.system_of_record,
+                         mappings=self.mappings, log=raw.log, sources=sources, jobs=jobs, daemon=raw.daemon,
                          secrets=frozenset(self.doc.secrets))
 
     def _section(self, name: str) -> dict[str, dict[str, Any]]:
@@ -224,11 +248,21 @@ class _Validator:
         return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
     def _jobs(self, raw: dict[str, dict[str, Any]]) -> dict[str, JobConfig]:
+        known = job_types()
         result = {}
         for name, settings in raw.items():
             job = self._validate(JobConfig, settings, ("jobs", name))
-            if job is not None:
-                result[name] = job
+            if job is None:
+                continue
+            result[name] = job
+            job_type = known.get(job.type)  # an unknown type is reported by _cross_check
+            if job_type is None:
+                continue
+            # Checked here rather than when the job first runs, so a mistake gets its line and a did-you-mean.
+            if job_type.options_model is not None:
+                self._validate(job_type.options_model, job.options, ("jobs", name, "options"))
+            elif job.options:
+                self._add(("jobs", name, "options"), f"the {job.type} job takes no options", at_key=True)
         return result
 
     def _sources(self, raw: dict[str, dict[str, Any]]) -> dict[str, SourceSettings]:
@@ -246,10 +280,26 @@ class _Validator:
                 self._add((*where, "type"), f"unknown connector type {type_name!r}",
                           suggest(type_name, list(known)))
                 continue
-            model = self._validate(connector.settings_model, settings, where)
+            # The context lets a setting that names a folder of mappings (a 1C preset) check it exists.
+            model = self._validate(connector.settings_model, settings, where, context={"mappings": self.mappings})
             if model is not None:
-                result[name] = model
+                self._check_urls(model, where)
+                result[name] = _paths_from(self.folder, model)
         return result
+
+    def _check_urls(self, model: BaseModel, where: PathKey) -> None:
+        # Settings named url or *_url are addresses hub calls or hands out. Without a scheme, requests
+        # refuses one only at the first call, with a traceback, so they are checked here, at their line.
+        for name, value in model:
+            info = type(model).model_fields[name]
+            here = (*where, info.alias or name)
+            if isinstance(value, BaseModel):
+                self._check_urls(value, here)
+            elif isinstance(value, str) and (name == "url" or name.endswith("_url")):
+                parts = urlsplit(value)
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    hint = f"did you mean 'http://{value}'?" if "://" not in value else "e.g. https://host/path"
+                    self._add(here, f"expected an http:// or https:// URL (got {value!r})", hint)
 
     def _timezone(self, name: str) -> ZoneInfo | None:
         try:
@@ -279,9 +329,10 @@ class _Validator:
                 if isinstance(ref, str) and ref not in names:
                     self._add(("jobs", job_name, *where), f"no source named {ref!r}", suggest(ref, names))
 
-    def _validate(self, model: type[_M], data: Any, where: PathKey) -> _M | None:
+    def _validate(self, model: type[_M], data: Any, where: PathKey, *,
+                  context: dict[str, Any] | None = None) -> _M | None:
         try:
-            return model.model_validate(data)
+            return model.model_validate(data, context=context)
         except ValidationError as exc:
             for error in exc.errors():
                 loc: PathKey = (*where, *error["loc"])
@@ -297,12 +348,34 @@ class _Validator:
             self._add(loc, "required key is missing", at_key=True)
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
-            self._add(loc, f"{message} (got {error.get('input')!r})" if kind != "model_type" else message)
+            got = repr(error.get("input"))
+            self._add(loc, message if kind == "model_type" or got in message else f"{message} (got {got})")
 
     def _add(self, loc: PathKey, message: str, hint: str | None = None, *, at_key: bool = False) -> None:
         dotted = ".".join(str(part) for part in loc) or "(top level)"
         line = f"{self.doc.position(loc, key=at_key)}: {dotted}: {message}"
         self.problems.append(f"{line}; {hint}" if hint else line)
+
+
+def _sqlite_from(folder: Path, url: str) -> str:
+    """``url``, its SQLite file made relative to ``folder`` (hub.yaml's) rather than the current directory."""
+    parsed = make_url(url)
+    database = parsed.database
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:") or Path(database).is_absolute()):
+        return url
+    return parsed.set(database=str(folder / database)).render_as_string(hide_password=False)
+
+
+def _paths_from(folder: Path, model: _M) -> _M:
+    """``model`` with every relative path setting, nested ones too, made relative to ``folder``."""
+    update: dict[str, Any] = {}
+    for name, value in model:
+        if isinstance(value, Path) and not value.is_absolute():
+            update[name] = folder / value
+        elif isinstance(value, BaseModel):
+            update[name] = _paths_from(folder, value)
+    return model.model_copy(update=update)
 
 
 def _line_of(problem: str) -> tuple[int, str]:
@@ -328,10 +401,11 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _model_of(annotation: Any) -> Any:
-    for arg in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        inner = _model_of(arg) if getattr(arg, "__args__", None) else None
+    """The model in ``annotation``: itself, or one inside ``X | None``, ``list[X]``, ``dict[str, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        inner = _model_of(arg)
         if inner is not None:
             return inner
     return None

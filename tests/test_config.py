@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import cli
 from hub import registry
 from hub.config import bundled_mappings, find_config_file, load_config
 from hub.errors import ConfigError
 from hub.registry import connector_types
+from hub.state import open_store
 from hub.yamlsource import load_yaml
 
 ENV = {"SHOP_TOKEN": "s3cr3t-shop", "ERP_TOKEN": "s3cr3t-erp", "ONEC_PASSWORD": "s3cr3t-1c",
        "YANDEX_CLIENT_SECRET": "s3cr3t-yandex"}
 SHIPPED = Path(__file__).parent.parent / "config" / "hub.yaml"
+SHOP = "sources:\n  shop: {type: testchannel, url: 'http://127.0.0.1:1', token: t}\n"
 
 
 def problems_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
@@ -77,8 +86,8 @@ loggging: {level: INFO}
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
-    assert problems_of(tmp_path, "sources: {}\nsources: {}\n") == [
-        "hub.yaml:2:1: duplicate key 'sources' (first defined at line 1)"]
+    assert problems_of(tmp_path, SHOP + "version: 1\nversion: 1\n") == [
+        "hub.yaml:4:1: duplicate key 'version' (first defined at line 3)"]
 
 
 def test_broken_yaml_names_the_place(tmp_path: Path) -> None:
@@ -134,3 +143,145 @@ def test_connectors_are_found_through_entry_points() -> None:
     from connectors.testchannel import TestChannelConnector
 
     assert registry.connector_types()["testchannel"] is TestChannelConnector
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("", "hub.yaml:1:1: sources: no source is configured, so hub has nothing to connect; add sources: and "
+                     "jobs: (an annotated example ships in config/hub.yaml)", id="empty file"),
+    pytest.param(SHOP + "jobs:\n  j: {type: orders, from: shop, to: shop, schedule: {evry: 1h}}\n",
+                 "hub.yaml:4:54: jobs.j.schedule.evry: unknown key; did you mean 'every'?", id="schedule key"),
+    pytest.param("sources:\n  shop:\n    {type: testchannel, url: 'http://127.0.0.1:1', token: t,\n"
+                 "     rate_limit: {per_secnd: 5, per_second: 5}}\n",
+                 "hub.yaml:4:19: sources.shop.rate_limit.per_secnd: unknown key; did you mean 'per_second'?",
+                 id="rate_limit key"),
+    pytest.param("sources:\n  shop: {type: testchannel, url: '127.0.0.1:8100/trade', token: t}\n",
+                 "hub.yaml:2:34: sources.shop.url: expected an http:// or https:// URL (got '127.0.0.1:8100/trade'); "
+                 "did you mean 'http://127.0.0.1:8100/trade'?", id="url without scheme"),
+    pytest.param("sources:\n  onec: {type: onec_odata, url: 'http://127.0.0.1:1', username: u, password: p,\n"
+                 "         preset: ut12}\n",
+                 f"hub.yaml:3:18: sources.onec.preset: no preset 'ut12' in {bundled_mappings() / 'onec'}; "
+                 "did you mean 'ut11'?", id="preset"),
+    pytest.param(SHOP + "jobs:\n  j: {type: catalog, from: shop, to: shop, options: {delete: skip}}\n",
+                 "hub.yaml:4:54: jobs.j.options.delete: unknown key; did you mean 'deleted'?", id="job option"),
+    pytest.param(SHOP + "state: {url: hub-state.db}\n",
+                 "hub.yaml:3:14: state.url: not a database URL: use sqlite:///hub-state.db or "
+                 "postgresql+psycopg://user@host/db (got 'hub-state.db')", id="state url"),
+])
+def test_a_config_mistake_is_one_line_with_its_place_and_a_hint(tmp_path: Path, text: str, expected: str) -> None:
+    assert problems_of(tmp_path, text) == [expected]
+
+
+def test_a_config_mistake_exits_2_through_the_cli(tmp_path: Path) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text("sources:\n  shop: {type: testchannel, url: '127.0.0.1:8100/trade', token: t}\n")
+    result = CliRunner().invoke(cli.main, ["--config", str(config), "check"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {config}:2:34: sources.shop.url: expected an http:// or https:// URL" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_relative_paths_are_from_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "srv"
+    (folder / "own-mappings").mkdir(parents=True)
+    (folder / "hub.yaml").write_text(
+        "state: {url: 'sqlite:///state/hub.db'}\nmappings: own-mappings\n"
+        "sources:\n  site: {type: commerceml_1c, username: u, password: p, work_dir: uploads}\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("srv/hub.yaml"))
+    assert config.state.url == f"sqlite:///{folder}/state/hub.db"
+    assert config.mappings == folder / "own-mappings"
+    assert config.sources["site"].work_dir == folder / "uploads"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/hub/hub.db", "sqlite://", "postgresql+psycopg://hub@db/hub"])
+def test_absolute_and_server_state_urls_are_kept(tmp_path: Path, url: str) -> None:
+    (tmp_path / "hub.yaml").write_text(SHOP + f"state: {{url: '{url}'}}\n")
+    assert load_config(tmp_path / "hub.yaml").state.url == url
+
+
+def test_status_from_another_folder_reads_the_state_beside_the_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "srv" / "hub"
+    folder.mkdir(parents=True)
+    (folder / "hub.yaml").write_text("state: {url: 'sqlite:///hub-state.db'}\n" + SHOP)
+    store = open_store(f"sqlite:///{folder / 'hub-state.db'}")
+    with store.transaction() as state:
+        for number in ("1", "2"):
+            state.dead_letters.add(source="shop", entity="order", external_id=number, stage="map",
+                                   reason="no such product", payload=b"{}")
+    store.close()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(cli.main, ["--config", str(folder / "hub.yaml"), "status"])
+    assert result.exit_code == 0, result.output
+    assert "open dead letters: 2" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_mappings_check_says_which_folder_it_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUB_CONFIG", raising=False)
+    installed = CliRunner().invoke(cli.main, ["mappings", "check"])
+    assert installed.exit_code == 0, installed.output
+    assert f"mappings ok: read {bundled_mappings()} (installed with hub: to change mappings, copy that folder " \
+           "and point mappings: in hub.yaml at the copy)" in " ".join(installed.output.split())
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "broken.yaml").write_text("entity: nothing\n")
+    (tmp_path / "hub.yaml").write_text(SHOP + "mappings: own\n")
+    broken = CliRunner().invoke(cli.main, ["--config", str(tmp_path / "hub.yaml"), "mappings", "check"])
+    assert broken.exit_code == 2, broken.output
+    assert f"hint: read {own}; docs/mappings.md" in broken.output
+
+
+# A valid hub.yaml, mutated the ways hands get it wrong: a key misspelt by a character, a value of
+# another type, a key dropped, a value nested one level too deep. Loading may refuse it, but only
+# as ConfigError lines that each start with file:line:column, never with another exception.
+_SHIPPED_DATA = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+_OTHER_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),
+                          st.text(max_size=12), st.lists(st.integers(0, 3), max_size=2),
+                          st.dictionaries(st.text(max_size=4), st.integers(0, 3), max_size=2))
+
+
+def _places(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    inside = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    return [path] + [place for key, value in inside for place in _places(value, (*path, key))]
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> Any:
+    data = yaml.safe_load(yaml.safe_dump(_SHIPPED_DATA))
+    for _ in range(draw(st.integers(1, 3))):
+        place = draw(st.sampled_from(_places(data)[1:] or [()]))
+        if not place:
+            return data
+        parent = data
+        for part in place[:-1]:
+            parent = parent[part]
+        key = place[-1]
+        how = draw(st.sampled_from(["rename", "retype", "drop", "nest"]))
+        if how == "rename" and isinstance(key, str):
+            at = draw(st.integers(0, len(key)))
+            typo = key[:at] + draw(st.text("abcdeorsty_", max_size=1)) + key[at + draw(st.integers(0, 1)):]
+            parent[typo] = parent.pop(key)
+        elif how == "drop" and isinstance(parent, dict):
+            del parent[key]
+        elif how == "nest":
+            parent[key] = {draw(st.sampled_from(["every", "url", "x", str(key)])): parent[key]}
+        else:
+            parent[key] = draw(_OTHER_VALUES)
+    return data
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_mutated())
+def test_no_mutation_of_a_valid_config_escapes_as_a_traceback(tmp_path: Path, data: Any) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    try:
+        load_config(path, env=ENV)
+    except ConfigError as exc:
+        assert exc.problems
+        placed = re.compile(rf"{re.escape(str(path))}:\d+:\d+: \S")
+        assert [p for p in exc.problems if not placed.match(p)] == []

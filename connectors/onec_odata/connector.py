@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
@@ -38,6 +38,7 @@ from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, So
 from hub.errors import ConfigError, InvalidRecord, RequestRejected
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, unknown_fields
 from hub.model import Customer, Entity, Order, Record
+from hub.registry import suggest
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
@@ -66,6 +67,18 @@ class OneCSettings(SourceSettings):
     values: dict[str, Any] = Field(default_factory=dict, description=(
         "References the preset's mappings read as {config: …}: organization, partner, agreement, currency, "
         "price_type, retail_customer, venues.<venue>.warehouse (1C Ref_Key GUIDs)."))
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_exists(cls, value: str, info: ValidationInfo) -> str:
+        # hub.yaml's loader passes its mappings folder, so a misspelt preset is one line at its key
+        # instead of every file of a folder that is not there.
+        mappings = (info.context or {}).get("mappings")
+        presets = mappings / "onec" if mappings is not None else None
+        if presets is not None and not (presets / value).is_dir():
+            known = [p.name for p in sorted(presets.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+            raise ValueError(f"no preset {value!r} in {presets}; {suggest(value, known)}")
+        return value
 
 
 class _Barcodes(BaseModel):
