@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import RawRecord
-from hub.errors import RecordError
-from hub.logs import is_secret_name
+from hub.errors import InvalidRecord, RecordError
+from hub.logs import clean_error, is_secret_name
 from hub.model import Entity
 from hub.values import json_dumps
 
@@ -46,6 +46,15 @@ Handler = Callable[[Request, "Inbound", dict[str, str]], Response]
 """``handler(request, inbound, path_args)``: answers one request to an endpoint."""
 
 _UNKEPT_HEADERS = frozenset({"cookie", "proxy-authorization"})
+ID_LIMIT = 255
+"""Characters an external id may have: the inbox's column (longer ones are refused, their body kept)."""
+_TYPE_LIMIT = 128
+"""Characters of a Content-Type the inbox keeps (its column): a longer one is cut, the body kept whole."""
+
+
+class Refused(InvalidRecord):
+    """A request refused for what it carries, its body already kept as rejected with this reason; the daemon
+    answers it 400 in the system's own words."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class Inbound:
         """Why ``record`` cannot be taken (kept as rejected), or None when the connector can read it."""
         try:
             self.connector.decode(entity, record)
-        except RecordError as exc:
+        except (RecordError, ValueError, ArithmeticError) as exc:  # a number too big for a Decimal is bad input too
             self.reject(entity, record.body, str(exc), external_id=record.external_id,
                         content_type=record.content_type, headers=record.headers)
             return str(exc)
@@ -97,9 +106,13 @@ class Inbound:
         in the same transaction, so what the connector answers later about the record never disagrees with the
         inbox, whatever stops the process.
         """
+        problem = id_problem(record.external_id)
+        if problem is not None:
+            self.reject(entity, record.body, problem, content_type=record.content_type, headers=record.headers)
+            raise Refused(problem)
         with self.store.transaction() as state:
             inbox_id, new = state.inbox.add(self.source, entity.value, record.body, external_id=record.external_id,
-                                            content_type=record.content_type, headers=keepable(record.headers))
+                                            content_type=_cut(record.content_type), headers=keepable(record.headers))
             for kind, payloads in (keep or {}).items():
                 state.channel_state.put_many(self.source, kind, payloads)
         if new:
@@ -108,27 +121,63 @@ class Inbound:
 
     def receive_many(self, entity: Entity, records: Sequence[RawRecord]) -> int:
         """Store a batch of records in one transaction (a file a system uploaded, read record by record), skipping
-        byte-identical repeats, and wake the worker; returns how many were new."""
+        byte-identical repeats, and wake the worker; returns how many were new. A record whose id cannot be kept
+        is kept as rejected instead, the others go on."""
+        storable = []
+        for r in records:
+            problem = id_problem(r.external_id)
+            if problem is None:
+                storable.append(RawRecord(r.external_id, r.body, _cut(r.content_type), keepable(r.headers)))
+            else:
+                self.reject(entity, r.body, problem, content_type=r.content_type, headers=r.headers)
         with self.store.transaction() as state:
-            new = state.inbox.add_many(self.source, entity.value, [
-                RawRecord(r.external_id, r.body, r.content_type, keepable(r.headers)) for r in records])
+            new = state.inbox.add_many(self.source, entity.value, storable)
         if new:
             self._wake()
         return new
 
     def reject(self, entity: Entity | str, body: bytes, reason: str, *, external_id: str | None = None,
                content_type: str = "application/octet-stream", headers: Mapping[str, str] | None = None) -> int:
-        """Keep a body that was refused, with the reason, for inspection; it is never processed."""
+        """Keep a body that was refused, with the reason, for inspection; it is never processed.
+
+        An id the inbox cannot hold is left out (the reason says why), so the body is kept whatever it names.
+        """
+        problem = id_problem(external_id)
+        if problem is not None:
+            external_id, reason = None, f"{reason} ({problem})"
         with self.store.transaction() as state:
             inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
-                                          external_id=external_id, content_type=content_type,
-                                          headers=keepable(headers or {}), status="rejected", error=reason)
+                                          external_id=external_id, content_type=_cut(content_type),
+                                          headers=keepable(headers or {}), status="rejected",
+                                          error=_storable(clean_error(reason)))
         return inbox_id
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer written with hub's Decimal-safe encoder."""
     return Response(json_dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def id_problem(external_id: str | None) -> str | None:
+    """Why ``external_id`` cannot be kept as an inbox record's id (on every database hub runs on), or None."""
+    if external_id is None:
+        return None
+    if len(external_id) > ID_LIMIT:
+        return f"an id longer than {ID_LIMIT} characters"
+    if "\0" in external_id:
+        return "an id with a NUL character"
+    if _storable(external_id) != external_id:
+        return "an id that is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _storable(text: str) -> str:
+    """``text`` as any database takes it: NULs and lone surrogates escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\x00")
+
+
+def _cut(content_type: str) -> str:
+    return _storable(content_type)[:_TYPE_LIMIT]
 
 
 def keepable(headers: Mapping[str, str]) -> dict[str, str]:

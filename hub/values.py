@@ -78,8 +78,11 @@ def to_decimal(value: Any) -> Decimal:
 
 
 def money(value: Any) -> Decimal:
-    """Round to kopecks, half up, as receipts do."""
-    return to_decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    """Round to kopecks, half up, as receipts do; a sum too large to hold in kopecks is a ValueError."""
+    try:
+        return to_decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # "1e400": more digits than the context holds, bad input like any other number
+        raise ValueError(f"not a sum of money: {value!r}") from None
 
 
 # --- contact data ----------------------------------------------------------------
@@ -147,9 +150,13 @@ def json_dumps(value: Any, *, indent: int | None = None) -> str:
 def json_loads(text: str | bytes) -> Any:
     """Parse JSON keeping every non-integer number as a Decimal; NaN and Infinity are refused.
 
-    A leading UTF-8 byte order mark is skipped, as RFC 8259 allows (iiko sends one).
+    A leading UTF-8 byte order mark is skipped, as RFC 8259 allows (iiko sends one). Nesting deeper than Python's
+    recursion limit is a ValueError like any other unreadable JSON, not a crash of whoever reads a channel's body.
     """
-    return _json.loads(text, use_decimal=True, parse_constant=_no_constant)
+    try:
+        return _json.loads(text, use_decimal=True, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _no_constant(name: str) -> Any:

@@ -101,8 +101,8 @@ class TestChannelConnector(Connector):
         """The shop's webhook for a new or changed order: signed, JSON, the order as ``GET /orders`` returns it."""
         body, headers = request.get_data(), dict(request.headers)
         assert self.webhook_secret is not None
-        if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), webhook_signature(self.webhook_secret,
-                                                                                               body)):
+        signature = request.headers.get(SIGNATURE_HEADER, "").encode()  # bytes: any character compares, not only ASCII
+        if not hmac.compare_digest(signature, webhook_signature(self.webhook_secret, body).encode()):
             return json_response({"error": "unauthorized", "message": f"missing or wrong {SIGNATURE_HEADER}"}, 401)
         if request.mimetype != "application/json":
             reason = f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"

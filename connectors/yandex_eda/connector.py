@@ -56,7 +56,7 @@ from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
 from hub.connector import ChannelState, Connector, ConnectorContext, Mode, RawRecord, SourceSettings
 from hub.errors import InvalidRecord
-from hub.inbound import Endpoint, Handler, Inbound, json_response
+from hub.inbound import Endpoint, Handler, Inbound, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -230,6 +230,8 @@ class YandexEdaConnector(Connector):
         return self.vendor.orders_history(list(self.config.venues), max(since or kept_from, kept_from), until)
 
     def _order(self, order_id: str) -> dict[str, Any] | None:
+        if id_problem(order_id) is not None:  # no order hub kept has such an id, and a database may not take it
+            return None
         payload = self.state.get("order", order_id)
         return None if payload is None else dict(json_loads(payload))
 
@@ -273,8 +275,10 @@ class YandexEdaConnector(Connector):
             return _errors(400, f"missing {', '.join(missing)}")
         if form["grant_type"] != "client_credentials":
             return _errors(400, f"grant_type: expected client_credentials, got {form['grant_type']!r}")
-        if not any(hmac.compare_digest(c.client_id, form["client_id"]) and
-                   hmac.compare_digest(c.client_secret, form["client_secret"]) for c in self.config.clients):
+        # As bytes: a credential with characters beyond ASCII is just wrong, not a crash of compare_digest.
+        if not any(hmac.compare_digest(c.client_id.encode(), form["client_id"].encode()) and
+                   hmac.compare_digest(c.client_secret.encode(), form["client_secret"].encode())
+                   for c in self.config.clients):
             return json_response({"reason": "unknown client_id or wrong client_secret"}, 401)
         token = secrets.token_urlsafe(32)
         now = utcnow()

@@ -21,7 +21,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from hub.daemon.metrics import CONTENT_TYPE, Metrics
-from hub.inbound import Endpoint, Inbound, json_response
+from hub.inbound import Endpoint, Inbound, Refused, json_response
 
 log = logging.getLogger("hub.daemon.http")
 
@@ -44,6 +44,22 @@ class Mounted:
     def label(self) -> str:
         return f"{self.source}.{self.endpoint.name}"
 
+    @property
+    def kept_as(self) -> str:
+        """The entity what it refuses is kept under: the endpoint's, else its name."""
+        return self.endpoint.entity.value if self.endpoint.entity else self.endpoint.name
+
+    def refusal(self, status: int, reason: str) -> Response:
+        """An error answer worded as this endpoint's system expects; hub's JSON when the connector names none."""
+        if self.endpoint.refuse is not None:
+            response = self.endpoint.refuse(status, reason)
+            # A protocol that says failure in a 200 (CommerceML) keeps its status; the others get the error's.
+            if response.status_code >= 400:
+                response.status_code = status
+            return response
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        return _json({"error": code.get(status, "internal"), "message": reason}, status)
+
 
 class DaemonApp:
     """The WSGI application: routing, body limits, metrics; handlers do the rest."""
@@ -52,10 +68,14 @@ class DaemonApp:
         self.metrics = metrics
         self.readiness = readiness
         self.routes: dict[str, Mounted] = {}
+        self.prefixes: list[tuple[str, Mounted]] = []
+        """Each source's path with one of its endpoints, longest first: who words a 404 or 405 under that path."""
         rules = [Rule(f"/{name}", endpoint=name, methods=["GET"]) for name in _BUILT_IN]
         for path, mount in mounted:
             self.routes[mount.label] = mount
+            self.prefixes.append((path.removesuffix(mount.endpoint.rule.rstrip("/")).rstrip("/") + "/", mount))
             rules.append(Rule(path, endpoint=mount.label, methods=list(mount.endpoint.methods)))
+        self.prefixes.sort(key=lambda pair: len(pair[0]), reverse=True)
         self.map = Map(rules, strict_slashes=False)
 
     def paths(self) -> list[str]:
@@ -71,10 +91,10 @@ class DaemonApp:
             label = str(key)
             response = self._dispatch(label, request, dict(args))
         except (NotFound, MethodNotAllowed) as exc:
-            response = _error(exc)
+            response = self._unrouted(request, exc)
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            response = _json({"error": "internal", "message": "hub failed to handle the request; see its log"}, 500)
+            response = self._failed(label, request)
         self.metrics.request_served(label, response.status_code, time.monotonic() - started)
         return response(environ, start_response)
 
@@ -90,16 +110,43 @@ class DaemonApp:
         mount = self.routes[key]
         too_large = _read_limited(request, mount.max_body)
         if too_large is not None:
-            entity = mount.endpoint.entity.value if mount.endpoint.entity else mount.endpoint.name
             reason = f"body larger than {mount.max_body} bytes (inbound.max_body); the first {mount.max_body} kept"
-            mount.inbound.reject(entity, too_large, reason, content_type=request.content_type or "",
+            mount.inbound.reject(mount.kept_as, too_large, reason, content_type=request.content_type or "",
                                  headers=dict(request.headers))
             log.warning("%s %s refused: %s", request.method, request.path, reason)
-            refusal = (mount.endpoint.refuse(413, reason) if mount.endpoint.refuse
-                       else _json({"error": "payload_too_large", "message": reason}, 413))
+            refusal = mount.refusal(413, reason)
             refusal.headers["Connection"] = "close"  # the rest of the body was not read
             return refusal
-        return mount.endpoint.handler(request, mount.inbound, args)
+        try:
+            return mount.endpoint.handler(request, mount.inbound, args)
+        except Refused as exc:
+            return mount.refusal(400, exc.message)
+
+    def _unrouted(self, request: Request, exc: NotFound | MethodNotAllowed) -> Response:
+        """404 or 405, in the words of the source whose path the request is under; hub's JSON elsewhere."""
+        path = request.path.rstrip("/") + "/"
+        mount = next((m for prefix, m in self.prefixes if path.startswith(prefix)), None)
+        if mount is None:
+            return _error(exc)
+        reason = f"{request.method} {request.path}: {exc.description}"
+        response = mount.refusal(exc.code or 404, reason)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    def _failed(self, label: str, request: Request) -> Response:
+        """hub itself failed on a request: what was sent is kept (as rejected, never processed) for whoever looks
+        into it, and the system is answered 500 in its own words."""
+        reason = "hub failed to handle the request; see its log"
+        mount = self.routes.get(label)
+        if mount is None:
+            return _json({"error": "internal", "message": reason}, 500)
+        try:
+            mount.inbound.reject(mount.kept_as, request.get_data(), f"{reason} ({mount.label})",
+                                 content_type=request.content_type or "", headers=dict(request.headers))
+        except Exception:  # the state DB may be what failed: the answer must still go out
+            log.exception("%s %s: the body could not be kept", request.method, request.path)
+        return mount.refusal(500, reason)
 
 
 def _read_limited(request: Request, limit: int) -> bytes | None:
