@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -385,19 +385,18 @@ def _line_of(problem: str) -> tuple[int, str]:
 
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Field names (and aliases) of the model found by walking ``loc`` from ``model``."""
-    current: Any = model
+    annotation: Any = model
     for part in loc:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            continue
-        info = current.model_fields.get(str(part))
-        if info is None:
-            info = next((f for f in current.model_fields.values() if f.alias == part), None)
-        if info is None:
+        current = _model_of(annotation)
+        info = None if current is None else next(
+            (f for name, f in current.model_fields.items() if part in (name, f.alias)), None)
+        if info is not None:
+            annotation = info.annotation
+        elif not any(get_origin(a) in (dict, list) for a in (annotation, *get_args(annotation))):
             return []
-        current = _model_of(info.annotation)
-    if not (isinstance(current, type) and issubclass(current, BaseModel)):
-        return []
-    return [f.alias or n for n, f in current.model_fields.items()]
+        # else part is a key of a dict or an index of a list: what is inside has the same annotation
+    current = _model_of(annotation)
+    return [] if current is None else [f.alias or name for name, f in current.model_fields.items()]
 
 
 def _model_of(annotation: Any) -> Any:

@@ -161,6 +161,14 @@ def test_connectors_are_found_through_entry_points() -> None:
                  "         preset: ut12}\n",
                  f"hub.yaml:3:18: sources.onec.preset: no preset 'ut12' in {bundled_mappings() / 'onec'}; "
                  "did you mean 'ut11'?", id="preset"),
+    pytest.param("sources:\n  onec: {type: onec_odata, url: 'http://127.0.0.1:1', username: u, password: p,\n"
+                 "         preset: ''}\n",
+                 f"hub.yaml:3:18: sources.onec.preset: no preset '' in {bundled_mappings() / 'onec'}; "
+                 "known: retail, unf, ut11", id="empty preset"),
+    pytest.param("sources:\n  yandex:\n    {type: yandex_eda, clients: [{client_id: a, client_secret: b}],\n"
+                 "     venues: {main: {title: Кофейня, adress: Тверская}}}\n",
+                 "hub.yaml:4:38: sources.yandex.venues.main.adress: unknown key; did you mean 'address'?",
+                 id="key of a model inside a dict"),
     pytest.param(SHOP + "jobs:\n  j: {type: catalog, from: shop, to: shop, options: {delete: skip}}\n",
                  "hub.yaml:4:54: jobs.j.options.delete: unknown key; did you mean 'deleted'?", id="job option"),
     pytest.param(SHOP + "state: {url: hub-state.db}\n",
@@ -285,3 +293,4 @@ def test_no_mutation_of_a_valid_config_escapes_as_a_traceback(tmp_path: Path, da
         assert exc.problems
         placed = re.compile(rf"{re.escape(str(path))}:\d+:\d+: \S")
         assert [p for p in exc.problems if not placed.match(p)] == []
+        assert [p for p in exc.problems if p.endswith("unknown key")] == []  # each has a did-you-mean or a list

@@ -74,9 +74,12 @@ class OneCSettings(SourceSettings):
         # hub.yaml's loader passes its mappings folder, so a misspelt preset is one line at its key
         # instead of every file of a folder that is not there.
         mappings = (info.context or {}).get("mappings")
-        presets = mappings / "onec" if mappings is not None else None
-        if presets is not None and not (presets / value).is_dir():
-            known = [p.name for p in sorted(presets.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+        if mappings is None:
+            return value
+        presets = mappings / "onec"
+        folders = sorted(presets.iterdir()) if presets.is_dir() else []
+        known = [p.name for p in folders if p.is_dir() and not p.name.startswith((".", "_"))]
+        if value not in known:
             raise ValueError(f"no preset {value!r} in {presets}; {suggest(value, known)}")
         return value
 
