@@ -233,6 +233,9 @@ class _Validator:
         if not self.doc.data.get("sources"):
             self._add(("sources",), "no source is configured, so hub has nothing to connect",
                       "add sources: and jobs: (an annotated example ships in config/hub.yaml)", at_key=True)
+        if not self.mappings.is_dir():
+            self._add(("mappings",), f"no folder {self.mappings}",
+                      "copy there the mappings installed with hub (`hub mappings check` names their folder)")
         self._cross_check(self.doc.data.get("system_of_record"), list(section("sources")), section("jobs"))
         if raw is None or tz is None or self.problems:
             raise ConfigError(sorted(set(self.problems), key=_line_of))

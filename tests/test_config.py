@@ -171,12 +171,15 @@ def test_connectors_are_found_through_entry_points() -> None:
                  id="key of a model inside a dict"),
     pytest.param(SHOP + "jobs:\n  j: {type: catalog, from: shop, to: shop, options: {delete: skip}}\n",
                  "hub.yaml:4:54: jobs.j.options.delete: unknown key; did you mean 'deleted'?", id="job option"),
+    pytest.param(SHOP + "mappings: my-mappings\n",
+                 "hub.yaml:3:11: mappings: no folder {folder}/my-mappings; copy there the mappings installed with hub "
+                 "(`hub mappings check` names their folder)", id="mappings folder"),
     pytest.param(SHOP + "state: {url: hub-state.db}\n",
                  "hub.yaml:3:14: state.url: not a database URL: use sqlite:///hub-state.db or "
                  "postgresql+psycopg://user@host/db (got 'hub-state.db')", id="state url"),
 ])
 def test_a_config_mistake_is_one_line_with_its_place_and_a_hint(tmp_path: Path, text: str, expected: str) -> None:
-    assert problems_of(tmp_path, text) == [expected]
+    assert problems_of(tmp_path, text) == [expected.format(folder=tmp_path)]
 
 
 def test_a_config_mistake_exits_2_through_the_cli(tmp_path: Path) -> None:
