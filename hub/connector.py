@@ -87,7 +87,16 @@ class InboundSettings(BaseModel):
         "URL path the endpoints live under, e.g. /yandex; the source's name (/<source>) when omitted, "
         "/ to serve them at the root."))
     max_body: PositiveInt = Field(1_048_576, description=(
-        "Largest request body in bytes; a larger one is answered 413 and its first max_body bytes kept."))
+        "Largest request body in bytes; a larger one is answered 413, and its first max_body bytes kept when "
+        "the caller's credentials held (checked before the body is read, where the system's protocol allows)."))
+    unverified_keep: int = Field(4096, ge=0, description=(
+        "Bytes kept of a too large body whose sender could not be verified before it was read (a body signed "
+        "as a whole): enough to see what it was, too little to fill the disk."))
+    unverified_days: PositiveInt = Field(7, description=(
+        "Days such unverified bodies are kept; older ones go as new ones arrive."))
+    auth_failures: PositiveInt = Field(10, description=(
+        "Failed credential checks one client may make in a minute; beyond them it is answered 429 until the "
+        "minute is over, its credentials not checked at all."))
 
 
 class SourceSettings(BaseModel):

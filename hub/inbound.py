@@ -26,6 +26,7 @@ reason) for ``hub status`` and for whoever debugs the channel.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -36,7 +37,7 @@ from hub.connector import RawRecord
 from hub.errors import InvalidRecord, RecordError
 from hub.logs import clean_error, is_secret_name
 from hub.model import Entity
-from hub.values import json_dumps
+from hub.values import json_dumps, utcnow
 
 if TYPE_CHECKING:
     from hub.connector import Connector
@@ -48,6 +49,8 @@ Handler = Callable[[Request, "Inbound", dict[str, str]], Response]
 _UNKEPT_HEADERS = frozenset({"cookie", "proxy-authorization"})
 ID_LIMIT = 255
 """Characters an external id may have: the inbox's column (longer ones are refused, their body kept)."""
+UNVERIFIED = "unverified"
+"""What bodies from callers hub could not verify are kept under, apart from every entity's records."""
 _TYPE_LIMIT = 128
 """Characters of a Content-Type the inbox keeps (its column): a longer one is cut, the body kept whole."""
 
@@ -71,6 +74,10 @@ class Endpoint:
     """What the bodies it takes carry; rejected bodies are kept under it."""
     refuse: Callable[[int, str], Response] | None = None
     """How the system expects an error worded, for the refusals the daemon makes itself (413); None: hub's JSON."""
+    authenticate: Callable[[Request], Response | None] | None = None
+    """Checks the caller's credentials from what precedes the body (headers, query, cookie): None when they hold,
+    else the system's own refusal. The daemon asks it before it reads or keeps anything, and counts refusals
+    towards the client's throttle. None for a protocol that signs the body itself: its handler checks."""
 
 
 class Receipt(NamedTuple):
@@ -135,6 +142,16 @@ class Inbound:
         if new:
             self._wake()
         return new
+
+    def keep_unverified(self, body: bytes, reason: str, *, content_type: str, headers: Mapping[str, str]) -> None:
+        """Keep the start of a body refused before its sender could be verified (``inbound.unverified_keep`` bytes,
+        for ``inbound.unverified_days``), so nobody can fill the disk with what they send hub."""
+        settings = self.connector.settings.inbound
+        with self.store.transaction() as state:
+            state.inbox.forget(self.source, UNVERIFIED, before=utcnow() - dt.timedelta(days=settings.unverified_days))
+        if settings.unverified_keep:
+            self.reject(UNVERIFIED, body[:settings.unverified_keep], reason, content_type=content_type,
+                        headers=headers)
 
     def reject(self, entity: Entity | str, body: bytes, reason: str, *, external_id: str | None = None,
                content_type: str = "application/octet-stream", headers: Mapping[str, str] | None = None) -> int:

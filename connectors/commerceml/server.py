@@ -296,7 +296,15 @@ class OneCExchangeConnector(Connector):
 
     def endpoints(self) -> list[Endpoint]:
         return [Endpoint("exchange", "/", ("GET", "POST"), self._exchange,
-                         refuse=lambda status, reason: self._say(FAILURE, reason))]
+                         refuse=lambda status, reason: self._say(FAILURE, reason), authenticate=self._caller_refused)]
+
+    def _caller_refused(self, request: Request) -> Response | None:
+        """``failure`` for a caller without this source's login (checkauth) or a live session (every other call);
+        None when it has them. The daemon asks before it reads a body: uploads come only from 1C."""
+        if request.args.get("mode") == "checkauth":
+            return None if self._credentials_hold(request) else self._say(FAILURE, "wrong login or password")
+        session = self._session(request)
+        return session if isinstance(session, Response) else None
 
     def _say(self, status: str, *lines: str) -> Response:
         return answer(status, *lines, encoding=self.config.answer_encoding)
@@ -321,12 +329,17 @@ class OneCExchangeConnector(Connector):
             log.exception("%s: %s %s failed", self.name, kind, mode)
             return self._say(FAILURE, f"hub could not keep the file: {exc.strerror or exc}")
 
-    def _checkauth(self, request: Request, kind: str) -> Response:
+    def _credentials_hold(self, request: Request) -> bool:
         auth = request.authorization
         if auth is None or not (hmac.compare_digest((auth.username or "").encode(), self.config.username.encode())
                                 and hmac.compare_digest((auth.password or "").encode(),
                                                         self.config.password.encode())):
             log.warning("%s: checkauth refused: %s", self.name, "no credentials" if auth is None else "wrong login")
+            return False
+        return True
+
+    def _checkauth(self, request: Request, kind: str) -> Response:
+        if not self._credentials_hold(request):
             return self._say(FAILURE, "wrong login or password")
         self._forget_old_sessions()
         value, sessid = secrets.token_urlsafe(24), secrets.token_hex(16)

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -238,30 +239,34 @@ class YandexEdaConnector(Connector):
     # --- the partner API -------------------------------------------------------------------------
 
     def endpoints(self) -> list[Endpoint]:
+        guarded = self._guarded
         shared = [
             _endpoint("token", "/security/oauth/token", ("POST",), self._token),
-            _endpoint("order", "/order", ("POST",), self._authorized(self._create), entity=Entity.ORDERS),
-            _endpoint("order_get", "/order/<order_id>", ("GET",), self._authorized(self._get_order)),
-            _endpoint("order_update", "/order/<order_id>", ("PUT",), self._authorized(self._update),
-                     entity=Entity.ORDERS),
-            _endpoint("order_cancel", "/order/<order_id>", ("DELETE",), self._authorized(self._cancel),
-                     entity=Entity.ORDERS),
-            _endpoint("status_get", "/order/<order_id>/status", ("GET",), self._authorized(self._get_status)),
-            _endpoint("status_put", "/order/<order_id>/status", ("PUT",), self._authorized(self._put_status),
-                     entity=Entity.ORDERS),
+            guarded("order", "/order", ("POST",), self._create, entity=Entity.ORDERS),
+            guarded("order_get", "/order/<order_id>", ("GET",), self._get_order),
+            guarded("order_update", "/order/<order_id>", ("PUT",), self._update, entity=Entity.ORDERS),
+            guarded("order_cancel", "/order/<order_id>", ("DELETE",), self._cancel, entity=Entity.ORDERS),
+            guarded("status_get", "/order/<order_id>/status", ("GET",), self._get_status),
+            guarded("status_put", "/order/<order_id>/status", ("PUT",), self._put_status, entity=Entity.ORDERS),
         ]
         menu = [
-            _endpoint("nomenclature", "/nomenclature/composition", ("GET",), self._authorized(self._nomenclature)),
-            _endpoint("availability", "/nomenclature/<venue>/availability", ("GET",),
-                     self._authorized(self._retail_availability)),
-            _endpoint("prices", "/nomenclature/<venue>/prices", ("GET",), self._authorized(self._retail_prices)),
+            guarded("nomenclature", "/nomenclature/composition", ("GET",), self._nomenclature),
+            guarded("availability", "/nomenclature/<venue>/availability", ("GET",), self._retail_availability),
+            guarded("prices", "/nomenclature/<venue>/prices", ("GET",), self._retail_prices),
         ] if self.config.variant == "retail" else [
-            _endpoint("restaurants", "/restaurants", ("GET",), self._authorized(self._restaurants)),
-            _endpoint("composition", "/menu/<venue>/composition", ("GET",), self._authorized(self._composition)),
-            _endpoint("availability", "/menu/<venue>/availability", ("GET",), self._authorized(self._availability)),
-            _endpoint("promos", "/menu/<venue>/promos", ("GET",), self._authorized(self._promos)),
+            guarded("restaurants", "/restaurants", ("GET",), self._restaurants),
+            guarded("composition", "/menu/<venue>/composition", ("GET",), self._composition),
+            guarded("availability", "/menu/<venue>/availability", ("GET",), self._availability),
+            guarded("promos", "/menu/<venue>/promos", ("GET",), self._promos),
         ]
         return [*shared, *menu]
+
+    def _guarded(self, name: str, rule: str, methods: tuple[str, ...], handler: Handler, *,
+                 entity: Entity | None = None) -> Endpoint:
+        """An endpoint behind the access token: checked by the daemon before it reads the body, and again by
+        the handler for whoever calls it directly."""
+        return replace(_endpoint(name, rule, methods, self._authorized(handler), entity=entity),
+                       authenticate=self._token_refused)
 
     # tokens
 
@@ -293,16 +298,21 @@ class YandexEdaConnector(Connector):
     def _authorized(self, handler: Handler) -> Handler:
         """``handler`` behind the Bearer token check; 401 ``{reason}`` as Yandex expects, nothing stored."""
         def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return json_response({"reason": "missing Authorization: Bearer token"}, 401)
-            kept = self.state.get("token", _digest(token))
-            if kept is None:
-                return json_response({"reason": "unknown access token"}, 401)
-            if dt.datetime.fromisoformat(json_loads(kept)["expires_at"]) <= utcnow():
-                return json_response({"reason": EXPIRED}, 401)
-            return handler(request, inbound, args)
+            return self._token_refused(request) or handler(request, inbound, args)
         return checked
+
+    def _token_refused(self, request: Request) -> Response | None:
+        """Yandex's 401 for a request without a live access token; None when it has one. The daemon asks this
+        before it reads the body too (:attr:`hub.inbound.Endpoint.authenticate`)."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return json_response({"reason": "missing Authorization: Bearer token"}, 401)
+        kept = self.state.get("token", _digest(token))
+        if kept is None:
+            return json_response({"reason": "unknown access token"}, 401)
+        if dt.datetime.fromisoformat(json_loads(kept)["expires_at"]) <= utcnow():
+            return json_response({"reason": EXPIRED}, 401)
+        return None
 
     # menu
 

@@ -449,6 +449,11 @@ class Inbox(_Repo):
             query = query.where(t.inbox.c.status == status)
         return int(self.conn.execute(query).scalar_one())
 
+    def forget(self, source: str, entity: str, *, before: dt.datetime) -> int:
+        """Delete ``source``'s records of ``entity`` received before ``before`` (a retention limit); how many."""
+        return int(self.conn.execute(delete(t.inbox).where(
+            t.inbox.c.source == source, t.inbox.c.entity == entity, t.inbox.c.received_at < before)).rowcount)
+
 
 class Outbox(_Repo):
     """Pending writes to a target, one row per (target, entity, idempotency key), newest payload wins."""

@@ -1,12 +1,18 @@
-"""Every endpoint the daemon serves, fed bad input over real HTTP: never a 5xx, what an authenticated caller sent
-is kept, and every answer is in the shape the calling system reads (Yandex's ``[{code, description}]``, 1C's
-``failure`` line, hub's JSON for the testchannel shop and iiko)."""
+"""The daemon's endpoints over real HTTP on 127.0.0.1. Fed bad input: never a 5xx, what an authenticated caller
+sent is kept, every answer in the shape the calling system reads (Yandex's ``[{code, description}]``, 1C's
+``failure`` line, hub's JSON for the testchannel shop and iiko). Attacked: credentials are checked before a body
+is read or kept, what unverified callers send is kept bounded, repeated credential failures are throttled per
+client, and slow senders cannot take every thread."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import hmac
+import itertools
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +32,10 @@ from connectors.yandex_eda import connector as yandex_connector
 from connectors.yandex_eda.sandbox import PARTNER_CLIENT, YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
+from hub.daemon.server import Throttle
 from hub.state import schema
 from hub.testing.postgres import create_database
-from hub.values import json_dumps, json_loads
+from hub.values import json_dumps, json_loads, utcnow
 
 SHOP_SECRET, EXCHANGE_PASSWORD = "hook-secret", "1c-secret"
 
@@ -61,7 +68,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             "daemon": {"listen": "127.0.0.1:0"},
             "sources": {
                 "shop": {"type": "testchannel", "url": "http://127.0.0.1:9", "token": "t",
-                         "webhook_secret": "${SHOP_WEBHOOK_SECRET}"},
+                         "webhook_secret": "${SHOP_WEBHOOK_SECRET}",
+                         "inbound": {"unverified_keep": 100, "unverified_days": 1}},
                 "yandex": {"type": "yandex_eda", **yandex.source_settings()},
                 "iiko": {"type": "iiko", **iiko.source_settings(), "webhook_token": "${IIKO_WEBHOOK_TOKEN}"},
                 "onec": {"type": "commerceml_1c", "username": "site", "password": "${EXCHANGE_PASSWORD}",
@@ -161,6 +169,9 @@ requests_sent = st.builds(
                                      "a\x00b", "import.xml"]) | st.text(max_size=10)))
 
 
+_clients = itertools.count()
+
+
 def send(served: Served, sent: Sent) -> requests.Response:
     call, body = sent.call, sent.body
     headers = {"Content-Type": sent.content_type} if sent.content_type else {}
@@ -173,6 +184,8 @@ def send(served: Served, sent: Sent) -> requests.Response:
         headers["Authorization"] = served.iiko_token if call.authenticated else sent.credential
     elif call.authenticated:
         headers["Cookie"] = served.exchange_cookie
+    n = next(_clients)
+    headers["X-Forwarded-For"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"  # a new client: never throttled
     encoded = {k: v.encode("latin-1") for k, v in headers.items()}
     return requests.request(call.method, f"{served.url}/{call.source}{call.path.replace('{id}', sent.arg)}",
                             data=body, headers=encoded, params=sent.query, timeout=30)
@@ -248,3 +261,96 @@ def test_what_the_inbox_cannot_hold_as_it_is_is_kept_all_the_same(
     with served.daemon.runtime.store.reading() as state:
         [status] = state.conn.execute(select(schema.inbox.c.status).where(schema.inbox.c.body == body)).scalars()
     assert status == kept_as
+
+
+# --- attacks ----------------------------------------------------------------------------------------------------
+
+
+def rows(served: Served, source: str) -> int:
+    with served.daemon.runtime.store.reading() as state:
+        return len(state.conn.execute(select(schema.inbox.c.id).where(schema.inbox.c.source == source)).all())
+
+
+def test_credentials_are_checked_before_a_body_is_read_or_kept(served: Served) -> None:
+    huge = b"{" + b" " * (2 << 20)
+    before = {source: rows(served, source) for source in ("yandex", "iiko", "onec")}
+
+    yandex = requests.post(f"{served.url}/yandex/order", data=huge, timeout=30,
+                           headers={"Authorization": "Bearer forged", "X-Forwarded-For": "10.201.0.1"})
+    iiko = requests.post(f"{served.url}/iiko/webhook", data=huge, timeout=30,
+                         headers={"Authorization": "forged", "X-Forwarded-For": "10.201.0.1"})
+    exchange = requests.post(f"{served.url}/1c_exchange", data=huge, timeout=30,
+                             params={"type": "catalog", "mode": "file", "filename": "import.xml"},
+                             headers={"X-Forwarded-For": "10.201.0.1"})
+
+    assert (yandex.status_code, yandex.json()) == (401, {"reason": "unknown access token"})
+    assert iiko.status_code == 401 and iiko.json()["error"] == "unauthorized"
+    assert exchange.text.startswith("failure\nno HUBSESSID cookie")
+    assert {source: rows(served, source) for source in before} == before
+
+
+def test_what_an_unverified_caller_sends_is_kept_bounded_and_for_a_while(served: Served) -> None:
+    with served.daemon.runtime.store.transaction() as state:
+        old, _ = state.inbox.add("shop", "unverified", b"old", status="rejected", error="body larger than ...")
+        state.conn.execute(schema.inbox.update().where(schema.inbox.c.id == old).values(
+            received_at=utcnow() - dt.timedelta(days=2)))
+    huge = b"x" * (2 << 20)
+
+    answer = requests.post(f"{served.url}/shop/orders", data=huge, timeout=30,
+                           headers={SIGNATURE_HEADER: "forged", "X-Forwarded-For": "10.202.0.1"})
+
+    assert answer.status_code == 413 and "larger than" in answer.json()["message"]
+    with served.daemon.runtime.store.reading() as state:
+        kept = state.conn.execute(select(schema.inbox.c.body).where(
+            schema.inbox.c.source == "shop", schema.inbox.c.entity == "unverified")).scalars().all()
+    assert kept == [huge[:100]]
+
+
+def test_a_client_failing_its_credentials_again_and_again_is_throttled_and_others_are_not(served: Served) -> None:
+    def restaurants(token: str, client: str) -> requests.Response:
+        return requests.get(f"{served.url}/yandex/restaurants", timeout=10,
+                            headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": client})
+
+    assert {restaurants("guess", "10.203.0.1").status_code for _ in range(10)} == {401}
+
+    throttled = restaurants(served.yandex_token, "10.203.0.1")
+    assert throttled.status_code == 429 and 0 < int(throttled.headers["Retry-After"]) <= 60
+    assert throttled.json()[0]["code"] == 429 and "too many failed credential checks" in throttled.text
+    assert restaurants(served.yandex_token, "10.203.0.2").status_code == 200
+
+
+def test_the_throttle_lets_a_client_try_again_once_its_failures_are_a_minute_old() -> None:
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    client = ("yandex", "10.0.0.1")
+    for _ in range(3):
+        throttle.failed(client)
+        now[0] += 10
+    assert throttle.wait(client, 3) == 30  # the first of the three is a minute old then
+    assert throttle.wait(client, 4) == 0
+    now[0] += 30
+    assert throttle.wait(client, 3) == 0
+
+
+def test_clients_sending_a_byte_now_and_then_do_not_stop_the_daemon_answering_orders(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(served.daemon.app.reading, "timeout", 2.0)
+    host, port = served.url.removeprefix("http://").split(":")
+    slow = []
+    for _ in range(24):
+        conn = socket.create_connection((host, int(port)), timeout=10, source_address=("127.0.0.2", 0))
+        conn.sendall(b"POST /shop/orders HTTP/1.1\r\nHost: hub\r\n")  # and nothing more, for now
+        slow.append(conn)
+    order = json_dumps({**TestChannelSandbox(seed=4).place_order(), "id": "while-slow"}).encode()
+    signature = "sha256=" + hmac.new(SHOP_SECRET.encode(), order, hashlib.sha256).hexdigest()
+
+    answer = requests.post(f"{served.url}/shop/orders", data=order, timeout=5,
+                           headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature})
+
+    assert answer.status_code == 200, answer.text
+    for conn in slow:  # every slow one is cut off by the deadline or refused at once: none holds a thread
+        conn.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            while conn.recv(4096):
+                pass
+        conn.close()
