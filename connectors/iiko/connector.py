@@ -400,7 +400,10 @@ class IikoConnector(Connector):
             return PriceEntry(product=str(data["product"]), price_type=PRICE_TYPE, amount=data["price"])
         if entity is not Entity.ORDERS:
             raise self._unsupported(entity, Mode.PULL)
-        return self._order(data)
+        try:
+            return self._order(data)
+        except (ValueError, ArithmeticError) as exc:  # a sum too large for money ("1e400") is iiko's bad data
+            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: {exc}") from None
 
     def _order(self, info: dict[str, Any]) -> Order:
         kind = order_kind(info)

@@ -231,6 +231,16 @@ def test_a_test_order_is_skipped_by_the_mapping_and_garbage_is_invalid(hub: Hub)
             hub.connector.decode(Entity.ORDERS, RawRecord(order, body))
 
 
+@pytest.mark.parametrize("amount", ["1e400", "-1e400", "1e999999"])
+def test_a_sum_too_large_for_money_is_an_invalid_record(hub: Hub, amount: str) -> None:
+    order = delivery(hub.iiko, ("cappuccino", "1", None))
+    info = hub.iiko.orders[order].info()
+    info["order"]["sum"] = amount
+
+    with pytest.raises(InvalidRecord, match=r"^iiko orders "):
+        hub.connector.decode(Entity.ORDERS, RawRecord(order, json_dumps(info).encode()))
+
+
 # --- webhooks ----------------------------------------------------------------------------------
 
 
