@@ -2,10 +2,14 @@
 
 A connector lists its endpoints in :meth:`hub.connector.Connector.endpoints`;
 the daemon mounts them under the source's path (``inbound.path`` in hub.yaml,
-``/<source>`` by default), refuses bodies over ``inbound.max_body``, and counts
-every request. The handler does what only the connector knows: it
-authenticates the caller as its system defines, checks the body, and answers
-in the system's own terms. What it accepts it hands to :class:`Inbound`::
+``/<source>`` by default), checks the caller's credentials before it reads a
+body where the protocol allows (:attr:`Endpoint.authenticate`, throttled per
+client after repeated failures), refuses bodies over ``inbound.max_body``,
+words its own refusals (404, 405, 413, 429, 500) as the endpoint's system
+expects (:attr:`Endpoint.refuse`), and counts every request. The handler does
+what only the connector knows: it authenticates the caller as its system
+defines, checks the body, and answers in the system's own terms. What it
+accepts it hands to :class:`Inbound`::
 
     def _order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         if not self._signed(request):
