@@ -77,7 +77,8 @@ class Endpoint:
     entity: Entity | None = None
     """What the bodies it takes carry; rejected bodies are kept under it."""
     refuse: Callable[[int, str], Response] | None = None
-    """How the system expects an error worded, for the refusals the daemon makes itself (413); None: hub's JSON."""
+    """How the system expects an error worded, for the refusals the daemon makes itself (404, 405, 413, 429, 500);
+    None: hub's JSON."""
     authenticate: Callable[[Request], Response | None] | None = None
     """Checks the caller's credentials from what precedes the body (headers, query, cookie): None when they hold,
     else the system's own refusal. The daemon asks it before it reads or keeps anything, and counts refusals

@@ -70,7 +70,8 @@ class Mounted:
             if response.status_code >= 400:
                 response.status_code = status
             return response
-        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                429: "too_many_requests"}
         return _json({"error": code.get(status, "internal"), "message": reason}, status)
 
 

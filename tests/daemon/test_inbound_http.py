@@ -317,6 +317,10 @@ def test_a_client_failing_its_credentials_again_and_again_is_throttled_and_other
     assert throttled.status_code == 429 and 0 < int(throttled.headers["Retry-After"]) <= 60
     assert throttled.json()[0]["code"] == 429 and "too many failed credential checks" in throttled.text
     assert restaurants(served.yandex_token, "10.203.0.2").status_code == 200
+    shop = [requests.post(f"{served.url}/shop/orders", data=b"{}", timeout=10,
+                          headers={SIGNATURE_HEADER: "forged", "X-Forwarded-For": "10.203.0.3"}) for _ in range(11)]
+    assert [a.status_code for a in shop] == [401] * 10 + [429]
+    assert shop[-1].json()["error"] == "too_many_requests"
 
 
 def test_the_throttle_lets_a_client_try_again_once_its_failures_are_a_minute_old() -> None:
