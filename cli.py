@@ -165,17 +165,29 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--source", required=True, help="Source whose jobs to run.")
-@click.option("--entity", type=click.Choice([e.value for e in Entity]), help="Only jobs of this entity.")
+@click.option("--source", help="Run every job that reads from or writes to this source.")
+@click.option("--job", "jobs", multiple=True, metavar="NAME", help="Run this job (repeat for more).")
+@click.option("--all", "all_jobs", is_flag=True, help="Run every job in hub.yaml.")
+@click.option("--entity", type=click.Choice([e.value for e in Entity]), help="With --source: only jobs of this entity.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
 @click.option("--full", is_flag=True, help="Ignore the saved cursor and read everything again.")
 @click.pass_context
 @_errors_exit
-def sync(ctx: click.Context, source: str, entity: str | None, dry_run: bool, full: bool) -> None:
-    """Run a source's jobs once and print a summary."""
+def sync(ctx: click.Context, *, source: str | None, jobs: tuple[str, ...], all_jobs: bool, entity: str | None,
+         dry_run: bool, full: bool) -> None:
+    """Run jobs once (a source's, named ones, or all) and print a summary."""
+    if [bool(source), bool(jobs), all_jobs].count(True) != 1:
+        raise ConfigError(["say which jobs to run: --source NAME, --job NAME or --all (one of them)"],
+                          hint="hub status lists the jobs")
+    if entity and not source:
+        raise ConfigError(["--entity goes with --source"], hint="--job names the jobs to run itself")
     with _runtime(ctx) as runtime, _progress() as progress:
-        runs = operations.sync(runtime, source, entity=Entity(entity) if entity else None, dry_run=dry_run,
-                               full=full, progress=progress)
+        if source:
+            runs = operations.sync(runtime, source, entity=Entity(entity) if entity else None, dry_run=dry_run,
+                                   full=full, progress=progress)
+        else:
+            names = list(jobs) if jobs else list(runtime.config.jobs)
+            runs = operations.run_jobs(runtime, names, dry_run=dry_run, full=full, progress=progress)
     _print_runs(runs)
     sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
 
@@ -262,16 +274,17 @@ def deadletters() -> None:
 
 
 @deadletters.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include retried ones.")
+@click.option("--all", "show_all", is_flag=True, help="Include retried and dismissed ones.")
 @click.pass_context
 @_errors_exit
 def deadletters_list(ctx: click.Context, show_all: bool) -> None:
     """List dead letters."""
     with _runtime(ctx) as runtime:
         letters = operations.dead_letters(runtime.store, status=None if show_all else "open")
-    table = Table("id", "source", "entity", "record", "stage", "status", "reason", title="dead letters")
+    table = Table("id", "source", "entity", "record", "stage", "status", "attempts", "reason", title="dead letters")
     for d in letters:
-        table.add_row(str(d.id), d.source, d.entity, d.external_id or "", d.stage, d.status, d.reason)
+        table.add_row(str(d.id), d.source, d.entity, d.external_id or "", d.stage, d.status, str(d.attempts),
+                      d.reason)
     out.print(table)
     out.print(f"{len(letters)} dead letter(s).")
 
@@ -281,25 +294,38 @@ def deadletters_list(ctx: click.Context, show_all: bool) -> None:
 @click.pass_context
 @_errors_exit
 def deadletters_show(ctx: click.Context, letter_id: int) -> None:
-    """Show one dead letter with its payload."""
+    """Show one dead letter with its payload, laid out to read (the CLI is the admin's: nothing is masked)."""
     with _runtime(ctx) as runtime:
         d = operations.dead_letter(runtime.store, letter_id)
+    closed = [("closed by", d.closed_by), ("note", d.note)] if d.status == "dismissed" else []
     for label, value in [("id", d.id), ("source", d.source), ("entity", d.entity), ("record", d.external_id),
                          ("stage", d.stage), ("status", d.status), ("attempts", d.attempts),
-                         ("created", d.created_at), ("reason", d.reason)]:
+                         ("created", d.created_at), ("updated", d.updated_at), *closed, ("reason", d.reason)]:
         out.print(f"{label:>9}: {value}", highlight=False)
     out.print("  payload:")
-    click.echo(d.payload.decode("utf-8", "replace"))
+    click.echo(operations.readable_payload(d.payload))
 
 
 @deadletters.command("retry")
-@click.argument("letter_id", type=int)
+@click.argument("letter_ids", type=int, nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every open dead letter (narrowed by --source, --stage).")
+@click.option("--source", help="With --all: only this source's.")
+@click.option("--stage", type=click.Choice(["decode", "deliver"]), help="With --all: only those failed at this stage.")
 @click.pass_context
 @_errors_exit
-def deadletters_retry(ctx: click.Context, letter_id: int) -> None:
-    """Put a dead letter back where it failed and run its jobs again."""
+def deadletters_retry(ctx: click.Context, *, letter_ids: tuple[int, ...], every: bool, source: str | None,
+                      stage: str | None) -> None:
+    """Put dead letters back where they failed and run their jobs again; one that fails again keeps its id."""
+    if bool(letter_ids) == every or ((source or stage) and not every):
+        raise ConfigError(["name the dead letters to retry by id, or give --all (with --source, --stage)"],
+                          hint="hub deadletters list shows the open ones")
     with _runtime(ctx) as runtime:
-        runs = operations.retry_dead_letter(runtime, letter_id)
+        if every:
+            letter_ids = tuple(d.id for d in operations.dead_letters(runtime.store, source=source, stage=stage))
+        if not letter_ids:
+            out.print("no open dead letters to retry.")
+            return
+        runs = operations.retry_dead_letters(runtime, letter_ids)
     _print_runs(runs)
     sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
 
@@ -336,6 +362,24 @@ def demo(cycles: int) -> None:
                   f"{sum(not c.ok for c in report.checks)} source check(s) failed", highlight=False)
     out.print(f"look inside: {report.handoff}   (sandboxes are stopped now)", highlight=False)
     sys.exit(OK if report.went_through else FAILED)
+
+
+@deadletters.command("dismiss")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why it needs no retry (kept as the letter's note).")
+@click.pass_context
+@_errors_exit
+def deadletters_dismiss(ctx: click.Context, letter_ids: tuple[int, ...], reason: str) -> None:
+    """Close dead letters without a retry: they stop counting as open, so the alert on them clears."""
+    import getpass
+
+    try:
+        by = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container's user with no name
+        by = "cli"
+    with _runtime(ctx) as runtime:
+        letters = operations.dismiss_dead_letters(runtime.store, letter_ids, by=by, reason=reason)
+    out.print(f"dismissed {len(letters)} dead letter(s): {', '.join(str(d.id) for d in letters)}.", highlight=False)
 
 
 @main.command()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qsl
+
+from lxml import etree
 
 from hub.connector import Connector
 from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
@@ -13,6 +18,7 @@ from hub.model import Entity, personal_names
 from hub.registry import connector_types, job_types, suggest
 from hub.runtime import Runtime
 from hub.state import DeadLetter, RunInfo, StateStore
+from hub.values import json_dumps, json_loads
 
 
 @dataclass(frozen=True)
@@ -82,13 +88,23 @@ def sync(runtime: Runtime, source: str, *, entity: Entity | None = None, dry_run
     """Run every job that reads from or writes to ``source`` (optionally of one entity) once."""
     if source not in runtime.config.sources:
         raise ConfigError([f"no source named {source!r}"], hint=suggest(source, list(runtime.config.sources)))
-    jobs = {n: j for n, j in runtime.config.jobs_for(source).items()
-            if entity is None or job_types()[j.type].entity is entity}
+    jobs = [n for n, j in runtime.config.jobs_for(source).items()
+            if entity is None or job_types()[j.type].entity is entity]
     if not jobs:
         raise ConfigError([f"no job reads from or writes to {source!r}"
                            + (f" for {entity.value}" if entity else "")],
                           hint="add one under jobs: in hub.yaml")
-    return [run_job(runtime, name, dry_run=dry_run, full=full, progress=progress) for name in jobs]
+    return run_jobs(runtime, jobs, dry_run=dry_run, full=full, progress=progress)
+
+
+def run_jobs(runtime: Runtime, names: Sequence[str], *, dry_run: bool = False, full: bool = False,
+             progress: Progress | None = None) -> list[tuple[RunInfo, RunContext]]:
+    """Run the jobs ``names`` once each, in that order; every name is checked before any of them runs."""
+    for name in names:
+        runtime.job_config(name)
+    if not names:
+        raise ConfigError(["hub.yaml has no jobs"], hint="add one under jobs: in hub.yaml")
+    return [run_job(runtime, name, dry_run=dry_run, full=full, progress=progress) for name in names]
 
 
 @dataclass
@@ -124,9 +140,10 @@ def status(store: StateStore, *, runs: int = 10) -> Status:
                       cursors=state.cursors.all())
 
 
-def dead_letters(store: StateStore, *, status: str | None = "open") -> list[DeadLetter]:
+def dead_letters(store: StateStore, *, status: str | None = "open", source: str | None = None,
+                 stage: str | None = None) -> list[DeadLetter]:
     with store.transaction() as state:
-        return [_cleaned(letter) for letter in state.dead_letters.list(status)]
+        return [_cleaned(letter) for letter in state.dead_letters.list(status, source=source, stage=stage)]
 
 
 def dead_letter(store: StateStore, letter_id: int) -> DeadLetter:
@@ -144,17 +161,61 @@ def _cleaned(letter: DeadLetter) -> DeadLetter:
     return replace(letter, reason=clean_error(letter.reason, names))
 
 
-def retry_dead_letter(runtime: Runtime, letter_id: int) -> list[tuple[RunInfo, RunContext]]:
-    """Put a dead letter's record back where it failed and run its source's jobs for that entity again."""
-    letter = dead_letter(runtime.store, letter_id)
-    if letter.status != "open":
-        raise ConfigError([f"dead letter {letter_id} is {letter.status}, not open"])
+def readable_payload(payload: bytes) -> str:
+    """A dead letter's payload as a person reads it: JSON indented (numbers exactly as sent), XML indented,
+    a form body one field a line decoded; anything else as text."""
+    text = payload.decode("utf-8", "replace")
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        with contextlib.suppress(ValueError):
+            return json_dumps(json_loads(stripped), indent=2)
+    if stripped.startswith("<"):
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+        with contextlib.suppress(etree.XMLSyntaxError):
+            root = etree.fromstring(payload, parser)
+            return str(etree.tostring(root, encoding="unicode", pretty_print=True)).rstrip()
+    if "=" in stripped and not any(c.isspace() for c in stripped):
+        fields = parse_qsl(stripped, keep_blank_values=True)
+        if fields:
+            return "\n".join(f"{name}: {value}" for name, value in fields)
+    return text
+
+
+def _open_letters(store: StateStore, letter_ids: Sequence[int]) -> list[DeadLetter]:
+    """The letters ``letter_ids`` names, every one of them open, else a usage error naming those that are not."""
+    letters = [dead_letter(store, letter_id) for letter_id in dict.fromkeys(letter_ids)]
+    closed = [f"dead letter {letter.id} is {letter.status}, not open" for letter in letters if letter.status != "open"]
+    if closed:
+        raise ConfigError(closed, hint="hub deadletters list shows the open ones")
+    return letters
+
+
+def dismiss_dead_letters(store: StateStore, letter_ids: Sequence[int], *, by: str, reason: str) -> list[DeadLetter]:
+    """Close open dead letters without a retry, saying who and why: they no longer count as open (the alert on
+    ``hub_dead_letters_open`` clears) and stay listed under ``--all``."""
+    if not reason.strip():
+        raise ConfigError(["a dismissal needs a reason"], hint="say why with --reason, e.g. --reason 'entered by hand'")
+    letters = _open_letters(store, letter_ids)
+    with store.transaction() as state:
+        for letter in letters:
+            state.dead_letters.dismiss(letter.id, by=by, note=reason.strip())
+    return letters
+
+
+def retry_dead_letters(runtime: Runtime, letter_ids: Sequence[int]) -> list[tuple[RunInfo, RunContext]]:
+    """Put open dead letters' records back where they failed, then run the jobs of each source and entity they
+    came from once. A record that fails again comes back under the same letter id, one attempt more."""
+    letters = _open_letters(runtime.store, letter_ids)
     with runtime.store.transaction() as state:
-        if letter.stage == "decode" and letter.inbox_id is not None:
-            state.inbox.mark(letter.inbox_id, "pending")
-        elif letter.outbox_id is not None:
-            state.outbox.revive(letter.outbox_id)
-        else:
-            raise RecordError(f"dead letter {letter_id} has no inbox or outbox entry to retry")
-        state.dead_letters.mark(letter_id, "retried")
-    return sync(runtime, letter.source, entity=Entity(letter.entity))
+        for letter in letters:
+            if letter.stage == "decode" and letter.inbox_id is not None:
+                state.inbox.mark(letter.inbox_id, "pending")
+            elif letter.outbox_id is not None:
+                state.outbox.revive(letter.outbox_id)
+            else:
+                raise RecordError(f"dead letter {letter.id} has no inbox or outbox entry to retry")
+            state.dead_letters.mark(letter.id, "retried")
+    runs: list[tuple[RunInfo, RunContext]] = []
+    for source, entity in dict.fromkeys((letter.source, Entity(letter.entity)) for letter in letters):
+        runs += sync(runtime, source, entity=entity)
+    return runs

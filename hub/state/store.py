@@ -131,8 +131,14 @@ class DeadLetter:
     outbox_id: int | None
     run_id: int | None
     status: str
+    """``open`` until a person acts: ``retried`` (back where it failed; open again, same id, if it fails again)
+    or ``dismissed`` (closed without a retry, by ``closed_by`` for the reason in ``note``)."""
     attempts: int
+    """How many times the record failed: a retried one that fails again counts up here, under the same id."""
     created_at: dt.datetime
+    updated_at: dt.datetime | None = None
+    closed_by: str | None = None
+    note: str | None = None
 
 
 # --- the store ------------------------------------------------------------------------
@@ -650,17 +656,44 @@ class DeadLetters(_Repo):
     def add(self, *, source: str, entity: str, external_id: str | None, stage: str, reason: str,
             payload: bytes, inbox_id: int | None = None, outbox_id: int | None = None,
             run_id: int | None = None) -> int:
+        """Keep a failed record; one that already has a letter not dismissed (it was retried, or the channel sent
+        it again) fails under that letter's id, counting the attempt, so an operator follows one id throughout."""
         now = utcnow()
+        same = self._letter_of(source=source, entity=entity, external_id=external_id, stage=stage,
+                               inbox_id=inbox_id, outbox_id=outbox_id)
+        values = {"reason": reason, "payload": payload, "inbox_id": inbox_id, "outbox_id": outbox_id,
+                  "run_id": run_id, "status": "open", "updated_at": now}
+        if same is not None:
+            self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == same).values(
+                attempts=t.dead_letters.c.attempts + 1, **values))
+            return same
         row = self.conn.execute(t.dead_letters.insert().values(
-            source=source, entity=entity, external_id=external_id, stage=stage, reason=reason, payload=payload,
-            inbox_id=inbox_id, outbox_id=outbox_id, run_id=run_id, status="open", attempts=0,
-            created_at=now, updated_at=now).returning(t.dead_letters.c.id)).one()
+            source=source, entity=entity, external_id=external_id, stage=stage, attempts=1, created_at=now,
+            **values).returning(t.dead_letters.c.id)).one()
         return int(row.id)
 
-    def list(self, status: str | None = "open", limit: int = 100) -> list[DeadLetter]:
+    def _letter_of(self, *, source: str, entity: str, external_id: str | None, stage: str, inbox_id: int | None,
+                   outbox_id: int | None) -> int | None:
+        c = t.dead_letters.c
+        if external_id is not None:
+            record = c.external_id == external_id
+        elif inbox_id is not None or outbox_id is not None:
+            record = (c.inbox_id == inbox_id) if inbox_id is not None else (c.outbox_id == outbox_id)
+        else:
+            return None
+        return self.conn.execute(select(c.id).where(
+            c.source == source, c.entity == entity, c.stage == stage, record, c.status.in_(("open", "retried"))
+        ).order_by(c.id.desc()).limit(1)).scalar()
+
+    def list(self, status: str | None = "open", limit: int = 100, *, source: str | None = None,
+             stage: str | None = None) -> list[DeadLetter]:
         query = select(t.dead_letters).order_by(t.dead_letters.c.id).limit(limit)
         if status is not None:
             query = query.where(t.dead_letters.c.status == status)
+        if source is not None:
+            query = query.where(t.dead_letters.c.source == source)
+        if stage is not None:
+            query = query.where(t.dead_letters.c.stage == stage)
         return [_dead_letter(r) for r in self.conn.execute(query)]
 
     def get(self, letter_id: int) -> DeadLetter | None:
@@ -669,7 +702,12 @@ class DeadLetters(_Repo):
 
     def mark(self, letter_id: int, status: str) -> None:
         self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
-            status=status, attempts=t.dead_letters.c.attempts + 1, updated_at=utcnow()))
+            status=status, updated_at=utcnow()))
+
+    def dismiss(self, letter_id: int, *, by: str, note: str) -> None:
+        """Close it without a retry (the record is not wanted, or was entered in 1C by hand)."""
+        self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
+            status="dismissed", closed_by=by, note=note, updated_at=utcnow()))
 
     def count(self, status: str = "open") -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.dead_letters).where(
