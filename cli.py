@@ -26,6 +26,7 @@ from rich.table import Table
 import hub
 from hub import operations
 from hub.config import HubConfig, find_config_file, load_config
+from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
 from hub.jobs import RunContext
 from hub.model import Entity
@@ -139,6 +140,106 @@ def check(ctx: click.Context) -> None:
     failed = [r for r in results if not r.ok]
     out.print(f"{len(results) - len(failed)} of {len(results)} source(s) ok.")
     sys.exit(FAILED if failed else OK)
+
+
+_INIT_PICKS = ("organization", "warehouse", "price-type", "partner", "agreement", "currency", "retail-customer")
+"""The references ``hub init`` takes as flags of their own; any other as --value SETTING=…"""
+
+
+@main.command()
+@click.option("--url", help="The 1C publication: http://srv/trade (or its …/odata/standard.odata/).")
+@click.option("--user", "username", help="The 1C user hub connects as.")
+@click.option("--password-env", default="ONEC_PASSWORD", show_default=True, metavar="VAR",
+              help="Environment variable holding that user's password; hub.yaml reads it as ${VAR}.")
+@click.option("--preset", default="ut11", show_default=True, help="Mappings folder under mappings/onec/.")
+@click.option("--timezone", default="Europe/Moscow", show_default=True, help="The clock 1C's datetimes are in.")
+@click.option("--organization", help="Its name or Ref_Key.")
+@click.option("--warehouse", help="Its name or Ref_Key.")
+@click.option("--price-type", help="Its name or Ref_Key.")
+@click.option("--partner", help="Its name or Ref_Key.")
+@click.option("--agreement", help="Its name or Ref_Key.")
+@click.option("--currency", help="Its name or Ref_Key.")
+@click.option("--retail-customer", help="Its name or Ref_Key.")
+@click.option("--value", "more", multiple=True, metavar="SETTING=NAME-OR-REF",
+              help="Any other reference by its place under values: (contact_kinds.phone=Телефон контрагента).")
+@click.option("--output", "-o", default="hub.yaml", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", "-y", is_flag=True, help="Ask nothing: what no flag names and 1C holds one of is taken.")
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@_errors_exit
+def init(*, url: str | None, username: str | None, password_env: str, preset: str, timezone: str,
+         more: tuple[str, ...], output: Path, yes: bool, force: bool, **flags: str | None) -> None:
+    """Write a hub.yaml for a 1C base: read its organizations, warehouses, price types… and pick them by name.
+
+    Every reference (organization, warehouse, price type, …) is a name as 1C shows it or a Ref_Key; what
+    no flag gives is asked for, from a numbered list of what the base holds, unless --yes.
+    """
+    import os
+
+    from hub import init as setup
+
+    setup.refuse_overwrite(output, force=force)
+    answers = {name: value for name, value in flags.items() if value}
+    for item in more:
+        setting, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError([f"--value {item}: expected SETTING=NAME-OR-REF"])
+        answers[setting.strip()] = value
+    if yes and not (url and username):
+        raise ConfigError(["--url and --user are needed with --yes"])
+    url = url or click.prompt("1C publication URL (http://srv/trade)")
+    username = username or click.prompt("1C user")
+    password = os.environ.get(password_env)
+    if password is None:
+        if yes:
+            raise ConfigError([f"environment variable {password_env} is not set"],
+                              hint=f"export {password_env}=<the 1C user's password>; hub.yaml reads it from there")
+        password = click.prompt(f"password of {username} (hub.yaml will read it from ${password_env})",
+                                hide_input=True)
+    connection = setup.Connection(url, username, password_env, preset, timezone)
+    out.print(f"reading {url} as {username} (preset {preset})…", highlight=False)
+    picked: list[tuple[Choice, str]] = []
+    problems: list[str] = []
+    for choice in setup.read_choices(connection, password):
+        answer = setup.answer_for(choice, answers)
+        flag = f"--{choice.setting[-1]}".replace("_", "-")
+        if answer is not None:
+            picked.append((choice, setup.pick(choice, answer)))
+        elif yes:
+            ref = setup.unanswered(choice)
+            if ref is None:
+                problems.append(setup.unanswered_problem(
+                    choice, flag if flag[2:] in _INIT_PICKS else f"--value {setup.setting_name(choice)}=…"))
+            else:
+                picked.append((choice, ref))
+        else:
+            picked.append((choice, _ask(choice)))
+    if problems:
+        raise ConfigError(problems, hint="names as 1C shows them, or Ref_Keys; `hub init --help` lists the flags")
+    output.write_text(setup.render(connection, picked), encoding="utf-8")
+    for choice, ref in picked:
+        out.print(f"  values.{setup.setting_name(choice)}: {ref}  {choice.options.get(ref, '')}", highlight=False)
+    out.print(f"wrote {output}; next: export {password_env}=…, then hub --config {output} check", highlight=False)
+
+
+def _ask(choice: Choice) -> str:
+    """Ask for one reference from a numbered list; a name or Ref_Key typed instead is taken too."""
+    from hub import init as setup
+
+    names = list(choice.options.items())
+    out.print(f"values.{setup.setting_name(choice)} ({choice.holder or 'a Ref_Key'}):", highlight=False)
+    for number, (_, name) in enumerate(names, start=1):
+        out.print(f"  {number}. {name}", highlight=False)
+    if not choice.complete:
+        out.print(f"  … {choice.holder} holds more: type a name or Ref_Key", highlight=False)
+    while True:
+        answer = click.prompt(f"pick 1-{len(names)}, or type a name or Ref_Key" if names else "its Ref_Key",
+                              default="1" if names else None)
+        if answer.isdigit() and 1 <= int(answer) <= len(names):
+            return names[int(answer) - 1][0]
+        try:
+            return setup.pick(choice, answer)
+        except ConfigError as exc:
+            err.print(f"{exc.problems[0]}; try again", highlight=False, markup=False)
 
 
 @main.command()

@@ -140,6 +140,20 @@ class WriteResult:
     action: Literal["created", "updated", "unchanged"]
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A reference a source's settings need (``values.<setting>``), with what the system holds to pick it from."""
+
+    setting: tuple[str | int, ...]
+    """Where it goes under ``values``: ("venues", "main", "warehouse")."""
+    holder: str | None
+    """What the system keeps such references in (``Catalog_Склады``); None when it does not say."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Reference → name, in the system's order; empty when ``holder`` is None."""
+    complete: bool = True
+    """False when ``holder`` holds more than ``options`` lists (a long catalog of counterparties)."""
+
+
 class ChannelState(Protocol):
     """What a connector keeps in the state DB for its channel: JSON payloads by kind and key.
 
@@ -236,6 +250,15 @@ class Connector(ABC):
     def sandbox(cls) -> Sandbox | None:
         """A fresh local emulator of the system, for tests and ``hub demo``; None if there is none."""
         return None
+
+    @classmethod
+    def choices(cls, settings: SourceSettings, context: ConnectorContext) -> list[Choice]:
+        """The references a new source of this type needs in its settings, each with what the system holds to
+        pick from by name (for ``hub init``); ``settings`` are the connection's, without those references.
+
+        None by default: a source whose settings name nothing in its system.
+        """
+        return []
 
     @abstractmethod
     def check(self) -> str:

@@ -110,6 +110,8 @@ class Preset:
     stock_resource: str
     price_type: str
     extra: tuple[str, ...] = ()
+    catalogs: tuple[str, ...] = ()
+    """Catalogs of this configuration alone that an order refers to, published with their names only."""
     order_props: tuple[Prop, ...] = ()
     """The configuration's own order attributes beyond the ones every preset has."""
     line_props: tuple[Prop, ...] = ()
@@ -123,19 +125,24 @@ PRICES = "InformationRegister_ЦеныНоменклатуры"
 BARCODES = "InformationRegister_ШтрихкодыНоменклатуры"
 SHOPS = "Catalog_Магазины"
 UNITS = "Catalog_УпаковкиЕдиницыИзмерения"
+ORGANIZATIONS = "Catalog_Организации"
+CURRENCIES = "Catalog_Валюты"
+CONTACT_KINDS = "Catalog_ВидыКонтактнойИнформации"
+PARTNERS = "Catalog_Партнеры"
+AGREEMENTS = "Catalog_СоглашенияСКлиентами"
 RECEIPT_DOCUMENT = "Document_ПоступлениеТоваровУслуг"
 """The recorder of seeded stock receipts; not published, only named in ``Recorder_Type``."""
 
 # The attributes of УТ 11's ЗаказКлиента a channel order fills (from the configuration's metadata as
 # published; enum values travel as their names).
-_UT11_ORDER = (Prop("Организация_Key", "guid"), Prop("Партнер_Key", "guid"), Prop("Соглашение_Key", "guid"),
-               Prop("Валюта_Key", "guid"), Prop("ХозяйственнаяОперация", "string"), Prop("Статус", "string"),
+_UT11_ORDER = (_ref("Организация", ORGANIZATIONS), _ref("Партнер", PARTNERS), _ref("Соглашение", AGREEMENTS),
+               _ref("Валюта", CURRENCIES), Prop("ХозяйственнаяОперация", "string"), Prop("Статус", "string"),
                Prop("ЦенаВключаетНДС", "bool"), Prop("ФормаОплаты", "string"), Prop("ДатаПоДаннымКлиента", "date"),
                Prop("ЖелаемаяДатаОтгрузки", "date"), Prop("АдресДоставки", "string"))
 _UT11_LINE = (Prop("КоличествоУпаковок", "number"), Prop("СуммаРучнойСкидки", "number"),
               Prop("Склад_Key", "guid", ref="Catalog_Склады"), Prop("ВидЦены_Key", "guid", ref=PRICE_TYPES),
               Prop("Отменено", "bool"))
-_UNF_ORDER = (Prop("Организация_Key", "guid"), Prop("ВалютаДокумента_Key", "guid"),
+_UNF_ORDER = (_ref("Организация", ORGANIZATIONS), _ref("ВалютаДокумента", CURRENCIES),
               Prop("ДатаВходящегоДокумента", "date"), Prop("АдресДоставки", "string"))
 _UNF_LINE = (Prop("СуммаСкидкиНаценки", "number"),)
 
@@ -143,7 +150,8 @@ PRESETS: dict[str, Preset] = {
     "ut11": Preset(warehouses="Catalog_Склады", order="Document_ЗаказКлиента", order_lines="Товары",
                    order_warehouse="Склад", order_external_number="НомерПоДаннымКлиента",
                    stock="AccumulationRegister_ТоварыНаСкладах", stock_warehouse="Склад", stock_resource="ВНаличии",
-                   price_type="ВидЦены", order_props=_UT11_ORDER, line_props=_UT11_LINE),
+                   price_type="ВидЦены", order_props=_UT11_ORDER, line_props=_UT11_LINE,
+                   catalogs=(PARTNERS, AGREEMENTS)),
     "unf": Preset(warehouses="Catalog_СтруктурныеЕдиницы", order="Document_ЗаказПокупателя", order_lines="Запасы",
                   order_warehouse="СтруктурнаяЕдиницаРезерв", order_external_number="НомерВходящегоДокумента",
                   stock="AccumulationRegister_ЗапасыНаСкладах", stock_warehouse="СтруктурнаяЕдиница",
@@ -166,11 +174,12 @@ def published_sets(preset: Preset) -> list[SetSpec]:
         SetSpec(CUSTOMERS, Kind.CATALOG, (Prop("НаименованиеПолное", "string"), Prop("ИНН", "string", length=12),
                                           Prop("Комментарий", "string")),
                 tables={"КонтактнаяИнформация": (Prop("LineNumber", "int64"), Prop("Тип", "string"),
-                                                 Prop("Вид_Key", "guid"), Prop("Представление", "string"),
+                                                 _ref("Вид", CONTACT_KINDS), Prop("Представление", "string"),
                                                  Prop("НомерТелефона", "string"), Prop("АдресЭП", "string"))}),
         SetSpec(preset.warehouses, Kind.CATALOG, (Prop("ТипСклада", "string"),)),
         SetSpec(PRICE_TYPES, Kind.CATALOG, (Prop("ЦенаВключаетНДС", "bool"),)),
         *[SetSpec(name, Kind.CATALOG, (_ref("Склад", preset.warehouses),)) for name in preset.extra],
+        *[SetSpec(name, Kind.CATALOG) for name in (ORGANIZATIONS, CURRENCIES, CONTACT_KINDS, *preset.catalogs)],
         SetSpec(preset.order, Kind.DOCUMENT,
                 (_ref("Контрагент", CUSTOMERS), warehouse_ref, Prop(preset.order_external_number, "string"),
                  Prop("СуммаДокумента", "number"), Prop("Комментарий", "string"), *preset.order_props),

@@ -34,9 +34,9 @@ from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
-from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected
-from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, unknown_fields
+from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
 from hub.model import Customer, Entity, Order, Record
 from hub.registry import suggest
 from hub.values import json_dumps, json_loads, utcnow
@@ -52,6 +52,9 @@ PRESET_ID_KEY = "onec"
 EXAMPLE_REF = "5a3c0e1e-0a1d-4c1e-8f00-000000000001"
 """What a Ref_Key looks like, for messages about a value that is none."""
 RECORD_LEVEL_STATUSES = frozenset({400, 409, 412, 500})
+CHOICES_LISTED = 50
+"""The most items of one catalog ``hub init`` offers by name; past that it takes a name or Ref_Key typed in."""
+"""1C refusals that concern the record being written, not the connection: dead letter, go on."""
 """1C refusals that concern the record being written, not the connection: dead letter, go on."""
 
 
@@ -127,10 +130,14 @@ class OneCConnector(Connector):
         assert isinstance(settings, OneCSettings)
         self.preset = settings.preset
         self.values = settings.values
-        http = context.http(settings, service_root(settings.url), auth=(settings.username, settings.password))
-        self.client = OneCClient(http, timezone=context.timezone, allowed_only=settings.allowed_only,
-                                 page_size=settings.page_size)
+        self.client = self._client(settings, context)
         self.mappings = self._load_preset(settings)
+
+    @staticmethod
+    def _client(settings: OneCSettings, context: ConnectorContext) -> OneCClient:
+        http = context.http(settings, service_root(settings.url), auth=(settings.username, settings.password))
+        return OneCClient(http, timezone=context.timezone, allowed_only=settings.allowed_only,
+                          page_size=settings.page_size)
 
     @classmethod
     def sandbox(cls) -> OneCSandbox:
@@ -140,11 +147,10 @@ class OneCConnector(Connector):
 
     def _load_preset(self, settings: OneCSettings) -> dict[tuple[Entity, str], CompiledMapping]:
         """Every mapping of the preset, by (entity, direction); broken files stop hub with their problems."""
-        wanted = [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]
         return self.context.mapping_set(
-            {(e, direction): f"onec/{self.preset}/{e.value}.{direction}.yaml" for e, direction in wanted},
-            settings.values, hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ must load; "
-                                  "`hub mappings check` shows the grammar problems")
+            _preset_files(self.preset), settings.values,
+            hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ must load; "
+                 "`hub mappings check` shows the grammar problems")
 
     def required_objects(self) -> list[str]:
         """The 1C objects the preset reads or writes: what must be in the OData composition."""
@@ -159,6 +165,31 @@ class OneCConnector(Connector):
 
     # --- the connector interface ---------------------------------------------------------------
 
+    @classmethod
+    def choices(cls, settings: SourceSettings, context: ConnectorContext) -> list[Choice]:
+        """Every ``values:`` entry the preset's mappings read, with the catalog ``$metadata`` says it points to
+        and that catalog's items (not marked for deletion, no groups) by name."""
+        assert isinstance(settings, OneCSettings)
+        from hub.config import bundled_mappings
+
+        folder = context.mappings or bundled_mappings()
+        client = cls._client(settings, context)
+        try:
+            types = metadata.record_types(client.metadata())
+            holders: dict[tuple[str | int, ...], str | None] = {}
+            for relative in _preset_files(settings.preset).values():
+                mapping = load_unbound(folder / relative, timezone=context.timezone)
+                record = cls._as_mapped(mapping, types)
+                pointing = {ref.use.config: ref.points_to for ref in config_references(mapping, record)} \
+                    if record is not None else {}
+                for use in mapping.config_uses:
+                    if holders.get(use.config) is None:
+                        holders[use.config] = pointing.get(use.config)
+            return [_choice(client, types, setting, holder) for setting, holder in holders.items()]
+        finally:
+            client.http.close()
+
+
     def check(self) -> str:
         """The preset's objects are published, with every field its mappings name, and ``values:`` exist in 1C.
 
@@ -171,8 +202,8 @@ class OneCConnector(Connector):
         if missing:
             raise ConfigError(
                 [f"1C does not publish {len(missing)} object(s) preset {self.preset!r} needs: {', '.join(missing)}"],
-                hint="in 1C open «Настройка стандартного интерфейса OData» (Администрирование → Обслуживание) and "
-                     "add them to the composition: " + ", ".join(missing))
+                hint="in 1C open «Настройка стандартного интерфейса OData» (Администрирование → Синхронизация "
+                     "данных) and add them to the composition: " + ", ".join(missing) + "; see docs/onec.md")
         types = metadata.record_types(self.client.metadata())
         problems: list[str] = []
         references: list[ConfigReference] = []
@@ -190,7 +221,8 @@ class OneCConnector(Connector):
         return (f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs, with every "
                 f"field its mappings name; {checked} reference(s) in values found in the base")
 
-    def _as_mapped(self, mapping: CompiledMapping, types: dict[str, RecordType]) -> RecordType | None:
+    @staticmethod
+    def _as_mapped(mapping: CompiledMapping, types: dict[str, RecordType]) -> RecordType | None:
         """A row of ``mapping``'s 1C object as the mapping sees it: read through its options, or as written."""
         if mapping.direction == "out":
             return types.get(mapping.target or "")
@@ -388,6 +420,29 @@ class OneCConnector(Connector):
 
 _RECORD_FIELDS = frozenset({"Recorder", "Recorder_Type", "Period", "LineNumber", "Active", "RecordType"})
 """An accumulation register row's own fields, which its Balance does not have."""
+
+
+def _preset_files(preset: str) -> dict[tuple[Entity, str], str]:
+    """Every mapping file of ``preset`` by (entity, direction), relative to the mappings folder."""
+    wanted = [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]
+    return {(e, direction): f"onec/{preset}/{e.value}.{direction}.yaml" for e, direction in wanted}
+
+
+def _choice(client: OneCClient, types: dict[str, RecordType], setting: tuple[str | int, ...],
+            holder: str | None) -> Choice:
+    """The items of ``holder`` an integrator may pick for ``setting``: live ones, by name, the first
+    :data:`CHOICES_LISTED`."""
+    record = types.get(holder or "")
+    if holder is None or record is None or "Description" not in record.fields:
+        return Choice(setting, holder)
+    condition = "DeletionMark eq false" + (" and IsFolder eq false" if "IsFolder" in record.fields else "")
+    options: dict[str, str] = {}
+    for row in client.iter_rows(holder, filter=condition, select=["Ref_Key", "Description"], orderby="Description",
+                                page_size=CHOICES_LISTED + 1):
+        if len(options) == CHOICES_LISTED:
+            return Choice(setting, holder, options, complete=False)
+        options[str(row["Ref_Key"])] = str(row["Description"]).strip()
+    return Choice(setting, holder, options)
 
 
 def _value_at(values: Any, path: tuple[str | int, ...]) -> Any:

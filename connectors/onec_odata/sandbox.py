@@ -80,10 +80,15 @@ from connectors.onec_odata._refusal import (
     unsupported,
 )
 from connectors.onec_odata._schema import (
+    AGREEMENTS,
     BARCODES,
+    CONTACT_KINDS,
+    CURRENCIES,
     CUSTOMERS,
     EDM,
     GOODS,
+    ORGANIZATIONS,
+    PARTNERS,
     PRESETS,
     PRICE_TYPES,
     PRICES,
@@ -115,12 +120,28 @@ _HTML_404 = ("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>
              "</head><body><h1>Not Found</h1><p>The requested URL was not found on this server.</p>"
              "<hr><address>Apache/2.4.62 (Debian) Server at 127.0.0.1</address></body></html>\n")
 _CACHED_QUERIES = 8
-_STAND_IN_REFS = {"organization": "5a3c0e1e-0a1d-4c1e-8f00-000000000001",
-                  "partner": "5a3c0e1e-0a1d-4c1e-8f00-000000000002",
-                  "agreement": "5a3c0e1e-0a1d-4c1e-8f00-000000000003",
-                  "currency": "5a3c0e1e-0a1d-4c1e-8f00-000000000004"}
-_CONTACT_KINDS = {"Телефон": "9e2d6c43-5a1b-11f0-8c1e-00155d01c80a",
-                  "АдресЭлектроннойПочты": "9e2d6c44-5a1b-11f0-8c1e-00155d01c80a"}
+# The references an order is filled with, as an integrator would find them in a small УТ 11 base; the first
+# of each is what preset_values() picks (config/hub.yaml copies these Ref_Keys).
+_REFERENCES: dict[str, list[dict[str, Any]]] = {
+    ORGANIZATIONS: [
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000001", "Code": "00-000001", "Description": "ООО «Тверская»"},
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000011", "Code": "00-000002",
+         "Description": "ИП Смирнова Анна Сергеевна"}],
+    PARTNERS: [
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000002", "Code": "00-000001", "Description": "Розничный покупатель"},
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000012", "Code": "00-000002", "Description": "Яндекс Еда"}],
+    AGREEMENTS: [
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000003", "Code": "00-000001", "Description": "Розничные продажи"},
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000013", "Code": "00-000002",
+         "Description": "Доставка через агрегатор"}],
+    CURRENCIES: [
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000004", "Code": "643", "Description": "RUB"}],
+    CONTACT_KINDS: [
+        {"Ref_Key": "9e2d6c43-5a1b-11f0-8c1e-00155d01c80a", "Code": "", "Description": "Телефон контрагента",
+         "Predefined": True, "PredefinedDataName": "ТелефонКонтрагента"},
+        {"Ref_Key": "9e2d6c44-5a1b-11f0-8c1e-00155d01c80a", "Code": "", "Description": "Email контрагента",
+         "Predefined": True, "PredefinedDataName": "EmailКонтрагента"}],
+}
 Rows = Callable[[], Iterable[Mapping[str, Any]]]
 
 
@@ -179,19 +200,16 @@ class OneCSandbox(Sandbox):
         return next(name for name, preset in PRESETS.items() if preset is self.presets[0])
 
     def preset_values(self) -> dict[str, Any]:
-        """The references the shipped presets' mappings read (``values:`` of a 1C source), from this base.
-
-        Organisation, partner, agreement and currency are not seeded as catalogs: fixed
-        references stand in for them, as they would be copied from a real base.
-        """
+        """The references the shipped presets' mappings read (``values:`` of a 1C source), from this base."""
         preset = self.presets[0]
         warehouses = self.rows(preset.warehouses)
         retail = next(row for row in self.rows(CUSTOMERS) if row["Description"] == "Розничный покупатель")
-        return {"organization": _STAND_IN_REFS["organization"], "partner": _STAND_IN_REFS["partner"],
-                "agreement": _STAND_IN_REFS["agreement"], "currency": _STAND_IN_REFS["currency"],
-                "price_type": self.rows(PRICE_TYPES)[0]["Ref_Key"], "retail_customer": retail["Ref_Key"],
-                "venues": {"main": {"warehouse": warehouses[0]["Ref_Key"]}},
-                "contact_kinds": {"phone": _CONTACT_KINDS["Телефон"], "email": _CONTACT_KINDS["АдресЭлектроннойПочты"]}}
+        first = {name: rows[0]["Ref_Key"] for name, rows in _REFERENCES.items()}
+        phone, email = (row["Ref_Key"] for row in _REFERENCES[CONTACT_KINDS])
+        return {"organization": first[ORGANIZATIONS], "partner": first[PARTNERS], "agreement": first[AGREEMENTS],
+                "currency": first[CURRENCIES], "price_type": self.rows(PRICE_TYPES)[0]["Ref_Key"],
+                "retail_customer": retail["Ref_Key"], "venues": {"main": {"warehouse": warehouses[0]["Ref_Key"]}},
+                "contact_kinds": {"phone": phone, "email": email}}
 
     # --- the base's side, for tests, the demo and the bench ---------------------------------
 
@@ -285,6 +303,8 @@ class OneCSandbox(Sandbox):
             return [_catalog_row(warehouse, ТипСклада="РозничныйМагазин") for warehouse in cafe.warehouses]
         if name == PRICE_TYPES:
             return [_catalog_row(price_type, ЦенаВключаетНДС=True) for price_type in cafe.price_types]
+        if name in _REFERENCES:
+            return [dict(row) for row in _REFERENCES[name]]
         if name == SHOPS:
             return [{"Ref_Key": self._refs(), "Code": "00-000001", "Description": "Кофейня на Тверской",
                      "Склад_Key": cafe.warehouses[1].ref}]
@@ -675,10 +695,11 @@ def _catalog_row(item: _seed.Good | _seed.Customer | _seed.Named, **more: Any) -
 
 
 def _customer_row(customer: _seed.Customer) -> dict[str, Any]:
-    contacts = [{"Тип": "Телефон", "Вид_Key": _CONTACT_KINDS["Телефон"], "Представление": customer.phone,
+    phone_kind, email_kind = (row["Ref_Key"] for row in _REFERENCES[CONTACT_KINDS])
+    contacts = [{"Тип": "Телефон", "Вид_Key": phone_kind, "Представление": customer.phone,
                  "НомерТелефона": customer.phone}] if customer.phone else []
     if customer.email:
-        contacts.append({"Тип": "АдресЭлектроннойПочты", "Вид_Key": _CONTACT_KINDS["АдресЭлектроннойПочты"],
+        contacts.append({"Тип": "АдресЭлектроннойПочты", "Вид_Key": email_kind,
                          "Представление": customer.email, "АдресЭП": customer.email})
     return _catalog_row(customer, НаименованиеПолное=customer.name,
                         КонтактнаяИнформация=[{"LineNumber": n, **row} for n, row in enumerate(contacts, start=1)])

@@ -22,10 +22,10 @@ published as a JSON Schema in ``mappings/schema.json``.
 from __future__ import annotations
 
 from hub.mapping._against import ConfigReference, RecordType, config_references, unknown_fields
-from hub.mapping._load import check_paths, load_mapping
+from hub.mapping._load import check_paths, load_mapping, load_unbound
 from hub.mapping._mapping import CompiledMapping, ConfigUse, FieldUse
 from hub.mapping._preview import preview
 from hub.mapping._runtime import DictLinks, LinkResolver
 
 __all__ = ["CompiledMapping", "ConfigReference", "ConfigUse", "DictLinks", "FieldUse", "LinkResolver", "RecordType",
-           "check_paths", "config_references", "load_mapping", "preview", "unknown_fields"]
+           "check_paths", "config_references", "load_mapping", "load_unbound", "preview", "unknown_fields"]

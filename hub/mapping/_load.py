@@ -56,6 +56,15 @@ def load_mapping(path: Path, *, timezone: ZoneInfo | None = None,
     return mapping
 
 
+def load_unbound(path: Path, *, timezone: ZoneInfo | None = None) -> CompiledMapping:
+    """Compile the mapping at ``path`` with its ``config:`` references left unbound: enough to learn which
+    configuration values it needs (its ``config_uses``) before there is a configuration (``hub init``)."""
+    mapping, problems = compile_file(path, timezone=timezone, config=None)
+    if mapping is None:
+        raise ConfigError(problems, hint="run `hub mappings check` after fixing the file")
+    return mapping
+
+
 def mapping_files(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
     """Every mapping file under ``paths`` (files and folders), and the paths that do not exist."""
     files: list[Path] = []
