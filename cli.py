@@ -542,12 +542,20 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
 def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     """Run local sandboxes of the named systems, or of all, until Ctrl-C, for manual testing against hub.
 
-    Name a system by its connector type or the start of it (`hub sandbox onec yandex`). Each prints its URL
-    and the hub.yaml settings that reach it.
+    Name a system by its connector type or the start of it (`hub sandbox onec yandex`). Each prints its URL,
+    the hub.yaml settings that reach it, and what it can be made to do: a guest orders, 1C changes a status,
+    iiko closes a sale. From another terminal, `hub sandbox do SYSTEM ACTION [NAME=VALUE…]` does it (e.g.
+    `hub sandbox do testchannel place-order items=CAP-300:2`), as does a POST to the sandbox's /_sandbox/.
     """
-    from hub.sandbox import start_sandboxes
+    from hub.sandbox import control_help, run_action, start_sandboxes
     from hub.termination import Termination
 
+    if systems[:1] == ("do",):
+        if len(systems) < 3:
+            raise ConfigError(["hub sandbox do needs a SYSTEM and an ACTION"],
+                              hint="hub sandbox SYSTEM prints what each sandbox can be made to do")
+        click.echo(json_dumps(run_action(systems[1], systems[2], systems[3:], port=port), indent=2))
+        return
     termination = Termination()
     termination.arm()  # before anything is printed: a caller may stop us then
     try:
@@ -561,6 +569,9 @@ def sandbox(systems: tuple[str, ...], port: int | None) -> None:
         settings = yaml.safe_dump({"type": type_name, **running.source_settings()}, allow_unicode=True,
                                   sort_keys=False)
         click.echo(textwrap.indent(settings, "    "), nl=False)
+        if actions := control_help(running, type_name):
+            out.print("  what you can make it do (or POST to the path, parameters as JSON):", highlight=False)
+            click.echo(textwrap.indent("\n".join(actions), "    "))
     out.print("Ctrl-C stops them.", highlight=False)
     try:
         termination.wait()

@@ -17,6 +17,13 @@ crash tests use:
   process at an exact point).
 
 Every request is recorded in :attr:`Sandbox.requests` so tests can count calls.
+
+An integrator drives a sandbox through its control endpoint, under ``/_sandbox/``
+where no real system has a path: ``GET /_sandbox/`` lists the :class:`Action` s the
+sandbox declares (:meth:`Sandbox.actions`), ``POST /_sandbox/<action path>`` runs
+one with its parameters as a JSON object or in the query string, and
+:func:`run_action` is ``hub sandbox do``. Control requests are neither recorded nor
+subject to faults, so they change nothing a test of the real protocol counts.
 """
 
 from __future__ import annotations
@@ -27,18 +34,117 @@ import socket
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Self
+from urllib.parse import quote
 
+import requests
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.inbound import json_response
+from hub.values import json_loads
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
+CONTROL = "/_sandbox"
+"""Where every sandbox serves its control endpoint; no emulated system has a path there."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an :class:`Action`: a name, what it means, and whether it may be left out."""
+
+    name: str
+    help: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something an integrator makes the emulated system do, as a person or the system itself would.
+
+    ``path`` is below ``/_sandbox/``; a ``{name}`` segment in it is a parameter
+    (``orders/{number}/status``). ``run`` takes the parameters as text, by name, and
+    returns what happened, as JSON; it raises :class:`ActionRefused` when it cannot.
+    """
+
+    name: str
+    path: str
+    summary: str
+    params: tuple[Param, ...]
+    run: Callable[[dict[str, str]], Any]
+
+    def url_path(self, args: Mapping[str, str]) -> str:
+        """The path of a call with ``args``, below the sandbox's URL (the path's parameters filled in)."""
+        segments = [quote(args[s[1:-1]], safe="") if _is_param(s) else s for s in self.path.split("/")]
+        return f"{CONTROL}/{'/'.join(segments)}"
+
+    def usage(self) -> str:
+        """``name param=… [optional=…]``, as ``hub sandbox do`` takes it."""
+        return " ".join([self.name, *(f"[{p.name}=…]" if p.optional else f"{p.name}=…" for p in self.params)])
+
+    def _match(self, segments: list[str]) -> dict[str, str] | None:
+        own = self.path.split("/")
+        if len(own) != len(segments) or any(not _is_param(o) and o != s for o, s in zip(own, segments, strict=True)):
+            return None
+        return {o[1:-1]: s for o, s in zip(own, segments, strict=True) if _is_param(o)}
+
+
+class ActionRefused(Exception):
+    """An action cannot be done as asked; ``status`` is the HTTP status the control endpoint answers with."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def number_param(name: str, text: str) -> Decimal:
+    """A parameter that is a number (``12``, ``-3``, ``0.25``)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise ActionRefused(f"{name}: {text!r} is not a number", 400)
+    return number
+
+
+def items_param(text: str) -> list[tuple[str, Decimal]]:
+    """An ``items`` parameter, ``ID:QUANTITY,ID:QUANTITY`` (a quantity left out is 1), as (id, quantity) pairs."""
+    items = []
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        item, _, quantity = word.rpartition(":") if ":" in word else (word, "", "1")
+        amount = number_param("items", quantity)
+        if not item or amount <= 0:
+            raise ActionRefused(f"items: {word!r} is not ID:QUANTITY with a quantity above 0", 400)
+        items.append((item, amount))
+    return items
+
+
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def attach_action(sandbox: Sandbox, example: str) -> Action:
+    """The ``attach`` action of a system that calls hub: from now on it calls hub at the URL given."""
+
+    def attach(args: dict[str, str]) -> dict[str, str]:
+        sandbox.attach(args["url"])
+        return {"attached": args["url"]}
+
+    return Action("attach", "attach", "call hub at this URL from now on (run hub daemon first)",
+                  (Param("url", f"hub daemon's URL and the source's inbound path, e.g. {example}"),), attach)
+
+
+def needs_attach(calls: str | None) -> str:
+    """Where an attached sandbox calls hub; refused, with what to do, while it is not attached."""
+    if calls is None:
+        raise ActionRefused("not attached to hub yet: run the attach action with hub daemon's URL first")
+    return calls
 
 
 @dataclass(frozen=True)
@@ -165,6 +271,10 @@ class Sandbox(ABC):
         """Options for a ``job_type`` job reading from this sandbox in ``hub demo``; None if it cannot feed one."""
         return {}
 
+    def actions(self) -> list[Action]:
+        """What an integrator can make this system do through ``/_sandbox/`` and ``hub sandbox do``."""
+        return []
+
     # --- serving -----------------------------------------------------------------------------
 
     @property
@@ -213,6 +323,8 @@ class Sandbox(ABC):
 
     def _wsgi(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
+        if request.path == CONTROL or request.path.startswith(CONTROL + "/"):
+            return self._control(request)(environ, start_response)
         seen = SeenRequest(request.method, request.path, request.query_string.decode("latin-1"),
                            dict(request.headers), request.get_data())
         with self._lock:
@@ -235,6 +347,56 @@ class Sandbox(ABC):
                 return []
         return response(environ, start_response)
 
+    def _control(self, request: Request) -> Response:
+        """The control endpoint: ``GET /_sandbox/`` lists the actions, ``POST /_sandbox/<path>`` runs one."""
+        segments = request.path.removeprefix(CONTROL).strip("/").split("/")
+        if segments == [""]:
+            if request.method != "GET":
+                return _refused(f"{CONTROL}/ lists the actions: use GET", 405)
+            return json_response({"sandbox": self.name, "actions": [
+                {"name": a.name, "method": "POST", "path": f"{CONTROL}/{a.path}", "summary": a.summary,
+                 "params": [{"name": p.name, "help": p.help, "optional": p.optional} for p in a.params]}
+                for a in self.actions()]})
+        for action in self.actions():
+            from_path = action._match(segments)
+            if from_path is None:
+                continue
+            if request.method != "POST":
+                return _refused(f"an action is run with POST {CONTROL}/{action.path}", 405)
+            try:
+                args = {**_control_args(request), **from_path}
+                known = {p.name for p in action.params}
+                missing = [p.name for p in action.params if not p.optional and not args.get(p.name)]
+                if unknown := sorted(set(args) - known):
+                    raise ActionRefused(f"{action.name} takes no {', '.join(unknown)}; it takes "
+                                        f"{', '.join(sorted(known)) or 'nothing'}", 400)
+                if missing:
+                    raise ActionRefused(f"{action.name} needs {', '.join(missing)}", 400)
+                return json_response(action.run(args))
+            except ActionRefused as refused:
+                return _refused(str(refused), refused.status)
+            except requests.RequestException as exc:
+                return _refused(f"hub did not answer: {exc}", 502)
+        return _refused(f"no action at {request.path}; GET {CONTROL}/ lists them", 404)
+
+
+def _control_args(request: Request) -> dict[str, str]:
+    """An action's parameters: the query string's, then a JSON object's (numbers and text alike, as text)."""
+    args = dict(request.args.items())
+    if request.get_data():
+        try:
+            body = json_loads(request.get_data())
+        except ValueError as exc:
+            raise ActionRefused(f"the body is not JSON: {exc}", 400) from None
+        if not isinstance(body, dict) or not all(isinstance(v, str | int | Decimal) for v in body.values()):
+            raise ActionRefused("the body must be a JSON object of texts and numbers", 400)
+        args.update({name: str(value) for name, value in body.items()})
+    return args
+
+
+def _refused(message: str, status: int) -> Response:
+    return json_response({"error": "refused", "message": message}, status)
+
 
 def available_sandboxes() -> dict[str, Sandbox]:
     """A fresh, unstarted sandbox of every installed connector type that has one, by type name, sorted."""
@@ -252,17 +414,9 @@ def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[st
     single sandbox elsewhere.
     """
     from hub.errors import ConfigError
-    from hub.registry import suggest
 
     types = available_sandboxes()
-    chosen: list[str] = []
-    for name in names or list(types):
-        matches = [t for t in types if t == name] or [t for t in types if t.startswith(name)]
-        if len(matches) != 1:
-            raise ConfigError([f"no sandbox named {name!r}" if not matches else
-                               f"{name!r} could be {', '.join(matches)}"], hint=suggest(name, list(types)))
-        chosen.append(matches[0])
-    chosen = list(dict.fromkeys(chosen))
+    chosen = list(dict.fromkeys(_resolve(name, types) for name in names or list(types)))
     if port is not None and len(chosen) != 1:
         raise ConfigError([f"--port {port} names one port for {len(chosen)} sandboxes"],
                           hint="name one system with --port, or leave each on its own fixed port")
@@ -277,3 +431,66 @@ def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[st
             sandbox.stop()
         raise
     return started
+
+
+def _resolve(name: str, types: Mapping[str, Sandbox]) -> str:
+    """The connector type ``name`` means: itself, or the one type starting with it."""
+    from hub.errors import ConfigError
+    from hub.registry import suggest
+
+    matches = [t for t in types if t == name] or [t for t in types if t.startswith(name)]
+    if len(matches) != 1:
+        raise ConfigError([f"no sandbox named {name!r}" if not matches else
+                           f"{name!r} could be {', '.join(matches)}"], hint=suggest(name, list(types)))
+    return matches[0]
+
+
+def control_help(sandbox: Sandbox, type_name: str) -> list[str]:
+    """Lines telling what ``sandbox`` can be made to do: each action's command, its HTTP call and summary."""
+    lines = []
+    for action in sandbox.actions():
+        lines.append(f"hub sandbox do {type_name} {action.usage()}")
+        lines.append(f"    POST {CONTROL}/{action.path}: {action.summary}")
+        lines.extend(f"    {p.name}: {p.help}" for p in action.params)
+    return lines
+
+
+def run_action(system: str, action_name: str, words: Sequence[str], *, port: int | None = None) -> Any:
+    """``hub sandbox do``: run an action of the sandbox of ``system`` serving on 127.0.0.1; return its answer.
+
+    ``words`` are the action's parameters as ``name=value``. The sandbox runs in
+    another process (``hub sandbox``), on its fixed port unless ``port`` says otherwise.
+    """
+    from hub.errors import ConfigError, HubError
+    from hub.registry import suggest
+
+    types = available_sandboxes()
+    type_name = _resolve(system, types)
+    sandbox = types[type_name]
+    actions = {action.name: action for action in sandbox.actions()}
+    action = actions.get(action_name)
+    if action is None:
+        raise ConfigError([f"the {type_name} sandbox has no action {action_name!r}"],
+                          hint=suggest(action_name, list(actions)))
+    args = dict(word.partition("=")[::2] for word in words)
+    known = {p.name for p in action.params}
+    problems = [f"{word!r} is not name=value" for word in words if not word.partition("=")[0] or "=" not in word]
+    problems += [f"{action.name} has no parameter {name!r}" for name in sorted(set(args) - known)]
+    problems += [f"{action.name} needs {p.name}=…" for p in action.params if not p.optional and p.name not in args]
+    if problems:
+        raise ConfigError(problems, hint=f"usage: hub sandbox do {type_name} {action.usage()}")
+    in_path = {p[1:-1] for p in action.path.split("/") if _is_param(p)}
+    url = f"http://127.0.0.1:{port or sandbox.port}{action.url_path(args)}"
+    try:
+        answer = requests.post(url, json={k: v for k, v in args.items() if k not in in_path}, timeout=60)
+    except requests.ConnectionError:
+        raise HubError(f"no {type_name} sandbox answers at 127.0.0.1:{port or sandbox.port}",
+                       hint=f"start it in another terminal: hub sandbox {type_name}") from None
+    try:
+        result = json_loads(answer.content)
+    except ValueError:
+        result = answer.text
+    if answer.status_code != 200:
+        message = result.get("message") if isinstance(result, dict) else result
+        raise HubError(f"{type_name} {action.name}: {message}")
+    return result

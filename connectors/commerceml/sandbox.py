@@ -60,7 +60,7 @@ from connectors.commerceml.writer import write_import, write_offers, write_order
 from hub.http import HttpClient
 from hub.inbound import json_response
 from hub.model import Customer, Order, OrderLine, Payment, PriceEntry, Product, StockLevel
-from hub.sandbox import Sandbox
+from hub.sandbox import Action, ActionRefused, Param, Sandbox, attach_action, items_param, needs_attach, number_param
 from hub.values import money, utcnow, zone
 
 EXCHANGE_PATH = "/bitrix/admin/1c_exchange.php"
@@ -156,6 +156,31 @@ class SiteSandbox(Sandbox):
         with self._data_lock:
             self.orders[order_id] = SiteOrder(document)
         return order_id
+
+    def actions(self) -> list[Action]:
+        return [Action("place-order", "orders", "a guest orders on the site; 1C's next sale query "
+                       "(hub's orders job) takes it",
+                       (Param("items", "ARTICLE:QUANTITY,… of the goods the site imported; random ones when left "
+                                       "out", optional=True),
+                        Param("phone", "the guest's phone; +79165550101 when left out", optional=True)),
+                       self._place_order_action)]
+
+    def _place_order_action(self, args: dict[str, str]) -> dict[str, Any]:
+        with self._data_lock:
+            goods = {good.article or good.id: good for good in self.goods.values() if not good.deleted}
+            prices = {offer: price for (offer, _), price in self.prices.items()}
+        if not goods:
+            raise ActionRefused("the site has imported no goods yet: run hub's catalog job to it first")
+        if args.get("items"):
+            wanted = items_param(args["items"])
+            if unknown := [article for article, _ in wanted if article not in goods]:
+                raise ActionRefused(f"the site has no {', '.join(unknown)}; it has {', '.join(goods)}", 404)
+        else:
+            wanted = [(article, Decimal(1)) for article in self._random.sample(sorted(goods), k=min(2, len(goods)))]
+        lines = [(goods[article].id, goods[article].name, quantity, prices.get(goods[article].id, Decimal(100)))
+                 for article, quantity in wanted]
+        order_id = self.add_order(lines, phone=args.get("phone") or "+79165550101")
+        return {"id": order_id, "total": self.orders[order_id].document.order.total}
 
     def forget_sessions(self) -> None:
         """Drop every exchange session, as PHP's session clean-up does after a while."""
@@ -347,6 +372,34 @@ class OneCDriver(Sandbox):
 
     def handle(self, request: Request) -> Response:
         return json_response({"goods": len(self.goods), "orders": len(self.orders), "hub": self.hub_url})
+
+    def actions(self) -> list[Action]:
+        return [attach_action(self, "http://127.0.0.1:8080/1c_exchange (the source's inbound.path)"),
+                Action("exchange", "exchange", "1C runs a full catalog exchange with hub: goods, prices and "
+                       "stock in import.xml and offers.xml",
+                       (Param("article", "a good whose stock changes first, e.g. CAP-300", optional=True),
+                        Param("quantity", "its new stock", optional=True)), self._exchange_action),
+                Action("take-orders", "orders", "1C takes the site's new orders from hub (the sale query), "
+                       "posts them and uploads its numbers back", (), self._take_orders_action)]
+
+    def _exchange_action(self, args: dict[str, str]) -> dict[str, Any]:
+        needs_attach(self.hub_url)
+        if args.get("article"):
+            good = next((g for g in self.goods.values() if g.article == args["article"]), None)
+            if good is None:
+                raise ActionRefused(f"1C has no {args['article']!r}; it has "
+                                    f"{', '.join(g.article for g in self.goods.values())}", 404)
+            quantity = number_param("quantity", args.get("quantity") or "0")
+            self.goods[good.id] = dataclasses.replace(good, quantity=quantity)
+        return {"uploaded": self.catalog_exchange(), "goods": len(self.goods)}
+
+    def _take_orders_action(self, args: dict[str, str]) -> dict[str, Any]:
+        needs_attach(self.hub_url)
+        taken = self.sale_exchange()
+        numbers = {key: f"ЗК-{len(self.orders) - len(taken) + n:05d}" for n, key in enumerate(taken, start=1)}
+        if taken:
+            self.upload_order_changes({key: {POSTED: "true", NUMBER_1C: number} for key, number in numbers.items()})
+        return {"taken": numbers}
 
     def demo_activity(self) -> list[str]:
         if self.hub_url is None:

@@ -63,8 +63,9 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.iiko._wire import decimal, format_datetime, integer, member, objects, text
 from connectors.iiko.office_sandbox import OfficeSandbox, Sale
+from connectors.iiko.orders import DELIVERY_STATUS, TABLE_STATUS
 from hub.inbound import json_response
-from hub.sandbox import Sandbox
+from hub.sandbox import Action, ActionRefused, Param, Sandbox, attach_action, items_param
 from hub.values import json_dumps, json_loads, money, utcnow, zone
 
 TOKEN_TTL: Final = 3600.0
@@ -350,6 +351,68 @@ class IikoSandbox(Sandbox):
         with self._data:
             self._stop[terminal_group_id].pop((product_id, None), None)
         self._notify_stop_list(ORGANIZATION, terminal_group_id)
+
+    # --- what an integrator makes the café do (/_sandbox/) -----------------------------------------
+
+    def actions(self) -> list[Action]:
+        items = Param("items", "CODE:AMOUNT,… by iiko code or short name (CAP-300 or cappuccino, PZ-MARG, CHE-03 in "
+                               "kg); one cappuccino when left out", optional=True)
+        return [
+            attach_action(self, "http://127.0.0.1:8080/iiko (hub.yaml: webhook_token as printed)"),
+            Action("sale", "sales", "a guest at a table orders and pays: a hall order opened and closed at once",
+                   (items, Param("table", "1 to 6; 1 when left out", optional=True),
+                    Param("payment", "cash or card; cash when left out", optional=True)), self._sale_action),
+            Action("delivery", "deliveries", "the call centre takes a delivery at the POS (status Unconfirmed)",
+                   (items, Param("phone", "the guest's phone; +79990001122 when left out", optional=True)),
+                   self._delivery_action),
+            Action("set-status", "orders/{id}/status", "an order moves on at the POS (WaitCooking, CookingStarted, "
+                   "CookingCompleted, OnWay, Delivered); Closed closes it paid in cash",
+                   (Param("id", "the order's id, as sale or delivery answered"), Param("status", "iiko's word")),
+                   self._set_status_action),
+        ]
+
+    def _items(self, args: dict[str, str]) -> list[tuple[str, Decimal, str | None]]:
+        with self._data:
+            known = {**{p.code: p for p in self._menu.values()},
+                     **{name: self._menu[pid] for name, pid in self.products.items()}}
+        chosen = []
+        for word, amount in items_param(args.get("items") or "cappuccino"):
+            product = known.get(word)
+            if product is None or product.type == "modifier":
+                raise ActionRefused(f"items: the menu has no {word!r}; it has "
+                                    f"{', '.join(p.code for p in self._menu.values() if p.type != 'modifier')}", 404)
+            chosen.append((product.id, amount, next(iter(product.prices))))
+        return chosen
+
+    def _sale_action(self, args: dict[str, str]) -> dict[str, Any]:
+        table, payment = args.get("table") or "1", (args.get("payment") or "cash").lower()
+        if not table.isdigit() or int(table) not in TABLES:
+            raise ActionRefused(f"table must be one of {', '.join(map(str, TABLES))}", 400)
+        if payment not in ("cash", "card"):
+            raise ActionRefused("payment must be cash or card", 400)
+        order_id = self.open_table_order(int(table), self._items(args))
+        self.close_order(order_id, payments=[(CASH if payment == "cash" else CARD, None)])
+        return self._order_answer(order_id)
+
+    def _delivery_action(self, args: dict[str, str]) -> dict[str, Any]:
+        return self._order_answer(self.open_delivery(self._items(args), phone=args.get("phone") or "+79990001122"))
+
+    def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
+        if args["id"] not in self.orders:
+            raise ActionRefused(f"no order {args['id']}", 404)
+        words = DELIVERY_STATUS if self.orders[args["id"]].kind == "delivery" else TABLE_STATUS
+        if args["status"] not in words:
+            raise ActionRefused(f"status must be one of {', '.join(words)}", 400)
+        if args["status"] == "Closed":
+            self.close_order(args["id"])
+        else:
+            self.set_status(args["id"], args["status"])
+        return self._order_answer(args["id"])
+
+    def _order_answer(self, order_id: str) -> dict[str, Any]:
+        with self._data:
+            order = self.orders[order_id].order
+            return {"id": order_id, "number": order["number"], "status": order["status"], "sum": order["sum"]}
 
     # --- serving ---------------------------------------------------------------------------------
 

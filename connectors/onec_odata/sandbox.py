@@ -105,7 +105,7 @@ from connectors.onec_odata._schema import (
 )
 from connectors.onec_odata.odata import EMPTY_DATE, EMPTY_GUID
 from hub.inbound import json_response
-from hub.sandbox import Sandbox
+from hub.sandbox import Action, ActionRefused, Param, Sandbox, number_param
 from hub.values import json_loads, to_local_naive, utcnow, zone
 
 # Re-exported: the package and the dialect tests still import these from here.
@@ -120,6 +120,8 @@ _HTML_404 = ("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>
              "</head><body><h1>Not Found</h1><p>The requested URL was not found on this server.</p>"
              "<hr><address>Apache/2.4.62 (Debian) Server at 127.0.0.1</address></body></html>\n")
 _CACHED_QUERIES = 8
+_ORDER_STATUSES = ("НеСогласован", "КОбеспечению", "КОтгрузке", "Закрыт")
+"""УТ 11's СтатусыЗаказовКлиентов a customer order can be put in."""
 # The references an order is filled with, as an integrator would find them in a small УТ 11 base; the first
 # of each is what preset_values() picks (config/hub.yaml copies these Ref_Keys).
 _REFERENCES: dict[str, list[dict[str, Any]]] = {
@@ -246,6 +248,52 @@ class OneCSandbox(Sandbox):
                 preset, recorder=self._refs(), period=to_local_naive(utcnow(), self.tz).replace(microsecond=0),
                 line=1, good=good, warehouse=warehouse, quantity=quantity))
             self._changes += 1
+
+    # --- what an integrator makes 1C do (/_sandbox/) -----------------------------------------------
+
+    def actions(self) -> list[Action]:
+        return [
+            Action("set-status", "orders/{number}/status",
+                   f"a manager changes a customer order's status in {self.presets[0].order}, as OData then shows it",
+                   (Param("number", "the document's number (КФ00-000001) or the channel's key hub wrote "
+                                    "(shop:1001)"),
+                    Param("status", f"one of {', '.join(_ORDER_STATUSES)} (УТ 11's СтатусыЗаказовКлиентов)")),
+                   self._set_status_action),
+            Action("receive", "stock", "goods arrive at a warehouse (a negative quantity: they leave it)",
+                   (Param("article", "the good's Артикул, e.g. CAP-300"), Param("quantity", "a number, e.g. 12"),
+                    Param("warehouse", "the warehouse's name; the first one when left out", optional=True)),
+                   self._receive_action),
+        ]
+
+    def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
+        preset = self.presets[0]
+        if "Статус" not in self.specs[preset.order].all_props:
+            raise ActionRefused(f"{preset.order} has no Статус in this configuration: only УТ 11's orders have one")
+        if args["status"] not in _ORDER_STATUSES:
+            raise ActionRefused(f"status must be one of {', '.join(_ORDER_STATUSES)}", 400)
+        with self._store:
+            row = next((row for row in self.objects[preset.order].values()
+                        if args["number"] in (str(row["Number"]).strip(), row[preset.order_external_number])), None)
+            if row is None:
+                raise ActionRefused(f"no {preset.order} numbered {args['number']!r}", 404)
+            row["Статус"] = args["status"]
+            self._changed(row)
+            return {"Ref_Key": row["Ref_Key"], "Number": row["Number"], "Статус": row["Статус"]}
+
+    def _receive_action(self, args: dict[str, str]) -> dict[str, Any]:
+        quantity = number_param("quantity", args["quantity"])
+        with self._store:
+            good = next((row for row in self.objects[GOODS].values() if row.get("Артикул") == args["article"]), None)
+            warehouses = list(self.objects[self.presets[0].warehouses].values())
+            warehouse = next((row for row in warehouses if row["Description"] == args.get("warehouse")),
+                             None if args.get("warehouse") else warehouses[0])
+        if good is None:
+            raise ActionRefused(f"no good with Артикул {args['article']!r}", 404)
+        if warehouse is None:
+            raise ActionRefused(f"no warehouse named {args['warehouse']!r}; there are "
+                                f"{', '.join(row['Description'] for row in warehouses)}", 404)
+        self.receive(good["Ref_Key"], warehouse["Ref_Key"], quantity)
+        return {"good": good["Description"], "warehouse": warehouse["Description"], "quantity": quantity}
 
     def rows(self, entity_set: str) -> list[dict[str, Any]]:
         """Copies of the stored rows of a set (objects or register records)."""

@@ -19,7 +19,7 @@ from connectors.testchannel.client import (
     webhook_signature,
 )
 from hub.inbound import json_response
-from hub.sandbox import Sandbox
+from hub.sandbox import Action, ActionRefused, Param, Sandbox, items_param
 from hub.values import json_dumps, json_loads, money, utcnow
 
 MENU: list[tuple[str, str, Decimal, bool]] = [
@@ -134,6 +134,50 @@ class TestChannelSandbox(Sandbox):
         with self._data_lock:
             self.orders[order_id]["status"] = status
             self._touch(self.orders[order_id])
+
+    # --- what an integrator makes the shop do (/_sandbox/) ---------------------------------------
+
+    def actions(self) -> list[Action]:
+        return [
+            Action("place-order", "orders", "a guest places an order; it appears in GET /api/v1/orders "
+                   "(and goes to hub as a webhook once attached)",
+                   (Param("items", "SKU:QUANTITY,… (a SKU the shop does not sell goes as it is, to rehearse a "
+                                   "dead letter); random goods from the menu when left out", optional=True),),
+                   self._place_order_action),
+            Action("set-status", "orders/{id}/status", "the shop moves an order on (hub's orders job "
+                   "takes the change to 1C)",
+                   (Param("id", "the order's id (not its number)"),
+                    Param("status", f"one of {', '.join(STATUS_WORDS)}")), self._set_status_action),
+            Action("attach", "attach", "send a signed webhook to hub for every order placed from now on",
+                   (Param("url", "hub daemon's URL and the source's inbound path, e.g. http://127.0.0.1:8080/shop "
+                                 "(hub.yaml: webhook_secret as printed)"),), self._attach_action),
+        ]
+
+    def _place_order_action(self, args: dict[str, str]) -> dict[str, Any]:
+        if not args.get("items"):
+            return self.place_order()
+        menu = {sku: (title, price) for sku, title, price, _ in self._menu()}
+        lines: list[dict[str, Any]] = []
+        for sku, quantity in items_param(args["items"]):
+            title, price = menu.get(sku, (sku, Decimal("100.00")))
+            total = money(price * quantity)
+            lines.append({"sku": sku, "title": title, "qty": str(quantity), "price": str(price), "discount": "0.00",
+                          "total": str(total), "options": []})
+        total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
+        return self.place_order(items=lines, total=str(total),
+                                payment={"method": "card", "amount": str(total), "paid": True})
+
+    def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
+        if args["status"] not in STATUS_WORDS:
+            raise ActionRefused(f"status must be one of {', '.join(STATUS_WORDS)}", 400)
+        if args["id"] not in self.orders:
+            raise ActionRefused(f"order {args['id']} does not exist", 404)
+        self.set_status(args["id"], args["status"])
+        return self.orders[args["id"]]
+
+    def _attach_action(self, args: dict[str, str]) -> dict[str, str]:
+        self.webhook_url = args["url"].rstrip("/") + "/orders"
+        return {"webhooks_to": self.webhook_url}
 
     # --- the HTTP API ------------------------------------------------------------------------
 

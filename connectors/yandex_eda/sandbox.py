@@ -48,7 +48,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from hub.inbound import json_response
-from hub.sandbox import Sandbox
+from hub.sandbox import Action, ActionRefused, Param, Sandbox, attach_action, items_param, needs_attach
 from hub.values import json_dumps, json_loads, money, to_decimal, utcnow, zone
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "yandex-eda"
@@ -158,6 +158,64 @@ class YandexEdaSimulator(Sandbox):
     def stop(self) -> None:
         super().stop()
         self._session.close()
+
+    # --- what an integrator makes Yandex do (/_sandbox/) ------------------------------------------
+
+    def actions(self) -> list[Action]:
+        return [
+            attach_action(self, "http://127.0.0.1:8080/yandex (hub.yaml: the clients: as printed)"),
+            Action("place-order", "orders", "Yandex pulls the venue's menu from hub, then a guest's order is "
+                   "POSTed to hub's /order",
+                   (Param("items", "DISH_ID:QUANTITY,… from hub's menu (an id hub does not have goes as it is, "
+                                   "to rehearse a refusal); random dishes when left out", optional=True),
+                    Param("venue", f"the restaurant id; {VENUE} when left out", optional=True)),
+                   self._place_order_action),
+            Action("set-status", "orders/{order}/status", "Yandex pushes an order's status to hub "
+                   "(PUT /order/{orderId}/status)",
+                   (Param("order", "the eatsId or the orderId hub answered"),
+                    Param("status", "e.g. DELIVERED, or CANCELLED with a reason"),
+                    Param("reason", "why it was cancelled, e.g. CLIENT_CANCELLED (CANCELLED only)", optional=True)),
+                   self._set_status_action),
+            Action("poll-status", "orders/{order}/poll", "Yandex asks hub for an order's status, as it polls "
+                   "(GET /order/{orderId}/status)", (Param("order", "the eatsId or the orderId hub answered"),),
+                   self._poll_action),
+        ]
+
+    def _place_order_action(self, args: dict[str, str]) -> dict[str, Any]:
+        needs_attach(self.partner_url)
+        venue = args.get("venue") or VENUE
+        try:
+            menu = self.pull_menu(venue)["composition"]["items"]
+        except UnexpectedAnswer as exc:
+            raise ActionRefused(str(exc), 502) from None
+        if args.get("items"):
+            dishes = {item["id"]: item for item in menu}
+            lines = [(dish, dishes.get(dish, {}).get("name", dish), quantity,
+                      to_decimal(dishes.get(dish, {}).get("price", "100.00")))
+                     for dish, quantity in items_param(args["items"])]
+        elif menu:
+            chosen = self._random.sample(menu, k=min(len(menu), self._random.randint(1, 3)))
+            lines = [(item["id"], item["name"], Decimal(1), to_decimal(item["price"])) for item in chosen]
+        else:
+            raise ActionRefused(f"hub's menu for {venue} is empty: run its catalog job first, or name items=")
+        order = self.make_order(lines, restaurant_id=venue)
+        answer = self.place_order(order)
+        return {"eatsId": order["eatsId"], "hub_answered": answer.status_code, "answer": _answer(answer)}
+
+    def _order_id(self, given: str) -> str:
+        return self.order_ids.get(given, given)
+
+    def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
+        needs_attach(self.partner_url)
+        answer = self.set_status(self._order_id(args["order"]), args["status"], args.get("reason"))
+        return {"hub_answered": answer.status_code, "answer": _answer(answer)}
+
+    def _poll_action(self, args: dict[str, str]) -> Any:
+        needs_attach(self.partner_url)
+        try:
+            return self.order_status(self._order_id(args["order"]))
+        except UnexpectedAnswer as exc:
+            raise ActionRefused(str(exc), 502) from None
 
     # --- server: the Vendor Management API ---------------------------------------------------
 
@@ -500,6 +558,14 @@ def _history_query(body: Any) -> tuple[_HistoryQuery | None, str]:
         return None, "pagination: offset (0 or more) is required; limit is at most 1000"
     return _HistoryQuery(frozenset(o["origin_id"] for o in origins), since, until, frozenset(statuses), offset,
                          limit), ""
+
+
+def _answer(response: requests.Response) -> Any:
+    """hub's answer as JSON when it is, else its text."""
+    try:
+        return json_loads(response.content) if response.content else None
+    except ValueError:
+        return response.text
 
 
 def _media_type(response: requests.Response) -> str:
