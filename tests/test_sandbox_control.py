@@ -168,6 +168,13 @@ def test_1c_receives_goods_as_its_balance_shows() -> None:
         assert act(onec, "stock", article="NOPE-404", quantity="1").status_code == 404
 
 
+def test_1c_without_order_statuses_says_so() -> None:
+    with OneCSandbox(presets=("unf",)) as onec:
+        refused = act(onec, "orders/КФ00-000001/status", status="Закрыт")
+        assert refused.status_code == 409
+        assert "only УТ 11's orders have one" in refused.json()["message"]
+
+
 def test_iiko_closes_a_sale_and_moves_a_delivery_as_its_api_shows() -> None:
     with IikoSandbox() as iiko:
         sale = done(act(iiko, "sales", items="CAP-300:2", table="3", payment="card"))
