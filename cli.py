@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 import yaml
@@ -30,6 +31,7 @@ from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
 from hub.jobs import RunContext
 from hub.model import Entity
+from hub.overview import JobStatus, job_statuses, run_details
 from hub.runtime import Runtime
 from hub.state import RunInfo
 from hub.values import json_dumps, json_loads
@@ -244,16 +246,21 @@ def _ask(choice: Choice) -> str:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--job", metavar="NAME", help="Only this job: its line and its last runs.")
+@click.option("--failed", is_flag=True, help="Only jobs whose last run did not succeed, and runs that did not.")
 @click.pass_context
 @_errors_exit
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Last runs, outbox depth, dead letters and cursors."""
+def status(ctx: click.Context, as_json: bool, job: str | None, failed: bool) -> None:
+    """A line per job (last run, last success, next run, last error), last runs, outbox, dead letters, cursors."""
     with _runtime(ctx) as runtime:
-        report = operations.status(runtime.store)
+        jobs = job_statuses(runtime.config, runtime.store, job=job, failed=failed)
+        report = operations.status(runtime.store, job=job, failed=failed)
+        tz = runtime.config.timezone
     if as_json:
-        click.echo(json_dumps(report.as_json(), indent=2))
+        click.echo(json_dumps({"jobs": [j.as_json(tz) for j in jobs], **report.as_json()}, indent=2))
         return
-    out.print(_runs_table(report.runs, title="last runs"))
+    out.print(_jobs_table(jobs, tz))
+    out.print(_runs_table(report.runs, title="last runs", tz=tz))
     cursors = Table("source", "stream", "cursor", "updated", title="cursors")
     for source, stream, value, updated in report.cursors:
         cursors.add_row(source, stream, value, f"{updated:%Y-%m-%d %H:%M:%S}")
@@ -333,6 +340,58 @@ def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, sin
     sys.exit(FAILED if report.findings or report.unreadable else OK)  # unreadable: a source failed
 
 
+@main.command()
+@click.argument("record")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--body", is_flag=True, help="Also print each payload as it was received.")
+@click.pass_context
+@_errors_exit
+def trace(ctx: click.Context, record: str, as_json: bool, body: bool) -> None:
+    """The journey of one order with times: received, decoded, customer, queued, each write, 1C's number, posted,
+    statuses sent back, dead letter. RECORD is a channel's order id (1001), a key (shop:1001) or a 1C number.
+
+    Payloads are shown unmasked, as in hub customers show: the command is the administrator's.
+    """
+    from hub.trace import trace as follow
+
+    with _runtime(ctx) as runtime:
+        journeys = follow(runtime.store, record, personal=True)
+        tz = runtime.config.timezone
+    if as_json:
+        click.echo(json_dumps([journey.as_json(tz) for journey in journeys], indent=2))
+        return
+    for journey in journeys:
+        out.print(f"[bold]{journey.entity} {journey.key}[/bold]", highlight=False)
+        for step in journey.steps:
+            run = f"  (run {step.run_id})" if step.run_id else ""
+            out.print(f"  {step.at.astimezone(tz):%Y-%m-%d %H:%M:%S}  {step.stage:<12} {step.detail}{run}",
+                      highlight=False, markup=False, soft_wrap=True)
+        for inbox_id, text in journey.bodies.items() if body else ():
+            out.print(f"  inbox {inbox_id}:", highlight=False)
+            click.echo(textwrap.indent(text, "    "))
+
+
+@main.group()
+def runs() -> None:
+    """Runs of jobs, with the lines each logged."""
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@click.pass_context
+@_errors_exit
+def runs_show(ctx: click.Context, run_id: int) -> None:
+    """One run: when, how it ended, its counts and the log lines it wrote (personal data masked as in the log)."""
+    with _runtime(ctx) as runtime:
+        info, lines = run_details(runtime.store, run_id)
+        tz = runtime.config.timezone
+    out.print(_runs_table([info], title=f"run {run_id}", tz=tz))
+    for at, level, message in lines:
+        out.print(f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S} {level:<7} {message}", highlight=False, markup=False,
+                  soft_wrap=True)
+    out.print(f"{len(lines)} line(s) logged.", highlight=False)
+
+
 @main.group()
 def customers() -> None:
     """One customer across channels."""
@@ -345,7 +404,7 @@ def customers() -> None:
 def customers_show(ctx: click.Context, phone_or_email: str) -> None:
     """The profile of one person: counterparty, contacts, ids in each channel, orders from every channel.
 
-    The one place hub shows personal data unmasked: it is what the command is for.
+    Personal data is shown unmasked: it is what the command is for (hub trace --body shows payloads so too).
     """
     from hub.customers import profile
 
@@ -654,15 +713,40 @@ def _progress() -> Iterator[Callable[[str, int], None]]:
         yield report
 
 
-def _runs_table(runs: list[RunInfo], *, title: str) -> Table:
-    table = Table("run", "job", "source", "status", "read", "created", "updated", "unchanged", "failed",
-                  "errors", title=title)
+def _runs_table(runs: list[RunInfo], *, title: str, tz: ZoneInfo | None = None) -> Table:
+    """The runs with their counts; with ``tz``, when each started and ended in that zone too."""
+    table = Table("run", "job", "source", "status", *(("started", "ended") if tz else ()), "read", "created",
+                  "updated", "unchanged", "failed", "errors", title=title)
     for r in runs:
-        colour = {"succeeded": "green", "partial": "yellow"}.get(r.status, "red")
-        table.add_row(str(r.id), r.job + (" (dry run)" if r.dry_run else ""), r.source,
-                      f"[{colour}]{r.status}[/{colour}]", *(str(v) for v in r.counts.as_dict().values()),
-                      r.error_summary or "")
+        when = (_when(r.started_at, tz), _when(r.finished_at, tz)) if tz else ()
+        table.add_row(str(r.id), r.job + (" (dry run)" if r.dry_run else ""), r.source, _coloured(r.status), *when,
+                      *(str(v) for v in r.counts.as_dict().values()), r.error_summary or "")
     return table
+
+
+def _jobs_table(jobs: list[JobStatus], tz: ZoneInfo) -> Table:
+    table = Table("job", "schedule", "run", "last run", "status", "read", "created", "updated", "failed",
+                  "last success", "next run", "last error", title="jobs")
+    for j in jobs:
+        last, failure = j.last, j.last_failure
+        counts = ("", "", "", "") if last is None else (str(last.counts.read), str(last.counts.created),
+                                                        str(last.counts.updated), str(last.counts.failed))
+        error = "" if failure is None else f"run {failure.id} at {_when(failure.started_at, tz)}: " \
+                                           f"{failure.error_summary or failure.status}"
+        table.add_row(j.job, j.schedule or "on demand", "" if last is None else str(last.id),
+                      "never" if last is None else _when(last.started_at, tz),
+                      "" if last is None else _coloured(last.status), *counts, _when(j.last_success, tz),
+                      _when(j.next_run, tz) if j.schedule else "hub sync", error)
+    return table
+
+
+def _when(at: dt.datetime | None, tz: ZoneInfo) -> str:
+    return "—" if at is None else f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+
+
+def _coloured(status: str) -> str:
+    colour = {"succeeded": "green", "partial": "yellow", "running": "blue"}.get(status, "red")
+    return f"[{colour}]{status}[/{colour}]"
 
 
 def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:

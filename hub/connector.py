@@ -138,6 +138,24 @@ class WriteResult:
 
     ref: str
     action: Literal["created", "updated", "unchanged"]
+    number: str | None = None
+    """What the target numbered the object, where it numbers them (a 1C document's Number), for hub trace."""
+    posted: bool = False
+    """Whether the target posted it (a 1C document), so its journey can say so."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A reference a source's settings need (``values.<setting>``), with what the system holds to pick it from."""
+
+    setting: tuple[str | int, ...]
+    """Where it goes under ``values``: ("venues", "main", "warehouse")."""
+    holder: str | None
+    """What the system keeps such references in (``Catalog_Склады``); None when it does not say."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Reference → name, in the system's order; empty when ``holder`` is None."""
+    complete: bool = True
+    """False when ``holder`` holds more than ``options`` lists (a long catalog of counterparties)."""
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ from hub.logs import pii
 from hub.model import Customer, Entity, Order
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
-from hub.state import State
+from hub.state import Event, State
 from hub.state.store import Fingerprints
-from hub.values import normalize_email, normalize_phone
+from hub.values import normalize_email, normalize_phone, utcnow
 
 log = logging.getLogger("hub.customers")
 CUSTOMERS = Entity.CUSTOMERS.value
@@ -83,7 +83,7 @@ class CustomerBook:
         customer = order.customer
         if customer is None or not contact_keys(order.channel, customer):
             return None
-        ref = self.match(order.channel, customer)
+        ref = matched = self.match(order.channel, customer)
         if ref is None and create:
             ref = self._create(order.channel, customer)
         if ref is not None:
@@ -91,6 +91,9 @@ class CustomerBook:
                 self._link(state, order.channel, customer, ref)
                 state.links.put(*ORDER_HISTORY, order.key, ref)
                 self._compare(state, order.channel, customer, ref)
+                state.events.add(Event(at=utcnow(), source=order.channel, entity=Entity.ORDERS.value, key=order.key,
+                                       stage="customer", run_id=self.ctx.run_id or None,
+                                       detail=f"{'matched to' if matched else 'new'} counterparty {ref}"))
         return ref
 
     def _compare(self, state: State, channel: str, customer: Customer, ref: str) -> None:

@@ -31,6 +31,7 @@ reason) for ``hub status`` and for whoever debugs the channel.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -46,6 +47,8 @@ from hub.values import json_dumps, utcnow
 if TYPE_CHECKING:
     from hub.connector import Connector
     from hub.state import StateStore
+
+log = logging.getLogger("hub.inbound")
 
 Handler = Callable[[Request, "Inbound", dict[str, str]], Response]
 """``handler(request, inbound, path_args)``: answers one request to an endpoint."""
@@ -167,6 +170,8 @@ class Inbound:
         problem = id_problem(external_id)
         if problem is not None:
             external_id, reason = None, f"{reason} ({problem})"
+        log.warning("refused %s %s %s: %s", self.source, entity if isinstance(entity, str) else entity.value,
+                    external_id or "(no id)", clean_error(reason))
         with self.store.transaction() as state:
             inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
                                           external_id=external_id, content_type=_cut(content_type),

@@ -25,7 +25,7 @@ from hub.config import JobConfig
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, FatalError, HubError, Interrupted, JobBusy
 from hub.leases import Lease, worker_id
-from hub.logs import log_context
+from hub.logs import RunLines, log_context
 from hub.model import Entity
 from hub.runtime import Runtime
 from hub.state import RunCounts, RunInfo
@@ -224,18 +224,25 @@ def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = 
                                       scheduled_for=scheduled_for, worker=worker_id())
         ctx = RunContext(run_id=run_id, job=name, dry_run=dry_run, full=full, progress=progress, trigger=trigger,
                          stop=stop, lease=lease, wants_lease=wants_lease)
+        kept = held.enter_context(RunLines(run_id, mask_personal_data=runtime.config.log.mask_personal_data)
+                                  .attached())
+        held.callback(_keep_lines, runtime, kept)  # a run that ends in a bug keeps its lines too
         with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
             status, summary = _run(job, ctx, job.run)
-        if lease is not None:
-            lease.release()  # the follow-up only reads and notifies: the next run need not wait for it
-    if status in ("succeeded", "partial"):
-        with log_context(run_id=run_id, job=name, source=config.source, trigger=trigger):
-            status, summary = _run(job, ctx, job.follow_up)
+            if lease is not None:
+                lease.release()  # the follow-up only reads and notifies: the next run need not wait for it
+            if status in ("succeeded", "partial"):
+                status, summary = _run(job, ctx, job.follow_up)
     with runtime.store.transaction() as state:
         state.runs.finish(run_id, status, ctx.counts, summary)
         info = state.runs.get(run_id)
     assert info is not None
     return info, ctx
+
+
+def _keep_lines(runtime: Runtime, kept: RunLines) -> None:
+    with runtime.store.transaction() as state:
+        state.run_log.add(int(kept.run_id), kept.lines)
 
 
 def _run(job: Job, ctx: RunContext, step: Callable[[RunContext], None]) -> tuple[str, str | None]:

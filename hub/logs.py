@@ -17,6 +17,7 @@ shred every message and cannot be real credentials.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import logging
@@ -239,6 +240,35 @@ def log_context(**fields: object) -> Iterator[None]:
 def _context(record: logging.LogRecord) -> dict[str, str]:
     found = {name: str(getattr(record, name)) for name in CONTEXT_FIELDS if hasattr(record, name)}
     return {**dict(_CONTEXT.get()), **found}
+
+
+class RunLines(logging.Handler):
+    """Keeps the lines one run logs (in the threads that carry its ``run_id``), cleaned as the log cleans them,
+    the newest ``limit`` of them: a run's own account, for ``hub runs show`` after the journal has moved on."""
+
+    def __init__(self, run_id: int, *, mask_personal_data: bool, limit: int = 1000) -> None:
+        super().__init__()
+        self.run_id = str(run_id)
+        self.lines: collections.deque[tuple[datetime, str, str]] = collections.deque(maxlen=limit)
+        self._cleaner = RedactingFilter(mask_personal_data=mask_personal_data)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _context(record).get("run_id") != self.run_id:
+            return
+        copy = logging.makeLogRecord(record.__dict__)  # the log's own handler formats the original its way
+        self._cleaner.filter(copy)
+        message = copy.getMessage() + (f"\n{copy.exc_text}" if copy.exc_text else "")
+        self.lines.append((datetime.fromtimestamp(record.created, UTC), record.levelname, message))
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator[RunLines]:
+        """Collect while the block runs."""
+        logger = logging.getLogger("hub")
+        logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
 
 
 class TextFormatter(logging.Formatter):

@@ -130,10 +130,11 @@ class Status:
         }
 
 
-def status(store: StateStore, *, runs: int = 10) -> Status:
+def status(store: StateStore, *, runs: int = 10, job: str | None = None, failed: bool = False) -> Status:
+    """The newest ``runs`` (of ``job``; with ``failed``, those that did not succeed) and what waits in the state."""
     with store.transaction() as state:
         recent = [replace(r, error_summary=r.error_summary and clean_error(r.error_summary))
-                  for r in state.runs.recent(runs)]
+                  for r in state.runs.recent(runs, job=job, failed=failed)]
         return Status(runs=recent, outbox=state.outbox.depth(),
                       dead_letters=state.dead_letters.count(), inbox_pending=state.inbox.count("pending"),
                       inbox_rejected=state.inbox.count("rejected"),

@@ -44,13 +44,13 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from hub.connector import Connector, Mode, RawRecord
+from hub.connector import Connector, Mode, RawRecord, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
 from hub.logs import clean_error
-from hub.model import CANONICAL_TYPES, Entity, Record, StockLevel, personal_names
+from hub.model import CANONICAL_TYPES, Entity, Order, Record, StockLevel, personal_names
 from hub.runtime import Runtime
-from hub.state import InboxItem, OutboxItem
+from hub.state import Event, InboxItem, OutboxItem
 from hub.state.store import Fingerprints
 from hub.values import json_loads, utcnow
 
@@ -121,20 +121,35 @@ class Pipeline:
             decoded = [(item, self._decode(connector, entity, _raw(item))) for item in batch]
             with self.store.transaction() as state:
                 for item, record in decoded:
+                    key = idempotency_key(source, item.external_id or str(item.id))
                     if isinstance(record, RecordError):
                         state.inbox.mark(item.id, "dead", str(record))
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
                                                stage="decode", reason=str(record), payload=item.body,
                                                inbox_id=item.id, run_id=self.ctx.run_id)
+                        state.events.add(self._event(source, entity, key, "dead_letter",
+                                                     f"cannot be read: {clean_error(str(record))}", inbox_id=item.id))
                         continue
                     payload = record.model_dump_json()
-                    key = idempotency_key(source, item.external_id or str(item.id))
                     for target in targets:
                         state.outbox.enqueue(target, entity.value, key, payload, source=source, inbox_id=item.id)
                     state.inbox.mark(item.id, "done")
+                    state.events.add(self._event(source, entity, key, "decoded", _described(record), inbox_id=item.id),
+                                     self._event(source, entity, key, "queued", f"for {', '.join(targets)}",
+                                                 inbox_id=item.id))
             done += len(batch)
             self.ctx.report("decode", done)
             self.ctx.checkpoint()
+
+    def _event(self, source: str, entity: Entity, key: str, stage: str, detail: str, *, inbox_id: int | None = None,
+               outbox_id: int | None = None) -> Event:
+        """A step of ``key``'s journey in this run, to be added in the transaction that takes the step."""
+        return Event(at=utcnow(), source=source, entity=entity.value, key=key, stage=stage, detail=detail,
+                     run_id=self.ctx.run_id, inbox_id=inbox_id, outbox_id=outbox_id)
+
+    def _outbox_event(self, item: OutboxItem, stage: str, detail: str) -> Event:
+        return self._event(item.source, Entity(item.entity), item.key, stage, detail, inbox_id=item.inbox_id,
+                           outbox_id=item.id)
 
     def _pending(self, source: str, entity: Entity) -> Iterator[list[InboxItem]]:
         after = 0
@@ -229,7 +244,17 @@ class Pipeline:
         with self.store.transaction() as state:
             state.links.put(system, entity.value, external_id, result.ref)
             state.outbox.done(item, result.ref)
+            state.events.add(*self._written(item, result))
         return result.action
+
+    def _written(self, item: OutboxItem, result: WriteResult) -> list[Event]:
+        """The steps a write took: what the target made of the record (with its number), and posting it."""
+        number = f" № {result.number}" if result.number else ""
+        log.info("%s %s in %s%s, ref %s", item.key, result.action, item.target, number, result.ref)
+        steps = [self._outbox_event(item, result.action, f"{item.target}{number}, ref {result.ref}")]
+        if result.posted:
+            steps.append(self._outbox_event(item, "posted", f"{item.target}{number}"))
+        return steps
 
     def _linked_as(self, source: str, target: str) -> str:
         """Under which system the link of a record from ``source`` written to ``target`` is kept: the channel's
@@ -242,18 +267,25 @@ class Pipeline:
         reason = _shown(item, reason)
         self.ctx.counts.failed += 1
         self.ctx.errors.append(f"{item.target} {entity.value} {item.key}: {reason}")
+        log.warning("%s refused %s %s, kept as a dead letter: %s", item.target, entity.value, item.key, reason)
         with self.store.transaction() as state:
             state.outbox.give_up(item, reason)
             state.dead_letters.add(source=item.source, entity=entity.value, external_id=item.key, stage="deliver",
                                    reason=reason, payload=item.payload.encode(), inbox_id=item.inbox_id,
                                    outbox_id=item.id, run_id=self.ctx.run_id)
+            state.events.add(self._outbox_event(item, "dead_letter", f"{item.target} refused it: {reason}"))
 
     def _later(self, item: OutboxItem, exc: Exception) -> None:
         error = _shown(item, exc)
         self.ctx.counts.failed += 1
         self.ctx.errors.append(f"{item.target} {item.key}: {error}")
+        at = _retry_at(item.attempts)
+        log.warning("%s did not take %s (attempt %d), trying again later: %s", item.target, item.key,
+                    item.attempts + 1, error)
         with self.store.transaction() as state:
-            state.outbox.retry_later(item, error, _retry_at(item.attempts))
+            state.outbox.retry_later(item, error, at)
+            state.events.add(self._outbox_event(item, "retry", f"attempt {item.attempts + 1} to {item.target}: "
+                                                               f"{error}; next at {at.isoformat(timespec='seconds')}"))
 
     # --- dry run -----------------------------------------------------------------------------
 
@@ -282,6 +314,13 @@ class Pipeline:
                     self.ctx.planned.append(Planned(target, key, "skip", ref))
                 else:
                     self.ctx.planned.append(Planned(target, key, "update", ref, diff))
+
+
+def _described(record: Record) -> str:
+    """What a trace says a decoded record is, without personal data: an order's lines and total."""
+    if isinstance(record, Order):
+        return f"{len(record.lines)} line(s), total {record.total}"
+    return type(record).__name__
 
 
 def _raw(item: InboxItem) -> RawRecord:

@@ -14,6 +14,7 @@ from hub.model import Entity, Order, OrderStatus, moves_forward
 from hub.pipeline import Pipeline, snapshot
 from hub.plausibility import OrderRules
 from hub.reconcile import reconcile_listed
+from hub.state import Event
 from hub.values import utcnow
 
 log = logging.getLogger("hub.jobs.orders")
@@ -99,6 +100,10 @@ class OrdersJob(Job):
                     and order.created_at >= since and moves_forward(sent[order.key], order.status):
                 channel.set_status(order.external_id, order.status)
                 ctx.counts.updated += 1
+                with self.runtime.store.transaction() as state:
+                    state.events.add(Event(at=utcnow(), source=self.config.source, entity=self.entity.value,
+                                           key=order.key, stage="status_sent", run_id=ctx.run_id,
+                                           detail=f"{order.status.value} to {self.config.source}"))
         ctx.errors += side.errors
         ctx.counts.failed += side.counts.failed
 

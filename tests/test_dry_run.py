@@ -12,8 +12,10 @@ from click.testing import CliRunner, Result
 import cli
 from hub.model import PriceEntry, Product
 from hub.pipeline import field_diff
-from tests.conftest import ChannelPair
+from tests.conftest import ChannelPair, OneCStage
 from tests.jobs.conftest import Setup, make_setup  # noqa: F401 - imported to be the fixture of the same name
+from tests.test_onec_flows import ORDERS
+from tests.test_onec_flows import jobs as onec_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +82,26 @@ def test_field_diff_names_nested_fields_by_path_and_compares_numbers_as_numbers(
     assert field_diff(None, PriceEntry(product="g1", price_type="retail", amount=Decimal("99.90"))) == {
         "product": (None, "g1"), "price_type": (None, "retail"), "amount": (None, "99.90"),
         "currency": (None, "RUB")}
+
+
+def test_a_dry_run_names_the_goods_sums_up_and_says_what_would_fail(
+        onec_stage: Callable[..., OneCStage]) -> None:
+    stage = onec_stage(onec_jobs, channels=("shop",))
+    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    sold = next(iter(stage.shop.products.values()))
+    known = {"sku": sold["sku"], "title": "Капучино", "qty": "2", "price": "150.00", "discount": "0",
+             "total": "300.00"}
+    unknown = known | {"sku": "NOPE-404", "title": "Пирог", "qty": "1", "total": "150.00"}
+    good = stage.shop.place_order(items=[known], total="300.00")
+    bad = stage.shop.place_order(items=[known, unknown], total="450.00")
+    documents = len(stage.onec.rows(ORDERS))
+
+    result = stage.hub("sync", "--source", "shop", "--dry-run")
+    assert result.exit_code == 1, result.output   # a record would fail: as a real run would say
+    assert f"Капучино ({sold['sku']}) ×2" in result.output   # an order's lines as the guest named them
+    assert f"{sold['title']} ({sold['sku']})" in result.output   # 1C's goods in the catalog push
+    [line] = [line for line in result.output.splitlines() if line.startswith("would fail:")]
+    assert line.startswith(f"would fail: shop:{bad['id']} → onec: ") and "NOPE-404" in line, line
+    assert "shop-orders would create 1, update 0, unchanged 0, fail 1." in result.output
+    assert f"shop:{good['id']}" in result.output
+    assert len(stage.onec.rows(ORDERS)) == documents

@@ -148,3 +148,20 @@ def test_a_broken_format_string_does_not_crash_the_caller(capsys: pytest.Capture
     log.info("%d orders", "secret-arg")
     err = capsys.readouterr().err
     assert "%d orders" in err and "secret-arg" not in err
+
+
+def test_a_run_keeps_its_own_newest_lines_cleaned_as_the_log_cleans_them() -> None:
+    logger = logging.getLogger("hub.test.run")
+    logger.setLevel(logging.INFO)
+    kept = logs.RunLines(7, mask_personal_data=True, limit=3)
+    with kept.attached():
+        with logs.log_context(run_id=8):
+            logger.info("another run's line")
+        with logs.log_context(run_id=7):
+            for n in range(3):
+                logger.info("line %d", n)
+            logger.warning("guest %s called from +7 999 123-45-67", pii("Иван Петров"))
+        logger.info("after the run")
+
+    assert [(level, message) for _, level, message in kept.lines] == [
+        ("INFO", "line 1"), ("INFO", "line 2"), ("WARNING", "guest И*** П*** called from +7******4567")]

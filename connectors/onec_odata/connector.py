@@ -347,20 +347,24 @@ class OneCConnector(Connector):
             raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
         if mapping.match_by is not None:
             body[mapping.match_by] = key
+        number = None
         try:
             if ref is None:
-                ref = str(self.client.create(target, body)["Ref_Key"])
+                created = self.client.create(target, body)
+                ref, number = str(created["Ref_Key"]), created.get("Number")
                 action: Literal["created", "updated"] = "created"
             else:
                 self._update(target, ref, body)
                 action = "updated"
-            if target.startswith("Document_"):
+            posted = target.startswith("Document_")
+            if posted:
                 self.client.post(target, ref)
         except RequestRejected as exc:
             if exc.status in RECORD_LEVEL_STATUSES:
                 raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}", hint=exc.hint) from None
             raise
-        return WriteResult(ref=ref, action=action)
+        return WriteResult(ref=ref, action=action, number=None if number is None else str(number).strip(),
+                           posted=posted)
 
     def close(self) -> None:
         self.client.http.close()

@@ -136,7 +136,7 @@ class DaemonApp:
         if mount.endpoint.authenticate is not None:
             refused = mount.endpoint.authenticate(request)
             if refused is not None:
-                self.throttle.failed(client)
+                self._unauthorized(client, request, refused)
                 refused.headers["Connection"] = "close"
                 return refused
         too_large = _read_limited(request, mount.max_body)
@@ -158,8 +158,16 @@ class DaemonApp:
         except Refused as exc:
             return mount.refusal(400, exc.message)
         if response.status_code == 401:  # a protocol whose handler checks credentials itself (a signed body)
-            self.throttle.failed(client)
+            self._unauthorized(client, request, response)
         return response
+
+    def _unauthorized(self, client: tuple[str, str], request: Request, refusal: Response) -> None:
+        """Count a failed credential check towards the client's throttle and log it (what the system was told, which
+        never holds the credential): an integrator sees a channel set up with a wrong secret at once."""
+        self.throttle.failed(client)
+        log.warning("%s %s from %s refused %d: %s", request.method, request.path, client[1], refusal.status_code,
+                    refusal.get_data(as_text=True)[:200].strip() or "credentials not accepted")
+
 
     def _unrouted(self, request: Request, exc: NotFound | MethodNotAllowed) -> Response:
         """404 or 405, in the words of the source whose path the request is under; hub's JSON elsewhere."""

@@ -9,6 +9,7 @@ advances together with the records it covers.
 
 from hub.state.store import (
     DeadLetter,
+    Event,
     InboxItem,
     LeaseInfo,
     OutboxItem,
@@ -21,6 +22,7 @@ from hub.state.store import (
 
 __all__ = [
     "DeadLetter",
+    "Event",
     "InboxItem",
     "LeaseInfo",
     "OutboxItem",

@@ -18,7 +18,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, select, text, true, update
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -116,6 +116,21 @@ class OutboxItem:
     ref: str | None
     sent_at: dt.datetime | None = None
     """When a create of it first went out; None means it was never sent, so it cannot exist in the target."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a record's journey (see :class:`Events`)."""
+
+    at: dt.datetime
+    source: str
+    entity: str
+    key: str
+    stage: str
+    detail: str
+    run_id: int | None = None
+    inbox_id: int | None = None
+    outbox_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +299,8 @@ class State:
         self.discrepancies = Discrepancies(conn)
         self.leases = Leases(conn)
         self.channel_state = ChannelStates(conn)
+        self.events = Events(conn)
+        self.run_log = RunLog(conn)
 
 
 def _dedupe_key(entity: str, external_id: str | None, body: bytes) -> str:
@@ -444,6 +461,14 @@ class Inbox(_Repo):
     def get(self, item_id: int) -> InboxItem | None:
         r = self.conn.execute(select(t.inbox).where(t.inbox.c.id == item_id)).first()
         return None if r is None else InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)})
+
+    def named(self, external_id: str, source: str | None = None) -> list[InboxItem]:
+        """Every payload received under ``external_id`` (from ``source``), oldest first."""
+        query = select(t.inbox).where(t.inbox.c.external_id == external_id)
+        if source is not None:
+            query = query.where(t.inbox.c.source == source)
+        rows = self.conn.execute(query.order_by(t.inbox.c.id))
+        return [InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)}) for r in rows]
 
     def mark(self, item_id: int, status: str, error: str | None = None) -> None:
         self.conn.execute(update(t.inbox).where(t.inbox.c.id == item_id).values(
@@ -634,13 +659,30 @@ class Runs(_Repo):
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(
             status=status, finished_at=utcnow(), error_summary=error_summary, **counts.as_dict()))
 
-    def recent(self, limit: int = 20) -> list[RunInfo]:
-        rows = self.conn.execute(select(t.runs).order_by(t.runs.c.id.desc()).limit(limit))
-        return [_run_info(r) for r in rows]
+    def recent(self, limit: int = 20, *, job: str | None = None, failed: bool = False) -> list[RunInfo]:
+        """The newest runs (of ``job``; with ``failed``, only those that did not succeed)."""
+        query = select(t.runs)
+        if job is not None:
+            query = query.where(t.runs.c.job == job)
+        if failed:
+            query = query.where(t.runs.c.status.in_(_UNSUCCESSFUL))
+        return [_run_info(r) for r in self.conn.execute(query.order_by(t.runs.c.id.desc()).limit(limit))]
+
+    def latest(self, job: str, *, failed: bool = False) -> RunInfo | None:
+        """``job``'s newest real run, or with ``failed`` its newest that did not succeed."""
+        query = select(t.runs).where(t.runs.c.job == job, t.runs.c.dry_run.is_(False))
+        if failed:
+            query = query.where(t.runs.c.status.in_(_UNSUCCESSFUL))
+        r = self.conn.execute(query.order_by(t.runs.c.id.desc()).limit(1)).first()
+        return None if r is None else _run_info(r)
+
 
     def get(self, run_id: int) -> RunInfo | None:
         r = self.conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
         return None if r is None else _run_info(r)
+
+
+_UNSUCCESSFUL = ("failed", "partial", "interrupted")
 
 
 def _run_info(r: Any) -> RunInfo:
@@ -815,3 +857,43 @@ class ChannelStates(_Repo):
         for chunk in _chunks(list(keys)):
             self.conn.execute(delete(t.channel_state).where(
                 t.channel_state.c.source == source, t.channel_state.c.kind == kind, t.channel_state.c.key.in_(chunk)))
+
+
+class Events(_Repo):
+    """Each step of a record's journey, written in the transaction of the step itself, so a trace never shows a
+    step that was rolled back nor misses one that was committed."""
+
+    def add(self, *events: Event) -> None:
+        if events:
+            self.conn.execute(t.events.insert(), [vars(event) for event in events])
+
+    def of(self, entity: str, key: str) -> list[Event]:
+        """The journey of ``key``, oldest step first."""
+        rows = self.conn.execute(select(t.events).where(t.events.c.entity == entity, t.events.c.key == key)
+                                 .order_by(t.events.c.at, t.events.c.id))
+        return [Event(**{f.name: getattr(r, f.name) for f in fields(Event)}) for r in rows]
+
+    def keys(self, wanted: str, *, written_as: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(entity, key) of the records ``wanted`` names: their key (``shop:1001``), their channel's id
+        (``1001``), or, in the detail of a step in ``written_as``, what the target numbered them (1C's number)."""
+        c = t.events.c
+        named = or_(c.key == wanted, c.key.endswith(f":{wanted}", autoescape=True),
+                    (c.stage.in_(written_as) & c.detail.contains(wanted, autoescape=True)))
+        rows = self.conn.execute(select(c.entity, c.key).where(named).group_by(c.entity, c.key)
+                                 .order_by(func.min(c.id)))
+        return [(str(r.entity), str(r.key)) for r in rows]
+
+
+class RunLog(_Repo):
+    """The log lines each run wrote, as its log shows them."""
+
+    def add(self, run_id: int, lines: Iterable[tuple[dt.datetime, str, str]]) -> None:
+        """Keep ``lines`` (when, level, message) for ``run_id``."""
+        rows = [{"run_id": run_id, "at": at, "level": level, "message": message} for at, level, message in lines]
+        if rows:
+            self.conn.execute(t.run_log.insert(), rows)
+
+    def of(self, run_id: int) -> list[tuple[dt.datetime, str, str]]:
+        rows = self.conn.execute(select(t.run_log.c.at, t.run_log.c.level, t.run_log.c.message).where(
+            t.run_log.c.run_id == run_id).order_by(t.run_log.c.id))
+        return [(r.at, str(r.level), str(r.message)) for r in rows]
