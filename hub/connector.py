@@ -158,20 +158,6 @@ class Choice:
     """False when ``holder`` holds more than ``options`` lists (a long catalog of counterparties)."""
 
 
-@dataclass(frozen=True)
-class Choice:
-    """A reference a source's settings need (``values.<setting>``), with what the system holds to pick it from."""
-
-    setting: tuple[str | int, ...]
-    """Where it goes under ``values``: ("venues", "main", "warehouse")."""
-    holder: str | None
-    """What the system keeps such references in (``Catalog_Склады``); None when it does not say."""
-    options: Mapping[str, str] = field(default_factory=dict)
-    """Reference → name, in the system's order; empty when ``holder`` is None."""
-    complete: bool = True
-    """False when ``holder`` holds more than ``options`` lists (a long catalog of counterparties)."""
-
-
 class ChannelState(Protocol):
     """What a connector keeps in the state DB for its channel: JSON payloads by kind and key.
 
