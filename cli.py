@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import re
 import sys
 import textwrap
 from collections import Counter
@@ -26,7 +27,7 @@ from rich.table import Table
 
 import hub
 from hub import operations
-from hub.config import HubConfig, find_config_file, load_config
+from hub.config import ROLES, HubConfig, find_config_file, load_config
 from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
 from hub.jobs import RunContext
@@ -685,6 +686,36 @@ def mappings_preview(mapping: Path, input_file: Path, links_file: Path | None) -
     text, ok = preview(mapping, input_file, links=links)
     click.echo(text)
     sys.exit(OK if ok else FAILED)
+
+
+@main.group()
+def users() -> None:
+    """Who may sign in to the daemon's /ui page, and with which role."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="viewer: counts, runs, dead letters masked; operator: also retry and dismiss; "
+                   "admin: also a guest's phone and orders (audited).")
+@_errors_exit
+def users_add(name: str, role: str) -> None:
+    """Print NAME's entry for hub.yaml's users: with a hash of the password (asked for, or one line on stdin)."""
+    from hub.daemon.ui_auth import hash_password
+
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,128}", name):
+        raise ConfigError([f"{name!r}: not a user name"], hint="use letters, digits and . _ @ - (up to 128)")
+    if sys.stdin.isatty():
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise ConfigError(["the password is shorter than 8 characters"], hint="choose a longer one")
+    entry = yaml.safe_dump({"users": {name: {"role": role, "password_hash": hash_password(password)}}},
+                           default_flow_style=False, sort_keys=False)
+    err.print("add this to hub.yaml (merge it into users: if the file has one), then reload the daemon:",
+              highlight=False)
+    click.echo(entry, nl=False)
 
 
 def _mappings_folder(ctx: click.Context) -> Path:

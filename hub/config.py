@@ -107,6 +107,28 @@ class DaemonConfig(_Strict):
         return host.strip("[]"), int(port)
 
 
+Role = Literal["viewer", "operator", "admin"]
+"""What a user of the daemon's /ui may do: a viewer sees counts, runs and dead letters with personal data masked;
+an operator may also retry and dismiss dead letters; an admin also sees a guest's phone and orders (audited)."""
+ROLES: tuple[Role, ...] = get_args(Role)
+"""The roles from least to most allowed."""
+
+
+class UserConfig(_Strict):
+    """One person who may sign in to the daemon's /ui (``hub users add NAME --role R`` writes the entry)."""
+
+    role: Role = Field(description="viewer, operator or admin.")
+    password_hash: str = Field(description="scrypt$N$r$p$salt$hash, as hub users add prints it; never the password.")
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hashed(cls, value: str) -> str:
+        parts = value.split("$")
+        if len(parts) != 6 or parts[0] != "scrypt" or not all(part.isdigit() for part in parts[1:4]):
+            raise ValueError("not a password hash: run `hub users add NAME --role ROLE` and paste the entry it prints")
+        return value
+
+
 class Schedule(_Strict):
     """When a job runs in ``hub daemon``: ``every`` (30s, 5m, 1h) or a 5-field ``cron``."""
 
@@ -158,6 +180,7 @@ class _RawConfig(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    users: dict[str, UserConfig] = Field(default_factory=dict)
 
 
 @dataclass
@@ -175,6 +198,8 @@ class HubConfig:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     secrets: frozenset[str] = field(default_factory=frozenset)
     """Values substituted from the environment: redacted wherever they might be logged."""
+    users: dict[str, UserConfig] = field(default_factory=dict)
+    """Who may sign in to the daemon's /ui, with their roles."""
 
     def jobs_for(self, source: str) -> dict[str, JobConfig]:
         """Jobs that read from or write to ``source``, in the order hub.yaml lists them."""
@@ -242,7 +267,7 @@ class _Validator:
         state = raw.state.model_copy(update={"url": _sqlite_from(self.folder, raw.state.url)})
         return HubConfig(file=self.path, state=state, timezone=tz, system_of_record=raw.system_of_record,
                          mappings=self.mappings, log=raw.log, sources=sources, jobs=jobs, daemon=raw.daemon,
-                         secrets=frozenset(self.doc.secrets))
+                         secrets=frozenset(self.doc.secrets), users=raw.users)
 
     def _section(self, name: str) -> dict[str, dict[str, Any]]:
         data = self.doc.data.get(name) if isinstance(self.doc.data, dict) else None

@@ -81,7 +81,7 @@ loggging: {level: INFO}
         "(got {'every': '1m', 'cron': '* * * * *'})",
         "hub.yaml:20:22: jobs.b.schedule.cron: expected 5 fields: minute hour day month weekday (got 'every minute')",
         "hub.yaml:21:1: loggging: unknown key; known: daemon, jobs, log, mappings, sources, state, system_of_record, "
-        "timezone, version",
+        "timezone, users, version",
     ]
 
 

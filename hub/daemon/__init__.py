@@ -7,7 +7,7 @@
                                    scheduler ────────┘  (the jobs' schedules)
 
 * :mod:`hub.daemon.server` serves each connector's endpoints (:mod:`hub.inbound`)
-  and ``/healthz``, ``/readyz``, ``/metrics``;
+  and ``/healthz``, ``/readyz``, ``/metrics``, and the operator's pages (:mod:`hub.daemon.ui`) under ``/ui``;
 * :mod:`hub.daemon.worker` takes what the endpoints stored on to its targets at once;
 * :mod:`hub.daemon.scheduler` runs the jobs' schedules, exactly once per tick even
   with several daemons on one PostgreSQL state DB;
@@ -33,6 +33,7 @@ from hub.daemon.firstruns import FirstRuns
 from hub.daemon.metrics import Metrics
 from hub.daemon.scheduler import Scheduler
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
+from hub.daemon.ui import Ui
 from hub.daemon.worker import InboundWorker
 from hub.errors import JobBusy
 from hub.inbound import Inbound
@@ -73,7 +74,8 @@ class Daemon:
                                    threads=self.settings.job_threads)
         self.first_runs = FirstRuns(self.runtime, self._run_first, self.stopping)
         mounts = self._mounts()
-        self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness)
+        ui = Ui(lambda: self.runtime, next_runs=self.scheduler.next_fire_times, wake=self.worker.wake)
+        self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness, ui=ui)
         host, port = self.settings.host_port
         self.server = HttpServer(self.app, host, port, threads=self.settings.threads,
                                  shutdown_timeout=self.settings.shutdown_timeout.total_seconds(),

@@ -78,15 +78,20 @@ class Mounted:
 class DaemonApp:
     """The WSGI application: routing, body limits, metrics; handlers do the rest."""
 
-    def __init__(self, mounted: Iterable[tuple[str, Mounted]], *, metrics: Metrics, readiness: Readiness) -> None:
+    def __init__(self, mounted: Iterable[tuple[str, Mounted]], *, metrics: Metrics, readiness: Readiness,
+                 ui: Callable[[Request], Response] | None = None) -> None:
         self.metrics = metrics
         self.readiness = readiness
+        self.ui = ui
+        """The operator's pages under /ui (:mod:`hub.daemon.ui`), which route within themselves."""
         self.throttle = Throttle()
         self.reading = Reading(REQUEST_TIMEOUT)
         self.routes: dict[str, Mounted] = {}
         self.prefixes: list[tuple[str, Mounted]] = []
         """Each source's path with one of its endpoints, longest first: who words a 404 or 405 under that path."""
         rules = [Rule(f"/{name}", endpoint=name, methods=["GET"]) for name in _BUILT_IN]
+        if ui is not None:
+            rules += [Rule(path, endpoint="ui", methods=["GET", "POST"]) for path in ("/ui", "/ui/<path:rest>")]
         for path, mount in mounted:
             self.routes[mount.label] = mount
             self.prefixes.append((path.removesuffix(mount.endpoint.rule.rstrip("/")).rstrip("/") + "/", mount))
@@ -126,6 +131,8 @@ class DaemonApp:
             return _json({"status": "ready" if ready else "not ready", **parts}, 200 if ready else 503)
         if key == "metrics":
             return Response(self.metrics.exposition(), content_type=CONTENT_TYPE)
+        if key == "ui" and self.ui is not None:
+            return self.ui(request)
         mount = self.routes[key]
         client = (mount.source, client_of(request))
         wait = self.throttle.wait(client, mount.settings.auth_failures)

@@ -299,6 +299,7 @@ class State:
         self.discrepancies = Discrepancies(conn)
         self.leases = Leases(conn)
         self.channel_state = ChannelStates(conn)
+        self.audit = AuditLog(conn)
         self.events = Events(conn)
         self.run_log = RunLog(conn)
 
@@ -758,6 +759,29 @@ class DeadLetters(_Repo):
 
 def _dead_letter(r: Any) -> DeadLetter:
     return DeadLetter(**{f.name: getattr(r, f.name) for f in fields(DeadLetter)})
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    user: str
+    role: str
+    action: str
+    subject: str
+    client: str | None
+
+
+class AuditLog(_Repo):
+    """Who saw a guest's personal data or acted on hub's records, and when: kept, never changed."""
+
+    def add(self, *, user: str, role: str, action: str, subject: str, client: str | None = None) -> None:
+        self.conn.execute(t.audit_log.insert().values(at=utcnow(), user=user, role=role, action=action,
+                                                      subject=subject, client=client))
+
+    def recent(self, limit: int = 100) -> list[AuditEntry]:
+        rows = self.conn.execute(select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit))
+        return [AuditEntry(**{f.name: getattr(r, f.name) for f in fields(AuditEntry)}) for r in rows]
 
 
 class Discrepancies(_Repo):
