@@ -175,7 +175,6 @@ class DaemonApp:
         log.warning("%s %s from %s refused %d: %s", request.method, request.path, client[1], refusal.status_code,
                     refusal.get_data(as_text=True)[:200].strip() or "credentials not accepted")
 
-
     def _unrouted(self, request: Request, exc: NotFound | MethodNotAllowed) -> Response:
         """404 or 405, in the words of the source whose path the request is under; hub's JSON elsewhere."""
         path = request.path.rstrip("/") + "/"
