@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
 from hub.config import HubConfig
+from hub.logs import clean_error
 from hub.model import Entity
 from hub.state import RunInfo, State
 from hub.state import schema as t
@@ -100,8 +101,9 @@ def jobs(state: State, config: HubConfig, next_runs: dict[str, dt.datetime | Non
     """One line per job in hub.yaml: its last run, last success and next scheduled run."""
     runs = t.runs.c
     newest = select(func.max(runs.id)).where(runs.dry_run.is_(False)).group_by(runs.job)
-    last = {info.job: info for info in (state.runs.get(int(run_id)) for run_id, in state.conn.execute(newest))
-            if info is not None}
+    # A run's error may quote what a system said about a guest: masked as hub status shows it, for every role.
+    last = {info.job: replace(info, error_summary=info.error_summary and clean_error(info.error_summary))
+            for info in (state.runs.get(int(run_id)) for run_id, in state.conn.execute(newest)) if info is not None}
     succeeded = state.runs.last_success()
     return [JobLine(name, job.type, f"{job.source} → {', '.join(job.targets) or '(hub)'}", last.get(name),
                     succeeded.get(name), next_runs.get(name)) for name, job in config.jobs.items()]

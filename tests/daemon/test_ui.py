@@ -25,7 +25,7 @@ from hub.config import load_config
 from hub.daemon import ui_view
 from hub.daemon.ui_auth import Sessions, hash_password, verify_password
 from hub.errors import ConfigError
-from hub.state import open_store
+from hub.state import RunCounts, open_store
 from hub.state import schema as t
 from hub.values import json_dumps, normalize_phone, utcnow
 from tests.daemon.browser import Browser, browser_or_skip
@@ -124,6 +124,35 @@ def test_today_counts_each_order_once_as_in_1c_waiting_or_failed_and_by_local_ho
     assert [(c.source, c.received, c.in_onec, c.waiting, c.failed) for c in day.channels] == [("shop", 3, 1, 1, 1)]
     assert len(day.hours) == 16 and day.hours[-1].hour == 15
     assert {hour: n for hour, n in enumerate(day.per_hour["shop"]) if n} == {12: 1, 14: 1, 15: 1}
+
+
+def test_each_job_has_its_last_run_with_the_error_masked_its_last_success_and_next_run(tmp_path: Path,
+                                                                                       state_url: str) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({
+        "state": {"url": state_url},
+        "sources": {"shop": {"type": "testchannel", "url": "http://127.0.0.1:1", "token": "t"},
+                    "erp": {"type": "testchannel", "url": "http://127.0.0.1:2", "token": "t"}},
+        "jobs": {"orders": {"type": "orders", "from": "shop", "to": "erp"},
+                 "catalog": {"type": "catalog", "from": "erp", "to": "shop"}}}))
+    config = load_config(path)
+    next_run = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    store = open_store(config.state.url)
+    with store.transaction() as state:
+        first = state.runs.start("orders", "shop")
+        state.runs.finish(first, "succeeded", RunCounts(read=2, created=2))
+        second = state.runs.start("orders", "shop")
+        state.runs.finish(second, "failed", RunCounts(read=1, failed=1),
+                          f"erp refused the guest with phone {PHONE_IN_REASON}")
+
+        lines = {line.name: line for line in ui_view.jobs(state, config, {"orders": next_run})}
+    store.close()
+
+    orders, catalog = lines["orders"], lines["catalog"]
+    assert orders.last is not None and orders.last.id == second and orders.last.status == "failed"
+    assert orders.last.error_summary == "erp refused the guest with phone +7******1234"
+    assert orders.last_success is not None and orders.next_run == next_run and orders.route == "shop → erp"
+    assert catalog.last is None and catalog.last_success is None and catalog.next_run is None
 
 
 # --- in a browser ---------------------------------------------------------------------------------
