@@ -199,7 +199,8 @@ class Ui:
         name = request.form.get("user", "")
         if not check_login(self._runtime().config.users, name, request.form.get("password", "")):
             self.throttle.failed(client)
-            log.warning("/ui: failed sign-in as %r from %s", name, client[1])
+            # Not the name typed: a password typed into the wrong field would end up in the log.
+            log.warning("/ui: a failed sign-in from %s", client[1])
             return self._page("login.html", None, target=target, status=401, problem="wrong user name or password")
         response = redirect(target, 303)
         response.set_cookie(Sessions.COOKIE, self.sessions.issue(name), path="/ui", httponly=True, samesite="Strict",

@@ -230,11 +230,13 @@ def test_a_viewer_sees_the_day_and_masked_dead_letters_but_cannot_act_or_see_a_g
     assert site.audit() == []
 
 
-def test_signing_in_needs_the_right_password_and_a_post_needs_the_session_csrf_token(site: Site) -> None:
+def test_signing_in_needs_the_right_password_and_a_post_needs_the_session_csrf_token(
+        site: Site, caplog: pytest.LogCaptureFixture) -> None:
     assert requests.get(f"{site.url}/ui", allow_redirects=False, timeout=10).headers["Location"].startswith(
         "/ui/login")
-    site.browser.sign_in(site.url, "oleg", "not-the-password", expect_failure=True)
+    site.browser.sign_in(site.url, "operator-password", "not-the-password", expect_failure=True)
     assert site.browser.text("#problem") == "wrong user name or password"
+    assert "a failed sign-in from 127.0.0.1" in caplog.text and "operator-password" not in caplog.text
 
     site.sign_in("oleg")
     no_token = requests.post(f"{site.url}/ui/deadletters/{site.letter}/dismiss", data={"reason": "x"},
