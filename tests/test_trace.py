@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
@@ -13,9 +15,10 @@ from click.testing import CliRunner, Result
 
 import cli
 from hub.operations import dead_letters
-from hub.state import Event, StateStore
+from hub.state import Event, StateStore, open_store
 from hub.trace import trace
 from hub.values import json_loads
+from tests.conftest import OneCStage
 from tests.connectors.onec_odata.conftest import connect
 from tests.connectors.yandex_eda import test_e2e
 from tests.connectors.yandex_eda.test_e2e import DOCUMENTS, Stage
@@ -145,3 +148,33 @@ def test_a_refused_order_and_a_wrong_token_are_logged_without_the_credential(
     [unauthorized] = [m for m in messages if "refused 401" in m]
     assert "/restaurants" in unauthorized and "forged-token-123" not in unauthorized
     assert stages_of(stage, order["eatsId"]) == ["refused"]
+
+
+@pytest.mark.slow
+def test_a_pulled_order_shows_its_guest_matched_and_its_body_unmasked_only_when_asked(
+        onec_stage: Callable[..., OneCStage]) -> None:
+    def jobs(_: Any, channels: list[str]) -> dict[str, Any]:
+        return {"customers": {"type": "customers", "from": "onec"},
+                "shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
+                "shop-orders": {"type": "orders", "from": "shop", "to": "onec"}}
+
+    stage = onec_stage(jobs, channels=("shop",))
+    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    anna = next(r for r in stage.onec.rows("Catalog_Контрагенты") if r["Description"].startswith("Смирнова"))
+    order = stage.shop.place_order(customer={"id": "g1", "name": "Анна", "phone": "8 916 555 12 34"})
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+
+    shown = stage.hub("trace", f"shop:{order['id']}", "--body")
+    store = open_store(stage.state_url)
+    try:
+        [masked] = trace(store, str(order["id"]), personal=False)
+    finally:
+        store.close()
+
+    assert shown.exit_code == 0, shown.output
+    assert f"customer     matched to counterparty {anna['Ref_Key']}" in shown.output
+    assert "8 916 555 12 34" in shown.output  # the administrator's view
+    assert [step.stage for step in masked.steps] == ["received", "decoded", "queued", "customer", "created",
+                                                     "posted"]
+    [body] = masked.bodies.values()
+    assert "8 916 555 12 34" not in body and "8******1234" in body
