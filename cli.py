@@ -491,6 +491,24 @@ def deadletters_retry(ctx: click.Context, *, letter_ids: tuple[int, ...], every:
     sys.exit(FAILED if any(info.status != "succeeded" for info, _ in runs) else OK)
 
 
+@deadletters.command("dismiss")
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why it needs no retry (kept as the letter's note).")
+@click.pass_context
+@_errors_exit
+def deadletters_dismiss(ctx: click.Context, letter_ids: tuple[int, ...], reason: str) -> None:
+    """Close dead letters without a retry: they stop counting as open, so the alert on them clears."""
+    import getpass
+
+    try:
+        by = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container's user with no name
+        by = "cli"
+    with _runtime(ctx) as runtime:
+        letters = operations.dismiss_dead_letters(runtime.store, letter_ids, by=by, reason=reason)
+    out.print(f"dismissed {len(letters)} dead letter(s): {', '.join(str(d.id) for d in letters)}.", highlight=False)
+
+
 @main.command()
 @click.option("--cycles", default=2, show_default=True, help="Sync cycles to run.")
 @_errors_exit
@@ -525,24 +543,6 @@ def demo(cycles: int) -> None:
     sys.exit(OK if report.went_through else FAILED)
 
 
-@deadletters.command("dismiss")
-@click.argument("letter_ids", type=int, nargs=-1, required=True)
-@click.option("--reason", required=True, help="Why it needs no retry (kept as the letter's note).")
-@click.pass_context
-@_errors_exit
-def deadletters_dismiss(ctx: click.Context, letter_ids: tuple[int, ...], reason: str) -> None:
-    """Close dead letters without a retry: they stop counting as open, so the alert on them clears."""
-    import getpass
-
-    try:
-        by = f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # a container's user with no name
-        by = "cli"
-    with _runtime(ctx) as runtime:
-        letters = operations.dismiss_dead_letters(runtime.store, letter_ids, by=by, reason=reason)
-    out.print(f"dismissed {len(letters)} dead letter(s): {', '.join(str(d.id) for d in letters)}.", highlight=False)
-
-
 @main.command()
 @click.option("--listen", metavar="HOST:PORT", help="Override daemon.listen from the config.")
 @click.option("--log-json/--log-text", "log_json", default=None, help="Override log.json from the config.")
@@ -568,7 +568,7 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
         except ValueError as exc:
             raise ConfigError([f"--listen {listen}: expected host:port"]) from exc
     running = Daemon(config, listen=listen)
-    termination = Termination()
+    termination = Termination(reload=True)
     termination.arm()  # before the daemon starts its threads
     try:
         url = running.start()
@@ -581,7 +581,13 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
     sys.stdout.flush()
     code = OK
     try:
-        termination.wait()
+        while termination.wait():  # SIGHUP: hub.yaml and its mappings read again
+            try:
+                running.reload(load_config(find_config_file(ctx.obj["config"])))
+            except ConfigError as exc:
+                hint = f" (hint: {exc.hint})" if exc.hint else ""
+                logging.getLogger("hub.daemon").error("reload refused, the running config stays: %s%s",
+                                                      "; ".join(exc.problems), hint)
     finally:
         try:
             running.stop()
@@ -788,11 +794,17 @@ def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
 
     out.print(_runs_table([info for info, _ in runs], title="runs"))
     for info, ctx in runs:
-        if info.dry_run and ctx.planned:
-            plan = Table("target", "record", "would", "existing ref", title=f"{info.job}: dry run, nothing written")
+        if not info.dry_run:
+            continue
+        if ctx.planned:
+            plan = Table("target", "record", "would", "existing ref", "goods",
+                         title=f"{info.job}: dry run, nothing written")
             for p in ctx.planned:
-                plan.add_row(p.target, p.key, p.action, p.ref or "")
+                plan.add_row(p.target, p.key, p.action, p.ref or "", p.goods or "")
             out.print(plan)
+            for p in ctx.planned:
+                if p.action == "fail":
+                    out.print(f"would fail: {p.key} → {p.target}: {p.reason}", highlight=False, markup=False)
             for p in ctx.planned:
                 if p.action != "update" or p.diff == {}:
                     continue
@@ -804,6 +816,9 @@ def _print_runs(runs: list[tuple[RunInfo, RunContext]]) -> None:
                     out.print(f"  {name}: {value(old)} → {value(new)}", highlight=False, markup=False)
                 if len(p.diff) > shown_fields:
                     out.print(f"  +{len(p.diff) - shown_fields} more", highlight=False)
+        would = Counter(p.action for p in ctx.planned)
+        out.print(f"{info.job} would create {would['create']}, update {would['update']}, unchanged {would['skip']}, "
+                  f"fail {would['fail']}.", highlight=False)
     failures = [f"{n} {status}" for status, n in Counter(i.status for i, _ in runs if i.status != "succeeded").items()]
     records = sum(info.counts.failed for info, _ in runs)
     if records:

@@ -305,6 +305,10 @@ class Connector(ABC):
         """Create the object (``ref`` None) or update object ``ref``; must be safe to repeat."""
         raise self._unsupported(entity, Mode.WRITE)
 
+    def rehearse(self, entity: Entity, record: Record, *, key: str) -> None:  # noqa: B027 - most have no mapping
+        """Raise the RecordError that writing ``record`` would meet before anything reaches the system (its
+        mapping, an id link it lacks), writing nothing: a dry run's "would fail". Nothing to meet by default."""
+
     def as_written(self, entity: Entity, record: Record) -> Record:
         """``record`` as this system will hold it once written: what it can show of it, and no more.
 

@@ -65,6 +65,11 @@ class Planned:
     ref: str | None = None
     diff: Diff | None = None
     """What the write changes, field by field (every field for a create); None when not known."""
+    goods: str | None = None
+    """The goods the record is or carries, by name and article (``Капучино (CAP-1) ×2``), for a person to
+    recognise it by; None when it names none."""
+    reason: str | None = None
+    """Why the write would fail (``action`` ``fail``): the mapping or the id link it would stop at."""
 
 
 @dataclass

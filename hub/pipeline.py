@@ -48,7 +48,7 @@ from hub.connector import Connector, Mode, RawRecord, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
 from hub.logs import clean_error
-from hub.model import CANONICAL_TYPES, Entity, Order, Record, StockLevel, personal_names
+from hub.model import CANONICAL_TYPES, Entity, Order, Product, Record, StockLevel, personal_names
 from hub.runtime import Runtime
 from hub.state import Event, InboxItem, OutboxItem
 from hub.state.store import Fingerprints
@@ -290,30 +290,50 @@ class Pipeline:
     # --- dry run -----------------------------------------------------------------------------
 
     def plan(self, source: str, entity: Entity, targets: list[str], fresh: list[RawRecord]) -> None:
-        """What a real run would write: decode held and pending records and look each up in the targets."""
+        """What a real run would write: decode held and pending records, map each for the targets, and look
+        each up in them. A record the decoding, a mapping or an id link would stop is planned as a failure."""
         connector = self.runtime.connector(source)
         raws = list(fresh)
         for batch in self._pending(source, entity):
             raws.extend(_raw(item) for item in batch)
         for raw in raws:
             record = self._decode(connector, entity, raw)
-            if isinstance(record, RecordError):
-                continue
             key = idempotency_key(source, raw.external_id)
+            if isinstance(record, RecordError):
+                self.ctx.planned.append(Planned(", ".join(targets), key, "fail", reason=str(record)))
+                continue
+            goods = goods_of(record)
             for target in targets:
+                try:
+                    self.runtime.connector(target).rehearse(entity, record, key=key)
+                except RecordError as exc:
+                    reason = clean_error(str(exc), personal_names(entity, record.model_dump_json()))
+                    self.ctx.counts.failed += 1
+                    self.ctx.errors.append(f"{target} {entity.value} {key}: {reason}")
+                    self.ctx.planned.append(Planned(target, key, "fail", goods=goods, reason=reason))
+                    continue
                 with self.store.transaction() as state:
                     ref = state.links.get(self._linked_as(source, target), entity.value, raw.external_id)
                     sent = state.outbox.payload_of(target, entity.value, key)
                 ref = ref or self.runtime.connector(target).find(entity, key)
                 if ref is None:
-                    self.ctx.planned.append(Planned(target, key, "create", diff=field_diff(None, record)))
+                    self.ctx.planned.append(Planned(target, key, "create", diff=field_diff(None, record), goods=goods))
                     continue
                 diff = field_diff(sent, record)
                 if sent is not None and not diff:  # staging would leave the queued payload as it is
                     self.ctx.counts.unchanged += 1
-                    self.ctx.planned.append(Planned(target, key, "skip", ref))
+                    self.ctx.planned.append(Planned(target, key, "skip", ref, goods=goods))
                 else:
-                    self.ctx.planned.append(Planned(target, key, "update", ref, diff))
+                    self.ctx.planned.append(Planned(target, key, "update", ref, diff, goods=goods))
+
+
+def goods_of(record: Record) -> str | None:
+    """The goods ``record`` is or carries, by name and article, as a dry run shows them: ``Капучино (CAP-1) ×2``."""
+    if isinstance(record, Product):
+        return f"{record.name} ({record.article})" if record.article else record.name
+    if isinstance(record, Order):
+        return "; ".join(f"{line.name} ({line.product}) ×{line.quantity}" for line in record.lines) or None
+    return None
 
 
 def _described(record: Record) -> str:
@@ -386,16 +406,17 @@ class Push:
         with self.runtime.store.transaction() as state:
             sent = state.fingerprints.payloads(self.target, self.entity.value, [k for k, _ in changed if k in known])
         changes = dict(changed)
-        for key, _ in chunk:
-            record = changes.get(key)
-            if record is None:
-                self.ctx.planned.append(Planned(self.target, key, "skip"))
+        for key, record in chunk:
+            goods = goods_of(record)
+            if key not in changes:
+                self.ctx.planned.append(Planned(self.target, key, "skip", goods=goods))
             elif key not in known:
-                self.ctx.planned.append(Planned(self.target, key, "create", diff=field_diff(None, record)))
+                self.ctx.planned.append(Planned(self.target, key, "create", diff=field_diff(None, record),
+                                                goods=goods))
             else:
                 old = sent.get(key)  # None: pushed before hub kept payloads, so what changed is unknown
                 diff = None if old is None else field_diff(old, record)
-                self.ctx.planned.append(Planned(self.target, key, "update", diff=diff))
+                self.ctx.planned.append(Planned(self.target, key, "update", diff=diff, goods=goods))
 
     def _flush(self, *, everything: bool) -> None:
         while self._pending and (everything or len(self._pending) >= self.limit):

@@ -105,11 +105,14 @@ class Runtime:
     def job_class(self, name: str) -> type:
         return job_types()[self.job_config(name).type]
 
-    def close(self) -> None:
+    def close(self, *, keep_store: bool = False) -> None:
+        """Close the connectors and the state store; ``keep_store`` when another runtime goes on with the store
+        (the daemon's, after a reload)."""
         for connector in self._connectors.values():
             connector.close()
         self._connectors.clear()
-        self.store.close()
+        if not keep_store:
+            self.store.close()
 
     def __enter__(self) -> Runtime:
         return self

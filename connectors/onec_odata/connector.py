@@ -333,9 +333,12 @@ class OneCConnector(Connector):
         found = self.client.find(self._target(mapping), mapping.match_by, key, select=["Ref_Key"])
         return str(found[0]["Ref_Key"]) if found else None
 
-    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+    def rehearse(self, entity: Entity, record: Record, *, key: str) -> None:
+        self._body(entity, record, key)
+
+    def _body(self, entity: Entity, record: Record, key: str) -> tuple[str, dict[str, Any]]:
+        """The entity set ``record`` goes to and the body to send it in, through the preset's mapping."""
         mapping = self._out(entity)
-        target = self._target(mapping)
         links = self.context.links
         if isinstance(record, Order) and links is not None:
             # A 1C document has no modifiers: a paid one 1C knows as a good is a line of its own.
@@ -347,7 +350,10 @@ class OneCConnector(Connector):
             raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
         if mapping.match_by is not None:
             body[mapping.match_by] = key
-        number = None
+        return self._target(mapping), body
+
+    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        target, body = self._body(entity, record, key)
         try:
             if ref is None:
                 created = self.client.create(target, body)

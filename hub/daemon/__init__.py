@@ -35,7 +35,7 @@ from hub.daemon.scheduler import Scheduler
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.daemon.ui import Ui
 from hub.daemon.worker import InboundWorker
-from hub.errors import JobBusy
+from hub.errors import ConfigError, JobBusy
 from hub.inbound import Inbound
 from hub.jobs import Trigger, run_job
 from hub.leases import Lease
@@ -64,6 +64,8 @@ class Daemon:
         self.stopping = threading.Event()
         """Set by :meth:`stop`: runs in progress end at their next checkpoint."""
         self.runtime = Runtime(config)
+        self._retired: list[Runtime] = []
+        """Runtimes a reload replaced: requests and runs that started with them may still use their connectors."""
         self.metrics = Metrics(self.runtime.store)
         self._waiting: set[str] = set()
         """Jobs a scheduled run of this daemon waits to start: the worker holds off their inbound runs (a busy
@@ -73,7 +75,7 @@ class Daemon:
         self.scheduler = Scheduler(config, self.runtime.store, self._run_scheduled,
                                    threads=self.settings.job_threads)
         self.first_runs = FirstRuns(self.runtime, self._run_first, self.stopping)
-        mounts = self._mounts()
+        mounts = self._mounts(self.runtime)
         ui = Ui(lambda: self.runtime, next_runs=self.scheduler.next_fire_times, wake=self.worker.wake)
         self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness, ui=ui)
         host, port = self.settings.host_port
@@ -115,8 +117,38 @@ class Daemon:
         if self.background:
             self.worker.join()
             self.first_runs.join()
+        for retired in self._retired:
+            retired.close(keep_store=True)
         self.runtime.close()
         log.info("stopped")
+
+    def reload(self, config: HubConfig) -> None:
+        """Go on with ``config``, hub.yaml read again (SIGHUP): its sources with their mappings, its jobs and
+        their schedules, and the endpoints they serve. Nothing is dropped: a request or run in progress finishes
+        with the connectors it started with, which are closed only when the daemon stops.
+
+        A config this daemon cannot take while running is refused with a ConfigError, and the one it runs stays.
+        """
+        restart = [f"{what} changed: only a restart takes it" for what, old, new in (
+            ("state.url", self.config.state.url, config.state.url), ("daemon", self.config.daemon, config.daemon))
+            if old != new]
+        if restart:
+            raise ConfigError(restart, hint="restart hub daemon (systemctl restart hub) to apply it")
+        # Everything that can refuse the new config is made before anything changes: its mappings, its endpoints.
+        runtime = Runtime(config, store=self.runtime.store)
+        try:
+            mounts = self._mounts(runtime)
+        except BaseException:
+            runtime.close(keep_store=True)
+            raise
+        retired, self.runtime, self.config = self.runtime, runtime, config
+        self._retired.append(retired)
+        self.worker.runtime = runtime
+        if self.background:
+            self.scheduler.realign(config)
+        self.app.remount(mounts)
+        log.info("reloaded hub.yaml: %d source(s), %d job(s), %d scheduled", len(config.sources), len(config.jobs),
+                 len(self.scheduler.next_fire_times()))
 
     # --- runs --------------------------------------------------------------------------------
 
@@ -175,14 +207,14 @@ class Daemon:
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _mounts(self) -> list[tuple[str, Mounted]]:
+    def _mounts(self, runtime: Runtime) -> list[tuple[str, Mounted]]:
         mounts = []
-        for name, settings in self.config.sources.items():
+        for name, settings in runtime.config.sources.items():
             if connector_types()[settings.type].endpoints is Connector.endpoints:
                 continue  # nothing to serve: do not even create the connector
-            connector = self.runtime.connector(name)
+            connector = runtime.connector(name)
             prefix = (settings.inbound.path or f"/{name}").rstrip("/")
-            inbound = Inbound(self.runtime.store, connector, self.worker.wake)
+            inbound = Inbound(runtime.store, connector, self.worker.wake)
             for endpoint in connector.endpoints():
                 mounts.append((prefix + endpoint.rule, Mounted(name, endpoint, inbound, settings.inbound.max_body)))
         return mounts

@@ -121,6 +121,12 @@ class Scheduler:
                              f"{str(exc).splitlines()[0]}", hint="check the state database with hub status") from exc
         self._scheduler.resume()
 
+    def realign(self, config: HubConfig) -> None:
+        """Bring the schedule in line with a reloaded hub.yaml: new and changed schedules from now, removed ones
+        gone, the rest keeping their next fire time; a run in progress is not touched."""
+        self.config = config
+        self._align()
+
     def next_fire_times(self) -> dict[str, dt.datetime | None]:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 

@@ -99,6 +99,11 @@ class DaemonApp:
         self.prefixes.sort(key=lambda pair: len(pair[0]), reverse=True)
         self.map = Map(rules, strict_slashes=False)
 
+    def remount(self, mounted: Iterable[tuple[str, Mounted]]) -> None:
+        """Serve ``mounted`` from now on (hub.yaml reloaded); a request already routed finishes with its mount."""
+        fresh = DaemonApp(mounted, metrics=self.metrics, readiness=self.readiness, ui=self.ui)
+        self.routes, self.prefixes, self.map = fresh.routes, fresh.prefixes, fresh.map
+
     def paths(self) -> list[str]:
         """Every served path with its methods, for the start-up message."""
         return sorted(f"{' '.join(sorted(r.methods or ()))} {r.rule}" for r in self.map.iter_rules())
