@@ -16,11 +16,13 @@ Connectors speak the canonical model (:mod:`hub.model`) at this boundary: raw
 payloads go in as :class:`RawRecord` and come out of :meth:`Connector.decode`
 as canonical records; writes take canonical records.
 
-Idempotency is shared work. The engine keeps the id links and asks
-:meth:`Connector.find` before it creates anything; a connector's ``find`` looks
-the object up in its system by the idempotency key (for 1C, an attribute that
-carries the channel's order id). So a write that was committed remotely but
-whose answer was lost is found on the retry instead of being made twice.
+Idempotency is shared work. The engine keeps the id links and, for every
+record it has no link for, asks :meth:`Connector.find_many` before it creates
+anything, whatever its own state says; a connector looks the objects up in its
+system by the idempotency key (for 1C, an attribute that carries the channel's
+order id). So a write that was committed remotely but whose answer was lost, or
+whose link went with a lost or restored state database, is found instead of
+being made twice.
 """
 
 from __future__ import annotations
@@ -300,6 +302,14 @@ class Connector(ABC):
     def find(self, entity: Entity, key: str) -> str | None:
         """The reference of an object already written with idempotency ``key``, or None."""
         raise self._unsupported(entity, Mode.WRITE)
+
+    def find_many(self, entity: Entity, keys: Sequence[str]) -> dict[str, str]:
+        """Key → reference of each of ``keys`` already written; the engine asks before every create.
+
+        One :meth:`find` per key by default; a system that can search for many at once (1C's ``$filter``
+        with ``or``) overrides this, so a batch of new orders costs a query, not one per order.
+        """
+        return {key: ref for key in keys if (ref := self.find(entity, key)) is not None}
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         """Create the object (``ref`` None) or update object ``ref``; must be safe to repeat."""

@@ -30,7 +30,8 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _dead(holder: str) -> bool:
+def holder_gone(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid…``) was a process on this host that no longer runs."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
@@ -60,7 +61,7 @@ class Lease:
 
     def __enter__(self) -> Lease:
         with self.store.transaction() as state:
-            current = state.leases.acquire(self.name, self.holder, self.ttl, dead=_dead)
+            current = state.leases.acquire(self.name, self.holder, self.ttl, dead=holder_gone)
         if current is not None:
             raise JobBusy(f"{self.name} is held by {current.holder} since {current.acquired_at:%Y-%m-%d %H:%M:%S} "
                           "UTC", holder=current.holder)

@@ -13,12 +13,14 @@
   in the outbox under their idempotency key (``source:external_id``), marking
   the inbox record done in the same transaction. A record that cannot be
   decoded goes to dead letters with the reason; the rest go on.
-* **deliver** writes due outbox entries to their target. Before creating, it
-  looks for the object through the id link and, if a create of it was ever sent
-  (``sent_at``, committed before sending), through the target itself
-  (:meth:`hub.connector.Connector.find`): a write whose answer was lost is
-  found, not repeated, and a record never sent costs no lookup. The id link and
-  the outbox are updated together.
+* **deliver** claims due outbox entries of its target a batch at a time, so
+  that of all the runs writing to one target (every orders job into 1C, on every
+  daemon) exactly one writes each entry, and writes them. Before creating, it
+  looks for the object through the id link and, for every entry without one, in
+  the target itself, whatever hub's state says, the whole batch in one search
+  (:meth:`hub.connector.Connector.find_many`): a write whose answer was lost, or
+  whose link went with a lost or restored state database, is found, not
+  repeated. The id link and the outbox are updated together.
 
 Between batches, where all that was done is saved, each stage calls
 :meth:`hub.jobs.RunContext.checkpoint`: a run asked to stop (the daemon shutting
@@ -39,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
@@ -47,6 +50,7 @@ from typing import Any, cast
 from hub.connector import Connector, Mode, RawRecord, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
+from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
 from hub.model import CANONICAL_TYPES, Entity, Order, Product, Record, StockLevel, personal_names
 from hub.runtime import Runtime
@@ -59,6 +63,9 @@ log = logging.getLogger("hub.pipeline")
 BATCH = 200
 MAX_CONSECUTIVE_TRANSIENT = 3
 """After this many transient failures in a row the target is taken as down and the run stops."""
+CLAIM_TTL = dt.timedelta(minutes=10)
+"""How long a claim on an outbox entry lasts. It is renewed just before the entry is written, so it need only
+outlast one write with its retries; a claim left by a process that died on another host lapses after it."""
 
 
 def idempotency_key(source: str, external_id: str) -> str:
@@ -179,70 +186,98 @@ class Pipeline:
     def deliver(self, target: str, entity: Entity) -> None:
         """Write every due outbox entry of ``entity`` to ``target``, ``write_concurrency`` at a time.
 
-        Each key has one outbox entry, so two writes of the same object never overlap.
+        Entries are claimed a batch at a time, and only the claim's holder writes one, so two runs writing to
+        ``target`` at once (two jobs, two daemons) never write the same record. What this run claimed and did
+        not write is released when it ends, however it ends; a process killed holding claims leaves them to
+        lapse (at once for one on this host, see :func:`hub.leases.holder_gone`).
         """
         connector = self.runtime.connector(target)
         workers = self.runtime.config.sources[target].write_concurrency
+        holder = f"{worker_id()}:{secrets.token_hex(4)}"  # its own: another run in this process is another holder
         transient_in_a_row = 0
         done = 0
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{target}") if workers > 1 \
-                else contextlib.nullcontext() as pool:
-            while True:
-                with self.store.reading() as state:
-                    due = state.outbox.due(target, entity=entity.value, limit=BATCH)
-                if not due:
-                    return
-                for item, outcome in self._attempts(connector, entity, due, pool):
-                    if isinstance(outcome, str):
-                        setattr(self.ctx.counts, outcome, getattr(self.ctx.counts, outcome) + 1)
-                        transient_in_a_row = 0
-                    elif isinstance(outcome, RecordError):
-                        self._dead(item, entity, str(outcome))
-                    elif isinstance(outcome, RetriableError):
-                        transient_in_a_row += 1
-                        self._later(item, outcome)
-                        if transient_in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{target}") if workers > 1 \
+                    else contextlib.nullcontext() as pool:
+                while True:
+                    with self.store.transaction() as state:
+                        due = state.outbox.claim(target, holder, utcnow() + CLAIM_TTL, entity=entity.value,
+                                                 limit=BATCH, dead=holder_gone)
+                    if not due:
+                        return
+                    refs = self._existing(connector, entity, due)
+                    for item, outcome in self._attempts(connector, entity, due, refs=refs, holder=holder, pool=pool):
+                        if outcome is None:  # the claim lapsed and another run took the entry: it writes it
+                            continue
+                        if isinstance(outcome, str):
+                            setattr(self.ctx.counts, outcome, getattr(self.ctx.counts, outcome) + 1)
+                            transient_in_a_row = 0
+                        elif isinstance(outcome, RecordError):
+                            self._dead(item, entity, str(outcome))
+                        elif isinstance(outcome, RetriableError):
+                            transient_in_a_row += 1
+                            self._later(item, outcome)
+                            if transient_in_a_row >= MAX_CONSECUTIVE_TRANSIENT:
+                                raise outcome
+                        else:
+                            self._later(item, outcome)
                             raise outcome
-                    else:
-                        self._later(item, outcome)
-                        raise outcome
-                    done += 1
-                    self.ctx.report("write", done)
+                        done += 1
+                        self.ctx.report("write", done)
+                    if len(due) < BATCH:  # all that was due: what came due since is the next run's
+                        return
+        except BaseException:  # written or not, every entry a run finishes is released; not so when it stops early
+            with self.store.transaction() as state:
+                state.outbox.release(holder)
+            raise
 
-    def _attempts(self, connector: Connector, entity: Entity, due: list[OutboxItem],
-                  pool: ThreadPoolExecutor | None) -> Iterator[tuple[OutboxItem, str | HubError]]:
-        """Each entry with what writing it did (created, updated) or the error, in order."""
+    def _existing(self, connector: Connector, entity: Entity, due: list[OutboxItem]) -> dict[int, str]:
+        """Outbox id → the object the entry already is in the target: its id link, else whatever the target holds
+        under its key, looked up for every unlinked entry of the batch at once. A target that cannot be searched
+        stops the run before anything is created."""
+        refs: dict[int, str] = {}
+        with self.store.reading() as state:
+            for item in due:
+                ref = state.links.get(self._linked_as(item.source, item.target), entity.value, _external_id(item))
+                if ref is not None:
+                    refs[item.id] = ref
+        unlinked = [item for item in due if item.id not in refs]
+        found = connector.find_many(entity, [item.key for item in unlinked]) if unlinked else {}
+        refs.update({item.id: found[item.key] for item in unlinked if item.key in found})
+        return refs
+
+    def _attempts(self, connector: Connector, entity: Entity, due: list[OutboxItem], *, refs: dict[int, str],
+                  holder: str, pool: ThreadPoolExecutor | None) -> Iterator[tuple[OutboxItem, str | HubError | None]]:
+        """Each entry with what writing it did (created, updated), the error, or None if it was not ours, in order."""
         if pool is None:
             for item in due:
                 self.ctx.checkpoint()
-                yield item, self._attempt(connector, entity, item)
+                yield item, self._attempt(connector, entity, item, ref=refs.get(item.id), holder=holder)
             return
         self.ctx.checkpoint()
-        futures = [pool.submit(self._attempt, connector, entity, item) for item in due]
+        futures = [pool.submit(self._attempt, connector, entity, item, ref=refs.get(item.id), holder=holder)
+                   for item in due]
         for item, future in zip(due, futures, strict=True):
             yield item, future.result()
 
-    def _attempt(self, connector: Connector, entity: Entity, item: OutboxItem) -> str | HubError:
+    def _attempt(self, connector: Connector, entity: Entity, item: OutboxItem, *, ref: str | None,
+                 holder: str) -> str | HubError | None:
         try:
             record = cast(Record, CANONICAL_TYPES[entity].model_validate_json(item.payload))
-            return self._write(connector, entity, item, record)
+            return self._write(connector, entity, item, record, ref=ref, holder=holder)
         except (RecordError, RetriableError, FatalError) as exc:
             return exc
 
-    def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record) -> str:
-        """Write one entry; return what it did (``created``, ``updated``, ``unchanged``)."""
-        external_id = item.key.removeprefix(f"{item.source}:")
-        system = self._linked_as(item.source, item.target)
-        with self.store.reading() as state:
-            ref = state.links.get(system, entity.value, external_id)
-        if ref is None and item.sent_at is not None:
-            ref = connector.find(entity, item.key)  # a create went out before: its answer may have been lost
-        if ref is None:
-            with self.store.transaction() as state:
-                state.outbox.sending(item)
+    def _write(self, connector: Connector, entity: Entity, item: OutboxItem, record: Record, *, ref: str | None,
+               holder: str) -> str | None:
+        """Write one entry as an update of ``ref`` or, when None, a create; return what it did (``created``,
+        ``updated``, ``unchanged``), or None when this run no longer holds its claim and so must not write it."""
+        with self.store.transaction() as state:
+            if not state.outbox.hold(item, holder, utcnow() + CLAIM_TTL):
+                return None
         result = connector.write(entity, record, key=item.key, ref=ref)
         with self.store.transaction() as state:
-            state.links.put(system, entity.value, external_id, result.ref)
+            state.links.put(self._linked_as(item.source, item.target), entity.value, _external_id(item), result.ref)
             state.outbox.done(item, result.ref)
             state.events.add(*self._written(item, result))
         return result.action
@@ -334,6 +369,11 @@ def goods_of(record: Record) -> str | None:
     if isinstance(record, Order):
         return "; ".join(f"{line.name} ({line.product}) ×{line.quantity}" for line in record.lines) or None
     return None
+
+
+def _external_id(item: OutboxItem) -> str:
+    """The channel's own id of the record an outbox entry carries (its key is ``source:external_id``)."""
+    return item.key.removeprefix(f"{item.source}:")
 
 
 def _described(record: Record) -> str:

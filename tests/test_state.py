@@ -27,7 +27,7 @@ from hub.connector import RawRecord
 from hub.errors import LinkConflict, StateSchemaError
 from hub.state import RunCounts, StateStore, open_store
 from hub.state.schema import metadata
-from hub.state.store import Fingerprints
+from hub.state.store import Fingerprints, OutboxItem
 from hub.values import json_loads, utcnow
 
 HEAD = ScriptDirectory(str(Path(hub.state.store.__file__).parent / "migrations")).get_current_head()
@@ -146,6 +146,22 @@ def test_upgrading_keeps_the_scheduler_table_an_earlier_hub_let_apscheduler_make
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM scheduler_jobs")).scalars().all() == ["orders"]
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.close()
+
+
+def test_upgrading_a_0006_database_keeps_its_queued_writes_unclaimed(state_url: str) -> None:
+    store = StateStore(state_url)
+    with store.engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+        conn.execute(text("INSERT INTO outbox (target, entity, key, source, payload, version, status, attempts, "
+                          "next_attempt_at, created_at, updated_at, sent_at) VALUES ('1c', 'orders', 'shop:1', "
+                          "'shop', '{}', 1, 'pending', 0, :at, :at, :at, :at)"), {"at": utcnow()})
+
+    store.migrate()
+
+    with store.transaction() as state:
+        [item] = state.outbox.claim("1c", "host:1:a", utcnow() + dt.timedelta(minutes=1))
+        assert (item.key, item.payload, item.claimed_by) == ("shop:1", "{}", "host:1:a")
     store.close()
 
 
@@ -376,6 +392,87 @@ def test_outbox_retries_gives_up_and_revives(store: StateStore) -> None:
         revived = state.outbox.get(order.id)
         assert revived is not None
         assert (revived.status, revived.attempts, revived.last_error) == ("pending", 0, None)
+
+
+def test_an_outbox_entry_is_claimed_by_one_run_until_released_or_its_claim_lapses(store: StateStore) -> None:
+    soon = utcnow() + dt.timedelta(minutes=10)
+    with store.transaction() as state:
+        for n in range(3):
+            state.outbox.enqueue("1c", "orders", f"o-{n}", "{}", source="shop")
+        first = state.outbox.claim("1c", "host:1:a", soon, limit=2)
+        assert [(i.key, i.claimed_by) for i in first] == [("o-0", "host:1:a"), ("o-1", "host:1:a")]
+        assert [i.key for i in state.outbox.claim("1c", "host:2:b", soon)] == ["o-2"]  # not what a holds
+        assert state.outbox.claim("1c", "host:3:c", soon) == []
+        assert state.outbox.due("1c") == [] and state.outbox.due_streams() == set()
+        assert state.outbox.hold(first[0], "host:1:a", soon) and not state.outbox.hold(first[0], "host:2:b", soon)
+
+        state.outbox.release("host:1:a")
+        lapsed = utcnow() - dt.timedelta(seconds=1)
+        assert [i.key for i in state.outbox.claim("1c", "host:2:b", lapsed)] == ["o-0", "o-1"]
+        assert not state.outbox.hold(first[0], "host:1:a", soon), "a released it: it must not write it"
+        assert [i.key for i in state.outbox.claim("1c", "host:3:c", soon)] == ["o-0", "o-1"]
+        assert not state.outbox.hold(first[0], "host:2:b", soon), "b's claim lapsed and c took it"
+
+
+def test_entries_claimed_by_a_process_that_is_gone_are_claimed_again_at_once(store: StateStore) -> None:
+    soon = utcnow() + dt.timedelta(minutes=10)
+    with store.transaction() as state:
+        state.outbox.enqueue("1c", "orders", "o-1", "{}", source="shop")
+        state.outbox.claim("1c", "host:1:a", soon)
+        assert state.outbox.claim("1c", "host:2:b", soon, dead=lambda holder: False) == []
+        [item] = state.outbox.claim("1c", "host:2:b", soon, dead=lambda holder: holder == "host:1:a")
+        assert item.claimed_by == "host:2:b"
+
+
+def test_an_entry_written_retried_or_given_up_is_released(store: StateStore) -> None:
+    soon = utcnow() + dt.timedelta(minutes=10)
+    with store.transaction() as state:
+        for key in ("done", "stale", "later", "dead"):
+            state.outbox.enqueue("1c", "orders", key, "{}", source="shop")
+        done, stale, later, dead = state.outbox.claim("1c", "host:1:a", soon)
+        state.outbox.enqueue("1c", "orders", "stale", '{"v": 2}', source="shop")
+        assert state.outbox.done(done, "ref-1") and not state.outbox.done(stale, "ref-2")
+        state.outbox.retry_later(later, "503", utcnow())
+        state.outbox.give_up(dead, "400")
+        assert {i.key: i.claimed_by for i in map(state.outbox.get, (done.id, stale.id, later.id, dead.id))
+                if i is not None} == dict.fromkeys(("done", "stale", "later", "dead"))
+        [again, retried] = state.outbox.claim("1c", "host:2:b", soon)  # the newer payload and the retry are due
+        assert (again.key, again.payload, retried.key) == ("stale", '{"v": 2}', "later")
+
+
+def test_runs_claiming_at_once_never_get_the_same_entry(store: StateStore) -> None:
+    entries = 120
+    with store.transaction() as state:
+        for n in range(entries):
+            state.outbox.enqueue("1c", "orders", f"o-{n}", "{}", source="shop")
+    runs, limit = 4, 7
+    rounds = threading.Barrier(runs)  # every run claims in every round, at once with the others
+    claimed: dict[str, list[int]] = {}
+
+    def run(holder: str) -> None:
+        got: list[int] = []
+        while True:
+            rounds.wait()
+            got += [item.id for item in _claim(store, holder, limit=limit)]
+            rounds.wait()  # nobody claims until every run has seen what is left
+            with store.reading() as state:
+                if not state.outbox.due("1c"):
+                    break
+        claimed[holder] = got
+
+    threads = [threading.Thread(target=run, args=(f"host:{n}:x",)) for n in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [item_id for got in claimed.values() for item_id in got]
+    assert len(ids) == len(set(ids)) == entries
+    assert all(claimed.values()), "a run claimed nothing: the runs did not claim at once"
+
+
+def _claim(store: StateStore, holder: str, *, limit: int) -> list[OutboxItem]:
+    with store.transaction() as state:
+        return state.outbox.claim("1c", holder, utcnow() + dt.timedelta(minutes=1), limit=limit)
 
 
 # --- fingerprints -----------------------------------------------------------------------

@@ -39,6 +39,9 @@ PAGE_SIZE = 1000
 """Rows per page; 1C documents no maximum, but big pages run into web-server timeouts."""
 KEYS_PER_REQUEST = 40
 """References per ``$filter`` when looking many up: IIS refuses long query strings (404.15)."""
+FILTER_CHARS = 1800
+"""The longest ``$filter=…`` one request carries, percent-encoded: IIS refuses a query string over 2048 bytes
+(404.15) by default, the other options take up to ~200, and each Cyrillic letter of a 1C name takes six."""
 
 # Statuses whose body is 1C's own error: read it instead of letting HttpClient raise a generic one.
 # 401 stays with HttpClient (the web server's Basic challenge), 5xx on reads too, so they are retried.
@@ -105,11 +108,17 @@ class OneCClient:
         return list(self.iter_rows(entity_set, filter=condition, select=select))
 
     def filter_in(self, field: str, values: Iterable[Any]) -> list[str]:
-        """``$filter`` texts matching ``field`` against ``values``, :attr:`keys_per_request` per text."""
-        literals = list(dict.fromkeys(odata.literal(value, self.tz, field=field) for value in values))
-        step = self.keys_per_request
-        return [" or ".join(f"{field} eq {item}" for item in literals[start:start + step])
-                for start in range(0, len(literals), step)]
+        """``$filter`` texts matching ``field`` against ``values``: each with :attr:`keys_per_request` values at
+        most, and no longer than :data:`FILTER_CHARS` once in the URL."""
+        terms = dict.fromkeys(f"{field} eq {odata.literal(value, self.tz, field=field)}" for value in values)
+        texts: list[list[str]] = []
+        for term in terms:
+            if texts and len(texts[-1]) < self.keys_per_request \
+                    and len(odata.query_string({"$filter": " or ".join([*texts[-1], term])})) <= FILTER_CHARS:
+                texts[-1].append(term)
+            else:
+                texts.append([term])
+        return [" or ".join(text) for text in texts]
 
     def iter_rows_in(self, entity_set: str, field: str, values: Iterable[Any], *,
                      select: Sequence[str] | None = None, expand: Sequence[str] | None = None,

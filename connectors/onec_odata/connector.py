@@ -16,8 +16,10 @@ unchanged catalog of 100,000 goods costs reads but never a single write.
 
 Writes are idempotent: an order's document carries the idempotency key in the
 attribute the mapping names in ``match_by:`` (УТ 11: ``НомерПоДаннымКлиента``);
-:meth:`OneCConnector.find` looks it up before the engine creates anything, so a
-retry after a lost answer finds the document instead of making a second one.
+:meth:`OneCConnector.find_many` looks a batch of keys up (one ``$filter`` of
+``or``-ed keys per request, as many as a URL takes) before the engine creates
+anything, so a retry after a lost answer, or after hub lost its state, finds the
+document instead of making a second one.
 Documents are posted after every create and update.
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -327,11 +329,17 @@ class OneCConnector(Connector):
         return result  # type: ignore[no-any-return]
 
     def find(self, entity: Entity, key: str) -> str | None:
+        return self.find_many(entity, [key]).get(key)
+
+    def find_many(self, entity: Entity, keys: Sequence[str]) -> dict[str, str]:
         mapping = self._out(entity)
-        if mapping.match_by is None:
-            return None
-        found = self.client.find(self._target(mapping), mapping.match_by, key, select=["Ref_Key"])
-        return str(found[0]["Ref_Key"]) if found else None
+        if mapping.match_by is None or not keys:
+            return {}
+        found: dict[str, str] = {}
+        for row in self.client.iter_rows_in(self._target(mapping), mapping.match_by, keys,
+                                            select=["Ref_Key", mapping.match_by]):
+            found.setdefault(str(row[mapping.match_by]), str(row["Ref_Key"]))  # of two, the same one every time
+        return found
 
     def rehearse(self, entity: Entity, record: Record, *, key: str) -> None:
         self._body(entity, record, key)

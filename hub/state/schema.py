@@ -108,7 +108,8 @@ outbox = Table(
     Column("ref", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime),  # when a create first went out: only then may the object exist remotely
+    Column("claimed_by", String(255)),  # the run writing it now (host:pid:token), so no other run writes it too
+    Column("claimed_until", UtcDateTime),  # when that claim lapses unless renewed
     UniqueConstraint("target", "entity", "key", name="uq_outbox_key"),
     Index("ix_outbox_due", "status", "target", "next_attempt_at"),
 )

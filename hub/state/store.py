@@ -18,7 +18,21 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, or_, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -114,8 +128,8 @@ class OutboxItem:
     next_attempt_at: dt.datetime
     last_error: str | None
     ref: str | None
-    sent_at: dt.datetime | None = None
-    """When a create of it first went out; None means it was never sent, so it cannot exist in the target."""
+    claimed_by: str | None = None
+    """The run writing it now (:meth:`Outbox.claim`); None when no run holds it."""
 
 
 @dataclass(frozen=True)
@@ -504,20 +518,50 @@ class Outbox(_Repo):
             where=t.outbox.c.payload != payload))
 
     def due_streams(self) -> set[tuple[str, str]]:
-        """(source, entity) pairs with writes due now, to any target."""
+        """(source, entity) pairs with writes due now, to any target, that no run is writing."""
+        now = utcnow()
         rows = self.conn.execute(select(t.outbox.c.source, t.outbox.c.entity).where(
-            t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= utcnow()).distinct())
+            t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= now, _unclaimed(now)).distinct())
         return {(r.source, r.entity) for r in rows}
 
     def due(self, target: str, *, entity: str | None = None, limit: int = 200,
             now: dt.datetime | None = None, after_id: int = 0) -> list[OutboxItem]:
-        query = select(t.outbox).where(
-            t.outbox.c.status == "pending", t.outbox.c.target == target,
-            t.outbox.c.next_attempt_at <= (now or utcnow()), t.outbox.c.id > after_id)
-        if entity is not None:
-            query = query.where(t.outbox.c.entity == entity)
+        """Entries of ``target`` due by ``now`` that no run is writing, oldest first."""
+        now = now or utcnow()
+        query = select(t.outbox).where(*_due(target, entity, now), _unclaimed(now), t.outbox.c.id > after_id)
         rows = self.conn.execute(query.order_by(t.outbox.c.id).limit(limit))
         return [_outbox_item(r) for r in rows]
+
+    def claim(self, target: str, holder: str, until: dt.datetime, *, entity: str | None = None, limit: int = 200,
+              dead: Callable[[str], bool] = lambda _: False) -> list[OutboxItem]:
+        """Claim up to ``limit`` due entries of ``target`` for ``holder`` until ``until``; the entries it got.
+
+        Only the holder of an entry's claim may write it. Each entry is taken by an UPDATE that matches only while
+        nobody holds it (never claimed, released, lapsed, or held by a holder ``dead`` says is gone), checked by
+        its row count: of runs claiming at once, on SQLite or PostgreSQL alike, exactly one gets each entry.
+        """
+        now = utcnow()
+        holders = self.conn.execute(select(t.outbox.c.claimed_by).where(
+            *_due(target, entity, now), t.outbox.c.claimed_until >= now).distinct()).scalars()
+        free = or_(_unclaimed(now), t.outbox.c.claimed_by.in_([h for h in holders if dead(h)]))
+        ids = self.conn.execute(select(t.outbox.c.id).where(*_due(target, entity, now), free)
+                                .order_by(t.outbox.c.id).limit(limit)).scalars().all()
+        taken = [item_id for item_id in ids if self.conn.execute(update(t.outbox).where(
+            t.outbox.c.id == item_id, *_due(target, entity, now), free).values(
+            claimed_by=holder, claimed_until=until)).rowcount == 1]
+        rows = self.conn.execute(select(t.outbox).where(t.outbox.c.id.in_(taken)).order_by(t.outbox.c.id))
+        return [_outbox_item(r) for r in rows]
+
+    def hold(self, item: OutboxItem, holder: str, until: dt.datetime) -> bool:
+        """Extend ``holder``'s claim on ``item`` to ``until``, just before writing it; False when the claim was
+        lost (it lapsed, and another run took the entry or wrote it): then it must not be written."""
+        return self.conn.execute(update(t.outbox).where(
+            t.outbox.c.id == item.id, t.outbox.c.claimed_by == holder, t.outbox.c.status == "pending").values(
+            claimed_until=until)).rowcount == 1
+
+    def release(self, holder: str) -> None:
+        """Let go of every entry ``holder`` still claims: its run ends, and what it did not write is due again."""
+        self.conn.execute(update(t.outbox).where(t.outbox.c.claimed_by == holder).values(**_NO_CLAIM))
 
     def get(self, item_id: int) -> OutboxItem | None:
         r = self.conn.execute(select(t.outbox).where(t.outbox.c.id == item_id)).first()
@@ -529,24 +573,21 @@ class Outbox(_Repo):
             t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.key == key)).scalar_one_or_none()
 
     def done(self, item: OutboxItem, ref: str) -> bool:
-        """Mark delivered, unless a newer payload arrived meanwhile (then it stays pending)."""
+        """Mark delivered and release it, unless a newer payload arrived meanwhile (then it stays pending, due)."""
+        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(**_NO_CLAIM))
         result = self.conn.execute(update(t.outbox).where(
             t.outbox.c.id == item.id, t.outbox.c.version == item.version).values(
             status="done", ref=ref, last_error=None, updated_at=utcnow()))
         return result.rowcount == 1
 
-    def sending(self, item: OutboxItem) -> None:
-        """Record that a create of ``item`` is about to go out (commit this before sending it)."""
-        self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id, t.outbox.c.sent_at.is_(None)).values(
-            sent_at=utcnow()))
-
     def retry_later(self, item: OutboxItem, error: str, at: dt.datetime) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
-            attempts=t.outbox.c.attempts + 1, next_attempt_at=at, last_error=error, updated_at=utcnow()))
+            attempts=t.outbox.c.attempts + 1, next_attempt_at=at, last_error=error, updated_at=utcnow(),
+            **_NO_CLAIM))
 
     def give_up(self, item: OutboxItem, error: str) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
-            status="dead", attempts=t.outbox.c.attempts + 1, last_error=error, updated_at=utcnow()))
+            status="dead", attempts=t.outbox.c.attempts + 1, last_error=error, updated_at=utcnow(), **_NO_CLAIM))
 
     def revive(self, item_id: int) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item_id).values(
@@ -566,6 +607,20 @@ class Outbox(_Repo):
         rows = self.conn.execute(select(t.outbox.c.target, func.count()).where(
             t.outbox.c.status == "pending").group_by(t.outbox.c.target))
         return {r[0]: int(r[1]) for r in rows}
+
+
+_NO_CLAIM: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+
+
+def _due(target: str, entity: str | None, now: dt.datetime) -> list[ColumnElement[bool]]:
+    """Conditions of an outbox entry of ``target`` (and ``entity``, if given) waiting to be written by ``now``."""
+    due = [t.outbox.c.status == "pending", t.outbox.c.target == target, t.outbox.c.next_attempt_at <= now]
+    return due if entity is None else [*due, t.outbox.c.entity == entity]
+
+
+def _unclaimed(now: dt.datetime) -> ColumnElement[bool]:
+    """An outbox entry no run holds: never claimed, released, or its claim lapsed."""
+    return or_(t.outbox.c.claimed_until.is_(None), t.outbox.c.claimed_until < now)
 
 
 def _outbox_item(r: Any) -> OutboxItem:

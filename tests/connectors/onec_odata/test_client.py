@@ -12,7 +12,8 @@ import requests
 import responses
 
 from connectors.onec_odata import OneCClient
-from connectors.onec_odata.odata import EMPTY_DATE, EMPTY_GUID
+from connectors.onec_odata.client import FILTER_CHARS
+from connectors.onec_odata.odata import EMPTY_DATE, EMPTY_GUID, query_string
 from hub.connector import RetryPolicy
 from hub.errors import AuthError, NetworkError, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
@@ -132,11 +133,15 @@ def test_find_filters_by_the_attribute_with_the_right_literal(onec: OneCClient) 
     assert f"$filter=Контрагент_Key eq guid'{OTHER}'&" in sent(1)
 
 
-def test_filter_in_splits_many_keys_and_drops_repeats(onec: OneCClient) -> None:
+def test_filter_in_splits_many_keys_as_a_url_takes_them_and_drops_repeats(onec: OneCClient) -> None:
     refs = [f"00000000-0000-0000-0000-{n:012d}" for n in range(85)]
     chunks = onec.filter_in("Номенклатура_Key", [*refs, refs[0]])
-    assert [chunk.count(" eq ") for chunk in chunks] == [40, 40, 5]
-    assert chunks[2] == " or ".join(f"Номенклатура_Key eq guid'{r}'" for r in refs[80:])
+    # Each Cyrillic letter is six characters in the URL: 13 references fit, not 40.
+    assert [chunk.count(" eq ") for chunk in chunks] == [13] * 6 + [7]
+    assert max(len(query_string({"$filter": chunk})) for chunk in chunks) <= FILTER_CHARS
+    assert chunks[-1] == " or ".join(f"Номенклатура_Key eq guid'{r}'" for r in refs[78:])
+    onec.keys_per_request = 5
+    assert [chunk.count(" eq ") for chunk in onec.filter_in("Номенклатура_Key", refs)] == [5] * 17
 
 
 @responses.activate

@@ -172,7 +172,7 @@ def test_many_keys_are_read_in_chunks(reader: OneCClient, cafe: OneCSandbox) -> 
     before = cafe.count("GET")
     rows = list(connect(cafe, keys_per_request=40).iter_rows_in(GOODS, "Ref_Key", refs))
     assert sorted(r["Ref_Key"] for r in rows) == sorted(refs)
-    assert cafe.count("GET") - before == 3
+    assert cafe.count("GET") - before == 4  # 27 references make a URL as long as IIS takes
 
 
 def test_slice_last_takes_the_latest_price_as_of_the_period(reader: OneCClient, cafe: OneCSandbox) -> None:
