@@ -139,7 +139,7 @@ runs = Table(
     Column("unchanged", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("error_summary", Text),
-    Column("trigger", String(16), nullable=False, server_default="manual"),  # manual, schedule, inbound
+    Column("trigger", String(16), nullable=False, server_default="manual"),  # manual, schedule, inbound, start
     Column("scheduled_for", UtcDateTime),  # a scheduled run's fire time: one run per job and fire time
     Column("worker", String(255)),  # the process that ran it (host:pid)
     Index("ix_runs_job", "job", "id"),
@@ -170,7 +170,50 @@ dead_letters = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("closed_by", String(128)),  # who dismissed it (a user, or "cli")
+    Column("note", Text),  # why it was dismissed
     Index("ix_dead_letters_status", "status", "source"),
+)
+
+events = Table(
+    # One step of a record's journey, for hub trace: received, decoded, matched, queued, attempt, created,
+    # posted, status_sent, dead_letter... ``key`` is the record's canonical key (``shop:1001``).
+    "events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("run_id", BigInteger),
+    Column("inbox_id", BigInteger),
+    Column("outbox_id", BigInteger),
+    Index("ix_events_key", "entity", "key", "at"),
+)
+
+run_log = Table(
+    # The log lines a run wrote (personal data masked as in the log), for hub runs show.
+    "run_log", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_run_log_run", "run_id", "id"),
+)
+
+audit_log = Table(
+    # Who saw a guest's personal data or acted on hub's records, and when (152-FZ).
+    "audit_log", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("client", String(64)),
+    Index("ix_audit_log_at", "at"),
 )
 
 discrepancies = Table(
