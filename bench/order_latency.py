@@ -28,7 +28,9 @@ answered, the latency from sending to the posted document (p50, p90, p99, max;
 overall and per 10 s of sending, which shows a backlog building or a scheduled
 run's stall), lost (accepted, no posted document in time), duplicated (more
 than one document for one channel order, counted after the daemon stopped),
-and how long the daemon took to stop on SIGTERM, with its exit code.
+the queries hub sent 1C to look orders up before creating them (one per batch,
+as many keys as a URL takes, whatever hub's state says), and how long the
+daemon took to stop on SIGTERM, with its exit code.
 
 The machine runs the sandboxes, the senders and the daemon at once: on a small
 or busy one the bench measures the machine as much as hub.
@@ -62,6 +64,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, ClassVar
+from urllib.parse import unquote
 
 import requests
 import yaml
@@ -75,6 +78,7 @@ from hub.sandbox import SeenRequest
 from hub.values import json_dumps, to_decimal
 
 ORDERS = "Document_ЗаказКлиента"
+MATCH_BY = "НомерПоДаннымКлиента"
 GOAL_P99 = 1.0
 """Seconds from sending an order to its posted 1C document, for 99% of orders."""
 STRAGGLERS = 30.0
@@ -95,6 +99,8 @@ YANDEX_SEED = 1
 WEIGHED = Decimal("0.305")
 """Kilograms of a weighed dish in an order line: a fraction, as guests order by weight."""
 POSTED = re.compile(rf"/{ORDERS}\(guid'([0-9a-fA-F-]+)'\)/Post$")
+LOOKUP = f"$filter={MATCH_BY} eq "
+"""How a look-up of channel orders in 1C before creating them begins (one query per batch of orders)."""
 LISTENING = re.compile(r"hub daemon listening on (http://\S+)")
 
 
@@ -122,7 +128,7 @@ class Tracker:
         if row is None or row.get("Posted") is not True:
             return
         with self._changed:
-            self.posted.setdefault(str(row["НомерПоДаннымКлиента"]), now)
+            self.posted.setdefault(str(row[MATCH_BY]), now)
             self._changed.notify_all()
 
     def note_sent(self, key: str, at: float, scheduled: float, status: int, answered: float) -> None:
@@ -429,6 +435,8 @@ class Outcome:
     runs: str
     exit_code: int | None
     stopping: float
+    lookups: int
+    """Queries hub sent 1C to look orders up before creating them."""
 
 
 def run(args: argparse.Namespace) -> Outcome | None:
@@ -465,8 +473,9 @@ def run(args: argparse.Namespace) -> Outcome | None:
         runs = daemon_runs(url, channel.orders_job)
         code, stopping = stop_daemon(daemon)
         # Counted once the daemon is gone: a run it finished while stopping may have written more.
-        documents = Counter(str(d["НомерПоДаннымКлиента"]) for d in onec.rows(ORDERS))
-    return Outcome(total, tracker, t0, sending, documents, runs, code, stopping)
+        documents = Counter(str(d[MATCH_BY]) for d in onec.rows(ORDERS))
+        lookups = sum(1 for r in onec.requests if r.method == "GET" and LOOKUP in unquote(r.query))
+    return Outcome(total, tracker, t0, sending, documents, runs, code, stopping, lookups)
 
 
 def spread(seconds: list[float]) -> str:
@@ -497,6 +506,8 @@ def report(outcome: Outcome) -> bool:
           for start, window in windows(timed, outcome.t0)),
         ("lost", f"{lost} (accepted, no posted document {STRAGGLERS:.0f} s after the last send)"),
         ("duplicated", f"{duplicated} (channel orders with more than one 1C document)"),
+        ("1C look-ups", f"{outcome.lookups} queries for {len(outcome.documents)} documents "
+                        f"({len(outcome.documents) / max(outcome.lookups, 1):.1f} orders a query)"),
         ("daemon's orders runs", outcome.runs),
         ("goal", f"p99 < {GOAL_P99 * 1000:.0f} ms, none lost, none duplicated: {'met' if met else 'MISSED'}"),
         ("SIGTERM", f"daemon stopped in {outcome.stopping:.2f} s, {stopped}"),
