@@ -321,6 +321,9 @@ def test_an_order_from_another_channel_goes_to_the_kitchen_once_and_never_back_t
         sent = iiko.write(Entity.ORDERS, order, key="shop:A-7", ref=None)
         again = iiko.write(Entity.ORDERS, order, key="shop:A-7", ref=None)  # its answer was lost: sent again
         found = iiko.find(Entity.ORDERS, "shop:A-7")
+        calls = stage.iiko.count("POST", "/api/1/deliveries/by_id")
+        assert iiko.find_many(Entity.ORDERS, ["shop:A-6", "shop:A-7", "shop:A-9"]) == {"shop:A-7": sent.ref}
+        assert stage.iiko.count("POST", "/api/1/deliveries/by_id") == calls + 1  # the batch in one call
         stranger = order.model_copy(update={"lines": [order.lines[0].model_copy(update={"product": "TEA"})]})
         with pytest.raises(InvalidRecord, match="no iiko product"):
             iiko.write(Entity.ORDERS, stranger, key="shop:A-8", ref=None)
