@@ -54,10 +54,9 @@ PRESET_ID_KEY = "onec"
 EXAMPLE_REF = "5a3c0e1e-0a1d-4c1e-8f00-000000000001"
 """What a Ref_Key looks like, for messages about a value that is none."""
 RECORD_LEVEL_STATUSES = frozenset({400, 409, 412, 500})
+"""1C refusals that concern the record being written, not the connection: dead letter, go on."""
 CHOICES_LISTED = 50
 """The most items of one catalog ``hub init`` offers by name; past that it takes a name or Ref_Key typed in."""
-"""1C refusals that concern the record being written, not the connection: dead letter, go on."""
-"""1C refusals that concern the record being written, not the connection: dead letter, go on."""
 
 
 class OneCSettings(SourceSettings):
@@ -190,7 +189,6 @@ class OneCConnector(Connector):
             return [_choice(client, types, setting, holder) for setting, holder in holders.items()]
         finally:
             client.http.close()
-
 
     def check(self) -> str:
         """The preset's objects are published, with every field its mappings name, and ``values:`` exist in 1C.
@@ -362,6 +360,7 @@ class OneCConnector(Connector):
 
     def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
         target, body = self._body(entity, record, key)
+        number: object = None  # only a created document reports its number
         try:
             if ref is None:
                 created = self.client.create(target, body)

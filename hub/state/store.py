@@ -732,7 +732,6 @@ class Runs(_Repo):
         r = self.conn.execute(query.order_by(t.runs.c.id.desc()).limit(1)).first()
         return None if r is None else _run_info(r)
 
-
     def get(self, run_id: int) -> RunInfo | None:
         r = self.conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
         return None if r is None else _run_info(r)

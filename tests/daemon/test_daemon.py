@@ -48,8 +48,10 @@ def test_an_order_pushed_to_the_endpoint_reaches_1c_as_a_posted_document_at_once
 
     [document] = wait_for(lambda: stage.documents(order), what="the posted 1C document")
     assert len(document["Товары"]) == len(order["items"])
-    inbound = [r for r in stage.runs() if r.trigger == "inbound"]
-    assert inbound and inbound[0].job == "orders" and inbound[0].status == "succeeded"
+    # The document lands before its run has written its own ending: wait for that, not for a moment.
+    inbound = wait_for(lambda: [r for r in stage.runs() if r.trigger == "inbound" and r.finished_at is not None],
+                       what="the inbound run to finish")
+    assert inbound[0].job == "orders" and inbound[0].status == "succeeded"
     assert not [r for r in stage.runs() if r.trigger == "schedule"]  # hourly: it was the webhook that moved it
 
 
