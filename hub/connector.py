@@ -262,7 +262,7 @@ class Connector(ABC):
         """The references a new source of this type needs in its settings, each with what the system holds to
         pick from by name (for ``hub init``); ``settings`` are the connection's, without those references.
 
-        None by default: a source whose settings name nothing in its system.
+        None (an empty list) by default: a source whose settings name nothing in its system.
         """
         return []
 

@@ -224,7 +224,6 @@ CANONICAL_TYPES: dict[Entity, type[_Model]] = {
 Record = Order | StockLevel | PriceEntry | Product | Customer
 
 
-
 def personal_names(entity: Entity, payload: str | bytes) -> list[str]:
     """The names of the person a canonical record is about (an order's guest, a customer), for masking them
     in errors; none when ``payload`` does not read as a record of ``entity``."""

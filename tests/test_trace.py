@@ -27,7 +27,6 @@ from tests.daemon.conftest import wait_for
 stage = test_e2e.stage  # hub serving Yandex, with the 1C sandbox behind it
 
 
-
 def hub(stage: Stage, *args: str) -> Result:
     return CliRunner().invoke(cli.main, ["--config", str(stage.config), *args])
 
