@@ -103,7 +103,9 @@ class Ui:
         user = self._user(session)
         if session is None or user is None:
             return redirect(f"/ui/login?next={quote(request.full_path.rstrip('?'))}", 303)
-        if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), session.csrf):
+        # As bytes: a csrf field with characters beyond ASCII is just stale, not a crash of compare_digest.
+        if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", "").encode(),
+                                                                session.csrf.encode()):
             raise Forbidden("the form is stale or came from another site: reload the page and try again")
         signed_in = Visitor(session, user, client_of(request))
         handler: Callable[..., Response] = getattr(self, f"_{endpoint}")

@@ -81,7 +81,8 @@ class Sessions:
     def read(self, cookie: str | None) -> Session | None:
         """The session in ``cookie``; None when there is none, or it is forged or expired."""
         encoded, _, signature = (cookie or "").partition(".")
-        if not encoded or not hmac.compare_digest(signature, self._sign(encoded)):
+        # As bytes: a forged cookie with characters beyond ASCII is just not ours, not a crash of compare_digest.
+        if not encoded or not hmac.compare_digest(signature.encode(), self._sign(encoded).encode()):
             return None
         data = json_loads(_unb64(encoded))
         if int(data["expires"]) < utcnow().timestamp():

@@ -12,19 +12,24 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import requests
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import update
+from werkzeug.test import Client
+from werkzeug.wrappers import Request
 
 import cli
 from hub.config import load_config
 from hub.daemon import ui_view
+from hub.daemon.ui import Ui
 from hub.daemon.ui_auth import Sessions, hash_password, verify_password
 from hub.errors import ConfigError
+from hub.runtime import Runtime
 from hub.state import RunCounts, open_store
 from hub.state import schema as t
 from hub.values import json_dumps, normalize_phone, utcnow
@@ -91,6 +96,24 @@ def test_a_session_cookie_cannot_be_forged_or_moved_to_another_daemon() -> None:
     assert sessions.read(f"{body}x.{signature}") is None
     assert sessions.read(f"{body}.{signature[:-2]}AA") is None
     assert Sessions().read(cookie) is None  # another process's key: after a restart everyone signs in again
+
+
+def test_a_cookie_or_csrf_field_with_characters_beyond_ascii_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({
+        "sources": {"shop": {"type": "testchannel", "url": "http://127.0.0.1:1", "token": "t"}},
+        "users": {"oleg": {"role": "operator", "password_hash": hash_password(PASSWORDS["oleg"])}}}))
+    runtime = cast(Runtime, SimpleNamespace(config=load_config(path)))
+    ui = Ui(lambda: runtime, next_runs=dict, wake=lambda: None)
+    client = Client(lambda environ, start_response: ui(Request(environ))(environ, start_response))
+
+    client.set_cookie(Sessions.COOKIE, "abc.\u043f")
+    forged = client.get("/ui")
+    client.set_cookie(Sessions.COOKIE, ui.sessions.issue("oleg"))
+    stale = client.post("/ui/logout", data={"csrf": "\u043f"})
+
+    assert forged.status_code == 303 and forged.headers["Location"].startswith("/ui/login")
+    assert stale.status_code == 403
 
 
 # --- the day per channel ----------------------------------------------------------------------------
