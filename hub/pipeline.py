@@ -129,13 +129,13 @@ class Pipeline:
             with self.store.transaction() as state:
                 for item, record in decoded:
                     key = idempotency_key(source, item.external_id or str(item.id))
-                    if isinstance(record, RecordError):
-                        state.inbox.mark(item.id, "dead", str(record))
+                    if isinstance(record, str):
+                        state.inbox.mark(item.id, "dead", record)
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
-                                               stage="decode", reason=str(record), payload=item.body,
+                                               stage="decode", reason=record, payload=item.body,
                                                inbox_id=item.id, run_id=self.ctx.run_id)
-                        state.events.add(self._event(source, entity, key, "dead_letter",
-                                                     f"cannot be read: {clean_error(str(record))}", inbox_id=item.id))
+                        state.events.add(self._event(source, entity, key, "dead_letter", f"cannot be read: {record}",
+                                                     inbox_id=item.id))
                         continue
                     payload = record.model_dump_json()
                     for target in targets:
@@ -168,18 +168,22 @@ class Pipeline:
             yield batch
             after = batch[-1].id
 
-    def _decode(self, connector: Connector, entity: Entity, raw: RawRecord) -> Record | RecordError:
-        """The canonical record, or the reason it cannot be read or is refused (counted as a failure)."""
+    def _decode(self, connector: Connector, entity: Entity, raw: RawRecord) -> Record | str:
+        """The canonical record, or the reason it cannot be read or is refused (counted as a failure), cleaned
+        to be stored: a connector's or the check's message may quote the guest's phone, email or name."""
+        record: Record | None = None
         try:
             record = connector.decode(entity, raw)
             if self.check is not None:
                 self.check(record)
             return record
         except RecordError as exc:
+            # A refused record's own names are known; a record that cannot be read has only its phones and emails.
+            reason = clean_error(str(exc), () if record is None else personal_names(entity, record.model_dump_json()))
             self.ctx.counts.failed += 1
-            self.ctx.errors.append(f"{connector.name} {entity.value} {raw.external_id}: {exc}")
-            log.warning("cannot decode %s %s %s: %s", connector.name, entity.value, raw.external_id, exc)
-            return exc
+            self.ctx.errors.append(f"{connector.name} {entity.value} {raw.external_id}: {reason}")
+            log.warning("cannot decode %s %s %s: %s", connector.name, entity.value, raw.external_id, reason)
+            return reason
 
     # --- deliver -----------------------------------------------------------------------------
 
@@ -334,8 +338,8 @@ class Pipeline:
         for raw in raws:
             record = self._decode(connector, entity, raw)
             key = idempotency_key(source, raw.external_id)
-            if isinstance(record, RecordError):
-                self.ctx.planned.append(Planned(", ".join(targets), key, "fail", reason=str(record)))
+            if isinstance(record, str):
+                self.ctx.planned.append(Planned(", ".join(targets), key, "fail", reason=record))
                 continue
             goods = goods_of(record)
             for target in targets:

@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 import cli
 from hub.daemon.metrics import Metrics
+from hub.errors import InvalidRecord
+from hub.model import Order, Record
 from hub.operations import readable_payload
+from hub.plausibility import OrderRules
 from hub.state import StateStore, open_store
+from hub.state import schema as t
 from hub.values import json_loads
 from tests.conftest import ChannelPair, OneCStage
 from tests.test_onec_flows import jobs as onec_jobs
@@ -168,6 +173,34 @@ def test_a_delivery_failing_again_after_a_retry_keeps_its_letter(
     listed = stage.hub("deadletters", "list")
     assert "1 dead letter(s)." in listed.output
     assert " attempts: 2" in stage.hub("deadletters", "show", "1").output
+
+
+def test_a_decode_error_quoting_the_guest_is_stored_masked_wherever_it_is_kept(
+        pair: ChannelPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: OrderRules, record: Record) -> None:
+        assert isinstance(record, Order) and record.customer is not None
+        guest = record.customer
+        raise InvalidRecord(f"refused {guest.first_name} {guest.last_name}, phone {guest.phones[0]}, "
+                            f"email {guest.emails[0]}")
+
+    monkeypatch.setattr(OrderRules, "check", refuse)
+    pair.shop.place_order()
+    assert run(pair.config_file, "sync", "--source", "shop").exit_code == 1
+
+    store = open_store(pair.state_url)
+    with store.transaction() as state:
+        letter = state.dead_letters.get(1)
+        [run_info] = state.runs.recent()
+        kept = [letter.reason if letter else None, run_info.error_summary,
+                *state.conn.execute(select(t.inbox.c.error)).scalars(),
+                *state.conn.execute(select(t.events.c.detail).where(t.events.c.stage == "dead_letter")).scalars()]
+    store.close()
+
+    assert len(kept) == 4
+    for text in kept:
+        assert text is not None and "refused " in text
+        for personal in ("Анна", "Смирнова", "916", "Anna.Smirnova", "anna.smirnova"):
+            assert personal not in text, text
 
 
 # --- hub sync --job / --all ----------------------------------------------------------------------
