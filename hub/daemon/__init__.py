@@ -74,7 +74,9 @@ class Daemon:
                                     held=self._waiting.__contains__)
         self.scheduler = Scheduler(config, self.runtime.store, self._run_scheduled,
                                    threads=self.settings.job_threads)
-        self.first_runs = FirstRuns(self.runtime, self._run_first, self.stopping)
+        self.first_runs = FirstRuns(self.runtime, self._run_first)
+        self._retired_first_runs: list[FirstRuns] = []
+        """First runs a reload replaced: a run of theirs in progress finishes, and the daemon's stop waits for it."""
         mounts = self._mounts(self.runtime)
         ui = Ui(lambda: self.runtime, next_runs=self.scheduler.next_fire_times, wake=self.worker.wake)
         self.app = DaemonApp(mounts, metrics=self.metrics, readiness=self._readiness, ui=ui)
@@ -111,12 +113,15 @@ class Daemon:
         """Graceful stop: no new requests, requests in flight answered, runs ended at a checkpoint."""
         log.info("stopping: no new requests; runs in progress stop at their next checkpoint")
         self.stopping.set()
+        for first_runs in [*self._retired_first_runs, self.first_runs]:
+            first_runs.stop()
         self.server.stop()
         self.worker.stop()
         self.scheduler.shutdown(wait=True)
         if self.background:
             self.worker.join()
-            self.first_runs.join()
+            for first_runs in [*self._retired_first_runs, self.first_runs]:
+                first_runs.join()
         for retired in self._retired:
             retired.close(keep_store=True)
         self.runtime.close()
@@ -146,6 +151,12 @@ class Daemon:
         self.worker.runtime = runtime
         if self.background:
             self.scheduler.realign(config)
+            # The new config's outbound jobs get their first run and /readyz names them; one of the old first
+            # runs still going makes the new one find it succeeded under its lease rather than run it twice.
+            retired_first_runs, self.first_runs = self.first_runs, FirstRuns(runtime, self._run_first)
+            retired_first_runs.stop()
+            self._retired_first_runs.append(retired_first_runs)
+            self.first_runs.start()
         self.app.remount(mounts)
         log.info("reloaded hub.yaml: %d source(s), %d job(s), %d scheduled", len(config.sources), len(config.jobs),
                  len(self.scheduler.next_fire_times()))

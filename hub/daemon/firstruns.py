@@ -6,8 +6,9 @@ start, each scheduled outbound job (:attr:`hub.jobs.Job.outbound`) with no succe
 DB's history is run at once (trigger ``start``), catalogs first: stock and prices reach only the goods a
 catalog run has linked. A first run that failed is tried again, less often each time, until it succeeds;
 a partial one is left to the schedule, since what failed in it needs a fix rather than another try.
-Until each of these jobs has succeeded (in any run, in any daemon sharing the state DB), ``/readyz``
-names it and says why.
+Until each of these jobs has succeeded or made a partial run (in any daemon sharing the state DB for a
+success; in this one for a partial run, whose failures hub status and the dead letters show), ``/readyz``
+names it and says why. A reload (SIGHUP) makes new first runs for the jobs of the new hub.yaml.
 """
 
 from __future__ import annotations
@@ -35,19 +36,19 @@ FirstRunner = Callable[[str], RunInfo | None]
 
 
 class FirstRuns:
-    """The outbound jobs of one daemon that have not succeeded yet, run in a background thread."""
+    """The outbound jobs of one daemon's config that have not succeeded yet, run in a background thread."""
 
-    def __init__(self, runtime: Runtime, run: FirstRunner, stop: threading.Event) -> None:
+    def __init__(self, runtime: Runtime, run: FirstRunner) -> None:
         types = job_types()
         jobs = runtime.config.jobs
         outbound = [name for name, job in jobs.items() if job.schedule is not None and types[job.type].outbound]
         self.jobs = sorted(outbound, key=lambda name: types[jobs[name].type].entity is not Entity.CATALOG)
         self._store = runtime.store
         self._run = run
-        self._stop = stop
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._unready: dict[str, str] = {}
-        """Job → why it is not ready yet; a job leaves once it has succeeded."""
+        """Job → why it is not ready yet; a job leaves once it has succeeded or made a partial run."""
         self._thread = threading.Thread(target=self._loop, name="first-runs", daemon=True)
 
     def start(self) -> None:
@@ -60,6 +61,10 @@ class FirstRuns:
         log.info("never succeeded, so run now: %s", ", ".join(never))
         self._thread.start()
 
+    def stop(self) -> None:
+        """End the background runs at their next try or wait: the daemon stops, or a reload replaced them."""
+        self._stop.set()
+
     def join(self) -> None:
         if self._thread.is_alive():
             self._thread.join()
@@ -70,7 +75,7 @@ class FirstRuns:
             unready = list(self._unready)
         if unready:  # when the state DB is away, readiness says so and the jobs stay as last known
             with contextlib.suppress(SQLAlchemyError):
-                self._succeeded(set(unready) - set(self._never_succeeded(unready)))
+                self._ready(set(unready) - set(self._never_succeeded(unready)))
         with self._lock:
             return {f"job:{name}": f"not yet succeeded: {why}" for name, why in self._unready.items()}
 
@@ -79,7 +84,7 @@ class FirstRuns:
             succeeded = state.runs.last_success()
         return [name for name in jobs if name not in succeeded]
 
-    def _succeeded(self, jobs: Iterable[str]) -> None:
+    def _ready(self, jobs: Iterable[str]) -> None:
         with self._lock:
             for name in jobs:
                 self._unready.pop(name, None)
@@ -111,11 +116,13 @@ class FirstRuns:
             return True
         if info is None or info.status == "succeeded":
             if not self._stop.is_set():  # not run because it had succeeded meanwhile
-                self._succeeded([name])
+                self._ready([name])
             return False
         if info.status == "partial":
-            self._why(name, f"run {info.id} was partial, {info.counts.failed} record(s) failed (hub status, "
-                            "hub deadletters list); its schedule runs it again")
+            # The job ran and reached the channel; what failed in it needs a fix, not a daemon kept out of service.
+            log.warning("the first run of %s was partial (run %d): %d record(s) failed (hub status, hub deadletters "
+                        "list); its schedule runs it again", name, info.id, info.counts.failed)
+            self._ready([name])
             return False
         self._why(name, f"run {info.id} {info.status} (hub status says why); tried again within {wait:.0f}s")
         return True

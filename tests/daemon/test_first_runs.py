@@ -10,10 +10,14 @@ import pytest
 import requests
 import yaml
 
+from hub.config import load_config
 from hub.daemon import Daemon, firstruns
+from hub.daemon.firstruns import FirstRuns
 from hub.leases import Lease
+from hub.runtime import Runtime
+from hub.state import RunCounts, RunInfo
 from hub.testing.postgres import create_database
-from hub.values import json_loads
+from hub.values import json_loads, utcnow
 from tests.daemon.conftest import DaemonStage, wait_for
 
 Stage = Callable[..., DaemonStage]
@@ -99,6 +103,25 @@ def test_a_failed_first_run_keeps_the_daemon_unready_and_is_tried_again(
     statuses = [r.status for r in sorted(stage.runs(), key=lambda r: r.id)]
     assert statuses[-1] == "succeeded" and set(statuses[:-1]) == {"failed"}, statuses
     assert stage.shop.products
+
+
+def test_a_partial_first_run_takes_the_job_off_the_unready_list(daemon_stage: Stage) -> None:
+    stage = outbound_jobs(daemon_stage)
+    made: list[str] = []
+
+    def partial(name: str) -> RunInfo:
+        made.append(name)
+        return RunInfo(id=len(made), job=name, source="onec", dry_run=False, started_at=utcnow(),
+                       finished_at=utcnow(), status="partial", counts=RunCounts(read=2, created=1, failed=1),
+                       error_summary="shop refused one record", trigger="start")
+
+    with Runtime(load_config(stage.config)) as runtime:
+        first_runs = FirstRuns(runtime, partial)
+        first_runs.start()
+        first_runs.join()
+
+        assert made == ["catalog", "stock", "customers"]  # each once: a partial run is not tried again
+        assert first_runs.readiness() == {}
 
 
 def test_jobs_without_a_schedule_are_left_to_hub_sync(daemon_stage: Stage) -> None:

@@ -12,6 +12,9 @@ import pytest
 import requests
 import yaml
 
+from hub.config import load_config
+from hub.leases import Lease
+from hub.values import json_loads
 from tests.daemon.conftest import DaemonProcess, DaemonStage, wait_for
 
 Stage = Callable[..., DaemonStage]
@@ -54,6 +57,11 @@ def edit(stage: DaemonStage, change: Callable[[dict[str, Any]], None]) -> None:
 
 def scheduled(stage: DaemonStage, job: str) -> int:
     return sum(1 for r in stage.runs() if r.job == job and r.trigger == "schedule" and r.finished_at)
+
+
+def readiness(url: str) -> tuple[int, dict[str, Any]]:
+    answer = requests.get(f"{url}/readyz", timeout=10)
+    return answer.status_code, json_loads(answer.content)
 
 
 def reloaded(daemon: DaemonProcess, times: int) -> Callable[[], bool]:
@@ -111,6 +119,24 @@ def test_sighup_adds_a_new_job_and_its_schedule(daemon_stage: Stage) -> None:
 
     assert code == 0, output
     assert "job catalog scheduled" in output
+
+
+def test_a_reload_gives_a_new_outbound_job_its_first_run_and_readyz_names_it_until_then(
+        daemon_stage: Stage) -> None:
+    stage = daemon_stage(jobs={"customers": {"type": "customers", "from": "onec"}})
+    daemon = stage.start()
+    assert readiness(daemon.url)[0] == 200
+
+    edit(stage, lambda config: config["jobs"].update(
+        catalog={"type": "catalog", "from": "onec", "to": "shop", "schedule": {"every": "1h"}}))
+    with Lease(stage.store(), "job:catalog"):  # the first run waits for it: /readyz is seen naming the job
+        daemon.reload(load_config(stage.config))
+        wait_for(lambda: "going" in readiness(daemon.url)[1].get("job:catalog", ""), what="the first run")
+        assert readiness(daemon.url)[0] == 503
+    wait_for(lambda: readiness(daemon.url)[0] == 200, what="the daemon to be ready")
+
+    assert [(r.job, r.trigger, r.status) for r in stage.runs()] == [("catalog", "start", "succeeded")]
+    assert stage.shop.products  # an hourly job, yet the shop has 1C's goods now
 
 
 def test_the_systemd_unit_reloads_with_sighup_as_the_docs_say() -> None:
