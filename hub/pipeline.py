@@ -309,7 +309,10 @@ class Pipeline:
         log.warning("%s refused %s %s, kept as a dead letter: %s", item.target, entity.value, item.key, reason)
         with self.store.transaction() as state:
             state.outbox.give_up(item, reason)
-            state.dead_letters.add(source=item.source, entity=entity.value, external_id=item.key, stage="deliver",
+            # Under the channel's own id, as a decode-stage letter is: /ui counts an order's letter by it, and a
+            # retry failing again finds its letter by it.
+            state.dead_letters.add(source=item.source, entity=entity.value,
+                                   external_id=item.key.removeprefix(f"{item.source}:"), stage="deliver",
                                    reason=reason, payload=item.payload.encode(), inbox_id=item.inbox_id,
                                    outbox_id=item.id, run_id=self.ctx.run_id)
             state.events.add(self._outbox_event(item, "dead_letter", f"{item.target} refused it: {reason}"))

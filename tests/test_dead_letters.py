@@ -13,6 +13,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 import cli
+from hub.config import load_config
+from hub.daemon import ui_view
 from hub.daemon.metrics import Metrics
 from hub.errors import InvalidRecord
 from hub.model import Order, Record
@@ -20,7 +22,8 @@ from hub.operations import readable_payload
 from hub.plausibility import OrderRules
 from hub.state import StateStore, open_store
 from hub.state import schema as t
-from hub.values import json_loads
+from hub.trace import trace
+from hub.values import json_loads, utcnow
 from tests.conftest import ChannelPair, OneCStage
 from tests.test_onec_flows import jobs as onec_jobs
 
@@ -201,6 +204,29 @@ def test_a_decode_error_quoting_the_guest_is_stored_masked_wherever_it_is_kept(
         assert text is not None and "refused " in text
         for personal in ("Анна", "Смирнова", "916", "Anna.Smirnova", "anna.smirnova"):
             assert personal not in text, text
+
+
+def test_an_order_1c_refused_counts_as_failed_on_the_ui_and_its_letter_leads_to_its_trace(
+        onec_stage: Callable[..., OneCStage]) -> None:
+    stage = onec_stage(onec_jobs, channels=("shop",))
+    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    line = {"sku": "NEW-1", "title": "Новинка", "qty": "1", "price": "150.00", "discount": "0", "total": "150.00"}
+    order = stage.shop.place_order(items=[line], total="150.00")
+    assert stage.hub("sync", "--source", "shop").exit_code == 1  # decoded and queued; 1C knows no NEW-1
+
+    config = load_config(stage.config)
+    store = open_store(stage.state_url)
+    with store.transaction() as state:
+        [letter] = state.dead_letters.list()
+        day = ui_view.today(state, config, utcnow())
+    journeys = trace(store, f"{letter.source}:{letter.external_id}", personal=False)  # the /ui link's order=
+    store.close()
+
+    assert (letter.stage, letter.external_id) == ("deliver", str(order["id"]))
+    [shop] = [c for c in day.channels if c.source == "shop"]
+    assert (shop.received, shop.in_onec, shop.waiting, shop.failed) == (1, 0, 0, 1)
+    assert [j.key for j in journeys] == [f"shop:{order['id']}"]
+    assert "dead_letter" in [step.stage for step in journeys[0].steps]
 
 
 # --- hub sync --job / --all ----------------------------------------------------------------------

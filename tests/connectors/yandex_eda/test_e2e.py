@@ -165,7 +165,7 @@ def test_goods_1c_does_not_know_go_to_dead_letters_not_into_a_half_made_document
     assert stage.yandex.place_order(order).status_code == 200
     [letter] = wait_for(lambda: dead_letters(stage.daemon.runtime.store), what="the dead letter")
 
-    assert letter.external_id == f"yandex:{order['eatsId']}" and "no-such-dish" in letter.reason
+    assert letter.external_id == order["eatsId"] and "no-such-dish" in letter.reason
     assert stage.documents(order["eatsId"]) == []
 
 
