@@ -351,15 +351,16 @@ def trace(ctx: click.Context, record: str, as_json: bool, body: bool) -> None:
     """The journey of one order with times: received, decoded, customer, queued, each write, 1C's number, posted,
     statuses sent back, dead letter. RECORD is a channel's order id (1001), a key (shop:1001) or a 1C number.
 
-    Payloads are shown unmasked, as in hub customers show: the command is the administrator's.
+    With --body, each payload as received is printed unmasked, as in hub customers show: the administrator's view;
+    without it no payload is printed, in text or JSON.
     """
     from hub.trace import trace as follow
 
     with _runtime(ctx) as runtime:
-        journeys = follow(runtime.store, record, personal=True)
+        journeys = follow(runtime.store, record, personal=body)
         tz = runtime.config.timezone
     if as_json:
-        click.echo(json_dumps([journey.as_json(tz) for journey in journeys], indent=2))
+        click.echo(json_dumps([journey.as_json(tz, bodies=body) for journey in journeys], indent=2))
         return
     for journey in journeys:
         out.print(f"[bold]{journey.entity} {journey.key}[/bold]", highlight=False)

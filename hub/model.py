@@ -224,14 +224,17 @@ CANONICAL_TYPES: dict[Entity, type[_Model]] = {
 Record = Order | StockLevel | PriceEntry | Product | Customer
 
 
-def personal_names(entity: Entity, payload: str | bytes) -> list[str]:
+def personal_names(entity: Entity, payload: str | bytes, *, address: bool = False) -> list[str]:
     """The names of the person a canonical record is about (an order's guest, a customer), for masking them
-    in errors; none when ``payload`` does not read as a record of ``entity``."""
+    in errors; with ``address``, an order's delivery address too, for masking a payload as a channel sent it.
+    None when ``payload`` does not read as a record of ``entity``."""
     try:
         record = CANONICAL_TYPES[entity].model_validate_json(payload)
     except ValueError:  # pydantic's ValidationError is one
         return []
     person = record if isinstance(record, Customer) else getattr(record, "customer", None)
-    if not isinstance(person, Customer):
-        return []
-    return [name for name in (person.first_name, person.last_name, person.middle_name) if name]
+    names = [] if not isinstance(person, Customer) else \
+        [name for name in (person.first_name, person.last_name, person.middle_name) if name]
+    if address and isinstance(record, Order) and record.delivery is not None and record.delivery.address:
+        names.append(record.delivery.address)
+    return names

@@ -17,7 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.errors import ConfigError
-from hub.logs import mask_email, mask_phone
+from hub.logs import clean_error
+from hub.model import Entity, personal_names
 from hub.state import InboxItem, StateStore
 
 NUMBERED = ("created", "updated", "posted")
@@ -40,16 +41,22 @@ class Journey:
     bodies: dict[int, str] = field(default_factory=dict)
     """Inbox id → the payload as received (personal data masked unless asked for)."""
 
-    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
-        return {"entity": self.entity, "key": self.key,
-                "steps": [{"at": step.at.astimezone(tz), "stage": step.stage, "detail": step.detail,
-                           "run_id": step.run_id} for step in self.steps],
-                "received": [{"inbox_id": inbox_id, "body": body} for inbox_id, body in self.bodies.items()]}
+    def as_json(self, tz: ZoneInfo, *, bodies: bool = False) -> dict[str, Any]:
+        """The journey; with ``bodies``, each payload as received too (``hub trace --json --body``)."""
+        journey: dict[str, Any] = {
+            "entity": self.entity, "key": self.key,
+            "steps": [{"at": step.at.astimezone(tz), "stage": step.stage, "detail": step.detail,
+                       "run_id": step.run_id} for step in self.steps]}
+        if bodies:
+            journey["received"] = [{"inbox_id": inbox_id, "body": body} for inbox_id, body in self.bodies.items()]
+        return journey
 
 
 def trace(store: StateStore, wanted: str, *, personal: bool) -> list[Journey]:
     """The journey of every record ``wanted`` names, oldest step first; ``personal`` shows received payloads
-    unmasked (the admin's view, as ``hub customers show``)."""
+    unmasked (the admin's view, as ``hub customers show``). Masked, a payload's phones and emails are hidden, and
+    the guest's names and delivery address as the record hub decoded from it has them (a payload that could not
+    be decoded has no record to name them)."""
     with store.reading() as state:
         keys = state.events.keys(wanted, written_as=NUMBERED)
         source, _, external_id = wanted.partition(":")
@@ -59,16 +66,23 @@ def trace(store: StateStore, wanted: str, *, personal: bool) -> list[Journey]:
         for journey in journeys:
             steps = [Step(e.at, e.stage, e.detail, e.run_id) for e in state.events.of(journey.entity, journey.key)]
             source, _, external_id = journey.key.partition(":")
+            names = [] if personal else _personal(journey, state.outbox.payloads(journey.entity, journey.key))
             for item in state.inbox.named(external_id, source):
                 if item.entity == journey.entity:
                     steps.append(_arrival(item))
                     body = item.body.decode("utf-8", "replace")
-                    journey.bodies[item.id] = body if personal else mask_email(mask_phone(body))
+                    journey.bodies[item.id] = body if personal else clean_error(body, names)
             journey.steps = sorted(steps, key=lambda step: step.at)
     if not journeys:
         raise ConfigError([f"hub has no record {wanted!r}"],
                           hint="give a channel's order id (1001), its key (shop:1001) or the 1C document's number")
     return journeys
+
+
+def _personal(journey: Journey, payloads: list[str]) -> list[str]:
+    """The guest's names and address in the canonical records queued for ``journey``'s key."""
+    entity = Entity(journey.entity)
+    return [text for payload in payloads for text in personal_names(entity, payload, address=True)]
 
 
 def _key(item: InboxItem) -> tuple[str, str]:

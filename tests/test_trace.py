@@ -76,7 +76,7 @@ def test_a_yandex_order_is_traced_from_received_to_posted_and_its_status_sent_ba
     assert f"orders yandex:{eats_id}" in shown.output and "ready to yandex" in shown.output
     # 1C's number and the key name the same journey; its times are in the configured zone (Moscow, +03:00).
     assert stages_of(stage, number) == stages_of(stage, f"yandex:{eats_id}") == stages_of(stage, eats_id)
-    [journey] = json_loads(hub(stage, "trace", number, "--json").output)
+    [journey] = json_loads(hub(stage, "trace", number, "--json", "--body").output)
     assert journey["key"] == f"yandex:{eats_id}" and all(s["at"].endswith("+03:00") for s in journey["steps"])
     [(inbox_id, body)] = [(r["inbox_id"], json_loads(r["body"])) for r in journey["received"]]
     assert body["eatsId"] == eats_id and f"inbox {inbox_id}" in shown.output
@@ -164,6 +164,8 @@ def test_a_pulled_order_shows_its_guest_matched_and_its_body_unmasked_only_when_
     assert stage.hub("sync", "--source", "shop").exit_code == 0
 
     shown = stage.hub("trace", f"shop:{order['id']}", "--body")
+    as_json = stage.hub("trace", str(order["id"]), "--json")
+    as_json_with_bodies = stage.hub("trace", str(order["id"]), "--json", "--body")
     store = open_store(stage.state_url)
     try:
         [masked] = trace(store, str(order["id"]), personal=False)
@@ -177,3 +179,10 @@ def test_a_pulled_order_shows_its_guest_matched_and_its_body_unmasked_only_when_
                                                      "posted"]
     [body] = masked.bodies.values()
     assert "8 916 555 12 34" not in body and "8******1234" in body
+    for personal in ("Анна", "Москва", "Тверская"):  # the guest's name and delivery address, as decoded
+        assert personal not in body, body
+    assert as_json.exit_code == 0, as_json.output
+    [journey] = json_loads(as_json.output)
+    assert "received" not in journey and "555 12 34" not in as_json.output and "Тверская" not in as_json.output
+    [received] = json_loads(as_json_with_bodies.output)[0]["received"]
+    assert "8 916 555 12 34" in received["body"] and "Тверская" in received["body"]

@@ -572,6 +572,11 @@ class Outbox(_Repo):
         return self.conn.execute(select(t.outbox.c.payload).where(
             t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.key == key)).scalar_one_or_none()
 
+    def payloads(self, entity: str, key: str) -> list[str]:
+        """The newest payload queued for ``key`` to each target, delivered or not."""
+        return list(self.conn.execute(select(t.outbox.c.payload).where(
+            t.outbox.c.entity == entity, t.outbox.c.key == key).order_by(t.outbox.c.id)).scalars())
+
     def done(self, item: OutboxItem, ref: str) -> bool:
         """Mark delivered and release it, unless a newer payload arrived meanwhile (then it stays pending, due)."""
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(**_NO_CLAIM))
