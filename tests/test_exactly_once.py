@@ -9,8 +9,6 @@ was lost.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +38,8 @@ ORDERS = 30
 ENV = {"ONEC_PASSWORD": "sandbox-secret", "SHOP_TOKEN": "shop-secret"}
 WRITERS = 4
 """Orders written to 1C at once by each run (write_concurrency), as a production config sets it."""
+MEETING = 60.0
+"""Seconds 1C waits for both runs of the concurrent test to have begun: reached only when one never does."""
 
 
 @dataclass
@@ -123,22 +123,24 @@ def test_two_jobs_delivering_to_1c_at_once_after_a_lost_answer_write_each_order_
     assert code == KILLED, output
     stage.onec.faults.reset()
     written = len(stage.documents())  # the 5th and any other write in flight when it died
-    stage.onec.faults.latency = 0.03  # each run's deliver stage lasts long enough for the other to meet it
-    # The first orders requests wait until both runs send theirs (all their writers, were they to write the same
-    # orders), or for 5 s: the two deliver stages start together.
-    arrivals = itertools.count()
-    gate = threading.Barrier(2 * WRITERS, timeout=5)
+    # A process has arrived once it asks its own channel for orders: its run has begun. 1C holds every look-up
+    # and create until both have, so whichever run claimed the orders is still delivering them while the other
+    # runs: the two overlap however fast either is. Claimed, each order is one run's alone.
+    arrived = {name: threading.Event() for name in CHANNELS}
+    missed: list[str] = []
 
     def meet(request: SeenRequest) -> None:
-        if (is_lookup(request) or is_create(request)) and next(arrivals) < gate.parties:
-            with contextlib.suppress(threading.BrokenBarrierError):  # claimed, each order is one run's alone
-                gate.wait()
+        if (is_lookup(request) or is_create(request)) and not all(e.wait(MEETING) for e in arrived.values()):
+            missed.append(f"{request.method} {request.path}")
 
+    for name, channel in stage.channels.items():
+        channel.faults.on_request = lambda _, came=arrived[name]: came.set()
     stage.onec.faults.on_request = meet
     # Each job's deliver stage takes every order queued for 1C: the shop's wait for both at once.
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda source: stage.hub("sync", "--source", source).run(), CHANNELS))
 
+    assert not missed, f"one run never asked its channel for orders within {MEETING:.0f} s: {missed[:3]}"
     assert [code for code, _ in results] == [0, 0], "\n".join(output for _, output in results)
     stage.assert_each_order_once()
     shop_run, web_run = (next(r for r in stage.runs() if r.job == f"{name}-orders" and r.status == "succeeded")
