@@ -106,10 +106,19 @@ def test_trace_of_a_record_hub_never_saw_says_so_in_one_line(stage: Stage) -> No
 
 
 @pytest.mark.slow
+def run_finished(stage: Stage, run_id: int | None) -> bool:
+    assert run_id is not None
+    with stage.daemon.runtime.store.transaction() as state:
+        run = state.runs.get(run_id)
+    return run is not None and run.finished_at is not None
+
+
 def test_status_has_a_line_per_job_and_runs_show_prints_a_runs_own_lines(stage: Stage) -> None:
     order = stage.yandex.make_order([("no-such-dish", "Борщ", Decimal(1), Decimal(350))], restaurant_id="main")
     stage.yandex.place_order(order)
     [letter] = wait_for(lambda: dead_letters(stage.daemon.runtime.store), what="the dead letter")
+    # The letter is kept inside its run, which writes its own ending a moment later: status reads that ending.
+    wait_for(lambda: run_finished(stage, letter.run_id), what="the dead letter's run to end")
 
     every = json_loads(hub(stage, "status", "--json").output)["jobs"]
     failing = json_loads(hub(stage, "status", "--failed", "--json").output)
