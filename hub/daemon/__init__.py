@@ -156,8 +156,12 @@ class Daemon:
             retired_first_runs, self.first_runs = self.first_runs, FirstRuns(runtime, self._run_first)
             retired_first_runs.stop()
             self._retired_first_runs.append(retired_first_runs)
-            self.first_runs.start()
         self.app.remount(mounts)
+        if self.background:
+            try:
+                self.first_runs.start()
+            except Exception:  # the state DB is away: the new config is in; the jobs' schedules run them as usual
+                log.exception("reloaded, but could not look up which outbound jobs never succeeded")
         log.info("reloaded hub.yaml: %d source(s), %d job(s), %d scheduled", len(config.sources), len(config.jobs),
                  len(self.scheduler.next_fire_times()))
 
