@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
-from hub.errors import ConfigError, RequestRejected
+from hub.errors import ConfigError, RecordError, RequestRejected
 from hub.model import Entity, OrderStatus, Record
 
 if TYPE_CHECKING:
@@ -348,8 +348,9 @@ class Connector(ABC):
         in 1C. False by default."""
         return False
 
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
-        """Set many records at once (goods, stock levels, prices); return each one's id in this system.
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> Sequence[str | RecordError]:
+        """Set many records at once (goods, stock levels, prices); return, for each in order, its id in this
+        system or the RecordError it refused that one with: one refused record does not stop the others.
 
         Must be safe to repeat: the engine re-sends a batch whose answer it did not record.
         """

@@ -213,7 +213,7 @@ def retry_dead_letters(runtime: Runtime, letter_ids: Sequence[int]) -> list[tupl
                 state.inbox.mark(letter.inbox_id, "pending")
             elif letter.outbox_id is not None:
                 state.outbox.revive(letter.outbox_id)
-            else:
+            elif letter.stage != "push":  # a refused push holds no fingerprint: the job's next push resends it
                 raise RecordError(f"dead letter {letter.id} has no inbox or outbox entry to retry")
             state.dead_letters.mark(letter.id, "retried")
     runs: list[tuple[RunInfo, RunContext]] = []
