@@ -369,7 +369,7 @@ class OneCConnector(Connector):
                 action: Literal["created", "updated"] = "created"
             else:
                 self._update(target, ref, body)
-                action = "updated"
+                action, number = "updated", None  # 1C numbered it when it was created
             posted = target.startswith("Document_")
             if posted:
                 self.client.post(target, ref)
