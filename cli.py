@@ -34,7 +34,7 @@ from hub.jobs import RunContext
 from hub.model import Entity
 from hub.overview import JobStatus, job_statuses, run_details
 from hub.runtime import Runtime
-from hub.state import RunInfo
+from hub.state import LetterStatus, RunInfo
 from hub.values import json_dumps, json_loads
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -441,7 +441,7 @@ def deadletters() -> None:
 def deadletters_list(ctx: click.Context, show_all: bool) -> None:
     """List dead letters."""
     with _runtime(ctx) as runtime:
-        letters = operations.dead_letters(runtime.store, status=None if show_all else "open")
+        letters = operations.dead_letters(runtime.store, status=None if show_all else LetterStatus.OPEN)
     table = Table("id", "source", "entity", "record", "stage", "status", "attempts", "reason", title="dead letters")
     for d in letters:
         table.add_row(str(d.id), d.source, d.entity, d.external_id or "", d.stage, d.status, str(d.attempts),

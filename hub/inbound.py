@@ -42,6 +42,7 @@ from hub.connector import RawRecord
 from hub.errors import InvalidRecord, RecordError
 from hub.logs import clean_error, is_secret_name
 from hub.model import Entity
+from hub.state import InboxStatus
 from hub.values import json_dumps, utcnow
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class Inbound:
         with self.store.transaction() as state:
             inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
                                           external_id=external_id, content_type=_cut(content_type),
-                                          headers=keepable(headers or {}), status="rejected",
+                                          headers=keepable(headers or {}), status=InboxStatus.REJECTED,
                                           error=_storable(clean_error(reason)))
         return inbox_id
 

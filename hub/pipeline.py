@@ -54,7 +54,7 @@ from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
 from hub.model import CANONICAL_TYPES, Entity, Order, Product, Record, StockLevel, personal_names
 from hub.runtime import Runtime
-from hub.state import Event, InboxItem, OutboxItem, State
+from hub.state import Event, InboxItem, InboxStatus, OutboxItem, State
 from hub.state.store import Fingerprints
 from hub.values import json_loads, utcnow
 
@@ -130,7 +130,7 @@ class Pipeline:
                 for item, record in decoded:
                     key = idempotency_key(source, item.external_id or str(item.id))
                     if isinstance(record, RecordError):
-                        state.inbox.mark(item.id, "dead", str(record))
+                        state.inbox.mark(item.id, InboxStatus.DEAD, str(record))
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
                                                stage="decode", reason=str(record), payload=item.body,
                                                inbox_id=item.id, run_id=self.ctx.run_id)
@@ -140,7 +140,7 @@ class Pipeline:
                     payload = record.model_dump_json()
                     for target in targets:
                         state.outbox.enqueue(target, entity.value, key, payload, source=source, inbox_id=item.id)
-                    state.inbox.mark(item.id, "done")
+                    state.inbox.mark(item.id, InboxStatus.DONE)
                     state.events.add(self._event(source, entity, key, "decoded", _described(record), inbox_id=item.id),
                                      self._event(source, entity, key, "queued", f"for {', '.join(targets)}",
                                                  inbox_id=item.id))

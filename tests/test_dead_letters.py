@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 import cli
 from hub.daemon.metrics import Metrics
 from hub.operations import readable_payload
-from hub.state import StateStore, open_store
+from hub.state import LetterStatus, StateStore, open_store
 from hub.values import json_loads
 from tests.conftest import ChannelPair, OneCStage
 from tests.test_onec_flows import jobs as onec_jobs
@@ -42,10 +42,10 @@ def open_letters(pair: ChannelPair) -> int:
 
 
 def test_a_record_failing_again_keeps_its_letter_and_counts_the_attempt(store: StateStore) -> None:
-    letter = {"source": "shop", "entity": "order", "external_id": "7", "stage": "decode"}
+    letter: dict[str, Any] = {"source": "shop", "entity": "order", "external_id": "7", "stage": "decode"}
     with store.transaction() as state:
         first = state.dead_letters.add(**letter, reason="unknown status", payload=b"{}", inbox_id=1)
-        state.dead_letters.mark(first, "retried")
+        state.dead_letters.mark(first, LetterStatus.RETRIED)
         again = state.dead_letters.add(**letter, reason="unknown status, still", payload=b"{ }", inbox_id=2)
         other = state.dead_letters.add(**letter | {"external_id": "8"}, reason="x", payload=b"{}", inbox_id=3)
     with store.transaction() as state:

@@ -35,7 +35,7 @@ from hub.model import (
     StockLevel,
 )
 from hub.runtime import StoreChannelState, StoreLinks
-from hub.state import StateStore, open_store
+from hub.state import InboxStatus, StateStore, open_store
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
 from hub.values import json_dumps, json_loads, utcnow
 from tests.connectors.iiko.conftest import MOSCOW, Stand
@@ -69,7 +69,7 @@ class Hub:
 
     def inbox(self, status: str | None = None) -> int:
         with self.store.reading() as state:
-            return state.inbox.count(status)
+            return state.inbox.count(None if status is None else InboxStatus(status))
 
 
 def connect(stand: Stand, store: StateStore, **settings: Any) -> IikoConnector:
