@@ -39,6 +39,13 @@ raised (and never retried), so the connector raises the precise error itself::
     if response.status_code == 400:
         raise RequestRejected(odata_error_text(response), status=400)
 
+A system that hands out bearer tokens (iikoCloud, Yandex's vendor API) gets a
+:class:`TokenAuth` as ``http.token_auth``: every request then carries the token, obtained when
+first needed and reused until it is due, and a 401 gets one new token and one more try (a token
+revoked early) before the answer counts. The token never reaches a log::
+
+    http.token_auth = TokenAuth(lambda: (fetch_token(), 3000.0), clock=http.clock.monotonic)
+
 Requests to one source share a token bucket (``rate_limit``) across every client
 of that source in the process. All waiting, for a token or before a retry, goes
 through a :class:`Clock`, so tests run on a fake one without sleeping.
@@ -46,11 +53,12 @@ through a :class:`Clock`, so tests run on a fake one without sleeping.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -138,6 +146,38 @@ def _bucket(source: str, rate: RateLimit, clock: Clock) -> TokenBucket:
         return bucket
 
 
+class TokenAuth:
+    """A bearer token kept for as long as its system allows; thread-safe, one token shared by every caller.
+
+    ``obtain`` asks the system for a token (call ``http.post(..., with_token=False)``) and returns it with how
+    many seconds to keep it; ``clock`` is what those seconds are counted on.
+    """
+
+    def __init__(self, obtain: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self._obtain = obtain
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+
+    def token(self) -> str:
+        """The kept token, or a new one when none is kept or the kept one is due."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                asked_at = self._clock()  # counted from the asking: the token may expire on the way back
+                token, keep = self._obtain()
+                add_secrets([token])
+                self._token, self._renew_at = token, asked_at + keep
+            return self._token
+
+    def forget(self, refused: str) -> None:
+        """Drop the kept token if it is ``refused`` (another thread may have renewed it meanwhile)."""
+        with self._lock:
+            if self._token == refused:
+                self._token = None
+
+
 class HttpClient:
     """A requests session towards one source with timeouts, retries, a rate limit and redacted logs."""
 
@@ -146,13 +186,15 @@ class HttpClient:
                  auth: requests.auth.AuthBase | tuple[str, str] | None = None,
                  headers: Mapping[str, str] | None = None,
                  session: requests.Session | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, token_auth: TokenAuth | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.source = source
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock or SYSTEM_CLOCK
         self.log = logging.getLogger(f"hub.http.{source}")
+        self.token_auth = token_auth
+        """Set, every request but those sent ``with_token=False`` carries its bearer token."""
         self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
         self._owns_session = session is None
         self.session = session or requests.Session()
@@ -173,10 +215,26 @@ class HttpClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                 data: Mapping[str, Any] | str | bytes | None = None, headers: Mapping[str, str] | None = None,
                 expect: Collection[int] = (), timeout: float | None = None,
-                idempotent: bool | None = None) -> requests.Response:
+                idempotent: bool | None = None, with_token: bool = True) -> requests.Response:
         """Send a request, retrying transient failures; raise a HubError for any failure not in ``expect``."""
         if idempotent is None:
             idempotent = method.upper() not in _NOT_IDEMPOTENT
+        send = functools.partial(self._request, method, path, params=params, json=json, data=data, timeout=timeout,
+                                 idempotent=idempotent)
+        auth = self.token_auth if with_token else None
+        if auth is None:
+            return send(headers=headers, expect=expect)
+        token = auth.token()
+        response = send(headers={**(headers or {}), **_bearer(token)}, expect={*expect, 401})
+        if response.status_code != 401:
+            return response
+        self.log.info("%s %s: the token was refused; fetching a new one and trying once more", method.upper(), path)
+        auth.forget(token)
+        return send(headers={**(headers or {}), **_bearer(auth.token())}, expect=expect)
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any,
+                 data: Mapping[str, Any] | str | bytes | None, headers: Mapping[str, str] | None,
+                 expect: Collection[int], timeout: float | None, idempotent: bool) -> requests.Response:
         prepared = self.session.prepare_request(requests.Request(
             method.upper(), self.url(path), params=params, json=json, data=data, headers=headers))
         retrying = Retrying(
@@ -248,6 +306,10 @@ class HttpClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.warning("%s; try %d of %d in %.1f s", error, state.attempt_number + 1,
                          self.retry.attempts, wait)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _worth_retrying(error: BaseException) -> bool:
