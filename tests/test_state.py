@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 import hub.state.store
@@ -306,8 +306,8 @@ def test_statuses_are_enums_stored_as_the_strings_older_hubs_wrote(store: StateS
                                            reason="refused", payload=b"{}", inbox_id=inbox_id)
         state.dead_letters.mark(letter_id, LetterStatus.RETRIED)
     with store.transaction() as state:
-        stored = [state.conn.execute(text(f"SELECT status FROM {table} WHERE id = :id"), {"id": row}).scalar_one()
-                  for table, row in (("inbox", inbox_id), ("runs", run_id), ("dead_letters", letter_id))]
+        stored = [state.conn.execute(select(metadata.tables[name].c.status).where(metadata.tables[name].c.id == row))
+                  .scalar_one() for name, row in (("inbox", inbox_id), ("runs", run_id), ("dead_letters", letter_id))]
         item, run, letter = state.inbox.get(inbox_id), state.runs.get(run_id), state.dead_letters.get(letter_id)
     assert stored == ["dead", "partial", "retried"]  # what migrations 0001… hold: no migration needed
     assert item is not None and run is not None and letter is not None
