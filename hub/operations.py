@@ -11,11 +11,11 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from hub.connector import Connector
-from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
+from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected, suggest
 from hub.jobs import Progress, RunContext, run_job
 from hub.logs import clean_error
 from hub.model import Entity, personal_names
-from hub.registry import connector_types, job_types, suggest
+from hub.registry import connector_types, job_types
 from hub.runtime import Runtime
 from hub.state import DeadLetter, InboxStatus, LetterStatus, RunInfo, StateStore
 from hub.values import json_dumps, json_loads

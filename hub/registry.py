@@ -10,7 +10,6 @@ and a job type likewise under ``hub.jobs``. hub never imports either by name.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -48,11 +47,3 @@ def connector_types() -> dict[str, type[Connector]]:
 def job_types() -> dict[str, type[Job]]:
     """Every installed job class, by its ``type:`` name."""
     return _load(JOB_GROUP)
-
-
-def suggest(word: str, choices: list[str]) -> str:
-    """A 'did you mean' hint, or a list of what exists."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return "known: " + ", ".join(sorted(choices)) if choices else "none is installed"

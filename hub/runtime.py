@@ -9,10 +9,10 @@ from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
 from hub.connector import Connector, ConnectorContext, RetryPolicy, SourceSettings
-from hub.errors import ConfigError
+from hub.errors import ConfigError, suggest
 from hub.logs import add_secrets
 from hub.mapping import check_paths
-from hub.registry import connector_types, job_types, suggest
+from hub.registry import connector_types, job_types
 from hub.state import StateStore, open_store
 
 

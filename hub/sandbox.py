@@ -435,8 +435,7 @@ def start_sandboxes(names: Iterable[str], *, port: int | None = None) -> dict[st
 
 def _resolve(name: str, types: Mapping[str, Sandbox]) -> str:
     """The connector type ``name`` means: itself, or the one type starting with it."""
-    from hub.errors import ConfigError
-    from hub.registry import suggest
+    from hub.errors import ConfigError, suggest
 
     matches = [t for t in types if t == name] or [t for t in types if t.startswith(name)]
     if len(matches) != 1:
@@ -461,8 +460,7 @@ def run_action(system: str, action_name: str, words: Sequence[str], *, port: int
     ``words`` are the action's parameters as ``name=value``. The sandbox runs in
     another process (``hub sandbox``), on its fixed port unless ``port`` says otherwise.
     """
-    from hub.errors import ConfigError, HubError
-    from hub.registry import suggest
+    from hub.errors import ConfigError, HubError, suggest
 
     types = available_sandboxes()
     type_name = _resolve(system, types)
