@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hub.connector import SourceSettings
 from hub.errors import ConfigError, suggest
 from hub.registry import connector_types, job_types
+from hub.settings import SourceSettings
 from hub.values import DEFAULT_TIMEZONE, zone
 from hub.yamlsource import PathKey, YamlDocument, load_yaml_file
 

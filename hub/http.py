@@ -68,7 +68,6 @@ import requests
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from hub.connector import RateLimit, RetryPolicy
 from hub.errors import (
     AuthError,
     HubError,
@@ -79,6 +78,7 @@ from hub.errors import (
     ServerError,
 )
 from hub.logs import add_secrets, clean_error, is_secret_name, redact, redact_url
+from hub.settings import RateLimit, RetryPolicy
 from hub.values import utcnow
 
 MAX_RETRY_AFTER = 600.0

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
-from hub.connector import Connector, ConnectorContext, RetryPolicy, SourceSettings
+from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError, suggest
 from hub.logs import add_secrets
 from hub.mapping import check_paths
 from hub.registry import connector_types, job_types
+from hub.settings import RetryPolicy, SourceSettings
 from hub.state import StateStore, open_store
 
 

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub import http, logs
-from hub.connector import RateLimit, RetryPolicy
 from hub.errors import AuthError, NetworkError, RateLimited, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.settings import RateLimit, RetryPolicy
 
 BASE = "https://api.example.test/v1"
 URL = f"{BASE}/orders"

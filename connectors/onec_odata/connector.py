@@ -36,10 +36,11 @@ from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
-from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, RawRecord, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
 from hub.model import Customer, Entity, Order, Record
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
