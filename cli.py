@@ -105,7 +105,7 @@ class _SandboxCommand(_Command):
     """``hub sandbox``, whose help lists every installed sandbox with its fixed port, read when asked for."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from hub.sandbox import available_sandboxes
+        from hub.testing.sandboxes import available_sandboxes
 
         rows = [(name, f"127.0.0.1:{sandbox.port}  {_first_line(type(sandbox).__doc__)}")
                 for name, sandbox in available_sandboxes().items()]
@@ -613,8 +613,8 @@ def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     iiko closes a sale. From another terminal, `hub sandbox do SYSTEM ACTION [NAME=VALUE…]` does it (e.g.
     `hub sandbox do testchannel place-order items=CAP-300:2`), as does a POST to the sandbox's /_sandbox/.
     """
-    from hub.sandbox import control_help, run_action, start_sandboxes
     from hub.termination import Termination
+    from hub.testing.sandboxes import control_help, run_action, start_sandboxes
 
     if systems[:1] == ("do",):
         if len(systems) < 3:

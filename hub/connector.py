@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.errors import ConfigError, RecordError, RequestRejected
-from hub.model import Entity, OrderStatus, Record
+from hub.model import Entity, OrderStatus, RawRecord, Record
 from hub.settings import SourceSettings
 
 if TYPE_CHECKING:
@@ -58,16 +58,6 @@ class Mode(StrEnum):
     PUSH = "push"
     WRITE = "write"
     STATUS = "status"
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One record as the system sent it: kept byte for byte in the inbox."""
-
-    external_id: str
-    body: bytes
-    content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

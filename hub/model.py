@@ -11,7 +11,8 @@ language (``docs/mappings.md``) can check canonical field names.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -236,3 +237,13 @@ def personal_names(entity: Entity, payload: str | bytes) -> list[str]:
     if not isinstance(person, Customer):
         return []
     return [name for name in (person.first_name, person.last_name, person.middle_name) if name]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as the system sent it: kept byte for byte in the inbox."""
+
+    external_id: str
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)

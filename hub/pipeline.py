@@ -47,12 +47,12 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from hub.connector import Connector, Mode, RawRecord, WriteResult
+from hub.connector import Connector, Mode, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
 from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
-from hub.model import CANONICAL_TYPES, Entity, Order, Product, Record, StockLevel, personal_names
+from hub.model import CANONICAL_TYPES, Entity, Order, Product, RawRecord, Record, StockLevel, personal_names
 from hub.runtime import Runtime
 from hub.state import Event, InboxItem, InboxStatus, OutboxItem, State
 from hub.state.store import Fingerprints

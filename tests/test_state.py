@@ -23,8 +23,8 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 import hub.state.store
-from hub.connector import RawRecord
 from hub.errors import LinkConflict, StateSchemaError
+from hub.model import RawRecord
 from hub.state import InboxStatus, LetterStatus, RunCounts, RunStatus, StateStore, open_store
 from hub.state.schema import metadata
 from hub.state.store import Fingerprints, OutboxItem

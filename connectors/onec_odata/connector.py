@@ -36,10 +36,10 @@ from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
-from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, RawRecord, WriteResult
+from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
-from hub.model import Customer, Entity, Order, Record
+from hub.model import Customer, Entity, Order, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 

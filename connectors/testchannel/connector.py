@@ -28,10 +28,10 @@ from connectors.testchannel.client import (
     webhook_signature,
 )
 from connectors.testchannel.sandbox import TestChannelSandbox
-from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, WriteResult
+from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import InvalidRecord, RecordError
 from hub.inbound import Endpoint, Inbound, json_response
-from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 

@@ -135,7 +135,7 @@ class InboxItem:
 
 
 class Payload(Protocol):
-    """A payload as a channel sent it (:class:`hub.connector.RawRecord` is one)."""
+    """A payload as a channel sent it (:class:`hub.model.RawRecord` is one)."""
 
     @property
     def external_id(self) -> str | None: ...

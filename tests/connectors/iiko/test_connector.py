@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 from connectors.iiko import IikoSandbox
 from connectors.iiko.connector import IikoConnector, IikoSettings
 from connectors.iiko.sandbox import CARD, DELIVERY, HALL, ORGANIZATION
-from hub.connector import ConnectorContext, Mode, RawRecord
+from hub.connector import ConnectorContext, Mode
 from hub.errors import AuthError, InvalidRecord, RequestRejected
 from hub.inbound import Inbound
 from hub.model import (
@@ -32,6 +32,7 @@ from hub.model import (
     OrderStatus,
     PriceEntry,
     Product,
+    RawRecord,
     StockLevel,
 )
 from hub.runtime import StoreChannelState, StoreLinks
