@@ -46,6 +46,12 @@ revoked early) before the answer counts. The token never reaches a log::
 
     http.token_auth = TokenAuth(lambda: (fetch_token(), 3000.0), clock=http.clock.monotonic)
 
+Where a system's error object keeps its message, code and reference is declared once per system as an
+:class:`ErrorShape` (iiko's ``{errorDescription, error, correlationId}``, 1C's ``odata.error``), not parsed by hand::
+
+    IIKO_ERRORS = ErrorShape(messages=(("errorDescription",), ("message",)), code=("error",))
+    error = IIKO_ERRORS.read(response.content)    # ErrorText(message, code, reference) or None
+
 Requests to one source share a token bucket (``rate_limit``) across every client
 of that source in the process. All waiting, for a token or before a retry, goes
 through a :class:`Clock`, so tests run on a fake one without sleeping.
@@ -59,6 +65,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -79,7 +86,7 @@ from hub.errors import (
 )
 from hub.logs import add_secrets, clean_error, is_secret_name, redact, redact_url
 from hub.settings import RateLimit, RetryPolicy
-from hub.values import utcnow
+from hub.values import json_loads, utcnow
 
 MAX_RETRY_AFTER = 600.0
 """Seconds; a server asking to wait longer gets its RateLimited/ServerError raised instead."""
@@ -144,6 +151,46 @@ def _bucket(source: str, rate: RateLimit, clock: Clock) -> TokenBucket:
         if bucket is None or bucket.rate != rate or bucket.clock is not clock:
             bucket = _buckets[source] = TokenBucket(rate, clock)
         return bucket
+
+
+@dataclass(frozen=True)
+class ErrorText:
+    """What a system's error answer says: its message, its code and a reference for its support, where given."""
+
+    message: str
+    code: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """Where one system's JSON error object keeps its message, code and reference: paths of keys from the top
+    (a key with a dot in it is one key, as 1C's ``odata.error``). ``messages`` are tried in turn."""
+
+    messages: tuple[tuple[str, ...], ...]
+    code: tuple[str, ...] | None = None
+    reference: tuple[str, ...] | None = None
+
+    def read(self, body: bytes) -> ErrorText | None:
+        """The error ``body`` carries; None when it is not such an object (not JSON, or neither message nor code)."""
+        try:
+            data = json_loads(body or b"null")
+        except ValueError:
+            return None
+        message = next(filter(None, (_text_at(data, path) for path in self.messages)), None)
+        code = None if self.code is None else _text_at(data, self.code)
+        if message is None and code is None:
+            return None
+        return ErrorText(message or "", code, None if self.reference is None else _text_at(data, self.reference))
+
+
+def _text_at(data: Any, path: tuple[str, ...]) -> str | None:
+    """The non-blank text (or whole number: codes and ids come as either) at ``path`` in ``data``, or None."""
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    if type(data) is int:
+        return str(data)
+    return data.strip() if isinstance(data, str) and data.strip() else None
 
 
 class TokenAuth:

@@ -332,3 +332,27 @@ def test_a_caller_expecting_401_gets_the_second_answer_to_read_itself(clock: Fak
     responses.get(URL, status=401, json={"message": "revoked"})
     assert token_client(clock).get("orders", expect={401}).status_code == 401
     assert bearers() == ["Bearer tok-FFFF-6", "Bearer tok-GGGG-7"]
+
+
+# --- error bodies declared as data ---------------------------------------------------------------
+
+
+ODATA = http.ErrorShape(messages=(("odata.error", "message", "value"), ("odata.error", "message")),
+                        code=("odata.error", "code"))
+IIKO = http.ErrorShape(messages=(("errorDescription",), ("message",)), code=("error",), reference=("correlationId",))
+
+
+@pytest.mark.parametrize(("shape", "body", "expected"), [
+    (ODATA, b'{"odata.error": {"code": "14", "message": {"lang": "ru", "value": " bad $filter "}}}',
+     http.ErrorText("bad $filter", "14")),
+    (ODATA, b'{"odata.error": {"code": -1, "message": "plain"}}', http.ErrorText("plain", "-1")),
+    (IIKO, b'{"errorDescription": "", "message": "no org", "error": "ORG", "correlationId": "c-1"}',
+     http.ErrorText("no org", "ORG", "c-1")),
+    (IIKO, b'{"error": 42}', http.ErrorText("", "42")),
+    (IIKO, b'{"something": "else"}', None),
+    (IIKO, b"<html>502 Bad Gateway</html>", None),
+    (IIKO, b"", None),
+])
+def test_an_error_shape_reads_what_a_system_says(shape: http.ErrorShape, body: bytes,
+                                                 expected: http.ErrorText | None) -> None:
+    assert shape.read(body) == expected

@@ -76,7 +76,7 @@ from hub.errors import (
     RetriableError,
     ServerError,
 )
-from hub.http import HttpClient, TokenAuth
+from hub.http import ErrorShape, HttpClient, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -777,16 +777,15 @@ def error_for(response: requests.Response, what: str) -> HubError:
     return RequestRejected(message, status=status, code=code)
 
 
+ERRORS: Final = ErrorShape(messages=(("errorDescription",), ("message",), ("error",)), code=("error",),
+                           reference=("correlationId",))
+"""Where iiko's error answers keep what they say."""
+
+
 def _error_body(response: requests.Response) -> tuple[str, str | None, str | None]:
-    try:
-        data = json_loads(response.content or b"null")
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        description = text(data.get("errorDescription")) or text(data.get("message")) or text(data.get("error"))
-        if description:
-            return (redact(" ".join(description.split()))[:500], text(data.get("error")),
-                    text(data.get("correlationId")))
+    error = ERRORS.read(response.content)
+    if error is not None and error.message:
+        return redact(" ".join(error.message.split()))[:500], error.code, error.reference
     shown = redact(" ".join(response.text.split()))[:300]
     return shown or "(empty body)", None, None
 

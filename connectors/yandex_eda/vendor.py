@@ -39,7 +39,7 @@ from typing import Any
 import requests
 
 from hub.errors import AuthError, ProtocolError
-from hub.http import HttpClient, TokenAuth
+from hub.http import ErrorShape, HttpClient, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_loads, utcnow
 
@@ -54,6 +54,9 @@ HISTORY_KEPT = timedelta(days=180)
 """How far back Yandex keeps the order history."""
 HISTORY_STATUSES = ("NEW", "DELIVERED")
 """Yandex's history statuses (NEW, CANCELLED, DELIVERED) of orders 1C must hold: a cancelled one need not be there."""
+
+ERRORS = ErrorShape(messages=(("message",),), code=("code",))
+"""Where the vendor API's error answers (``{message, code, details}``) keep what they say."""
 
 _AUTH_HINT = "check the vendor client_id and client_secret of this source (they are not the pull-API clients)"
 
@@ -175,9 +178,6 @@ def _rfc3339(moment: datetime) -> str:
 
 def _message(response: requests.Response) -> str:
     """Yandex's ``message`` from an error body (``{message, code, details}``), else the start of the body."""
-    try:
-        body = json_loads(response.content)
-    except ValueError:
-        body = None
-    text = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else response.text
+    error = ERRORS.read(response.content)
+    text = error.message if error is not None and error.message else response.text
     return redact(" ".join(text.split()))[:300] or "(empty body)"
