@@ -34,7 +34,7 @@ from hub.jobs import RunContext
 from hub.model import Entity
 from hub.overview import JobStatus, job_statuses, run_details
 from hub.runtime import Runtime
-from hub.state import RunInfo
+from hub.state import LetterStatus, RunInfo
 from hub.values import json_dumps, json_loads
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -105,7 +105,7 @@ class _SandboxCommand(_Command):
     """``hub sandbox``, whose help lists every installed sandbox with its fixed port, read when asked for."""
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        from hub.sandbox import available_sandboxes
+        from hub.testing.sandboxes import available_sandboxes
 
         rows = [(name, f"127.0.0.1:{sandbox.port}  {_first_line(type(sandbox).__doc__)}")
                 for name, sandbox in available_sandboxes().items()]
@@ -442,7 +442,7 @@ def deadletters() -> None:
 def deadletters_list(ctx: click.Context, show_all: bool) -> None:
     """List dead letters."""
     with _runtime(ctx) as runtime:
-        letters = operations.dead_letters(runtime.store, status=None if show_all else "open")
+        letters = operations.dead_letters(runtime.store, status=None if show_all else LetterStatus.OPEN)
     table = Table("id", "source", "entity", "record", "stage", "status", "attempts", "reason", title="dead letters")
     for d in letters:
         table.add_row(str(d.id), d.source, d.entity, d.external_id or "", d.stage, d.status, str(d.attempts),
@@ -614,8 +614,8 @@ def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     iiko closes a sale. From another terminal, `hub sandbox do SYSTEM ACTION [NAME=VALUE…]` does it (e.g.
     `hub sandbox do testchannel place-order items=CAP-300:2`), as does a POST to the sandbox's /_sandbox/.
     """
-    from hub.sandbox import control_help, run_action, start_sandboxes
     from hub.termination import Termination
+    from hub.testing.sandboxes import control_help, run_action, start_sandboxes
 
     if systems[:1] == ("do",):
         if len(systems) < 3:

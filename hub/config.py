@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hub.connector import SourceSettings
-from hub.errors import ConfigError
-from hub.registry import connector_types, job_types, suggest
+from hub.errors import ConfigError, suggest
+from hub.plugins import CONNECTOR_GROUP, JOB_GROUP, installed
+from hub.settings import SourceSettings
 from hub.values import DEFAULT_TIMEZONE, zone
 from hub.yamlsource import PathKey, YamlDocument, load_yaml_file
 
@@ -276,7 +276,7 @@ class _Validator:
         return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
     def _jobs(self, raw: dict[str, dict[str, Any]]) -> dict[str, JobConfig]:
-        known = job_types()
+        known = installed(JOB_GROUP)
         result = {}
         for name, settings in raw.items():
             job = self._validate(JobConfig, settings, ("jobs", name))
@@ -294,7 +294,7 @@ class _Validator:
         return result
 
     def _sources(self, raw: dict[str, dict[str, Any]]) -> dict[str, SourceSettings]:
-        known = connector_types()
+        known = installed(CONNECTOR_GROUP)
         result: dict[str, SourceSettings] = {}
         for name, settings in raw.items():
             where: PathKey = ("sources", name)
@@ -341,7 +341,7 @@ class _Validator:
         # Works on the raw job entries: a job with a bad schedule still gets its from/to checked.
         if isinstance(system_of_record, str) and system_of_record not in names:
             self._add(("system_of_record",), f"no source named {system_of_record!r}", suggest(system_of_record, names))
-        known_jobs = job_types()
+        known_jobs = installed(JOB_GROUP)
         for job_name, job in jobs.items():
             job_type = job.get("type")
             if isinstance(job_type, str) and job_type not in known_jobs:

@@ -27,6 +27,8 @@ layer (:mod:`hub.logs`). ``hint`` says what to do, for the CLI to print.
 
 from __future__ import annotations
 
+import difflib
+
 
 class HubError(Exception):
     """Base of every error hub raises on purpose."""
@@ -135,3 +137,11 @@ class UnresolvedReference(RecordError):
 
 class LinkConflict(RecordError):
     """A channel id is already linked to a different object; a person must decide which is right."""
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """A 'did you mean' hint, or a list of what exists."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "known: " + ", ".join(sorted(choices)) if choices else "none is installed"

@@ -39,6 +39,19 @@ raised (and never retried), so the connector raises the precise error itself::
     if response.status_code == 400:
         raise RequestRejected(odata_error_text(response), status=400)
 
+A system that hands out bearer tokens (iikoCloud, Yandex's vendor API) gets a
+:class:`TokenAuth` as ``http.token_auth``: every request then carries the token, obtained when
+first needed and reused until it is due, and a 401 gets one new token and one more try (a token
+revoked early) before the answer counts. The token never reaches a log::
+
+    http.token_auth = TokenAuth(lambda: (fetch_token(), 3000.0), clock=http.clock.monotonic)
+
+Where a system's error object keeps its message, code and reference is declared once per system as an
+:class:`ErrorShape` (iiko's ``{errorDescription, error, correlationId}``, 1C's ``odata.error``), not parsed by hand::
+
+    IIKO_ERRORS = ErrorShape(messages=(("errorDescription",), ("message",)), code=("error",))
+    error = IIKO_ERRORS.read(response.content)    # ErrorText(message, code, reference) or None
+
 Requests to one source share a token bucket (``rate_limit``) across every client
 of that source in the process. All waiting, for a token or before a retry, goes
 through a :class:`Clock`, so tests run on a fake one without sleeping.
@@ -46,11 +59,13 @@ through a :class:`Clock`, so tests run on a fake one without sleeping.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -60,7 +75,6 @@ import requests
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from hub.connector import RateLimit, RetryPolicy
 from hub.errors import (
     AuthError,
     HubError,
@@ -71,7 +85,8 @@ from hub.errors import (
     ServerError,
 )
 from hub.logs import add_secrets, clean_error, is_secret_name, redact, redact_url
-from hub.values import utcnow
+from hub.settings import RateLimit, RetryPolicy
+from hub.values import json_loads, utcnow
 
 MAX_RETRY_AFTER = 600.0
 """Seconds; a server asking to wait longer gets its RateLimited/ServerError raised instead."""
@@ -138,6 +153,78 @@ def _bucket(source: str, rate: RateLimit, clock: Clock) -> TokenBucket:
         return bucket
 
 
+@dataclass(frozen=True)
+class ErrorText:
+    """What a system's error answer says: its message, its code and a reference for its support, where given."""
+
+    message: str
+    code: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """Where one system's JSON error object keeps its message, code and reference: paths of keys from the top
+    (a key with a dot in it is one key, as 1C's ``odata.error``). ``messages`` are tried in turn."""
+
+    messages: tuple[tuple[str, ...], ...]
+    code: tuple[str, ...] | None = None
+    reference: tuple[str, ...] | None = None
+
+    def read(self, body: bytes) -> ErrorText | None:
+        """The error ``body`` carries; None when it is not such an object (not JSON, or neither message nor code)."""
+        try:
+            data = json_loads(body or b"null")
+        except ValueError:
+            return None
+        message = next(filter(None, (_text_at(data, path) for path in self.messages)), None)
+        code = None if self.code is None else _text_at(data, self.code)
+        if message is None and code is None:
+            return None
+        return ErrorText(message or "", code, None if self.reference is None else _text_at(data, self.reference))
+
+
+def _text_at(data: Any, path: tuple[str, ...]) -> str | None:
+    """The non-blank text (or whole number: codes and ids come as either) at ``path`` in ``data``, or None."""
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    if type(data) is int:
+        return str(data)
+    return data.strip() if isinstance(data, str) and data.strip() else None
+
+
+class TokenAuth:
+    """A bearer token kept for as long as its system allows; thread-safe, one token shared by every caller.
+
+    ``obtain`` asks the system for a token (call ``http.post(..., with_token=False)``) and returns it with how
+    many seconds to keep it; ``clock`` is what those seconds are counted on.
+    """
+
+    def __init__(self, obtain: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self._obtain = obtain
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+
+    def token(self) -> str:
+        """The kept token, or a new one when none is kept or the kept one is due."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                asked_at = self._clock()  # counted from the asking: the token may expire on the way back
+                token, keep = self._obtain()
+                add_secrets([token])
+                self._token, self._renew_at = token, asked_at + keep
+            return self._token
+
+    def forget(self, refused: str) -> None:
+        """Drop the kept token if it is ``refused`` (another thread may have renewed it meanwhile)."""
+        with self._lock:
+            if self._token == refused:
+                self._token = None
+
+
 class HttpClient:
     """A requests session towards one source with timeouts, retries, a rate limit and redacted logs."""
 
@@ -146,13 +233,15 @@ class HttpClient:
                  auth: requests.auth.AuthBase | tuple[str, str] | None = None,
                  headers: Mapping[str, str] | None = None,
                  session: requests.Session | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, token_auth: TokenAuth | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.source = source
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock or SYSTEM_CLOCK
         self.log = logging.getLogger(f"hub.http.{source}")
+        self.token_auth = token_auth
+        """Set, every request but those sent ``with_token=False`` carries its bearer token."""
         self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
         self._owns_session = session is None
         self.session = session or requests.Session()
@@ -173,10 +262,26 @@ class HttpClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
                 data: Mapping[str, Any] | str | bytes | None = None, headers: Mapping[str, str] | None = None,
                 expect: Collection[int] = (), timeout: float | None = None,
-                idempotent: bool | None = None) -> requests.Response:
+                idempotent: bool | None = None, with_token: bool = True) -> requests.Response:
         """Send a request, retrying transient failures; raise a HubError for any failure not in ``expect``."""
         if idempotent is None:
             idempotent = method.upper() not in _NOT_IDEMPOTENT
+        send = functools.partial(self._request, method, path, params=params, json=json, data=data, timeout=timeout,
+                                 idempotent=idempotent)
+        auth = self.token_auth if with_token else None
+        if auth is None:
+            return send(headers=headers, expect=expect)
+        token = auth.token()
+        response = send(headers={**(headers or {}), **_bearer(token)}, expect={*expect, 401})
+        if response.status_code != 401:
+            return response
+        self.log.info("%s %s: the token was refused; fetching a new one and trying once more", method.upper(), path)
+        auth.forget(token)
+        return send(headers={**(headers or {}), **_bearer(auth.token())}, expect=expect)
+
+    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any,
+                 data: Mapping[str, Any] | str | bytes | None, headers: Mapping[str, str] | None,
+                 expect: Collection[int], timeout: float | None, idempotent: bool) -> requests.Response:
         prepared = self.session.prepare_request(requests.Request(
             method.upper(), self.url(path), params=params, json=json, data=data, headers=headers))
         retrying = Retrying(
@@ -248,6 +353,10 @@ class HttpClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.warning("%s; try %d of %d in %.1f s", error, state.attempt_number + 1,
                          self.retry.attempts, wait)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _worth_retrying(error: BaseException) -> bool:

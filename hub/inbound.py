@@ -34,19 +34,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from werkzeug.wrappers import Request, Response
 
-from hub.connector import RawRecord
 from hub.errors import InvalidRecord, RecordError
 from hub.logs import clean_error, is_secret_name
-from hub.model import Entity
+from hub.model import Entity, RawRecord, Record
+from hub.settings import SourceSettings
+from hub.state import InboxStatus, StateStore
 from hub.values import json_dumps, utcnow
-
-if TYPE_CHECKING:
-    from hub.connector import Connector
-    from hub.state import StateStore
 
 log = logging.getLogger("hub.inbound")
 
@@ -94,10 +91,20 @@ class Receipt(NamedTuple):
     """False for a byte-identical repeat of something already received (a channel retrying)."""
 
 
+class Receiver(Protocol):
+    """What the endpoints' plumbing needs of the connector serving them (a :class:`hub.connector.Connector`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def settings(self) -> SourceSettings: ...
+    def decode(self, entity: Entity, record: RawRecord) -> Record: ...
+
+
 class Inbound:
     """What a handler may do with what it received: validate, store, reject."""
 
-    def __init__(self, store: StateStore, connector: Connector, wake: Callable[[], None]) -> None:
+    def __init__(self, store: StateStore, connector: Receiver, wake: Callable[[], None]) -> None:
         self.store = store
         self.connector = connector
         self.source = connector.name
@@ -175,7 +182,7 @@ class Inbound:
         with self.store.transaction() as state:
             inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
                                           external_id=external_id, content_type=_cut(content_type),
-                                          headers=keepable(headers or {}), status="rejected",
+                                          headers=keepable(headers or {}), status=InboxStatus.REJECTED,
                                           error=_storable(clean_error(reason)))
         return inbox_id
 

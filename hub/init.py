@@ -20,8 +20,8 @@ import yaml
 from pydantic import ValidationError
 
 from hub.connector import Choice, ConnectorContext
-from hub.errors import ConfigError
-from hub.registry import connector_types, suggest
+from hub.errors import ConfigError, suggest
+from hub.registry import connector_types
 from hub.values import zone
 
 CONNECTOR_TYPE = "onec_odata"

@@ -28,7 +28,7 @@ from hub.leases import Lease, worker_id
 from hub.logs import RunLines, log_context
 from hub.model import Entity
 from hub.runtime import Runtime
-from hub.state import RunCounts, RunInfo
+from hub.state import RunCounts, RunInfo, RunStatus
 
 log = logging.getLogger("hub.jobs")
 _Options = TypeVar("_Options", bound=BaseModel)
@@ -236,7 +236,7 @@ def run_job(runtime: Runtime, name: str, *, dry_run: bool = False, full: bool = 
             status, summary = _run(job, ctx, job.run)
             if lease is not None:
                 lease.release()  # the follow-up only reads and notifies: the next run need not wait for it
-            if status in ("succeeded", "partial"):
+            if status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
                 status, summary = _run(job, ctx, job.follow_up)
     with runtime.store.transaction() as state:
         state.runs.finish(run_id, status, ctx.counts, summary)
@@ -250,24 +250,24 @@ def _keep_lines(runtime: Runtime, kept: RunLines) -> None:
         state.run_log.add(int(kept.run_id), kept.lines)
 
 
-def _run(job: Job, ctx: RunContext, step: Callable[[RunContext], None]) -> tuple[str, str | None]:
+def _run(job: Job, ctx: RunContext, step: Callable[[RunContext], None]) -> tuple[RunStatus, str | None]:
     """Run ``step`` of ``job``; return how the run stands (succeeded, partial, interrupted, failed) and a summary."""
     try:
         step(ctx)
     except Interrupted as exc:
         log.info("%s", exc)
-        return "interrupted", str(exc)
+        return RunStatus.INTERRUPTED, str(exc)
     except HubError as exc:
         summary = f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, FatalError):
             log.warning("job %s stopped: %s", job.name, summary)
-        return "failed", summary
+        return RunStatus.FAILED, summary
     except Exception as exc:  # recorded, then re-raised: a bug must not look like a clean run
         with job.runtime.store.transaction() as state:
-            state.runs.finish(ctx.run_id, "failed", ctx.counts,
+            state.runs.finish(ctx.run_id, RunStatus.FAILED, ctx.counts,
                               "".join(traceback.format_exception_only(exc)).strip())
         raise
     if ctx.counts.failed:
         more = f" (+{len(ctx.errors) - 5} more)" if len(ctx.errors) > 5 else ""
-        return "partial", "; ".join(ctx.errors[:5]) + more
-    return "succeeded", None
+        return RunStatus.PARTIAL, "; ".join(ctx.errors[:5]) + more
+    return RunStatus.SUCCEEDED, None

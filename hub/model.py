@@ -11,7 +11,8 @@ language (``docs/mappings.md``) can check canonical field names.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -238,3 +239,13 @@ def personal_names(entity: Entity, payload: str | bytes, *, address: bool = Fals
     if address and isinstance(record, Order) and record.delivery is not None and record.delivery.address:
         names.append(record.delivery.address)
     return names
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as the system sent it: kept byte for byte in the inbox."""
+
+    external_id: str
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)

@@ -11,13 +11,13 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from hub.connector import Connector
-from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected
+from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected, suggest
 from hub.jobs import Progress, RunContext, run_job
 from hub.logs import clean_error
 from hub.model import Entity, personal_names
-from hub.registry import connector_types, job_types, suggest
+from hub.registry import connector_types, job_types
 from hub.runtime import Runtime
-from hub.state import DeadLetter, RunInfo, StateStore
+from hub.state import DeadLetter, InboxStatus, LetterStatus, RunInfo, StateStore
 from hub.values import json_dumps, json_loads
 
 
@@ -136,12 +136,12 @@ def status(store: StateStore, *, runs: int = 10, job: str | None = None, failed:
         recent = [replace(r, error_summary=r.error_summary and clean_error(r.error_summary))
                   for r in state.runs.recent(runs, job=job, failed=failed)]
         return Status(runs=recent, outbox=state.outbox.depth(),
-                      dead_letters=state.dead_letters.count(), inbox_pending=state.inbox.count("pending"),
-                      inbox_rejected=state.inbox.count("rejected"),
+                      dead_letters=state.dead_letters.count(), inbox_pending=state.inbox.count(InboxStatus.PENDING),
+                      inbox_rejected=state.inbox.count(InboxStatus.REJECTED),
                       cursors=state.cursors.all())
 
 
-def dead_letters(store: StateStore, *, status: str | None = "open", source: str | None = None,
+def dead_letters(store: StateStore, *, status: LetterStatus | None = LetterStatus.OPEN, source: str | None = None,
                  stage: str | None = None) -> list[DeadLetter]:
     with store.transaction() as state:
         return [_cleaned(letter) for letter in state.dead_letters.list(status, source=source, stage=stage)]
@@ -210,12 +210,12 @@ def retry_dead_letters(runtime: Runtime, letter_ids: Sequence[int]) -> list[tupl
     with runtime.store.transaction() as state:
         for letter in letters:
             if letter.stage == "decode" and letter.inbox_id is not None:
-                state.inbox.mark(letter.inbox_id, "pending")
+                state.inbox.mark(letter.inbox_id, InboxStatus.PENDING)
             elif letter.outbox_id is not None:
                 state.outbox.revive(letter.outbox_id)
-            else:
+            elif letter.stage != "push":  # a refused push holds no fingerprint: the job's next push resends it
                 raise RecordError(f"dead letter {letter.id} has no inbox or outbox entry to retry")
-            state.dead_letters.mark(letter.id, "retried")
+            state.dead_letters.mark(letter.id, LetterStatus.RETRIED)
     runs: list[tuple[RunInfo, RunContext]] = []
     for source, entity in dict.fromkeys((letter.source, Entity(letter.entity)) for letter in letters):
         runs += sync(runtime, source, entity=entity)

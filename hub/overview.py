@@ -13,9 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.config import HubConfig, Schedule
-from hub.errors import ConfigError
+from hub.errors import ConfigError, suggest
 from hub.logs import clean_error
-from hub.registry import suggest
 from hub.state import RunInfo, StateStore
 from hub.values import utcnow
 

@@ -47,14 +47,14 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from hub.connector import Connector, Mode, RawRecord, WriteResult
+from hub.connector import Connector, Mode, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
 from hub.jobs import Diff, Planned, RunContext
 from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
-from hub.model import CANONICAL_TYPES, Entity, Order, Product, Record, StockLevel, personal_names
+from hub.model import CANONICAL_TYPES, Entity, Order, Product, RawRecord, Record, StockLevel, personal_names
 from hub.runtime import Runtime
-from hub.state import Event, InboxItem, OutboxItem
+from hub.state import Event, InboxItem, InboxStatus, OutboxItem, State
 from hub.state.store import Fingerprints
 from hub.values import json_loads, utcnow
 
@@ -130,7 +130,7 @@ class Pipeline:
                 for item, record in decoded:
                     key = idempotency_key(source, item.external_id or str(item.id))
                     if isinstance(record, str):
-                        state.inbox.mark(item.id, "dead", record)
+                        state.inbox.mark(item.id, InboxStatus.DEAD, record)
                         state.dead_letters.add(source=source, entity=entity.value, external_id=item.external_id,
                                                stage="decode", reason=record, payload=item.body,
                                                inbox_id=item.id, run_id=self.ctx.run_id)
@@ -140,7 +140,7 @@ class Pipeline:
                     payload = record.model_dump_json()
                     for target in targets:
                         state.outbox.enqueue(target, entity.value, key, payload, source=source, inbox_id=item.id)
-                    state.inbox.mark(item.id, "done")
+                    state.inbox.mark(item.id, InboxStatus.DONE)
                     state.events.add(self._event(source, entity, key, "decoded", _described(record), inbox_id=item.id),
                                      self._event(source, entity, key, "queued", f"for {', '.join(targets)}",
                                                  inbox_id=item.id))
@@ -468,16 +468,31 @@ class Push:
     def _flush(self, *, everything: bool) -> None:
         while self._pending and (everything or len(self._pending) >= self.limit):
             batch, self._pending = self._pending[:self.limit], self._pending[self.limit:]
-            ids = self.connector.write_batch(self.entity, [record for _, record, _, _ in batch])
+            outcomes = self.connector.write_batch(self.entity, [record for _, record, _, _ in batch])
+            written = [(entry, ref) for entry, ref in zip(batch, outcomes, strict=True) if isinstance(ref, str)]
+            refused = [(entry, error) for entry, error in zip(batch, outcomes, strict=True)
+                       if isinstance(error, RecordError)]
             with self.runtime.store.transaction() as state:
-                state.fingerprints.put_many(self.target, self.entity.value, {key: p for key, _, p, _ in batch})
+                state.fingerprints.put_many(self.target, self.entity.value,
+                                            {key: p for (key, _, p, _), _ in written})
                 if self.entity is Entity.CATALOG:  # the channel's product id ↔ the system of record's
-                    for (key, _, _, _), channel_id in zip(batch, ids, strict=True):
+                    for (key, _, _, _), channel_id in written:
                         state.links.put(self.target, self.entity.value, channel_id, key)
-            created = sum(1 for *_, new in batch if new)
+                for (key, _, payload, _), error in refused:
+                    self._refused(state, key, payload, error)
+            created = sum(1 for (*_, new), _ in written if new)
             self.ctx.counts.created += created
-            self.ctx.counts.updated += len(batch) - created
+            self.ctx.counts.updated += len(written) - created
+            self.ctx.counts.failed += len(refused)
             self.ctx.report(f"push {self.target}", self.ctx.counts.created + self.ctx.counts.updated)
+
+    def _refused(self, state: State, key: str, payload: str, error: RecordError) -> None:
+        # Its fingerprint is not recorded, so the next push sends it again whatever the letter's fate.
+        reason = clean_error(str(error))
+        self.ctx.errors.append(f"{self.target} {self.entity.value} {key}: {reason}")
+        log.warning("%s refused %s %s, kept as a dead letter: %s", self.target, self.entity.value, key, reason)
+        state.dead_letters.add(source=self.target, entity=self.entity.value, external_id=key, stage="push",
+                               reason=reason, payload=payload.encode(), run_id=self.ctx.run_id)
 
 
 def _fingerprint_payload(record: Record) -> str:

@@ -1,58 +1,17 @@
-"""Finding connectors and jobs through entry points.
-
-A package adds a connector by declaring, in its own ``pyproject.toml``::
-
-    [project.entry-points."hub.connectors"]
-    mysystem = "mypackage.connector:MySystemConnector"
-
-and a job type likewise under ``hub.jobs``. hub never imports either by name.
-"""
+"""The installed connectors and jobs (see :mod:`hub.plugins`), typed for the engine's upper layers."""
 
 from __future__ import annotations
 
-import difflib
-from functools import cache
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
-
-from hub.errors import ConfigError
-
-if TYPE_CHECKING:
-    from hub.connector import Connector
-    from hub.jobs import Job
-
-CONNECTOR_GROUP = "hub.connectors"
-JOB_GROUP = "hub.jobs"
+from hub.connector import Connector
+from hub.jobs import Job
+from hub.plugins import CONNECTOR_GROUP, JOB_GROUP, installed
 
 
-def _load(group: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    problems: list[str] = []
-    for point in entry_points(group=group):
-        try:
-            found[point.name] = point.load()
-        except Exception as exc:  # a broken plug-in must not hide the others
-            problems.append(f"entry point {point.name!r} in {group} ({point.value}) failed to load: {exc}")
-    if problems:
-        raise ConfigError(problems, hint="reinstall the package that provides it, or remove it")
-    return found
-
-
-@cache
 def connector_types() -> dict[str, type[Connector]]:
     """Every installed connector class, by its ``type:`` name."""
-    return _load(CONNECTOR_GROUP)
+    return installed(CONNECTOR_GROUP)
 
 
-@cache
 def job_types() -> dict[str, type[Job]]:
     """Every installed job class, by its ``type:`` name."""
-    return _load(JOB_GROUP)
-
-
-def suggest(word: str, choices: list[str]) -> str:
-    """A 'did you mean' hint, or a list of what exists."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return "known: " + ", ".join(sorted(choices)) if choices else "none is installed"
+    return installed(JOB_GROUP)

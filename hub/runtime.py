@@ -8,11 +8,12 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from hub.config import HubConfig, JobConfig
-from hub.connector import Connector, ConnectorContext, RetryPolicy, SourceSettings
-from hub.errors import ConfigError
+from hub.connector import Connector, ConnectorContext
+from hub.errors import ConfigError, suggest
 from hub.logs import add_secrets
 from hub.mapping import check_paths
-from hub.registry import connector_types, job_types, suggest
+from hub.plugins import CONNECTOR_GROUP, JOB_GROUP, installed
+from hub.settings import RetryPolicy, SourceSettings
 from hub.state import StateStore, open_store
 
 
@@ -94,7 +95,8 @@ class Runtime:
                                    log=logging.getLogger(f"hub.connector.{name}"),
                                    mappings=self.config.mappings, links=StoreLinks(self.store),
                                    state=StoreChannelState(self.store, name))
-        return connector_types()[settings.type](settings, context)
+        connector: type[Connector] = installed(CONNECTOR_GROUP)[settings.type]
+        return connector(settings, context)
 
     def job_config(self, name: str) -> JobConfig:
         job = self.config.jobs.get(name)
@@ -103,7 +105,8 @@ class Runtime:
         return job
 
     def job_class(self, name: str) -> type:
-        return job_types()[self.job_config(name).type]
+        job: type = installed(JOB_GROUP)[self.job_config(name).type]
+        return job
 
     def close(self, *, keep_store: bool = False) -> None:
         """Close the connectors and the state store; ``keep_store`` when another runtime goes on with the store

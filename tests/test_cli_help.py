@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from hub.sandbox import available_sandboxes
+from hub.testing.sandboxes import available_sandboxes
 
 
 def _groups(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Group]]:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cli
-from hub import registry
+from hub import plugins, registry
 from hub.config import bundled_mappings, find_config_file, load_config
 from hub.errors import ConfigError
 from hub.registry import connector_types
@@ -130,13 +130,13 @@ def test_a_connector_that_fails_to_load_is_named(monkeypatch: pytest.MonkeyPatch
         def load(self) -> object:
             raise ImportError("No module named 'nowhere'")
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [BrokenPoint()])
-    registry.connector_types.cache_clear()
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [BrokenPoint()])
+    plugins.installed.cache_clear()
     try:
         with pytest.raises(ConfigError, match=r"entry point 'broken' in hub\.connectors .* failed to load"):
             registry.connector_types()
     finally:
-        registry.connector_types.cache_clear()
+        plugins.installed.cache_clear()
 
 
 def test_connectors_are_found_through_entry_points() -> None:

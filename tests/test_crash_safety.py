@@ -22,7 +22,7 @@ import yaml
 from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
 from hub.sandbox import SeenRequest
-from hub.state import open_store
+from hub.state import InboxStatus, open_store
 from hub.testing.crash import KILLED, HubProcess, on_nth
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ def assert_exactly_once(shop: TestChannelSandbox, erp: TestChannelSandbox, state
     try:
         with store.transaction() as state:
             assert state.outbox.depth() == {}
-            assert state.inbox.count("pending") == 0
+            assert state.inbox.count(InboxStatus.PENDING) == 0
             assert len(state.links.get_many("shop", "orders", shop.orders)) == len(shop.orders)
     finally:
         store.close()

@@ -20,7 +20,7 @@ from hub.errors import InvalidRecord
 from hub.model import Order, Record
 from hub.operations import readable_payload
 from hub.plausibility import OrderRules
-from hub.state import StateStore, open_store
+from hub.state import LetterStatus, StateStore, open_store
 from hub.state import schema as t
 from hub.trace import trace
 from hub.values import json_loads, utcnow
@@ -53,7 +53,7 @@ def test_a_record_failing_again_keeps_its_letter_and_counts_the_attempt(store: S
     letter: dict[str, Any] = {"source": "shop", "entity": "order", "external_id": "7", "stage": "decode"}
     with store.transaction() as state:
         first = state.dead_letters.add(**letter, reason="unknown status", payload=b"{}", inbox_id=1)
-        state.dead_letters.mark(first, "retried")
+        state.dead_letters.mark(first, LetterStatus.RETRIED)
         again = state.dead_letters.add(**letter, reason="unknown status, still", payload=b"{ }", inbox_id=2)
         other = state.dead_letters.add(**letter | {"external_id": "8"}, reason="x", payload=b"{}", inbox_id=3)
     with store.transaction() as state:

@@ -13,8 +13,10 @@ import pytest
 from connectors.onec_odata import OneCSandbox
 from connectors.onec_odata.connector import OneCConnector, OneCSettings
 from hub.config import bundled_mappings
-from hub.connector import ConnectorContext, SourceSettings
-from hub.registry import CONNECTOR_GROUP, connector_types
+from hub.connector import ConnectorContext
+from hub.plugins import CONNECTOR_GROUP
+from hub.registry import connector_types
+from hub.settings import SourceSettings
 from hub.values import zone
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub import http, logs
-from hub.connector import RateLimit, RetryPolicy
 from hub.errors import AuthError, NetworkError, RateLimited, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.settings import RateLimit, RetryPolicy
 
 BASE = "https://api.example.test/v1"
 URL = f"{BASE}/orders"
@@ -269,3 +269,90 @@ def test_a_registered_secret_never_gets_through(secret: str, before: str, after:
         record = logging.LogRecord("hub.test", logging.INFO, __file__, 1, msg, args, None)
         redacting.filter(record)
         assert secret not in record.getMessage()
+
+
+# --- token authentication ------------------------------------------------------------------------
+
+
+TOKEN_URL = f"{BASE}/token"
+
+
+def token_client(clock: FakeClock, keep: float = 60.0) -> HttpClient:
+    client = make(clock)
+
+    def obtain() -> tuple[str, float]:
+        return str(client.post("token", with_token=False).json()["token"]), keep
+
+    client.token_auth = http.TokenAuth(obtain, clock=clock.monotonic)
+    return client
+
+
+def bearers() -> list[str | None]:
+    return [call.request.headers.get("Authorization") for call in responses.calls if call.request.url == URL]
+
+
+@responses.activate
+def test_a_token_is_obtained_once_reused_and_renewed_when_due(clock: FakeClock) -> None:
+    for token in ("tok-AAAA-1", "tok-BBBB-2"):
+        responses.post(TOKEN_URL, json={"token": token})
+    responses.get(URL, json={})
+    client = token_client(clock)
+    client.get("orders")
+    client.get("orders")
+    clock.now += 60
+    client.get("orders")
+    assert bearers() == ["Bearer tok-AAAA-1", "Bearer tok-AAAA-1", "Bearer tok-BBBB-2"]
+    assert "Authorization" not in next(c for c in responses.calls if c.request.url == TOKEN_URL).request.headers
+
+
+@responses.activate
+def test_a_401_gets_one_new_token_and_one_more_try_and_no_token_is_logged(
+        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    tokens = ["tok-CCCC-3", "tok-DDDD-4", "tok-EEEE-5"]
+    for token in tokens:
+        responses.post(TOKEN_URL, json={"token": token})
+    responses.get(URL, status=401, json={"error": f"token {tokens[0]} revoked"})
+    responses.get(URL, json={"ok": True})
+    responses.get(URL, status=401, json={"error": f"token {tokens[1]} revoked"})
+    responses.get(URL, status=401, json={"error": f"token {tokens[2]} revoked"})
+    client = token_client(clock)
+    with caplog.at_level(logging.DEBUG, logger="hub"):
+        assert client.get("orders").json() == {"ok": True}
+        with pytest.raises(AuthError) as caught:  # refused again with a new token: the credentials are wrong
+            client.get("orders")
+    assert bearers() == [f"Bearer {tokens[0]}", f"Bearer {tokens[1]}", f"Bearer {tokens[1]}", f"Bearer {tokens[2]}"]
+    assert "the token was refused; fetching a new one" in caplog.text
+    assert not any(token in caplog.text + str(caught.value) for token in tokens)
+
+
+@responses.activate
+def test_a_caller_expecting_401_gets_the_second_answer_to_read_itself(clock: FakeClock) -> None:
+    for token in ("tok-FFFF-6", "tok-GGGG-7"):
+        responses.post(TOKEN_URL, json={"token": token})
+    responses.get(URL, status=401, json={"message": "revoked"})
+    assert token_client(clock).get("orders", expect={401}).status_code == 401
+    assert bearers() == ["Bearer tok-FFFF-6", "Bearer tok-GGGG-7"]
+
+
+# --- error bodies declared as data ---------------------------------------------------------------
+
+
+ODATA = http.ErrorShape(messages=(("odata.error", "message", "value"), ("odata.error", "message")),
+                        code=("odata.error", "code"))
+IIKO = http.ErrorShape(messages=(("errorDescription",), ("message",)), code=("error",), reference=("correlationId",))
+
+
+@pytest.mark.parametrize(("shape", "body", "expected"), [
+    (ODATA, b'{"odata.error": {"code": "14", "message": {"lang": "ru", "value": " bad $filter "}}}',
+     http.ErrorText("bad $filter", "14")),
+    (ODATA, b'{"odata.error": {"code": -1, "message": "plain"}}', http.ErrorText("plain", "-1")),
+    (IIKO, b'{"errorDescription": "", "message": "no org", "error": "ORG", "correlationId": "c-1"}',
+     http.ErrorText("no org", "ORG", "c-1")),
+    (IIKO, b'{"error": 42}', http.ErrorText("", "42")),
+    (IIKO, b'{"something": "else"}', None),
+    (IIKO, b"<html>502 Bad Gateway</html>", None),
+    (IIKO, b"", None),
+])
+def test_an_error_shape_reads_what_a_system_says(shape: http.ErrorShape, body: bytes,
+                                                 expected: http.ErrorText | None) -> None:
+    assert shape.read(body) == expected

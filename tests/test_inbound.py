@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from hub.connector import Connector, RawRecord
+from hub.connector import Connector
 from hub.inbound import Inbound
-from hub.model import Entity
+from hub.model import Entity, RawRecord
 from hub.state import StateStore
 
 

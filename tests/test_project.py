@@ -4,6 +4,8 @@ every dependency pyproject.toml declares, and the README's commands install from
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,3 +55,11 @@ def test_the_readme_commands_install_from_the_locks() -> None:
     assert "-r requirements/run.txt" in demo
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
     assert "-r requirements/test.txt" in script
+
+
+def test_hub_keeps_its_layers_with_no_import_cycle() -> None:
+    # The contract in pyproject.toml, checked as scripts/test does: TYPE_CHECKING and function-level imports count.
+    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 kept, 0 broken" in done.stdout

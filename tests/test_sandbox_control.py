@@ -23,8 +23,9 @@ from hub.config import load_config
 from hub.daemon import Daemon
 from hub.jobs import run_job
 from hub.runtime import Runtime
-from hub.sandbox import Sandbox, available_sandboxes
+from hub.sandbox import Sandbox
 from hub.termination import Termination
+from hub.testing.sandboxes import available_sandboxes
 from tests.connectors.onec_odata.conftest import connect
 from tests.daemon.conftest import wait_for
 

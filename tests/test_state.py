@@ -19,13 +19,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 import hub.state.store
-from hub.connector import RawRecord
 from hub.errors import LinkConflict, StateSchemaError
-from hub.state import RunCounts, StateStore, open_store
+from hub.model import RawRecord
+from hub.state import InboxStatus, LetterStatus, RunCounts, RunStatus, StateStore, open_store
 from hub.state.schema import metadata
 from hub.state.store import Fingerprints, OutboxItem
 from hub.values import json_loads, utcnow
@@ -288,12 +288,31 @@ def test_inbox_keeps_every_rejected_payload(store: StateStore, monkeypatch: pyte
     frozen = utcnow()
     monkeypatch.setattr(hub.state.store, "utcnow", lambda: frozen)
     with store.transaction() as state:
-        added = [state.inbox.add("tilda", "order", b"not json", status="rejected", error="bad JSON")
+        added = [state.inbox.add("tilda", "order", b"not json", status=InboxStatus.REJECTED, error="bad JSON")
                  for _ in range(3)]
         assert all(created for _, created in added)
         assert len({item_id for item_id, _ in added}) == 3
-        assert state.inbox.count("rejected") == 3
+        assert state.inbox.count(InboxStatus.REJECTED) == 3
         assert state.inbox.pending("tilda", "order") == []
+
+
+def test_statuses_are_enums_stored_as_the_strings_older_hubs_wrote(store: StateStore) -> None:
+    with store.transaction() as state:
+        inbox_id, _ = state.inbox.add("shop", "orders", b"{}")
+        state.inbox.mark(inbox_id, InboxStatus.DEAD, "refused")
+        run_id = state.runs.start("orders", "shop")
+        state.runs.finish(run_id, RunStatus.PARTIAL, RunCounts(read=1, failed=1))
+        letter_id = state.dead_letters.add(source="shop", entity="orders", external_id="1", stage="decode",
+                                           reason="refused", payload=b"{}", inbox_id=inbox_id)
+        state.dead_letters.mark(letter_id, LetterStatus.RETRIED)
+    with store.transaction() as state:
+        stored = [state.conn.execute(select(metadata.tables[name].c.status).where(metadata.tables[name].c.id == row))
+                  .scalar_one() for name, row in (("inbox", inbox_id), ("runs", run_id), ("dead_letters", letter_id))]
+        item, run, letter = state.inbox.get(inbox_id), state.runs.get(run_id), state.dead_letters.get(letter_id)
+    assert stored == ["dead", "partial", "retried"]  # what migrations 0001… hold: no migration needed
+    assert item is not None and run is not None and letter is not None
+    assert (item.status, run.status, letter.status) == (InboxStatus.DEAD, RunStatus.PARTIAL, LetterStatus.RETRIED)
+    assert all(type(status) is not str for status in (item.status, run.status, letter.status))
 
 
 def test_inbox_hands_out_pending_items_in_order_and_marks_them(store: StateStore) -> None:
@@ -311,15 +330,15 @@ def test_inbox_hands_out_pending_items_in_order_and_marks_them(store: StateStore
         assert (item.body, item.external_id, item.status) == (body + b"\0", "0", "pending")
         assert (item.content_type, json_loads(item.headers)) == ("application/octet-stream",
                                                                  {"X-Signature": "abc"})
-        state.inbox.mark(ids[0], "processed")
-        state.inbox.mark(ids[1], "failed", error="no such product")
+        state.inbox.mark(ids[0], InboxStatus.DONE)
+        state.inbox.mark(ids[1], InboxStatus.DEAD, error="no such product")
     with store.transaction() as state:
         assert [item.id for item in state.inbox.pending("iiko", "order")] == ids[2:]
         failed = state.inbox.get(ids[1])
         assert failed is not None
-        assert (failed.status, failed.error) == ("failed", "no such product")
+        assert (failed.status, failed.error) == (InboxStatus.DEAD, "no such product")
         assert state.inbox.get(-1) is None
-        counts = state.inbox.count(), state.inbox.count("pending"), state.inbox.count("processed")
+        counts = state.inbox.count(), state.inbox.count(InboxStatus.PENDING), state.inbox.count(InboxStatus.DONE)
         assert counts == (6, 4, 1)
 
 
@@ -509,13 +528,13 @@ def test_starting_a_job_interrupts_its_stale_running_run(store: StateStore) -> N
         untouched = state.runs.get(other)
         assert untouched is not None
         assert (untouched.status, untouched.dry_run, untouched.finished_at) == ("running", True, None)
-        state.runs.finish(current, "ok", RunCounts(read=5, created=2, updated=1, unchanged=1, failed=1))
+        state.runs.finish(current, RunStatus.PARTIAL, RunCounts(read=5, created=2, updated=1, unchanged=1, failed=1))
     with store.transaction() as state:
         assert [run.id for run in state.runs.recent()] == [current, other, killed]
         assert [run.id for run in state.runs.recent(limit=1)] == [current]
         finished = state.runs.get(current)
         assert finished is not None
-        assert finished.status == "ok"
+        assert finished.status is RunStatus.PARTIAL
         assert finished.counts == RunCounts(read=5, created=2, updated=1, unchanged=1, failed=1)
         assert state.runs.get(-1) is None
 
@@ -536,14 +555,14 @@ def test_dead_letters_are_listed_until_resolved(store: StateStore) -> None:
         assert letter is not None
         assert (letter.payload, letter.inbox_id, letter.run_id) == (b"\xff{}", 3, run_id)
         assert letter.status == "open"
-        state.dead_letters.mark(first, "resolved")
+        state.dead_letters.mark(first, LetterStatus.DISMISSED)
     with store.transaction() as state:
         assert [letter.id for letter in state.dead_letters.list()] == [second]
         assert [letter.id for letter in state.dead_letters.list(status=None)] == [first, second]
         resolved = state.dead_letters.get(first)
         assert resolved is not None
-        assert (resolved.status, resolved.attempts) == ("resolved", 1)
-        assert (state.dead_letters.count(), state.dead_letters.count("resolved")) == (1, 1)
+        assert (resolved.status, resolved.attempts) == (LetterStatus.DISMISSED, 1)
+        assert (state.dead_letters.count(), state.dead_letters.count(LetterStatus.DISMISSED)) == (1, 1)
         assert state.dead_letters.get(-1) is None
 
 

@@ -105,11 +105,12 @@ from connectors.commerceml.items import (
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import InvalidRecord, ProtocolError, RecordError, UnresolvedReference
 from hub.inbound import Endpoint, Inbound
 from hub.mapping import CompiledMapping
-from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel, moves_forward
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel, moves_forward
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.commerceml.server")

@@ -60,9 +60,10 @@ from connectors.commerceml.items import Offer, OrderDocument, Owner, PriceType, 
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import SiteSandbox
 from connectors.commerceml.writer import VERSIONS, write_import, write_offers, write_orders
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page
 from hub.errors import AuthError, InvalidRecord, ProtocolError, RequestRejected, RetriableError
-from hub.model import Entity, OrderStatus, PriceEntry, Product, Record, StockLevel
+from hub.model import Entity, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.commerceml.site")

@@ -51,7 +51,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -77,7 +76,7 @@ from hub.errors import (
     RetriableError,
     ServerError,
 )
-from hub.http import HttpClient
+from hub.http import ErrorShape, HttpClient, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -354,9 +353,8 @@ class IikoClient:
         self.credentials = credentials
         self.tz = timezone
         self.log = http.log.getChild("iiko")
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._renew_at = 0.0
+        self.auth = TokenAuth(self._obtain_token, clock=http.clock.monotonic)
+        http.token_auth = self.auth
         self._menu_revisions: dict[str, int] = {}
         secrets = [credentials.api_login] if isinstance(credentials, ApiLogin) else \
             [credentials.api_key, credentials.client_secret]
@@ -366,21 +364,16 @@ class IikoClient:
 
     def token(self) -> str:
         """A bearer token, fetched only when none is kept or the kept one is due for renewal."""
-        with self._lock:
-            if self._token is None or self.http.clock.monotonic() >= self._renew_at:
-                self._fetch_token()
-            assert self._token is not None
-            return self._token
+        return self.auth.token()
 
-    def _fetch_token(self) -> None:
-        issued = self.http.clock.monotonic()
+    def _obtain_token(self) -> tuple[str, float]:
         if isinstance(self.credentials, ApiLogin):
             path, body = "api/1/access_token", {"apiLogin": self.credentials.api_login}
         else:
             path, body = "api/v2/access_token", {"apiKey": self.credentials.api_key,
                                                  "appId": self.credentials.app_id,
                                                  "clientSecret": self.credentials.client_secret}
-        response = self._send(path, body, token=None, idempotent=True)
+        response = self._send(path, body, with_token=False, idempotent=True)
         if response.status_code >= 400:
             error = error_for(response, f"POST /{path}")
             if isinstance(error, RequestRejected) and error.status == 400:
@@ -391,15 +384,8 @@ class IikoClient:
         token = data.get("token")
         if not isinstance(token, str) or not token:
             raise ProtocolError(f"iiko answered POST /{path} without a token")
-        add_secrets([token])
-        self._token = token
-        self._renew_at = issued + min(TOKEN_RENEW_AFTER, _jwt_lifetime(token) * 0.75)
         self.log.debug("got an iikoCloud token (%s scheme)", "v1" if isinstance(self.credentials, ApiLogin) else "v2")
-
-    def _forget(self, refused: str) -> None:
-        with self._lock:
-            if self._token == refused:
-                self._token = None
+        return token, min(TOKEN_RENEW_AFTER, _jwt_lifetime(token) * 0.75)
 
     # --- dictionaries --------------------------------------------------------------------------------
 
@@ -733,17 +719,12 @@ class IikoClient:
 
     def call(self, path: str, body: Mapping[str, Any], *, idempotent: bool = True,
              timeout: float | None = None) -> dict[str, Any]:
-        """POST ``body`` to ``path`` with the token (renewed once on 401); the answer's JSON object.
+        """POST ``body`` to ``path`` with the token (renewed once on 401, by HttpClient); the answer's JSON object.
 
         ``idempotent`` False keeps HttpClient from repeating a POST whose answer
         was lost; reads are idempotent, so they are retried on 5xx and timeouts.
         """
-        token = self.token()
-        response = self._send(path, body, token=token, idempotent=idempotent, timeout=timeout)
-        if response.status_code == 401:
-            self.log.info("iiko refused its token on POST /%s; fetching a new one and trying once more", path)
-            self._forget(token)
-            response = self._send(path, body, token=self.token(), idempotent=idempotent, timeout=timeout)
+        response = self._send(path, body, idempotent=idempotent, timeout=timeout)
         if response.status_code >= 400:
             raise error_for(response, f"POST /{path}")
         return _object(response, f"POST /{path}")
@@ -753,14 +734,12 @@ class IikoClient:
         client = self.http.timeout if timeout is None else timeout
         return max(1, math.floor(client) - SERVER_TIMEOUT_MARGIN)
 
-    def _send(self, path: str, body: Mapping[str, Any], *, token: str | None, idempotent: bool,
-              timeout: float | None = None) -> requests.Response:
+    def _send(self, path: str, body: Mapping[str, Any], *, idempotent: bool, timeout: float | None = None,
+              with_token: bool = True) -> requests.Response:
         headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json",
                    "Timeout": str(self.server_timeout(timeout))}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
         return self.http.post(path, data=json_dumps(body).encode(), headers=headers, expect=_ERROR_STATUSES,
-                              idempotent=idempotent, timeout=timeout)
+                              idempotent=idempotent, timeout=timeout, with_token=with_token)
 
     @staticmethod
     def _correlation(data: Mapping[str, Any]) -> str:
@@ -798,16 +777,15 @@ def error_for(response: requests.Response, what: str) -> HubError:
     return RequestRejected(message, status=status, code=code)
 
 
+ERRORS: Final = ErrorShape(messages=(("errorDescription",), ("message",), ("error",)), code=("error",),
+                           reference=("correlationId",))
+"""Where iiko's error answers keep what they say."""
+
+
 def _error_body(response: requests.Response) -> tuple[str, str | None, str | None]:
-    try:
-        data = json_loads(response.content or b"null")
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        description = text(data.get("errorDescription")) or text(data.get("message")) or text(data.get("error"))
-        if description:
-            return (redact(" ".join(description.split()))[:500], text(data.get("error")),
-                    text(data.get("correlationId")))
+    error = ERRORS.read(response.content)
+    if error is not None and error.message:
+        return redact(" ".join(error.message.split()))[:500], error.code, error.reference
     shown = redact(" ".join(response.text.split()))[:300]
     return shown or "(empty body)", None, None
 

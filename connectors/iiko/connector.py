@@ -96,11 +96,23 @@ from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_close
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.iiko.server import IikoServerClient
 from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import AuthError, ConfigError, InvalidRecord, ProtocolError, RequestRejected
 from hub.inbound import Endpoint, Inbound, id_problem, json_response
 from hub.logs import pii
-from hub.model import Customer, DeliveryType, Entity, Order, OrderLine, PriceEntry, Product, Record, StockLevel
+from hub.model import (
+    Customer,
+    DeliveryType,
+    Entity,
+    Order,
+    OrderLine,
+    PriceEntry,
+    Product,
+    RawRecord,
+    Record,
+    StockLevel,
+)
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, to_decimal, utcnow
 
 REVISION_REACH: Final = dt.timedelta(hours=3)

@@ -36,11 +36,11 @@ from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
-from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import ConfigError, InvalidRecord, RequestRejected
+from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
-from hub.model import Customer, Entity, Order, Record
-from hub.registry import suggest
+from hub.model import Customer, Entity, Order, RawRecord, Record
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
@@ -368,7 +368,7 @@ class OneCConnector(Connector):
                 action: Literal["created", "updated"] = "created"
             else:
                 self._update(target, ref, body)
-                action = "updated"
+                action, number = "updated", None  # 1C numbered it when it was created
             posted = target.startswith("Document_")
             if posted:
                 self.client.post(target, ref)

@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 import requests
 
 from hub.errors import AuthError, HubError, RequestRejected, ServerError
+from hub.http import ErrorShape
 from hub.logs import redact
-from hub.values import from_local_naive, json_loads, to_local_naive
+from hub.values import from_local_naive, to_local_naive
 
 SERVICE_PATH = "odata/standard.odata/"
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
@@ -202,6 +203,9 @@ class ODataError:
     message: str
 
 
+ERRORS = ErrorShape(messages=(("odata.error", "message", "value"), ("odata.error", "message")),
+                    code=("odata.error", "code"))
+"""Where 1C's JSON error answers keep what they say; its Atom XML ones are searched below."""
 _XML_CODE = re.compile(r"<m:code>(.*?)</m:code>", re.DOTALL)
 _XML_MESSAGE = re.compile(r"<m:message[^>]*>(.*?)</m:message>", re.DOTALL)
 
@@ -226,17 +230,8 @@ def parse_error(body: bytes) -> ODataError | None:
     """
     text = body.decode("utf-8", "replace").lstrip("\ufeff").strip()
     if text.startswith("{"):
-        try:
-            data = json_loads(text)
-        except ValueError:
-            return None
-        error = data.get("odata.error") if isinstance(data, dict) else None
-        if not isinstance(error, dict) or "code" not in error:
-            return None
-        message = error.get("message")
-        if isinstance(message, dict):
-            message = message.get("value")
-        return ODataError(str(error["code"]), str(message or "").strip())
+        error = ERRORS.read(text.encode())
+        return None if error is None or error.code is None else ODataError(error.code, error.message)
     code = _XML_CODE.search(text)
     if code is None:
         return None

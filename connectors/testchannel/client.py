@@ -57,8 +57,10 @@ class TestChannelClient:
         page = self._json(self.http.get("/api/v1/orders", params={"client_ref": client_ref}))
         return list(page.get("orders", []))
 
-    def put_products(self, products: list[dict[str, Any]]) -> None:
-        self.http.put("/api/v1/products", json={"products": products})
+    def put_products(self, products: list[dict[str, Any]]) -> dict[str, str]:
+        """Send goods; return SKU → why, for each the shop refused (the others it keeps)."""
+        answer = self._json(self.http.put("/api/v1/products", json={"products": products}))
+        return {str(r["sku"]): str(r["message"]) for r in answer.get("refused", [])}
 
     def stock(self) -> list[dict[str, Any]]:
         return list(self._json(self.http.get("/api/v1/stock")).get("stock", []))

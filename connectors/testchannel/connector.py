@@ -28,10 +28,11 @@ from connectors.testchannel.client import (
     webhook_signature,
 )
 from connectors.testchannel.sandbox import TestChannelSandbox
-from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
-from hub.errors import InvalidRecord
+from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.errors import InvalidRecord, RecordError
 from hub.inbound import Endpoint, Inbound, json_response
-from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 STATUSES: dict[str, OrderStatus] = {
@@ -162,14 +163,15 @@ class TestChannelConnector(Connector):
         self.client.replace_order(ref, body)
         return WriteResult(ref=ref, action="updated")
 
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
+    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str | RecordError]:
         if entity is Entity.CATALOG:
             products = [r for r in records if isinstance(r, Product)]
             # The shop knows goods by SKU: the article where 1C has one, else 1C's reference.
-            self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit,
-                                       "weighed": p.weighed, "barcodes": p.barcodes, "hidden": p.deleted}
-                                      for p in products])
-            return [p.article or p.id for p in products]
+            refused = self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit,
+                                                 "weighed": p.weighed, "barcodes": p.barcodes, "hidden": p.deleted}
+                                                for p in products])
+            skus = [p.article or p.id for p in products]
+            return [RecordError(refused[sku]) if sku in refused else sku for sku in skus]
         if entity is Entity.STOCK:
             levels = [r for r in records if isinstance(r, StockLevel)]
             self.client.put_stock([self._stock_item(level) for level in levels])

@@ -54,6 +54,9 @@ class TestChannelSandbox(Sandbox):
         """Stock hub pushed, by (venue, SKU): a quantity, or ``stopped`` from a stop-list shop."""
         self.prices: dict[str, dict[str, Any]] = {}
         """Prices hub pushed, by SKU."""
+        self.refused_skus: set[str] = set()
+        """SKUs the shop refuses in a batch (as a real shop refuses a good its moderation rejected): the rest
+        of the batch is kept, and the answer names each refused one."""
         self.webhook_url: str | None = None
         """Where the shop POSTs each new order (hub daemon's ``<inbound.path>/orders``); None sends none."""
         self.webhook_secret = "sandbox-webhook-secret"  # noqa: S105 - a sandbox
@@ -249,11 +252,14 @@ class TestChannelSandbox(Sandbox):
             return _bad_request(f"expected {{{field!r}: [{{{', '.join(f'{k!r}: ...' for k in key)}, ...}}, ...]}}")
         if len(items) > limit:
             return _bad_request(f"at most {limit} {field} per request")
+        refused = [{"sku": item["sku"], "message": f"sku {item['sku']} is refused by moderation"}
+                   for item in items if item["sku"] in self.refused_skus]
+        taken = [item for item in items if item["sku"] not in self.refused_skus]
         with self._data_lock:
-            for item in items:
+            for item in taken:
                 kept[str(item[key[0]]) if len(key) == 1 else tuple(str(item[k]) for k in key)] = item
         self.committed(request)
-        return json_response({"updated": len(items)})
+        return json_response({"updated": len(taken), "refused": refused})
 
     def _put_status(self, request: Request, order_id: str) -> Response:
         try:

@@ -55,10 +55,11 @@ from connectors.yandex_eda.orders import (
 )
 from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, RawRecord, SourceSettings
+from hub.connector import ChannelState, Connector, ConnectorContext, Mode
 from hub.errors import InvalidRecord
 from hub.inbound import Endpoint, Handler, Inbound, id_problem, json_response
-from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, Record, StockLevel
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
+from hub.settings import SourceSettings
 from hub.values import json_dumps, json_loads, utcnow
 
 EXPIRED = "Access token has been expired. You should request a new one"

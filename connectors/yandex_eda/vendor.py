@@ -31,7 +31,6 @@ blindly, and the caller decides.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +39,7 @@ from typing import Any
 import requests
 
 from hub.errors import AuthError, ProtocolError
-from hub.http import HttpClient
+from hub.http import ErrorShape, HttpClient, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_loads, utcnow
 
@@ -55,6 +54,9 @@ HISTORY_KEPT = timedelta(days=180)
 """How far back Yandex keeps the order history."""
 HISTORY_STATUSES = ("NEW", "DELIVERED")
 """Yandex's history statuses (NEW, CANCELLED, DELIVERED) of orders 1C must hold: a cancelled one need not be there."""
+
+ERRORS = ErrorShape(messages=(("message",),), code=("code",))
+"""Where the vendor API's error answers (``{message, code, details}``) keep what they say."""
 
 _AUTH_HINT = "check the vendor client_id and client_secret of this source (they are not the pull-API clients)"
 
@@ -80,19 +82,13 @@ class VendorClient:
         self.partner_name = partner_name
         self.log = http.log.getChild("vendor")
         self._client_secret = client_secret
-        self._now = now
-        self._lock = threading.Lock()
-        self._token: VendorToken | None = None
-        self._renew_at: datetime | None = None
+        self.auth = TokenAuth(self._obtain_token, clock=lambda: now().timestamp())
+        http.token_auth = self.auth
         add_secrets([client_secret])  # Yandex may echo it in an error body, which ends up in messages
 
     def token(self) -> str:
         """A bearer token, fetched only when the one kept is missing or about to expire."""
-        with self._lock:
-            if self._token is None or self._renew_at is None or self._now() >= self._renew_at:
-                self._fetch_token()
-            assert self._token is not None
-            return self._token.access_token
+        return self.auth.token()
 
     def initiate_menu_import(self, restaurant_id: str, operation: str = "menu") -> None:
         """Ask Yandex to pull ``restaurant_id``'s menu (``operation`` "menu") or other data again now."""
@@ -121,13 +117,8 @@ class VendorClient:
     # --- internals ----------------------------------------------------------------------------
 
     def _call(self, path: str, body: dict[str, Any], what: str) -> requests.Response:
-        """POST ``body`` with the kept token; a 401 gets one fresh token and one more try."""
-        token = self.token()
-        response = self._post_authorized(path, body, token)
-        if response.status_code == 401:
-            self.log.info("the vendor API refused its token; fetching a new one and trying once more")
-            self._forget(token)
-            response = self._post_authorized(path, body, self.token())
+        """POST ``body`` with the kept token; a 401 gets one fresh token and one more try (HttpClient's)."""
+        response = self.http.post(path, json=body, headers={"Partner-Name": self.partner_name}, expect={401})
         if response.status_code == 401:
             raise AuthError(f"Yandex Eda refused {what} even with a new token: {_message(response)}",
                             hint=_AUTH_HINT)
@@ -135,28 +126,16 @@ class VendorClient:
             raise ProtocolError(f"Yandex Eda answered {what} with {response.status_code}: {_message(response)}")
         return response
 
-    def _post_authorized(self, path: str, body: dict[str, Any], token: str) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}", "Partner-Name": self.partner_name}
-        return self.http.post(path, json=body, headers=headers, expect={401})
-
-    def _forget(self, refused: str) -> None:
-        """Drop the kept token if it is the one refused (another thread may have renewed it meanwhile)."""
-        with self._lock:
-            if self._token is not None and self._token.access_token == refused:
-                self._token = None
-
-    def _fetch_token(self) -> None:
-        asked_at = self._now()
+    def _obtain_token(self) -> tuple[str, float]:
         response = self.http.post("oauth2/token", data={"client_id": self.client_id,
-                                                        "client_secret": self._client_secret}, expect={401})
+                                                        "client_secret": self._client_secret}, expect={401},
+                                  with_token=False)
         if response.status_code == 401:
             raise AuthError(f"Yandex Eda refused the vendor API credentials of client {self.client_id}: "
                             f"{_message(response)}", hint=_AUTH_HINT)
         token = _parse_token(response)
-        add_secrets([token.access_token])
-        self._token = token
-        self._renew_at = asked_at + timedelta(seconds=token.expires_in) - TOKEN_MARGIN
         self.log.debug("got a vendor API token for %d s (scope %s)", token.expires_in, token.scope)
+        return token.access_token, (timedelta(seconds=token.expires_in) - TOKEN_MARGIN).total_seconds()
 
 
 def _parse_token(response: requests.Response) -> VendorToken:
@@ -199,9 +178,6 @@ def _rfc3339(moment: datetime) -> str:
 
 def _message(response: requests.Response) -> str:
     """Yandex's ``message`` from an error body (``{message, code, details}``), else the start of the body."""
-    try:
-        body = json_loads(response.content)
-    except ValueError:
-        body = None
-    text = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else response.text
+    error = ERRORS.read(response.content)
+    text = error.message if error is not None and error.message else response.text
     return redact(" ".join(text.split()))[:300] or "(empty body)"

@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.state import RunInfo, StateStore
+from hub.state import InboxStatus, RunInfo, StateStore
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # The *_created series double the output and no dashboard of ours reads them.
@@ -64,7 +64,7 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.store.reading() as state:
             depth = state.outbox.depth()
-            pending = state.inbox.count("pending")
+            pending = state.inbox.count(InboxStatus.PENDING)
             dead = state.dead_letters.count()
             last = state.runs.last_success()
         outbox = GaugeMetricFamily("hub_outbox_depth", "Outbox entries not yet written, by target.",

@@ -26,9 +26,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from hub.connector import InboundSettings
 from hub.daemon.metrics import CONTENT_TYPE, Metrics
 from hub.inbound import Endpoint, Inbound, Refused, json_response
+from hub.settings import InboundSettings
 
 log = logging.getLogger("hub.daemon.http")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hub.errors import suggest
 from hub.mapping._mapping import CompiledMapping, ConfigUse
 from hub.mapping._paths import Path, format_path
-from hub.registry import suggest
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from hub.errors import suggest
 from hub.mapping import _fields
 from hub.mapping._codegen import Code, Constant, Index, Mode, Namespace, Read, Source, reader
 from hub.mapping._expr import FUNCTIONS, ExprError, Function, compile_expression
@@ -30,7 +31,6 @@ from hub.mapping._runtime import Scope
 from hub.mapping._shapes import ANY, Shape, ShapeError, walk
 from hub.mapping._transforms import TRANSFORMS, AnyStep, ArgError, ScopedStep, describe
 from hub.model import CANONICAL_TYPES, Entity
-from hub.registry import suggest
 from hub.yamlsource import Position, YamlDocument
 
 YamlPath = tuple[str | int, ...]

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from hub.errors import suggest
 from hub.mapping._codegen import Code, Index, Namespace, Read, Source
 from hub.mapping._paths import Path
 from hub.mapping._transforms import describe, to_text
-from hub.registry import suggest
 from hub.values import to_decimal
 
 CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "True": True, "False": False,

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
+from hub.errors import suggest
 from hub.mapping._runtime import Drop, Failure, Scope
 from hub.mapping._transforms import ArgError, Context, ScopedStep, Step, describe, to_text
 from hub.model import Entity
-from hub.registry import suggest
 
 TABLE_POLICIES = ("dead_letter", "drop", "default", "keep")
 LOOKUP_POLICIES = ("dead_letter", "drop", "default")

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from hub.errors import suggest
 from hub.mapping._paths import Path, format_path
-from hub.registry import suggest
 
 
 @dataclass(frozen=True)

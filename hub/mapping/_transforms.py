@@ -22,8 +22,8 @@ from enum import Enum
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from hub.errors import suggest
 from hub.mapping._runtime import Scope
-from hub.registry import suggest
 from hub.values import KOPECK, money, normalize_email, normalize_phone, to_decimal, to_local_naive, zone
 
 Step = Callable[[Any], Any]

@@ -9,7 +9,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +48,39 @@ _MIGRATION_LOCK = 0x6875620A  # "hub\n": the advisory lock id that serialises mi
 _URL_HINT = "use sqlite:///hub-state.db or postgresql+psycopg://user@host/db"
 
 
+# --- statuses, stored as these very strings (so no migration) ----------------------------
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+    """It could not be decoded; a dead letter holds why."""
+    REJECTED = "rejected"
+    """Refused at the endpoint (a bad body); kept for inspection, never processed."""
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    """It ended, but some records failed."""
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class LetterStatus(StrEnum):
+    OPEN = "open"
+    RETRIED = "retried"
+    DISMISSED = "dismissed"
+
+
 # --- records handed out by the repositories ------------------------------------------
 
 
@@ -76,7 +110,7 @@ class RunInfo:
     dry_run: bool
     started_at: dt.datetime
     finished_at: dt.datetime | None
-    status: str
+    status: RunStatus
     counts: RunCounts
     error_summary: str | None
     trigger: str = "manual"
@@ -96,12 +130,12 @@ class InboxItem:
     content_type: str
     headers: str
     received_at: dt.datetime
-    status: str
+    status: InboxStatus
     error: str | None
 
 
 class Payload(Protocol):
-    """A payload as a channel sent it (:class:`hub.connector.RawRecord` is one)."""
+    """A payload as a channel sent it (:class:`hub.model.RawRecord` is one)."""
 
     @property
     def external_id(self) -> str | None: ...
@@ -123,7 +157,7 @@ class OutboxItem:
     payload: str
     inbox_id: int | None
     version: int
-    status: str
+    status: OutboxStatus
     attempts: int
     next_attempt_at: dt.datetime
     last_error: str | None
@@ -159,7 +193,7 @@ class DeadLetter:
     inbox_id: int | None
     outbox_id: int | None
     run_id: int | None
-    status: str
+    status: LetterStatus
     """``open`` until a person acts: ``retried`` (back where it failed; open again, same id, if it fails again)
     or ``dismissed`` (closed without a retry, by ``closed_by`` for the reason in ``note``)."""
     attempts: int
@@ -421,10 +455,10 @@ class Inbox(_Repo):
 
     def add(self, source: str, entity: str, body: bytes, *, external_id: str | None = None,
             content_type: str = "application/json", headers: Mapping[str, str] | None = None,
-            status: str = "pending", error: str | None = None) -> tuple[int, bool]:
+            status: InboxStatus = InboxStatus.PENDING, error: str | None = None) -> tuple[int, bool]:
         """Store a payload; returns (id, True) or, for a byte-identical repeat, (the first id, False)."""
         digest = _dedupe_key(entity, external_id, body)
-        if status != "pending":  # rejected input is kept every time it arrives, for inspection
+        if status is not InboxStatus.PENDING:  # rejected input is kept every time it arrives, for inspection
             digest = secrets.token_hex(32)  # unique even for repeats within one clock tick
         stmt = _insert(self.conn, t.inbox).values(
             source=source, entity=entity, external_id=external_id, dedupe_key=digest, body=body,
@@ -458,24 +492,24 @@ class Inbox(_Repo):
                 index_elements=["source", "dedupe_key"]), [
                 dict(source=source, entity=entity, external_id=p.external_id, dedupe_key=key, body=p.body,
                      content_type=p.content_type, headers=json_dumps(dict(p.headers)), received_at=now,
-                     status="pending", error=None) for key, p in fresh.items()])
+                     status=InboxStatus.PENDING, error=None) for key, p in fresh.items()])
         return len(fresh)
 
     def pending(self, source: str, entity: str, *, limit: int = 500, after_id: int = 0) -> list[InboxItem]:
         rows = self.conn.execute(select(t.inbox).where(
-            t.inbox.c.status == "pending", t.inbox.c.source == source, t.inbox.c.entity == entity,
+            t.inbox.c.status == InboxStatus.PENDING, t.inbox.c.source == source, t.inbox.c.entity == entity,
             t.inbox.c.id > after_id).order_by(t.inbox.c.id).limit(limit))
-        return [InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)}) for r in rows]
+        return [_inbox_item(r) for r in rows]
 
     def pending_streams(self) -> set[tuple[str, str]]:
         """(source, entity) pairs with records waiting to be processed."""
         rows = self.conn.execute(select(t.inbox.c.source, t.inbox.c.entity).where(
-            t.inbox.c.status == "pending").distinct())
+            t.inbox.c.status == InboxStatus.PENDING).distinct())
         return {(r.source, r.entity) for r in rows}
 
     def get(self, item_id: int) -> InboxItem | None:
         r = self.conn.execute(select(t.inbox).where(t.inbox.c.id == item_id)).first()
-        return None if r is None else InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)})
+        return None if r is None else _inbox_item(r)
 
     def named(self, external_id: str, source: str | None = None) -> list[InboxItem]:
         """Every payload received under ``external_id`` (from ``source``), oldest first."""
@@ -483,13 +517,13 @@ class Inbox(_Repo):
         if source is not None:
             query = query.where(t.inbox.c.source == source)
         rows = self.conn.execute(query.order_by(t.inbox.c.id))
-        return [InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)}) for r in rows]
+        return [_inbox_item(r) for r in rows]
 
-    def mark(self, item_id: int, status: str, error: str | None = None) -> None:
+    def mark(self, item_id: int, status: InboxStatus, error: str | None = None) -> None:
         self.conn.execute(update(t.inbox).where(t.inbox.c.id == item_id).values(
             status=status, error=error, processed_at=utcnow()))
 
-    def count(self, status: str | None = None) -> int:
+    def count(self, status: InboxStatus | None = None) -> int:
         query = select(func.count()).select_from(t.inbox)
         if status is not None:
             query = query.where(t.inbox.c.status == status)
@@ -501,6 +535,11 @@ class Inbox(_Repo):
             t.inbox.c.source == source, t.inbox.c.entity == entity, t.inbox.c.received_at < before)).rowcount)
 
 
+def _inbox_item(r: Any) -> InboxItem:
+    item = InboxItem(**{f.name: getattr(r, f.name) for f in fields(InboxItem)})
+    return replace(item, status=InboxStatus(item.status))
+
+
 class Outbox(_Repo):
     """Pending writes to a target, one row per (target, entity, idempotency key), newest payload wins."""
 
@@ -509,11 +548,11 @@ class Outbox(_Repo):
         now = utcnow()
         stmt = _insert(self.conn, t.outbox).values(
             target=target, entity=entity, key=key, source=source, payload=payload, inbox_id=inbox_id, version=1,
-            status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
         self.conn.execute(stmt.on_conflict_do_update(
             index_elements=["target", "entity", "key"],
             set_={"payload": payload, "inbox_id": inbox_id, "version": t.outbox.c.version + 1,
-                  "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None,
+                  "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": None,
                   "updated_at": now},
             where=t.outbox.c.payload != payload))
 
@@ -521,7 +560,7 @@ class Outbox(_Repo):
         """(source, entity) pairs with writes due now, to any target, that no run is writing."""
         now = utcnow()
         rows = self.conn.execute(select(t.outbox.c.source, t.outbox.c.entity).where(
-            t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= now, _unclaimed(now)).distinct())
+            t.outbox.c.status == OutboxStatus.PENDING, t.outbox.c.next_attempt_at <= now, _unclaimed(now)).distinct())
         return {(r.source, r.entity) for r in rows}
 
     def due(self, target: str, *, entity: str | None = None, limit: int = 200,
@@ -556,7 +595,8 @@ class Outbox(_Repo):
         """Extend ``holder``'s claim on ``item`` to ``until``, just before writing it; False when the claim was
         lost (it lapsed, and another run took the entry or wrote it): then it must not be written."""
         return self.conn.execute(update(t.outbox).where(
-            t.outbox.c.id == item.id, t.outbox.c.claimed_by == holder, t.outbox.c.status == "pending").values(
+            t.outbox.c.id == item.id, t.outbox.c.claimed_by == holder,
+            t.outbox.c.status == OutboxStatus.PENDING).values(
             claimed_until=until)).rowcount == 1
 
     def release(self, holder: str) -> None:
@@ -582,7 +622,7 @@ class Outbox(_Repo):
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(**_NO_CLAIM))
         result = self.conn.execute(update(t.outbox).where(
             t.outbox.c.id == item.id, t.outbox.c.version == item.version).values(
-            status="done", ref=ref, last_error=None, updated_at=utcnow()))
+            status=OutboxStatus.DONE, ref=ref, last_error=None, updated_at=utcnow()))
         return result.rowcount == 1
 
     def retry_later(self, item: OutboxItem, error: str, at: dt.datetime) -> None:
@@ -592,11 +632,12 @@ class Outbox(_Repo):
 
     def give_up(self, item: OutboxItem, error: str) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(
-            status="dead", attempts=t.outbox.c.attempts + 1, last_error=error, updated_at=utcnow(), **_NO_CLAIM))
+            status=OutboxStatus.DEAD, attempts=t.outbox.c.attempts + 1, last_error=error, updated_at=utcnow(),
+            **_NO_CLAIM))
 
     def revive(self, item_id: int) -> None:
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item_id).values(
-            status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow()))
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow()))
 
     def last_sent(self, target: str, entity: str, source: str, *,
                   since: dt.datetime) -> Iterator[tuple[str, str]]:
@@ -610,7 +651,7 @@ class Outbox(_Repo):
     def depth(self) -> dict[str, int]:
         """Pending writes per target."""
         rows = self.conn.execute(select(t.outbox.c.target, func.count()).where(
-            t.outbox.c.status == "pending").group_by(t.outbox.c.target))
+            t.outbox.c.status == OutboxStatus.PENDING).group_by(t.outbox.c.target))
         return {r[0]: int(r[1]) for r in rows}
 
 
@@ -619,7 +660,7 @@ _NO_CLAIM: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
 
 def _due(target: str, entity: str | None, now: dt.datetime) -> list[ColumnElement[bool]]:
     """Conditions of an outbox entry of ``target`` (and ``entity``, if given) waiting to be written by ``now``."""
-    due = [t.outbox.c.status == "pending", t.outbox.c.target == target, t.outbox.c.next_attempt_at <= now]
+    due = [t.outbox.c.status == OutboxStatus.PENDING, t.outbox.c.target == target, t.outbox.c.next_attempt_at <= now]
     return due if entity is None else [*due, t.outbox.c.entity == entity]
 
 
@@ -629,7 +670,8 @@ def _unclaimed(now: dt.datetime) -> ColumnElement[bool]:
 
 
 def _outbox_item(r: Any) -> OutboxItem:
-    return OutboxItem(**{f.name: getattr(r, f.name) for f in fields(OutboxItem)})
+    item = OutboxItem(**{f.name: getattr(r, f.name) for f in fields(OutboxItem)})
+    return replace(item, status=OutboxStatus(item.status))
 
 
 class Fingerprints(_Repo):
@@ -696,11 +738,12 @@ class Runs(_Repo):
             # A run still marked running was killed: its process is gone, or the caller would not hold the lease.
             # Not one of this process's own, which may be pulling without the lease (RunContext.unleased).
             others = t.runs.c.worker.is_distinct_from(worker) if worker is not None else true()
-            self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == "running",
+            self.conn.execute(update(t.runs).where(t.runs.c.job == job, t.runs.c.status == RunStatus.RUNNING,
                                                    t.runs.c.dry_run.is_(False), others).values(
-                status="interrupted", finished_at=utcnow(), error_summary="the process stopped before the run ended"))
+                status=RunStatus.INTERRUPTED, finished_at=utcnow(),
+                error_summary="the process stopped before the run ended"))
         row = self.conn.execute(t.runs.insert().values(
-            job=job, source=source, dry_run=dry_run, started_at=utcnow(), status="running", trigger=trigger,
+            job=job, source=source, dry_run=dry_run, started_at=utcnow(), status=RunStatus.RUNNING, trigger=trigger,
             scheduled_for=scheduled_for, worker=worker,
             read=0, created=0, updated=0, unchanged=0, failed=0).returning(t.runs.c.id)).one()
         return int(row.id)
@@ -713,10 +756,10 @@ class Runs(_Repo):
     def last_success(self) -> dict[str, dt.datetime]:
         """When each job last finished a run that succeeded."""
         rows = self.conn.execute(select(t.runs.c.job, func.max(t.runs.c.finished_at)).where(
-            t.runs.c.status == "succeeded", t.runs.c.dry_run.is_(False)).group_by(t.runs.c.job))
+            t.runs.c.status == RunStatus.SUCCEEDED, t.runs.c.dry_run.is_(False)).group_by(t.runs.c.job))
         return {job: when for job, when in rows if when is not None}
 
-    def finish(self, run_id: int, status: str, counts: RunCounts, error_summary: str | None = None) -> None:
+    def finish(self, run_id: int, status: RunStatus, counts: RunCounts, error_summary: str | None = None) -> None:
         self.conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(
             status=status, finished_at=utcnow(), error_summary=error_summary, **counts.as_dict()))
 
@@ -742,13 +785,13 @@ class Runs(_Repo):
         return None if r is None else _run_info(r)
 
 
-_UNSUCCESSFUL = ("failed", "partial", "interrupted")
+_UNSUCCESSFUL = (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.INTERRUPTED)
 
 
 def _run_info(r: Any) -> RunInfo:
     counts = RunCounts(read=r.read, created=r.created, updated=r.updated, unchanged=r.unchanged, failed=r.failed)
     return RunInfo(id=r.id, job=r.job, source=r.source, dry_run=r.dry_run, started_at=r.started_at,
-                   finished_at=r.finished_at, status=r.status, counts=counts, error_summary=r.error_summary,
+                   finished_at=r.finished_at, status=RunStatus(r.status), counts=counts, error_summary=r.error_summary,
                    trigger=r.trigger, scheduled_for=r.scheduled_for, worker=r.worker)
 
 
@@ -764,7 +807,7 @@ class DeadLetters(_Repo):
         same = self._letter_of(source=source, entity=entity, external_id=external_id, stage=stage,
                                inbox_id=inbox_id, outbox_id=outbox_id)
         values = {"reason": reason, "payload": payload, "inbox_id": inbox_id, "outbox_id": outbox_id,
-                  "run_id": run_id, "status": "open", "updated_at": now}
+                  "run_id": run_id, "status": LetterStatus.OPEN, "updated_at": now}
         if same is not None:
             self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == same).values(
                 attempts=t.dead_letters.c.attempts + 1, **values))
@@ -784,10 +827,11 @@ class DeadLetters(_Repo):
         else:
             return None
         return self.conn.execute(select(c.id).where(
-            c.source == source, c.entity == entity, c.stage == stage, record, c.status.in_(("open", "retried"))
+            c.source == source, c.entity == entity, c.stage == stage, record,
+            c.status.in_((LetterStatus.OPEN, LetterStatus.RETRIED))
         ).order_by(c.id.desc()).limit(1)).scalar()
 
-    def list(self, status: str | None = "open", limit: int = 100, *, source: str | None = None,
+    def list(self, status: LetterStatus | None = LetterStatus.OPEN, limit: int = 100, *, source: str | None = None,
              stage: str | None = None) -> list[DeadLetter]:
         query = select(t.dead_letters).order_by(t.dead_letters.c.id).limit(limit)
         if status is not None:
@@ -802,22 +846,23 @@ class DeadLetters(_Repo):
         r = self.conn.execute(select(t.dead_letters).where(t.dead_letters.c.id == letter_id)).first()
         return None if r is None else _dead_letter(r)
 
-    def mark(self, letter_id: int, status: str) -> None:
+    def mark(self, letter_id: int, status: LetterStatus) -> None:
         self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
             status=status, updated_at=utcnow()))
 
     def dismiss(self, letter_id: int, *, by: str, note: str) -> None:
         """Close it without a retry (the record is not wanted, or was entered in 1C by hand)."""
         self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
-            status="dismissed", closed_by=by, note=note, updated_at=utcnow()))
+            status=LetterStatus.DISMISSED, closed_by=by, note=note, updated_at=utcnow()))
 
-    def count(self, status: str = "open") -> int:
+    def count(self, status: LetterStatus = LetterStatus.OPEN) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.dead_letters).where(
             t.dead_letters.c.status == status)).scalar_one())
 
 
 def _dead_letter(r: Any) -> DeadLetter:
-    return DeadLetter(**{f.name: getattr(r, f.name) for f in fields(DeadLetter)})
+    letter = DeadLetter(**{f.name: getattr(r, f.name) for f in fields(DeadLetter)})
+    return replace(letter, status=LetterStatus(letter.status))
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ from werkzeug.wrappers import Request
 
 from connectors.testchannel import TestChannelSandbox
 from connectors.testchannel.client import SIGNATURE_HEADER, webhook_signature
-from hub.connector import RawRecord
 from hub.errors import InvalidRecord
 from hub.inbound import Inbound
-from hub.model import Entity, Order, OrderLine, OrderStatus
+from hub.model import Entity, Order, OrderLine, OrderStatus, RawRecord
 from hub.sandbox import Sandbox
 from hub.state import StateStore
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock

@@ -15,7 +15,7 @@ from hub.daemon import Daemon, firstruns
 from hub.daemon.firstruns import FirstRuns
 from hub.leases import Lease
 from hub.runtime import Runtime
-from hub.state import RunCounts, RunInfo
+from hub.state import RunCounts, RunInfo, RunStatus
 from hub.testing.postgres import create_database
 from hub.values import json_loads, utcnow
 from tests.daemon.conftest import DaemonStage, wait_for
@@ -112,7 +112,7 @@ def test_a_partial_first_run_takes_the_job_off_the_unready_list(daemon_stage: St
     def partial(name: str) -> RunInfo:
         made.append(name)
         return RunInfo(id=len(made), job=name, source="onec", dry_run=False, started_at=utcnow(),
-                       finished_at=utcnow(), status="partial", counts=RunCounts(read=2, created=1, failed=1),
+                       finished_at=utcnow(), status=RunStatus.PARTIAL, counts=RunCounts(read=2, created=1, failed=1),
                        error_summary="shop refused one record", trigger="start")
 
     with Runtime(load_config(stage.config)) as runtime:

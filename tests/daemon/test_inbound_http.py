@@ -33,7 +33,7 @@ from connectors.yandex_eda.sandbox import PARTNER_CLIENT, YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
 from hub.daemon.server import Throttle
-from hub.state import schema
+from hub.state import InboxStatus, schema
 from hub.testing.postgres import create_database
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -291,7 +291,8 @@ def test_credentials_are_checked_before_a_body_is_read_or_kept(served: Served) -
 
 def test_what_an_unverified_caller_sends_is_kept_bounded_and_for_a_while(served: Served) -> None:
     with served.daemon.runtime.store.transaction() as state:
-        old, _ = state.inbox.add("shop", "unverified", b"old", status="rejected", error="body larger than ...")
+        old, _ = state.inbox.add("shop", "unverified", b"old", status=InboxStatus.REJECTED,
+                                 error="body larger than ...")
         state.conn.execute(schema.inbox.update().where(schema.inbox.c.id == old).values(
             received_at=utcnow() - dt.timedelta(days=2)))
     huge = b"x" * (2 << 20)

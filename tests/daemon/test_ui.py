@@ -30,7 +30,7 @@ from hub.daemon.ui import Ui
 from hub.daemon.ui_auth import Sessions, hash_password, verify_password
 from hub.errors import ConfigError
 from hub.runtime import Runtime
-from hub.state import RunCounts, open_store
+from hub.state import InboxStatus, RunCounts, RunStatus, open_store
 from hub.state import schema as t
 from hub.values import json_dumps, normalize_phone, utcnow
 from tests.daemon.browser import Browser, browser_or_skip
@@ -163,9 +163,9 @@ def test_each_job_has_its_last_run_with_the_error_masked_its_last_success_and_ne
     store = open_store(config.state.url)
     with store.transaction() as state:
         first = state.runs.start("orders", "shop")
-        state.runs.finish(first, "succeeded", RunCounts(read=2, created=2))
+        state.runs.finish(first, RunStatus.SUCCEEDED, RunCounts(read=2, created=2))
         second = state.runs.start("orders", "shop")
-        state.runs.finish(second, "failed", RunCounts(read=1, failed=1),
+        state.runs.finish(second, RunStatus.FAILED, RunCounts(read=1, failed=1),
                           f"erp refused the guest with phone {PHONE_IN_REASON}")
 
         lines = {line.name: line for line in ui_view.jobs(state, config, {"orders": next_run})}
@@ -222,7 +222,8 @@ def site(daemon_stage: Stage) -> Iterator[Site]:
             letter = state.dead_letters.add(
                 source="shop", entity="orders", external_id="777", stage="decode", payload=b'{"id": "777"}',
                 reason=f"1C refused the counterparty with phone {PHONE_IN_REASON}")
-            state.inbox.add("shop", "orders", b'{"id": "777"}', external_id="777", status="dead", error="refused")
+            state.inbox.add("shop", "orders", b'{"id": "777"}', external_id="777",
+                            status=InboxStatus.DEAD, error="refused")
         yield Site(stage, url, browser, orders, letter)
 
 
@@ -277,7 +278,7 @@ def test_an_operator_dismisses_one_dead_letter_and_retries_another_that_then_lan
     shop.webhook_url = hook
     body = json_dumps(bad).encode()
     with site.stage.store().transaction() as state:
-        item, _ = state.inbox.add("shop", "orders", body, external_id=str(bad["id"]), status="dead",
+        item, _ = state.inbox.add("shop", "orders", body, external_id=str(bad["id"]), status=InboxStatus.DEAD,
                                   error="no link for NOPE-404")
         failed = state.dead_letters.add(source="shop", entity="orders", external_id=str(bad["id"]), stage="decode",
                                         reason="no link for NOPE-404", payload=body, inbox_id=item)

@@ -190,3 +190,26 @@ def sell_out(setup: Setup, venue: str, sku: str) -> None:
         onec.records[preset.stock].append({**template, "RecordType": "Expense", preset.stock_resource: held})
         onec._changes += 1
     assert setup.expected_stock()[(venue, sku)] == Decimal(0)
+
+
+def test_a_good_the_shop_refuses_is_a_dead_letter_and_the_others_are_written(setup: Setup) -> None:
+    skus = sorted(setup.skus().values())
+    refused = skus[1]
+    setup.shop.refused_skus = {refused}
+    config = load_config(setup.config_file)
+    with Runtime(config) as runtime:
+        info, _ = run_job(runtime, "goods")
+        assert info.counts.failed == 1
+        assert info.counts.created == len(skus) - 1
+        assert set(setup.shop.products) == set(skus) - {refused}
+        with runtime.store.transaction() as state:
+            [letter] = state.dead_letters.list(source="shop")
+        assert (letter.external_id, letter.stage) == (next(r for r, s in setup.skus().items() if s == refused), "push")
+        assert f"sku {refused} is refused by moderation" in letter.reason
+
+        setup.shop.refused_skus = set()  # moderation let it through: the next push sends it, and only it
+        before = setup.writes(PRODUCTS)
+        info, _ = run_job(runtime, "goods")
+    assert info.counts.failed == 0 and info.counts.created == 1
+    assert setup.writes(PRODUCTS) == before + 1
+    assert set(setup.shop.products) == set(skus)

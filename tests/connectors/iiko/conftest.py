@@ -19,9 +19,9 @@ import requests
 
 from connectors.iiko import ApiLogin, AppCredentials, IikoClient, IikoSandbox
 from hub import logs
-from hub.connector import RetryPolicy
 from hub.http import HttpClient
 from hub.sandbox import SeenRequest
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_loads, zone
 from tests._shared import SAMPLES as SHARED_SAMPLES

@@ -19,9 +19,9 @@ import responses
 
 from connectors.iiko import DEFAULT_URL, ApiLogin, AppCredentials, CommandPending, IikoClient, StopListItem
 from connectors.iiko.client import TOKEN_RENEW_AFTER
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_dumps, json_loads, utcnow
 from tests.connectors.iiko.conftest import MOSCOW, sample

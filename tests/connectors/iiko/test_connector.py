@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 from connectors.iiko import IikoSandbox
 from connectors.iiko.connector import IikoConnector, IikoSettings
 from connectors.iiko.sandbox import CARD, DELIVERY, HALL, ORGANIZATION
-from hub.connector import ConnectorContext, Mode, RawRecord
+from hub.connector import ConnectorContext, Mode
 from hub.errors import AuthError, InvalidRecord, RequestRejected
 from hub.inbound import Inbound
 from hub.model import (
@@ -32,10 +32,11 @@ from hub.model import (
     OrderStatus,
     PriceEntry,
     Product,
+    RawRecord,
     StockLevel,
 )
 from hub.runtime import StoreChannelState, StoreLinks
-from hub.state import StateStore, open_store
+from hub.state import InboxStatus, StateStore, open_store
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
 from hub.values import json_dumps, json_loads, utcnow
 from tests.connectors.iiko.conftest import MOSCOW, Stand
@@ -69,7 +70,7 @@ class Hub:
 
     def inbox(self, status: str | None = None) -> int:
         with self.store.reading() as state:
-            return state.inbox.count(status)
+            return state.inbox.count(None if status is None else InboxStatus(status))
 
 
 def connect(stand: Stand, store: StateStore, **settings: Any) -> IikoConnector:

@@ -27,6 +27,7 @@ from hub.model import Customer, Entity, Order, OrderLine
 from hub.operations import dead_letters
 from hub.reconcile import SETTLING, reconcile
 from hub.runtime import Runtime
+from hub.state import InboxStatus
 from hub.values import json_dumps, json_loads, to_decimal, utcnow
 from tests.connectors.iiko.conftest import MOSCOW, Conformance
 from tests.daemon.conftest import wait_for
@@ -61,7 +62,7 @@ class Stage:
 
     def inbox(self, status: str | None = None) -> int:
         with self.daemon.runtime.store.reading() as state:
-            return state.inbox.count(status)
+            return state.inbox.count(None if status is None else InboxStatus(status))
 
     def post(self, body: bytes, token: str | None) -> requests.Response:
         headers = {"Content-Type": "application/json", **({"Authorization": token} if token else {})}

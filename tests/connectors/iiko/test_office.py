@@ -11,9 +11,9 @@ import requests
 from connectors.iiko import IikoSandbox
 from connectors.iiko.sandbox import CARD, DEPARTMENT
 from connectors.iiko.server import IikoServerClient
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, RequestRejected
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.values import utcnow
 from tests.connectors.iiko.conftest import MOSCOW
 

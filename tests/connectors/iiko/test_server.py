@@ -15,9 +15,9 @@ import pytest
 import responses
 
 from connectors.iiko.server import IikoServerClient
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, ServerError
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_dumps, json_loads
 from tests.connectors.iiko.conftest import MOSCOW, SAMPLES

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from connectors.onec_odata import OneCClient, OneCSandbox, service_root
-from hub.connector import RetryPolicy
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import zone
 from tests._shared import SAMPLES as SHARED_SAMPLES

@@ -14,9 +14,9 @@ import responses
 from connectors.onec_odata import OneCClient
 from connectors.onec_odata.client import FILTER_CHARS
 from connectors.onec_odata.odata import EMPTY_DATE, EMPTY_GUID, query_string
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, NetworkError, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_dumps, json_loads
 

@@ -12,10 +12,10 @@ import pytest
 
 from connectors.onec_odata import OneCSandbox
 from connectors.onec_odata.connector import OneCConnector, OneCSettings
-from hub.connector import ConnectorContext, RawRecord
+from hub.connector import ConnectorContext
 from hub.errors import ConfigError, InvalidRecord, NetworkError, UnresolvedReference
 from hub.mapping import DictLinks
-from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, StockLevel
+from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, RawRecord, StockLevel
 from hub.sandbox import Sandbox
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
 from hub.values import zone

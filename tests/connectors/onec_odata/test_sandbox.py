@@ -16,9 +16,9 @@ from lxml import etree
 
 from connectors.onec_odata import OneCClient, OneCSandbox, odata
 from connectors.onec_odata._seed import OPENED, REPRICED, SOLD
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, NetworkError, RequestRejected, RetriableError
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_loads
 

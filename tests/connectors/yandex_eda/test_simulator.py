@@ -23,10 +23,10 @@ from werkzeug.wrappers import Request, Response
 from connectors.yandex_eda import sandbox as simulator_module
 from connectors.yandex_eda.sandbox import ORDER_MEDIA_TYPE, UnexpectedAnswer, YandexEdaSimulator
 from connectors.yandex_eda.vendor import VendorClient
-from hub.connector import RetryPolicy
 from hub.http import HttpClient
 from hub.inbound import json_response
 from hub.sandbox import Sandbox
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_dumps, json_loads, money, utcnow
 from tests._shared import SAMPLES as SHARED_SAMPLES

@@ -19,9 +19,9 @@ from responses import matchers
 
 from connectors.yandex_eda.vendor import DEFAULT_URL, VendorClient
 from hub import logs
-from hub.connector import RetryPolicy
 from hub.errors import AuthError, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
 from hub.values import json_loads
 from tests._shared import SAMPLES as SHARED_SAMPLES
