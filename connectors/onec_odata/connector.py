@@ -369,7 +369,7 @@ class OneCConnector(Connector):
                 action: Literal["created", "updated"] = "created"
             else:
                 self._update(target, ref, body)
-                action = "updated"
+                action, number = "updated", None  # the number it was given when created is in its journey already
             posted = target.startswith("Document_")
             if posted:
                 self.client.post(target, ref)
