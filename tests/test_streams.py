@@ -1,0 +1,57 @@
+"""The stream seam: a connector's capabilities and batch limits follow from its streams, and each call of the
+engine reaches the stream of its entity."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
+from connectors.testchannel.connector import (
+    CatalogStream,
+    OrdersStream,
+    PricesStream,
+    StockStream,
+    TestChannelConnector,
+    TestChannelSettings,
+)
+from hub.connector import ConnectorContext, Mode
+from hub.errors import RequestRejected
+from hub.model import Entity
+from hub.streams import BatchWrite, Pull, Push, Statuses, Write
+from hub.values import zone
+
+
+def test_a_streams_modes_are_those_of_the_kinds_it_is_made_of() -> None:
+    assert OrdersStream.modes() == {Mode.PULL, Mode.PUSH, Mode.WRITE, Mode.STATUS}
+    assert CatalogStream.modes() == {Mode.WRITE}
+    assert StockStream.modes() == PricesStream.modes() == {Mode.PULL, Mode.WRITE}
+    assert all(issubclass(OrdersStream, kind) for kind in (Pull, Push, Write, Statuses))
+
+
+def test_capabilities_and_batch_limits_follow_from_the_streams() -> None:
+    assert TestChannelConnector.capabilities == {
+        Entity.ORDERS: {Mode.PULL, Mode.PUSH, Mode.WRITE, Mode.STATUS}, Entity.CATALOG: {Mode.WRITE},
+        Entity.STOCK: {Mode.WRITE, Mode.PULL}, Entity.PRICES: {Mode.WRITE, Mode.PULL}}
+    assert TestChannelConnector.batch_limits == {Entity.CATALOG: MAX_BATCH, Entity.STOCK: MAX_STOCK_BATCH,
+                                                 Entity.PRICES: MAX_PRICE_BATCH}
+    assert TestChannelConnector.can(Entity.STOCK, Mode.PULL) and not TestChannelConnector.can(Entity.CUSTOMERS,
+                                                                                             Mode.WRITE)
+    assert not issubclass(OrdersStream, BatchWrite)
+
+
+def test_an_entity_without_a_stream_of_that_kind_is_refused_with_the_mode_it_lacks() -> None:
+    settings = TestChannelSettings(type="testchannel", url="http://127.0.0.1:9", token="t")
+    context = ConnectorContext(source="shop", timezone=zone("Europe/Moscow"), log=logging.getLogger("test"))
+    connector = TestChannelConnector(settings, context)
+    try:
+        with pytest.raises(RequestRejected, match="cannot pull customers"):
+            next(iter(connector.read(Entity.CUSTOMERS, cursor=None)))
+        with pytest.raises(RequestRejected, match="cannot write catalog"):
+            connector.find(Entity.CATALOG, "shop:1")  # goods are set in batches, never found one by one
+        with pytest.raises(RequestRejected, match="cannot write orders"):
+            connector.write_batch(Entity.ORDERS, [])
+        assert connector.endpoints() == []  # no webhook secret: the orders stream serves nothing
+    finally:
+        connector.close()
