@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from hub.connector import Connector, ConnectorContext, Mode, Page, RawRecord, SourceSettings, WriteResult
+from hub.errors import RequestRejected
 from hub.model import Entity, OrderStatus, Record
 
 if TYPE_CHECKING:
@@ -47,6 +48,10 @@ class Stream(ABC, Generic[_C_co]):
     def modes(cls) -> frozenset[Mode]:
         """What this stream does: the modes of every kind it is made of."""
         return frozenset(kind.__dict__["mode"] for kind in cls.__mro__ if kind.__dict__.get("mode") is not None)
+
+    def unsupported(self, mode: Mode) -> RequestRejected:
+        """The error for a call of ``mode`` this stream cannot serve as set up (its mapping lacks a direction)."""
+        return self.connector._unsupported(self.entity, mode)
 
     def as_written(self, record: Record) -> Record:
         """``record`` as the system holds it once written (see :meth:`hub.connector.Connector.as_written`)."""

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from connectors.onec_odata.connector import OneCConnector
 from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from connectors.testchannel.connector import (
     CatalogStream,
@@ -55,3 +56,10 @@ def test_an_entity_without_a_stream_of_that_kind_is_refused_with_the_mode_it_lac
         assert connector.endpoints() == []  # no webhook secret: the orders stream serves nothing
     finally:
         connector.close()
+
+
+def test_1c_s_capabilities_follow_from_its_streams_as_its_table_said() -> None:
+    assert OneCConnector.capabilities == {
+        Entity.CATALOG: {Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.STOCK: {Mode.PULL},
+        Entity.CUSTOMERS: {Mode.PULL, Mode.WRITE}, Entity.ORDERS: {Mode.PULL, Mode.WRITE}}
+    assert OneCConnector.batch_limits == {}
