@@ -17,6 +17,7 @@ from connectors.testchannel.connector import (
     TestChannelConnector,
     TestChannelSettings,
 )
+from connectors.yandex_eda.connector import BATCH, YandexEdaConnector
 from hub.connector import ConnectorContext, Mode
 from hub.errors import RequestRejected
 from hub.model import Entity
@@ -63,3 +64,10 @@ def test_1c_s_capabilities_follow_from_its_streams_as_its_table_said() -> None:
         Entity.CATALOG: {Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.STOCK: {Mode.PULL},
         Entity.CUSTOMERS: {Mode.PULL, Mode.WRITE}, Entity.ORDERS: {Mode.PULL, Mode.WRITE}}
     assert OneCConnector.batch_limits == {}
+
+
+def test_yandex_s_capabilities_follow_from_its_streams_as_its_table_said() -> None:
+    assert YandexEdaConnector.capabilities == {
+        Entity.ORDERS: {Mode.PUSH, Mode.STATUS}, Entity.CATALOG: {Mode.WRITE}, Entity.STOCK: {Mode.WRITE},
+        Entity.PRICES: {Mode.WRITE}}
+    assert YandexEdaConnector.batch_limits == dict.fromkeys((Entity.CATALOG, Entity.STOCK, Entity.PRICES), BATCH)
