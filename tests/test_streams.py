@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+from connectors.iiko.connector import BATCH as IIKO_BATCH
+from connectors.iiko.connector import IikoConnector
 from connectors.onec_odata.connector import OneCConnector
 from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from connectors.testchannel.connector import (
@@ -71,3 +73,10 @@ def test_yandex_s_capabilities_follow_from_its_streams_as_its_table_said() -> No
         Entity.ORDERS: {Mode.PUSH, Mode.STATUS}, Entity.CATALOG: {Mode.WRITE}, Entity.STOCK: {Mode.WRITE},
         Entity.PRICES: {Mode.WRITE}}
     assert YandexEdaConnector.batch_limits == dict.fromkeys((Entity.CATALOG, Entity.STOCK, Entity.PRICES), BATCH)
+
+
+def test_iiko_s_capabilities_follow_from_its_streams_as_its_table_said() -> None:
+    assert IikoConnector.capabilities == {
+        Entity.ORDERS: {Mode.PULL, Mode.PUSH, Mode.WRITE}, Entity.CATALOG: {Mode.WRITE},
+        Entity.STOCK: {Mode.WRITE, Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.CUSTOMERS: {Mode.WRITE}}
+    assert IikoConnector.batch_limits == {Entity.CATALOG: IIKO_BATCH, Entity.STOCK: IIKO_BATCH}
