@@ -7,6 +7,9 @@ import logging
 
 import pytest
 
+from connectors.commerceml.server import OneCExchangeConnector
+from connectors.commerceml.site import BATCH as SITE_BATCH
+from connectors.commerceml.site import CommerceMLSiteConnector
 from connectors.iiko.connector import BATCH as IIKO_BATCH
 from connectors.iiko.connector import IikoConnector
 from connectors.onec_odata.connector import OneCConnector
@@ -80,3 +83,14 @@ def test_iiko_s_capabilities_follow_from_its_streams_as_its_table_said() -> None
         Entity.ORDERS: {Mode.PULL, Mode.PUSH, Mode.WRITE}, Entity.CATALOG: {Mode.WRITE},
         Entity.STOCK: {Mode.WRITE, Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.CUSTOMERS: {Mode.WRITE}}
     assert IikoConnector.batch_limits == {Entity.CATALOG: IIKO_BATCH, Entity.STOCK: IIKO_BATCH}
+
+
+def test_commerceml_s_capabilities_follow_from_their_streams_as_their_tables_said() -> None:
+    assert OneCExchangeConnector.capabilities == {
+        Entity.CATALOG: {Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.STOCK: {Mode.PULL},
+        Entity.ORDERS: {Mode.WRITE, Mode.PULL}}
+    assert CommerceMLSiteConnector.capabilities == {
+        Entity.CATALOG: {Mode.WRITE}, Entity.PRICES: {Mode.WRITE}, Entity.STOCK: {Mode.WRITE},
+        Entity.ORDERS: {Mode.PULL, Mode.STATUS}}
+    assert CommerceMLSiteConnector.batch_limits == dict.fromkeys((Entity.CATALOG, Entity.PRICES, Entity.STOCK),
+                                                                 SITE_BATCH)
