@@ -42,7 +42,7 @@ def open_letters(pair: ChannelPair) -> int:
 
 
 def test_a_record_failing_again_keeps_its_letter_and_counts_the_attempt(store: StateStore) -> None:
-    letter = {"source": "shop", "entity": "order", "external_id": "7", "stage": "decode"}
+    letter: dict[str, Any] = {"source": "shop", "entity": "order", "external_id": "7", "stage": "decode"}
     with store.transaction() as state:
         first = state.dead_letters.add(**letter, reason="unknown status", payload=b"{}", inbox_id=1)
         state.dead_letters.mark(first, "retried")
