@@ -151,6 +151,9 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
                                                                                   else {})}
         jobs[f"{channel}-orders"] = {"type": "orders", "from": channel, "to": source, "schedule": {"every": "1m"},
                                      "options": {"create_customers": record.can(Entity.CUSTOMERS, Mode.WRITE)}}
+        if connector.can(Entity.ORDERS, Mode.STATUS) and record.can(Entity.ORDERS, Mode.PULL):
+            jobs[f"{channel}-statuses"] = {"type": "statuses", "from": source, "to": channel,
+                                           "schedule": {"every": "1m"}}
     return jobs
 
 

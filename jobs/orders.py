@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hub.connector import Mode
 from hub.customers import CustomerBook
 from hub.jobs import Job, RunContext
-from hub.model import Entity, Order, OrderStatus, moves_forward
-from hub.pipeline import Pipeline, snapshot
+from hub.model import Entity, Order
+from hub.pipeline import Pipeline
 from hub.plausibility import OrderRules
 from hub.reconcile import reconcile_listed
-from hub.state import Event
 from hub.values import utcnow
 
 log = logging.getLogger("hub.jobs.orders")
@@ -24,14 +23,8 @@ class OrdersOptions(OrderRules):
     """``options:`` of an orders job; which unusual orders it takes is :class:`OrderRules`."""
 
     create_customers: bool = Field(False, description="Create a 1C counterparty for a guest 1C does not know.")
-    status_days: int = Field(7, ge=1, description=(
-        "How many days of 1C's orders are read to send their statuses back to a channel that takes them."))
-
-
-class _Queued(BaseModel):
-    """The one field of a queued order the status flow-back needs; the rest is not parsed."""
-
-    status: OrderStatus
+    listed_days: int = Field(7, ge=1, description=(
+        "How many days of the orders a channel lists (Yandex's order history) are compared with 1C's after a run."))
 
 
 class OrdersJob(Job):
@@ -70,42 +63,14 @@ class OrdersJob(Job):
             pipeline.deliver(target, self.entity)
 
     def follow_up(self, ctx: RunContext) -> None:
-        """1C's statuses back to the channel. Only reads and notifies, so it runs after the lease is released:
-        orders that arrive meanwhile are not held up by reading a week of 1C's orders."""
+        """Orders the channel lists that 1C lacks. Only reads and warns, so it runs after the lease is released:
+        orders that arrive meanwhile are not held up by it. (1C's statuses go back in the statuses job.)"""
         if ctx.received_only or ctx.dry_run:
             return
-        days = self.options(OrdersOptions).status_days
+        days = self.options(OrdersOptions).listed_days
         for target in self.config.targets:
             if target == self.runtime.config.system_of_record:
-                self._statuses_back(ctx, target, days=days)
                 self._missing_in(target, days=days)
-
-    def _statuses_back(self, ctx: RunContext, record: str, *, days: int) -> None:
-        """Send 1C's status of each recent order to the channel, forward only: 1C runs the kitchen and the couriers."""
-        channel = self.runtime.connector(self.config.source)
-        if not (channel.can(Entity.ORDERS, Mode.STATUS) and self.runtime.connector(record).can(Entity.ORDERS,
-                                                                                               Mode.PULL)):
-            return
-        since = utcnow() - dt.timedelta(days=days)
-        # An order is queued after it was placed, so orders placed since ``since`` were queued since then too.
-        with self.runtime.store.reading() as state:
-            sent = {key: status for key, payload
-                    in state.outbox.last_sent(record, self.entity.value, self.config.source, since=since)
-                    if not (status := _Queued.model_validate_json(payload).status).final}
-        if not sent:
-            return  # every order is delivered or cancelled where the guest sees it: nothing 1C says is news
-        side = RunContext(run_id=ctx.run_id, job=ctx.job)  # 1C's orders are read, not this job's records
-        for order in snapshot(self.runtime, side, record, self.entity, since=since):
-            if isinstance(order, Order) and order.channel == self.config.source and order.key in sent \
-                    and order.created_at >= since and moves_forward(sent[order.key], order.status):
-                channel.set_status(order.external_id, order.status)
-                ctx.counts.updated += 1
-                with self.runtime.store.transaction() as state:
-                    state.events.add(Event(at=utcnow(), source=self.config.source, entity=self.entity.value,
-                                           key=order.key, stage="status_sent", run_id=ctx.run_id,
-                                           detail=f"{order.status.value} to {self.config.source}"))
-        ctx.errors += side.errors
-        ctx.counts.failed += side.counts.failed
 
     def _missing_in(self, record: str, *, days: int) -> None:
         """Orders the channel lists (Yandex's order history) that ``record`` lacks, reported as ``hub reconcile``

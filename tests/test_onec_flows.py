@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
 from connectors.onec_odata import OneCSandbox
 from hub.sandbox import SeenRequest
-from hub.values import json_dumps
+from hub.values import DEFAULT_TIMEZONE, json_dumps, zone
 from tests.conftest import OneCStage
 
 pytestmark = pytest.mark.slow
@@ -25,7 +27,8 @@ def jobs(onec: OneCSandbox, channels: list[str]) -> dict[str, Any]:
     return {"customers": {"type": "customers", "from": "onec"},
             **{f"{name}-catalog": {"type": "catalog", "from": "onec", "to": name} for name in channels},
             **{f"{name}-orders": {"type": "orders", "from": name, "to": "onec", "options": {"create_customers": True}}
-               for name in channels}}
+               for name in channels},
+            "statuses": {"type": "statuses", "from": "onec", "to": channels}}
 
 
 @pytest.fixture
@@ -117,6 +120,22 @@ def test_1c_statuses_flow_back_forward_only(stage: OneCStage) -> None:
     set_1c_status(stage, "shop", order, "Закрыт")                        # closed in 1C: delivered
     assert stage.hub("sync", "--source", "shop").exit_code == 0
     assert stage.shop.orders[order["id"]]["status"] == "done"
+
+
+def test_the_statuses_job_reads_1c_only_from_the_oldest_open_order_on(stage: OneCStage) -> None:
+    order = stage.shop.place_order(**guest("Анна", "8 916 555 12 34"))  # placed two hours ago
+    assert stage.hub("sync", "--source", "shop").exit_code == 0          # the statuses job runs after the orders job
+    dated = [unquote(r.query) for r in stage.onec.requests if r.method == "GET" and r.path.endswith(ORDERS)
+             and "Date ge" in unquote(r.query)]
+    placed = dt.datetime.fromisoformat(order["created_at"]).astimezone(zone(DEFAULT_TIMEZONE)).replace(tzinfo=None)
+    assert dated and all(f"Date ge datetime'{placed.isoformat()}'" in query for query in dated), dated
+
+    set_1c_status(stage, "shop", order, "Закрыт")
+    assert stage.hub("sync", "--job", "statuses").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "done"
+    reads = stage.onec.count("GET", f"/odata/standard.odata/{ORDERS}")
+    assert stage.hub("sync", "--job", "statuses").exit_code == 0          # nothing open: 1C is not read at all
+    assert stage.onec.count("GET", f"/odata/standard.odata/{ORDERS}") == reads
 
 
 def test_a_cancelled_order_stays_cancelled(stage: OneCStage) -> None:

@@ -65,7 +65,7 @@ def test_a_yandex_order_is_traced_from_received_to_posted_and_its_status_sent_ba
     [document] = wait_for(lambda: [d for d in stage.documents(eats_id) if d["Posted"]], what="the posted 1C order")
     connect(stage.onec).update(DOCUMENTS, document["Ref_Key"], {"Статус": "КОтгрузке"},
                                data_version=document["DataVersion"])
-    stage.run("yandex-orders")  # sends 1C's status back
+    stage.run("yandex-statuses")  # sends 1C's status back
 
     shown = hub(stage, "trace", eats_id)
 
@@ -126,7 +126,7 @@ def test_status_has_a_line_per_job_and_runs_show_prints_a_runs_own_lines(stage: 
     lines = hub(stage, "runs", "show", str(letter.run_id))
 
     assert sorted(j["job"] for j in every) == ["customers", "yandex-catalog", "yandex-orders", "yandex-prices",
-                                               "yandex-stock"]
+                                               "yandex-statuses", "yandex-stock"]
     [orders] = failing["jobs"]
     assert orders["job"] == "yandex-orders" and orders["last_run"]["status"] == "partial"
     assert orders["last_run"]["failed"] == 1 and orders["last_success"] is None

@@ -105,12 +105,13 @@ from connectors.commerceml.items import (
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
 from hub.errors import InvalidRecord, ProtocolError, RecordError, UnresolvedReference
 from hub.inbound import Endpoint, Inbound
 from hub.mapping import CompiledMapping
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel, moves_forward
 from hub.settings import SourceSettings
+from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.commerceml.server")
@@ -195,15 +196,86 @@ class _Exchange:
                            "query": self.query})
 
 
-class OneCExchangeConnector(Connector):
+class _Uploaded(Pull["OneCExchangeConnector"]):
+    """What 1C's uploads brought of an entity, kept in the channel's state as canonical records."""
+
+    model: ClassVar[type[Product] | type[PriceEntry] | type[StockLevel] | type[Order]]
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        yield from _pages([RawRecord(key, payload.encode()) for key, payload
+                           in self.connector.state.all(self.entity.value)])
+
+    def decode(self, record: RawRecord) -> Record:
+        try:
+            return self.model.model_validate_json(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"{self.entity.value} {record.external_id}: {exc}") from None
+
+
+class CatalogStream(_Uploaded):
+    entity = Entity.CATALOG
+    model = Product
+
+
+class PricesStream(_Uploaded):
+    entity = Entity.PRICES
+    model = PriceEntry
+
+
+class StockStream(_Uploaded):
+    entity = Entity.STOCK
+    model = StockLevel
+
+
+class OrdersStream(_Uploaded, Write["OneCExchangeConnector"]):
+    """Channel orders kept for 1C's next sale query, read back at the status 1C's uploads brought."""
+
+    entity = Entity.ORDERS
+    model = Order
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        kept = [(key, _order_now(json_loads(payload))) for key, payload in self.connector.state.all(ORDER)]
+        yield from _pages([RawRecord(key, order.model_dump_json().encode()) for key, order in kept
+                           if since is None or order.created_at >= since])
+
+    def find(self, key: str) -> str | None:
+        return key if self.connector.state.get(ORDER, key) is not None else None
+
+    def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Keep the order for 1C's next query; a changed order is offered to 1C again."""
+        assert isinstance(record, Order)
+        state = self.connector.state
+        order = self.connector._in_1c_terms(record)
+        payload = order.model_dump_json()
+        version = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        kept_raw = state.get(ORDER, key)
+        kept = json_loads(kept_raw) if kept_raw else None
+        if kept is not None and kept["version"] == version:
+            return WriteResult(key, "unchanged")
+        entry = {"order": payload, "version": version, "exported": False,
+                 "status": kept["status"] if kept else order.status.value, "facts": (kept or {}).get("facts", {})}
+        state.put_many(ORDER, {key: json_dumps(entry)})
+        return WriteResult(key, "updated" if kept else "created")
+
+
+def _pages(records: list[RawRecord]) -> Iterator[Page]:
+    for start in range(0, len(records), PAGE):
+        yield Page(records[start:start + PAGE], cursor=None)
+
+
+def _order_now(kept: dict[str, Any]) -> Order:
+    """The order as 1C holds it now: at the status 1C's uploads brought."""
+    order = Order.model_validate_json(kept["order"])
+    return order.model_copy(update={"status": OrderStatus(kept["status"])})
+
+
+class OneCExchangeConnector(StreamConnector):
     """1C's goods, prices and stock taken from its uploads; channel orders served to its queries."""
 
     type_name = "commerceml_1c"
     settings_model = OneCExchangeSettings
     system_of_record = True
-    capabilities: ClassVar = {Entity.CATALOG: frozenset({Mode.PULL}), Entity.PRICES: frozenset({Mode.PULL}),
-                              Entity.STOCK: frozenset({Mode.PULL}),
-                              Entity.ORDERS: frozenset({Mode.WRITE, Mode.PULL})}
+    streams: ClassVar = (CatalogStream, PricesStream, StockStream, OrdersStream)
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -234,45 +306,7 @@ class OneCExchangeConnector(Connector):
         path = self.config.inbound.path or f"/{self.name}"
         return f"1C calls hub daemon at {path}; uploads kept in {self.config.work_dir}"
 
-    # --- what the jobs read and write ------------------------------------------------------------------------
-
-    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
-        if entity is Entity.ORDERS:
-            kept = [(key, self._order_now(json_loads(payload))) for key, payload in self.state.all(ORDER)]
-            records = [RawRecord(key, order.model_dump_json().encode()) for key, order in kept
-                       if since is None or order.created_at >= since]
-        else:
-            records = [RawRecord(key, payload.encode()) for key, payload in self.state.all(entity.value)]
-        for start in range(0, len(records), PAGE):
-            yield Page(records[start:start + PAGE], cursor=None)
-
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        models: dict[Entity, type[Order] | type[Product] | type[PriceEntry] | type[StockLevel]] = {
-            Entity.ORDERS: Order, Entity.CATALOG: Product, Entity.PRICES: PriceEntry, Entity.STOCK: StockLevel}
-        model = models[entity]
-        try:
-            return model.model_validate_json(record.body)
-        except ValueError as exc:
-            raise InvalidRecord(f"{entity.value} {record.external_id}: {exc}") from None
-
-    def find(self, entity: Entity, key: str) -> str | None:
-        return key if self.state.get(ORDER, key) is not None else None
-
-    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
-        """Keep the order for 1C's next query; a changed order is offered to 1C again."""
-        if not isinstance(record, Order):
-            raise self._unsupported(entity, Mode.WRITE)
-        order = self._in_1c_terms(record)
-        payload = order.model_dump_json()
-        version = hashlib.sha256(payload.encode()).hexdigest()[:16]
-        kept_raw = self.state.get(ORDER, key)
-        kept = json_loads(kept_raw) if kept_raw else None
-        if kept is not None and kept["version"] == version:
-            return WriteResult(key, "unchanged")
-        entry = {"order": payload, "version": version, "exported": False,
-                 "status": kept["status"] if kept else order.status.value, "facts": (kept or {}).get("facts", {})}
-        self.state.put_many(ORDER, {key: json_dumps(entry)})
-        return WriteResult(key, "updated" if kept else "created")
+    # --- what the orders stream writes -----------------------------------------------------------------------
 
     def _in_1c_terms(self, order: Order) -> Order:
         """The order with 1C's goods: each line's channel product id through the catalog job's id link."""
@@ -286,12 +320,6 @@ class OneCExchangeConnector(Connector):
                 raise UnresolvedReference(f"order {order.key}: {line.product!r} ({line.name}) is no 1C good hub knows")
             lines.append(line.model_copy(update={"product": good}))
         return order.model_copy(update={"lines": lines})
-
-    @staticmethod
-    def _order_now(kept: dict[str, Any]) -> Order:
-        """The order as 1C holds it now: at the status 1C's uploads brought."""
-        order = Order.model_validate_json(kept["order"])
-        return order.model_copy(update={"status": OrderStatus(kept["status"])})
 
     # --- the exchange endpoint -------------------------------------------------------------------------------
 
@@ -525,7 +553,7 @@ class OneCExchangeConnector(Connector):
         """The orders 1C has not confirmed, as one document; what was sent is kept for ``mode=success``."""
         due = [(key, json_loads(payload)) for key, payload in self.state.all(ORDER)]
         due = [(key, kept) for key, kept in due if not kept["exported"]]
-        documents = [OrderDocument(self._order_now(kept).model_copy(update={
+        documents = [OrderDocument(_order_now(kept).model_copy(update={
             "external_id": key, "number": Order.model_validate_json(kept["order"]).number or key}))
             for key, kept in due]
         session.query = {key: kept["version"] for key, kept in due}

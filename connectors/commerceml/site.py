@@ -60,10 +60,11 @@ from connectors.commerceml.items import Offer, OrderDocument, Owner, PriceType, 
 from connectors.commerceml.parser import parse
 from connectors.commerceml.sandbox import SiteSandbox
 from connectors.commerceml.writer import VERSIONS, write_import, write_offers, write_orders
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page
+from hub.connector import ChannelState, ConnectorContext, Page
 from hub.errors import AuthError, InvalidRecord, ProtocolError, RequestRejected, RetriableError
 from hub.model import Entity, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
+from hub.streams import BatchWrite, Pull, Statuses, StreamConnector
 from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.commerceml.site")
@@ -110,15 +111,113 @@ class CommerceMLSiteSettings(SourceSettings):
         "The site's order status (Статуса заказа ИД or the Статус заказа text) → hub's status, both ways."))
 
 
-class CommerceMLSiteConnector(Connector):
+class CatalogStream(BatchWrite["CommerceMLSiteConnector"]):
+    """Goods, sent as an import file (and kept: an offers file names them)."""
+
+    entity = Entity.CATALOG
+    limit = BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        site = self.connector
+        goods = [r for r in records if isinstance(r, Product)]
+        site.state.put_many("good", {good.id: good.model_dump_json() for good in goods})
+        site._exchange({site.config.import_file: site._import_file(goods)})
+        return [good.id for good in goods]
+
+
+class PricesStream(BatchWrite["CommerceMLSiteConnector"]):
+    """Prices, sent as an offers file (and kept: stock goes in offers too, which want prices)."""
+
+    entity = Entity.PRICES
+    limit = BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        site = self.connector
+        prices = [r for r in records if isinstance(r, PriceEntry)]
+        site._send_offers(site._offers(prices, []), [p.product for p in prices])
+        site._keep_prices(prices)
+        return [p.product for p in prices]
+
+
+class StockStream(BatchWrite["CommerceMLSiteConnector"]):
+    """Stock, sent as an offers file."""
+
+    entity = Entity.STOCK
+    limit = BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        site = self.connector
+        levels = [r for r in records if isinstance(r, StockLevel)]
+        products = list(dict.fromkeys(level.product for level in levels))
+        # The schema wants prices on every offer: the ones the site already has go along, unchanged.
+        known = [price for product in products for price in site._kept_prices(product).values()]
+        site._send_offers(site._offers(known, levels), products)
+        return [f"{level.warehouse}:{level.product}" for level in levels]
+
+
+class OrdersStream(Pull["CommerceMLSiteConnector"], Statuses["CommerceMLSiteConnector"]):
+    """The site's orders from its sale query, and 1C's statuses uploaded back as order changes."""
+
+    entity = Entity.ORDERS
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        """The orders the site has not exported yet, as one page whose cursor names this query.
+
+        ``success`` (the site marks the orders exported) is sent for a query only when a later read
+        comes with that query's cursor: the pipeline stores a page's cursor in the transaction that
+        stores its records, so only then are they surely in the inbox. A read for ``hub reconcile`` or a
+        dry run (no cursor kept) confirms nothing, and the site offers the orders again.
+        """
+        site = self.connector
+        site._confirm(cursor)
+        site._gate("sale")
+        with site.client.session("sale") as session:
+            records = split_documents(site.client.query(session))
+        if not records:
+            yield Page([], cursor=None)
+            return
+        token = secrets.token_hex(8)
+        site.state.put_many("order", {r.external_id: r.body.decode() for r in records})
+        site.state.put_many(PENDING, {token: json_dumps({"cookie": session.cookie, "sessid": session.sessid,
+                                                         "orders": [r.external_id for r in records]})})
+        yield Page(records, cursor=token)
+
+    def decode(self, record: RawRecord) -> Record:
+        site = self.connector
+        document = site._document(record.body, record.external_id)
+        word = document.status_id or document.status
+        status = document.order.status
+        if status is OrderStatus.NEW and word is not None and word.strip() in site.config.statuses:
+            status = site.config.statuses[word.strip()]
+        return document.order.model_copy(update={"status": status})
+
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        """Upload the order at ``status``, as 1C uploads its changes to a site's orders."""
+        site = self.connector
+        kept = site.state.get("order", external_id)
+        if kept is None:
+            log.warning("%s: no order %s read from the site; its status is not sent", site.name, external_id)
+            return
+        document = site._document(kept.encode(), external_id)
+        letter = next((word for word, said in site.config.statuses.items() if said is status), None)
+        requisites = {name: values for name, values in document.requisites.items()
+                      if name not in (STATUS, STATUS_ID, CANCELLED, FINAL)}
+        if letter is not None:
+            requisites[STATUS_ID] = [letter]
+        changed = dataclasses.replace(document, order=document.order.model_copy(update={"status": status}),
+                                      status=None, status_id=letter, requisites=requisites)
+        out = io.BytesIO()
+        write_orders(out, [changed], timezone=site.context.timezone, version=site.config.version,
+                     encoding=site.config.encoding)
+        site._exchange({site.config.orders_file: out.getvalue()}, kind="sale")
+
+
+class CommerceMLSiteConnector(StreamConnector):
     """Goods, prices and stock to a CommerceML site, its orders from it, 1C's statuses back to it."""
 
     type_name = "commerceml_site"
     settings_model = CommerceMLSiteSettings
-    capabilities: ClassVar = {Entity.CATALOG: frozenset({Mode.WRITE}), Entity.PRICES: frozenset({Mode.WRITE}),
-                              Entity.STOCK: frozenset({Mode.WRITE}),
-                              Entity.ORDERS: frozenset({Mode.PULL, Mode.STATUS})}
-    batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.PRICES: BATCH, Entity.STOCK: BATCH}
+    streams: ClassVar = (CatalogStream, PricesStream, StockStream, OrdersStream)
     orders_shown_again = False  # the sale query offers an order until hub confirms it, then never again
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
@@ -145,26 +244,6 @@ class CommerceMLSiteConnector(Connector):
         self.client.http.close()
 
     # --- pushes ----------------------------------------------------------------------------------------------
-
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
-        if entity is Entity.CATALOG:
-            goods = [r for r in records if isinstance(r, Product)]
-            self.state.put_many("good", {good.id: good.model_dump_json() for good in goods})
-            self._exchange({self.config.import_file: self._import_file(goods)})
-            return [good.id for good in goods]
-        if entity is Entity.PRICES:
-            prices = [r for r in records if isinstance(r, PriceEntry)]
-            self._send_offers(self._offers(prices, []), [p.product for p in prices])
-            self._keep_prices(prices)
-            return [p.product for p in prices]
-        if entity is Entity.STOCK:
-            levels = [r for r in records if isinstance(r, StockLevel)]
-            products = list(dict.fromkeys(level.product for level in levels))
-            # The schema wants prices on every offer: the ones the site already has go along, unchanged.
-            known = [price for product in products for price in self._kept_prices(product).values()]
-            self._send_offers(self._offers(known, levels), products)
-            return [f"{level.warehouse}:{level.product}" for level in levels]
-        raise self._unsupported(entity, Mode.WRITE)
 
     def _send_offers(self, offers_file: bytes, products: list[str]) -> None:
         files = {}
@@ -259,29 +338,6 @@ class CommerceMLSiteConnector(Connector):
 
     # --- orders ----------------------------------------------------------------------------------------------
 
-    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
-        """The orders the site has not exported yet, as one page whose cursor names this query.
-
-        ``success`` (the site marks the orders exported) is sent for a query only when a later read
-        comes with that query's cursor: the pipeline stores a page's cursor in the transaction that
-        stores its records, so only then are they surely in the inbox. A read for ``hub reconcile`` or a
-        dry run (no cursor kept) confirms nothing, and the site offers the orders again.
-        """
-        if entity is not Entity.ORDERS:
-            raise self._unsupported(entity, Mode.PULL)
-        self._confirm(cursor)
-        self._gate("sale")
-        with self.client.session("sale") as session:
-            records = split_documents(self.client.query(session))
-        if not records:
-            yield Page([], cursor=None)
-            return
-        token = secrets.token_hex(8)
-        self.state.put_many("order", {r.external_id: r.body.decode() for r in records})
-        self.state.put_many(PENDING, {token: json_dumps({"cookie": session.cookie, "sessid": session.sessid,
-                                                         "orders": [r.external_id for r in records]})})
-        yield Page(records, cursor=token)
-
     def _confirm(self, cursor: str | None) -> None:
         """``success`` in the session of the query the stored ``cursor`` names; pending queries no cursor names
         were never stored (a reconcile, a dry run) and are forgotten."""
@@ -296,16 +352,6 @@ class CommerceMLSiteConnector(Connector):
                             "inbox drops the repeats", self.name, len(query["orders"]), exc)
         self.state.delete(PENDING, list(pending))
 
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        if entity is not Entity.ORDERS:
-            raise self._unsupported(entity, Mode.PULL)
-        document = self._document(record.body, record.external_id)
-        word = document.status_id or document.status
-        status = document.order.status
-        if status is OrderStatus.NEW and word is not None and word.strip() in self.config.statuses:
-            status = self.config.statuses[word.strip()]
-        return document.order.model_copy(update={"status": status})
-
     def _document(self, body: bytes, external_id: str) -> OrderDocument:
         try:
             items = list(parse(io.BytesIO(body), timezone=self.context.timezone, channel=self.name,
@@ -318,24 +364,6 @@ class CommerceMLSiteConnector(Connector):
             raise InvalidRecord("; ".join(problems) or f"order {external_id}: no order document")
         return found[0]
 
-    def set_status(self, external_id: str, status: OrderStatus) -> None:
-        """Upload the order at ``status``, as 1C uploads its changes to a site's orders."""
-        kept = self.state.get("order", external_id)
-        if kept is None:
-            log.warning("%s: no order %s read from the site; its status is not sent", self.name, external_id)
-            return
-        document = self._document(kept.encode(), external_id)
-        letter = next((word for word, said in self.config.statuses.items() if said is status), None)
-        requisites = {name: values for name, values in document.requisites.items()
-                      if name not in (STATUS, STATUS_ID, CANCELLED, FINAL)}
-        if letter is not None:
-            requisites[STATUS_ID] = [letter]
-        changed = dataclasses.replace(document, order=document.order.model_copy(update={"status": status}),
-                                      status=None, status_id=letter, requisites=requisites)
-        out = io.BytesIO()
-        write_orders(out, [changed], timezone=self.context.timezone, version=self.config.version,
-                     encoding=self.config.encoding)
-        self._exchange({self.config.orders_file: out.getvalue()}, kind="sale")
 
 
 def split_documents(answer: bytes) -> list[RawRecord]:

@@ -96,7 +96,7 @@ from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_close
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.iiko.server import IikoServerClient
 from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
 from hub.errors import AuthError, ConfigError, InvalidRecord, ProtocolError, RequestRejected
 from hub.inbound import Endpoint, Inbound, id_problem, json_response
 from hub.logs import pii
@@ -113,6 +113,7 @@ from hub.model import (
     StockLevel,
 )
 from hub.settings import SourceSettings
+from hub.streams import BatchWrite, Pull, Push, StreamConnector, Write
 from hub.values import json_dumps, json_loads, to_decimal, utcnow
 
 REVISION_REACH: Final = dt.timedelta(hours=3)
@@ -253,17 +254,142 @@ class _Cursor:
                            "tables_at": self.tables_at})
 
 
-class IikoConnector(Connector):
+class OrdersStream(Pull["IikoConnector"], Push["IikoConnector"], Write["IikoConnector"]):
+    """Closed sales read after iiko's revision and pushed by its webhook; other channels' orders to the kitchen."""
+
+    entity = Entity.ORDERS
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        return self.connector._read_orders(cursor, since)
+
+    def decode(self, record: RawRecord) -> Record:
+        data = _object(record, self.entity)
+        try:
+            return self.connector._order(data)
+        except (ValueError, ArithmeticError) as exc:  # a sum too large for money ("1e400") is iiko's bad data
+            raise InvalidRecord(f"iiko {self.entity.value} {record.external_id}: {exc}") from None
+
+    def endpoints(self) -> list[Endpoint]:
+        return self.connector._webhook_endpoints()
+
+    def find(self, key: str) -> str | None:
+        """The delivery hub sent to the kitchen for order ``key``."""
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """The deliveries hub sent for orders ``keys``, read by their ids in as few calls as iiko takes."""
+        iiko = self.connector
+        ids = {_delivery_id(key): key for key in keys}
+        found = iiko.client.deliveries_by_id(iiko.organization, list(ids)) if ids else []
+        return {ids[str(delivery["id"])]: str(delivery["id"]) for delivery in found if str(delivery["id"]) in ids}
+
+    def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Send another channel's order to the kitchen as a delivery."""
+        assert isinstance(record, Order)
+        return self.connector._cook(record, key, ref)
+
+
+class CatalogStream(BatchWrite["IikoConnector"]):
+    """1C's goods matched to iiko's menu (iiko takes no goods from outside): links, stop policies, the way back."""
+
+    entity = Entity.CATALOG
+    limit = BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        iiko = self.connector
+        products = [record for record in records if isinstance(record, Product)]
+        placed = [iiko.placement(product) for product in products]
+        keys = [key or f"{UNMATCHED}{product.id}" for (key, _), product in zip(placed, products, strict=True)]
+        # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
+        iiko.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
+        # The way back, 1C good → iiko product, for orders from other channels that the kitchen cooks.
+        iiko.state.put_many(_GOOD, {product.id: key for key, product in zip(keys, products, strict=True)})
+        policies = {key: policy for key, (_, policy) in zip(keys, placed, strict=True)}
+        iiko.state.put_many(_POLICY, {key: policy for key, policy in policies.items() if policy != "auto"})
+        iiko.state.delete(_POLICY, [key for key, policy in policies.items() if policy == "auto"])
+        iiko._policy_cache = None
+        return keys
+
+    def as_written(self, record: Record) -> Record:
+        assert isinstance(record, Product)
+        # The match depends on iiko's menu too: a code added there later changes this, and the good is linked;
+        # a changed stop_list in the mapping makes the good go out again, so its policy is kept anew.
+        key, policy = self.connector.placement(record)
+        return record.model_copy(update={"attributes": {**record.attributes, "iiko": key, "iiko_stop_policy": policy}})
+
+
+class StockStream(Pull["IikoConnector"], BatchWrite["IikoConnector"]):
+    """1C's stock as iiko's stop lists; the stop lists read back for reconciliation."""
+
+    entity = Entity.STOCK
+    limit = BATCH
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        yield Page(self.connector._stop_list_records(), cursor=None)
+
+    def decode(self, record: RawRecord) -> Record:
+        data = _object(record, self.entity)
+        return StockLevel(product=str(data["product"]), warehouse=str(data["venue"]),
+                          quantity=Decimal(0) if data["stopped"] else Decimal(1), as_of=utcnow())
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        levels = [r for r in records if isinstance(r, StockLevel)]
+        self.connector._stop(levels)
+        return [f"{level.warehouse}:{level.product}" for level in levels]
+
+    def as_written(self, record: Record) -> Record:
+        assert isinstance(record, StockLevel)
+        # A stop list knows stopped or not, never how many are left; of a good it does not sell, nothing.
+        held = not self.connector._stopped(record) and not record.product.startswith(UNMATCHED)
+        return record.model_copy(update={"quantity": Decimal(1) if held else Decimal(0)})
+
+
+class PricesStream(Pull["IikoConnector"]):
+    """iiko's own prices (it takes none from outside), read for reconciliation."""
+
+    entity = Entity.PRICES
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        yield Page(self.connector._price_records(), cursor=None)
+
+    def decode(self, record: RawRecord) -> Record:
+        data = _object(record, self.entity)
+        return PriceEntry(product=str(data["product"]), price_type=PRICE_TYPE, amount=data["price"])
+
+
+class CustomersStream(Write["IikoConnector"]):
+    """iiko's loyalty guests, found by phone."""
+
+    entity = Entity.CUSTOMERS
+
+    def find(self, key: str) -> str | None:
+        phone = key.removeprefix("phone:")
+        if not phone.startswith("+"):
+            return None  # iiko finds guests by phone (or card); an email or a channel id finds nobody
+        guest = self.connector.client.customer_by_phone(self.connector.organization, phone)
+        return guest.id if guest is not None and not guest.deleted else None
+
+    def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        """Create (``ref`` None) or update guest ``ref`` from a canonical customer."""
+        assert isinstance(record, Customer)
+        if ref is None and not record.phones:
+            raise InvalidRecord("an iiko loyalty guest needs a phone")
+        fields = {"id": ref, "phone": record.phones[0] if record.phones else None, "name": record.first_name,
+                  "surName": record.last_name, "middleName": record.middle_name,
+                  "email": record.emails[0] if record.emails else None,
+                  "birthday": f"{record.birthday.isoformat()} 00:00:00.000" if record.birthday else None}
+        iiko = self.connector
+        guest_id = iiko.client.create_or_update_customer(iiko.organization, fields)
+        iiko.context.log.info("iiko loyalty guest %s %s", pii(fields["phone"]), "updated" if ref else "created")
+        return WriteResult(ref=guest_id, action="updated" if ref else "created")
+
+
+class IikoConnector(StreamConnector):
     """Closed iiko sales to 1C, 1C's stock to iiko's stop lists, iiko's webhooks, prices and loyalty guests."""
 
     type_name = "iiko"
     settings_model = IikoSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH, Mode.WRITE}),
-                              Entity.CATALOG: frozenset({Mode.WRITE}),
-                              Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
-                              Entity.PRICES: frozenset({Mode.PULL}),
-                              Entity.CUSTOMERS: frozenset({Mode.WRITE})}
-    batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.STOCK: BATCH}
+    streams: ClassVar = (OrdersStream, CatalogStream, StockStream, PricesStream, CustomersStream)
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -335,16 +461,6 @@ class IikoConnector(Connector):
 
     # --- orders: read ----------------------------------------------------------------------------
 
-    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
-        if entity is Entity.ORDERS:
-            yield from self._read_orders(cursor, since)
-        elif entity is Entity.STOCK:
-            yield Page(self._stop_list_records(), cursor=None)
-        elif entity is Entity.PRICES:
-            yield Page(self._price_records(), cursor=None)
-        else:
-            raise self._unsupported(entity, Mode.PULL)
-
     def _read_orders(self, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
         now = utcnow()
         kept = _Cursor.parse(cursor)
@@ -398,25 +514,6 @@ class IikoConnector(Connector):
 
     # --- orders: decode --------------------------------------------------------------------------
 
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        try:
-            data = json_loads(record.body)
-        except ValueError as exc:
-            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not a JSON object")
-        if entity is Entity.STOCK:
-            return StockLevel(product=str(data["product"]), warehouse=str(data["venue"]),
-                              quantity=Decimal(0) if data["stopped"] else Decimal(1), as_of=utcnow())
-        if entity is Entity.PRICES:
-            return PriceEntry(product=str(data["product"]), price_type=PRICE_TYPE, amount=data["price"])
-        if entity is not Entity.ORDERS:
-            raise self._unsupported(entity, Mode.PULL)
-        try:
-            return self._order(data)
-        except (ValueError, ArithmeticError) as exc:  # a sum too large for money ("1e400") is iiko's bad data
-            raise InvalidRecord(f"iiko {entity.value} {record.external_id}: {exc}") from None
-
     def _order(self, info: dict[str, Any]) -> Order:
         kind = order_kind(info)
         # The menu's units tell goods counted in grams, turned into kilograms as 1C counts them.
@@ -430,7 +527,7 @@ class IikoConnector(Connector):
 
     # --- webhooks --------------------------------------------------------------------------------
 
-    def endpoints(self) -> list[Endpoint]:
+    def _webhook_endpoints(self) -> list[Endpoint]:
         if not self.config.webhook_token:
             return []
         return [Endpoint("webhook", "/webhook", ("POST",), self._webhook, entity=Entity.ORDERS,
@@ -535,19 +632,6 @@ class IikoConnector(Connector):
         ids = {product_id for product_id, _, _ in candidates}
         return ids.pop() if len(ids) == 1 and not size else None
 
-    def as_written(self, entity: Entity, record: Record) -> Record:
-        if isinstance(record, StockLevel):
-            # A stop list knows stopped or not, never how many are left; of a good it does not sell, nothing.
-            held = not self._stopped(record) and not record.product.startswith(UNMATCHED)
-            return record.model_copy(update={"quantity": Decimal(1) if held else Decimal(0)})
-        if isinstance(record, Product):
-            # The match depends on iiko's menu too: a code added there later changes this, and the good is linked;
-            # a changed stop_list in the mapping makes the good go out again, so its policy is kept anew.
-            key, policy = self.placement(record)
-            return record.model_copy(update={"attributes": {
-                **record.attributes, "iiko": key, "iiko_stop_policy": policy}})
-        return record
-
     def changed_outside(self, entity: Entity) -> bool:
         """A stop list changed at the POS since the last push (a webhook said so): compare every good again."""
         return entity is Entity.STOCK and any(key.startswith("stop_list:") for key, _ in self.state.all(_HINT))
@@ -563,26 +647,6 @@ class IikoConnector(Connector):
         if self._policy_cache is None or now - self._policy_cache[0] > POLICY_TTL:
             self._policy_cache = (now, dict(self.state.all(_POLICY)))
         return self._policy_cache[1]
-
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
-        if entity is Entity.CATALOG:
-            products = [record for record in records if isinstance(record, Product)]
-            placed = [self.placement(product) for product in products]
-            keys = [key or f"{UNMATCHED}{product.id}" for (key, _), product in zip(placed, products, strict=True)]
-            # Kept so that reconciliation sees them as what they are: goods iiko holds nothing of.
-            self.state.put_many(_UNMATCHED, {key: "" for key in keys if key.startswith(UNMATCHED)})
-            # The way back, 1C good → iiko product, for orders from other channels that the kitchen cooks.
-            self.state.put_many(_GOOD, {product.id: key for key, product in zip(keys, products, strict=True)})
-            policies = {key: policy for key, (_, policy) in zip(keys, placed, strict=True)}
-            self.state.put_many(_POLICY, {key: policy for key, policy in policies.items() if policy != "auto"})
-            self.state.delete(_POLICY, [key for key, policy in policies.items() if policy == "auto"])
-            self._policy_cache = None
-            return keys
-        if entity is Entity.STOCK:
-            levels = [r for r in records if isinstance(r, StockLevel)]
-            self._stop(levels)
-            return [f"{level.warehouse}:{level.product}" for level in levels]
-        raise self._unsupported(entity, Mode.WRITE)
 
     # --- stock: stop lists -----------------------------------------------------------------------
 
@@ -655,26 +719,6 @@ class IikoConnector(Connector):
         return sorted({g for venue in self.config.terminal_groups for g in self.config.groups(venue)})
 
     # --- customers: iiko's loyalty guests --------------------------------------------------------
-
-    def find(self, entity: Entity, key: str) -> str | None:
-        """The delivery hub sent for order ``key``, or the loyalty guest with the phone in ``key``."""
-        if entity is Entity.ORDERS:
-            return self.find_many(entity, [key]).get(key)
-        if entity is not Entity.CUSTOMERS:
-            raise self._unsupported(entity, Mode.WRITE)
-        phone = key.removeprefix("phone:")
-        if not phone.startswith("+"):
-            return None  # iiko finds guests by phone (or card); an email or a channel id finds nobody
-        guest = self.client.customer_by_phone(self.organization, phone)
-        return guest.id if guest is not None and not guest.deleted else None
-
-    def find_many(self, entity: Entity, keys: Sequence[str]) -> dict[str, str]:
-        """The deliveries hub sent for orders ``keys``, read by their ids in as few calls as iiko takes."""
-        if entity is not Entity.ORDERS:
-            return super().find_many(entity, keys)
-        ids = {_delivery_id(key): key for key in keys}
-        found = self.client.deliveries_by_id(self.organization, list(ids)) if ids else []
-        return {ids[str(delivery["id"])]: str(delivery["id"]) for delivery in found if str(delivery["id"]) in ids}
 
     # --- orders from other channels: to the kitchen ----------------------------------------------
 
@@ -752,23 +796,6 @@ class IikoConnector(Connector):
             return {}
         return {f"wallet «{wallet.name}»": f"{wallet.balance}" for wallet in guest.wallets}
 
-    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
-        """Send another channel's order to the kitchen as a delivery, or create (``ref`` None) or update guest
-        ``ref`` from a canonical customer."""
-        if entity is Entity.ORDERS and isinstance(record, Order):
-            return self._cook(record, key, ref)
-        if entity is not Entity.CUSTOMERS or not isinstance(record, Customer):
-            raise self._unsupported(entity, Mode.WRITE)
-        if ref is None and not record.phones:
-            raise InvalidRecord("an iiko loyalty guest needs a phone")
-        fields = {"id": ref, "phone": record.phones[0] if record.phones else None, "name": record.first_name,
-                  "surName": record.last_name, "middleName": record.middle_name,
-                  "email": record.emails[0] if record.emails else None,
-                  "birthday": f"{record.birthday.isoformat()} 00:00:00.000" if record.birthday else None}
-        guest_id = self.client.create_or_update_customer(self.organization, fields)
-        self.context.log.info("iiko loyalty guest %s %s", pii(fields["phone"]), "updated" if ref else "created")
-        return WriteResult(ref=guest_id, action="updated" if ref else "created")
-
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -821,3 +848,13 @@ def _final(info: dict[str, Any]) -> bool:
     order = info.get("order")
     return isinstance(order, dict) and order.get("status") in ("Closed", "Cancelled", "Deleted")
 
+
+def _object(record: RawRecord, entity: Entity) -> dict[str, Any]:
+    """The JSON object an iiko record holds; InvalidRecord when it holds none."""
+    try:
+        data = json_loads(record.body)
+    except ValueError as exc:
+        raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"iiko {entity.value} {record.external_id}: not a JSON object")
+    return data

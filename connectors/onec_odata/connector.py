@@ -36,11 +36,12 @@ from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
-from hub.connector import Choice, Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.connector import Choice, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
 from hub.model import Customer, Entity, Order, RawRecord, Record
 from hub.settings import SourceSettings
+from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
@@ -112,19 +113,132 @@ class _ReadOptions(BaseModel):
     barcodes: _Barcodes | None = None
 
 
-class OneCConnector(Connector):
+class _Reads(Pull["OneCConnector"]):
+    """An entity read through the preset's ``in`` mapping of it."""
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
+        mapping = self.connector.mappings.get((self.entity, "in"))
+        if mapping is None or mapping.source is None:
+            raise self.unsupported(Mode.PULL)
+        options = _options(mapping)
+        if self.entity is Entity.ORDERS and since is not None:  # 1C filters documents by their date
+            dated = f"Date ge {odata.datetime_literal(since, self.connector.context.timezone)}"
+            options = options.model_copy(update={"filter": f"({options.filter}) and {dated}" if options.filter
+                                                 else dated})
+        rows = self.connector.rows(mapping.source, options)
+        if options.barcodes is not None:
+            rows = self.connector.with_barcodes(rows, options.barcodes)
+        page: list[RawRecord] = []
+        for row in rows:
+            page.append(RawRecord(external_id=_row_id(row, options), body=json_dumps(row).encode()))
+            if len(page) == self.connector.client.page_size:
+                yield Page(page, cursor=None)
+                page = []
+        if page:
+            yield Page(page, cursor=None)
+
+    def decode(self, record: RawRecord) -> Record:
+        mapping = self.connector.mappings.get((self.entity, "in"))
+        if mapping is None:
+            raise self.unsupported(Mode.PULL)
+        try:
+            row = json_loads(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"1C row {record.external_id}: not JSON: {exc}") from None
+        result = mapping.apply(row, links=self.connector.context.links)
+        if result is None:
+            raise InvalidRecord(f"1C row {record.external_id} is skipped by {mapping.path.name}")
+        if isinstance(result, Customer) and PRESET_ID_KEY in result.ids:
+            # Presets say ids.onec; hub knows this base by its source name, which the preset cannot know.
+            result.ids[self.connector.name] = result.ids.pop(PRESET_ID_KEY)
+        return result  # type: ignore[no-any-return]
+
+
+class _Writes(Write["OneCConnector"]):
+    """An entity written through the preset's ``out`` mapping of it, found by the attribute its ``match_by`` names."""
+
+    def find(self, key: str) -> str | None:
+        return self.find_many([key]).get(key)
+
+    def find_many(self, keys: Sequence[str]) -> dict[str, str]:
+        mapping = self.connector.out_mapping(self.entity)
+        if mapping.match_by is None or not keys:
+            return {}
+        found: dict[str, str] = {}
+        for row in self.connector.client.iter_rows_in(_target(mapping), mapping.match_by, keys,
+                                                      select=["Ref_Key", mapping.match_by]):
+            found.setdefault(str(row[mapping.match_by]), str(row["Ref_Key"]))  # of two, the same one every time
+        return found
+
+    def rehearse(self, record: Record, *, key: str) -> None:
+        self._body(record, key)
+
+    def _body(self, record: Record, key: str) -> tuple[str, dict[str, Any]]:
+        """The entity set ``record`` goes to and the body to send it in, through the preset's mapping."""
+        mapping = self.connector.out_mapping(self.entity)
+        links = self.connector.context.links
+        if isinstance(record, Order) and links is not None:
+            # A 1C document has no modifiers: a paid one 1C knows as a good is a line of its own.
+            channel = record.channel
+            record = record.paid_modifiers_as_lines(
+                lambda product: links.resolve(channel, Entity.CATALOG.value, product) is not None)
+        body = mapping.apply(record, links=self.connector.context.links)
+        if body is None:
+            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
+        if mapping.match_by is not None:
+            body[mapping.match_by] = key
+        return _target(mapping), body
+
+    def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
+        target, body = self._body(record, key)
+        try:
+            if ref is None:
+                created = self.connector.client.create(target, body)
+                ref, number = str(created["Ref_Key"]), created.get("Number")
+                action: Literal["created", "updated"] = "created"
+            else:
+                self.connector.update_object(target, ref, body)
+                action, number = "updated", None  # the number it was given when created is in its journey already
+            posted = target.startswith("Document_")
+            if posted:
+                self.connector.client.post(target, ref)
+        except RequestRejected as exc:
+            if exc.status in RECORD_LEVEL_STATUSES:
+                raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}", hint=exc.hint) from None
+            raise
+        return WriteResult(ref=ref, action=action, number=None if number is None else str(number).strip(),
+                           posted=posted)
+
+
+class CatalogStream(_Reads):
+    entity = Entity.CATALOG
+
+
+class PricesStream(_Reads):
+    entity = Entity.PRICES
+
+
+class StockStream(_Reads):
+    entity = Entity.STOCK
+
+
+class CustomersStream(_Reads, _Writes):
+    entity = Entity.CUSTOMERS
+
+
+class OrdersStream(_Reads, _Writes):
+    """Orders: written from the channels, read back by the statuses job and reconciliation."""
+
+    entity = Entity.ORDERS
+
+
+class OneCConnector(StreamConnector):
     """1C:Enterprise through its standard OData interface."""
 
     type_name = "onec_odata"
     settings_model = OneCSettings
     system_of_record = True
-    capabilities: ClassVar = {
-        Entity.CATALOG: frozenset({Mode.PULL}),
-        Entity.PRICES: frozenset({Mode.PULL}),
-        Entity.STOCK: frozenset({Mode.PULL}),
-        Entity.CUSTOMERS: frozenset({Mode.PULL, Mode.WRITE}),
-        Entity.ORDERS: frozenset({Mode.PULL, Mode.WRITE}),  # pulled by reconciliation
-    }
+    streams: ClassVar = (CatalogStream, PricesStream, StockStream, CustomersStream, OrdersStream)
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -289,102 +403,12 @@ class OneCConnector(Connector):
         unknown.update({value: f"is not in {entity_set} of this base" for value in asked if value.lower() not in found})
         return unknown
 
-    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
-        mapping = self.mappings.get((entity, "in"))
-        if mapping is None or mapping.source is None:
-            raise self._unsupported(entity, Mode.PULL)
-        options = _options(mapping)
-        if entity is Entity.ORDERS and since is not None:  # 1C filters documents by their date
-            dated = f"Date ge {odata.datetime_literal(since, self.context.timezone)}"
-            options = options.model_copy(update={"filter": f"({options.filter}) and {dated}" if options.filter
-                                                 else dated})
-        rows = self._rows(mapping.source, options)
-        if options.barcodes is not None:
-            rows = self._with_barcodes(rows, options.barcodes)
-        page: list[RawRecord] = []
-        for row in rows:
-            page.append(RawRecord(external_id=_row_id(row, options), body=json_dumps(row).encode()))
-            if len(page) == self.client.page_size:
-                yield Page(page, cursor=None)
-                page = []
-        if page:
-            yield Page(page, cursor=None)
-
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        mapping = self.mappings.get((entity, "in"))
-        if mapping is None:
-            raise self._unsupported(entity, Mode.PULL)
-        try:
-            row = json_loads(record.body)
-        except ValueError as exc:
-            raise InvalidRecord(f"1C row {record.external_id}: not JSON: {exc}") from None
-        result = mapping.apply(row, links=self.context.links)
-        if result is None:
-            raise InvalidRecord(f"1C row {record.external_id} is skipped by {mapping.path.name}")
-        if isinstance(result, Customer) and PRESET_ID_KEY in result.ids:
-            # Presets say ids.onec; hub knows this base by its source name, which the preset cannot know.
-            result.ids[self.name] = result.ids.pop(PRESET_ID_KEY)
-        return result  # type: ignore[no-any-return]
-
-    def find(self, entity: Entity, key: str) -> str | None:
-        return self.find_many(entity, [key]).get(key)
-
-    def find_many(self, entity: Entity, keys: Sequence[str]) -> dict[str, str]:
-        mapping = self._out(entity)
-        if mapping.match_by is None or not keys:
-            return {}
-        found: dict[str, str] = {}
-        for row in self.client.iter_rows_in(self._target(mapping), mapping.match_by, keys,
-                                            select=["Ref_Key", mapping.match_by]):
-            found.setdefault(str(row[mapping.match_by]), str(row["Ref_Key"]))  # of two, the same one every time
-        return found
-
-    def rehearse(self, entity: Entity, record: Record, *, key: str) -> None:
-        self._body(entity, record, key)
-
-    def _body(self, entity: Entity, record: Record, key: str) -> tuple[str, dict[str, Any]]:
-        """The entity set ``record`` goes to and the body to send it in, through the preset's mapping."""
-        mapping = self._out(entity)
-        links = self.context.links
-        if isinstance(record, Order) and links is not None:
-            # A 1C document has no modifiers: a paid one 1C knows as a good is a line of its own.
-            channel = record.channel
-            record = record.paid_modifiers_as_lines(
-                lambda product: links.resolve(channel, Entity.CATALOG.value, product) is not None)
-        body = mapping.apply(record, links=self.context.links)
-        if body is None:
-            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
-        if mapping.match_by is not None:
-            body[mapping.match_by] = key
-        return self._target(mapping), body
-
-    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
-        target, body = self._body(entity, record, key)
-        number: object = None  # only a created document reports its number
-        try:
-            if ref is None:
-                created = self.client.create(target, body)
-                ref, number = str(created["Ref_Key"]), created.get("Number")
-                action: Literal["created", "updated"] = "created"
-            else:
-                self._update(target, ref, body)
-                action, number = "updated", None  # 1C numbered it when it was created
-            posted = target.startswith("Document_")
-            if posted:
-                self.client.post(target, ref)
-        except RequestRejected as exc:
-            if exc.status in RECORD_LEVEL_STATUSES:
-                raise InvalidRecord(f"1C refused {target} for {key}: {exc.message}", hint=exc.hint) from None
-            raise
-        return WriteResult(ref=ref, action=action, number=None if number is None else str(number).strip(),
-                           posted=posted)
-
     def close(self) -> None:
         self.client.http.close()
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _rows(self, source: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
+    def rows(self, source: str, options: _ReadOptions) -> Iterator[dict[str, Any]]:
         if options.virtual_table is None:
             yield from self.client.iter_rows(source, filter=options.filter, orderby=options.orderby,
                                              expand=list(options.expand) or None)
@@ -399,7 +423,7 @@ class OneCConnector(Connector):
             row[READ_AT] = read_at
             yield row
 
-    def _with_barcodes(self, rows: Iterator[dict[str, Any]], spec: _Barcodes) -> Iterator[dict[str, Any]]:
+    def with_barcodes(self, rows: Iterator[dict[str, Any]], spec: _Barcodes) -> Iterator[dict[str, Any]]:
         # One pass over the register instead of a query per good: 1C has no join across objects in OData.
         codes: defaultdict[str, list[str]] = defaultdict(list)
         for row in self.client.iter_rows(spec.register_name, orderby=spec.code, select=[spec.code, spec.product]):
@@ -409,7 +433,7 @@ class OneCConnector(Connector):
             row[BARCODES] = codes.get(str(row.get("Ref_Key")), [])
             yield row
 
-    def _update(self, target: str, ref: str, body: dict[str, Any]) -> None:
+    def update_object(self, target: str, ref: str, body: dict[str, Any]) -> None:
         """PATCH with If-Match; one more try on a version conflict, since the channel's change must land."""
         for attempt in (1, 2):
             current = self.client.get(target, ref, select=["Ref_Key", "DataVersion"])
@@ -422,17 +446,12 @@ class OneCConnector(Connector):
                 if exc.status != 412 or attempt == 2:
                     raise
 
-    def _out(self, entity: Entity) -> CompiledMapping:
+    def out_mapping(self, entity: Entity) -> CompiledMapping:
         mapping = self.mappings.get((entity, "out"))
         if mapping is None:
             raise self._unsupported(entity, Mode.WRITE)
         return mapping
 
-    @staticmethod
-    def _target(mapping: CompiledMapping) -> str:
-        if mapping.target is None:
-            raise ConfigError([f"{mapping.path}: an out mapping for 1C needs target: (the 1C object written)"])
-        return mapping.target
 
 
 _RECORD_FIELDS = frozenset({"Recorder", "Recorder_Type", "Period", "LineNumber", "Active", "RecordType"})
@@ -485,3 +504,9 @@ def _row_id(row: dict[str, Any], options: _ReadOptions) -> str:
     if "Ref_Key" in row:
         return str(row["Ref_Key"])
     return "/".join(str(row.get(f"{name}_Key", "")) for name in (options.dimensions or [])) or str(id(row))
+
+
+def _target(mapping: CompiledMapping) -> str:
+    if mapping.target is None:
+        raise ConfigError([f"{mapping.path}: an out mapping for 1C needs target: (the 1C object written)"])
+    return mapping.target

@@ -28,11 +28,12 @@ from connectors.testchannel.client import (
     webhook_signature,
 )
 from connectors.testchannel.sandbox import TestChannelSandbox
-from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
+from hub.connector import ConnectorContext, Page, WriteResult
 from hub.errors import InvalidRecord, RecordError
 from hub.inbound import Endpoint, Inbound, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
+from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
 
 STATUSES: dict[str, OrderStatus] = {
@@ -63,47 +64,37 @@ class TestChannelSettings(SourceSettings):
         "the rest as available, without quantities."))
 
 
-class TestChannelConnector(Connector):
-    """Orders from a testchannel shop, goods, stock and prices to it; orders to one standing in for 1C."""
+class OrdersStream(Pull["TestChannelConnector"], Push["TestChannelConnector"], Write["TestChannelConnector"],
+                   Statuses["TestChannelConnector"]):
+    """The shop's orders: pulled after a change number, pushed as signed webhooks, written for a shop standing
+    in for 1C, and told 1C's statuses."""
 
-    __test__ = False  # pytest: a name starting with Test, not a test class
+    entity = Entity.ORDERS
 
-    type_name = "testchannel"
-    settings_model = TestChannelSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PULL, Mode.PUSH, Mode.WRITE, Mode.STATUS}),
-                              Entity.CATALOG: frozenset({Mode.WRITE}),
-                              Entity.STOCK: frozenset({Mode.WRITE, Mode.PULL}),
-                              Entity.PRICES: frozenset({Mode.WRITE, Mode.PULL})}
-    batch_limits: ClassVar = {Entity.CATALOG: MAX_BATCH, Entity.STOCK: MAX_STOCK_BATCH, Entity.PRICES: MAX_PRICE_BATCH}
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        shop = self.connector
+        for records, seq in shop.client.orders_after(int(cursor or 0), limit=shop.page_size):
+            raws = [RawRecord(external_id=str(order["id"]), body=body) for order, body in records]
+            yield Page(records=raws, cursor=str(seq))
 
-    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
-        super().__init__(settings, context)
-        assert isinstance(settings, TestChannelSettings)
-        self.page_size = settings.page_size
-        self.stop_list = settings.stop_list
-        self.webhook_secret = settings.webhook_secret
-        http = context.http(settings, settings.url, headers={"Authorization": f"Bearer {settings.token}"})
-        self.client = TestChannelClient(http)
-
-    @classmethod
-    def sandbox(cls) -> TestChannelSandbox:
-        return TestChannelSandbox()
-
-    def check(self) -> str:
-        info = self.client.ping()
-        return f"shop {info.get('shop', '?')!r} answers"
+    def decode(self, record: RawRecord) -> Record:
+        try:
+            return _order_from_json(self.connector.name, json_loads(record.body))
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
 
     def endpoints(self) -> list[Endpoint]:
-        if self.webhook_secret is None:
+        if self.connector.webhook_secret is None:
             return []
         return [Endpoint("orders", "/orders", ("POST",), self._order_webhook, entity=Entity.ORDERS)]
 
     def _order_webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """The shop's webhook for a new or changed order: signed, JSON, the order as ``GET /orders`` returns it."""
         body, headers = request.get_data(), dict(request.headers)
-        assert self.webhook_secret is not None
+        secret = self.connector.webhook_secret
+        assert secret is not None
         signature = request.headers.get(SIGNATURE_HEADER, "").encode()  # bytes: any character compares, not only ASCII
-        if not hmac.compare_digest(signature, webhook_signature(self.webhook_secret, body).encode()):
+        if not hmac.compare_digest(signature, webhook_signature(secret, body).encode()):
             return json_response({"error": "unauthorized", "message": f"missing or wrong {SIGNATURE_HEADER}"}, 401)
         if request.mimetype != "application/json":
             reason = f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
@@ -123,81 +114,131 @@ class TestChannelConnector(Connector):
         receipt = inbound.receive(Entity.ORDERS, raw)
         return json_response({"status": "accepted", "repeat": not receipt.new})
 
-    def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
-        if entity in (Entity.STOCK, Entity.PRICES):  # what the shop shows now, for reconciliation
-            items = self.client.stock() if entity is Entity.STOCK else self.client.prices()
-            yield Page([RawRecord(external_id=f"{i.get('venue', '')}:{i['sku']}".lstrip(":"),
-                                  body=json_dumps(i).encode()) for i in items], cursor=None)
-            return
-        if entity is not Entity.ORDERS:
-            raise self._unsupported(entity, Mode.PULL)
-        for records, seq in self.client.orders_after(int(cursor or 0), limit=self.page_size):
-            raws = [RawRecord(external_id=str(order["id"]), body=body) for order, body in records]
-            yield Page(records=raws, cursor=str(seq))
-
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        try:
-            data = json_loads(record.body)
-            if entity is Entity.STOCK:
-                quantity = (Decimal(0) if data["stopped"] else Decimal(1)) if "stopped" in data else data["quantity"]
-                return StockLevel(product=data["sku"], warehouse=data["venue"], quantity=quantity, as_of=utcnow())
-            if entity is Entity.PRICES:
-                return PriceEntry(product=data["sku"], price_type="shop", amount=data["price"],
-                                  currency=data.get("currency", "RUB"))
-            return _order_from_json(self.name, data)
-        except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
-
-    def find(self, entity: Entity, key: str) -> str | None:
-        found = self.client.find_by_ref(key)
+    def find(self, key: str) -> str | None:
+        found = self.connector.client.find_by_ref(key)
         return str(found[0]["id"]) if found else None
 
-    def set_status(self, external_id: str, status: OrderStatus) -> None:
-        self.client.set_status(external_id, WORDS[status])
-
-    def write(self, entity: Entity, record: Record, *, key: str, ref: str | None) -> WriteResult:
+    def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         assert isinstance(record, Order)
         body = _order_to_json(record, key)
         if ref is None:
-            return WriteResult(ref=self.client.create_order(body), action="created")
-        self.client.replace_order(ref, body)
+            return WriteResult(ref=self.connector.client.create_order(body), action="created")
+        self.connector.client.replace_order(ref, body)
         return WriteResult(ref=ref, action="updated")
 
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str | RecordError]:
-        if entity is Entity.CATALOG:
-            products = [r for r in records if isinstance(r, Product)]
-            # The shop knows goods by SKU: the article where 1C has one, else 1C's reference.
-            refused = self.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit,
-                                                 "weighed": p.weighed, "barcodes": p.barcodes, "hidden": p.deleted}
-                                                for p in products])
-            skus = [p.article or p.id for p in products]
-            return [RecordError(refused[sku]) if sku in refused else sku for sku in skus]
-        if entity is Entity.STOCK:
-            levels = [r for r in records if isinstance(r, StockLevel)]
-            self.client.put_stock([self._stock_item(level) for level in levels])
-            return [f"{level.warehouse}:{level.product}" for level in levels]
-        if entity is Entity.PRICES:
-            prices = [r for r in records if isinstance(r, PriceEntry)]
-            self.client.put_prices([{"sku": p.product, "price": str(p.amount), "currency": p.currency}
-                                    for p in prices])
-            return [p.product for p in prices]
-        raise self._unsupported(entity, Mode.WRITE)
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        self.connector.client.set_status(external_id, WORDS[status])
 
-    def as_written(self, entity: Entity, record: Record) -> Record:
-        if self.stop_list and isinstance(record, StockLevel):
+
+class CatalogStream(BatchWrite["TestChannelConnector"]):
+    """Goods, which the shop knows by SKU: the article where 1C has one, else 1C's reference."""
+
+    entity = Entity.CATALOG
+    limit = MAX_BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
+        products = [r for r in records if isinstance(r, Product)]
+        refused = self.connector.client.put_products([{"sku": p.article or p.id, "title": p.name, "unit": p.unit,
+                                                       "weighed": p.weighed, "barcodes": p.barcodes,
+                                                       "hidden": p.deleted} for p in products])
+        skus = [p.article or p.id for p in products]
+        return [RecordError(refused[sku]) if sku in refused else sku for sku in skus]
+
+
+class StockStream(Pull["TestChannelConnector"], BatchWrite["TestChannelConnector"]):
+    """Stock per venue, as quantities or, for a stop-list shop, as stopped or not; read back for reconciliation."""
+
+    entity = Entity.STOCK
+    limit = MAX_STOCK_BATCH
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        yield _shown(self.connector.client.stock())
+
+    def decode(self, record: RawRecord) -> Record:
+        try:
+            data = json_loads(record.body)
+            quantity = (Decimal(0) if data["stopped"] else Decimal(1)) if "stopped" in data else data["quantity"]
+            return StockLevel(product=data["sku"], warehouse=data["venue"], quantity=quantity, as_of=utcnow())
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise InvalidRecord(f"stock {record.external_id}: {_reason(exc)}") from None
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        levels = [r for r in records if isinstance(r, StockLevel)]
+        self.connector.client.put_stock([self._item(level) for level in levels])
+        return [f"{level.warehouse}:{level.product}" for level in levels]
+
+    def as_written(self, record: Record) -> Record:
+        if self.connector.stop_list and isinstance(record, StockLevel):
             return record.model_copy(update={"quantity": Decimal(0) if record.quantity <= 0 else Decimal(1)})
         return record
 
-    def _stock_item(self, level: StockLevel) -> dict[str, Any]:
+    def _item(self, level: StockLevel) -> dict[str, Any]:
         item: dict[str, Any] = {"venue": level.warehouse, "sku": level.product}
-        if self.stop_list:
+        if self.connector.stop_list:
             item["stopped"] = level.quantity <= 0
         else:
             item["quantity"] = str(level.quantity)
         return item
 
+
+class PricesStream(Pull["TestChannelConnector"], BatchWrite["TestChannelConnector"]):
+    """Prices by SKU; read back for reconciliation."""
+
+    entity = Entity.PRICES
+    limit = MAX_PRICE_BATCH
+
+    def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
+        yield _shown(self.connector.client.prices())
+
+    def decode(self, record: RawRecord) -> Record:
+        try:
+            data = json_loads(record.body)
+            return PriceEntry(product=data["sku"], price_type="shop", amount=data["price"],
+                              currency=data.get("currency", "RUB"))
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise InvalidRecord(f"price {record.external_id}: {_reason(exc)}") from None
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        prices = [r for r in records if isinstance(r, PriceEntry)]
+        self.connector.client.put_prices([{"sku": p.product, "price": str(p.amount), "currency": p.currency}
+                                          for p in prices])
+        return [p.product for p in prices]
+
+
+class TestChannelConnector(StreamConnector):
+    """Orders from a testchannel shop, goods, stock and prices to it; orders to one standing in for 1C."""
+
+    __test__ = False  # pytest: a name starting with Test, not a test class
+
+    type_name = "testchannel"
+    settings_model = TestChannelSettings
+    streams: ClassVar = (OrdersStream, CatalogStream, StockStream, PricesStream)
+
+    def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        assert isinstance(settings, TestChannelSettings)
+        self.page_size = settings.page_size
+        self.stop_list = settings.stop_list
+        self.webhook_secret = settings.webhook_secret
+        http = context.http(settings, settings.url, headers={"Authorization": f"Bearer {settings.token}"})
+        self.client = TestChannelClient(http)
+
+    @classmethod
+    def sandbox(cls) -> TestChannelSandbox:
+        return TestChannelSandbox()
+
+    def check(self) -> str:
+        info = self.client.ping()
+        return f"shop {info.get('shop', '?')!r} answers"
+
     def close(self) -> None:
         self.client.http.close()
+
+
+def _shown(items: list[dict[str, Any]]) -> Page:
+    """What the shop shows now of its stock or prices (for reconciliation), keyed as the pushes key it."""
+    return Page([RawRecord(external_id=f"{i.get('venue', '')}:{i['sku']}".lstrip(":"), body=json_dumps(i).encode())
+                 for i in items], cursor=None)
 
 
 def _reason(exc: Exception) -> str:

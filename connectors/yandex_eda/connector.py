@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -55,11 +56,12 @@ from connectors.yandex_eda.orders import (
 )
 from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
-from hub.connector import ChannelState, Connector, ConnectorContext, Mode
+from hub.connector import ChannelState, ConnectorContext
 from hub.errors import InvalidRecord
 from hub.inbound import Endpoint, Handler, Inbound, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
+from hub.streams import BatchWrite, Push, Statuses, StreamConnector
 from hub.values import json_dumps, json_loads, utcnow
 
 EXPIRED = "Access token has been expired. You should request a new one"
@@ -117,16 +119,103 @@ class YandexEdaSettings(SourceSettings):
     vendor: VendorSettings | None = Field(None, description="Vendor Management API; off when omitted.")
 
 
-class YandexEdaConnector(Connector):
+class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"]):
+    """Orders Yandex posts, changes and cancels at the partner API, and 1C's statuses kept for Yandex to poll."""
+
+    entity = Entity.ORDERS
+
+    def endpoints(self) -> list[Endpoint]:
+        return self.connector.order_endpoints()
+
+    def decode(self, record: RawRecord) -> Record:
+        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+        yandex = self.connector
+        try:
+            body = json_loads(record.body)
+        except ValueError as exc:
+            raise InvalidRecord(f"order {record.external_id}: body is not JSON: {exc}") from None
+        kept = yandex.kept_order(record.external_id)
+        if isinstance(body, dict) and "items" in body:
+            order = parse_order(record.body)
+            if order["restaurantId"] not in yandex.config.venues:  # another partner's venue, or one not set up yet
+                raise InvalidRecord(f"restaurantId: {order['restaurantId']!r} is not a venue of this source; "
+                                    f"hub.yaml lists {sorted(yandex.config.venues)}")
+        elif kept is not None:
+            order = parse_order(kept["body"].encode())
+        else:
+            raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
+        status = kept["status"] if kept else "NEW"
+        data = {**order, "channel": yandex.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
+                "hubStatus": STATUS_WORDS[status].value,
+                "cancelComment": " ".join(filter(None, [(kept or {}).get("comment"), (kept or {}).get("reason")]))
+                or None}
+        order = yandex.orders_in.apply(data, links=yandex.context.links)
+        if not isinstance(order, Order):
+            raise InvalidRecord(f"order {record.external_id} is skipped by {yandex.orders_in.path.name}")
+        return order
+
+    def set_status(self, external_id: str, status: OrderStatus) -> None:
+        kept = self.connector.kept_order(external_id)
+        if kept is not None and moves_forward(kept["status"], WORDS[status]):
+            self.connector.state.put_many("order", {external_id: json_dumps({**kept, "status": WORDS[status],
+                                                                             "updatedAt": _now()})})
+
+
+class _Kept(BatchWrite["YandexEdaConnector"]):
+    """What the jobs push is kept in the channel's state, for the menu endpoints Yandex pulls."""
+
+    limit = BATCH
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        keyed = {self.key(record): record.model_dump_json() for record in records}
+        self.connector.state.put_many(self.entity.value, keyed)
+        return list(keyed)
+
+    @abstractmethod
+    def key(self, record: Record) -> str:
+        """Where ``record`` is kept: one per good, per venue where the entity is per venue."""
+
+
+class CatalogStream(_Kept):
+    entity = Entity.CATALOG
+
+    def key(self, record: Record) -> str:
+        assert isinstance(record, Product)
+        return record.id
+
+
+class PricesStream(_Kept):
+    entity = Entity.PRICES
+
+    def key(self, record: Record) -> str:
+        assert isinstance(record, PriceEntry)
+        return record.product if record.venue is None else f"{record.venue}:{record.product}"
+
+
+class StockStream(_Kept):
+    """Stock per venue; a change asks Yandex to pull the menu again when ``vendor.on_stock_change`` is on."""
+
+    entity = Entity.STOCK
+
+    def key(self, record: Record) -> str:
+        assert isinstance(record, StockLevel)
+        return f"{record.warehouse}:{record.product}"
+
+    def write_batch(self, records: Sequence[Record]) -> list[str]:
+        kept = super().write_batch(records)
+        shop = self.connector
+        if shop.vendor is not None and shop.config.vendor and shop.config.vendor.on_stock_change:
+            for venue in sorted({r.warehouse for r in records if isinstance(r, StockLevel)}):
+                shop.vendor.initiate_menu_import(venue)
+        return kept
+
+
+class YandexEdaConnector(StreamConnector):
     """Menus, prices and stock served to Yandex Eda; its orders taken into the inbox; statuses both ways."""
 
     type_name = "yandex_eda"
     settings_model = YandexEdaSettings
-    capabilities: ClassVar = {Entity.ORDERS: frozenset({Mode.PUSH, Mode.STATUS}),
-                              Entity.CATALOG: frozenset({Mode.WRITE}),
-                              Entity.STOCK: frozenset({Mode.WRITE}),
-                              Entity.PRICES: frozenset({Mode.WRITE})}
-    batch_limits: ClassVar = {Entity.CATALOG: BATCH, Entity.STOCK: BATCH, Entity.PRICES: BATCH}
+    streams: ClassVar = (OrdersStream, CatalogStream, StockStream, PricesStream)
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
@@ -156,25 +245,6 @@ class YandexEdaConnector(Connector):
 
     # --- what the jobs push: kept for the menu endpoints ---------------------------------------
 
-    def write_batch(self, entity: Entity, records: Sequence[Record]) -> list[str]:
-        keyed = {self._key(record): record.model_dump_json() for record in records}
-        self.state.put_many(entity.value, keyed)
-        if entity is Entity.STOCK and self.vendor is not None and self.config.vendor \
-                and self.config.vendor.on_stock_change:
-            for venue in sorted({r.warehouse for r in records if isinstance(r, StockLevel)}):
-                self.vendor.initiate_menu_import(venue)
-        return list(keyed)
-
-    @staticmethod
-    def _key(record: Record) -> str:
-        if isinstance(record, StockLevel):
-            return f"{record.warehouse}:{record.product}"
-        if isinstance(record, PriceEntry):
-            return record.product if record.venue is None else f"{record.venue}:{record.product}"
-        if isinstance(record, Product):
-            return record.id
-        raise InvalidRecord(f"yandex_eda keeps goods, prices and stock, not {type(record).__name__}")
-
     def _catalog(self) -> Catalog:
         products = [Product.model_validate_json(p) for _, p in self.state.all(Entity.CATALOG.value)]
         prices: dict[tuple[str | None, str], PriceEntry] = {}
@@ -189,40 +259,6 @@ class YandexEdaConnector(Connector):
 
     # --- orders: decode, and statuses from 1C -----------------------------------------------------
 
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
-        if entity is not Entity.ORDERS:
-            raise self._unsupported(entity, Mode.PULL)
-        try:
-            body = json_loads(record.body)
-        except ValueError as exc:
-            raise InvalidRecord(f"order {record.external_id}: body is not JSON: {exc}") from None
-        kept = self._order(record.external_id)
-        if isinstance(body, dict) and "items" in body:
-            order = parse_order(record.body)
-            if order["restaurantId"] not in self.config.venues:  # another partner's venue, or one not set up yet
-                raise InvalidRecord(f"restaurantId: {order['restaurantId']!r} is not a venue of this source; "
-                                    f"hub.yaml lists {sorted(self.config.venues)}")
-        elif kept is not None:
-            order = parse_order(kept["body"].encode())
-        else:
-            raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
-        status = kept["status"] if kept else "NEW"
-        data = {**order, "channel": self.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
-                "hubStatus": STATUS_WORDS[status].value,
-                "cancelComment": " ".join(filter(None, [(kept or {}).get("comment"), (kept or {}).get("reason")]))
-                or None}
-        order = self.orders_in.apply(data, links=self.context.links)
-        if not isinstance(order, Order):
-            raise InvalidRecord(f"order {record.external_id} is skipped by {self.orders_in.path.name}")
-        return order
-
-    def set_status(self, external_id: str, status: OrderStatus) -> None:
-        kept = self._order(external_id)
-        if kept is not None and moves_forward(kept["status"], WORDS[status]):
-            self.state.put_many("order", {external_id: json_dumps({**kept, "status": WORDS[status],
-                                                                   "updatedAt": _now()})})
-
     def listed(self, entity: Entity, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
         """The eatsIds in Yandex's order history (orders not cancelled), when ``vendor.history`` is on."""
         if entity is not Entity.ORDERS or self.vendor is None or not (self.config.vendor and
@@ -231,7 +267,7 @@ class YandexEdaConnector(Connector):
         kept_from = utcnow() - HISTORY_KEPT
         return self.vendor.orders_history(list(self.config.venues), max(since or kept_from, kept_from), until)
 
-    def _order(self, order_id: str) -> dict[str, Any] | None:
+    def kept_order(self, order_id: str) -> dict[str, Any] | None:
         if id_problem(order_id) is not None:  # no order hub kept has such an id, and a database may not take it
             return None
         payload = self.state.get("order", order_id)
@@ -239,9 +275,10 @@ class YandexEdaConnector(Connector):
 
     # --- the partner API -------------------------------------------------------------------------
 
-    def endpoints(self) -> list[Endpoint]:
+    def order_endpoints(self) -> list[Endpoint]:
+        """Yandex's token and order calls (the orders stream's); the menu's are :meth:`endpoints`' own."""
         guarded = self._guarded
-        shared = [
+        return [
             _endpoint("token", "/security/oauth/token", ("POST",), self._token),
             guarded("order", "/order", ("POST",), self._create, entity=Entity.ORDERS),
             guarded("order_get", "/order/<order_id>", ("GET",), self._get_order),
@@ -250,6 +287,9 @@ class YandexEdaConnector(Connector):
             guarded("status_get", "/order/<order_id>/status", ("GET",), self._get_status),
             guarded("status_put", "/order/<order_id>/status", ("PUT",), self._put_status, entity=Entity.ORDERS),
         ]
+
+    def endpoints(self) -> list[Endpoint]:
+        guarded = self._guarded
         menu = [
             guarded("nomenclature", "/nomenclature/composition", ("GET",), self._nomenclature),
             guarded("availability", "/nomenclature/<venue>/availability", ("GET",), self._retail_availability),
@@ -260,7 +300,7 @@ class YandexEdaConnector(Connector):
             guarded("availability", "/menu/<venue>/availability", ("GET",), self._availability),
             guarded("promos", "/menu/<venue>/promos", ("GET",), self._promos),
         ]
-        return [*shared, *menu]
+        return [*super().endpoints(), *menu]
 
     def _guarded(self, name: str, rule: str, methods: tuple[str, ...], handler: Handler, *,
                  entity: Entity | None = None) -> Endpoint:
@@ -385,7 +425,7 @@ class YandexEdaConnector(Connector):
         if refused is not None:
             return refused
         order_id = str(order["eatsId"])
-        kept = self._order(order_id)
+        kept = self.kept_order(order_id)
         if kept is None:  # a repeat of the same eatsId keeps the order as first received
             kept = {"eatsId": order_id, "status": "NEW", "comment": "", "reason": None, "attributes": [],
                     "receivedAt": utcnow().isoformat(), "updatedAt": _now(),
@@ -393,14 +433,14 @@ class YandexEdaConnector(Connector):
         return self._store(request, inbound, order_id, kept) or json_response({"result": "OK", "orderId": order_id})
 
     def _get_order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        kept = self._order(args["order_id"])
+        kept = self.kept_order(args["order_id"])
         if kept is None:
             return _not_found(args["order_id"])
         return Response(kept["body"], content_type=MEDIA_ORDER)
 
     def _update(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """``PUT /order/{id}``: the whole order again, changed (agreed with Yandex for restaurants)."""
-        kept = self._order(args["order_id"])
+        kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
         order, refused = self._received(request, inbound, parse_order)
@@ -413,7 +453,7 @@ class YandexEdaConnector(Connector):
 
     def _cancel(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """``DELETE /order/{id}``: Yandex cancels; the reason comes only as free text."""
-        kept = self._order(args["order_id"])
+        kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
         cancel, refused = self._received(request, inbound, parse_cancel)
@@ -425,7 +465,7 @@ class YandexEdaConnector(Connector):
                                    comment=cancel.comment, reason=None, attributes=[]) or json_response({})
 
     def _get_status(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        kept = self._order(args["order_id"])
+        kept = self.kept_order(args["order_id"])
         if kept is None:
             return _not_found(args["order_id"])
         answer = {"status": kept["status"], "comment": kept.get("comment") or "", "updatedAt": kept["updatedAt"]}
@@ -439,7 +479,7 @@ class YandexEdaConnector(Connector):
 
     def _put_status(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """``PUT /order/{id}/status``: Yandex's courier took it, delivered it, or it was cancelled: 204."""
-        kept = self._order(args["order_id"])
+        kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
         update, refused = self._received(request, inbound, parse_status_update)

@@ -34,7 +34,7 @@ import pytest
 
 from hub.connector import Connector, ConnectorContext, Mode
 from hub.errors import AuthError, HubError, RequestRejected, RetriableError
-from hub.model import Entity, Record
+from hub.model import Entity, OrderStatus, Record
 from hub.registry import connector_types
 from hub.sandbox import Sandbox
 from hub.values import zone
@@ -224,6 +224,21 @@ class ConnectorAcceptance:
         with pytest.raises(RequestRejected):
             connector.check()
         assert sandbox.count() == 1
+
+    def test_each_entity_refuses_what_its_stream_does_not_declare(self, connector: Connector,
+                                                                 sandbox: Sandbox) -> None:
+        """The capabilities come from the streams; a call they do not cover is refused before anything is sent."""
+        for entity in Entity:
+            if not connector.can(entity, Mode.PULL):
+                with pytest.raises(RequestRejected, match=f"cannot pull {entity.value}"):
+                    next(iter(connector.read(entity, cursor=None)))
+            if entity not in connector.batch_limits:
+                with pytest.raises(RequestRejected, match=f"cannot write {entity.value}"):
+                    connector.write_batch(entity, [])
+        if not connector.can(Entity.ORDERS, Mode.STATUS):
+            with pytest.raises(RequestRejected, match="cannot status orders"):
+                connector.set_status("acceptance-1", OrderStatus.READY)
+        assert sandbox.count() == 0
 
     def test_no_secret_in_errors_or_logs(self, sandbox: Sandbox, clock: RecordingClock,
                                          caplog: pytest.LogCaptureFixture) -> None:

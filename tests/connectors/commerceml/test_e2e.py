@@ -76,6 +76,7 @@ def from_1c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FromOne
             "stock": {"type": "stock", "from": "onec", "to": "shop", "options": driver.job_options("stock")},
             "prices": {"type": "prices", "from": "onec", "to": "shop", "options": driver.job_options("prices")},
             "orders": {"type": "orders", "from": "shop", "to": "onec"},
+            "statuses": {"type": "statuses", "from": "onec", "to": "shop"},
         })
         daemon = Daemon(load_config(stage.config), background=False)
         driver.attach(daemon.start() + "/1c_exchange")
@@ -110,7 +111,7 @@ def test_a_1c_catalog_exchange_feeds_a_channel_whose_orders_go_to_1c_and_statuse
     assert driver.sale_exchange() == []  # confirmed: not offered again
 
     driver.upload_order_changes({taken[0]: {"Отменен": "true"}})
-    stage.run("orders")
+    stage.run("statuses")
 
     assert shop.orders[order["id"]]["status"] == "canceled"
 

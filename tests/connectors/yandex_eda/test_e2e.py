@@ -89,6 +89,7 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
                 "yandex-prices": {"type": "prices", "from": "onec", "to": "yandex",
                                   "options": onec.job_options("prices")},
                 "yandex-orders": {"type": "orders", "from": "yandex", "to": "onec", "schedule": {"every": "1h"}},
+                "yandex-statuses": {"type": "statuses", "from": "onec", "to": "yandex", "schedule": {"every": "1h"}},
             },
         }
         path = tmp_path / "hub.yaml"
@@ -136,7 +137,7 @@ def test_an_order_from_yandex_becomes_a_posted_1c_order_and_1c_status_flows_back
 
     connect(stage.onec).update(DOCUMENTS, document["Ref_Key"], {"Статус": "КОтгрузке"},
                                data_version=document["DataVersion"])  # the kitchen is done: ready to ship
-    stage.run("yandex-orders")  # the scheduled run sends 1C's statuses back
+    stage.run("yandex-statuses")  # its scheduled run sends 1C's statuses back
 
     status = stage.yandex.order_status(order["eatsId"])
     assert status["status"] == "READY"
