@@ -48,7 +48,6 @@ import argparse
 import itertools
 import math
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -75,6 +74,7 @@ from connectors.testchannel.client import SIGNATURE_HEADER, webhook_signature
 from connectors.yandex_eda import YandexEdaSimulator
 from connectors.yandex_eda.sandbox import ORDER_MEDIA_TYPE, VENUE
 from hub.sandbox import SeenRequest
+from hub.testing.daemons import listening_url
 from hub.values import json_dumps, to_decimal
 
 ORDERS = "Document_ЗаказКлиента"
@@ -101,7 +101,6 @@ WEIGHED = Decimal("0.305")
 POSTED = re.compile(rf"/{ORDERS}\(guid'([0-9a-fA-F-]+)'\)/Post$")
 LOOKUP = f"$filter={MATCH_BY} eq "
 """How a look-up of channel orders in 1C before creating them begins (one query per batch of orders)."""
-LISTENING = re.compile(r"hub daemon listening on (http://\S+)")
 
 
 @dataclass
@@ -345,25 +344,9 @@ def start_daemon(env: dict[str, str], log: IO[str]) -> tuple[subprocess.Popen[st
     """``hub daemon`` as a child process, and its base URL from the line it prints once it listens."""
     daemon = subprocess.Popen([sys.executable, "-m", "cli", "daemon"], env=env, stdout=subprocess.PIPE,
                               stderr=log, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:  # read to the end, so the daemon never blocks on a full pipe
-        assert daemon.stdout is not None
-        for line in daemon.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=drain, name="daemon-stdout", daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        if match := LISTENING.search(line):
-            return daemon, match.group(1)
+    url = listening_url(daemon, timeout=START_TIMEOUT)
+    if url is not None:
+        return daemon, url
     kill(daemon)
     raise RuntimeError(f"hub daemon did not say it was listening within {START_TIMEOUT:.0f} s "
                        f"(exit code {daemon.returncode})")

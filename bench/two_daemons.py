@@ -46,8 +46,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import queue
-import re
 import signal
 import subprocess
 import sys
@@ -77,6 +75,7 @@ from hub.config import bundled_mappings
 from hub.mapping import load_unbound
 from hub.state import open_store
 from hub.state.schema import events, id_links, outbox, runs
+from hub.testing.daemons import listening_url
 from hub.testing.postgres import PostgresUnavailable, postgres_server
 from hub.values import json_dumps, to_decimal
 
@@ -97,7 +96,6 @@ SETTLE_TICKS = 2
 """Ticks of the schedule to let pass once every order is in 1C, so a late second write could still show."""
 SHOWN = 10
 """Lost or duplicated orders shown in detail; the rest are only counted."""
-LISTENING = re.compile(r"hub daemon listening on (http://\S+)")
 
 
 class BenchFailed(Exception):
@@ -132,25 +130,9 @@ class Daemon:
 
     def _wait_listening(self) -> str:
         """The base URL from the line the daemon prints once it listens."""
-        lines: queue.Queue[str | None] = queue.Queue()
-
-        def drain() -> None:  # read to the end, so the daemon never blocks on a full pipe
-            assert self.process.stdout is not None
-            for line in self.process.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=drain, name=f"daemon-{self.name}-stdout", daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if match := LISTENING.search(line):
-                return match.group(1)
+        url = listening_url(self.process, timeout=START_TIMEOUT)
+        if url is not None:
+            return url
         self.kill()
         raise BenchFailed(f"hub daemon {self.name} did not say it was listening within {START_TIMEOUT:.0f} s "
                           f"(exit code {self.process.returncode}); its log:\n{self.log.read_text()[-3000:]}")
