@@ -264,7 +264,7 @@ def status(ctx: click.Context, as_json: bool, job: str | None, failed: bool) -> 
     out.print(_runs_table(report.runs, title="last runs", tz=tz))
     cursors = Table("source", "stream", "cursor", "updated", title="cursors")
     for source, stream, value, updated in report.cursors:
-        cursors.add_row(source, stream, value, f"{updated:%Y-%m-%d %H:%M:%S}")
+        cursors.add_row(source, stream, value, _when(updated, tz))
     out.print(cursors)
     depth = ", ".join(f"{t}: {n}" for t, n in report.outbox.items()) or "empty"
     out.print(f"outbox: {depth}; inbox pending: {report.inbox_pending}; open dead letters: {report.dead_letters}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ from click.testing import CliRunner, Result
 
 import cli
 import hub
-from hub.values import json_loads
+from hub.values import json_loads, zone
 from tests.conftest import ChannelPair
 
 pytestmark = pytest.mark.slow
@@ -91,6 +92,9 @@ def test_sync_then_status(pair: ChannelPair) -> None:
     assert report["cursors"][0]["value"] == str(max(o["seq"] for o in pair.shop.orders.values()))
     table = run(pair.config_file, "status")
     assert "shop-orders" in table.output and "succeeded" in table.output
+    # Every time in the table is in the configured zone, the cursors' too (the pair's config names none: UTC+3).
+    updated = dt.datetime.fromisoformat(report["cursors"][0]["updated_at"]).astimezone(zone("Europe/Moscow"))
+    assert f"{updated:%Y-%m-%d %H:%M:%S}" in table.output
 
 
 def test_dry_run_shows_the_writes_and_makes_none(pair: ChannelPair) -> None:
