@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
@@ -83,6 +83,48 @@ class Endpoint:
     """Checks the caller's credentials from what precedes the body (headers, query, cookie): None when they hold,
     else the system's own refusal. The daemon asks it before it reads or keeps anything, and counts refusals
     towards the client's throttle. None for a protocol that signs the body itself: its handler checks."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """The opening steps every webhook handler shares, declared once per endpoint: the media types it takes, the
+    body read into what the system sends, and each refusal kept (the body as rejected, with the reason) before it is
+    answered in the system's own error shape. The handler keeps only what is its system's own."""
+
+    entity: Entity
+    """What the bodies carry; refused bodies are kept under it."""
+    error: Callable[[int, str], Response]
+    """The system's error answer for a status and a reason."""
+    media: Callable[[str], bool] | None = None
+    """Whether a body's media type (without parameters) is one the system sends; None: any."""
+    expected: str = "Content-Type application/json"
+    """What a 415's reason says was expected."""
+
+    def refuse(self, request: Request, inbound: Inbound, status: int, reason: str, *,
+               external_id: str | None = None) -> Response:
+        """Keep the request's body as rejected, then answer ``status`` in the system's words."""
+        inbound.reject(self.entity, request.get_data(), reason, external_id=external_id,
+                       content_type=request.content_type or "", headers=dict(request.headers))
+        return self.error(status, reason)
+
+    def read(self, request: Request, inbound: Inbound, parse: Callable[[bytes], T]) -> T | Response:
+        """The body as ``parse`` reads it, or the kept refusal: 415 for another media type, 400 for what ``parse``
+        refuses (an InvalidRecord or ValueError, its message the reason)."""
+        if self.media is not None and not self.media(request.mimetype):
+            return self.refuse(request, inbound, 415,
+                               f"expected {self.expected}, got {request.mimetype or 'none'!r}")
+        try:
+            return parse(request.get_data())
+        except (InvalidRecord, ValueError) as exc:
+            return self.refuse(request, inbound, 400, str(exc))
+
+    def record(self, request: Request, external_id: str) -> RawRecord:
+        """The request's body as the record ``external_id``, with what the inbox keeps of its headers."""
+        return RawRecord(external_id=external_id, body=request.get_data(), content_type=request.content_type or "",
+                         headers=dict(request.headers))
 
 
 class Receipt(NamedTuple):

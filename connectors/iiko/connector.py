@@ -98,7 +98,7 @@ from connectors.iiko.server import IikoServerClient
 from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
 from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
 from hub.errors import AuthError, ConfigError, InvalidRecord, ProtocolError, RequestRejected
-from hub.inbound import Endpoint, Inbound, id_problem, json_response
+from hub.inbound import Endpoint, Inbound, Webhook, id_problem, json_response
 from hub.logs import pii
 from hub.model import (
     Customer,
@@ -551,12 +551,9 @@ class IikoConnector(StreamConnector):
         refused = self._token_refused(request)
         if refused is not None:
             return refused
-        body, headers = request.get_data(), dict(request.headers)
-        try:
-            events = parse_events(body)
-        except InvalidRecord as exc:
-            inbound.reject(Entity.ORDERS, body, str(exc), content_type=request.content_type or "", headers=headers)
-            return json_response({"error": "bad_request", "message": str(exc)}, 400)
+        events = _WEBHOOK.read(request, inbound, parse_events)
+        if isinstance(events, Response):
+            return events
         hints: dict[str, str] = {}
         received = []
         for event in events:
@@ -803,6 +800,14 @@ class IikoConnector(StreamConnector):
 HUB_SOURCE_KEY: Final = "hub"
 """The ``sourceKey`` of the deliveries hub sends to the kitchen: read back from iiko, they are skipped, for
 they reach 1C from the channel they came from."""
+
+
+def _webhook_error(status: int, reason: str) -> Response:
+    """hub's answer to iiko for a webhook call refused: iiko only logs it."""
+    return json_response({"error": "bad_request", "message": reason}, status)
+
+
+_WEBHOOK = Webhook(Entity.ORDERS, _webhook_error)
 
 
 def _sent_by_hub(info: Mapping[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from connectors.testchannel.client import (
 from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import ConnectorContext, Page, WriteResult
 from hub.errors import InvalidRecord, RecordError
-from hub.inbound import Endpoint, Inbound, json_response
+from hub.inbound import Endpoint, Inbound, Webhook, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
@@ -90,27 +90,18 @@ class OrdersStream(Pull["TestChannelConnector"], Push["TestChannelConnector"], W
 
     def _order_webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """The shop's webhook for a new or changed order: signed, JSON, the order as ``GET /orders`` returns it."""
-        body, headers = request.get_data(), dict(request.headers)
         secret = self.connector.webhook_secret
         assert secret is not None
         signature = request.headers.get(SIGNATURE_HEADER, "").encode()  # bytes: any character compares, not only ASCII
-        if not hmac.compare_digest(signature, webhook_signature(secret, body).encode()):
+        if not hmac.compare_digest(signature, webhook_signature(secret, request.get_data()).encode()):
             return json_response({"error": "unauthorized", "message": f"missing or wrong {SIGNATURE_HEADER}"}, 401)
-        if request.mimetype != "application/json":
-            reason = f"expected Content-Type application/json, got {request.mimetype or 'none'!r}"
-            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type or "",
-                           headers=headers)
-            return json_response({"error": "unsupported_media_type", "message": reason}, 415)
-        try:
-            order_id = str(json_loads(body)["id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            reason = f"not an order: {_reason(exc)}"
-            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type, headers=headers)
-            return json_response({"error": "bad_request", "message": reason}, 400)
-        raw = RawRecord(external_id=order_id, body=body, content_type=request.content_type, headers=headers)
+        order_id = _WEBHOOK.read(request, inbound, _order_id)
+        if isinstance(order_id, Response):
+            return order_id
+        raw = _WEBHOOK.record(request, order_id)
         problem = inbound.validate(Entity.ORDERS, raw)
         if problem is not None:
-            return json_response({"error": "bad_request", "message": problem}, 400)
+            return _error(400, problem)
         receipt = inbound.receive(Entity.ORDERS, raw)
         return json_response({"status": "accepted", "repeat": not receipt.new})
 
@@ -239,6 +230,22 @@ def _shown(items: list[dict[str, Any]]) -> Page:
     """What the shop shows now of its stock or prices (for reconciliation), keyed as the pushes key it."""
     return Page([RawRecord(external_id=f"{i.get('venue', '')}:{i['sku']}".lstrip(":"), body=json_dumps(i).encode())
                  for i in items], cursor=None)
+
+
+def _error(status: int, reason: str) -> Response:
+    """The shop's error answer: a code word for the status and the reason."""
+    return json_response({"error": _ERROR_WORDS.get(status, "bad_request"), "message": reason}, status)
+
+
+_ERROR_WORDS = {400: "bad_request", 415: "unsupported_media_type"}
+_WEBHOOK = Webhook(Entity.ORDERS, _error, media=lambda mimetype: mimetype == "application/json")
+
+
+def _order_id(body: bytes) -> str:
+    try:
+        return str(json_loads(body)["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidRecord(f"not an order: {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:

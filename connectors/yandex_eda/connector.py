@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import secrets
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -58,7 +58,7 @@ from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
 from hub.connector import ChannelState, ConnectorContext
 from hub.errors import InvalidRecord
-from hub.inbound import Endpoint, Handler, Inbound, id_problem, json_response
+from hub.inbound import Endpoint, Handler, Inbound, Webhook, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Push, Statuses, StreamConnector
@@ -392,27 +392,10 @@ class YandexEdaConnector(StreamConnector):
 
     # orders
 
-    def _received(self, request: Request, inbound: Inbound, parse: Callable[[bytes], Any]
-                  ) -> tuple[Any, Response | None]:
-        """The body parsed by ``parse``, or the 4xx answer; a refused body is kept with the reason."""
-        body = request.get_data()
-        if not _json_media(request.mimetype):
-            reason = f"expected a JSON media type ({MEDIA_ORDER}), got {request.mimetype or 'none'!r}"
-            inbound.reject(Entity.ORDERS, body, reason, content_type=request.content_type or "",
-                           headers=dict(request.headers))
-            return None, _errors(415, reason)
-        try:
-            return parse(body), None
-        except (InvalidRecord, ValueError) as exc:
-            inbound.reject(Entity.ORDERS, body, str(exc), content_type=request.content_type or "",
-                           headers=dict(request.headers))
-            return None, _errors(400, str(exc))
-
     def _store(self, request: Request, inbound: Inbound, order_id: str, kept: dict[str, Any]) -> Response | None:
         """Put the request body in the inbox as a new version of order ``order_id`` (checked against the mapping),
         and ``kept``, the order as hub answers for it from now on, in the same transaction."""
-        raw = RawRecord(external_id=order_id, body=request.get_data(), content_type=request.content_type or "",
-                        headers=dict(request.headers))
+        raw = _WEBHOOK.record(request, order_id)
         problem = inbound.validate(Entity.ORDERS, raw)
         if problem is not None:
             return _errors(400, problem)
@@ -421,9 +404,9 @@ class YandexEdaConnector(StreamConnector):
 
     def _create(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """``POST /order``: kept, checked, answered at once; 1C gets it through the orders job."""
-        order, refused = self._received(request, inbound, parse_order)
-        if refused is not None:
-            return refused
+        order = _WEBHOOK.read(request, inbound, parse_order)
+        if isinstance(order, Response):
+            return order
         order_id = str(order["eatsId"])
         kept = self.kept_order(order_id)
         if kept is None:  # a repeat of the same eatsId keeps the order as first received
@@ -443,9 +426,9 @@ class YandexEdaConnector(StreamConnector):
         kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
-        order, refused = self._received(request, inbound, parse_order)
-        if refused is not None:
-            return refused
+        order = _WEBHOOK.read(request, inbound, parse_order)
+        if isinstance(order, Response):
+            return order
         if order["eatsId"] != kept["eatsId"]:
             return _errors(400, f"eatsId {order['eatsId']!r} is not the eatsId of order {args['order_id']!r}")
         changed = {**kept, "body": request.get_data().decode(), "updatedAt": _now()}
@@ -456,9 +439,9 @@ class YandexEdaConnector(StreamConnector):
         kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
-        cancel, refused = self._received(request, inbound, parse_cancel)
-        if refused is not None:
-            return refused
+        cancel = _WEBHOOK.read(request, inbound, parse_cancel)
+        if isinstance(cancel, Response):
+            return cancel
         if cancel.eats_id != kept["eatsId"]:
             return _errors(400, f"eatsId {cancel.eats_id!r} is not the eatsId of order {args['order_id']!r}")
         return self._change_status(request, inbound, args["order_id"], kept, "CANCELLED",
@@ -482,18 +465,15 @@ class YandexEdaConnector(StreamConnector):
         kept = self.kept_order(args["order_id"])
         if kept is None:
             return self._unknown(request, inbound, args["order_id"])
-        update, refused = self._received(request, inbound, parse_status_update)
-        if refused is not None:
-            return refused
+        update = _WEBHOOK.read(request, inbound, parse_status_update)
+        if isinstance(update, Response):
+            return update
         return self._change_status(request, inbound, args["order_id"], kept, update.status, comment=update.comment,
                                    reason=update.reason, attributes=update.attributes) or Response(status=204)
 
     def _unknown(self, request: Request, inbound: Inbound, order_id: str) -> Response:
         """404 for a change to an order hub never received; what Yandex sent is kept, for whoever looks into it."""
-        reason = f"no order {order_id!r}"
-        inbound.reject(Entity.ORDERS, request.get_data(), reason, external_id=order_id,
-                       content_type=request.content_type or "", headers=dict(request.headers))
-        return _errors(404, reason)
+        return _WEBHOOK.refuse(request, inbound, 404, f"no order {order_id!r}", external_id=order_id)
 
     def _change_status(self, request: Request, inbound: Inbound, order_id: str, kept: dict[str, Any], status: str,
                        *, comment: str | None, reason: str | None, attributes: list[str]) -> Response | None:
@@ -527,6 +507,9 @@ def _json_media(mimetype: str) -> bool:
 def _errors(status: int, description: str) -> Response:
     """Yandex's error body: a list of ``{code, description}``."""
     return json_response([{"code": status, "description": description}], status)
+
+
+_WEBHOOK = Webhook(Entity.ORDERS, _errors, media=_json_media, expected=f"a JSON media type ({MEDIA_ORDER})")
 
 
 def _not_found(order_id: str) -> Response:
