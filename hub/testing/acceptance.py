@@ -19,7 +19,13 @@ and inherits the checks below, all run over real HTTP against the sandbox:
 * writes are idempotent: the same record twice creates one object, also
   when the first answer was lost after the system committed it;
 * 429 with Retry-After, 5xx and timeouts are retried; other 4xx are not;
-* no secret appears in any error or log line.
+* no secret appears in any error or log line;
+* for a connector with push endpoints, served as ``hub daemon`` serves them on
+  a real port: a bad body gets the system's own 4xx shape and is kept as
+  rejected, a repeated push is taken once, a wrong credential stores nothing
+  (hooks :meth:`~ConnectorAcceptance.push_body`,
+  :meth:`~ConnectorAcceptance.push_headers`,
+  :meth:`~ConnectorAcceptance.assert_error_shape`).
 
 Retry waits go through a recording fake clock, so nothing really sleeps.
 """
@@ -28,15 +34,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 import pytest
+import requests
 
 from hub.connector import Connector, ConnectorContext, Mode
+from hub.daemon.metrics import Metrics
+from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.errors import AuthError, HubError, RequestRejected, RetriableError
+from hub.inbound import Inbound
 from hub.model import Entity, OrderStatus, Record
 from hub.registry import connector_types
 from hub.sandbox import Sandbox
+from hub.state import InboxStatus, StateStore, open_store
 from hub.values import zone
 
 
@@ -53,6 +65,22 @@ class RecordingClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class Answer(NamedTuple):
+    status: int
+    body: bytes
+
+
+class Pushed(NamedTuple):
+    """A connector's push endpoints served on a real port, with the state store they keep into."""
+
+    url: str
+    store: StateStore
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        answer = requests.post(self.url + path, data=body, headers=headers, timeout=10)
+        return Answer(answer.status_code, answer.content)
 
 
 class ConnectorAcceptance:
@@ -92,6 +120,22 @@ class ConnectorAcceptance:
         """How many objects the sandbox holds for idempotency ``key``."""
         raise NotImplementedError
 
+    push_path: ClassVar[str | None] = None
+    """The push endpoint the push checks call, under the source's path; None: the connector takes no pushes."""
+    bad_push_body: ClassVar[bytes] = b"{not json"
+
+    def push_body(self, sandbox: Sandbox, number: int) -> bytes:
+        """A body the system pushes that hub takes (a new order)."""
+        raise NotImplementedError
+
+    def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
+        """The headers the system sends with ``body``: with its good credential, or a wrong one."""
+        raise NotImplementedError
+
+    def assert_error_shape(self, status: int, body: bytes) -> None:
+        """Fail unless ``body`` is the system's own error answer for ``status``."""
+        raise NotImplementedError
+
     # --- fixtures ------------------------------------------------------------------------------
 
     @pytest.fixture
@@ -117,6 +161,26 @@ class ConnectorAcceptance:
         connector = self.connect(self.settings(sandbox), clock)
         yield connector
         connector.close()
+
+    @pytest.fixture
+    def pushed(self, sandbox: Sandbox, clock: RecordingClock, tmp_path: Path) -> Iterator[Pushed]:
+        if self.push_path is None:
+            pytest.skip(f"{self.connector_type} takes no pushes")
+        connector = self.connect(self.settings(sandbox), clock)
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        inbound = Inbound(store, connector, lambda: None)
+        mounts = [(f"/acceptance{endpoint.rule}",
+                   Mounted("acceptance", endpoint, inbound, connector.settings.inbound.max_body))
+                  for endpoint in connector.endpoints()]
+        app = DaemonApp(mounts, metrics=Metrics(store), readiness=dict)
+        server = HttpServer(app, "127.0.0.1", 0, threads=4, shutdown_timeout=1, max_body=1 << 20)
+        host, port = server.start()
+        try:
+            yield Pushed(f"http://{host}:{port}/acceptance", store)
+        finally:
+            server.stop()
+            connector.close()
+            store.close()
 
     # --- the suite -------------------------------------------------------------------------------
 
@@ -262,3 +326,30 @@ class ConnectorAcceptance:
         text = caplog.text + "\n".join(messages)
         for secret in secrets:
             assert secret not in text
+
+    def _push(self, pushed: Pushed, sandbox: Sandbox, body: bytes, *, credential: bool = True) -> Answer:
+        assert self.push_path is not None
+        return pushed.post(self.push_path, body, self.push_headers(self.settings(sandbox), body, credential=credential))
+
+    def test_a_bad_push_gets_the_systems_4xx_and_is_kept(self, pushed: Pushed, sandbox: Sandbox) -> None:
+        answer = self._push(pushed, sandbox, self.bad_push_body)
+        assert 400 <= answer.status < 500, answer
+        self.assert_error_shape(answer.status, answer.body)
+        with pushed.store.reading() as state:
+            assert state.inbox.count(InboxStatus.PENDING) == 0
+            kept = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
+        assert [(item.body, item.status) for item in kept if item is not None] == [
+            (self.bad_push_body, InboxStatus.REJECTED)]
+
+    def test_a_repeated_push_is_taken_once(self, pushed: Pushed, sandbox: Sandbox) -> None:
+        body = self.push_body(sandbox, 1)
+        answers = [self._push(pushed, sandbox, body) for _ in range(2)]
+        assert [answer.status for answer in answers] == [200, 200], answers
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == state.inbox.count(InboxStatus.PENDING) == 1
+
+    def test_a_push_with_a_wrong_credential_stores_nothing(self, pushed: Pushed, sandbox: Sandbox) -> None:
+        answer = self._push(pushed, sandbox, self.push_body(sandbox, 2), credential=False)
+        assert answer.status in (401, 403), answer
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == 0

@@ -25,8 +25,22 @@ class TestTestChannelAcceptance(ConnectorAcceptance):
     connector_type = "testchannel"
     entity = Entity.ORDERS
 
+    push_path = "/orders"
+
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
-        return {**super().settings(sandbox), "page_size": 10}
+        return {**super().settings(sandbox), "page_size": 10, "webhook_secret": "hook-secret"}
+
+    def push_body(self, sandbox: Sandbox, number: int) -> bytes:
+        assert isinstance(sandbox, TestChannelSandbox)
+        return json_dumps(sandbox.place_order()).encode()
+
+    def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
+        secret = settings["webhook_secret"] if credential else "wrong-secret"
+        return {"Content-Type": "application/json", SIGNATURE_HEADER: webhook_signature(secret, body)}
+
+    def assert_error_shape(self, status: int, body: bytes) -> None:
+        answer = json_loads(body)
+        assert answer["error"] == "bad_request" and answer["message"], answer
 
     def seed(self, sandbox: Sandbox, count: int) -> list[str]:
         assert isinstance(sandbox, TestChannelSandbox)

@@ -457,6 +457,18 @@ class TestIikoAcceptance(ConnectorAcceptance):
     connector_type = "iiko"
     entity = Entity.CUSTOMERS
     secret_settings = ("api_login",)
+    push_path = "/webhook"
+
+    def push_body(self, sandbox: Any, number: int) -> bytes:
+        return event(sandbox, delivery(sandbox, ("cappuccino", str(number), None)))
+
+    def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
+        token = settings["webhook_token"] if credential else "wrong-token"
+        return {"Content-Type": "application/json", "Authorization": token}
+
+    def assert_error_shape(self, status: int, body: bytes) -> None:
+        answer = json_loads(body)
+        assert answer["error"] == "bad_request" and answer["message"], answer
 
     @pytest.fixture(autouse=True)
     def _store(self, tmp_path: Path) -> None:
