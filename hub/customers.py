@@ -31,7 +31,7 @@ from typing import Any
 
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError, RecordError
-from hub.jobs import Planned, RunContext
+from hub.jobrun import Planned, RunContext
 from hub.logs import pii
 from hub.model import Customer, Entity, Order
 from hub.pipeline import snapshot

@@ -23,7 +23,7 @@
   repeated. The id link and the outbox are updated together.
 
 Between batches, where all that was done is saved, each stage calls
-:meth:`hub.jobs.RunContext.checkpoint`: a run asked to stop (the daemon shutting
+:meth:`hub.jobrun.RunContext.checkpoint`: a run asked to stop (the daemon shutting
 down) ends there, and the next run carries on from the saved state.
 
 A dry run reads and decodes but stores nothing and writes nothing; it records
@@ -49,7 +49,7 @@ from typing import Any, cast
 
 from hub.connector import Connector, Mode, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
-from hub.jobs import Diff, Planned, RunContext
+from hub.jobrun import Diff, Planned, RunContext
 from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
 from hub.model import CANONICAL_TYPES, Entity, Order, Product, RawRecord, Record, StockLevel, personal_names

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Mode
 from hub.errors import ConfigError, HubError
-from hub.jobs import RunContext, run_job
+from hub.jobrun import RunContext, run_job
 from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
