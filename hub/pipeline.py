@@ -56,6 +56,7 @@ from hub.model import CANONICAL_TYPES, Entity, Order, Product, RawRecord, Record
 from hub.runtime import Runtime
 from hub.state import Event, InboxItem, InboxStatus, OutboxItem, State
 from hub.state.store import Fingerprints
+from hub.streams import ChangedOutside, stream_of
 from hub.values import json_loads, utcnow
 
 log = logging.getLogger("hub.pipeline")
@@ -419,7 +420,8 @@ class Push:
 
     def run(self, records: Iterable[tuple[str, Record]]) -> None:
         """Push ``(key, record)`` pairs whose content changed since the last push of the same key."""
-        if not self.ctx.dry_run and self.connector.changed_outside(self.entity):
+        held = stream_of(self.connector, self.entity)
+        if not self.ctx.dry_run and isinstance(held, ChangedOutside) and held.changed_outside():
             with self.runtime.store.transaction() as state:  # what was pushed last no longer says what it holds
                 state.fingerprints.forget(self.target, self.entity.value)
         chunk: list[tuple[str, Record]] = []
