@@ -30,7 +30,7 @@ from hub import operations
 from hub.config import ROLES, HubConfig, find_config_file, load_config
 from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
-from hub.jobs import RunContext
+from hub.jobrun import RunContext
 from hub.model import Entity
 from hub.overview import JobStatus, job_statuses, run_details
 from hub.runtime import Runtime

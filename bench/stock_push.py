@@ -33,7 +33,7 @@ import yaml
 from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelConnector, TestChannelSandbox
 from hub.config import load_config
-from hub.jobs import RunContext, run_job
+from hub.jobrun import RunContext, run_job
 from hub.logs import setup_logging
 from hub.model import Entity, Product
 from hub.pipeline import Push

@@ -32,7 +32,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
@@ -171,10 +170,6 @@ class Connector(ABC):
     """The most records one :meth:`write_batch` call may carry, per entity."""
     system_of_record: ClassVar[bool] = False
     """True for connectors to the system of record (1C): ``hub demo`` casts them in that role."""
-    orders_shown_again: ClassVar[bool] = True
-    """Whether :meth:`read` of orders shows every order placed since a date, whenever asked, so that
-    reconciliation can compare them with 1C. False for a system that hands each order out until hub
-    confirms it and never again (CommerceML's sale query)."""
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         self.settings = settings
@@ -220,15 +215,6 @@ class Connector(ABC):
         """
         raise self._unsupported(entity, Mode.PULL)
 
-    def listed(self, entity: Entity, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
-        """The ids of the records of ``entity`` the system holds, dated from ``since`` (as far back as it keeps,
-        when None) to ``until``; None when this source is not set up to list them.
-
-        For a system that pushes its records and cannot be read whole (it offers a history of ids at most):
-        reconciliation compares the ids with what the system of record holds.
-        """
-        return None
-
     def decode(self, entity: Entity, record: RawRecord) -> Record:
         """Turn one raw record into its canonical form; raise RecordError when it cannot be read."""
         raise self._unsupported(entity, Mode.PULL)
@@ -261,26 +247,9 @@ class Connector(ABC):
         """
         return record
 
-    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
-        """What the system's own books say was sold on each business day from ``first`` to ``last``
-        (a POS's back-office sales report), for reconciliation to hold against 1C's orders of this channel;
-        None when the source keeps no such books or is not set up to read them (the default)."""
-        return None
-
-    def about_customer(self, external_id: str) -> Mapping[str, str]:
-        """What this system holds about its customer ``external_id`` beyond hub's own fields (the balance of
-        each loyalty wallet), shown by ``hub customers show``; nothing by default."""
-        return {}
-
     def set_status(self, external_id: str, status: OrderStatus) -> None:
         """Tell the system that its order ``external_id`` is now at ``status`` (1C's word, in hub's vocabulary)."""
         raise self._unsupported(Entity.ORDERS, Mode.STATUS)
-
-    def changed_outside(self, entity: Entity) -> bool:
-        """Whether what the system holds of ``entity`` may have been changed by hand since hub last pushed it
-        (iiko's stop lists, edited at the POS): the next push then compares everything, not only what changed
-        in 1C. False by default."""
-        return False
 
     def write_batch(self, entity: Entity, records: Sequence[Record]) -> Sequence[str | RecordError]:
         """Set many records at once (goods, stock levels, prices); return, for each in order, its id in this

@@ -31,13 +31,14 @@ from typing import Any
 
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError, RecordError
-from hub.jobs import Planned, RunContext
+from hub.jobrun import Planned, RunContext
 from hub.logs import pii
 from hub.model import Customer, Entity, Order
 from hub.pipeline import snapshot
 from hub.runtime import Runtime
 from hub.state import Event, State
 from hub.state.store import Fingerprints
+from hub.streams import CustomerDetails, stream_of
 from hub.values import normalize_email, normalize_phone, utcnow
 
 log = logging.getLogger("hub.customers")
@@ -243,7 +244,8 @@ def profile(runtime: Runtime, phone_or_email: str) -> Profile:
     for system, external_id in linked:
         if system in runtime.config.sources:
             try:
-                told = runtime.connector(system).about_customer(external_id)
+                customers = stream_of(runtime.connector(system), Entity.CUSTOMERS)
+                told = customers.about(external_id) if isinstance(customers, CustomerDetails) else {}
             except HubError as exc:  # the profile is still worth showing without this channel's part
                 told = {"unavailable": str(exc)}
             if told:

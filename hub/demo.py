@@ -24,7 +24,7 @@ import yaml
 from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
-from hub.jobs import RunContext
+from hub.jobrun import RunContext
 from hub.model import Entity
 from hub.operations import SourceCheck, check_sources, status, sync
 from hub.reconcile import Report, reconcile

@@ -12,7 +12,7 @@ from lxml import etree
 
 from hub.connector import Connector
 from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected, suggest
-from hub.jobs import Progress, RunContext, run_job
+from hub.jobrun import Progress, RunContext, run_job
 from hub.logs import clean_error
 from hub.model import Entity, personal_names
 from hub.registry import connector_types, job_types

@@ -23,7 +23,7 @@
   repeated. The id link and the outbox are updated together.
 
 Between batches, where all that was done is saved, each stage calls
-:meth:`hub.jobs.RunContext.checkpoint`: a run asked to stop (the daemon shutting
+:meth:`hub.jobrun.RunContext.checkpoint`: a run asked to stop (the daemon shutting
 down) ends there, and the next run carries on from the saved state.
 
 A dry run reads and decodes but stores nothing and writes nothing; it records
@@ -49,13 +49,14 @@ from typing import Any, cast
 
 from hub.connector import Connector, Mode, WriteResult
 from hub.errors import FatalError, HubError, RecordError, RetriableError
-from hub.jobs import Diff, Planned, RunContext
+from hub.jobrun import Diff, Planned, RunContext
 from hub.leases import holder_gone, worker_id
 from hub.logs import clean_error
 from hub.model import CANONICAL_TYPES, Entity, Order, Product, RawRecord, Record, StockLevel, personal_names
 from hub.runtime import Runtime
 from hub.state import Event, InboxItem, InboxStatus, OutboxItem, State
 from hub.state.store import Fingerprints
+from hub.streams import ChangedOutside, stream_of
 from hub.values import json_loads, utcnow
 
 log = logging.getLogger("hub.pipeline")
@@ -419,7 +420,8 @@ class Push:
 
     def run(self, records: Iterable[tuple[str, Record]]) -> None:
         """Push ``(key, record)`` pairs whose content changed since the last push of the same key."""
-        if not self.ctx.dry_run and self.connector.changed_outside(self.entity):
+        held = stream_of(self.connector, self.entity)
+        if not self.ctx.dry_run and isinstance(held, ChangedOutside) and held.changed_outside():
             with self.runtime.store.transaction() as state:  # what was pushed last no longer says what it holds
                 state.fingerprints.forget(self.target, self.entity.value)
         chunk: list[tuple[str, Record]] = []

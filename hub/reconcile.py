@@ -8,9 +8,9 @@
   the id links the catalog job records); and each day's sales total per channel
   against the sum of every document 1C holds from it. A channel that pushes
   its orders and cannot be read whole (Yandex Eda) may list the ids it holds
-  (:meth:`~hub.connector.Connector.listed`): its orders that 1C lacks are found.
+  (:class:`~hub.streams.Listed`): its orders that 1C lacks are found.
   A channel that keeps books of its own (a POS's back office,
-  :meth:`~hub.connector.Connector.daily_sales`) has each complete day's sales in
+  :class:`~hub.streams.DailySales`) has each complete day's sales in
   them held against 1C's orders from it;
 * **stock** and **prices** - what each channel shows against what the stock and
   prices jobs say it should show (1C's balances and prices in the channel's ids),
@@ -37,12 +37,13 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Mode
 from hub.errors import ConfigError, HubError
-from hub.jobs import RunContext, run_job
+from hub.jobrun import RunContext, run_job
 from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
 from hub.registry import job_types
 from hub.runtime import Runtime
+from hub.streams import DailySales, Listed, Pull, stream_of
 from hub.values import from_local_naive, utcnow
 
 MONEY_TOLERANCE = Decimal("0.01")
@@ -115,7 +116,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
             report.findings += _duplicates(channel, held)
             connector = runtime.connector(channel)
             if connector.can(Entity.ORDERS, Mode.PULL):
-                if connector.orders_shown_again:
+                if not isinstance(orders := stream_of(connector, Entity.ORDERS), Pull) or orders.shown_again:
                     report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
             else:
                 listed = _listed(runtime, channel, start)
@@ -188,7 +189,7 @@ def _orders_reach(runtime: Runtime, channel: str, record: str) -> bool:
 
 def reconcile_listed(runtime: Runtime, channel: str, *, since: dt.date) -> Report | None:
     """The orders ``channel`` lists from ``since`` on that 1C lacks, stored as ``hub reconcile`` stores them;
-    None when the channel is not set up to list its orders (see :meth:`~hub.connector.Connector.listed`)."""
+    None when the channel is not set up to list its orders (see :class:`~hub.streams.Listed`)."""
     record = runtime.config.system_of_record
     start = _start(runtime, since)
     listed = _listed(runtime, channel, start)
@@ -209,7 +210,8 @@ def _start(runtime: Runtime, since: dt.date | None) -> dt.datetime | None:
 
 
 def _listed(runtime: Runtime, channel: str, since: dt.datetime | None) -> Iterable[str] | None:
-    return runtime.connector(channel).listed(Entity.ORDERS, since=since, until=utcnow() - SETTLING)
+    orders = stream_of(runtime.connector(channel), Entity.ORDERS)
+    return orders.listed(since=since, until=utcnow() - SETTLING) if isinstance(orders, Listed) else None
 
 
 def _listed_orders(channel: str, listed: Iterable[str], *, held: list[Order], report: Report) -> list[Finding]:
@@ -251,7 +253,7 @@ def _daily_totals(channel: str, theirs: Iterable[Order], ours: Iterable[Order], 
 
 def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order], since: dt.date | None,
            report: Report) -> list[Finding]:
-    """Each settled business day in the channel's own books (:meth:`~hub.connector.Connector.daily_sales`)
+    """Each settled business day in the channel's own books (:class:`~hub.streams.DailySales`)
     against the totals of 1C's orders from the channel that day.
 
     Today is left out (its sales go on), and so is yesterday until :data:`SETTLING` past midnight. Without
@@ -267,7 +269,8 @@ def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order]
     if first > last:
         return []
     try:
-        books = runtime.connector(channel).daily_sales(first, last)
+        orders = stream_of(runtime.connector(channel), Entity.ORDERS)
+        books = orders.daily_sales(first, last) if isinstance(orders, DailySales) else None
     except HubError as exc:  # the books are away (no free licence seat): the rest of reconcile goes on
         ctx.errors.append(f"{channel} sales books: {exc}")
         return []

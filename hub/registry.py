@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.connector import Connector
-from hub.jobs import Job
+from hub.jobrun import Job
 from hub.plugins import CONNECTOR_GROUP, JOB_GROUP, installed
 
 

@@ -10,6 +10,10 @@ class is made of the kinds below, and the kinds are what the jobs see:
 * :class:`BatchWrite` - hub sets many at once, at most :attr:`BatchWrite.limit` a call;
 * :class:`Statuses` - the system takes its orders' statuses from the system of record.
 
+A few systems can do one thing more, each a kind of its own that adds no mode, which
+the engine looks for with :func:`stream_of` and ``isinstance``: :class:`Listed`,
+:class:`DailySales`, :class:`CustomerDetails`, :class:`ChangedOutside`.
+
 So the capabilities the engine checks (:meth:`hub.connector.Connector.can`) and
 the batch limits follow from the stream classes, never from a table kept by
 hand beside them, and a stream holds the code of one entity only: no method
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
@@ -71,6 +76,10 @@ class Pull(Decodes[_C_co]):
     """hub reads the entity page by page, resuming after a cursor."""
 
     mode = Mode.PULL
+    shown_again: ClassVar[bool] = True
+    """Whether :meth:`read` shows every record dated since a day, whenever asked, so that reconciliation can
+    compare them with the system of record. False for a system that hands each order out until hub confirms
+    it and never again (CommerceML's sale query)."""
 
     @abstractmethod
     def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
@@ -132,6 +141,48 @@ class Statuses(Stream[_C_co]):
         """Tell the system its order ``external_id`` is now at ``status``."""
 
 
+class Listed(Stream[_C_co]):
+    """The system lists the ids of the records it holds (a history of ids at most), though it pushes them and
+    cannot be read whole: reconciliation holds the ids against what the system of record holds."""
+
+    @abstractmethod
+    def listed(self, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
+        """The ids of the records dated from ``since`` (as far back as the system keeps, when None) to
+        ``until``; None when the source is not set up to list them."""
+
+
+class DailySales(Stream[_C_co]):
+    """The system keeps its own books of sales (a POS's back-office report), which reconciliation holds
+    against 1C's orders of this channel."""
+
+    @abstractmethod
+    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
+        """What was sold on each business day from ``first`` to ``last``; None when the source is not set up
+        to read its books."""
+
+
+class CustomerDetails(Stream[_C_co]):
+    """The system holds more about its customers than hub's own fields, shown by ``hub customers show``."""
+
+    @abstractmethod
+    def about(self, external_id: str) -> Mapping[str, str]:
+        """What the system holds about its customer ``external_id`` (the balance of each loyalty wallet)."""
+
+
+class ChangedOutside(Stream[_C_co]):
+    """What hub pushes may be changed by hand in the system (iiko's stop lists, edited at the POS)."""
+
+    @abstractmethod
+    def changed_outside(self) -> bool:
+        """Whether it may have been changed since hub last pushed it: the next push then compares everything,
+        not only what changed in 1C."""
+
+
+def stream_of(connector: Connector, entity: Entity) -> Stream[Connector] | None:
+    """The stream of ``entity`` of a connector built on streams; None for another connector or entity."""
+    return connector.stream(entity) if isinstance(connector, StreamConnector) else None
+
+
 class StreamConnector(Connector):
     """A connector made of streams: its capabilities and batch limits follow from :attr:`streams`, and each of
     the engine's calls goes to the stream of the entity it names."""
@@ -146,6 +197,10 @@ class StreamConnector(Connector):
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         self._streams: Mapping[Entity, Stream[Connector]] = {stream.entity: stream(self) for stream in self.streams}
+
+    def stream(self, entity: Entity) -> Stream[Connector] | None:
+        """The stream of ``entity``, None when the connector has none."""
+        return self._streams.get(entity)
 
     def read(self, entity: Entity, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         if not isinstance(stream := self._streams.get(entity), Pull):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from hub.connector import Connector, Mode
-from hub.jobs import Job, Planned, RunContext
+from hub.jobrun import Job, Planned, RunContext
 from hub.model import Entity, Record
 from hub.pipeline import Push
 from hub.reconcile import compare_mirror

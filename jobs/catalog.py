@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.jobs import RunContext
+from hub.jobrun import RunContext
 from hub.model import Entity, Product, Record
 from hub.pipeline import snapshot
 from jobs._common import MirrorJob

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from hub.connector import Mode
 from hub.customers import CustomerBook
-from hub.jobs import Job, RunContext
+from hub.jobrun import Job, RunContext
 from hub.model import Entity
 
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from hub.connector import Mode
 from hub.customers import CustomerBook
-from hub.jobs import Job, RunContext
+from hub.jobrun import Job, RunContext
 from hub.model import Entity, Order
 from hub.pipeline import Pipeline
 from hub.plausibility import OrderRules

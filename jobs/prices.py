@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.config import JobConfig
-from hub.jobs import OptionReference, RunContext
+from hub.jobrun import OptionReference, RunContext
 from hub.model import Entity, PriceEntry, Record
 from hub.pipeline import snapshot
 from jobs._common import MirrorJob, channel_goods, report_unlinked

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.connector import Mode
-from hub.jobs import Job, RunContext
+from hub.jobrun import Job, RunContext
 from hub.model import Entity, Order, OrderStatus, moves_forward
 from hub.pipeline import snapshot
 from hub.state import Event

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.config import JobConfig
-from hub.jobs import OptionReference, RunContext
+from hub.jobrun import OptionReference, RunContext
 from hub.model import Entity, Record, StockLevel
 from hub.pipeline import snapshot
 from hub.values import utcnow

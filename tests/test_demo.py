@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli import main
 from hub.errors import FatalError
-from hub.jobs import RunContext
+from hub.jobrun import RunContext
 from jobs.stock import StockJob
 
 

@@ -77,7 +77,7 @@ def test_hub_sync_says_who_runs_the_job_when_a_daemon_holds_it(pair: ChannelPair
 
 def test_log_lines_written_during_a_run_carry_its_run_id(pair: ChannelPair, capsys: pytest.CaptureFixture[str]) -> None:
     from hub.config import load_config
-    from hub.jobs import run_job
+    from hub.jobrun import run_job
     from hub.runtime import Runtime
 
     pair.shop.place_order(status="teleported")  # a record that cannot be read: the run logs a warning

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from connectors.onec_odata import OneCSandbox
-from connectors.testchannel.connector import TestChannelConnector
+from connectors.testchannel.connector import OrdersStream, TestChannelConnector
 from hub.errors import AuthError, HubError
 from hub.reconcile import SETTLING
 from hub.state import open_store
+from hub.streams import DailySales
 from hub.values import json_loads, to_decimal, utcnow, zone
 from tests.conftest import OneCStage
 from tests.connectors.onec_odata.conftest import connect
@@ -173,6 +174,17 @@ class Books:
             raise self.failure
         return self.sold
 
+    def kept_by_the_shop(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Give the shop's orders stream these books (a DailySales kind), as iiko's has iikoServer's."""
+        books = self
+
+        class BookedOrders(OrdersStream, DailySales[TestChannelConnector]):
+            def daily_sales(self, first: dt.date, last: dt.date) -> dict[dt.date, Decimal]:
+                return books(first, last)
+
+        streams = tuple(BookedOrders if stream is OrdersStream else stream for stream in TestChannelConnector.streams)
+        monkeypatch.setattr(TestChannelConnector, "streams", streams)
+
 
 def test_a_channels_books_are_held_against_1c_per_settled_day(stage: OneCStage,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,7 +204,7 @@ def test_a_channels_books_are_held_against_1c_per_settled_day(stage: OneCStage,
         if str(row["НомерПоДаннымКлиента"]).startswith("shop:"):
             held[dt.date.fromisoformat(str(row["Date"])[:10])] += to_decimal(row["СуммаДокумента"])
     books = Books({**held, earlier: held[earlier] + Decimal("10.00")})
-    monkeypatch.setattr(TestChannelConnector, "daily_sales", lambda _self, first, last: books(first, last))
+    books.kept_by_the_shop(monkeypatch)
 
     since = earlier - dt.timedelta(days=3)
     result = stage.hub("reconcile", "--entity", "orders", "--since", f"{since:%Y-%m-%d}", "--format", "json")
@@ -213,7 +225,7 @@ def test_a_channels_books_are_held_against_1c_per_settled_day(stage: OneCStage,
 def test_books_that_cannot_be_read_leave_the_rest_of_reconcile_going(stage: OneCStage,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     books = Books(failure=AuthError("iikoServer: no free licence seat"))
-    monkeypatch.setattr(TestChannelConnector, "daily_sales", lambda _self, first, last: books(first, last))
+    books.kept_by_the_shop(monkeypatch)
     result = stage.hub("reconcile", "--since", "2026-01-01")
 
     assert books.asked

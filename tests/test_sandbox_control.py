@@ -21,7 +21,7 @@ from connectors.testchannel.sandbox import TestChannelSandbox
 from connectors.yandex_eda import YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.termination import Termination

@@ -10,8 +10,12 @@ import pytest
 from connectors.commerceml.server import OneCExchangeConnector
 from connectors.commerceml.site import BATCH as SITE_BATCH
 from connectors.commerceml.site import CommerceMLSiteConnector
+from connectors.commerceml.site import OrdersStream as SiteOrders
 from connectors.iiko.connector import BATCH as IIKO_BATCH
+from connectors.iiko.connector import CustomersStream as IikoCustomers
 from connectors.iiko.connector import IikoConnector
+from connectors.iiko.connector import OrdersStream as IikoOrders
+from connectors.iiko.connector import StockStream as IikoStock
 from connectors.onec_odata.connector import OneCConnector
 from connectors.testchannel.client import MAX_BATCH, MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from connectors.testchannel.connector import (
@@ -23,10 +27,22 @@ from connectors.testchannel.connector import (
     TestChannelSettings,
 )
 from connectors.yandex_eda.connector import BATCH, YandexEdaConnector
-from hub.connector import ConnectorContext, Mode
+from connectors.yandex_eda.connector import OrdersStream as YandexOrders
+from hub.connector import Connector, ConnectorContext, Mode
 from hub.errors import RequestRejected
 from hub.model import Entity
-from hub.streams import BatchWrite, Pull, Push, Statuses, Write
+from hub.streams import (
+    BatchWrite,
+    ChangedOutside,
+    CustomerDetails,
+    DailySales,
+    Listed,
+    Pull,
+    Push,
+    Statuses,
+    Write,
+    stream_of,
+)
 from hub.values import zone
 
 
@@ -94,3 +110,26 @@ def test_commerceml_s_capabilities_follow_from_their_streams_as_their_tables_sai
         Entity.ORDERS: {Mode.PULL, Mode.STATUS}}
     assert CommerceMLSiteConnector.batch_limits == dict.fromkeys((Entity.CATALOG, Entity.PRICES, Entity.STOCK),
                                                                  SITE_BATCH)
+
+
+def test_what_one_system_alone_can_do_is_a_kind_of_its_stream_not_a_hook_of_every_connector() -> None:
+    for hook in ("listed", "daily_sales", "about_customer", "changed_outside", "orders_shown_again"):
+        assert not hasattr(Connector, hook), hook
+    assert issubclass(YandexOrders, Listed) and issubclass(IikoOrders, DailySales)
+    assert issubclass(IikoCustomers, CustomerDetails) and issubclass(IikoStock, ChangedOutside)
+    assert not SiteOrders.shown_again and IikoOrders.shown_again  # the sale query hands an order out once
+    # The optional kinds add no capability: iiko's orders do what they did.
+    assert IikoOrders.modes() == {Mode.PULL, Mode.PUSH, Mode.WRITE}
+    assert not any(issubclass(stream, (Listed, DailySales, CustomerDetails, ChangedOutside))
+                   for stream in TestChannelConnector.streams)
+
+
+def test_the_engine_finds_the_stream_of_an_entity_and_none_where_the_connector_has_none() -> None:
+    settings = TestChannelSettings(type="testchannel", url="http://127.0.0.1:9", token="t")
+    context = ConnectorContext(source="shop", timezone=zone("Europe/Moscow"), log=logging.getLogger("test"))
+    connector = TestChannelConnector(settings, context)
+    try:
+        assert isinstance(stream_of(connector, Entity.STOCK), StockStream)
+        assert stream_of(connector, Entity.CUSTOMERS) is None
+    finally:
+        connector.close()

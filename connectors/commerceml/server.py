@@ -39,6 +39,9 @@ state, so any daemon on the state DB serves them. Wrong credentials, an unknown
 or expired session, a file name that leaves the upload folder, a missing file:
 all answer ``failure`` with the reason, as 1C expects (HTTP 200).
 
+What an uploaded file becomes (the import runner) is :mod:`connectors.commerceml.imports`; this module holds the
+connector, its streams and the exchange's modes and sessions that call the runner.
+
 Settings (hub.yaml ``sources.<name>``, beside ``type: commerceml_1c`` and ``inbound``):
 ``username``, ``password`` (``${ENV}``), ``work_dir``, ``zip``, ``file_limit``
 (≤ ``inbound.max_body``; that value when omitted), ``cookie``, ``session_ttl``,
@@ -61,7 +64,7 @@ import shutil
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -69,15 +72,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from werkzeug.wrappers import Request, Response
 
-from connectors.commerceml._views import (
-    Classifier,
-    View,
-    good_view,
-    offer_view,
-    price_views,
-    stock_views,
-    variant_view,
-)
 from connectors.commerceml.exchange import (
     DEFAULT_STATUSES,
     ENCODINGS,
@@ -89,27 +83,15 @@ from connectors.commerceml.exchange import (
     safe_name,
     unpack,
 )
-from connectors.commerceml.items import (
-    FileHeader,
-    Group,
-    Offer,
-    OrderDocument,
-    PriceType,
-    Problem,
-    Property,
-    RecordKind,
-    Section,
-    SectionKind,
-    Warehouse,
-)
-from connectors.commerceml.parser import parse
+from connectors.commerceml.imports import ORDER, CatalogImport, Step, apply_order_changes
+from connectors.commerceml.items import OrderDocument
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
 from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
-from hub.errors import InvalidRecord, ProtocolError, RecordError, UnresolvedReference
+from hub.errors import InvalidRecord, ProtocolError, UnresolvedReference
 from hub.inbound import Endpoint, Inbound
 from hub.mapping import CompiledMapping
-from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel, moves_forward
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
@@ -117,11 +99,9 @@ from hub.values import json_dumps, json_loads, utcnow
 log = logging.getLogger("hub.commerceml.server")
 
 PAGE = 1000
-_ASK_AT_MOST = 200
-"""Goods a mapping skipped in one import step that are looked up one by one; more are found in one read."""
 MAPPED = (Entity.CATALOG, Entity.PRICES, Entity.STOCK)
 """What 1C's uploads become through the source's mappings (``<mappings>/<entity>.in.yaml``)."""
-SESSION, UPLOAD, IMPORT, ORDER = "session", "upload", "import", "order"
+SESSION, UPLOAD, IMPORT = "session", "upload", "import"
 
 
 class OneCExchangeSettings(SourceSettings):
@@ -498,7 +478,7 @@ class OneCExchangeConnector(StreamConnector):
         if path.suffix.lower() != ".xml":
             return
         try:
-            step = self._apply_order_changes(path)
+            step = apply_order_changes(path, self.state, self.context, self.config.statuses)
         except ProtocolError as exc:
             # More pieces may be coming; if not, mode=import answers failure with this reason.
             log.info("%s: %s is not whole yet (%s): it waits for its next piece or mode=import", self.name,
@@ -520,9 +500,10 @@ class OneCExchangeConnector(StreamConnector):
             return self._say(SUCCESS)  # the answer to the last step was lost: 1C asks again
         try:
             if session.kind == "sale":
-                step = self._apply_order_changes(path)
+                step = apply_order_changes(path, self.state, self.context, self.config.statuses)
             else:
-                step = _CatalogImport(self, path, kept["position"]).run()
+                step = CatalogImport(path, kept["position"], context=self.context, state=self.state,
+                                     mappings=self.mappings, config=self.config).run()
         except ProtocolError as exc:
             log.warning("%s: %s", self.name, exc)
             return self._say(FAILURE, str(exc))
@@ -533,7 +514,7 @@ class OneCExchangeConnector(StreamConnector):
     def _import_key(self, session: _Exchange, path: Path) -> str:
         return f"{session.key}:{path.relative_to(self.config.work_dir / session.folder)}"
 
-    def _imported(self, session: _Exchange, path: Path, step: _Step, kept: dict[str, Any]) -> bool:
+    def _imported(self, session: _Exchange, path: Path, step: Step, kept: dict[str, Any]) -> bool:
         """Keep what an import step did (problems logged with file and line); whether the file is done."""
         for problem in step.problems:
             log.warning("%s: skipped %s", self.name, problem)
@@ -574,178 +555,6 @@ class OneCExchangeConnector(StreamConnector):
         session.query = {}
         self.state.put_many(SESSION, {session.key: session.dump()})
         return self._say(SUCCESS)
-
-    def _apply_order_changes(self, path: Path) -> _Step:
-        """1C's file of changed orders: statuses forward only, and 1C's facts (number, paid, posted) kept."""
-        step = _Step(position=0, done=True)
-        changed: dict[str, str] = {}
-        for item in parse(path, timezone=self.context.timezone, channel=self.name, name=path.name):
-            if isinstance(item, Problem):
-                step.problems.append(item)
-            if not isinstance(item, OrderDocument):
-                continue
-            step.position += 1
-            key = item.order.external_id
-            payload = changed.get(key) or self.state.get(ORDER, key)
-            if payload is None:
-                step.problems.append(Problem(path.name, item.line, RecordKind.DOCUMENT, key,
-                                             "an order hub never sent to 1C"))
-                continue
-            kept = json_loads(payload)
-            current = OrderStatus(kept["status"])
-            said = self._status(item, current)
-            facts = {**kept.get("facts", {}), **{name: value for name, value in (
-                ("number_1c", item.number_1c), ("paid", item.paid), ("posted", item.posted),
-                ("status", item.status), ("cancelled", item.cancelled)) if value is not None}}
-            status = said if moves_forward(current, said) else current
-            changed[key] = json_dumps({**kept, "status": status.value, "facts": facts})
-        self.state.put_many(ORDER, changed)
-        return step
-
-    def _status(self, document: OrderDocument, current: OrderStatus) -> OrderStatus:
-        if document.cancelled or document.order.status is OrderStatus.CANCELLED:
-            return OrderStatus.CANCELLED
-        if document.order.status is OrderStatus.DELIVERED:
-            return OrderStatus.DELIVERED
-        for word in (document.status_id, document.status):
-            if word is not None and word.strip() in self.config.statuses:
-                return self.config.statuses[word.strip()]
-        if document.paid or document.posted:
-            return OrderStatus.ACCEPTED
-        return current
-
-
-@dataclass
-class _Step:
-    """What one import call did: records read so far, whether the file is done, what was skipped."""
-
-    position: int
-    done: bool
-    problems: list[Problem] = field(default_factory=list)
-    left_out: int = 0
-    """Goods, prices and stock levels a mapping's skip_when left out."""
-
-
-class _CatalogImport:
-    """One step of importing a catalog file: records after ``position`` until the step's time or count is up.
-
-    Goods, prices and stock go through the source's mappings (see :mod:`._views`) on their way to channel
-    state; each is kept under the key 1C's ids give it, whatever ids the mapping gives, so a full import
-    can tell which goods it lacks and a record a mapping now skips can be withdrawn.
-    """
-
-    def __init__(self, connector: OneCExchangeConnector, path: Path, position: int) -> None:
-        self.connector = connector
-        self.config = connector.config
-        self.mappings = connector.mappings
-        self.links = connector.context.links
-        self.path = path
-        self.position = position
-        self.classifier = Classifier(connector.state)
-        self.buffers: dict[str, dict[str, str | None]] = {}
-        """Payloads to keep per kind and key; None for a record the mappings skipped (hidden or forgotten)."""
-        self.seen_goods: set[str] = set()
-        self.full_catalog = False
-
-    def run(self) -> _Step:
-        # The step's time starts at its first new record: skipping what earlier steps took must not use it up,
-        # or a large file would go one record per call.
-        deadline: float | None = None
-        limit = self.config.import_batch
-        parsed = parse(self.path, timezone=self.connector.context.timezone, channel=self.connector.name,
-                       name=self.path.name)
-        step = _Step(self.position, done=False)
-        count = 0
-        taken = 0
-        as_of = utcnow()
-        for item in parsed:
-            if isinstance(item, FileHeader) and item.generated_at is not None:
-                as_of = item.generated_at  # a balance is as of when 1C wrote the file, the same on every step
-            if isinstance(item, Section) and item.kind is SectionKind.CATALOG:
-                self.full_catalog = not item.only_changes
-                continue
-            if isinstance(item, Group | Property | PriceType | Warehouse):
-                self.classifier.add(item)  # every step: later goods and offers read names from it
-            if not isinstance(item, Product | Offer | PriceType | Warehouse | Problem):
-                continue
-            count += 1
-            if isinstance(item, Product):
-                self.seen_goods.add(item.id)
-            if count <= self.position:
-                continue
-            if deadline is None:
-                deadline = time.monotonic() + self.config.import_step
-            if isinstance(item, Problem):
-                step.problems.append(item)
-            elif isinstance(item, Product):
-                self._map(Entity.CATALOG, item.id, good_view(item, self.classifier), parsed.line, step)
-            elif isinstance(item, Offer):
-                self._offer(item, as_of, step)
-            taken += 1
-            if (limit is not None and taken >= limit) or time.monotonic() >= deadline:
-                self._flush()
-                step.position = count
-                return step
-        self._flush()
-        if self.full_catalog and self.config.missing_goods == "hide":
-            self._hide((key, payload) for key, payload in self.connector.state.all(Entity.CATALOG.value)
-                       if key not in self.seen_goods and "#" not in key)
-        step.position = count
-        step.done = True
-        return step
-
-    def _offer(self, offer: Offer, as_of: dt.datetime, step: _Step) -> None:
-        shared = offer_view(offer, self.classifier)
-        for key, view in price_views(offer, shared, self.classifier):
-            self._map(Entity.PRICES, key, view, offer.line, step)
-        for key, view in stock_views(offer, shared, self.classifier, warehouse=self.config.warehouse, as_of=as_of):
-            self._map(Entity.STOCK, key, view, offer.line, step)
-        if offer.variant is not None and offer.name:  # a variant sells as a good of its own in the channels
-            self._map(Entity.CATALOG, offer.id, variant_view(offer), offer.line, step)
-
-    def _map(self, entity: Entity, key: str, view: View, line: int | None, step: _Step) -> None:
-        """Keep what the entity's mapping makes of ``view``; a record it cannot map is a problem, with the line."""
-        mapping = self.mappings[entity]
-        try:
-            record = mapping.apply(view, links=self.links)
-        except RecordError as exc:
-            kind = RecordKind.PRODUCT if entity is Entity.CATALOG and "#" not in key else RecordKind.OFFER
-            step.problems.append(Problem(self.path.name, line, kind, view["id"], f"{mapping.path.name}: {exc}"))
-            return
-        if record is None:
-            step.left_out += 1
-        self.buffers.setdefault(entity.value, {})[key] = None if record is None else record.model_dump_json()
-
-    def _flush(self) -> None:
-        state = self.connector.state
-        for kind, payloads in self.classifier.changed.items():
-            state.put_many(kind, payloads)
-        self.classifier.changed = {}
-        for kind, buffered in self.buffers.items():
-            state.put_many(kind, {key: payload for key, payload in buffered.items() if payload is not None})
-            skipped = [key for key, payload in buffered.items() if payload is None]
-            if kind == Entity.CATALOG.value and skipped:  # hidden, not forgotten: the catalog job tells the channels
-                self._hide(self._held(skipped))
-            elif skipped:
-                state.delete(kind, skipped)
-        self.buffers = {}
-
-    def _held(self, keys: list[str]) -> Iterable[tuple[str, str | None]]:
-        """The goods hub holds under ``keys``: asked one by one when few, else in one read of them all."""
-        state = self.connector.state
-        if len(keys) <= _ASK_AT_MOST:
-            return ((key, state.get(Entity.CATALOG.value, key)) for key in keys)
-        wanted = set(keys)
-        return ((key, payload) for key, payload in state.all(Entity.CATALOG.value) if key in wanted)
-
-    def _hide(self, held: Iterable[tuple[str, str | None]]) -> None:
-        """Mark deleted the goods among ``held`` (key, payload or None) that are not yet."""
-        hidden: dict[str, str] = {}
-        for key, payload in held:
-            if payload is not None and not (good := Product.model_validate_json(payload)).deleted:
-                hidden[key] = good.model_copy(update={"deleted": True}).model_dump_json()
-        if hidden:
-            self.connector.state.put_many(Entity.CATALOG.value, hidden)
 
 
 def _digest(value: str) -> str:

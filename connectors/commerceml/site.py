@@ -159,6 +159,7 @@ class OrdersStream(Pull["CommerceMLSiteConnector"], Statuses["CommerceMLSiteConn
     """The site's orders from its sale query, and 1C's statuses uploaded back as order changes."""
 
     entity = Entity.ORDERS
+    shown_again = False  # the sale query offers an order until hub confirms it, then never again
 
     def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         """The orders the site has not exported yet, as one page whose cursor names this query.
@@ -218,7 +219,6 @@ class CommerceMLSiteConnector(StreamConnector):
     type_name = "commerceml_site"
     settings_model = CommerceMLSiteSettings
     streams: ClassVar = (CatalogStream, PricesStream, StockStream, OrdersStream)
-    orders_shown_again = False  # the sale query offers an order until hub confirms it, then never again
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)

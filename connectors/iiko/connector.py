@@ -113,7 +113,7 @@ from hub.model import (
     StockLevel,
 )
 from hub.settings import SourceSettings
-from hub.streams import BatchWrite, Pull, Push, StreamConnector, Write
+from hub.streams import BatchWrite, ChangedOutside, CustomerDetails, DailySales, Pull, Push, StreamConnector, Write
 from hub.values import json_dumps, json_loads, to_decimal, utcnow
 
 REVISION_REACH: Final = dt.timedelta(hours=3)
@@ -254,7 +254,7 @@ class _Cursor:
                            "tables_at": self.tables_at})
 
 
-class OrdersStream(Pull["IikoConnector"], Push["IikoConnector"], Write["IikoConnector"]):
+class OrdersStream(Pull["IikoConnector"], Push["IikoConnector"], Write["IikoConnector"], DailySales["IikoConnector"]):
     """Closed sales read after iiko's revision and pushed by its webhook; other channels' orders to the kitchen."""
 
     entity = Entity.ORDERS
@@ -288,6 +288,24 @@ class OrdersStream(Pull["IikoConnector"], Push["IikoConnector"], Write["IikoConn
         assert isinstance(record, Order)
         return self.connector._cook(record, key, ref)
 
+    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
+        """Sales after discounts per open day, from iikoServer's SALES report (deleted and storned ones left out)."""
+        iiko = self.connector
+        settings = iiko.config.office
+        if iiko.office is None or settings is None:
+            return None
+        with iiko.office.session() as office:  # a licence seat, given back however this ends
+            rows = office.sales(first, last + dt.timedelta(days=1), group_by=["OpenDate.Typed"],
+                                aggregates=["DishDiscountSumInt"], department_id=settings.department_id)
+        days: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
+        for row in rows:
+            try:
+                day = dt.date.fromisoformat(str(row["OpenDate.Typed"])[:10])
+            except (KeyError, ValueError):
+                raise ProtocolError(f"iikoServer's SALES report has a row without an open date: {row}") from None
+            days[day] += to_decimal(row.get("DishDiscountSumInt") or 0)
+        return days
+
 
 class CatalogStream(BatchWrite["IikoConnector"]):
     """1C's goods matched to iiko's menu (iiko takes no goods from outside): links, stop policies, the way back."""
@@ -318,7 +336,7 @@ class CatalogStream(BatchWrite["IikoConnector"]):
         return record.model_copy(update={"attributes": {**record.attributes, "iiko": key, "iiko_stop_policy": policy}})
 
 
-class StockStream(Pull["IikoConnector"], BatchWrite["IikoConnector"]):
+class StockStream(Pull["IikoConnector"], BatchWrite["IikoConnector"], ChangedOutside["IikoConnector"]):
     """1C's stock as iiko's stop lists; the stop lists read back for reconciliation."""
 
     entity = Entity.STOCK
@@ -343,6 +361,10 @@ class StockStream(Pull["IikoConnector"], BatchWrite["IikoConnector"]):
         held = not self.connector._stopped(record) and not record.product.startswith(UNMATCHED)
         return record.model_copy(update={"quantity": Decimal(1) if held else Decimal(0)})
 
+    def changed_outside(self) -> bool:
+        """A stop list changed at the POS since the last push (a webhook said so): compare every good again."""
+        return any(key.startswith("stop_list:") for key, _ in self.connector.state.all(_HINT))
+
 
 class PricesStream(Pull["IikoConnector"]):
     """iiko's own prices (it takes none from outside), read for reconciliation."""
@@ -357,7 +379,7 @@ class PricesStream(Pull["IikoConnector"]):
         return PriceEntry(product=str(data["product"]), price_type=PRICE_TYPE, amount=data["price"])
 
 
-class CustomersStream(Write["IikoConnector"]):
+class CustomersStream(Write["IikoConnector"], CustomerDetails["IikoConnector"]):
     """iiko's loyalty guests, found by phone."""
 
     entity = Entity.CUSTOMERS
@@ -382,6 +404,14 @@ class CustomersStream(Write["IikoConnector"]):
         guest_id = iiko.client.create_or_update_customer(iiko.organization, fields)
         iiko.context.log.info("iiko loyalty guest %s %s", pii(fields["phone"]), "updated" if ref else "created")
         return WriteResult(ref=guest_id, action="updated" if ref else "created")
+
+    def about(self, external_id: str) -> Mapping[str, str]:
+        """The balance of each of the guest's loyalty wallets (bonuses, deposits, certificates)."""
+        iiko = self.connector
+        guest = iiko.client.customer_by_id(iiko.organization, external_id)
+        if guest is None or guest.deleted:
+            return {}
+        return {f"wallet «{wallet.name}»": f"{wallet.balance}" for wallet in guest.wallets}
 
 
 class IikoConnector(StreamConnector):
@@ -441,23 +471,6 @@ class IikoConnector(StreamConnector):
         self.client.http.close()
         if self.office is not None:
             self.office.http.close()
-
-    def daily_sales(self, first: dt.date, last: dt.date) -> Mapping[dt.date, Decimal] | None:
-        """Sales after discounts per open day, from iikoServer's SALES report (deleted and storned ones left out)."""
-        settings = self.config.office
-        if self.office is None or settings is None:
-            return None
-        with self.office.session() as office:  # a licence seat, given back however this ends
-            rows = office.sales(first, last + dt.timedelta(days=1), group_by=["OpenDate.Typed"],
-                                aggregates=["DishDiscountSumInt"], department_id=settings.department_id)
-        days: defaultdict[dt.date, Decimal] = defaultdict(Decimal)
-        for row in rows:
-            try:
-                day = dt.date.fromisoformat(str(row["OpenDate.Typed"])[:10])
-            except (KeyError, ValueError):
-                raise ProtocolError(f"iikoServer's SALES report has a row without an open date: {row}") from None
-            days[day] += to_decimal(row.get("DishDiscountSumInt") or 0)
-        return days
 
     # --- orders: read ----------------------------------------------------------------------------
 
@@ -629,10 +642,6 @@ class IikoConnector(StreamConnector):
         ids = {product_id for product_id, _, _ in candidates}
         return ids.pop() if len(ids) == 1 and not size else None
 
-    def changed_outside(self, entity: Entity) -> bool:
-        """A stop list changed at the POS since the last push (a webhook said so): compare every good again."""
-        return entity is Entity.STOCK and any(key.startswith("stop_list:") for key, _ in self.state.all(_HINT))
-
     def _stopped(self, level: StockLevel) -> bool:
         """Whether the good should be on the stop list: by its policy, else by 1C's balance."""
         policy = self._policies().get(level.product, "auto")
@@ -785,13 +794,6 @@ class IikoConnector(StreamConnector):
         good = self.context.links.resolve(channel, Entity.CATALOG.value, product) if self.context.links else None
         found = self.state.get(_GOOD, good) if good else None
         return None if found is None or found.startswith(UNMATCHED) else found
-
-    def about_customer(self, external_id: str) -> Mapping[str, str]:
-        """The balance of each of the guest's loyalty wallets (bonuses, deposits, certificates)."""
-        guest = self.client.customer_by_id(self.organization, external_id)
-        if guest is None or guest.deleted:
-            return {}
-        return {f"wallet «{wallet.name}»": f"{wallet.balance}" for wallet in guest.wallets}
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ from hub.errors import InvalidRecord
 from hub.inbound import Endpoint, Handler, Inbound, Webhook, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
-from hub.streams import BatchWrite, Push, Statuses, StreamConnector
+from hub.streams import BatchWrite, Listed, Push, Statuses, StreamConnector
 from hub.values import json_dumps, json_loads, utcnow
 
 EXPIRED = "Access token has been expired. You should request a new one"
@@ -119,13 +119,21 @@ class YandexEdaSettings(SourceSettings):
     vendor: VendorSettings | None = Field(None, description="Vendor Management API; off when omitted.")
 
 
-class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"]):
+class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"], Listed["YandexEdaConnector"]):
     """Orders Yandex posts, changes and cancels at the partner API, and 1C's statuses kept for Yandex to poll."""
 
     entity = Entity.ORDERS
 
     def endpoints(self) -> list[Endpoint]:
         return self.connector.order_endpoints()
+
+    def listed(self, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
+        """The eatsIds in Yandex's order history (orders not cancelled), when ``vendor.history`` is on."""
+        yandex = self.connector
+        if yandex.vendor is None or not (yandex.config.vendor and yandex.config.vendor.history):
+            return None
+        kept_from = utcnow() - HISTORY_KEPT
+        return yandex.vendor.orders_history(list(yandex.config.venues), max(since or kept_from, kept_from), until)
 
     def decode(self, record: RawRecord) -> Record:
         """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
@@ -258,14 +266,6 @@ class YandexEdaConnector(StreamConnector):
         return Catalog(products=products, prices=prices, stock=stock)
 
     # --- orders: decode, and statuses from 1C -----------------------------------------------------
-
-    def listed(self, entity: Entity, *, since: dt.datetime | None, until: dt.datetime) -> Iterable[str] | None:
-        """The eatsIds in Yandex's order history (orders not cancelled), when ``vendor.history`` is on."""
-        if entity is not Entity.ORDERS or self.vendor is None or not (self.config.vendor and
-                                                                       self.config.vendor.history):
-            return None
-        kept_from = utcnow() - HISTORY_KEPT
-        return self.vendor.orders_history(list(self.config.venues), max(since or kept_from, kept_from), until)
 
     def kept_order(self, order_id: str) -> dict[str, Any] | None:
         if id_problem(order_id) is not None:  # no order hub kept has such an id, and a database may not take it

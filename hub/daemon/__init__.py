@@ -37,7 +37,7 @@ from hub.daemon.ui import Ui
 from hub.daemon.worker import InboundWorker
 from hub.errors import ConfigError, JobBusy
 from hub.inbound import Inbound
-from hub.jobs import Trigger, run_job
+from hub.jobrun import Trigger, run_job
 from hub.leases import Lease
 from hub.registry import connector_types
 from hub.runtime import Runtime

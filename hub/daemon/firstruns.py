@@ -2,7 +2,7 @@
 
 A channel that never had 1C's catalog has nothing to sell: Yandex Eda's menu stays empty for the hour
 before the catalog job's first tick, and every order that comes anyway becomes a dead letter. So on
-start, each scheduled outbound job (:attr:`hub.jobs.Job.outbound`) with no successful run in the state
+start, each scheduled outbound job (:attr:`hub.jobrun.Job.outbound`) with no successful run in the state
 DB's history is run at once (trigger ``start``), catalogs first: stock and prices reach only the goods a
 catalog run has linked. A first run that failed is tried again, less often each time, until it succeeds;
 a partial one is left to the schedule, since what failed in it needs a fix rather than another try.

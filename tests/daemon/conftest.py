@@ -26,7 +26,7 @@ from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
 from hub.daemon import Daemon
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.runtime import Runtime
 from hub.state import RunInfo, StateStore, open_store
 

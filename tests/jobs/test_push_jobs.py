@@ -14,7 +14,7 @@ import yaml
 from connectors.onec_odata._schema import GOODS
 from connectors.testchannel.client import MAX_PRICE_BATCH, MAX_STOCK_BATCH
 from hub.config import load_config
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.runtime import Runtime
 from hub.values import json_loads
 from tests.jobs.conftest import Setup

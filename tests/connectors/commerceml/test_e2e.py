@@ -24,7 +24,7 @@ from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.config import load_config
 from hub.daemon import Daemon
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.model import Entity
 from hub.runtime import Runtime
 from tests.connectors.commerceml.conftest import SAMPLES

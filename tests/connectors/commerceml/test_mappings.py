@@ -23,7 +23,7 @@ from connectors.testchannel import TestChannelSandbox
 from hub.config import bundled_mappings, load_config
 from hub.daemon import Daemon
 from hub.errors import ConfigError
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.mapping import CompiledMapping, load_mapping
 from hub.model import Entity, PriceEntry, Product, Record, StockLevel
 from hub.values import utcnow

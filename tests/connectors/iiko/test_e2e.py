@@ -22,7 +22,7 @@ from hub.config import bundled_mappings, load_config
 from hub.customers import profile
 from hub.daemon import Daemon
 from hub.errors import InvalidRecord
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.model import Customer, Entity, Order, OrderLine
 from hub.operations import dead_letters
 from hub.reconcile import SETTLING, reconcile

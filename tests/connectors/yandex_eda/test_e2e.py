@@ -18,7 +18,7 @@ from connectors.onec_odata import OneCSandbox
 from connectors.yandex_eda import YandexEdaSimulator
 from hub.config import load_config
 from hub.daemon import Daemon
-from hub.jobs import run_job
+from hub.jobrun import run_job
 from hub.model import Entity
 from hub.operations import dead_letters
 from hub.reconcile import reconcile

@@ -1,4 +1,4 @@
-"""Jobs: what runs, on demand (``hub sync``) or on a schedule (``hub daemon``).
+"""The runtime jobs run in: what runs, on demand (``hub sync``) or on a schedule (``hub daemon``).
 
 A job type is a :class:`Job` subclass registered in the ``hub.jobs`` entry-point
 group; the implementations live in the top-level ``jobs`` package. A job is
