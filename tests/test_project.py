@@ -32,7 +32,8 @@ def test_the_banned_api_advice_names_functions_that_exist() -> None:
     assert sorted(name for name in named if not callable(getattr(hub.values, name, None))) == []
 
 
-@pytest.mark.parametrize(("lock", "extras"), [("requirements/test.txt", ["test"]), ("requirements/run.txt", [])])
+@pytest.mark.parametrize(("lock", "extras"), [("requirements/requirements-test.txt", ["test"]),
+                                              ("requirements/requirements-run.txt", [])])
 def test_each_lock_pins_every_declared_dependency(lock: str, extras: list[str]) -> None:
     project = PYPROJECT["project"]
     declared = [*project["dependencies"], *(dep for extra in extras for dep in project["optional-dependencies"][extra])]
@@ -45,16 +46,16 @@ def test_each_lock_pins_every_declared_dependency(lock: str, extras: list[str]) 
 
 
 def test_the_demo_lock_pins_the_same_versions_as_the_test_lock() -> None:
-    run, test = _locked("requirements/run.txt"), _locked("requirements/test.txt")
+    run, test = _locked("requirements/requirements-run.txt"), _locked("requirements/requirements-test.txt")
     assert {name: (version, test.get(name)) for name, version in run.items() if test.get(name) != version} == {}
 
 
 def test_the_readme_commands_install_from_the_locks() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     demo = next(line for line in readme.splitlines() if "hub demo" in line and line.startswith("python3 -m venv"))
-    assert "-r requirements/run.txt" in demo
+    assert "-r requirements/requirements-run.txt" in demo
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
-    assert "-r requirements/test.txt" in script
+    assert "-r requirements/requirements-test.txt" in script
 
 
 def test_hub_keeps_its_layers_with_no_import_cycle() -> None:
