@@ -483,7 +483,8 @@ def deadletters_retry(ctx: click.Context, *, letter_ids: tuple[int, ...], every:
                           hint="hub deadletters list shows the open ones")
     with _runtime(ctx) as runtime:
         if every:
-            letter_ids = tuple(d.id for d in operations.dead_letters(runtime.store, source=source, stage=stage))
+            every_open = operations.dead_letters(runtime.store, source=source, stage=stage, limit=None)
+            letter_ids = tuple(letter.id for letter in every_open)
         if not letter_ids:
             out.print("no open dead letters to retry.")
             return

@@ -142,9 +142,10 @@ def status(store: StateStore, *, runs: int = 10, job: str | None = None, failed:
 
 
 def dead_letters(store: StateStore, *, status: LetterStatus | None = LetterStatus.OPEN, source: str | None = None,
-                 stage: str | None = None) -> list[DeadLetter]:
+                 stage: str | None = None, limit: int | None = 100) -> list[DeadLetter]:
+    """The dead letters by id, the first ``limit`` (None: every one, as ``retry --all`` must take)."""
     with store.transaction() as state:
-        return [_cleaned(letter) for letter in state.dead_letters.list(status, source=source, stage=stage)]
+        return [_cleaned(letter) for letter in state.dead_letters.list(status, limit, source=source, stage=stage)]
 
 
 def dead_letter(store: StateStore, letter_id: int) -> DeadLetter:

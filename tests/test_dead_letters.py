@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 import cli
+from hub import operations
 from hub.config import load_config
 from hub.daemon import ui_view
 from hub.daemon.metrics import Metrics
@@ -79,6 +80,15 @@ def test_the_open_dead_letters_metric_drops_when_one_is_dismissed(store: StateSt
     with store.transaction() as state:
         state.dead_letters.dismiss(letter, by="cli", note="a test order")
     assert "hub_dead_letters_open 0.0" in metrics.exposition().decode()
+
+
+def test_every_open_letter_is_listed_when_no_limit_is_asked_for(store: StateStore) -> None:
+    with store.transaction() as state:
+        for n in range(150):
+            state.dead_letters.add(source="shop", entity="order", external_id=str(n), stage="decode", reason="r",
+                                   payload=b"{}")
+    assert len(operations.dead_letters(store)) == 100   # a page for a person to read
+    assert len(operations.dead_letters(store, limit=None)) == 150   # what `retry --all` takes
 
 
 # --- the payload, as a person reads it ------------------------------------------------------------
@@ -167,7 +177,8 @@ def test_retry_all_puts_every_open_letter_of_a_source_back_in_one_run(pair: Chan
 def test_a_delivery_failing_again_after_a_retry_keeps_its_letter(
         onec_stage: Callable[..., OneCStage]) -> None:
     stage = onec_stage(onec_jobs, channels=("shop",))
-    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    synced = stage.hub("sync", "--source", "onec")
+    assert synced.exit_code == 0, synced.output
     line = {"sku": "NEW-1", "title": "Новинка", "qty": "1", "price": "150.00", "discount": "0", "total": "150.00"}
     stage.shop.place_order(items=[line], total="150.00")
     assert stage.hub("sync", "--source", "shop").exit_code == 1
@@ -209,7 +220,8 @@ def test_a_decode_error_quoting_the_guest_is_stored_masked_wherever_it_is_kept(
 def test_an_order_1c_refused_counts_as_failed_on_the_ui_and_its_letter_leads_to_its_trace(
         onec_stage: Callable[..., OneCStage]) -> None:
     stage = onec_stage(onec_jobs, channels=("shop",))
-    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    synced = stage.hub("sync", "--source", "onec")
+    assert synced.exit_code == 0, synced.output
     line = {"sku": "NEW-1", "title": "Новинка", "qty": "1", "price": "150.00", "discount": "0", "total": "150.00"}
     order = stage.shop.place_order(items=[line], total="150.00")
     assert stage.hub("sync", "--source", "shop").exit_code == 1  # decoded and queued; 1C knows no NEW-1

@@ -831,8 +831,9 @@ class DeadLetters(_Repo):
             c.status.in_((LetterStatus.OPEN, LetterStatus.RETRIED))
         ).order_by(c.id.desc()).limit(1)).scalar()
 
-    def list(self, status: LetterStatus | None = LetterStatus.OPEN, limit: int = 100, *, source: str | None = None,
-             stage: str | None = None) -> list[DeadLetter]:
+    def list(self, status: LetterStatus | None = LetterStatus.OPEN, limit: int | None = 100, *,
+             source: str | None = None, stage: str | None = None) -> list[DeadLetter]:
+        """The letters by id, the first ``limit`` of them (None: all)."""
         query = select(t.dead_letters).order_by(t.dead_letters.c.id).limit(limit)
         if status is not None:
             query = query.where(t.dead_letters.c.status == status)
