@@ -39,6 +39,7 @@ since the last push (fingerprints), in the largest batches the target takes.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import logging
 import secrets
@@ -260,7 +261,10 @@ class Pipeline:
                 yield item, self._attempt(connector, entity, item, ref=refs.get(item.id), holder=holder)
             return
         self.ctx.checkpoint()
-        futures = [pool.submit(self._attempt, connector, entity, item, ref=refs.get(item.id), holder=holder)
+        # Each write runs in this thread's context (a copy apiece: a context is entered by one thread at a time),
+        # so what the writer threads log carries the run's id and reaches the run's own log.
+        futures = [pool.submit(contextvars.copy_context().run, self._attempt, connector, entity, item,
+                               ref=refs.get(item.id), holder=holder)
                    for item in due]
         for item, future in zip(due, futures, strict=True):
             yield item, future.result()

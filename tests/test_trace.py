@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner, Result
 
 import cli
 from hub.operations import dead_letters
+from hub.sandbox import SeenRequest
 from hub.state import Event, StateStore, open_store
 from hub.trace import trace
 from hub.values import json_loads
@@ -23,6 +25,7 @@ from tests.connectors.onec_odata.conftest import connect
 from tests.connectors.yandex_eda import test_e2e
 from tests.connectors.yandex_eda.test_e2e import DOCUMENTS, Stage
 from tests.daemon.conftest import wait_for
+from tests.test_onec_flows import jobs as onec_jobs
 
 stage = test_e2e.stage  # hub serving Yandex, with the 1C sandbox behind it
 
@@ -195,3 +198,33 @@ def test_a_pulled_order_shows_its_guest_matched_and_its_body_unmasked_only_when_
     assert "received" not in journey and "555 12 34" not in as_json.output and "Тверская" not in as_json.output
     [received] = json_loads(as_json_with_bodies.output)[0]["received"]
     assert "8 916 555 12 34" in received["body"] and "Тверская" in received["body"]
+
+
+def test_lines_logged_by_parallel_writers_reach_the_runs_own_log(onec_stage: Callable[..., OneCStage]) -> None:
+    stage = onec_stage(onec_jobs, channels=("shop",))
+    config = yaml.safe_load(stage.config.read_text(encoding="utf-8"))
+    config["sources"]["onec"]["write_concurrency"] = 2
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    assert stage.hub("sync", "--source", "onec").exit_code == 0
+    for _ in range(2):
+        stage.shop.place_order()
+    refused: list[SeenRequest] = []
+
+    def refuse_the_first_posting(seen: SeenRequest) -> None:
+        if seen.method == "POST" and seen.path.endswith("/Post") and not refused:
+            refused.append(seen)
+            stage.onec.faults.fail_next(1)   # taken by this very request, which a writer thread retries
+
+    stage.onec.faults.on_request = refuse_the_first_posting
+    synced = stage.hub("sync", "--source", "shop")
+
+    store = open_store(stage.state_url)
+    try:
+        with store.reading() as state:
+            run = state.runs.latest("shop-orders")
+            assert run is not None
+            lines = [message for _, _, message in state.run_log.of(run.id)]
+    finally:
+        store.close()
+    assert synced.exit_code == 0, synced.output
+    assert refused and any("503" in line for line in lines), lines
