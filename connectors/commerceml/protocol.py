@@ -137,7 +137,8 @@ class Session:
         return dt.datetime.fromisoformat(self.expires) <= utcnow()
 
 
-Mode = Callable[[Request, Inbound, Session], Response]
+ModeHandler = Callable[[Request, Inbound, Session], Response]
+"""What answers one mode: the call, what it may keep, and the live session it comes in."""
 
 
 class Exchange:
@@ -150,7 +151,7 @@ class Exchange:
         self.file_limit = file_limit
         self.state = state
         self.site = site
-        self.modes: dict[str, Mode] = {"init": self.init, "file": self.file, "import": self.import_,
+        self.modes: dict[str, ModeHandler] = {"init": self.init, "file": self.file, "import": self.import_,
                                        "query": self.query, "success": self.success,
                                        "deactivate": self.nothing, "complete": self.nothing}
 
