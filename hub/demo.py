@@ -31,7 +31,7 @@ from hub.reconcile import Report, reconcile
 from hub.registry import connector_types
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox
-from hub.state import RunInfo
+from hub.state import RunInfo, RunStatus
 
 
 @dataclass
@@ -53,7 +53,7 @@ class DemoReport:
     @property
     def unsuccessful(self) -> list[RunInfo]:
         """The runs that failed, stopped or went through only in part."""
-        return [info for _, runs in self.cycles for info, _ in runs if info.status != "succeeded"]
+        return [info for _, runs in self.cycles for info, _ in runs if info.status != RunStatus.SUCCEEDED]
 
     @property
     def went_through(self) -> bool:

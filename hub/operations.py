@@ -186,7 +186,8 @@ def readable_payload(payload: bytes) -> str:
 def _open_letters(store: StateStore, letter_ids: Sequence[int]) -> list[DeadLetter]:
     """The letters ``letter_ids`` names, every one of them open, else a usage error naming those that are not."""
     letters = [dead_letter(store, letter_id) for letter_id in dict.fromkeys(letter_ids)]
-    closed = [f"dead letter {letter.id} is {letter.status}, not open" for letter in letters if letter.status != "open"]
+    closed = [f"dead letter {letter.id} is {letter.status}, not open" for letter in letters
+              if letter.status != LetterStatus.OPEN]
     if closed:
         raise ConfigError(closed, hint="hub deadletters list shows the open ones")
     return letters

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from hub.config import HubConfig, Schedule
 from hub.errors import ConfigError, suggest
 from hub.logs import clean_error
-from hub.state import RunInfo, StateStore
+from hub.state import RunInfo, RunStatus, StateStore
 from hub.values import utcnow
 
 
@@ -35,7 +35,7 @@ class JobStatus:
     @property
     def failing(self) -> bool:
         """Its last run did not succeed."""
-        return self.last is not None and self.last.status not in ("succeeded", "running")
+        return self.last is not None and self.last.status not in (RunStatus.SUCCEEDED, RunStatus.RUNNING)
 
     def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
         last, failure = self.last, self.last_failure

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from hub.errors import ConfigError
 from hub.logs import clean_error
 from hub.model import Entity, personal_names
-from hub.state import InboxItem, StateStore
+from hub.state import InboxItem, InboxStatus, StateStore
 
 NUMBERED = ("created", "updated", "posted")
 """Steps whose detail carries the number the target gave the record."""
@@ -92,6 +92,6 @@ def _key(item: InboxItem) -> tuple[str, str]:
 
 def _arrival(item: InboxItem) -> Step:
     kept = f"{len(item.body)} bytes kept as inbox {item.id}"
-    if item.status == "rejected":
+    if item.status == InboxStatus.REJECTED:
         return Step(item.received_at, "refused", f"{item.error}; {kept}")
     return Step(item.received_at, "received", kept)

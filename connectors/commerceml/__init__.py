@@ -24,6 +24,9 @@ The modules:
   import/offers files (for sites), valid against the XSD of the chosen version;
 * :mod:`.exchange` - the HTTP exchange both roles share: answer lines, upload
   names and archives, and :class:`~.exchange.ExchangeClient` (1C's side);
+* :mod:`.protocol` - the site's side of the exchange: checkauth, cookie
+  sessions, init, file, import, query and success, as hub answers them;
+* :mod:`.imports` - what a file 1C uploaded becomes (the import runner);
 * :mod:`.server` - the ``commerceml_1c`` connector: hub is the site 1C's
   «Обмен с сайтом» calls (goods, prices and stock in; orders out, statuses back);
 * :mod:`.site` - the ``commerceml_site`` connector: hub is 1C for a site that

@@ -39,8 +39,9 @@ state, so any daemon on the state DB serves them. Wrong credentials, an unknown
 or expired session, a file name that leaves the upload folder, a missing file:
 all answer ``failure`` with the reason, as 1C expects (HTTP 200).
 
-What an uploaded file becomes (the import runner) is :mod:`connectors.commerceml.imports`; this module holds the
-connector, its streams and the exchange's modes and sessions that call the runner.
+The exchange itself (its modes, sessions, upload folders and import steps) is :mod:`connectors.commerceml.protocol`;
+what an uploaded file becomes (the import runner) is :mod:`connectors.commerceml.imports`. This module holds the
+settings, the streams and the connector, which is the site the protocol serves (:class:`~.protocol.Site`).
 
 Settings (hub.yaml ``sources.<name>``, beside ``type: commerceml_1c`` and ``inbound``):
 ``username``, ``password`` (``${ENV}``), ``work_dir``, ``zip``, ``file_limit``
@@ -55,41 +56,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import io
 import logging
-import os
-import secrets
-import shutil
-import time
-import zipfile
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
-from werkzeug.wrappers import Request, Response
 
-from connectors.commerceml.exchange import (
-    DEFAULT_STATUSES,
-    ENCODINGS,
-    FAILURE,
-    PROGRESS,
-    SUCCESS,
-    ArchiveRefused,
-    answer,
-    safe_name,
-    unpack,
-)
-from connectors.commerceml.imports import ORDER, CatalogImport, Step, apply_order_changes
+from connectors.commerceml import imports
+from connectors.commerceml.exchange import DEFAULT_STATUSES, ENCODINGS, FAILURE
+from connectors.commerceml.imports import ORDER, CatalogImport, Step
 from connectors.commerceml.items import OrderDocument
+from connectors.commerceml.protocol import Exchange, Orders
 from connectors.commerceml.sandbox import OneCDriver
 from connectors.commerceml.writer import VERSIONS, write_orders
 from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
-from hub.errors import InvalidRecord, ProtocolError, UnresolvedReference
-from hub.inbound import Endpoint, Inbound
+from hub.errors import InvalidRecord, UnresolvedReference
+from hub.inbound import Endpoint
 from hub.mapping import CompiledMapping
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
@@ -101,7 +85,6 @@ log = logging.getLogger("hub.commerceml.server")
 PAGE = 1000
 MAPPED = (Entity.CATALOG, Entity.PRICES, Entity.STOCK)
 """What 1C's uploads become through the source's mappings (``<mappings>/<entity>.in.yaml``)."""
-SESSION, UPLOAD, IMPORT = "session", "upload", "import"
 
 
 class OneCExchangeSettings(SourceSettings):
@@ -157,23 +140,6 @@ class OneCExchangeSettings(SourceSettings):
             raise ValueError(f"file_limit {self.file_limit} exceeds inbound.max_body {self.inbound.max_body}: "
                              "1C's pieces would be refused")
         return self
-
-
-@dataclass
-class _Exchange:
-    """A session as kept in channel state."""
-
-    key: str
-    kind: str
-    sessid: str
-    folder: str
-    expires: str
-    query: dict[str, str] = field(default_factory=dict)
-    """Order key → version, of the orders the last ``mode=query`` answered."""
-
-    def dump(self) -> str:
-        return json_dumps({"kind": self.kind, "sessid": self.sessid, "folder": self.folder, "expires": self.expires,
-                           "query": self.query})
 
 
 class _Uploaded(Pull["OneCExchangeConnector"]):
@@ -263,8 +229,9 @@ class OneCExchangeConnector(StreamConnector):
         assert context.state is not None, "the runtime passes every connector its channel state"
         self.config = settings
         self.state: ChannelState = context.state
-        self.file_limit = settings.file_limit or settings.inbound.max_body
         self.mappings = self._load_mappings()
+        self.exchange = Exchange(self.name, settings, file_limit=settings.file_limit or settings.inbound.max_body,
+                                 state=self.state, site=self)
 
     def _load_mappings(self) -> dict[Entity, CompiledMapping]:
         """The mappings 1C's uploads go through; broken files stop hub at start with every problem."""
@@ -304,264 +271,42 @@ class OneCExchangeConnector(StreamConnector):
     # --- the exchange endpoint -------------------------------------------------------------------------------
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint("exchange", "/", ("GET", "POST"), self._exchange,
-                         refuse=lambda status, reason: self._say(FAILURE, reason), authenticate=self._caller_refused)]
+        return [Endpoint("exchange", "/", ("GET", "POST"), self.exchange.answer,
+                         refuse=lambda status, reason: self.exchange.say(FAILURE, reason),
+                         authenticate=self.exchange.refused)]
 
-    def _caller_refused(self, request: Request) -> Response | None:
-        """``failure`` for a caller without this source's login (checkauth) or a live session (every other call);
-        None when it has them. The daemon asks before it reads a body: uploads come only from 1C."""
-        if request.args.get("mode") == "checkauth":
-            return None if self._credentials_hold(request) else self._say(FAILURE, "wrong login or password")
-        session = self._session(request)
-        return session if isinstance(session, Response) else None
+    # --- what the exchange asks of the site (protocol.Site) ----------------------------------------------------
 
-    def _say(self, status: str, *lines: str) -> Response:
-        return answer(status, *lines, encoding=self.config.answer_encoding)
+    def import_catalog(self, path: Path, position: int) -> Step:
+        return CatalogImport(path, position, context=self.context, state=self.state, mappings=self.mappings,
+                             config=self.config).run()
 
-    def _exchange(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        kind, mode = request.args.get("type", ""), request.args.get("mode", "")
-        if kind not in ("catalog", "sale"):
-            return self._say(FAILURE, f"unknown type {kind!r}: catalog or sale")
-        if mode == "checkauth":
-            return self._checkauth(request, kind)
-        session = self._session(request)
-        if isinstance(session, Response):
-            return session
-        handlers = {"init": self._init, "file": self._file, "import": self._import, "query": self._query,
-                    "success": self._success, "deactivate": self._nothing, "complete": self._nothing}
-        handler = handlers.get(mode)
-        if handler is None or (mode in ("query", "success") and kind != "sale"):
-            return self._say(FAILURE, f"unknown mode {mode!r} for type={kind}")
-        try:
-            return handler(request, inbound, session)
-        except OSError as exc:  # a full disk, a folder removed: 1C must not take it as received
-            log.exception("%s: %s %s failed", self.name, kind, mode)
-            return self._say(FAILURE, f"hub could not keep the file: {exc.strerror or exc}")
+    def apply_order_changes(self, path: Path) -> Step:
+        return imports.apply_order_changes(path, self.state, self.context, self.config.statuses)
 
-    def _credentials_hold(self, request: Request) -> bool:
-        auth = request.authorization
-        if auth is None or not (hmac.compare_digest((auth.username or "").encode(), self.config.username.encode())
-                                and hmac.compare_digest((auth.password or "").encode(),
-                                                        self.config.password.encode())):
-            log.warning("%s: checkauth refused: %s", self.name, "no credentials" if auth is None else "wrong login")
-            return False
-        return True
-
-    def _checkauth(self, request: Request, kind: str) -> Response:
-        if not self._credentials_hold(request):
-            return self._say(FAILURE, "wrong login or password")
-        self._forget_old_sessions()
-        value, sessid = secrets.token_urlsafe(24), secrets.token_hex(16)
-        now = utcnow()
-        folder = f"{now:%Y%m%d-%H%M%S}-{kind}-{secrets.token_hex(4)}"
-        (self.config.work_dir / folder).mkdir(parents=True, exist_ok=True)
-        session = _Exchange(_digest(value), kind, sessid, folder,
-                            (now + dt.timedelta(seconds=self.config.session_ttl)).isoformat())
-        self.state.put_many(SESSION, {session.key: session.dump()})
-        response = self._say(SUCCESS, self.config.cookie, value, f"sessid={sessid}")
-        response.set_cookie(self.config.cookie, value, httponly=True)
-        return response
-
-    def _session(self, request: Request) -> _Exchange | Response:
-        value = request.cookies.get(self.config.cookie)
-        if not value:
-            return self._say(FAILURE, f"no {self.config.cookie} cookie: call checkauth first")
-        key = _digest(value)
-        kept = self.state.get(SESSION, key)
-        if kept is None:
-            return self._say(FAILURE, "unknown session: call checkauth again")
-        data = json_loads(kept)
-        if dt.datetime.fromisoformat(data["expires"]) <= utcnow():
-            return self._say(FAILURE, "session expired: call checkauth again")
-        sessid = request.args.get("sessid")
-        if sessid is not None and not hmac.compare_digest(sessid.encode(), data["sessid"].encode()):
-            return self._say(FAILURE, "wrong sessid")
-        return _Exchange(key, data["kind"], data["sessid"], data["folder"], data["expires"], data.get("query", {}))
-
-    def _forget_old_sessions(self) -> None:
-        """Expired sessions, confirmed orders older than ``keep_orders`` days and upload folders older than
-        ``keep_uploads`` days go at each new checkauth."""
-        now = utcnow()
-        self.state.delete(SESSION, [key for key, payload in self.state.all(SESSION)
-                                    if dt.datetime.fromisoformat(json_loads(payload)["expires"]) <= now])
-        placed_before = now - dt.timedelta(days=self.config.keep_orders)
-        self.state.delete(ORDER, [key for key, payload in self.state.all(ORDER)
-                                  if (kept := json_loads(payload))["exported"]
-                                  and Order.model_validate_json(kept["order"]).created_at < placed_before])
-        horizon = time.time() - self.config.keep_uploads * 86400
-        root = self.config.work_dir
-        if not root.is_dir():
-            return
-        for folder in root.iterdir():
-            if folder.is_dir() and folder.stat().st_mtime < horizon:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def _init(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        return answer(f"zip={'yes' if self.config.zip else 'no'}", f"file_limit={self.file_limit}",
-                      encoding=self.config.answer_encoding)
-
-    def _nothing(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        """deactivate and complete: hub hides goods only through ``missing_goods``, so there is nothing to do."""
-        return self._say(SUCCESS)
-
-    # --- files -----------------------------------------------------------------------------------------------
-
-    def _path(self, request: Request, session: _Exchange) -> Path | Response:
-        raw = request.args.get("filename", "")
-        relative = safe_name(raw)
-        if relative is None:
-            return self._say(FAILURE, f"filename {raw!r} refused: it must stay inside the upload folder")
-        return self.config.work_dir / session.folder / relative
-
-    def _file(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        """Append one piece to the file, on disk before the answer.
-
-        1C's pieces carry no offset, so none is ever taken for a repeat by its content: two identical pieces in a
-        row are two pieces of the file. A file sent again after it was imported or unpacked in this exchange is a
-        new upload, which starts the file afresh and is imported again.
-        """
-        path = self._path(request, session)
-        body = request.get_data()
-        if isinstance(path, Response):
-            inbound.reject(Entity.ORDERS if session.kind == "sale" else Entity.CATALOG, body,
-                           f"filename {request.args.get('filename', '')!r} leaves the upload folder",
-                           external_id=request.args.get("filename"))
-            return path
-        upload_key = self._import_key(session, path)
-        if (self.state.get(IMPORT, upload_key) is not None
-                or json_loads(self.state.get(UPLOAD, upload_key) or "{}").get("unpacked")):
-            self._start_afresh(session, [path])
-        folder = self.config.work_dir / session.folder
-        size = path.stat().st_size if path.exists() else 0
-        if size + len(body) > self.config.max_file:
-            return self._say(FAILURE, f"{path.name} would grow beyond max_file ({self.config.max_file} bytes)")
-        used = _bytes_in(folder)
-        if used + len(body) > self.config.max_exchange:
-            return self._say(FAILURE, f"this exchange's files would grow beyond max_exchange "
-                                      f"({self.config.max_exchange} bytes)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        arrived = [path]
-        if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):  # the archive's last piece has come
-            try:
-                names = unpack(path, path.parent, max_entries=self.config.max_entries, max_file=self.config.max_file,
-                               max_total=self.config.max_exchange - used - len(body))
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # kept as uploaded, for whoever looks into it
-                log.warning("%s: %s is a damaged archive: %s", self.name, path.name, exc)
-                return self._say(FAILURE, f"{path.name}: damaged archive: {exc}")
-            except ArchiveRefused as exc:
-                log.warning("%s: %s refused: %s", self.name, path.name, exc)
-                return self._say(FAILURE, f"{path.name} refused: {exc}")
-            log.info("%s: %s unpacked: %s", self.name, path.name, ", ".join(names[:10]))
-            arrived = [path.parent / name for name in names]
-            self._start_afresh(session, arrived, unlink=False)
-            self.state.put_many(UPLOAD, {upload_key: json_dumps({"unpacked": True})})
-        if session.kind == "sale":  # 1C may send its order changes with mode=file alone, no mode=import after
-            for uploaded in arrived:
-                self._order_changes_arrived(session, uploaded)
-        return self._say(SUCCESS)
-
-    def _start_afresh(self, session: _Exchange, paths: list[Path], *, unlink: bool = True) -> None:
-        """Forget what this exchange did with ``paths`` (imported, unpacked): they are being sent anew."""
-        keys = [self._import_key(session, path) for path in paths]
-        self.state.delete(IMPORT, keys)
-        self.state.delete(UPLOAD, keys)
-        if unlink:
-            for path in paths:
-                path.unlink(missing_ok=True)
-
-    def _order_changes_arrived(self, session: _Exchange, path: Path) -> None:
-        """Apply a file of order changes once it is whole; a file still missing pieces waits for them."""
-        if path.suffix.lower() != ".xml":
-            return
-        try:
-            step = apply_order_changes(path, self.state, self.context, self.config.statuses)
-        except ProtocolError as exc:
-            # More pieces may be coming; if not, mode=import answers failure with this reason.
-            log.info("%s: %s is not whole yet (%s): it waits for its next piece or mode=import", self.name,
-                     path.name, exc)
-            return
-        self._imported(session, path, step, {"position": 0, "done": False, "problems": []})
-
-    # --- imports ---------------------------------------------------------------------------------------------
-
-    def _import(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        path = self._path(request, session)
-        if isinstance(path, Response):
-            return path
-        if not path.is_file():
-            return self._say(FAILURE, f"{path.name} was not uploaded in this exchange")
-        kept = json_loads(self.state.get(IMPORT, self._import_key(session, path))
-                          or '{"position": 0, "done": false, "problems": []}')
-        if kept["done"]:
-            return self._say(SUCCESS)  # the answer to the last step was lost: 1C asks again
-        try:
-            if session.kind == "sale":
-                step = apply_order_changes(path, self.state, self.context, self.config.statuses)
-            else:
-                step = CatalogImport(path, kept["position"], context=self.context, state=self.state,
-                                     mappings=self.mappings, config=self.config).run()
-        except ProtocolError as exc:
-            log.warning("%s: %s", self.name, exc)
-            return self._say(FAILURE, str(exc))
-        if not self._imported(session, path, step, kept):
-            return self._say(PROGRESS, f"{path.name}: {step.position} records read")
-        return self._say(SUCCESS)
-
-    def _import_key(self, session: _Exchange, path: Path) -> str:
-        return f"{session.key}:{path.relative_to(self.config.work_dir / session.folder)}"
-
-    def _imported(self, session: _Exchange, path: Path, step: Step, kept: dict[str, Any]) -> bool:
-        """Keep what an import step did (problems logged with file and line); whether the file is done."""
-        for problem in step.problems:
-            log.warning("%s: skipped %s", self.name, problem)
-        problems = [*kept["problems"], *map(str, step.problems)][:50]
-        left_out = kept.get("left_out", 0) + step.left_out
-        report = {"position": step.position, "done": step.done, "problems": problems, "left_out": left_out,
-                  "at": utcnow().isoformat()}
-        self.state.put_many(IMPORT, {self._import_key(session, path): json_dumps(report)})
-        if step.done:
-            log.info("%s: %s imported: %d records, %d skipped, %d left out by the mappings", self.name, path.name,
-                     step.position, len(problems), left_out)
-        return step.done
-
-    # --- orders ----------------------------------------------------------------------------------------------
-
-    def _query(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        """The orders 1C has not confirmed, as one document; what was sent is kept for ``mode=success``."""
+    def orders_for_1c(self) -> Orders:
         due = [(key, json_loads(payload)) for key, payload in self.state.all(ORDER)]
         due = [(key, kept) for key, kept in due if not kept["exported"]]
         documents = [OrderDocument(_order_now(kept).model_copy(update={
             "external_id": key, "number": Order.model_validate_json(kept["order"]).number or key}))
             for key, kept in due]
-        session.query = {key: kept["version"] for key, kept in due}
-        self.state.put_many(SESSION, {session.key: session.dump()})
         out = io.BytesIO()
         write_orders(out, documents, timezone=self.context.timezone, version=self.config.orders_version,
                      encoding=self.config.orders_encoding)
-        return Response(out.getvalue(), content_type=f"application/xml; charset={self.config.orders_encoding}")
+        return Orders(out.getvalue(), f"application/xml; charset={self.config.orders_encoding}",
+                      {key: kept["version"] for key, kept in due})
 
-    def _success(self, request: Request, inbound: Inbound, session: _Exchange) -> Response:
-        """1C stored what the last query sent: those orders (unless changed since) are exported."""
+    def orders_confirmed(self, versions: Mapping[str, str]) -> None:
         marked: dict[str, str] = {}
-        for key, version in session.query.items():
+        for key, version in versions.items():
             payload = self.state.get(ORDER, key)
             if payload is not None and (kept := json_loads(payload))["version"] == version:
                 marked[key] = json_dumps({**kept, "exported": True})
         self.state.put_many(ORDER, marked)
-        session.query = {}
-        self.state.put_many(SESSION, {session.key: session.dump()})
-        return self._say(SUCCESS)
 
-
-def _digest(value: str) -> str:
-    # Only a hash of the cookie is kept: a leaked state DB must not hand out live sessions.
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _bytes_in(folder: Path) -> int:
-    """What the files under ``folder`` hold, in bytes."""
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
+    def forget_old(self) -> None:
+        """Orders 1C confirmed that were placed more than ``keep_orders`` days ago."""
+        placed_before = utcnow() - dt.timedelta(days=self.config.keep_orders)
+        self.state.delete(ORDER, [key for key, payload in self.state.all(ORDER)
+                                  if (kept := json_loads(payload))["exported"]
+                                  and Order.model_validate_json(kept["order"]).created_at < placed_before])

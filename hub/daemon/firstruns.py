@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.model import Entity
 from hub.registry import job_types
 from hub.runtime import Runtime
-from hub.state import RunInfo
+from hub.state import RunInfo, RunStatus
 
 log = logging.getLogger("hub.daemon.firstruns")
 
@@ -114,11 +114,11 @@ class FirstRuns:
             log.exception("the first run of %s failed", name)
             self._why(name, f"its first run failed (see hub's log); tried again within {wait:.0f}s")
             return True
-        if info is None or info.status == "succeeded":
+        if info is None or info.status == RunStatus.SUCCEEDED:
             if not self._stop.is_set():  # not run because it had succeeded meanwhile
                 self._ready([name])
             return False
-        if info.status == "partial":
+        if info.status == RunStatus.PARTIAL:
             # The job ran and reached the channel; what failed in it needs a fix, not a daemon kept out of service.
             log.warning("the first run of %s was partial (run %d): %d record(s) failed (hub status, hub deadletters "
                         "list); its schedule runs it again", name, info.id, info.counts.failed)

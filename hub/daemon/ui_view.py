@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from hub.config import HubConfig
 from hub.logs import clean_error
 from hub.model import Entity
-from hub.state import RunInfo, State
+from hub.state import LetterStatus, RunInfo, State
 from hub.state import schema as t
 
 ORDERS = Entity.ORDERS.value
@@ -61,7 +61,7 @@ def today(state: State, config: HubConfig, now: dt.datetime) -> Today:
                                     links.external_id == first.c.external_id).exists()
     failed = select(letters.id).where(and_(letters.source == first.c.source, letters.entity == ORDERS,
                                            letters.external_id == first.c.external_id,
-                                           letters.status == "open")).exists()
+                                           letters.status == LetterStatus.OPEN)).exists()
     rows = state.conn.execute(select(first.c.source, first.c.at, linked.label("linked"), failed.label("failed")))
     received: Counter[str] = Counter()
     done: Counter[str] = Counter()

@@ -24,7 +24,7 @@ from hub.mapping import _fields
 from hub.mapping._codegen import Code, Constant, Index, Mode, Namespace, Read, Source, reader
 from hub.mapping._expr import FUNCTIONS, ExprError, Function, compile_expression
 from hub.mapping._grammar import FIELD_KEYS, FILE_NAME, SOURCE_KEYS, TABLE_KEYS, TOP_KEYS
-from hub.mapping._lookup import TABLE_POLICIES, check_policy, missing_handler, table_step
+from hub.mapping._lookup import TABLE_POLICIES, build_lookup, check_policy, missing_handler, table_step
 from hub.mapping._mapping import CompiledMapping, ConfigUse, FieldUse
 from hub.mapping._paths import Path, format_path, parse_path, value_getter
 from hub.mapping._runtime import Scope
@@ -232,6 +232,9 @@ class _Resolver:
         missing = missing_handler(table.policy, table.default, in_list=self.in_list, unresolved=False,
                                   what=f"table {name!r}")
         return table_step(name, table.values, missing)
+
+    def lookup(self, args: Any) -> AnyStep:
+        return build_lookup(args, self)
 
     def constant(self, spec: Any, at: tuple[str | int, ...]) -> Any:
         if isinstance(spec, dict):

@@ -94,6 +94,9 @@ class Context(Protocol):
     def table(self, name: str) -> AnyStep:
         """The compiled value table ``name``; ArgError when there is none."""
 
+    def lookup(self, args: Any) -> AnyStep:
+        """The ``lookup`` step its options describe (id links); ArgError when they are wrong."""
+
     def constant(self, spec: Any, at: tuple[str | int, ...]) -> Any:
         """A literal default, or the value of ``{config: path}``."""
 
@@ -376,8 +379,7 @@ def _table(args: Any, ctx: Context) -> AnyStep:
 
 
 def _lookup(args: Any, ctx: Context) -> AnyStep:
-    from hub.mapping._lookup import build_lookup
-    return build_lookup(args, ctx)
+    return ctx.lookup(args)
 
 
 _FORMAT = {"format": {"type": "string", "description": "strptime/strftime format, e.g. %d.%m.%Y %H:%M"}}

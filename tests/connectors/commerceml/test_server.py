@@ -173,7 +173,7 @@ def test_a_file_sent_again_after_its_import_is_imported_again(hub: Hub) -> None:
 
 def limit(hub: Hub, **settings: int) -> None:
     connector = hub.connector
-    connector.config = connector.config.model_copy(update=settings)
+    connector.config = connector.exchange.settings = connector.config.model_copy(update=settings)
 
 
 def test_a_file_is_not_grown_beyond_max_file(hub: Hub) -> None:
