@@ -76,8 +76,8 @@ class TildaSandbox(Sandbox):
         self._orders = 1_100_000_000 + seed * 1000
 
     def source_settings(self) -> dict[str, Any]:
-        exchange = self.site.source_settings()
-        exchange["url"] = self.url + CONNECTOR_PATH
+        exchange = {"url": self.url + CONNECTOR_PATH, "username": self.site.username, "password": self.site.password,
+                    "exchanges_per_window": None}  # Tilda's two per five minutes would hold a demo up for minutes
         return {"projects": {PROJECT: {"secret": self.secret}}, "exchange": exchange,
                 "feed": {"url": self.url + FEED_PATH, "storepartuid": STOREPART, "size": self.page_size},
                 "read_back": {"wait": 0}}
