@@ -81,7 +81,8 @@ class TildaSandbox(Sandbox):
                     "exchanges_per_window": None}  # Tilda's two per five minutes would hold a demo up for minutes
         return {"projects": {PROJECT: {"secret": self.secret}}, "exchange": exchange,
                 "feed": {"url": self.url + FEED_PATH, "storepartuid": STOREPART, "size": self.page_size},
-                "read_back": {"wait": 0}}
+                "read_back": {"wait": 0},  # the sandbox's feed has no edge caches to wait for
+                "venue": "main"}  # the venue the 1C sandbox's stock job options name
 
     def job_options(self, job_type: str) -> dict[str, Any] | None:
         return None  # the store takes 1C's data, it feeds no job
@@ -215,9 +216,12 @@ class TildaSandbox(Sandbox):
     def demo_activity(self) -> list[str]:
         if self.partner_url is None or not self.site.goods:
             return []
+        shown = [p for p in self.feed(size=len(self.site.goods))["products"] if p["quantity"] != ""]
+        said = [f"the storefront feed shows {len(shown)} good(s) with 1C's stock"
+                + (f", e.g. {shown[0]['title']}: {shown[0]['quantity']} at {shown[0]['price']} ₽" if shown else "")]
         cart = self.place_order("form")
-        return [f"a guest ordered {len(cart['payment']['products'])} good(s) in the Tilda store "
-                f"(order {cart['payment']['orderid']}, {cart['payment']['amount']} ₽)"]
+        return [*said, f"a guest ordered {len(cart['payment']['products'])} good(s) in the Tilda store "
+                       f"(order {cart['payment']['orderid']}, {cart['payment']['amount']} ₽), posted form-encoded"]
 
 
 def encode(cart: dict[str, Any], shape: Shape) -> tuple[bytes, str]:

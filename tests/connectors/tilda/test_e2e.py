@@ -3,6 +3,8 @@ it, and takes 1C's goods, stock and prices through its CommerceML connector, rea
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,7 +65,7 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
                 "customers": {"type": "customers", "from": "onec"},
                 "tilda-catalog": {"type": "catalog", "from": "onec", "to": "tilda"},
                 "tilda-stock": {"type": "stock", "from": "onec", "to": "tilda",
-                                "options": {"venues": {"store": warehouse}}},
+                                "options": {"venues": {"main": warehouse}}},
                 "tilda-prices": {"type": "prices", "from": "onec", "to": "tilda",
                                  "options": onec.job_options("prices")},
                 "tilda-orders": {"type": "orders", "from": "tilda", "to": "onec", "schedule": {"every": "1h"}},
@@ -141,3 +143,21 @@ def dataclass_replace(quirks: Any, **changes: Any) -> Any:
 
     return replace(quirks, **changes)
 
+
+
+def test_hub_export_writes_tildas_csv_from_1c_goods_prices_and_stock(stage: Stage, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    import cli
+
+    target = tmp_path / "tilda.csv"
+    result = CliRunner().invoke(cli.main, ["--config", str(stage.config), "export", "--source", "tilda",
+                                           "--out", str(target)])
+    refused = CliRunner().invoke(cli.main, ["--config", str(stage.config), "export", "--source", "onec"])
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8")), delimiter=";"))
+    assert rows and f"{len(rows)} row(s) written" in result.output
+    assert {row["External ID"] for row in rows} >= set(stage.tilda.site.goods)
+    assert any(row["Price"] for row in rows) and any(row["Quantity"] for row in rows)
+    assert refused.exit_code != 0 and "no import file" in refused.output and "Traceback" not in refused.output
