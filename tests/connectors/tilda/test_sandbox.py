@@ -71,7 +71,7 @@ def test_offers_with_the_import_file_listing_the_good_are_applied_and_shown_in_t
     exchange(tilda, {"import0_1.xml": import_file(GOOD), "offers0_1.xml": OFFERS.read_bytes()})
 
     assert tilda.site.stock == {GOOD: Decimal(18)}
-    page = requests.get(tilda.url + FEED_PATH, params={"storepartuid": STOREPART, "slice": 1, "size": 10},
+    page = requests.get(tilda.url + FEED_PATH, params={"storepartuid": STOREPART, "slice": "1", "size": "10"},
                         timeout=5).json()
     assert [(p["externalid"], p["quantity"]) for p in page["products"]] == [(GOOD, "18")]
     assert tilda.site.history[-1] == "offers0_1.xml: found products: 0, offers: 1"
