@@ -47,7 +47,8 @@ class Stage:
 
 
 @pytest.fixture
-def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) -> Iterator[Stage]:
+    """hub daemon taking the sandbox store's carts, with the 1C sandbox behind it, on SQLite and PostgreSQL."""
     monkeypatch.setenv("ONEC_PASSWORD", "sandbox-secret")
     with OneCSandbox() as onec, TildaSandbox(retry_pause=0.05) as tilda:
         settings = tilda.source_settings()
@@ -57,7 +58,7 @@ def stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
         settings["exchange"]["password"] = "${TILDA_1C_PASSWORD}"
         warehouse = onec.job_options("stock")["venues"]["main"]  # type: ignore[index]
         config = {
-            "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}, "system_of_record": "onec",
+            "state": {"url": state_url}, "system_of_record": "onec",
             "log": {"level": "INFO"}, "daemon": {"listen": "127.0.0.1:0", "poll": "1s"},
             "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
                         "tilda": {"type": "tilda", **settings, "inbound": {"path": "/tilda"}}},
