@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hmac
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from hub.connector import ChannelState, ConnectorContext, Page
 from hub.errors import ConfigError, InvalidRecord, RecordError
 from hub.http import SystemClock
 from hub.inbound import Endpoint, Inbound, Webhook
+from hub.logs import add_secrets
 from hub.model import Entity, Order, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Exported, Pull, Push, StreamConnector
@@ -163,7 +165,7 @@ class _ReadBack(_Exchanged, Pull["TildaConnector"]):
     """Whether a row that shows nothing of the entity differs from what was pushed (stock shown unlimited), or
     shows nothing to compare (a feed without prices)."""
 
-    def read(self, *, cursor: str | None, since: Any = None) -> Iterator[Page]:
+    def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         """Everything the store shows (one page: the feed has no cursor), for ``hub reconcile``."""
         yield Page([RawRecord(row.id, json_dumps(dataclasses.asdict(row)).encode())
                     for row in self.connector.feed_rows() if self.shown(row) is not None], cursor=None)
@@ -259,6 +261,8 @@ class TildaConnector(StreamConnector):
         self.feed = None if settings.feed is None else FeedClient(context.http(settings, settings.feed.url),
                                                                    settings.feed.storepartuid, size=settings.feed.size)
         self.clock = context.clock or SystemClock()
+        # The webhook URL holds the secret, and the daemon's refusals log request paths: never in a log line.
+        add_secrets([secret for p in settings.projects.values() for secret in (p.secret, p.api_key) if secret])
 
     @classmethod
     def sandbox(cls) -> TildaSandbox:
@@ -344,9 +348,9 @@ class TildaConnector(StreamConnector):
             key = order_key(args["project"], read_cart(data))
         except InvalidRecord as exc:
             return _WEBHOOK.refuse(request, inbound, 400, str(exc))
-        if self.state.get("received", key) is None:
-            self.state.put_many("received", {key: utcnow().isoformat()})
-        inbound.receive(Entity.ORDERS, _WEBHOOK.record(request, key))
+        # When the order was first received (Tilda sends no time), kept in the inbox's transaction; a retry keeps it.
+        first = None if self.state.get("received", key) else {"received": {key: utcnow().isoformat()}}
+        inbound.receive(Entity.ORDERS, _WEBHOOK.record(request, key), keep=first)
         return _said(200, _OK)
 
 
