@@ -217,6 +217,7 @@ class TildaSandbox(Sandbox):
         if self.partner_url is None or not self.site.goods:
             return []
         shown = [p for p in self.feed(size=len(self.site.goods))["products"] if p["quantity"] != ""]
+        shown.sort(key=lambda p: Decimal(p["quantity"]) <= 0)  # an example in stock first
         said = [f"the storefront feed shows {len(shown)} good(s) with 1C's stock"
                 + (f", e.g. {shown[0]['title']}: {shown[0]['quantity']} at {shown[0]['price']} ₽" if shown else "")]
         cart = self.place_order("form")
