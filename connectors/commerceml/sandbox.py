@@ -33,6 +33,7 @@ import random
 import secrets
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -99,6 +100,9 @@ class SiteQuirks:
     """Tilda: rows under ``ИзмененияПакетаПредложений`` are ignored; only ``ПакетПредложений`` is applied."""
     update_stock: bool = True
     """Whether imports change stock (Tilda's import settings have a toggle per field)."""
+    uploads_per_window: int | None = None
+    """Exchanges that upload files allowed per ``window`` (Tilda: 2 per 5 minutes); unlimited when None."""
+    window: float = 300.0
 
 
 @dataclass
@@ -148,6 +152,8 @@ class SiteSandbox(Sandbox):
         self.refuse_imports: list[str] = []
         """Reasons the next imports fail with, one each (Bitrix's ``OnBeforeCatalogImport1C`` returning a text)."""
         self._sessions: dict[str, _SiteSession] = {}
+        self._uploads: list[float] = []
+        """When each exchange that uploaded began uploading (monotonic seconds), for ``uploads_per_window``."""
         self._data_lock = threading.Lock()
         self._random = random.Random(seed)
         self._next_order = 100 + self._random.randrange(900)
@@ -271,6 +277,8 @@ class SiteSandbox(Sandbox):
             return self._say(FAILURE, "Недопустимое имя файла")
         if len(body) > self.file_limit:
             return self._say(FAILURE, f"Размер файла больше {self.file_limit} байт")
+        if not session.files and not self._upload_allowed():
+            return self._say(FAILURE, "Many requests")
         with self._data_lock:
             kept = session.files.setdefault(str(name), bytearray())
             kept.extend(body)
@@ -281,6 +289,16 @@ class SiteSandbox(Sandbox):
                             session.files[str(inner)] = bytearray(packed.read(member))
         self.committed(request)
         return self._say(SUCCESS)
+
+    def _upload_allowed(self) -> bool:
+        """Whether an exchange may begin uploading now; counted when it does."""
+        limit, now = self.quirks.uploads_per_window, time.monotonic()
+        with self._data_lock:
+            self._uploads = [began for began in self._uploads if now - began < self.quirks.window]
+            if limit is not None and len(self._uploads) >= limit:
+                return False
+            self._uploads.append(now)
+        return True
 
     def _import(self, request: Request, session: _SiteSession, kind: str) -> Response:
         name = str(safe_name(request.args.get("filename", "")))

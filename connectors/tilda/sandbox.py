@@ -9,7 +9,9 @@
 * **The CommerceML connector** (``/connector/<store>``) is :class:`~connectors.commerceml.sandbox.SiteSandbox`
   with Tilda's quirks: no zip, no ``sessid``, offers imported only with an import file in the same session
   (``Import file is empty`` otherwise) and applied only to the goods that file lists, ``success`` either way;
-  ``ИзмененияПакетаПредложений`` ignored; stock updated only while ``update_stock`` is on.
+  ``ИзмененияПакетаПредложений`` ignored; stock updated only while ``update_stock`` is on; with
+  ``uploads_per_window`` (Tilda: 2 per 5 minutes, off by default so a demo's cycles are not held up), an
+  upload beyond it is refused ``Many requests``.
 * **The public feed** (``/api/getproductslist/``) shows what the store applied, paged, ``quantity: ""`` for a
   good without stock.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import secrets
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -63,13 +65,14 @@ class TildaSandbox(Sandbox):
     port = 8112
 
     def __init__(self, *, secret: str | None = None, retry_pause: float = 60.0, page_size: int = 100,
-                 seed: int = 7) -> None:
+                 uploads_per_window: int | None = None, seed: int = 7) -> None:
         super().__init__()
         self.secret = secret or SECRET
         self.retry_pause = retry_pause
         self.page_size = page_size
         self.site = SiteSandbox(username="tilda-1c", password=secrets.token_urlsafe(12), zip=False,
-                                progress_steps=1, encoding="utf-8", seed=seed, quirks=TILDA_QUIRKS)
+                                progress_steps=1, encoding="utf-8", seed=seed,
+                                quirks=replace(TILDA_QUIRKS, uploads_per_window=uploads_per_window))
         self.partner_url: str | None = None
         self.deliveries: list[Delivery] = []
         self.lose_answers = 0

@@ -5,8 +5,10 @@ under ИзмененияПакетаПредложений are ignored; and hub'
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,11 +17,14 @@ from lxml import etree
 from connectors.commerceml.exchange import ExchangeClient
 from connectors.commerceml.items import Owner, Section, SectionKind
 from connectors.commerceml.writer import write_import
-from connectors.tilda import TildaSandbox
+from connectors.tilda import TildaConnector, TildaSandbox, TildaSettings
 from connectors.tilda.sandbox import CONNECTOR_PATH, FEED_PATH, STOREPART
-from hub.errors import RequestRejected
+from hub.connector import ConnectorContext
+from hub.errors import RequestRejected, RetriableError
 from hub.http import HttpClient
-from hub.model import Product
+from hub.model import Entity, Product
+from hub.runtime import StoreChannelState
+from hub.state import open_store
 from hub.values import zone
 from tests._shared import SAMPLES as SHARED_SAMPLES
 from tests._shared import require_samples
@@ -120,3 +125,28 @@ def test_hubs_offers_file_for_tilda_has_the_shape_tilda_applied() -> None:
 def test_the_feed_refuses_another_catalog_part(tilda: TildaSandbox) -> None:
     answer = requests.get(tilda.url + FEED_PATH, params={"storepartuid": "other"}, timeout=5)
     assert answer.status_code == 404
+
+
+def test_uploads_beyond_the_window_are_refused_and_hub_waits_for_the_window_itself(tmp_path: Path) -> None:
+    with TildaSandbox(uploads_per_window=2) as tilda:
+        for n in range(2):
+            exchange(tilda, {f"import0_{n}.xml": import_file(GOOD)})
+        with pytest.raises(RequestRejected, match="Many requests"):
+            exchange(tilda, {"import0_9.xml": import_file(GOOD)})
+
+    with TildaSandbox(uploads_per_window=2) as tilda:
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        settings = {"type": "tilda", **tilda.source_settings()}
+        settings["exchange"].pop("exchanges_per_window")  # Tilda's default: 2 per 300 s
+        connector = TildaConnector(TildaSettings.model_validate(settings), ConnectorContext(
+            "tilda", zone("Europe/Moscow"), logging.getLogger("test"), state=StoreChannelState(store, "tilda")))
+        try:
+            for n in range(2):
+                connector.write_batch(Entity.CATALOG, [Product(id=f"g{n}", name="Чай")])
+            asked = tilda.count()
+            with pytest.raises(RetriableError, match="2 catalog exchanges per 300 s"):
+                connector.write_batch(Entity.CATALOG, [Product(id="g9", name="Чай")])
+        finally:
+            connector.close()
+            store.close()
+        assert tilda.count() == asked and set(tilda.site.goods) == {"g0", "g1"}  # refused before it was sent
