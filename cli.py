@@ -342,6 +342,29 @@ def reconcile(ctx: click.Context, *, source: str | None, entity: str | None, sin
 
 
 @main.command()
+@click.option("--source", required=True, help="The channel whose import file to write (a tilda source).")
+@click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write; stdout if omitted.")
+@click.option("--price-type", help="The 1C price type (Ref_Key) of the prices; each good's first when omitted.")
+@click.option("--warehouse", "warehouses", multiple=True, help="A 1C warehouse (Ref_Key) the stock is summed over; "
+              "every one when omitted. Repeatable.")
+@click.pass_context
+@_errors_exit
+def export(ctx: click.Context, *, source: str, target: Path | None, price_type: str | None,
+           warehouses: tuple[str, ...]) -> None:
+    """Write a channel's import file from 1C's goods, prices and stock (Tilda's importer CSV), for shops that
+    load their goods by hand instead of taking hub's pushes."""
+    with _runtime(ctx) as runtime:
+        if target is None:
+            rows = operations.export(runtime, source, sys.stdout, price_type=price_type, warehouses=warehouses)
+        else:
+            with target.open("w", encoding="utf-8", newline="") as file:
+                rows = operations.export(runtime, source, file, price_type=price_type, warehouses=warehouses)
+    if target is not None:
+        out.print(f"{rows} row(s) written to {target}", highlight=False)
+
+
+@main.command()
 @click.argument("record")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--body", is_flag=True, help="Also print each payload as it was received.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qsl
 
 from lxml import etree
@@ -14,10 +14,12 @@ from hub.connector import Connector
 from hub.errors import AuthError, ConfigError, HubError, NetworkError, RecordError, RequestRejected, suggest
 from hub.jobrun import Progress, RunContext, run_job
 from hub.logs import clean_error
-from hub.model import Entity, personal_names
+from hub.model import Entity, PriceEntry, Product, StockLevel, personal_names
+from hub.pipeline import snapshot
 from hub.registry import connector_types, job_types
 from hub.runtime import Runtime
 from hub.state import DeadLetter, InboxStatus, LetterStatus, RunInfo, StateStore
+from hub.streams import Exported, stream_of
 from hub.values import json_dumps, json_loads
 
 
@@ -28,6 +30,27 @@ class SourceCheck:
     ok: bool
     detail: str
     hint: str | None = None
+
+
+def export(runtime: Runtime, source: str, out: TextIO, *, price_type: str | None = None,
+           warehouses: Sequence[str] = ()) -> int:
+    """Write ``source``'s import file (Tilda's importer CSV) from the system of record's goods, prices (of
+    ``price_type``, else each good's first) and stock (in ``warehouses``, else all); returns how many rows."""
+    exported = stream_of(runtime.connector(source), Entity.CATALOG)
+    if not isinstance(exported, Exported):
+        raise ConfigError([f"{source} ({runtime.config.sources[source].type}) has no import file hub can write"],
+                          hint="hub export writes the file of a channel that imports one (type: tilda)")
+    record = runtime.config.system_of_record
+    if record is None:
+        raise ConfigError(["hub export reads the goods from the system of record, and hub.yaml names none"],
+                          hint="set system_of_record: <the 1C source> in hub.yaml")
+    ctx = RunContext(run_id=0, job="export")
+    goods = [r for r in snapshot(runtime, ctx, record, Entity.CATALOG) if isinstance(r, Product)]
+    prices = [r for r in snapshot(runtime, ctx, record, Entity.PRICES)
+              if isinstance(r, PriceEntry) and price_type in (None, r.price_type)]
+    stock = [r for r in snapshot(runtime, ctx, record, Entity.STOCK)
+             if isinstance(r, StockLevel) and (not warehouses or r.warehouse in warehouses)]
+    return exported.export(goods, prices, stock, out)
 
 
 def check_sources(runtime: Runtime) -> list[SourceCheck]:

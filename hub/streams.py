@@ -12,7 +12,7 @@ class is made of the kinds below, and the kinds are what the jobs see:
 
 A few systems can do one thing more, each a kind of its own that adds no mode, which
 the engine looks for with :func:`stream_of` and ``isinstance``: :class:`Listed`,
-:class:`DailySales`, :class:`CustomerDetails`, :class:`ChangedOutside`.
+:class:`DailySales`, :class:`CustomerDetails`, :class:`ChangedOutside`, :class:`Exported`.
 
 So the capabilities the engine checks (:meth:`hub.connector.Connector.can`) and
 the batch limits follow from the stream classes, never from a table kept by
@@ -27,11 +27,11 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TextIO, TypeVar
 
 from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import RecordError, RequestRejected
-from hub.model import Entity, OrderStatus, RawRecord, Record
+from hub.model import Entity, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 
 if TYPE_CHECKING:
@@ -176,6 +176,16 @@ class ChangedOutside(Stream[_C_co]):
     def changed_outside(self) -> bool:
         """Whether it may have been changed since hub last pushed it: the next push then compares everything,
         not only what changed in 1C."""
+
+
+class Exported(Stream[_C_co]):
+    """The system imports a file hub writes, for shops that do not take hub's pushes (Tilda's importer CSV):
+    ``hub export`` writes it from the system of record's goods, prices and stock."""
+
+    @abstractmethod
+    def export(self, goods: Sequence[Product], prices: Sequence[PriceEntry], stock: Sequence[StockLevel],
+               out: TextIO) -> int:
+        """Write the system's import file of ``goods`` at ``prices`` and ``stock`` to ``out``; how many rows."""
 
 
 def stream_of(connector: Connector, entity: Entity) -> Stream[Connector] | None:

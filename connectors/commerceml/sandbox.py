@@ -12,7 +12,8 @@
   2.05 document, as Bitrix does), marks them exported on ``success``, and
   applies the order changes uploaded to it (:attr:`~SiteSandbox.status_changes`).
   :meth:`~SiteSandbox.add_order` places an order as a guest would. It is the
-  ``commerceml_site`` connector's sandbox.
+  ``commerceml_site`` connector's sandbox. Other sites' quirks are options
+  (:class:`SiteQuirks`): the Tilda sandbox runs one with Tilda's.
 * :class:`OneCDriver` - 1C's side: it calls hub's ``commerceml_1c`` endpoint
   (:meth:`~OneCDriver.attach`) as «Обмен с сайтом» does: a full catalog
   exchange of the import and offers files it writes from its own goods, prices
@@ -32,6 +33,7 @@ import random
 import secrets
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -40,6 +42,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from werkzeug.wrappers import Request, Response
 
 from connectors.commerceml._documents import NUMBER_1C, POSTED, STATUS, STATUS_ID
@@ -82,12 +85,34 @@ class SiteOrder:
     exported: bool = False
 
 
+@dataclass(frozen=True)
+class SiteQuirks:
+    """How a site's exchange departs from Bitrix's; the defaults are Bitrix."""
+
+    path: str = EXCHANGE_PATH
+    """Where the exchange is served."""
+    sessid: bool = True
+    """Whether checkauth answers a ``sessid=`` line (Tilda's does not)."""
+    offers_need_import: bool = False
+    """Tilda: an offers import fails "Import file is empty" unless an import file came in the same session, and
+    applies only offers for goods that import file lists; the others are left, and the import says success."""
+    changes_ignored: bool = False
+    """Tilda: rows under ``ИзмененияПакетаПредложений`` are ignored; only ``ПакетПредложений`` is applied."""
+    update_stock: bool = True
+    """Whether imports change stock (Tilda's import settings have a toggle per field)."""
+    uploads_per_window: int | None = None
+    """Exchanges that upload files allowed per ``window`` (Tilda: 2 per 5 minutes); unlimited when None."""
+    window: float = 300.0
+
+
 @dataclass
 class _SiteSession:
     sessid: str
     files: dict[str, bytearray] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
     queried: list[str] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
+    """Goods the import files of this session listed."""
 
 
 class SiteSandbox(Sandbox):
@@ -101,8 +126,9 @@ class SiteSandbox(Sandbox):
 
     def __init__(self, *, username: str = "hub-as-1c", password: str = "sandbox-site-secret",  # noqa: S107
                  file_limit: int = 204_800, zip: bool = True, progress_steps: int = 2,
-                 encoding: str = "windows-1251", seed: int = 5) -> None:
+                 encoding: str = "windows-1251", seed: int = 5, quirks: SiteQuirks | None = None) -> None:
         super().__init__()
+        self.quirks = quirks or SiteQuirks()
         self.username, self.password = username, password
         self.file_limit = file_limit
         self.zip = zip
@@ -121,15 +147,19 @@ class SiteSandbox(Sandbox):
         self.orders: dict[str, SiteOrder] = {}
         self.status_changes: list[OrderDocument] = []
         """Order documents uploaded to the site (``type=sale&mode=file``), in order."""
+        self.history: list[str] = []
+        """One line per import: what it found and what it applied (Tilda's «История синхронизации»)."""
         self.refuse_imports: list[str] = []
         """Reasons the next imports fail with, one each (Bitrix's ``OnBeforeCatalogImport1C`` returning a text)."""
         self._sessions: dict[str, _SiteSession] = {}
+        self._uploads: list[float] = []
+        """When each exchange that uploaded began uploading (monotonic seconds), for ``uploads_per_window``."""
         self._data_lock = threading.Lock()
         self._random = random.Random(seed)
         self._next_order = 100 + self._random.randrange(900)
 
     def source_settings(self) -> dict[str, Any]:
-        return {"url": self.url + EXCHANGE_PATH, "username": self.username, "password": self.password}
+        return {"url": self.url + self.quirks.path, "username": self.username, "password": self.password}
 
     def job_options(self, job_type: str) -> dict[str, Any] | None:
         return None  # a site takes 1C's data, it feeds no job
@@ -201,7 +231,7 @@ class SiteSandbox(Sandbox):
     # --- the exchange -------------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if request.path != EXCHANGE_PATH:
+        if request.path != self.quirks.path:
             return Response("<html><body><h1>404 Not Found</h1></body></html>", 404, content_type="text/html")
         kind, mode = request.args.get("type", ""), request.args.get("mode", "")
         if mode == "checkauth":
@@ -238,7 +268,7 @@ class SiteSandbox(Sandbox):
         cookie, sessid = secrets.token_hex(16), secrets.token_hex(16)
         with self._data_lock:
             self._sessions[cookie] = _SiteSession(sessid)
-        return self._say(SUCCESS, "PHPSESSID", cookie, f"sessid={sessid}")
+        return self._say(SUCCESS, "PHPSESSID", cookie, *([f"sessid={sessid}"] if self.quirks.sessid else []))
 
     def _file(self, request: Request, session: _SiteSession) -> Response:
         body = request.get_data()
@@ -247,6 +277,8 @@ class SiteSandbox(Sandbox):
             return self._say(FAILURE, "Недопустимое имя файла")
         if len(body) > self.file_limit:
             return self._say(FAILURE, f"Размер файла больше {self.file_limit} байт")
+        if not session.files and not self._upload_allowed():
+            return self._say(FAILURE, "Many requests")
         with self._data_lock:
             kept = session.files.setdefault(str(name), bytearray())
             kept.extend(body)
@@ -257,6 +289,16 @@ class SiteSandbox(Sandbox):
                             session.files[str(inner)] = bytearray(packed.read(member))
         self.committed(request)
         return self._say(SUCCESS)
+
+    def _upload_allowed(self) -> bool:
+        """Whether an exchange may begin uploading now; counted when it does."""
+        limit, now = self.quirks.uploads_per_window, time.monotonic()
+        with self._data_lock:
+            self._uploads = [began for began in self._uploads if now - began < self.quirks.window]
+            if limit is not None and len(self._uploads) >= limit:
+                return False
+            self._uploads.append(now)
+        return True
 
     def _import(self, request: Request, session: _SiteSession, kind: str) -> Response:
         name = str(safe_name(request.args.get("filename", "")))
@@ -270,27 +312,38 @@ class SiteSandbox(Sandbox):
             session.steps[name] = done + 1
             return self._say(PROGRESS, f"Обработано {int(100 * (done + 1) / (self.progress_steps + 1))}%")
         if done == self.progress_steps:  # asked again after success (a lost answer): read once only
+            if self.quirks.offers_need_import and not any("Каталог" in _sections(bytes(file))
+                                                           for file in session.files.values()):
+                return self._say(FAILURE, "Import file is empty")
             session.steps[name] = done + 1
-            self._read(name, bytes(data), kind)
+            self._read(name, bytes(data), kind, session)
             self.committed(request)
         return self._say(SUCCESS)
 
-    def _read(self, name: str, data: bytes, kind: str) -> None:
+    def _read(self, name: str, data: bytes, kind: str, session: _SiteSession) -> None:
         parsed = parse(io.BytesIO(data), timezone=_MOSCOW, channel="site", name=name)
+        ignored = self.quirks.changes_ignored and "ИзмененияПакетаПредложений" in _sections(data)
+        goods = offers = 0
         with self._data_lock:
             for item in parsed:
                 if isinstance(item, Problem):
                     self.problems.append(item)
                 elif isinstance(item, Product):
                     self.goods[item.id] = item
+                    session.listed.add(item.id)
+                    goods += 1
                 elif isinstance(item, Offer):
+                    if ignored or (self.quirks.offers_need_import and item.id not in session.listed):
+                        continue  # the site's success says nothing of it: only what it shows does
+                    offers += 1
                     for price in item.prices:
                         self.prices[(item.id, price.price_type)] = price.amount
-                    if item.quantity is not None:
+                    if item.quantity is not None and self.quirks.update_stock:
                         self.stock[item.id] = item.quantity
                 elif isinstance(item, OrderDocument) and kind == "sale":
                     self.status_changes.append(item)
             self.imported.append(name)
+            self.history.append(f"{name}: found products: {goods}, offers: {offers}")
 
     def _query(self, session: _SiteSession) -> Response:
         with self._data_lock:
@@ -300,6 +353,16 @@ class SiteSandbox(Sandbox):
         write_orders(out, [order.document for order in due], timezone=_MOSCOW, version="2.05",
                      encoding="windows-1251", currency="руб")
         return Response(out.getvalue(), content_type="application/xml; charset=windows-1251")
+
+
+def _sections(data: bytes) -> set[str]:
+    """The names of the elements under a CommerceML file's root (Классификатор, Каталог, ПакетПредложений, …)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return set()
+    return {str(etree.QName(child).localname) for child in root if isinstance(child.tag, str)}
 
 
 # --- 1C ---------------------------------------------------------------------------------------------------------
