@@ -20,6 +20,7 @@ import cli
 from connectors.onec_soap import OneCSoapSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub import pipeline
+from hub.demo import run_demo
 from hub.state import open_store
 from hub.values import utcnow
 
@@ -114,3 +115,15 @@ def test_stock_and_prices_go_from_the_service_to_the_shop(stage: Stage) -> None:
     stage.onec.stock[weighed.ref, warehouse] = Decimal("0.305")
     assert stage.hub("sync", "--job", "shop-stock").exit_code == 0
     assert Decimal(str(stage.shop.stock["main", weighed.sku]["quantity"])) == Decimal("0.305")
+
+
+def test_the_demo_runs_with_1c_reached_through_its_web_service(tmp_path: Path) -> None:
+    report = run_demo(workdir=tmp_path, cycles=1, onec="soap")
+    assert report.went_through, [(info.job, info.status) for info in report.unsuccessful]
+    assert [(check.type, check.ok) for check in report.checks if check.source == "erp"] == [("onec_soap", True)]
+    _, runs = report.cycles[-1]
+    delivered = {info.job: ctx.counts.created for info, ctx in runs if info.job.endswith("-orders")}
+    assert delivered["testchannel-orders"] == 3, delivered  # the guests' orders, written through the service
+    sources = yaml.safe_load((tmp_path / "hub.yaml").read_text(encoding="utf-8"))["sources"]
+    types = {source["type"] for source in sources.values()}
+    assert "onec_soap" in types and "onec_odata" not in types
