@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -97,6 +98,36 @@ def test_orders_land_in_1c_through_the_service_exactly_once_after_a_lost_answer(
     assert written["Склад"] == stage.onec.warehouses[0]
     assert all(line["Номенклатура"] in stage.onec.goods for line in written["Товары"])
 
+
+
+def ordered(sku: str, price: str) -> dict[str, Any]:
+    """An order of one good, as the shop places it."""
+    line = {"sku": sku, "title": sku, "qty": "2", "price": price, "discount": "0.00",
+            "total": str(Decimal(price) * 2), "options": []}
+    return {"items": [line], "total": line["total"]}
+
+
+def test_an_order_1c_refuses_is_a_dead_letter_and_one_met_by_locks_is_written_later(
+        stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "_retry_at", lambda attempts: utcnow())
+    gone = next(good for good in stage.onec.goods.values() if good.sku == "CAP-300")
+    refused = stage.shop.place_order(**ordered("CAP-300", "180.00"))
+    taken = stage.shop.place_order(**ordered("ESP-200", "120.00"))
+    del stage.onec.goods[gone.ref]  # the good was deleted in 1C after the shop had it
+    stage.onec.locked_writes = 1  # the first write meets another session's locks
+    assert stage.hub("sync", "--job", "shop-orders").exit_code == 1
+    stage.hub("sync", "--job", "shop-orders")
+    assert stage.onec.orders_with(f"shop:{taken['id']}") == 1
+    assert stage.onec.orders_with(f"shop:{refused['id']}") == 0
+    store = open_store(stage.state_url)
+    try:
+        with store.reading() as state:
+            [letter] = state.dead_letters.list()
+            assert state.outbox.depth() == {}
+    finally:
+        store.close()
+    assert (letter.external_id, letter.stage) == (refused["id"], "deliver")
+    assert "Не найдена номенклатура" in letter.reason
 
 def test_stock_and_prices_go_from_the_service_to_the_shop(stage: Stage) -> None:
     result = stage.hub("sync", "--job", "shop-stock", "--job", "shop-prices")

@@ -147,6 +147,8 @@ class OneCSoapSandbox(Sandbox):
         self.types = {name: list(fields) for name, fields in TYPES.items()}
         self.orders: dict[str, dict[str, Any]] = {}
         """Customer orders by reference, each as the call's Заказ with its Номер."""
+        self.locked_writes = 0
+        """How many of the next ЗаписатьЗаказ calls meet another session's locks (1C's lock-conflict fault)."""
         cafe = _seed.cafe(seed)
         self.goods = {good.ref: good for good in cafe.goods}
         self.warehouses = [w.ref for w in cafe.warehouses]
@@ -246,6 +248,10 @@ class OneCSoapSandbox(Sandbox):
     # --- what the service's module does ------------------------------------------------------------
 
     def _write_order(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        with self._data_lock:
+            locked, self.locked_writes = self.locked_writes > 0, max(0, self.locked_writes - 1)
+        if locked:
+            raise Refused(LOCK_CONFLICT)
         order = arguments.get("Заказ") or {}
         lines = order.get("Товары") or []
         if not lines:
