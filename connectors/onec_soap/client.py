@@ -139,9 +139,6 @@ class SoapClient:
             self.cache.put(wsdl)
             self._service = None
 
-    def contract(self) -> Contract:
-        return Contract.read(self.wsdl().text)
-
     def call(self, operation: str, arguments: Mapping[str, Any], *, reads: bool) -> Any:
         """Call ``operation`` with ``arguments`` (its parameters by name); its ``return`` as dicts and lists.
 

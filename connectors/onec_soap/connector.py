@@ -19,7 +19,7 @@ lost is found, not written twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +31,7 @@ from connectors.onec_soap.sandbox import OneCSoapSandbox
 from connectors.onec_soap.wsdl import Contract, WsdlCache, changes
 from hub.connector import ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, ProtocolError, suggest
-from hub.mapping import CompiledMapping, unknown_fields
+from hub.mapping import CompiledMapping, RecordType, unknown_fields
 from hub.model import Entity, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
@@ -255,13 +255,12 @@ class OneCSoapConnector(StreamConnector):
         kept = self.client.cache.get()
         changed = changes(Contract.read(kept.text), contract) if kept and kept.digest != fresh.digest else []
         self.client.keep(fresh)
+        news = [f"the WSDL changed since {kept.read_at}: {'; '.join(changed)}"] if kept and changed else []
         problems = [problem for mapping in self.mappings.values() for problem in _missing(mapping, contract)]
-        note = f"; the WSDL changed since {kept.read_at if kept else ''}: {'; '.join(changed)}" if changed else ""
         if problems:
-            raise ConfigError([*problems, *([note.removeprefix("; ")] if note else [])],
-                              hint="rename them in the mappings as the WSDL names them, or ask the base's 1C "
-                                   "developer to publish them; see docs/onec_soap.md")
-        return f"{len(contract.operations)} operations at {self.client.endpoint}{note}"
+            raise ConfigError([*problems, *news], hint="rename them in the mappings as the WSDL names them, or ask "
+                                                       "the base's 1C developer to publish them; see docs/onec_soap.md")
+        return "; ".join([f"{len(contract.operations)} operations at {self.client.endpoint}", *news])
 
     def close(self) -> None:
         self.client.http.close()
@@ -279,46 +278,62 @@ def _option_problems(mapping: CompiledMapping) -> list[str]:
     return []
 
 
-def _missing(mapping: CompiledMapping, contract: Contract) -> list[str]:
-    """A line per operation, parameter or field ``mapping`` names that the WSDL lacks, with the file's line."""
-    doc = load_yaml_file(mapping.path, substitute_env=False)
-    operations = list(contract.operations)
+class _Names:
+    """What one mapping file names of the WSDL, each held against what the WSDL has, with the file's line."""
 
-    def lacks(where: tuple[str, ...], what: str, name: str, known: list[str]) -> list[str]:
+    def __init__(self, mapping: CompiledMapping, contract: Contract) -> None:
+        self.mapping, self.contract = mapping, contract
+        self.doc = load_yaml_file(mapping.path, substitute_env=False)
+
+    def lacks(self, where: tuple[str, ...], what: str, name: str, known: Iterable[str]) -> list[str]:
+        """The problem of the name at ``where`` in the file when it is not one of ``known``."""
+        known = list(known)
         if name in known:
             return []
-        return [f"{doc.position(where)}: mapping names {what} {name!r}, which the WSDL lacks; {suggest(name, known)}"]
+        return [f"{self.doc.position(where)}: mapping names {what} {name!r}, which the WSDL lacks; "
+                f"{suggest(name, known)}"]
 
-    operation = mapping.source if mapping.direction == "in" else mapping.target
+    def of_read(self, operation: str) -> tuple[list[str], RecordType | None]:
+        """The problems of an in mapping's options, and the type of the rows it reads."""
+        options = _ReadOptions.model_validate(self.mapping.options or {})
+        params = [f.name for f in self.contract.operations[operation]]
+        returned = self.contract.returns[operation]
+        listed = {f.name: f for f in self.contract.types.get(returned.type or "", ())} if returned else {}
+        found = [p for name in options.arguments
+                 for p in self.lacks(("options", "arguments", name), "parameter", name, params)]
+        if options.paging is not None:
+            found += self.lacks(("options", "paging", "page"), "parameter", options.paging.page, params)
+            found += self.lacks(("options", "paging", "size"), "parameter", options.paging.size, params)
+            if options.paging.more is not None:
+                found += self.lacks(("options", "paging", "more"), "field", options.paging.more, listed)
+        found += self.lacks(("options", "list"), "field", options.list, listed)
+        rows = listed.get(options.list)
+        return found, None if rows is None else self.contract.record_type(rows.type, extra=(READ_AT,))
+
+    def of_write(self, operation: str) -> tuple[list[str], RecordType | None]:
+        """The problems of an out mapping's options, and the type of the parameter it fills."""
+        options = _WriteOptions.model_validate(self.mapping.options or {})
+        params = {f.name: f for f in self.contract.operations[operation]}
+        found = self.lacks(("options", "argument"), "parameter", options.argument, params)
+        if options.find is not None:
+            find = options.find
+            found += self.lacks(("options", "find", "operation"), "operation", find.operation,
+                                self.contract.operations)
+            if find.operation in self.contract.operations:
+                found += self.lacks(("options", "find", "argument"), "parameter", find.argument,
+                                    (f.name for f in self.contract.operations[find.operation]))
+        argument = params.get(options.argument)
+        return found, None if argument is None else self.contract.record_type(argument.type)
+
+
+def _missing(mapping: CompiledMapping, contract: Contract) -> list[str]:
+    """A line per operation, parameter or field ``mapping`` names that the WSDL lacks, with the file's line."""
+    names = _Names(mapping, contract)
+    reads = mapping.direction == "in"
+    operation = mapping.source if reads else mapping.target
     if operation is None:
         return []
-    found = lacks(("source",) if mapping.direction == "in" else ("target",), "operation", operation, operations)
-    if found:
-        return found
-    params = [f.name for f in contract.operations[operation]]
-    if mapping.direction == "in":
-        read = _ReadOptions.model_validate(mapping.options or {})
-        returned = contract.returns[operation]
-        listed = {f.name: f for f in contract.types.get(returned.type or "", ())} if returned else {}
-        found += [p for name in read.arguments for p in lacks(("options", "arguments", name), "parameter", name,
-                                                              params)]
-        if read.paging is not None:
-            found += lacks(("options", "paging", "page"), "parameter", read.paging.page, params)
-            found += lacks(("options", "paging", "size"), "parameter", read.paging.size, params)
-            if read.paging.more is not None:
-                found += lacks(("options", "paging", "more"), "field", read.paging.more, list(listed))
-        found += lacks(("options", "list"), "field", read.list, list(listed))
-        row = contract.record_type(listed[read.list].type, extra=(READ_AT,)) if read.list in listed else None
-    else:
-        write = _WriteOptions.model_validate(mapping.options or {})
-        found += lacks(("options", "argument"), "parameter", write.argument, params)
-        argument = next((f for f in contract.operations[operation] if f.name == write.argument), None)
-        row = contract.record_type(argument.type) if argument else None
-        if write.find is not None:
-            found += lacks(("options", "find", "operation"), "operation", write.find.operation, operations)
-            if write.find.operation in contract.operations:
-                found += lacks(("options", "find", "argument"), "parameter", write.find.argument,
-                               [f.name for f in contract.operations[write.find.operation]])
-    if row is not None:
-        found += unknown_fields(mapping, row, where=" in the WSDL")
-    return found
+    if operation not in contract.operations:
+        return names.lacks(("source",) if reads else ("target",), "operation", operation, contract.operations)
+    found, record = names.of_read(operation) if reads else names.of_write(operation)
+    return found + ([] if record is None else unknown_fields(mapping, record, where=" in the WSDL"))

@@ -109,10 +109,6 @@ class Contract:
             return None
         return self._record(name, self.types[name], extra, seen | {name})
 
-    def request_type(self, operation: str) -> RecordType:
-        """The parameters of ``operation`` as one record."""
-        return self._record(operation, self.operations[operation], (), frozenset())
-
     def _record(self, name: str, fields: tuple[Field, ...], extra: tuple[str, ...],
                 seen: frozenset[str]) -> RecordType:
         nested = {f.name: self.record_type(f.type, seen=seen) for f in fields}

@@ -161,3 +161,15 @@ def test_a_wrong_option_is_one_line_at_its_place(onec: OneCSoapSandbox, tmp_path
 
 def _line(path: Path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def test_check_tells_a_change_the_mappings_survive_and_keeps_the_new_wsdl(onec: OneCSoapSandbox) -> None:
+    state = MemoryState()
+    connect(onec.source_settings(), state=state).check()
+    onec.operations["ОтменитьЗаказ"] = ([("Ссылка", "string")], "tns:РезультатЗаписи")
+    detail = connect(onec.source_settings(), state=state).check()
+    assert detail.startswith("6 operations at ")
+    assert detail.endswith(": operation ОтменитьЗаказ added")
+    assert "the WSDL changed since " in detail
+    assert connect(onec.source_settings(), state=state).check().startswith("6 operations at ")
+    assert "changed" not in connect(onec.source_settings(), state=state).check()
