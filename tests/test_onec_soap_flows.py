@@ -158,3 +158,14 @@ def test_the_demo_runs_with_1c_reached_through_its_web_service(tmp_path: Path) -
     sources = yaml.safe_load((tmp_path / "hub.yaml").read_text(encoding="utf-8"))["sources"]
     types = {source["type"] for source in sources.values()}
     assert "onec_soap" in types and "onec_odata" not in types
+
+
+def test_hub_check_reaches_the_service_and_names_what_a_mapping_lacks(stage: Stage) -> None:
+    checked = stage.hub("check")
+    assert checked.exit_code == 0, checked.output
+    assert "5 operations at" in checked.output
+    del stage.onec.operations["ПолучитьЦены"]  # the base's 1C developer dropped an operation hub uses
+    failed = stage.hub("check")
+    assert failed.exit_code == 1, failed.output
+    assert "ПолучитьЦены" in failed.output
+    assert "prices.in.yaml" in " ".join(failed.output.split())
