@@ -90,8 +90,9 @@ def _element(name: str, kind: str) -> str:
 
 
 def wsdl(operations: Mapping[str, tuple[list[tuple[str, str]], str]] = OPERATIONS,
-         types: Mapping[str, list[tuple[str, str]]] = TYPES) -> bytes:
-    """The WSDL 1C generates for the service, from its operations and types."""
+         types: Mapping[str, list[tuple[str, str]]] = TYPES, namespace: str = NAMESPACE) -> bytes:
+    """The WSDL 1C generates for the service, from its operations and types, in the Namespace URI set in Designer
+    (any text: ``neo-fly`` and ``trade`` are seen in real services)."""
     complex_types = "".join(f'<xs:complexType name="{name}"><xs:sequence>'
                             f"{''.join(_element(*f) for f in fields)}</xs:sequence></xs:complexType>"
                             for name, fields in types.items())
@@ -108,7 +109,7 @@ def wsdl(operations: Mapping[str, tuple[list[tuple[str, str]], str]] = OPERATION
 
     def binding(prefix: str, name: str) -> str:
         ops = "".join(f'<operation name="{op}"><{prefix}:operation style="document" '
-                      f'soapAction="{NAMESPACE}#{SERVICE}:{op}"/><input><{prefix}:body use="literal"/></input>'
+                      f'soapAction="{namespace}#{SERVICE}:{op}"/><input><{prefix}:body use="literal"/></input>'
                       f'<output><{prefix}:body use="literal"/></output></operation>' for op in operations)
         return (f'<binding name="{name}" type="tns:{SERVICE}PortType"><{prefix}:binding style="document" '
                 f'transport="http://schemas.xmlsoap.org/soap/http"/>{ops}</binding>')
@@ -116,11 +117,11 @@ def wsdl(operations: Mapping[str, tuple[list[tuple[str, str]], str]] = OPERATION
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" '
             'xmlns:soap12bind="http://schemas.xmlsoap.org/wsdl/soap12/" '
             'xmlns:soapbind="http://schemas.xmlsoap.org/wsdl/soap/" '
-            f'xmlns:tns="{NAMESPACE}" xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" '
+            f'xmlns:tns="{namespace}" xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy" '
             'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" '
-            f'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsd1="{NAMESPACE}" name="{SERVICE}" '
-            f'targetNamespace="{NAMESPACE}"><types><xs:schema xmlns:tns="{NAMESPACE}" '
-            f'xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{NAMESPACE}" '
+            f'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsd1="{namespace}" name="{SERVICE}" '
+            f'targetNamespace="{namespace}"><types><xs:schema xmlns:tns="{namespace}" '
+            f'xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{namespace}" '
             f'attributeFormDefault="unqualified" elementFormDefault="qualified">{complex_types}{elements}'
             f'</xs:schema></types>{messages}<portType name="{SERVICE}PortType">{port}</portType>'
             f'{binding("soapbind", f"{SERVICE}SoapBinding")}{binding("soap12bind", f"{SERVICE}Soap12Binding")}'

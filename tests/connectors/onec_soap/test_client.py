@@ -130,3 +130,18 @@ def test_any_type_the_wsdl_declares_is_read_back_as_declared(fields: list[str], 
     assert [(f.name, f.repeated) for f in contract.types["Строка"]] == [(name, repeated) for name in fields]
     assert set(contract.operations) == {"ЗаписатьЗаказ", "НайтиЗаказ", "ПолучитьТовары", "ПолучитьОстатки",
                                         "ПолучитьЦены"}
+
+
+@responses.activate
+def test_a_service_whose_namespace_is_a_bare_word_is_called_and_read() -> None:
+    responses.get(f"{ENDPOINT}?wsdl", body=wsdl(namespace="neo-fly"), content_type="text/xml; charset=utf-8")
+    row = ("<m:Строка><m:Номенклатура>g1</m:Номенклатура><m:Склад>w1</m:Склад><m:Количество>12.305</m:Количество>"
+           "</m:Строка>")
+    answer = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+              f'<m:ПолучитьОстаткиResponse xmlns:m="neo-fly"><m:return>{row}<m:ЕстьЕще>false</m:ЕстьЕще>'
+              "</m:return></m:ПолучитьОстаткиResponse></soap:Body></soap:Envelope>")
+    responses.post(ENDPOINT, body=answer.encode(), content_type="text/xml; charset=utf-8")
+    got = client().call("ПолучитьОстатки", {"НомерСтраницы": 1, "РазмерСтраницы": 10}, reads=True)
+    assert got == {"Строка": [{"Номенклатура": "g1", "Склад": "w1", "Количество": Decimal("12.305")}],
+                   "ЕстьЕще": False}
+    assert b"neo-fly" in (responses.calls[1].request.body or b"")
