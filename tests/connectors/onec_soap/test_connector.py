@@ -17,14 +17,14 @@ from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError
 from hub.mapping import DictLinks
-from hub.model import Entity, Order, OrderLine, PriceEntry, StockLevel
+from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, StockLevel
 from hub.sandbox import Sandbox
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
 from hub.values import utcnow, zone
 
 PRODUCT = "CAP-300"
 """A channel's product, linked in these tests to the first good of the sandbox's base."""
-GOOD = next(iter(OneCSoapSandbox().goods))
+GOOD, SYRUP = (next(g.ref for g in OneCSoapSandbox().goods.values() if g.sku == sku) for sku in ("CAP-300", "SYR-1"))
 
 
 class MemoryState:
@@ -57,7 +57,8 @@ def connect(settings: dict[str, Any], *, clock: RecordingClock | None = None, st
             mappings: Path | None = None) -> OneCSoapConnector:
     model = OneCSoapSettings.model_validate({"type": "onec_soap", **settings})
     context = ConnectorContext(source="erp", timezone=zone("Europe/Moscow"), log=logging.getLogger("test.soap"),
-                               mappings=mappings, links=DictLinks({PRODUCT: GOOD}), clock=clock, state=state)
+                               mappings=mappings, links=DictLinks({PRODUCT: GOOD, "SYR-1": SYRUP}), clock=clock,
+                               state=state)
     return OneCSoapConnector(model, context)
 
 
@@ -173,3 +174,14 @@ def test_check_tells_a_change_the_mappings_survive_and_keeps_the_new_wsdl(onec: 
     assert "the WSDL changed since " in detail
     assert connect(onec.source_settings(), state=state).check().startswith("6 operations at ")
     assert "changed" not in connect(onec.source_settings(), state=state).check()
+
+
+def test_a_paid_option_that_is_a_good_of_the_base_goes_as_a_line_of_its_own(onec: OneCSoapSandbox) -> None:
+    line = OrderLine(product=PRODUCT, name="Капучино 300 мл", quantity=Decimal(1), unit_price=Decimal("210.00"),
+                     sum=Decimal("210.00"), modifiers=[Modifier(product="SYR-1", name="Сироп", unit_price=Decimal(40)),
+                                                       Modifier(name="Без сахара")])
+    record = Order(channel="shop", external_id="7", created_at=utcnow(), lines=[line], total=Decimal("250.00"))
+    connect(onec.source_settings()).write(Entity.ORDERS, record, key="shop:7", ref=None)
+    [written] = onec.orders.values()
+    assert [(row["Номенклатура"], row["Сумма"]) for row in written["Товары"]] == [(GOOD, "210.00"), (SYRUP, "40.00")]
+    assert written["СуммаДокумента"] == "250.00"  # the lines add up to what the guest pays
