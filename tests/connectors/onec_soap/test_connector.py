@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -10,17 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.onec_soap import OneCSoapSandbox
-from connectors.onec_soap.connector import OneCSoapConnector, OneCSoapSettings
+from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
 from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError
 from hub.mapping import DictLinks
-from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, StockLevel
+from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
 from hub.sandbox import Sandbox
 from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
-from hub.values import utcnow, zone
+from hub.values import json_dumps, utcnow, zone
 
 PRODUCT = "CAP-300"
 """A channel's product, linked in these tests to the first good of the sandbox's base."""
@@ -60,6 +63,13 @@ def connect(settings: dict[str, Any], *, clock: RecordingClock | None = None, st
                                mappings=mappings, links=DictLinks({PRODUCT: GOOD, "SYR-1": SYRUP}), clock=clock,
                                state=state)
     return OneCSoapConnector(model, context)
+
+
+@functools.cache
+def offline() -> OneCSoapConnector:
+    """A connector to a base nobody serves: decoding needs no call."""
+    return connect({"url": "http://127.0.0.1:9/trade", "username": "hub", "password": "-",
+                    "values": {"warehouse": SYRUP}})
 
 
 class TestOneCSoapAcceptance(ConnectorAcceptance):
@@ -185,3 +195,15 @@ def test_a_paid_option_that_is_a_good_of_the_base_goes_as_a_line_of_its_own(onec
     [written] = onec.orders.values()
     assert [(row["Номенклатура"], row["Сумма"]) for row in written["Товары"]] == [(GOOD, "210.00"), (SYRUP, "40.00")]
     assert written["СуммаДокумента"] == "250.00"  # the lines add up to what the guest pays
+
+
+@given(st.decimals(min_value=Decimal("-100000"), max_value=Decimal("100000"), places=3),
+       st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
+def test_balances_and_prices_read_from_the_service_keep_every_digit(quantity: Decimal, price: Decimal) -> None:
+    connector = offline()
+    stock = {"Номенклатура": GOOD, "Склад": SYRUP, "Количество": quantity, READ_AT: "2026-12-01T09:00:00+00:00"}
+    level = connector.decode(Entity.STOCK, RawRecord(external_id="1", body=json_dumps(stock).encode()))
+    assert isinstance(level, StockLevel) and level.quantity == quantity
+    entry = connector.decode(Entity.PRICES, RawRecord(external_id="2", body=json_dumps(
+        {"Номенклатура": GOOD, "ВидЦены": SYRUP, "Цена": price}).encode()))
+    assert isinstance(entry, PriceEntry) and entry.amount == price
