@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -70,6 +71,7 @@ class _Transport(zeep.Transport):
 
     def __init__(self, http: HttpClient, wsdl_url: str, wsdl: bytes) -> None:
         super().__init__(session=http.session, operation_timeout=http.timeout)  # type: ignore[no-untyped-call]
+        http.session.adapters.pop("file://", None)  # zeep mounts it; hub's session talks HTTP only
         self._http = http
         self._wsdl_url = wsdl_url
         self._wsdl = wsdl
@@ -87,7 +89,11 @@ class _Transport(zeep.Transport):
     def load(self, url: str) -> bytes:
         if url == self._wsdl_url:
             return self._wsdl
-        return self._http.get(url).content  # an imported schema, where a service has one
+        # An imported schema, where a service has one; from the network only, whatever the WSDL says (zeep would
+        # read a file:// path on this machine).
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ProtocolError(f"the WSDL imports {url}, which is not on the web; hub reads schemas over HTTP only")
+        return self._http.get(url).content
 
     def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> requests.Response:
         # 1C answers a fault with 500 and the fault in the body: zeep reads it, so 500 is not raised here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from connectors.onec_soap.client import Faults, SoapClient
 from connectors.onec_soap.sandbox import LOCK_CONFLICT, fault_body, wsdl
 from connectors.onec_soap.wsdl import Contract, WsdlCache
-from hub.errors import InvalidRecord, NetworkError, RequestRejected, RetriableError, ServerError
+from hub.errors import InvalidRecord, NetworkError, ProtocolError, RequestRejected, RetriableError, ServerError
 from hub.http import HttpClient
 from hub.settings import RetryPolicy
 from hub.testing.acceptance import RecordingClock
@@ -145,3 +146,15 @@ def test_a_service_whose_namespace_is_a_bare_word_is_called_and_read() -> None:
     assert got == {"Строка": [{"Номенклатура": "g1", "Склад": "w1", "Количество": Decimal("12.305")}],
                    "ЕстьЕще": False}
     assert b"neo-fly" in (responses.calls[1].request.body or b"")
+
+
+@responses.activate
+def test_a_wsdl_importing_a_local_file_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xsd"
+    secret.write_text("<schema/>")
+    imported = wsdl().replace(b"<types>", f'<types><xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+                                          f'<xs:import namespace="x" schemaLocation="file://{secret}"/>'
+                                          "</xs:schema>".encode())
+    responses.get(f"{ENDPOINT}?wsdl", body=imported, content_type="text/xml; charset=utf-8")
+    with pytest.raises(ProtocolError, match="not on the web"):
+        client().call("НайтиЗаказ", FIND, reads=True)
