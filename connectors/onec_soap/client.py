@@ -30,6 +30,7 @@ from zeep.wsdl.bindings import Soap11Binding
 from connectors.onec_soap.wsdl import Contract, Wsdl, WsdlCache, service_url
 from hub.errors import HubError, InvalidRecord, ProtocolError, RequestRejected, ServerError
 from hub.http import HttpClient
+from hub.logs import clean_error
 
 RECORD_FAULTS = ("Не найден", "Не заполнен", "Ошибка преобразования данных XDTO", "Неверн", "Некорректн",
                  "Недостаточно товара")
@@ -53,7 +54,7 @@ class Faults:
     service: Sequence[str] = SERVICE_FAULTS
 
     def error(self, operation: str, fault: zeep.exceptions.Fault, *, writes: bool) -> HubError:
-        text = " ".join(str(fault.message or "").split())
+        text = clean_error(" ".join(str(fault.message or "").split()))  # 1C may echo the guest's phone back
         code = str(fault.code or "")
         message = f"1C web service {operation}: {text or '(no text)'}" + (f" [{code}]" if code else "")
         lowered = text.casefold()

@@ -158,3 +158,13 @@ def test_a_wsdl_importing_a_local_file_is_refused(tmp_path: Path) -> None:
     responses.get(f"{ENDPOINT}?wsdl", body=imported, content_type="text/xml; charset=utf-8")
     with pytest.raises(ProtocolError, match="not on the web"):
         client().call("НайтиЗаказ", FIND, reads=True)
+
+
+@responses.activate
+def test_a_phone_1c_echoes_in_its_fault_is_masked() -> None:
+    serve_wsdl()
+    answer_fault("Не найден контрагент с телефоном +79165551234")
+    with pytest.raises(InvalidRecord) as raised:
+        client().call("ЗаписатьЗаказ", ORDER, reads=False)
+    assert "+79165551234" not in str(raised.value)
+    assert "Не найден контрагент" in str(raised.value)
