@@ -88,6 +88,23 @@ class TestOneCSoapAcceptance(ConnectorAcceptance):
         return sandbox.orders_with(key)
 
 
+class TestOneCSoapStockAcceptance(TestOneCSoapAcceptance):
+    """The suite again for a read entity: balances, read as a snapshot over pages."""
+
+    entity = Entity.STOCK
+
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        return {**super().settings(sandbox), "page_size": 10}
+
+    def seed(self, sandbox: Sandbox, count: int) -> list[str]:
+        assert isinstance(sandbox, OneCSoapSandbox)
+        warehouse = sandbox.warehouses[-1]
+        fresh = [good for good in sandbox.goods if (good, warehouse) not in sandbox.stock][:count]
+        for n, good in enumerate(fresh, start=1):
+            sandbox.stock[good, warehouse] = Decimal(n)
+        return [f"{good}:{warehouse}" for good in fresh]
+
+
 @pytest.fixture
 def onec() -> Iterator[OneCSoapSandbox]:
     with OneCSoapSandbox() as sandbox:
