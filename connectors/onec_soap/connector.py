@@ -113,7 +113,7 @@ class _Reads(Pull["OneCSoapConnector"]):
 
     def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         mapping = self.connector.mapping(self.entity, "in", Mode.PULL)
-        assert mapping.source is not None  # the connector loads only in mappings that name one
+        assert mapping.source is not None  # mapping() refuses a file that names no operation
         options = _ReadOptions.model_validate(mapping.options or {})
         read_at = utcnow().isoformat()
         size = self.connector.page_size
@@ -123,9 +123,10 @@ class _Reads(Pull["OneCSoapConnector"]):
             rows = answer.get(options.list) or []
             yield Page([RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
                                   body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows], cursor=None)
-            more = bool(answer.get(options.paging.more)) if options.paging and options.paging.more else \
-                len(rows) >= size
-            if options.paging is None or not more:
+            if options.paging is None:
+                return
+            more = answer.get(options.paging.more) if options.paging.more else len(rows) >= size
+            if not more:
                 return
 
     def decode(self, record: RawRecord) -> Record:
@@ -179,7 +180,7 @@ class _Writes(Write["OneCSoapConnector"]):
 
     def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping, options = self._options()
-        assert mapping.target is not None  # the connector loads only out mappings that name one
+        assert mapping.target is not None  # mapping() refuses a file that names no operation
         answer = self.connector.client.call(mapping.target, self._request(record, key), reads=False) or {}
         written = answer.get(options.result.ref)
         if not written:
