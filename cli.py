@@ -536,14 +536,16 @@ def deadletters_dismiss(ctx: click.Context, letter_ids: tuple[int, ...], reason:
 
 @main.command()
 @click.option("--cycles", default=2, show_default=True, help="Sync cycles to run.")
+@click.option("--onec", type=click.Choice(["odata", "soap"]), default="odata", show_default=True,
+              help="How the demo's 1C is reached: its standard OData interface, or a web service (onec_soap).")
 @_errors_exit
-def demo(cycles: int) -> None:
+def demo(cycles: int, onec: str) -> None:
     """Run sync cycles against local sandboxes of every installed connector."""
     from hub.demo import run_demo
     from hub.logs import setup_logging
 
     setup_logging("WARNING")
-    report = run_demo(cycles=cycles, on_step=lambda line: out.print(f"• {line}", highlight=False))
+    report = run_demo(cycles=cycles, onec=onec, on_step=lambda line: out.print(f"• {line}", highlight=False))
     table = Table("source", "type", "result", title="connectivity")
     for c in report.checks:
         table.add_row(c.source, c.type, ("ok: " if c.ok else "failed: ") + c.detail)
@@ -633,7 +635,7 @@ def daemon(ctx: click.Context, listen: str | None, log_json: bool | None) -> Non
 def sandbox(systems: tuple[str, ...], port: int | None) -> None:
     """Run local sandboxes of the named systems, or of all, until Ctrl-C, for manual testing against hub.
 
-    Name a system by its connector type or the start of it (`hub sandbox onec yandex`). Each prints its URL,
+    Name a system by its connector type or the start of it (`hub sandbox onec_odata yandex`). Each prints its URL,
     the hub.yaml settings that reach it, and what it can be made to do: a guest orders, 1C changes a status,
     iiko closes a sale. From another terminal, `hub sandbox do SYSTEM ACTION [NAME=VALUE…]` does it (e.g.
     `hub sandbox do testchannel place-order items=CAP-300:2`), as does a POST to the sandbox's /_sandbox/.

@@ -193,7 +193,7 @@ def test_sandbox_command_serves_1c_until_terminated() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "cli", "sandbox", "onec", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "cli", "sandbox", "onec_odata", "--port", str(port)],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

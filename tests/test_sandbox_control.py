@@ -304,3 +304,12 @@ def test_iiko_tells_hub_of_a_closed_sale(stage: Stage) -> None:
     done(act(stage.iiko, "attach", url=stage.hub + "/iiko"))
     done(act(stage.iiko, "sales"))
     assert wait_for(lambda: stage.iiko.webhook_answers, what="iiko's webhook to hub")[-1] == 200
+
+
+def test_every_sandbox_has_a_fixed_port_of_its_own() -> None:
+    # `hub sandbox` with no names starts them all at once: two on one port would fail the second
+    ports = {name: sandbox.port for name, sandbox in available_sandboxes().items()}
+    taken: dict[int, list[str]] = {}
+    for name, port in ports.items():
+        taken.setdefault(port, []).append(name)
+    assert {port: names for port, names in taken.items() if len(names) > 1} == {}

@@ -62,7 +62,7 @@ class TildaSandbox(Sandbox):
     """Tilda Store: see the module docstring."""
 
     name = "tilda"
-    port = 8112
+    port = 8113
 
     def __init__(self, *, secret: str | None = None, retry_pause: float = 60.0, page_size: int = 100,
                  uploads_per_window: int | None = None, seed: int = 7) -> None:

@@ -1,0 +1,226 @@
+"""The 1C web-service connector: the acceptance suite, paged reads, and what ``hub check`` tells of the WSDL."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.onec_soap import OneCSoapSandbox
+from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
+from hub.config import bundled_mappings
+from hub.connector import Connector, ConnectorContext
+from hub.errors import ConfigError
+from hub.mapping import DictLinks
+from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
+from hub.sandbox import Sandbox
+from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.values import json_dumps, utcnow, zone
+
+PRODUCT = "CAP-300"
+"""A channel's product, linked in these tests to the first good of the sandbox's base."""
+GOOD, SYRUP = (next(g.ref for g in OneCSoapSandbox().goods.values() if g.sku == sku) for sku in ("CAP-300", "SYR-1"))
+
+
+class MemoryState:
+    """A channel state kept in a dict, as the state database keeps it between runs."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+
+    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None:
+        self.kept.update({(kind, key): payload for key, payload in payloads.items()})
+
+    def get(self, kind: str, key: str) -> str | None:
+        return self.kept.get((kind, key))
+
+    def all(self, kind: str) -> list[tuple[str, str]]:
+        return [(key, payload) for (k, key), payload in self.kept.items() if k == kind]
+
+    def delete(self, kind: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.kept.pop((kind, key), None)
+
+
+def order(number: int, *, product: str = PRODUCT) -> Order:
+    line = OrderLine(product=product, name="Капучино 300 мл", quantity=Decimal(2), unit_price=Decimal("210.00"),
+                     sum=Decimal("420.00"))
+    return Order(channel="shop", external_id=str(number), created_at=utcnow(), lines=[line], total=line.sum)
+
+
+def connect(settings: dict[str, Any], *, clock: RecordingClock | None = None, state: MemoryState | None = None,
+            mappings: Path | None = None) -> OneCSoapConnector:
+    model = OneCSoapSettings.model_validate({"type": "onec_soap", **settings})
+    context = ConnectorContext(source="erp", timezone=zone("Europe/Moscow"), log=logging.getLogger("test.soap"),
+                               mappings=mappings, links=DictLinks({PRODUCT: GOOD, "SYR-1": SYRUP}), clock=clock,
+                               state=state)
+    return OneCSoapConnector(model, context)
+
+
+@functools.cache
+def offline() -> OneCSoapConnector:
+    """A connector to a base nobody serves: decoding needs no call."""
+    return connect({"url": "http://127.0.0.1:9/trade", "username": "hub", "password": "-",
+                    "values": {"warehouse": SYRUP}})
+
+
+class TestOneCSoapAcceptance(ConnectorAcceptance):
+    connector_type = "onec_soap"
+    entity = Entity.ORDERS
+    incremental = False
+
+    def connect(self, settings: dict[str, Any], clock: RecordingClock) -> Connector:
+        return connect(settings, clock=clock)
+
+    def make_record(self, number: int) -> Order:
+        return order(number)
+
+    def count_written(self, sandbox: Sandbox, key: str) -> int:
+        assert isinstance(sandbox, OneCSoapSandbox)
+        return sandbox.orders_with(key)
+
+
+class TestOneCSoapStockAcceptance(TestOneCSoapAcceptance):
+    """The suite again for a read entity: balances, read as a snapshot over pages."""
+
+    entity = Entity.STOCK
+
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        return {**super().settings(sandbox), "page_size": 10}
+
+    def seed(self, sandbox: Sandbox, count: int) -> list[str]:
+        assert isinstance(sandbox, OneCSoapSandbox)
+        warehouse = sandbox.warehouses[-1]
+        fresh = [good for good in sandbox.goods if (good, warehouse) not in sandbox.stock][:count]
+        for n, good in enumerate(fresh, start=1):
+            sandbox.stock[good, warehouse] = Decimal(n)
+        return [f"{good}:{warehouse}" for good in fresh]
+
+
+@pytest.fixture
+def onec() -> Iterator[OneCSoapSandbox]:
+    with OneCSoapSandbox() as sandbox:
+        yield sandbox
+
+
+def test_paged_reads_take_every_page_until_the_service_says_no_more(onec: OneCSoapSandbox) -> None:
+    connector = connect({**onec.source_settings(), "page_size": 40})
+    pages = list(connector.read(Entity.STOCK, cursor=None))
+    levels = [connector.decode(Entity.STOCK, raw) for page in pages for raw in page.records]
+    assert len(pages) == -(-len(onec.stock) // 40)
+    assert all(isinstance(level, StockLevel) for level in levels)
+    assert {(lv.product, lv.warehouse): lv.quantity for lv in levels if isinstance(lv, StockLevel)} == onec.stock
+    prices = [connector.decode(Entity.PRICES, raw) for page in connector.read(Entity.PRICES, cursor=None)
+              for raw in page.records]
+    assert {(p.product, p.price_type): p.amount for p in prices if isinstance(p, PriceEntry)} == onec.prices
+
+
+def test_the_wsdl_is_kept_so_a_later_run_does_not_read_it_again(onec: OneCSoapSandbox) -> None:
+    state = MemoryState()
+    first = connect(onec.source_settings(), state=state)
+    first.read(Entity.CATALOG, cursor=None).__next__()
+    assert onec.count("GET") == 1
+    later = connect(onec.source_settings(), state=state)
+    assert later.find(Entity.ORDERS, "shop:404") is None
+    assert onec.count("GET") == 1
+
+
+def test_a_refused_order_is_a_dead_letter_with_1cs_text(onec: OneCSoapSandbox) -> None:
+    from hub.errors import InvalidRecord
+
+    connector = connect({**onec.source_settings(), "values": {"warehouse": "00000000-0000-0000-0000-000000000404"}})
+    with pytest.raises(InvalidRecord, match="Не найден склад"):
+        connector.write(Entity.ORDERS, order(1), key="shop:1", ref=None)
+    assert onec.orders == {}
+
+
+def test_check_tells_a_changed_wsdl_and_each_name_the_mappings_use_that_it_lacks(onec: OneCSoapSandbox) -> None:
+    state = MemoryState()
+    assert connect(onec.source_settings(), state=state).check().startswith("5 operations at ")
+    del onec.operations["ПолучитьЦены"]
+    onec.types["СтрокаОстатков"] = [("Номенклатура", "string"), ("Склад", "string"), ("Остаток", "decimal")]
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), state=state).check()
+    folder = bundled_mappings() / "onec_soap" / "trade"
+    prices, stock = folder / "prices.in.yaml", folder / "stock.in.yaml"
+    assert set(raised.value.problems[:2]) == {
+        f"{prices}:{_line(prices, 'source:')}:9: mapping names operation 'ПолучитьЦены', which the WSDL lacks; "
+        "did you mean 'ПолучитьТовары'?",
+        f"{stock}:{_line(stock, 'quantity:')}:20: mapping names Количество, which СтрокаОстатков lacks in the "
+        "WSDL; known: ДатаЧтения, Номенклатура, Остаток, Склад"}
+    assert raised.value.problems[2].startswith("the WSDL changed since ")
+    assert "operation ПолучитьЦены removed" in raised.value.problems[2]
+    assert "type СтрокаОстатков: −Количество: value, +Остаток: value" in raised.value.problems[2]
+
+
+def test_check_names_a_missing_find_operation_and_parameter_with_its_line(onec: OneCSoapSandbox,
+                                                                           tmp_path: Path) -> None:
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    orders.write_text(orders.read_text().replace("operation: НайтиЗаказ", "operation: НайтиЗаказы")
+                      .replace("  Склад: {config", "  Склад1: {config"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path).check()
+    assert raised.value.problems == [
+        f"{orders}:{_line(orders, 'operation: НайтиЗаказы')}:16: mapping names operation 'НайтиЗаказы', which the "
+        "WSDL lacks; did you mean 'НайтиЗаказ'?",
+        f"{orders}:{_line(orders, 'Склад1:')}:3: mapping names Склад1, which Заказ lacks in the WSDL; did you mean "
+        "'Склад'?"]
+
+
+def test_a_wrong_option_is_one_line_at_its_place(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    stock.write_text(stock.read_text().replace("  list: Строка", "  lists: Строка"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path)
+    assert [p.split(": ", 1)[1] for p in raised.value.problems] == [
+        "options.list: Field required", "options.lists: Extra inputs are not permitted"]
+    assert all(p.startswith(f"{stock}:") for p in raised.value.problems)
+
+
+def _line(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def test_check_tells_a_change_the_mappings_survive_and_keeps_the_new_wsdl(onec: OneCSoapSandbox) -> None:
+    state = MemoryState()
+    connect(onec.source_settings(), state=state).check()
+    onec.operations["ОтменитьЗаказ"] = ([("Ссылка", "string")], "tns:РезультатЗаписи")
+    detail = connect(onec.source_settings(), state=state).check()
+    assert detail.startswith("6 operations at ")
+    assert detail.endswith(": operation ОтменитьЗаказ added")
+    assert "the WSDL changed since " in detail
+    assert connect(onec.source_settings(), state=state).check().startswith("6 operations at ")
+    assert "changed" not in connect(onec.source_settings(), state=state).check()
+
+
+def test_a_paid_option_that_is_a_good_of_the_base_goes_as_a_line_of_its_own(onec: OneCSoapSandbox) -> None:
+    line = OrderLine(product=PRODUCT, name="Капучино 300 мл", quantity=Decimal(1), unit_price=Decimal("210.00"),
+                     sum=Decimal("210.00"), modifiers=[Modifier(product="SYR-1", name="Сироп", unit_price=Decimal(40)),
+                                                       Modifier(name="Без сахара")])
+    record = Order(channel="shop", external_id="7", created_at=utcnow(), lines=[line], total=Decimal("250.00"))
+    connect(onec.source_settings()).write(Entity.ORDERS, record, key="shop:7", ref=None)
+    [written] = onec.orders.values()
+    assert [(row["Номенклатура"], row["Сумма"]) for row in written["Товары"]] == [(GOOD, "210.00"), (SYRUP, "40.00")]
+    assert written["СуммаДокумента"] == "250.00"  # the lines add up to what the guest pays
+
+
+@given(st.decimals(min_value=Decimal("-100000"), max_value=Decimal("100000"), places=3),
+       st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
+def test_balances_and_prices_read_from_the_service_keep_every_digit(quantity: Decimal, price: Decimal) -> None:
+    connector = offline()
+    stock = {"Номенклатура": GOOD, "Склад": SYRUP, "Количество": quantity, READ_AT: "2026-12-01T09:00:00+00:00"}
+    level = connector.decode(Entity.STOCK, RawRecord(external_id="1", body=json_dumps(stock).encode()))
+    assert isinstance(level, StockLevel) and level.quantity == quantity
+    entry = connector.decode(Entity.PRICES, RawRecord(external_id="2", body=json_dumps(
+        {"Номенклатура": GOOD, "ВидЦены": SYRUP, "Цена": price}).encode()))
+    assert isinstance(entry, PriceEntry) and entry.amount == price
