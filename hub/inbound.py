@@ -15,7 +15,7 @@ accepts it hands to :class:`Inbound`::
         if not self._signed(request):
             return json_response({"error": "unauthorized"}, 401)   # nothing is stored
         raw = RawRecord(external_id=..., body=request.get_data())
-        problem = inbound.validate(Entity.ORDERS, raw)
+        problem = inbound.validate(Entity.ORDERS, raw)             # the envelope only: decoded by the worker
         if problem is not None:
             return json_response({"error": problem}, 400)          # the body is kept, as rejected
         inbound.receive(Entity.ORDERS, raw)                        # stored, then the worker is woken
@@ -40,7 +40,7 @@ from werkzeug.wrappers import Request, Response
 
 from hub.errors import InvalidRecord, RecordError
 from hub.logs import clean_error, is_secret_name
-from hub.model import Entity, RawRecord, Record
+from hub.model import Entity, RawRecord
 from hub.settings import SourceSettings
 from hub.state import InboxStatus, StateStore
 from hub.values import json_dumps, utcnow
@@ -140,7 +140,7 @@ class Receiver(Protocol):
     def name(self) -> str: ...
     @property
     def settings(self) -> SourceSettings: ...
-    def decode(self, entity: Entity, record: RawRecord) -> Record: ...
+    def envelope(self, entity: Entity, record: RawRecord) -> None: ...
 
 
 class Inbound:
@@ -153,9 +153,14 @@ class Inbound:
         self._wake = wake
 
     def validate(self, entity: Entity, record: RawRecord) -> str | None:
-        """Why ``record`` cannot be taken (kept as rejected), or None when the connector can read it."""
+        """Why ``record`` cannot be taken (kept as rejected), or None when its envelope holds.
+
+        Only the envelope (:meth:`hub.connector.Connector.envelope`): the channel waits for this answer, so
+        nothing here reads a mapping, a link or another system. The record is decoded once, by the worker; one
+        that cannot be decoded there becomes a dead letter with the reason.
+        """
         try:
-            self.connector.decode(entity, record)
+            self.connector.envelope(entity, record)
         except (RecordError, ValueError, ArithmeticError) as exc:  # a number too big for a Decimal is bad input too
             self.reject(entity, record.body, str(exc), external_id=record.external_id,
                         content_type=record.content_type, headers=record.headers)

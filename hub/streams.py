@@ -96,6 +96,12 @@ class Push(Decodes[_C_co]):
     def endpoints(self) -> list[Endpoint]:
         """The endpoints ``hub daemon`` serves for it; none while the source is not set up to receive."""
 
+    @abstractmethod
+    def envelope(self, record: RawRecord) -> None:
+        """Raise RecordError unless ``record``, as pushed, parses as the system's format and carries the keys
+        that identify it and tell a repeat: what the endpoint checks inside the system's request (see
+        :meth:`hub.connector.Connector.envelope`). Mappings, links and other systems wait for :meth:`decode`."""
+
 
 class Write(Stream[_C_co]):
     """hub writes records one by one, each found by its idempotency key before it is created."""
@@ -211,6 +217,11 @@ class StreamConnector(Connector):
         if not isinstance(stream := self._streams.get(entity), Decodes):
             raise self._unsupported(entity, Mode.PULL)
         return stream.decode(record)
+
+    def envelope(self, entity: Entity, record: RawRecord) -> None:
+        if not isinstance(stream := self._streams.get(entity), Push):
+            raise self._unsupported(entity, Mode.PUSH)
+        stream.envelope(record)
 
     def endpoints(self) -> list[Endpoint]:
         return [endpoint for stream in self._streams.values() if isinstance(stream, Push)

@@ -83,6 +83,15 @@ class OrdersStream(Pull["TestChannelConnector"], Push["TestChannelConnector"], W
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
 
+    def envelope(self, record: RawRecord) -> None:
+        """The shop's order object: its id, and its items a list of objects (what the shop's format says); what
+        they hold is for :meth:`decode`."""
+        _order_id(record.body)
+        try:
+            _items(json_loads(record.body))
+        except (ValueError, KeyError) as exc:
+            raise InvalidRecord(f"order {record.external_id}: {_reason(exc)}") from None
+
     def endpoints(self) -> list[Endpoint]:
         if self.connector.webhook_secret is None:
             return []
@@ -242,10 +251,19 @@ _WEBHOOK = Webhook(Entity.ORDERS, _error, media=lambda mimetype: mimetype == "ap
 
 
 def _order_id(body: bytes) -> str:
+    """The shop's id of the order ``body`` carries: its envelope, all a webhook checks before it answers."""
     try:
-        return str(json_loads(body)["id"])
+        order_id = json_loads(body)["id"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord(f"not an order: {_reason(exc)}") from None
+    return _id_of(order_id)
+
+
+def _id_of(order_id: object) -> str:
+    found = str(order_id) if isinstance(order_id, str | int) else ""
+    if not found.strip():  # the order's key everywhere (``shop:<id>``): orders without one would be one order
+        raise InvalidRecord(f"id: expected the shop's order id, got {order_id!r}")
+    return found
 
 
 def _reason(exc: Exception) -> str:
@@ -257,19 +275,22 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _items(data: Any) -> list[dict[str, Any]]:
+    items = data["items"]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"items: expected a list of objects, got {type(items).__name__}")
+    return items
+
+
 def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
     customer = data.get("customer") or {}
     first, _, last = str(customer.get("name", "")).partition(" ")
     status = STATUSES.get(data.get("status", "new"))
     if status is None:
         raise ValueError(f"unknown status {data.get('status')!r}")
-    order_id = str(data["id"]) if isinstance(data["id"], str | int) else ""
-    if not order_id.strip():  # the order's key everywhere (``shop:<id>``): orders without one would be one order
-        raise ValueError(f"id: expected the shop's order id, got {data['id']!r}")
+    order_id = _id_of(data["id"])
     payment = data.get("payment")
-    items = data["items"]
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise ValueError(f"items: expected a list of objects, got {type(items).__name__}")
+    items = _items(data)
     return Order.model_validate({
         "channel": channel,
         "external_id": order_id,

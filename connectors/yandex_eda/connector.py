@@ -135,8 +135,12 @@ class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"], L
         kept_from = utcnow() - HISTORY_KEPT
         return yandex.vendor.orders_history(list(yandex.config.venues), max(since or kept_from, kept_from), until)
 
-    def decode(self, record: RawRecord) -> Record:
-        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+    def envelope(self, record: RawRecord) -> None:
+        self._latest(record)
+
+    def _latest(self, record: RawRecord) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The order's latest body, checked as Yandex's order (a change of status carries none: the one kept is
+        taken), and what hub keeps of the order; reads nothing but the body, the settings and that."""
         yandex = self.connector
         try:
             body = json_loads(record.body)
@@ -152,6 +156,12 @@ class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"], L
             order = parse_order(kept["body"].encode())
         else:
             raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
+        return order, kept
+
+    def decode(self, record: RawRecord) -> Record:
+        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+        yandex = self.connector
+        order, kept = self._latest(record)
         status = kept["status"] if kept else "NEW"
         data = {**order, "channel": yandex.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
                 "hubStatus": STATUS_WORDS[status].value,

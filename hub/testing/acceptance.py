@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import pytest
 import requests
@@ -45,8 +45,11 @@ from hub.daemon.metrics import Metrics
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.errors import AuthError, HubError, RequestRejected, RetriableError
 from hub.inbound import Inbound
-from hub.model import Entity, OrderStatus, Record
+from hub.jobrun import RunContext
+from hub.model import Entity, OrderStatus, RawRecord, Record
+from hub.pipeline import Pipeline
 from hub.registry import connector_types
+from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.state import InboxStatus, StateStore, open_store
 from hub.values import zone
@@ -77,6 +80,7 @@ class Pushed(NamedTuple):
 
     url: str
     store: StateStore
+    connector: Connector
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         answer = requests.post(self.url + path, data=body, headers=headers, timeout=10)
@@ -122,7 +126,15 @@ class ConnectorAcceptance:
 
     push_path: ClassVar[str | None] = None
     """The push endpoint the push checks call, under the source's path; None: the connector takes no pushes."""
+    push_entity: ClassVar[Entity] = Entity.ORDERS
+    """What the pushes carry."""
     bad_push_body: ClassVar[bytes] = b"{not json"
+    ping_body: ClassVar[bytes | None] = None
+    """What the system sends to :attr:`push_path` to see that hub answers (Tilda's ``test=test``); None: it has no
+    ping."""
+    served: Pushed
+    """The push endpoints of the running test, once its ``pushed`` fixture serves them (a token endpoint beside
+    them gives :meth:`push_headers` its credential)."""
 
     def push_body(self, sandbox: Sandbox, number: int) -> bytes:
         """A body the system pushes that hub takes (a new order)."""
@@ -176,7 +188,8 @@ class ConnectorAcceptance:
         server = HttpServer(app, "127.0.0.1", 0, threads=4, shutdown_timeout=1, max_body=1 << 20)
         host, port = server.start()
         try:
-            yield Pushed(f"http://{host}:{port}/acceptance", store)
+            self.served = Pushed(f"http://{host}:{port}/acceptance", store, connector)
+            yield self.served
         finally:
             server.stop()
             connector.close()
@@ -348,8 +361,67 @@ class ConnectorAcceptance:
         with pushed.store.reading() as state:
             assert state.inbox.count() == state.inbox.count(InboxStatus.PENDING) == 1
 
+    def test_a_push_is_decoded_once_by_the_worker_and_nothing_outside_is_called_in_the_request(
+            self, pushed: Pushed, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        decoded: list[str | None] = []
+        decode = pushed.connector.decode
+
+        def counted(entity: Entity, record: RawRecord) -> Record:
+            decoded.append(record.external_id)
+            return decode(entity, record)
+
+        monkeypatch.setattr(pushed.connector, "decode", counted)
+        body = self.push_body(sandbox, 3)
+        headers = self.push_headers(self.settings(sandbox), body, credential=True)
+        called = _requests_sent(monkeypatch)
+        before = sandbox.count()
+        answer = pushed.post(self.push_path or "", body, headers)
+        assert answer.status == 200, answer
+        assert called == [pushed.url + self.push_path if self.push_path else pushed.url], \
+            "the endpoint called out while the system waited"
+        assert sandbox.count() == before, "the endpoint called the system while it waited"
+        assert decoded == [], "the endpoint decoded the record inside the request"
+        Pipeline(cast(Runtime, _Runtime(pushed.store, pushed.connector)), RunContext(run_id=0, job="acceptance")
+                 ).stage(pushed.connector.name, self.push_entity, ["target"])
+        assert len(decoded) == 1, decoded
+        with pushed.store.reading() as state:
+            assert state.inbox.count(InboxStatus.DONE) == 1, "the worker could not decode what the endpoint took"
+
+    def test_a_ping_is_answered_and_stores_nothing(self, pushed: Pushed, sandbox: Sandbox) -> None:
+        if self.ping_body is None:
+            pytest.skip(f"{self.connector_type} has no ping")
+        answer = self._push(pushed, sandbox, self.ping_body)
+        assert 200 <= answer.status < 300, answer
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == 0
+
     def test_a_push_with_a_wrong_credential_stores_nothing(self, pushed: Pushed, sandbox: Sandbox) -> None:
         answer = self._push(pushed, sandbox, self.push_body(sandbox, 2), credential=False)
         assert answer.status in (401, 403), answer
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0
+
+
+class _Runtime:
+    """What :meth:`hub.pipeline.Pipeline.stage` needs of a runtime: the store, and the one connector."""
+
+    def __init__(self, store: StateStore, connector: Connector) -> None:
+        self.store = store
+        self._connector = connector
+
+    def connector(self, name: str) -> Connector:
+        assert name == self._connector.name, name
+        return self._connector
+
+
+def _requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs every HTTP request from now on goes to (the test's own included), in order."""
+    sent: list[str] = []
+    send = requests.Session.send
+
+    def recorded(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        sent.append(request.url or "")
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recorded)
+    return sent
