@@ -218,6 +218,12 @@ class TokenAuth:
                 self._token, self._renew_at = token, asked_at + keep
             return self._token
 
+    def renew(self) -> str:
+        """A new token, whatever is kept: proof the credentials hold now (``hub check``), not when it was issued."""
+        with self._lock:
+            self._token = None
+        return self.token()
+
     def forget(self, refused: str) -> None:
         """Drop the kept token if it is ``refused`` (another thread may have renewed it meanwhile)."""
         with self._lock:

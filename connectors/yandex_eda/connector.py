@@ -257,7 +257,7 @@ class YandexEdaConnector(StreamConnector):
         said = (f"partner API for {len(self.config.venues)} {self.config.variant} venue(s), "
                 f"{len(self.config.clients)} client(s); Yandex calls hub daemon")
         if self.vendor is not None:
-            self.vendor.token()
+            self.vendor.auth.renew()
             said += "; Vendor Management API answers"
         return said
 

@@ -129,7 +129,7 @@ class VendorClient:
     def _obtain_token(self) -> tuple[str, float]:
         response = self.http.post("oauth2/token", data={"client_id": self.client_id,
                                                         "client_secret": self._client_secret}, expect={401},
-                                  with_token=False)
+                                  with_token=False, idempotent=True)  # a repeat only issues another token
         if response.status_code == 401:
             raise AuthError(f"Yandex Eda refused the vendor API credentials of client {self.client_id}: "
                             f"{_message(response)}", hint=_AUTH_HINT)

@@ -22,10 +22,15 @@ and inherits the checks below, all run over real HTTP against the sandbox:
 * no secret appears in any error or log line;
 * for a connector with push endpoints, served as ``hub daemon`` serves them on
   a real port: a bad body gets the system's own 4xx shape and is kept as
-  rejected, a repeated push is taken once, a wrong credential stores nothing
+  rejected, a repeated push is taken once, a wrong credential stores nothing,
+  a push is decoded once, by the worker, with nothing called outside hub while
+  the system waits, one that passes its envelope but not its decoding becomes
+  a dead letter, and the system's ping stores nothing
   (hooks :meth:`~ConnectorAcceptance.push_body`,
   :meth:`~ConnectorAcceptance.push_headers`,
-  :meth:`~ConnectorAcceptance.assert_error_shape`).
+  :meth:`~ConnectorAcceptance.assert_error_shape`,
+  :meth:`~ConnectorAcceptance.undecodable_push_body`,
+  :attr:`~ConnectorAcceptance.ping_body`).
 
 Retry waits go through a recording fake clock, so nothing really sleeps.
 """
@@ -112,6 +117,10 @@ class ConnectorAcceptance:
                 settings[key] = "wrong-" + str(settings[key])
         return settings
 
+    def secrets(self, settings: dict[str, Any]) -> list[str]:
+        """The secrets in ``settings``: the values of :attr:`secret_settings` by default."""
+        return [str(settings[key]) for key in self.secret_settings if key in settings]
+
     def seed(self, sandbox: Sandbox, count: int) -> list[str]:
         """Create ``count`` readable records in the sandbox; return their external ids."""
         raise NotImplementedError
@@ -139,6 +148,11 @@ class ConnectorAcceptance:
     def push_body(self, sandbox: Sandbox, number: int) -> bytes:
         """A body the system pushes that hub takes (a new order)."""
         raise NotImplementedError
+
+    def undecodable_push_body(self, sandbox: Sandbox) -> bytes | None:
+        """A body whose envelope the endpoint takes but which cannot be decoded (an unknown status word); None when
+        the system's envelope already covers all its decoding can refuse."""
+        return None
 
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         """The headers the system sends with ``body``: with its good credential, or a wrong one."""
@@ -322,9 +336,9 @@ class ConnectorAcceptance:
         from hub.logs import add_secrets
 
         good = self.settings(sandbox)
-        secrets = [str(good[k]) for k in self.secret_settings if k in good]
         bad = self.bad_settings(sandbox)
-        secrets += [str(bad[k]) for k in self.secret_settings if k in bad]
+        secrets = self.secrets(good) + self.secrets(bad)
+        assert secrets, "name the settings that hold secrets"
         add_secrets(secrets)
         caplog.set_level(logging.DEBUG)
         messages = []
@@ -381,11 +395,28 @@ class ConnectorAcceptance:
             "the endpoint called out while the system waited"
         assert sandbox.count() == before, "the endpoint called the system while it waited"
         assert decoded == [], "the endpoint decoded the record inside the request"
-        Pipeline(cast(Runtime, _Runtime(pushed.store, pushed.connector)), RunContext(run_id=0, job="acceptance")
-                 ).stage(pushed.connector.name, self.push_entity, ["target"])
+        self._stage(pushed)
         assert len(decoded) == 1, decoded
         with pushed.store.reading() as state:
             assert state.inbox.count(InboxStatus.DONE) == 1, "the worker could not decode what the endpoint took"
+
+    def test_a_push_whose_envelope_holds_but_not_its_content_becomes_a_dead_letter(
+            self, pushed: Pushed, sandbox: Sandbox) -> None:
+        body = self.undecodable_push_body(sandbox)
+        if body is None:
+            pytest.skip(f"{self.connector_type} names no body that passes its envelope and fails its decoding")
+        answer = self._push(pushed, sandbox, body)
+        assert answer.status == 200, answer
+        self._stage(pushed)
+        with pushed.store.reading() as state:
+            assert state.inbox.count(InboxStatus.DEAD) == 1
+            [letter] = state.dead_letters.list()
+        assert letter.stage == "decode" and letter.reason and letter.payload == body
+
+    def _stage(self, pushed: Pushed) -> None:
+        """What the daemon's worker does next with what the endpoints took: decode it, and queue it."""
+        Pipeline(cast(Runtime, _Runtime(pushed.store, pushed.connector)), RunContext(run_id=0, job="acceptance")
+                 ).stage(pushed.connector.name, self.push_entity, ["target"])
 
     def test_a_ping_is_answered_and_stores_nothing(self, pushed: Pushed, sandbox: Sandbox) -> None:
         if self.ping_body is None:
