@@ -10,7 +10,6 @@ as available.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -25,12 +24,11 @@ from connectors.testchannel.client import (
     MAX_STOCK_BATCH,
     SIGNATURE_HEADER,
     TestChannelClient,
-    webhook_signature,
 )
 from connectors.testchannel.sandbox import TestChannelSandbox
 from hub.connector import ConnectorContext, Page, WriteResult
 from hub.errors import InvalidRecord, RecordError
-from hub.inbound import Endpoint, Inbound, Webhook, json_response
+from hub.inbound import Endpoint, Inbound, Signature, Webhook, guarded, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
@@ -95,15 +93,11 @@ class OrdersStream(Pull["TestChannelConnector"], Push["TestChannelConnector"], W
     def endpoints(self) -> list[Endpoint]:
         if self.connector.webhook_secret is None:
             return []
-        return [Endpoint("orders", "/orders", ("POST",), self._order_webhook, entity=Entity.ORDERS)]
+        signed = Signature(self.connector.webhook_secret, _unauthorized, SIGNATURE_HEADER, prefix="sha256=")
+        return [Endpoint("orders", "/orders", ("POST",), guarded(self._order_webhook, signed), entity=Entity.ORDERS)]
 
     def _order_webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """The shop's webhook for a new or changed order: signed, JSON, the order as ``GET /orders`` returns it."""
-        secret = self.connector.webhook_secret
-        assert secret is not None
-        signature = request.headers.get(SIGNATURE_HEADER, "").encode()  # bytes: any character compares, not only ASCII
-        if not hmac.compare_digest(signature, webhook_signature(secret, request.get_data()).encode()):
-            return json_response({"error": "unauthorized", "message": f"missing or wrong {SIGNATURE_HEADER}"}, 401)
         order_id = _WEBHOOK.read(request, inbound, _order_id)
         if isinstance(order_id, Response):
             return order_id
@@ -244,6 +238,10 @@ def _shown(items: list[dict[str, Any]]) -> Page:
 def _error(status: int, reason: str) -> Response:
     """The shop's error answer: a code word for the status and the reason."""
     return json_response({"error": _ERROR_WORDS.get(status, "bad_request"), "message": reason}, status)
+
+
+def _unauthorized(reason: str) -> Response:
+    return json_response({"error": "unauthorized", "message": reason}, 401)
 
 
 _ERROR_WORDS = {400: "bad_request", 415: "unsupported_media_type"}
