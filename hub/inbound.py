@@ -153,9 +153,12 @@ class Token(_Check):
         return sent if self.bare or self.scheme is None else ""
 
     def _where(self) -> str:
-        places = [f"{self.header}: {self.scheme} token" if self.scheme else f"{self.header} token"] if self.header \
-            else []
-        return " or ".join([*places, *([f"?{self.query}="] if self.query else [])])
+        places = []
+        if self.header is not None:
+            places.append(f"{self.header}: {self.scheme} token" if self.scheme else f"{self.header} token")
+        if self.query is not None:
+            places.append(f"?{self.query}=")
+        return " or ".join(places)
 
 
 @dataclass(frozen=True)
@@ -188,9 +191,9 @@ class Signature(_Check):
 
 @dataclass(frozen=True)
 class Basic(_Check):
-    """HTTP Basic credentials, compared in constant time; a refusal carries ``WWW-Authenticate``. A protocol that
-    hands out a session cookie after it (CommerceML's ``checkauth``) asks it on that one request, then checks its
-    cookie."""
+    """HTTP Basic credentials, compared in constant time; a 401 refusal carries ``WWW-Authenticate``. A protocol
+    that hands out a session cookie after it (CommerceML's ``checkauth``, which words a refusal as ``failure``)
+    asks it, or its :meth:`problem`, on that one request, then checks its cookie."""
 
     login: str
     password: str
@@ -207,7 +210,7 @@ class Basic(_Check):
 
     def __call__(self, request: Request) -> Response | None:
         refusal = super().__call__(request)
-        if refusal is not None:
+        if refusal is not None and refusal.status_code == 401:
             refusal.headers.setdefault("WWW-Authenticate", f'Basic realm="{self.realm}", charset="UTF-8"')
         return refusal
 

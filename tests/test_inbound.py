@@ -176,3 +176,12 @@ def test_a_guarded_handler_answers_the_first_refusal_and_stores_nothing(store: S
     assert handler(_request({**bearer, "X-Sig": signed.sign(b"x")}, b"x"), inbound, {}).get_data() == b"taken"
     with store.reading() as state:
         assert state.inbox.count() == 0
+
+
+def test_basic_words_a_refusal_as_the_protocol_does_before_a_cookie_is_handed_out() -> None:
+    """CommerceML's checkauth answers a refusal ``failure`` with 200; no WWW-Authenticate is added to it."""
+    basic = Basic("admin", SECRET, lambda reason: Response(f"failure\n{reason}", content_type="text/plain"))
+    answer = basic(_request())
+    assert answer is not None
+    assert (answer.status_code, answer.get_data()) == (200, b"failure\nmissing Basic credentials")
+    assert "WWW-Authenticate" not in answer.headers
