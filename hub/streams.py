@@ -5,7 +5,8 @@ entity it handles (orders, catalog, stock, prices, customers…). Each stream
 class is made of the kinds below, and the kinds are what the jobs see:
 
 * :class:`Pull` - hub reads the entity with a cursor (and decodes what it read);
-* :class:`Push` - the system pushes it to the endpoints the stream serves;
+* :class:`Push` - the system pushes it to the endpoints the stream serves, which check
+  its envelope only (:meth:`Push.envelope`): it is decoded once, by the worker;
 * :class:`Write` - hub writes records one by one, finding what was written before;
 * :class:`BatchWrite` - hub sets many at once, at most :attr:`BatchWrite.limit` a call;
 * :class:`Statuses` - the system takes its orders' statuses from the system of record.

@@ -72,6 +72,11 @@ class TestYandexEdaAcceptance(ConnectorAcceptance):
                   to_decimal(dish["price"])) for dish in dishes]
         return json_dumps(sandbox.make_order(lines, restaurant_id=VENUE)).encode()
 
+    def undecodable_push_body(self, sandbox: Sandbox) -> bytes:
+        """A well-formed order the mapping cannot read: no paymentInfo, so no total."""
+        order = json_loads(self.push_body(sandbox, 1))
+        return json_dumps({key: value for key, value in order.items() if key != "paymentInfo"}).encode()
+
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         token = self._token(settings) if credential else "not-a-token-hub-issued"
         return {"Content-Type": MEDIA_ORDER, "Authorization": f"Bearer {token}"}
