@@ -219,6 +219,12 @@ class Connector(ABC):
         """Turn one raw record into its canonical form; raise RecordError when it cannot be read."""
         raise self._unsupported(entity, Mode.PULL)
 
+    def envelope(self, entity: Entity, record: RawRecord) -> None:
+        """Raise RecordError unless a pushed ``record`` is in the system's format and names what identifies it:
+        the check an endpoint makes inside the system's request, reading nothing but the body and the settings
+        (never another system, nor what hub keeps of one), for the full :meth:`decode` happens once, later."""
+        raise self._unsupported(entity, Mode.PUSH)
+
     def find(self, entity: Entity, key: str) -> str | None:
         """The reference of an object already written with idempotency ``key``, or None."""
         raise self._unsupported(entity, Mode.WRITE)

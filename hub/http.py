@@ -52,6 +52,13 @@ Where a system's error object keeps its message, code and reference is declared 
     IIKO_ERRORS = ErrorShape(messages=(("errorDescription",), ("message",)), code=("error",))
     error = IIKO_ERRORS.read(response.content)    # ErrorText(message, code, reference) or None
 
+What a system's failed answers mean for the caller (refuse the record, retry, or stop: :class:`Outcome`) is
+declared as data too, an :class:`ErrorTable` of :class:`ErrorRule` rows by status, error code and method, read
+by one mapper::
+
+    IIKO_ERRORS = ErrorTable(read=ERRORS.read, rules=(ErrorRule(Outcome.RETRY, status=408),))
+    raise IIKO_ERRORS.judge(response.status_code, response.content).error(message, status=response.status_code)
+
 Requests to one source share a token bucket (``rate_limit``) across every client
 of that source in the process. All waiting, for a token or before a retry, goes
 through a :class:`Clock`, so tests run on a fake one without sleeping.
@@ -68,6 +75,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -184,6 +192,90 @@ class ErrorShape:
         return ErrorText(message or "", code, None if self.reference is None else _text_at(data, self.reference))
 
 
+class Outcome(StrEnum):
+    """What the caller of a system does about one of its failed answers."""
+
+    REFUSE = "refuse"
+    """The request is refused as sent, and would be again: the record it carries is refused (RequestRejected)."""
+    RETRY = "retry"
+    """A passing failure: the same request may succeed later (ServerError; RateLimited for a 429)."""
+    FATAL = "fatal"
+    """The credentials or rights do not hold: nothing will succeed until someone fixes them (AuthError)."""
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One row of a system's :class:`ErrorTable`: the answers it matches (every condition left None matches
+    anything) and what they mean."""
+
+    outcome: Outcome
+    status: int | None = None
+    code: str | None = None
+    """The code the system's error body carries (1C's ``"20"``, iiko's ``error``)."""
+    writes: bool | None = None
+    """True: only answers to a request that writes (any method but GET and HEAD); False: only to reads."""
+    declared: bool | None = None
+    """True: only when the body is the system's own error object; False: only when it is not (a proxy's page)."""
+    hint: str | None = None
+    """What to do about it, for the error raised."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a failed answer means: its outcome, what the system's error body said, and the hint of its rule."""
+
+    outcome: Outcome
+    said: ErrorText | None = None
+    hint: str | None = None
+
+    def error(self, message: str, *, status: int, retry_after: float | None = None) -> HubError:
+        """The :mod:`hub.errors` error the caller raises for it."""
+        code = self.said.code if self.said is not None else None
+        if self.outcome is Outcome.FATAL:
+            return AuthError(message, hint=self.hint or "check the credentials of this source in hub.yaml")
+        if self.outcome is Outcome.RETRY:
+            if status == 429:
+                return RateLimited(message, retry_after=retry_after)
+            return ServerError(message, status=status, retry_after=retry_after)
+        return RequestRejected(message, status=status, code=code, hint=self.hint)
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """What one system's failed answers mean, declared as data: rules tried in order, the first that matches
+    decides; an answer none matches means what it means over HTTP (429 and 5xx: retry; 401 and 403: fatal; any
+    other: refuse). Every status and body gets exactly one verdict; reading a body never raises."""
+
+    read: Callable[[bytes], ErrorText | None] | None = None
+    """Reads the system's error body (an :meth:`ErrorShape.read`); None: the codes are not read."""
+    rules: tuple[ErrorRule, ...] = ()
+
+    def judge(self, status: int, body: bytes, *, method: str = "GET") -> Verdict:
+        said = self._said(body)
+        writes = method.upper() not in ("GET", "HEAD")
+        for rule in self.rules:
+            if ((rule.status is None or rule.status == status)
+                    and (rule.code is None or (said is not None and said.code == rule.code))
+                    and (rule.writes is None or rule.writes == writes)
+                    and (rule.declared is None or rule.declared == (said is not None))):
+                return Verdict(rule.outcome, said, rule.hint)
+        if status == 429 or status >= 500:
+            return Verdict(Outcome.RETRY, said)
+        return Verdict(Outcome.FATAL if status in (401, 403) else Outcome.REFUSE, said)
+
+    def _said(self, body: bytes) -> ErrorText | None:
+        if self.read is None:
+            return None
+        try:
+            return self.read(body)
+        except (ValueError, RecursionError):  # a body no parser makes sense of says nothing: the status decides
+            return None
+
+
+HTTP_ERRORS = ErrorTable()
+"""What failed answers mean where a system declares nothing more: :class:`HttpClient`'s own."""
+
+
 def _text_at(data: Any, path: tuple[str, ...]) -> str | None:
     """The non-blank text (or whole number: codes and ids come as either) at ``path`` in ``data``, or None."""
     for key in path:
@@ -217,6 +309,12 @@ class TokenAuth:
                 add_secrets([token])
                 self._token, self._renew_at = token, asked_at + keep
             return self._token
+
+    def renew(self) -> str:
+        """A new token, whatever is kept: proof the credentials hold now (``hub check``), not when it was issued."""
+        with self._lock:
+            self._token = None
+        return self.token()
 
     def forget(self, refused: str) -> None:
         """Drop the kept token if it is ``refused`` (another thread may have renewed it meanwhile)."""
@@ -380,13 +478,7 @@ def _never_connected(exc: Exception) -> bool:
 def _error(what: str, response: requests.Response) -> HubError:
     status = response.status_code
     message = f"{what} -> {status} {response.reason or ''}".rstrip() + f": {_excerpt(response)}"
-    if status == 429:
-        return RateLimited(message, retry_after=_retry_after(response))
-    if status >= 500:
-        return ServerError(message, status=status, retry_after=_retry_after(response))
-    if status in (401, 403):
-        return AuthError(message, hint="check the credentials of this source in hub.yaml")
-    return RequestRejected(message, status=status)
+    return HTTP_ERRORS.judge(status, b"").error(message, status=status, retry_after=_retry_after(response))
 
 
 def _excerpt(response: requests.Response) -> str:

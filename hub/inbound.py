@@ -6,16 +6,19 @@ the daemon mounts them under the source's path (``inbound.path`` in hub.yaml,
 body where the protocol allows (:attr:`Endpoint.authenticate`, throttled per
 client after repeated failures), refuses bodies over ``inbound.max_body``,
 words its own refusals (404, 405, 413, 429, 500) as the endpoint's system
-expects (:attr:`Endpoint.refuse`), and counts every request. The handler does
-what only the connector knows: it authenticates the caller as its system
-defines, checks the body, and answers in the system's own terms. What it
-accepts it hands to :class:`Inbound`::
+expects (:attr:`Endpoint.refuse`), and counts every request. Credentials are
+declared, not coded: a :class:`Token` (shared, as :func:`shared`, or issued),
+:class:`Basic` or a :class:`Signature` of the body, each wording its 401 as the
+system does, and the handler :func:`guarded` by them. The handler does what only
+the connector knows: it checks the body's envelope and answers in the system's
+own terms. What it accepts it hands to :class:`Inbound`::
+
+    signed = Signature(secret, unauthorized, "X-Shop-Signature", prefix="sha256=")
+    Endpoint("orders", "/orders", ("POST",), guarded(self._order, signed), entity=Entity.ORDERS)
 
     def _order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        if not self._signed(request):
-            return json_response({"error": "unauthorized"}, 401)   # nothing is stored
         raw = RawRecord(external_id=..., body=request.get_data())
-        problem = inbound.validate(Entity.ORDERS, raw)
+        problem = inbound.validate(Entity.ORDERS, raw)             # the envelope only: decoded by the worker
         if problem is not None:
             return json_response({"error": problem}, 400)          # the body is kept, as rejected
         inbound.receive(Entity.ORDERS, raw)                        # stored, then the worker is woken
@@ -30,17 +33,20 @@ reason) for ``hub status`` and for whoever debugs the channel.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hmac
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
 from hub.errors import InvalidRecord, RecordError
 from hub.logs import clean_error, is_secret_name
-from hub.model import Entity, RawRecord, Record
+from hub.model import Entity, RawRecord
 from hub.settings import SourceSettings
 from hub.state import InboxStatus, StateStore
 from hub.values import json_dumps, utcnow
@@ -49,6 +55,8 @@ log = logging.getLogger("hub.inbound")
 
 Handler = Callable[[Request, "Inbound", dict[str, str]], Response]
 """``handler(request, inbound, path_args)``: answers one request to an endpoint."""
+Authenticate = Callable[[Request], Response | None]
+"""Checks a request's credentials: None when they hold, else the system's own refusal (nothing is stored)."""
 
 _UNKEPT_HEADERS = frozenset({"cookie", "proxy-authorization"})
 ID_LIMIT = 255
@@ -79,10 +87,145 @@ class Endpoint:
     refuse: Callable[[int, str], Response] | None = None
     """How the system expects an error worded, for the refusals the daemon makes itself (404, 405, 413, 429, 500);
     None: hub's JSON."""
-    authenticate: Callable[[Request], Response | None] | None = None
+    authenticate: Authenticate | None = None
     """Checks the caller's credentials from what precedes the body (headers, query, cookie): None when they hold,
-    else the system's own refusal. The daemon asks it before it reads or keeps anything, and counts refusals
-    towards the client's throttle. None for a protocol that signs the body itself: its handler checks."""
+    else the system's own refusal (:class:`Token`, :class:`Basic`). The daemon asks it before it reads or keeps
+    anything, and counts refusals towards the client's throttle. None for a protocol that signs the body itself:
+    its handler is :func:`guarded` by a :class:`Signature`."""
+
+
+class _Check(ABC):
+    """A credential check that words its refusal as the system does; reasons never hold a credential."""
+
+    refuse: Callable[[str], Response]
+
+    @abstractmethod
+    def problem(self, request: Request) -> str | None:
+        """Why ``request``'s credentials do not hold, or None."""
+
+    def __call__(self, request: Request) -> Response | None:
+        problem = self.problem(request)
+        return None if problem is None else self.refuse(problem)
+
+
+def shared(secret: str) -> Callable[[str], str | None]:
+    """What :class:`Token` accepts for a secret shared with the system: exactly it, compared in constant time."""
+    def accept(given: str) -> str | None:
+        # As bytes: a token with characters beyond ASCII is just wrong, not a crash of compare_digest.
+        if secret and hmac.compare_digest(given.encode(), secret.encode()):
+            return None
+        return "wrong token" if secret else "no token is set up for this source"
+    return accept
+
+
+@dataclass(frozen=True)
+class Token(_Check):
+    """A token the caller sends before the body: in ``header`` after the word ``scheme`` (alone too, when
+    ``bare``), or as the query parameter ``query``. Checked before the body is read: an :attr:`Endpoint.authenticate`.
+    """
+
+    accept: Callable[[str], str | None]
+    """Why a token is refused (unknown, expired), None when it is good: :func:`shared`, or the system's own."""
+    refuse: Callable[[str], Response]
+    """The system's 401 for a reason."""
+    header: str | None = "Authorization"
+    scheme: str | None = "Bearer"
+    bare: bool = False
+    query: str | None = None
+
+    def problem(self, request: Request) -> str | None:
+        return self.problem_of(dict(request.headers), request.args)
+
+    def problem_of(self, headers: Mapping[str, str], args: Mapping[str, str] | None = None) -> str | None:
+        """:meth:`problem` of a request made of ``headers`` and query ``args``."""
+        given = self._given(headers, args or {})
+        return self.accept(given) if given else f"missing {self._where()}"
+
+    def _given(self, headers: Mapping[str, str], args: Mapping[str, str]) -> str:
+        if self.query is not None and args.get(self.query):
+            return args[self.query]
+        if self.header is None:
+            return ""
+        sent = next((value for name, value in headers.items() if name.lower() == self.header.lower()), "").strip()
+        word, _, rest = sent.partition(" ")
+        if self.scheme is not None and word.lower() == self.scheme.lower():
+            return rest.strip()
+        return sent if self.bare or self.scheme is None else ""
+
+    def _where(self) -> str:
+        places = []
+        if self.header is not None:
+            places.append(f"{self.header}: {self.scheme} token" if self.scheme else f"{self.header} token")
+        if self.query is not None:
+            places.append(f"?{self.query}=")
+        return " or ".join(places)
+
+
+@dataclass(frozen=True)
+class Signature(_Check):
+    """An HMAC of the body in a header (``sha256=<hex>`` as GitHub writes it: ``prefix`` ``sha256=``). It needs the
+    body, so the daemon cannot ask it before reading one: put it in :func:`guarded`, never in
+    :attr:`Endpoint.authenticate`; the daemon has read the body within ``inbound.max_body`` by then."""
+
+    secret: str
+    refuse: Callable[[str], Response]
+    header: str
+    algorithm: str = "sha256"
+    """A :mod:`hashlib` name."""
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = ""
+
+    def sign(self, body: bytes) -> str:
+        """The header's value for ``body``, as the system computes it."""
+        digest = hmac.new(self.secret.encode(), body, self.algorithm).digest()
+        return self.prefix + (digest.hex() if self.encoding == "hex" else base64.b64encode(digest).decode())
+
+    def problem(self, request: Request) -> str | None:
+        given = request.headers.get(self.header, "")
+        if not given:
+            return f"missing {self.header}"
+        # Bytes: any character compares, not only ASCII.
+        return None if hmac.compare_digest(given.encode(), self.sign(request.get_data()).encode()) \
+            else f"wrong {self.header}"
+
+
+@dataclass(frozen=True)
+class Basic(_Check):
+    """HTTP Basic credentials, compared in constant time; a 401 refusal carries ``WWW-Authenticate``. A protocol
+    that hands out a session cookie after it (CommerceML's ``checkauth``, which words a refusal as ``failure``)
+    asks it, or its :meth:`problem`, on that one request, then checks its cookie."""
+
+    login: str
+    password: str
+    refuse: Callable[[str], Response]
+    realm: str = "hub"
+
+    def problem(self, request: Request) -> str | None:
+        given = request.authorization
+        if given is None or given.type != "basic":
+            return "missing Basic credentials"
+        fits = [hmac.compare_digest((given.username or "").encode(), self.login.encode()),
+                hmac.compare_digest((given.password or "").encode(), self.password.encode())]
+        return None if all(fits) else "wrong login or password"
+
+    def __call__(self, request: Request) -> Response | None:
+        refusal = super().__call__(request)
+        if refusal is not None and refusal.status_code == 401:
+            refusal.headers.setdefault("WWW-Authenticate", f'Basic realm="{self.realm}", charset="UTF-8"')
+        return refusal
+
+
+def guarded(handler: Handler, *checks: Authenticate) -> Handler:
+    """``handler`` behind ``checks``, asked in turn: the first refusal is the answer and nothing is stored. The
+    daemon asks an endpoint's :attr:`Endpoint.authenticate` before it reads the body as well; asked again here, it
+    also guards a caller that serves the handler otherwise."""
+    def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        for check in checks:
+            refused = check(request)
+            if refused is not None:
+                return refused
+        return handler(request, inbound, args)
+    return checked
 
 
 T = TypeVar("T")
@@ -140,7 +283,7 @@ class Receiver(Protocol):
     def name(self) -> str: ...
     @property
     def settings(self) -> SourceSettings: ...
-    def decode(self, entity: Entity, record: RawRecord) -> Record: ...
+    def envelope(self, entity: Entity, record: RawRecord) -> None: ...
 
 
 class Inbound:
@@ -153,9 +296,14 @@ class Inbound:
         self._wake = wake
 
     def validate(self, entity: Entity, record: RawRecord) -> str | None:
-        """Why ``record`` cannot be taken (kept as rejected), or None when the connector can read it."""
+        """Why ``record`` cannot be taken (kept as rejected), or None when its envelope holds.
+
+        Only the envelope (:meth:`hub.connector.Connector.envelope`): the channel waits for this answer, so
+        nothing here reads a mapping, a link or another system. The record is decoded once, by the worker; one
+        that cannot be decoded there becomes a dead letter with the reason.
+        """
         try:
-            self.connector.decode(entity, record)
+            self.connector.envelope(entity, record)
         except (RecordError, ValueError, ArithmeticError) as exc:  # a number too big for a Decimal is bad input too
             self.reject(entity, record.body, str(exc), external_id=record.external_id,
                         content_type=record.content_type, headers=record.headers)

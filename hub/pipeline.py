@@ -179,7 +179,7 @@ class Pipeline:
             if self.check is not None:
                 self.check(record)
             return record
-        except RecordError as exc:
+        except (RecordError, ValueError, ArithmeticError) as exc:  # a pushed body passed only its envelope check
             # A refused record's own names are known; a record that cannot be read has only its phones and emails.
             reason = clean_error(str(exc), () if record is None else personal_names(entity, record.model_dump_json()))
             self.ctx.counts.failed += 1

@@ -5,7 +5,8 @@ entity it handles (orders, catalog, stock, prices, customers…). Each stream
 class is made of the kinds below, and the kinds are what the jobs see:
 
 * :class:`Pull` - hub reads the entity with a cursor (and decodes what it read);
-* :class:`Push` - the system pushes it to the endpoints the stream serves;
+* :class:`Push` - the system pushes it to the endpoints the stream serves, which check
+  its envelope only (:meth:`Push.envelope`): it is decoded once, by the worker;
 * :class:`Write` - hub writes records one by one, finding what was written before;
 * :class:`BatchWrite` - hub sets many at once, at most :attr:`BatchWrite.limit` a call;
 * :class:`Statuses` - the system takes its orders' statuses from the system of record.
@@ -95,6 +96,12 @@ class Push(Decodes[_C_co]):
     @abstractmethod
     def endpoints(self) -> list[Endpoint]:
         """The endpoints ``hub daemon`` serves for it; none while the source is not set up to receive."""
+
+    @abstractmethod
+    def envelope(self, record: RawRecord) -> None:
+        """Raise RecordError unless ``record``, as pushed, parses as the system's format and carries the keys
+        that identify it and tell a repeat: what the endpoint checks inside the system's request (see
+        :meth:`hub.connector.Connector.envelope`). Mappings, links and other systems wait for :meth:`decode`."""
 
 
 class Write(Stream[_C_co]):
@@ -221,6 +228,11 @@ class StreamConnector(Connector):
         if not isinstance(stream := self._streams.get(entity), Decodes):
             raise self._unsupported(entity, Mode.PULL)
         return stream.decode(record)
+
+    def envelope(self, entity: Entity, record: RawRecord) -> None:
+        if not isinstance(stream := self._streams.get(entity), Push):
+            raise self._unsupported(entity, Mode.PUSH)
+        stream.envelope(record)
 
     def endpoints(self) -> list[Endpoint]:
         return [endpoint for stream in self._streams.values() if isinstance(stream, Push)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from typing import Any, cast
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import Connector
-from hub.inbound import Inbound, Webhook, json_response
+from hub.errors import InvalidRecord
+from hub.inbound import Basic, Inbound, Signature, Token, Webhook, guarded, json_response, shared
 from hub.model import Entity, RawRecord
 from hub.state import InboxStatus, StateStore
 from hub.values import json_loads
@@ -68,3 +75,113 @@ def test_the_webhook_kit_keeps_each_refused_body_before_answering_in_the_systems
         [kept] = state.inbox.named("7", "site")
     assert (kept.body, kept.content_type, kept.error) == (b'{"n": 7}', "application/json", "no order '7'")
     assert _KIT.record(good, "7") == RawRecord("7", b'{"n": 7}', "application/json", dict(good.headers))
+
+
+class _Enveloped(_Named):
+    """A connector whose envelope is a JSON object with an ``id``, and whose decoding must never run here."""
+
+    def envelope(self, entity: Entity, record: RawRecord) -> None:
+        if "id" not in json_loads(record.body):
+            raise InvalidRecord("id: missing")
+
+    def decode(self, entity: Entity, record: RawRecord) -> Any:
+        raise AssertionError("decoded inside the request")
+
+
+def test_the_endpoint_checks_the_envelope_only_and_keeps_what_fails_it(store: StateStore) -> None:
+    inbound = Inbound(store, cast(Connector, _Enveloped()), lambda: None)
+
+    assert inbound.validate(Entity.ORDERS, RawRecord("1", b'{"id": 1, "items": "anything"}')) is None
+    assert inbound.validate(Entity.ORDERS, RawRecord("2", b'{"items": []}')) == "id: missing"
+
+    with store.reading() as state:
+        [kept] = state.inbox.named("2", "site")
+    assert (kept.status, kept.error) == (InboxStatus.REJECTED, "id: missing")
+
+
+def _request(headers: dict[str, str] | None = None, body: bytes = b"", query: str = "") -> Request:
+    return Request(EnvironBuilder(method="POST", data=body, headers=list((headers or {}).items()),
+                                  query_string=query).get_environ())
+
+
+def _unauthorized(reason: str) -> Response:
+    return json_response({"why": reason}, 401)
+
+
+SECRET = "s3cret-ЖЖ"
+
+
+@pytest.mark.parametrize(("token", "request_", "problem"), [
+    (Token(shared(SECRET), _unauthorized), _request({"Authorization": f"Bearer {SECRET}"}), None),
+    (Token(shared(SECRET), _unauthorized), _request({"Authorization": SECRET}),
+     "missing Authorization: Bearer token"),
+    (Token(shared(SECRET), _unauthorized, bare=True), _request({"Authorization": SECRET}), None),
+    (Token(shared(SECRET), _unauthorized), _request({"Authorization": "Bearer nope"}), "wrong token"),
+    (Token(shared(SECRET), _unauthorized, header="X-Token", scheme=None), _request({"X-Token": SECRET}), None),
+    (Token(shared(SECRET), _unauthorized, header=None, query="key"), _request(query="key=s3cret-%D0%96%D0%96"), None),
+    (Token(shared(SECRET), _unauthorized, header=None, query="key"), _request(), "missing ?key="),
+    (Token(shared(""), _unauthorized), _request({"Authorization": "Bearer "}), "missing Authorization: Bearer token"),
+    (Token(shared(""), _unauthorized), _request({"Authorization": "Bearer x"}), "no token is set up for this source"),
+])
+def test_a_shared_token_is_found_where_declared_and_compared_whole(token: Token, request_: Request,
+                                                                    problem: str | None) -> None:
+    answer = token(request_)
+    assert (None if answer is None else json_loads(answer.get_data())["why"]) == problem
+    assert answer is None or (answer.status_code == 401 and SECRET not in answer.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(("signature", "value"), [
+    (Signature(SECRET, _unauthorized, "X-Sig", prefix="sha256="),
+     "sha256=" + hmac.new(SECRET.encode(), b"body", hashlib.sha256).hexdigest()),
+    (Signature(SECRET, _unauthorized, "X-Sig", algorithm="sha1", encoding="base64"),
+     base64.b64encode(hmac.new(SECRET.encode(), b"body", hashlib.sha1).digest()).decode()),
+])
+def test_a_signature_is_the_hmac_of_the_body_as_declared(signature: Signature, value: str) -> None:
+    assert signature.sign(b"body") == value
+    assert signature(_request({"X-Sig": value}, b"body")) is None
+    assert signature.problem(_request({"X-Sig": value}, b"body!")) == "wrong X-Sig"
+    assert signature.problem(_request({}, b"body")) == "missing X-Sig"
+    assert signature.problem(_request({"X-Sig": "ЖЖ"}, b"body")) == "wrong X-Sig"
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_basic_takes_only_its_own_login_and_password(login: str, password: str) -> None:
+    basic = Basic("admin", SECRET, _unauthorized, realm="1C exchange")
+    sent = base64.b64encode(f"{login}:{password}".encode()).decode()
+    answer = basic(_request({"Authorization": f"Basic {sent}"}))
+    if (login, password) == ("admin", SECRET):
+        assert answer is None
+    else:
+        assert answer is not None and answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"].startswith('Basic realm="1C exchange"')
+
+
+def test_basic_refuses_a_request_without_credentials_and_takes_the_right_ones() -> None:
+    basic = Basic("admin", SECRET, _unauthorized)
+    good = base64.b64encode(f"admin:{SECRET}".encode()).decode()
+    assert basic.problem(_request()) == "missing Basic credentials"
+    assert basic.problem(_request({"Authorization": f"Bearer {good}"})) == "missing Basic credentials"
+    assert basic(_request({"Authorization": f"Basic {good}"})) is None
+
+
+def test_a_guarded_handler_answers_the_first_refusal_and_stores_nothing(store: StateStore) -> None:
+    inbound = Inbound(store, cast(Connector, _Named()), lambda: None)
+    token = Token(shared(SECRET), _unauthorized)
+    signed = Signature(SECRET, _unauthorized, "X-Sig")
+    handler = guarded(lambda request, inbound, args: Response("taken"), token, signed)
+    bearer = {"Authorization": f"Bearer {SECRET}"}
+
+    assert handler(_request({}, b"x"), inbound, {}).status_code == 401
+    assert json_loads(handler(_request(bearer, b"x"), inbound, {}).get_data()) == {"why": "missing X-Sig"}
+    assert handler(_request({**bearer, "X-Sig": signed.sign(b"x")}, b"x"), inbound, {}).get_data() == b"taken"
+    with store.reading() as state:
+        assert state.inbox.count() == 0
+
+
+def test_basic_words_a_refusal_as_the_protocol_does_before_a_cookie_is_handed_out() -> None:
+    """CommerceML's checkauth answers a refusal ``failure`` with 200; no WWW-Authenticate is added to it."""
+    basic = Basic("admin", SECRET, lambda reason: Response(f"failure\n{reason}", content_type="text/plain"))
+    answer = basic(_request())
+    assert answer is not None
+    assert (answer.status_code, answer.get_data()) == (200, b"failure\nmissing Basic credentials")
+    assert "WWW-Authenticate" not in answer.headers

@@ -28,7 +28,7 @@ from connectors.iiko.client import (
 from connectors.iiko.orders import decode_order, is_closed, order_kind, product_key
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.iiko.server import IikoServerClient, IikoServerSession
-from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
+from connectors.iiko.webhooks import Reread, WebhookEvent, parse_events, webhook_token
 
 __all__ = [
     "DEFAULT_URL",
@@ -50,10 +50,10 @@ __all__ = [
     "StopListEntry",
     "StopListItem",
     "WebhookEvent",
-    "authenticate",
     "decode_order",
     "is_closed",
     "order_kind",
     "parse_events",
     "product_key",
+    "webhook_token",
 ]

@@ -74,9 +74,8 @@ from hub.errors import (
     ProtocolError,
     RequestRejected,
     RetriableError,
-    ServerError,
 )
-from hub.http import ErrorShape, HttpClient, TokenAuth
+from hub.http import ErrorRule, ErrorShape, ErrorTable, HttpClient, Outcome, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_dumps, json_loads, utcnow
 
@@ -756,30 +755,25 @@ _AUTH_HINT = "check the iiko credentials of this source (apiLogin, or apiKey wit
 
 
 def error_for(response: requests.Response, what: str) -> HubError:
-    """iiko's error answer as the :mod:`hub.errors` class that says what to do about it.
-
-    400 and other 4xx: :class:`RequestRejected` with iiko's ``error`` code; 401:
-    :class:`AuthError`; 403: :class:`AuthError` naming the restriction group to
-    enable; 408 (iiko's own ``Timeout`` ran out): a retriable :class:`ServerError`;
-    410 from ``/commands/status``: :class:`RequestRejected`, do not ask again.
-    """
+    """iiko's error answer as the :mod:`hub.errors` class that says what to do about it (:data:`IIKO_ERRORS`),
+    with iiko's description, ``error`` code and ``correlationId``."""
     status = response.status_code
-    description, code, correlation = _error_body(response)
+    description, _, correlation = _error_body(response)
     message = f"{what} -> {status}: {description}" + (f" (correlationId {correlation})" if correlation else "")
-    if status == 401:
-        return AuthError(message, hint=_AUTH_HINT)
-    if status == 403:
-        return AuthError(message, hint="enable the method's restriction group for this API key in iikoWeb")
-    if status == 408:
-        return ServerError(message, status=408)
-    if status >= 500:
-        return ServerError(message, status=status)
-    return RequestRejected(message, status=status, code=code)
+    return IIKO_ERRORS.judge(status, response.content).error(message, status=status)
 
 
 ERRORS: Final = ErrorShape(messages=(("errorDescription",), ("message",), ("error",)), code=("error",),
                            reference=("correlationId",))
 """Where iiko's error answers keep what they say."""
+
+IIKO_ERRORS: Final = ErrorTable(read=ERRORS.read, rules=(
+    ErrorRule(Outcome.FATAL, status=401, hint=_AUTH_HINT),
+    ErrorRule(Outcome.FATAL, status=403, hint="enable the method's restriction group for this API key in iikoWeb"),
+    ErrorRule(Outcome.RETRY, status=408),  # iiko's own Timeout ran out: the same call may finish in time
+))
+"""What iiko's failed answers mean: any other 4xx (410 from ``/commands/status``: do not ask again) is refused,
+5xx retried."""
 
 
 def _error_body(response: requests.Response) -> tuple[str, str | None, str | None]:

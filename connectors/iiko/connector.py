@@ -95,10 +95,10 @@ from connectors.iiko.client import (
 from connectors.iiko.orders import GRAM_UNITS, OrderKind, decode_order, is_closed, order_kind, product_key
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.iiko.server import IikoServerClient
-from connectors.iiko.webhooks import Reread, WebhookEvent, authenticate, parse_events
+from connectors.iiko.webhooks import Reread, WebhookEvent, parse_events, webhook_token
 from hub.connector import ChannelState, ConnectorContext, Page, WriteResult
-from hub.errors import AuthError, ConfigError, InvalidRecord, ProtocolError, RequestRejected
-from hub.inbound import Endpoint, Inbound, Webhook, id_problem, json_response
+from hub.errors import ConfigError, InvalidRecord, ProtocolError, RequestRejected
+from hub.inbound import Endpoint, Inbound, Webhook, guarded, id_problem, json_response
 from hub.logs import pii
 from hub.model import (
     Customer,
@@ -268,6 +268,10 @@ class OrdersStream(Pull["IikoConnector"], Push["IikoConnector"], Write["IikoConn
             return self.connector._order(data)
         except (ValueError, ArithmeticError) as exc:  # a sum too large for money ("1e400") is iiko's bad data
             raise InvalidRecord(f"iiko {self.entity.value} {record.external_id}: {exc}") from None
+
+    def envelope(self, record: RawRecord) -> None:
+        """An order an event carried: a JSON object, its id the event's (the webhook read the events as iiko's)."""
+        _object(record, self.entity)
 
     def endpoints(self) -> list[Endpoint]:
         return self.connector._webhook_endpoints()
@@ -543,16 +547,9 @@ class IikoConnector(StreamConnector):
     def _webhook_endpoints(self) -> list[Endpoint]:
         if not self.config.webhook_token:
             return []
-        return [Endpoint("webhook", "/webhook", ("POST",), self._webhook, entity=Entity.ORDERS,
-                         authenticate=self._token_refused)]
-
-    def _token_refused(self, request: Request) -> Response | None:
-        """The 401 for a webhook call without iiko's token; None when it has it (asked before the body is read)."""
-        try:
-            authenticate(dict(request.headers), self.config.webhook_token or "")
-        except AuthError as exc:
-            return json_response({"error": "unauthorized", "message": exc.message}, 401)
-        return None
+        token = webhook_token(self.config.webhook_token, _unauthorized)
+        return [Endpoint("webhook", "/webhook", ("POST",), guarded(self._webhook, token), entity=Entity.ORDERS,
+                         authenticate=token)]
 
     def _webhook(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """iiko's events: closed orders into the inbox, everything else a re-read hint; 200 once all is kept.
@@ -561,9 +558,6 @@ class IikoConnector(StreamConnector):
         down, and iiko gives up on a webhook that is slow to answer. Orders are decoded later, by the orders job;
         one it cannot read becomes a dead letter there, with the reason.
         """
-        refused = self._token_refused(request)
-        if refused is not None:
-            return refused
         events = _WEBHOOK.read(request, inbound, parse_events)
         if isinstance(events, Response):
             return events
@@ -810,6 +804,10 @@ def _webhook_error(status: int, reason: str) -> Response:
 
 
 _WEBHOOK = Webhook(Entity.ORDERS, _webhook_error)
+
+
+def _unauthorized(reason: str) -> Response:
+    return json_response({"error": "unauthorized", "message": f"iiko webhook: {reason}"}, 401)
 
 
 def _sent_by_hub(info: Mapping[str, Any]) -> bool:

@@ -16,21 +16,23 @@ what to re-read (:class:`Reread`) and which ids.
 
 Authentication [U]: the settings carry an ``authToken`` that iiko "passes to the
 webhook handler"; receivers in the wild compare it with the ``Authorization``
-header, sent bare or as ``Bearer <token>``. :func:`authenticate` accepts both and
+header, sent bare or as ``Bearer <token>``. :func:`webhook_token` accepts both and
 compares in constant time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from werkzeug.wrappers import Response
+
 from connectors.iiko._wire import datetime_or_none, member, objects, text
-from hub.errors import AuthError, InvalidRecord
+from hub.errors import InvalidRecord
+from hub.inbound import Token, shared
 from hub.values import json_loads
 
 EVENT_TYPES: Final = ("DeliveryOrderUpdate", "DeliveryOrderError", "ReserveUpdate", "ReserveError",
@@ -89,16 +91,10 @@ class WebhookEvent:
         return self.event_type.endswith("Error")
 
 
-def authenticate(headers: Mapping[str, str], token: str) -> None:
-    """Raise :class:`AuthError` unless the ``Authorization`` header carries ``token`` (bare or as Bearer)."""
-    if not token:
-        raise AuthError("no webhook token is configured for iiko", hint="set the source's webhook token in hub.yaml")
-    given = _header(headers, "Authorization").strip()
-    scheme, _, rest = given.partition(" ")
-    candidate = rest.strip() if scheme.lower() == "bearer" and rest else given
-    if not hmac.compare_digest(candidate.encode(), token.encode()):
-        raise AuthError("iiko webhook with a missing or wrong Authorization token",
-                        hint="the authToken in iiko's webhook settings must equal the source's webhook token")
+def webhook_token(token: str, refuse: Callable[[str], Response]) -> Token:
+    """The check of iiko's ``authToken`` in the ``Authorization`` header, bare or as Bearer [U]; ``refuse`` words
+    the 401."""
+    return Token(shared(token), refuse, bare=True)
 
 
 def parse_events(body: bytes) -> list[WebhookEvent]:
@@ -141,10 +137,3 @@ def _event(item: Mapping[str, Any], index: int) -> WebhookEvent:
                         organization_id=text(item.get("organizationId")) or text(info.get("organizationId")),
                         reread=reread, ids=ids, event_time=datetime_or_none(item.get("eventTime"), dt.UTC),
                         correlation_id=text(item.get("correlationId")), known=event_type in EVENT_TYPES, info=info)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return ""

@@ -22,10 +22,9 @@ with these helpers. The pieces, in the order a request meets them:
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -33,9 +32,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import requests
+from lxml import etree
 
-from hub.errors import AuthError, HubError, RequestRejected, ServerError
-from hub.http import ErrorShape
+from hub.errors import HubError
+from hub.http import ErrorRule, ErrorShape, ErrorTable, ErrorText, Outcome
 from hub.logs import redact
 from hub.values import from_local_naive, to_local_naive
 
@@ -205,9 +205,10 @@ class ODataError:
 
 ERRORS = ErrorShape(messages=(("odata.error", "message", "value"), ("odata.error", "message")),
                     code=("odata.error", "code"))
-"""Where 1C's JSON error answers keep what they say; its Atom XML ones are searched below."""
-_XML_CODE = re.compile(r"<m:code>(.*?)</m:code>", re.DOTALL)
-_XML_MESSAGE = re.compile(r"<m:message[^>]*>(.*?)</m:message>", re.DOTALL)
+"""Where 1C's JSON error answers keep what they say; its Atom XML ones are read by :func:`parse_error`."""
+_METADATA = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
+"""The namespace of ``m:error``, declared around a fragment that does not declare it."""
+_XML = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, remove_comments=True)
 
 HINTS: dict[str, str] = {
     "6": "the URL names something 1C does not know: check the entity set or virtual table name",
@@ -226,55 +227,70 @@ HINTS: dict[str, str] = {
 def parse_error(body: bytes) -> ODataError | None:
     """1C's error from a response body, JSON (``odata.error``) or Atom XML; None if it is not one.
 
-    The XML is searched rather than parsed: real bodies arrive truncated or as fragments.
+    Real XML bodies arrive truncated or as bare ``<m:code>…<m:message>`` fragments: they are read inside a root
+    that declares the ``m`` prefix, by a parser that recovers what it can.
     """
     text = body.decode("utf-8", "replace").lstrip("\ufeff").strip()
     if text.startswith("{"):
         error = ERRORS.read(text.encode())
         return None if error is None or error.code is None else ODataError(error.code, error.message)
-    code = _XML_CODE.search(text)
+    if text.startswith("<?xml"):  # a declaration may only open a document, not sit inside the root around it
+        text = text.partition("?>")[2]
+    root = etree.fromstring(f'<body xmlns:m="{_METADATA}">{text}</body>'.encode(), _XML)
+    code = _first(root, "code")
     if code is None:
         return None
-    message = _XML_MESSAGE.search(text)
-    return ODataError(html.unescape(code.group(1).strip()),
-                      html.unescape(message.group(1).strip()) if message else "")
+    return ODataError(code, _first(root, "message") or "")
+
+
+def _first(root: etree._Element | None, name: str) -> str | None:
+    """The text of the first ``m:<name>`` (or ``<name>`` in OData's metadata namespace) under ``root``, stripped:
+    an HTML page's ``<code>`` is no 1C error code."""
+    if root is None:
+        return None
+    found = root.xpath(f"string((//*[name()='m:{name}' or (local-name()='{name}' and namespace-uri()=$ns)])[1])",
+                       ns=_METADATA)
+    return found.strip() if isinstance(found, str) and found.strip() else None
+
+
+ONEC_ERRORS = ErrorTable(read=lambda body: _said(parse_error(body)), rules=(
+    ErrorRule(Outcome.FATAL, code="20", hint=HINTS["20"]),
+    ErrorRule(Outcome.FATAL, status=401, hint="check the 1C user name and password"),
+    ErrorRule(Outcome.FATAL, status=403, hint="check the 1C user name and password"),
+    # 1C's own error answering a write is 1C refusing the object (its posting code failed, a row is malformed):
+    # the same write gets the same answer.
+    ErrorRule(Outcome.REFUSE, status=500, writes=True, declared=True, hint=(
+        "1C's own code refused the object (the document's posting code failed, or the 1C user lacks a right it "
+        "needs); 1C's technological log has the details")),
+    ErrorRule(Outcome.REFUSE, status=501),  # "not implemented": asking again changes nothing
+    ErrorRule(Outcome.REFUSE, status=412, hint="the object changed in 1C since it was read: read it again and "
+                                               "repeat the change"),
+    ErrorRule(Outcome.REFUSE, status=404, declared=False, hint=(
+        "check the publication URL and that the standard OData interface is published; IIS also answers 404 to a "
+        "query string that is too long")),
+))
+"""What 1C's failed answers mean; the codes' own hints are :data:`HINTS`."""
 
 
 def error_for(response: requests.Response) -> HubError:
-    """The hub error for a failed 1C answer, carrying 1C's message when it sent one.
-
-    * a 1C error with code 20 (rights) or status 401/403 → :class:`AuthError`;
-    * 5xx (other than 501 "not implemented") → :class:`ServerError`, retriable, except a
-      500 with 1C's own error answering a write: that is 1C refusing the object (its
-      posting code failed, a row is malformed), and the same write gets the same answer;
-    * any other status → :class:`RequestRejected` with 1C's ``code``; a 404 whose body
-      is not 1C's came from the web server in front of 1C and says so.
-    """
+    """The hub error for a failed 1C answer (:data:`ONEC_ERRORS`), carrying 1C's message when it sent one; a 404
+    whose body is not 1C's came from the web server in front of 1C and says so."""
     status = response.status_code
     what = f"{response.request.method} {_readable(response.url)} -> {status}"
-    error = parse_error(response.content)
-    if error is None:
-        text = f"{what}: {_excerpt(response)}"
-        if status == 404:
-            return RequestRejected(
-                f"{what}: the web server answered, not 1C ({_excerpt(response)})", status=404,
-                hint="check the publication URL and that the standard OData interface is published; "
-                     "IIS also answers 404 to a query string that is too long")
+    verdict = ONEC_ERRORS.judge(status, response.content, method=response.request.method or "GET")
+    if verdict.said is not None:
+        text = f"{what}: 1C error {verdict.said.code}: {verdict.said.message}"
+    elif status == 404:
+        text = f"{what}: the web server answered, not 1C ({_excerpt(response)})"
     else:
-        text = f"{what}: 1C error {error.code}: {error.message}"
-    code = error.code if error else None
-    if code == "20" or status in (401, 403):
-        return AuthError(text, hint=HINTS["20"] if code == "20" else "check the 1C user name and password")
-    refused_write = status == 500 and error is not None and response.request.method != "GET"
-    if status >= 500 and status != 501 and not refused_write:
-        return ServerError(text, status=status)
-    hint = HINTS.get(code or "")
-    if refused_write:
-        hint = ("1C's own code refused the object (the document's posting code failed, or the 1C user lacks a "
-                "right it needs); 1C's technological log has the details")
-    elif status == 412:
-        hint = "the object changed in 1C since it was read: read it again and repeat the change"
-    return RequestRejected(text, status=status, code=code, hint=hint)
+        text = f"{what}: {_excerpt(response)}"
+    if verdict.hint is None and verdict.said is not None and verdict.said.code in HINTS:
+        verdict = replace(verdict, hint=HINTS[verdict.said.code])
+    return verdict.error(text, status=status)
+
+
+def _said(error: ODataError | None) -> ErrorText | None:
+    return None if error is None else ErrorText(error.message, error.code)
 
 
 def _readable(url: str) -> str:

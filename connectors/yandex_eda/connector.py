@@ -58,7 +58,7 @@ from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
 from hub.connector import ChannelState, ConnectorContext
 from hub.errors import InvalidRecord
-from hub.inbound import Endpoint, Handler, Inbound, Webhook, id_problem, json_response
+from hub.inbound import Endpoint, Handler, Inbound, Token, Webhook, guarded, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Listed, Push, Statuses, StreamConnector
@@ -135,8 +135,12 @@ class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"], L
         kept_from = utcnow() - HISTORY_KEPT
         return yandex.vendor.orders_history(list(yandex.config.venues), max(since or kept_from, kept_from), until)
 
-    def decode(self, record: RawRecord) -> Record:
-        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+    def envelope(self, record: RawRecord) -> None:
+        self._latest(record)
+
+    def _latest(self, record: RawRecord) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The order's latest body, checked as Yandex's order (a change of status carries none: the one kept is
+        taken), and what hub keeps of the order; reads nothing but the body, the settings and that."""
         yandex = self.connector
         try:
             body = json_loads(record.body)
@@ -152,6 +156,12 @@ class OrdersStream(Push["YandexEdaConnector"], Statuses["YandexEdaConnector"], L
             order = parse_order(kept["body"].encode())
         else:
             raise InvalidRecord(f"order {record.external_id}: a status change for an order hub never received")
+        return order, kept
+
+    def decode(self, record: RawRecord) -> Record:
+        """An order as 1C should hold it now: its latest body, at the status merged from both sides."""
+        yandex = self.connector
+        order, kept = self._latest(record)
         status = kept["status"] if kept else "NEW"
         data = {**order, "channel": yandex.name, "receivedAt": (kept or {}).get("receivedAt", utcnow().isoformat()),
                 "hubStatus": STATUS_WORDS[status].value,
@@ -247,7 +257,7 @@ class YandexEdaConnector(StreamConnector):
         said = (f"partner API for {len(self.config.venues)} {self.config.variant} venue(s), "
                 f"{len(self.config.clients)} client(s); Yandex calls hub daemon")
         if self.vendor is not None:
-            self.vendor.token()
+            self.vendor.auth.renew()
             said += "; Vendor Management API answers"
         return said
 
@@ -304,10 +314,9 @@ class YandexEdaConnector(StreamConnector):
 
     def _guarded(self, name: str, rule: str, methods: tuple[str, ...], handler: Handler, *,
                  entity: Entity | None = None) -> Endpoint:
-        """An endpoint behind the access token: checked by the daemon before it reads the body, and again by
-        the handler for whoever calls it directly."""
-        return replace(_endpoint(name, rule, methods, self._authorized(handler), entity=entity),
-                       authenticate=self._token_refused)
+        """An endpoint behind an access token hub issued: 401 ``{reason}`` as Yandex expects, nothing stored."""
+        token = Token(self._live, _unauthorized)
+        return replace(_endpoint(name, rule, methods, guarded(handler, token), entity=entity), authenticate=token)
 
     # tokens
 
@@ -336,23 +345,13 @@ class YandexEdaConnector(StreamConnector):
                                                                   "expires_at": expires.isoformat()})})
         return json_response({"access_token": token, "token_type": "bearer", "expires_in": self.config.token_ttl})
 
-    def _authorized(self, handler: Handler) -> Handler:
-        """``handler`` behind the Bearer token check; 401 ``{reason}`` as Yandex expects, nothing stored."""
-        def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-            return self._token_refused(request) or handler(request, inbound, args)
-        return checked
-
-    def _token_refused(self, request: Request) -> Response | None:
-        """Yandex's 401 for a request without a live access token; None when it has one. The daemon asks this
-        before it reads the body too (:attr:`hub.inbound.Endpoint.authenticate`)."""
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return json_response({"reason": "missing Authorization: Bearer token"}, 401)
+    def _live(self, token: str) -> str | None:
+        """Why ``token`` is no access token hub issued and that still holds, or None."""
         kept = self.state.get("token", _digest(token))
         if kept is None:
-            return json_response({"reason": "unknown access token"}, 401)
+            return "unknown access token"
         if dt.datetime.fromisoformat(json_loads(kept)["expires_at"]) <= utcnow():
-            return json_response({"reason": EXPIRED}, 401)
+            return EXPIRED
         return None
 
     # menu
@@ -488,6 +487,10 @@ def _endpoint(name: str, rule: str, methods: tuple[str, ...], handler: Handler,
               entity: Entity | None = None) -> Endpoint:
     """An endpoint whose refusals (a body too large) are worded as Yandex expects."""
     return Endpoint(name, rule, methods, handler, entity=entity, refuse=_errors)
+
+
+def _unauthorized(reason: str) -> Response:
+    return json_response({"reason": reason}, 401)
 
 
 def _digest(token: str) -> str:

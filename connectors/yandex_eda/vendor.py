@@ -38,8 +38,8 @@ from typing import Any
 
 import requests
 
-from hub.errors import AuthError, ProtocolError
-from hub.http import ErrorShape, HttpClient, TokenAuth
+from hub.errors import HubError, ProtocolError
+from hub.http import ErrorRule, ErrorShape, ErrorTable, HttpClient, Outcome, TokenAuth
 from hub.logs import add_secrets, redact
 from hub.values import json_loads, utcnow
 
@@ -59,6 +59,9 @@ ERRORS = ErrorShape(messages=(("message",),), code=("code",))
 """Where the vendor API's error answers (``{message, code, details}``) keep what they say."""
 
 _AUTH_HINT = "check the vendor client_id and client_secret of this source (they are not the pull-API clients)"
+VENDOR_ERRORS = ErrorTable(read=ERRORS.read, rules=(ErrorRule(Outcome.FATAL, status=401, hint=_AUTH_HINT),))
+"""What the vendor API's failed answers mean: a 401 that a new token did not cure is the credentials; the others
+mean what they do over HTTP."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,7 @@ class VendorClient:
         """POST ``body`` with the kept token; a 401 gets one fresh token and one more try (HttpClient's)."""
         response = self.http.post(path, json=body, headers={"Partner-Name": self.partner_name}, expect={401})
         if response.status_code == 401:
-            raise AuthError(f"Yandex Eda refused {what} even with a new token: {_message(response)}",
-                            hint=_AUTH_HINT)
+            raise _error(response, f"Yandex Eda refused {what} even with a new token")
         if not 200 <= response.status_code < 300:
             raise ProtocolError(f"Yandex Eda answered {what} with {response.status_code}: {_message(response)}")
         return response
@@ -129,10 +131,9 @@ class VendorClient:
     def _obtain_token(self) -> tuple[str, float]:
         response = self.http.post("oauth2/token", data={"client_id": self.client_id,
                                                         "client_secret": self._client_secret}, expect={401},
-                                  with_token=False)
+                                  with_token=False, idempotent=True)  # a repeat only issues another token
         if response.status_code == 401:
-            raise AuthError(f"Yandex Eda refused the vendor API credentials of client {self.client_id}: "
-                            f"{_message(response)}", hint=_AUTH_HINT)
+            raise _error(response, f"Yandex Eda refused the vendor API credentials of client {self.client_id}")
         token = _parse_token(response)
         self.log.debug("got a vendor API token for %d s (scope %s)", token.expires_in, token.scope)
         return token.access_token, (timedelta(seconds=token.expires_in) - TOKEN_MARGIN).total_seconds()
@@ -169,6 +170,11 @@ def _history_page(response: requests.Response) -> list[str]:
     if len(ids) != len(orders) or not all(ids):
         raise ProtocolError("Yandex Eda's order history lists an order without an eats_id")
     return ids
+
+
+def _error(response: requests.Response, what: str) -> HubError:
+    return VENDOR_ERRORS.judge(response.status_code, response.content, method=response.request.method or "GET"
+                               ).error(f"{what}: {_message(response)}", status=response.status_code)
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -22,11 +22,16 @@ and inherits the checks below, all run over real HTTP against the sandbox:
 * no secret appears in any error or log line;
 * for a connector with push endpoints, served as ``hub daemon`` serves them on
   a real port: a bad body gets the system's own 4xx shape and is kept as
-  rejected, a repeated push is taken once, a wrong credential and the ping
-  store nothing (hooks :meth:`~ConnectorAcceptance.push_body`,
+  rejected, a repeated push is taken once, a wrong credential stores nothing,
+  a push is decoded once, by the worker, with nothing called outside hub while
+  the system waits, one that passes its envelope but not its decoding becomes
+  a dead letter, and the system's ping stores nothing
+  (hooks :meth:`~ConnectorAcceptance.push_body`,
   :meth:`~ConnectorAcceptance.push_headers`,
-  :meth:`~ConnectorAcceptance.assert_error_shape`; a protocol that logs in
-  first or speaks in several calls, as 1C's exchange does, overrides
+  :meth:`~ConnectorAcceptance.assert_error_shape`,
+  :meth:`~ConnectorAcceptance.undecodable_push_body`,
+  :attr:`~ConnectorAcceptance.ping_body`; a protocol that logs in first or
+  speaks in several calls, as 1C's exchange does, overrides
   :meth:`~ConnectorAcceptance.push`, :meth:`~ConnectorAcceptance.ping` and
   :meth:`~ConnectorAcceptance.taken`).
 
@@ -38,7 +43,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import pytest
 import requests
@@ -48,8 +53,11 @@ from hub.daemon.metrics import Metrics
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.errors import AuthError, HubError, RequestRejected, RetriableError
 from hub.inbound import Inbound
-from hub.model import Entity, OrderStatus, Record
+from hub.jobrun import RunContext
+from hub.model import Entity, OrderStatus, RawRecord, Record
+from hub.pipeline import Pipeline
 from hub.registry import connector_types
+from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.state import InboxStatus, StateStore, open_store
 from hub.values import zone
@@ -80,6 +88,7 @@ class Pushed(NamedTuple):
 
     url: str
     store: StateStore
+    connector: Connector
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         answer = requests.post(self.url + path, data=body, headers=headers, timeout=10)
@@ -111,6 +120,10 @@ class ConnectorAcceptance:
                 settings[key] = "wrong-" + str(settings[key])
         return settings
 
+    def secrets(self, settings: dict[str, Any]) -> list[str]:
+        """The secrets in ``settings``: the values of :attr:`secret_settings` by default."""
+        return [str(settings[key]) for key in self.secret_settings if key in settings]
+
     def seed(self, sandbox: Sandbox, count: int) -> list[str]:
         """Create ``count`` readable records in the sandbox; return their external ids."""
         raise NotImplementedError
@@ -125,15 +138,28 @@ class ConnectorAcceptance:
 
     push_path: ClassVar[str | None] = None
     """The push endpoint the push checks call, under the source's path; None: the connector takes no pushes."""
+    push_entity: ClassVar[Entity] = Entity.ORDERS
+    """What the pushes carry."""
     bad_push_body: ClassVar[bytes] = b"{not json"
     bad_push_path: ClassVar[str | None] = None
     """Where the bad body goes, when not to ``push_path`` (1C's exchange refuses an upload by its file name)."""
     refuses_in_the_body: ClassVar[bool] = False
     """The system's refusals come with HTTP 200 and say so in the body (1C reads only the body), not as a 4xx."""
+    ping_body: ClassVar[bytes | None] = None
+    """What the system sends to :attr:`push_path` to see that hub answers (Tilda's ``test=test``); None: it has no
+    ping."""
+    served: Pushed
+    """The push endpoints of the running test, once its ``pushed`` fixture serves them (a token endpoint beside
+    them gives :meth:`push_headers` its credential)."""
 
     def push_body(self, sandbox: Sandbox, number: int) -> bytes:
         """A body the system pushes that hub takes (a new order)."""
         raise NotImplementedError
+
+    def undecodable_push_body(self, sandbox: Sandbox) -> bytes | None:
+        """A body whose envelope the endpoint takes but which cannot be decoded (an unknown status word); None when
+        the system's envelope already covers all its decoding can refuse."""
+        return None
 
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         """The headers the system sends with ``body``: with its good credential, or a wrong one."""
@@ -148,8 +174,9 @@ class ConnectorAcceptance:
         return pushed.post(path, body, self.push_headers(self.settings(sandbox), body, credential=credential))
 
     def ping(self, pushed: Pushed, sandbox: Sandbox) -> Answer | None:
-        """Call the endpoint's ping, as the system does to see hub is there; None: it has none."""
-        return None
+        """Call the endpoint's ping, as the system does to see hub is there (:attr:`ping_body` to the push path by
+        default); None: it has none."""
+        return None if self.ping_body is None else self._push(pushed, sandbox, self.ping_body)
 
     def taken(self, pushed: Pushed) -> int:
         """What hub took of the pushes so far: the inbox's items, all pending by default."""
@@ -197,7 +224,8 @@ class ConnectorAcceptance:
         server = HttpServer(app, "127.0.0.1", 0, threads=4, shutdown_timeout=1, max_body=1 << 20)
         host, port = server.start()
         try:
-            yield Pushed(f"http://{host}:{port}/acceptance", store)
+            self.served = Pushed(f"http://{host}:{port}/acceptance", store, connector)
+            yield self.served
         finally:
             server.stop()
             connector.close()
@@ -330,9 +358,9 @@ class ConnectorAcceptance:
         from hub.logs import add_secrets
 
         good = self.settings(sandbox)
-        secrets = [str(good[k]) for k in self.secret_settings if k in good]
         bad = self.bad_settings(sandbox)
-        secrets += [str(bad[k]) for k in self.secret_settings if k in bad]
+        secrets = self.secrets(good) + self.secrets(bad)
+        assert secrets, "name the settings that hold secrets"
         add_secrets(secrets)
         caplog.set_level(logging.DEBUG)
         messages = []
@@ -369,6 +397,49 @@ class ConnectorAcceptance:
         assert [answer.status for answer in answers] == [200, 200], answers
         assert self.taken(pushed) == 1
 
+    def test_a_push_is_decoded_once_by_the_worker_and_nothing_outside_is_called_in_the_request(
+            self, pushed: Pushed, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        decoded: list[str | None] = []
+        decode = pushed.connector.decode
+
+        def counted(entity: Entity, record: RawRecord) -> Record:
+            decoded.append(record.external_id)
+            return decode(entity, record)
+
+        monkeypatch.setattr(pushed.connector, "decode", counted)
+        body = self.push_body(sandbox, 3)
+        headers = self.push_headers(self.settings(sandbox), body, credential=True)
+        called = _requests_sent(monkeypatch)
+        before = sandbox.count()
+        answer = pushed.post(self.push_path or "", body, headers)
+        assert answer.status == 200, answer
+        assert called == [pushed.url + self.push_path if self.push_path else pushed.url], \
+            "the endpoint called out while the system waited"
+        assert sandbox.count() == before, "the endpoint called the system while it waited"
+        assert decoded == [], "the endpoint decoded the record inside the request"
+        self._stage(pushed)
+        assert len(decoded) == 1, decoded
+        with pushed.store.reading() as state:
+            assert state.inbox.count(InboxStatus.DONE) == 1, "the worker could not decode what the endpoint took"
+
+    def test_a_push_whose_envelope_holds_but_not_its_content_becomes_a_dead_letter(
+            self, pushed: Pushed, sandbox: Sandbox) -> None:
+        body = self.undecodable_push_body(sandbox)
+        if body is None:
+            pytest.skip(f"{self.connector_type} names no body that passes its envelope and fails its decoding")
+        answer = self._push(pushed, sandbox, body)
+        assert answer.status == 200, answer
+        self._stage(pushed)
+        with pushed.store.reading() as state:
+            assert state.inbox.count(InboxStatus.DEAD) == 1
+            [letter] = state.dead_letters.list()
+        assert letter.stage == "decode" and letter.reason and letter.payload == body
+
+    def _stage(self, pushed: Pushed) -> None:
+        """What the daemon's worker does next with what the endpoints took: decode it, and queue it."""
+        Pipeline(cast(Runtime, _Runtime(pushed.store, pushed.connector)), RunContext(run_id=0, job="acceptance")
+                 ).stage(pushed.connector.name, self.push_entity, ["target"])
+
     def test_a_push_with_a_wrong_credential_stores_nothing(self, pushed: Pushed, sandbox: Sandbox) -> None:
         answer = self._push(pushed, sandbox, self.push_body(sandbox, 2), credential=False)
         assert (answer.status == 200) if self.refuses_in_the_body else (answer.status in (401, 403)), answer
@@ -384,3 +455,28 @@ class ConnectorAcceptance:
         assert self.taken(pushed) == 0
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0
+
+
+class _Runtime:
+    """What :meth:`hub.pipeline.Pipeline.stage` needs of a runtime: the store, and the one connector."""
+
+    def __init__(self, store: StateStore, connector: Connector) -> None:
+        self.store = store
+        self._connector = connector
+
+    def connector(self, name: str) -> Connector:
+        assert name == self._connector.name, name
+        return self._connector
+
+
+def _requests_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs every HTTP request from now on goes to (the test's own included), in order."""
+    sent: list[str] = []
+    send = requests.Session.send
+
+    def recorded(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        sent.append(request.url or "")
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", recorded)
+    return sent

@@ -34,6 +34,10 @@ class TestTestChannelAcceptance(ConnectorAcceptance):
         assert isinstance(sandbox, TestChannelSandbox)
         return json_dumps(sandbox.place_order()).encode()
 
+    def undecodable_push_body(self, sandbox: Sandbox) -> bytes:
+        assert isinstance(sandbox, TestChannelSandbox)
+        return json_dumps(sandbox.place_order(status="teleported")).encode()
+
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         secret = settings["webhook_secret"] if credential else "wrong-secret"
         return {"Content-Type": "application/json", SIGNATURE_HEADER: webhook_signature(secret, body)}

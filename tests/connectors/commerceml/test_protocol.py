@@ -18,7 +18,7 @@ from connectors.commerceml.imports import Step
 from connectors.commerceml.protocol import IMPORT, SESSION, Exchange, Orders
 from hub.errors import ProtocolError
 from hub.inbound import Inbound
-from hub.model import Entity, RawRecord, Record
+from hub.model import Entity, RawRecord
 from hub.runtime import StoreChannelState
 from hub.settings import SourceSettings
 from hub.state import InboxStatus, StateStore
@@ -81,8 +81,8 @@ class Receiver:
     name = "onec"
     settings = SourceSettings(type="commerceml_1c")
 
-    def decode(self, entity: Entity, record: RawRecord) -> Record:
-        raise AssertionError("the exchange never decodes")
+    def envelope(self, entity: Entity, record: RawRecord) -> None:
+        raise AssertionError("the exchange checks its uploads itself")
 
 
 @dataclass

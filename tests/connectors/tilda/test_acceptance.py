@@ -20,7 +20,7 @@ from hub.registry import connector_types
 from hub.runtime import StoreChannelState
 from hub.sandbox import Sandbox
 from hub.state import open_store
-from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.testing.acceptance import Answer, ConnectorAcceptance, Pushed, RecordingClock
 from hub.values import zone
 
 API_KEY = "tilda-acceptance-api-key"
@@ -52,6 +52,10 @@ class TestTildaAcceptance(ConnectorAcceptance):
         settings["feed"] = None  # the exchange is what the faults are checked on: one system per check
         return settings
 
+    def secrets(self, settings: dict[str, Any]) -> list[str]:
+        project = settings["projects"][PROJECT]
+        return [settings["exchange"]["password"], project["secret"], project["api_key"]]
+
     def bad_settings(self, sandbox: Sandbox) -> dict[str, Any]:
         settings = self.settings(sandbox)
         settings["exchange"]["password"] = "wrong-" + settings["exchange"]["password"]
@@ -64,6 +68,11 @@ class TestTildaAcceptance(ConnectorAcceptance):
 
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         return {"Content-Type": "application/json", "X-API-Key": API_KEY if credential else "wrong-key"}
+
+    def ping(self, pushed: Pushed, sandbox: Sandbox) -> Answer | None:
+        """Tilda's connect-time test: a form of one field, with the project's key as every request of Tilda's."""
+        return pushed.post(self.push_path or "", b"test=test",
+                           {"Content-Type": "application/x-www-form-urlencoded", "X-API-Key": API_KEY})
 
     def assert_error_shape(self, status: int, body: bytes) -> None:
         assert body.decode() and not body.startswith(b"{")  # Tilda's side reads plain text, as hub's "ok"
