@@ -1,0 +1,136 @@
+"""The Done test of issue 21: an online order with a weighed good, from payment through 1C's weight correction to
+both receipts at ATOL Online, each printed exactly once under a 5xx, a lost answer and a killed process.
+
+Everything runs over real HTTP on 127.0.0.1: a testchannel shop, the 1C sandbox, the ATOL sandbox, and real
+``hub sync`` processes (the killed one included) on a real state database (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from connectors.atol import AtolSandbox
+from connectors.onec_odata import OneCSandbox
+from connectors.onec_odata._schema import GOODS
+from connectors.testchannel import TestChannelSandbox
+from hub.sandbox import SeenRequest
+from hub.testing.crash import KILLED, HubProcess, on_nth
+from hub.values import json_dumps
+
+pytestmark = pytest.mark.slow
+
+ENV = {"ONEC_PASSWORD": "sandbox-secret", "SHOP_TOKEN": "shop-secret", "ATOL_PASSWORD": "atol-secret"}
+
+
+@dataclass
+class Stage:
+    onec: OneCSandbox
+    shop: TestChannelSandbox
+    atol: AtolSandbox
+    config: Path
+
+    def hub(self, *args: str) -> HubProcess:
+        return HubProcess(args, self.config, env=ENV)
+
+    def sync(self, *jobs: str) -> str:
+        code, output = self.hub("sync", *(word for job in jobs for word in ("--job", job))).run()
+        assert code == 0, output
+        return output
+
+    def article(self, *, weighed: bool) -> str:
+        """The article (the shop's SKU) of a good 1C sells by weight, or by the piece."""
+        return next(row["Артикул"] for row in self.onec.rows(GOODS)
+                    if not row["IsFolder"] and row["Весовой"] is weighed and row["Артикул"])
+
+    def order(self) -> dict[str, Any]:
+        """A guest pays online for 300 g of a weighed good (149.50 a kg) and a piece of another."""
+        lines = [{"sku": self.article(weighed=True), "title": "Бананы, вес", "qty": "0.300", "price": "149.50",
+                  "discount": "0.00", "total": "44.85", "options": []},
+                 {"sku": self.article(weighed=False), "title": "Круассан миндальный", "qty": "1", "price": "145.00",
+                  "discount": "0.00", "total": "145.00", "options": []}]
+        return self.shop.place_order(items=lines, total="189.85",
+                                     payment={"method": "card", "amount": "189.85", "paid": True})
+
+
+@pytest.fixture
+def stage(tmp_path: Path, state_url: str) -> Iterator[Stage]:
+    with OneCSandbox() as onec, TestChannelSandbox(token=ENV["SHOP_TOKEN"], seed=3) as shop, AtolSandbox() as atol:
+        config = {
+            "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+                        "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"},
+                        "atol": {"type": "atol", **atol.source_settings(), "password": "${ATOL_PASSWORD}",
+                                 "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02}}},
+            "jobs": {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
+                     "shop-orders": {"type": "orders", "from": "shop", "to": "onec"},
+                     "receipts": {"type": "receipts", "from": "onec", "to": "atol",
+                                  "options": {"channels": ["shop"]}}},
+        }
+        path = tmp_path / "hub.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        staged = Stage(onec, shop, atol, path)
+        staged.sync("shop-catalog")
+        yield staged
+
+
+def is_sell(request: SeenRequest) -> bool:
+    return request.method == "POST" and request.path.endswith(("/sell", "/sell_refund"))
+
+
+def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_kill(stage: Stage) -> None:
+    placed = stage.order()
+    key = f"shop:{placed['id']}"
+    stage.sync("shop-orders")
+
+    # Paid online: the prepayment receipt. ATOL's first answer is a 503; hub tries again under the same id.
+    stage.atol.faults.on_request = on_nth(is_sell, 1, lambda: stage.atol.faults.fail_next(1, status=503))
+    stage.sync("receipts")
+    assert stage.atol.count("POST", "/possystem/v5/v5-online-atol-ru_5179/sell") == 2
+    assert [body["external_id"] for body in stage.atol.sent()] == [f"{key}:prepayment"]
+    stage.atol.faults.reset()
+    stage.sync("receipts")  # still waiting: asked for its report, not sent again
+    assert len(stage.atol.sent()) == 1
+    stage.atol.process()
+    stage.sync("receipts")
+
+    # 1C weighs the apples at 312 g and closes the order (handed over).
+    stage.onec.pick(key, stage.article(weighed=True), Decimal("0.312"))
+    stage.onec.actions()[0].run({"number": key, "status": "Закрыт"})
+
+    # The full-payment receipt: ATOL commits it and the process dies before the answer.
+    first = stage.hub("sync", "--job", "receipts")
+    stage.atol.faults.on_commit = on_nth(is_sell, 1, first.kill)
+    code, output = first.run()
+    assert code == KILLED, output
+    stage.atol.faults.reset()
+    # The rerun registers it again under its id and loses that answer too: ATOL's duplicate answer finds it.
+    stage.atol.faults.drop_after_commit(1)
+    stage.sync("receipts")
+    stage.atol.process()
+    stage.sync("receipts")
+    stage.sync("receipts")  # nothing left to do: nothing more is sent
+
+    prepaid, full = stage.atol.sent()
+    assert len(stage.atol.sent()) == 2 and stage.atol.sent("sell_refund") == []
+    assert all(document["status"] == "done" for document in stage.atol.documents.values())
+    assert full["external_id"] == f"{key}:full"
+    apples = [item for item in prepaid["receipt"]["items"] if item["measure"] == 11]
+    assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
+        (Decimal("0.300"), Decimal("44.85"), "full_prepayment")]
+    assert prepaid["receipt"]["payments"] == [{"type": 1, "sum": Decimal("189.85")}]
+    apples = [item for item in full["receipt"]["items"] if item["measure"] == 11]
+    assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
+        (Decimal("0.312"), Decimal("46.64"), "full_payment")]
+    # 0.312 kg × 149.50 = 46.64: the prepayment is offset (type 2) and the 1.79 more is paid by card.
+    assert full["receipt"]["total"] == Decimal("191.64")
+    assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("189.85")}, {"type": 1, "sum": Decimal("1.79")}]
+    if os.environ.get("HUB_PRINT_RECEIPTS"):
+        print("\nprepayment:", json_dumps(prepaid, indent=2), "\nfull payment:", json_dumps(full, indent=2))
