@@ -188,8 +188,9 @@ def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSetti
 
     ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links).
     """
-    lines = [_line(line.name, line.quantity, line.unit_price, line.sum, good=goods.get(line.product),
-                   settings=settings, method=Method.FULL_PREPAYMENT) for line in order.lines]
+    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
+                   good=goods.get(line.product), settings=settings, method=Method.FULL_PREPAYMENT)
+             for line in order.lines]
     receipt = Receipt(id=receipt_id(order.key, ReceiptKind.PREPAYMENT), order=order.key, kind=ReceiptKind.PREPAYMENT,
                       lines=lines, payments=[], contact=_contact(order))
     return receipt.model_copy(update={"payments": [Paid(type=PaymentType.ELECTRONIC, amount=receipt.total)]})
@@ -203,9 +204,8 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
     The full-payment receipt offsets what was prepaid (up to its own total) and takes the rest as ``extra``;
     an overpayment is refunded as ``overpaid`` says (see :class:`Settlement`).
     """
-    lines = [_line(goods[line.product].name if line.product in goods else line.name, line.quantity,
-                   line.unit_price, line.sum, good=goods.get(line.product), settings=settings,
-                   method=Method.FULL_PAYMENT)
+    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
+                   good=goods.get(line.product), settings=settings, method=Method.FULL_PAYMENT)
              for line in final.lines]
     full = Receipt(id=receipt_id(prepaid.order, ReceiptKind.FULL), order=prepaid.order, kind=ReceiptKind.FULL,
                    lines=lines, payments=[], contact=prepaid.contact)
@@ -253,6 +253,11 @@ def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good:
         unit = "kg" if good.weighed else good.unit
         measure = settings.measures.get(unit, Measure.OTHER)
     return Line(name=name, quantity=quantity, price=price, sum=money(total), vat=vat, measure=measure, method=method)
+
+
+def _name(given: str, good: Product | None) -> str:
+    """A line's name as 1C names the good, so both receipts of an order name it alike."""
+    return given if good is None else good.name
 
 
 def _contact(order: Order) -> str:

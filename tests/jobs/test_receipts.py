@@ -47,7 +47,7 @@ class Stage:
 
     def article(self, *, weighed: bool) -> str:
         """The article (the shop's SKU) of a good 1C sells by weight, or by the piece."""
-        return next(row["Артикул"] for row in self.onec.rows(GOODS)
+        return next(str(row["Артикул"]) for row in self.onec.rows(GOODS)
                     if not row["IsFolder"] and row["Весовой"] is weighed and row["Артикул"])
 
     def order(self) -> dict[str, Any]:
