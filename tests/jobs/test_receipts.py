@@ -1,7 +1,8 @@
 """The Done test of issue 21: an online order with a weighed good, from payment through 1C's weight correction to
-both receipts at ATOL Online, each printed exactly once under a 5xx, a lost answer and a killed process.
+both receipts at ATOL Online and at OrangeData, each printed exactly once under a 5xx, a lost answer and a killed
+process.
 
-Everything runs over real HTTP on 127.0.0.1: a testchannel shop, the 1C sandbox, the ATOL sandbox, and real
+Everything runs over real HTTP on 127.0.0.1 (OrangeData over mutual TLS): a shop, 1C, the service, and real
 ``hub sync`` processes (the killed one included) on a real state database (SQLite and PostgreSQL).
 """
 
@@ -20,6 +21,7 @@ import yaml
 from connectors.atol import AtolSandbox
 from connectors.onec_odata import OneCSandbox
 from connectors.onec_odata._schema import GOODS
+from connectors.orangedata import OrangeDataSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.sandbox import SeenRequest
 from hub.testing.crash import KILLED, HubProcess, on_nth
@@ -34,7 +36,7 @@ ENV = {"ONEC_PASSWORD": "sandbox-secret", "SHOP_TOKEN": "shop-secret", "ATOL_PAS
 class Stage:
     onec: OneCSandbox
     shop: TestChannelSandbox
-    atol: AtolSandbox
+    fiscal: AtolSandbox | OrangeDataSandbox
     config: Path
 
     def hub(self, *args: str) -> HubProcess:
@@ -60,29 +62,35 @@ class Stage:
                                      payment={"method": "card", "amount": "189.85", "paid": True})
 
 
-@pytest.fixture
-def stage(tmp_path: Path, state_url: str) -> Iterator[Stage]:
-    with OneCSandbox() as onec, TestChannelSandbox(token=ENV["SHOP_TOKEN"], seed=3) as shop, AtolSandbox() as atol:
+@pytest.fixture(params=["atol", "orangedata"])
+def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Iterator[Stage]:
+    service = request.param
+    fiscal = AtolSandbox() if service == "atol" else OrangeDataSandbox()
+    with OneCSandbox() as onec, TestChannelSandbox(token=ENV["SHOP_TOKEN"], seed=3) as shop, fiscal:
+        settings = fiscal.source_settings()
+        if service == "atol":
+            settings["password"] = "${ATOL_PASSWORD}"
         config = {
             "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
             "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
                         "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"},
-                        "atol": {"type": "atol", **atol.source_settings(), "password": "${ATOL_PASSWORD}",
-                                 "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02}}},
+                        "kkt": {"type": service, **settings,
+                                "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02}}},
             "jobs": {"shop-catalog": {"type": "catalog", "from": "onec", "to": "shop"},
                      "shop-orders": {"type": "orders", "from": "shop", "to": "onec"},
-                     "receipts": {"type": "receipts", "from": "onec", "to": "atol",
+                     "receipts": {"type": "receipts", "from": "onec", "to": "kkt",
                                   "options": {"channels": ["shop"]}}},
         }
         path = tmp_path / "hub.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
-        staged = Stage(onec, shop, atol, path)
+        staged = Stage(onec, shop, fiscal, path)
         staged.sync("shop-catalog")
         yield staged
 
 
 def is_sell(request: SeenRequest) -> bool:
-    return request.method == "POST" and request.path.endswith(("/sell", "/sell_refund"))
+    """A receipt sent: ATOL's sell or sell_refund, OrangeData's document POST."""
+    return request.method == "POST" and request.path.endswith(("/sell", "/sell_refund", "/api/v2/documents/"))
 
 
 def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_kill(stage: Stage) -> None:
@@ -90,38 +98,48 @@ def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_
     key = f"shop:{placed['id']}"
     stage.sync("shop-orders")
 
-    # Paid online: the prepayment receipt. ATOL's first answer is a 503; hub tries again under the same id.
-    stage.atol.faults.on_request = on_nth(is_sell, 1, lambda: stage.atol.faults.fail_next(1, status=503))
+    # Paid online: the prepayment receipt. The service's first answer is a 503; hub tries again under the same id.
+    stage.fiscal.faults.on_request = on_nth(is_sell, 1, lambda: stage.fiscal.faults.fail_next(1, status=503))
     stage.sync("receipts")
-    assert stage.atol.count("POST", "/possystem/v5/v5-online-atol-ru_5179/sell") == 2
-    assert [body["external_id"] for body in stage.atol.sent()] == [f"{key}:prepayment"]
-    stage.atol.faults.reset()
+    assert sum(map(is_sell, stage.fiscal.requests)) == 2
+    assert [body.get("external_id", body.get("id")) for body in stage.fiscal.sent()] == [f"{key}:prepayment"]
+    stage.fiscal.faults.reset()
     stage.sync("receipts")  # still waiting: asked for its report, not sent again
-    assert len(stage.atol.sent()) == 1
-    stage.atol.process()
+    assert len(stage.fiscal.sent()) == 1
+    stage.fiscal.process()
     stage.sync("receipts")
 
     # 1C weighs the apples at 312 g and closes the order (handed over).
     stage.onec.pick(key, stage.article(weighed=True), Decimal("0.312"))
     stage.onec.actions()[0].run({"number": key, "status": "Закрыт"})
 
-    # The full-payment receipt: ATOL commits it and the process dies before the answer.
+    # The full-payment receipt: the service commits it and the process dies before the answer.
     first = stage.hub("sync", "--job", "receipts")
-    stage.atol.faults.on_commit = on_nth(is_sell, 1, first.kill)
+    stage.fiscal.faults.on_commit = on_nth(is_sell, 1, first.kill)
     code, output = first.run()
     assert code == KILLED, output
-    stage.atol.faults.reset()
-    # The rerun registers it again under its id and loses that answer too: ATOL's duplicate answer finds it.
-    stage.atol.faults.drop_after_commit(1)
+    stage.fiscal.faults.reset()
+    # The rerun registers it again under its id and loses that answer too: the duplicate answer finds it.
+    stage.fiscal.faults.drop_after_commit(1)
     stage.sync("receipts")
-    stage.atol.process()
+    stage.fiscal.process()
     stage.sync("receipts")
     stage.sync("receipts")  # nothing left to do: nothing more is sent
 
-    prepaid, full = stage.atol.sent()
-    assert len(stage.atol.sent()) == 2 and stage.atol.sent("sell_refund") == []
-    assert all(document["status"] == "done" for document in stage.atol.documents.values())
-    assert full["external_id"] == f"{key}:full"
+    prepaid, full = stage.fiscal.sent()
+    assert len(stage.fiscal.sent()) == 2
+    assert all(document["status"] == "done" for document in stage.fiscal.documents.values())
+    if os.environ.get("HUB_PRINT_RECEIPTS"):
+        print("\nprepayment:", json_dumps(prepaid, indent=2), "\nfull payment:", json_dumps(full, indent=2))
+    # 0.312 kg × 149.50 = 46.64: the prepayment is offset and the 1.79 more is paid by card.
+    if isinstance(stage.fiscal, AtolSandbox):
+        assert_atol(key, prepaid, full)
+    else:
+        assert_orangedata(key, prepaid, full)
+
+
+def assert_atol(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None:
+    assert (prepaid["external_id"], full["external_id"]) == (f"{key}:prepayment", f"{key}:full")
     apples = [item for item in prepaid["receipt"]["items"] if item["measure"] == 11]
     assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
         (Decimal("0.300"), Decimal("44.85"), "full_prepayment")]
@@ -129,8 +147,16 @@ def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_
     apples = [item for item in full["receipt"]["items"] if item["measure"] == 11]
     assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
         (Decimal("0.312"), Decimal("46.64"), "full_payment")]
-    # 0.312 kg × 149.50 = 46.64: the prepayment is offset (type 2) and the 1.79 more is paid by card.
     assert full["receipt"]["total"] == Decimal("191.64")
     assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("189.85")}, {"type": 1, "sum": Decimal("1.79")}]
-    if os.environ.get("HUB_PRINT_RECEIPTS"):
-        print("\nprepayment:", json_dumps(prepaid, indent=2), "\nfull payment:", json_dumps(full, indent=2))
+
+
+def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None:
+    assert (prepaid["id"], full["id"]) == (f"{key}:prepayment", f"{key}:full")
+    apples = [p for p in prepaid["content"]["positions"] if p["quantityMeasurementUnit"] == 11]
+    assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.300"), 1)]
+    assert prepaid["content"]["checkClose"]["payments"] == [{"type": 2, "amount": Decimal("189.85")}]
+    apples = [p for p in full["content"]["positions"] if p["quantityMeasurementUnit"] == 11]
+    assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.312"), 4)]
+    assert full["content"]["checkClose"]["payments"] == [{"type": 14, "amount": Decimal("189.85")},
+                                                         {"type": 2, "amount": Decimal("1.79")}]
