@@ -47,15 +47,15 @@ class OrangeDataSandbox(Sandbox):
         self.documents: dict[str, dict[str, Any]] = {}
         """By id: ``body`` (as sent), ``status`` (wait, done), ``result`` (the status answer once done)."""
         self._data = threading.Lock()
-        self._folder = Path(tempfile.mkdtemp(prefix="orangedata-sandbox-"))
-        self._signing_public = _make_certificates(self._folder)
-        self.tls = _server_context(self._folder)
+        self.folder = Path(tempfile.mkdtemp(prefix="orangedata-sandbox-"))
+        self.signing_public = _make_certificates(self.folder)
+        self.tls = _server_context(self.folder)
         self._number = 116
 
     def source_settings(self) -> dict[str, Any]:
         return {"url": self.url, "inn": self.inn, "group": "Main_2", "tax_system": "usn_income",
                 "payment_address": "https://shop.example.ru", "email": "receipts@shop.example.ru",
-                **{name: str(self._folder / f"{name}.pem")
+                **{name: str(self.folder / f"{name}.pem")
                    for name in ("client_cert", "client_key", "ca_cert", "signing_key")}}
 
     def sent(self) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ class OrangeDataSandbox(Sandbox):
     def _create(self, request: Request) -> Response:
         body = request.get_data()
         try:
-            self._signing_public.verify(base64.b64decode(request.headers.get("X-Signature", "")), body,
+            self.signing_public.verify(base64.b64decode(request.headers.get("X-Signature", "")), body,
                                         padding.PKCS1v15(), hashes.SHA256())
         except (InvalidSignature, ValueError):
             return json_response({"errors": ["Подпись не прошла проверку"]}, 400)
@@ -150,8 +150,6 @@ def _problems(document: Any, inn: str) -> list[str]:
         return [*problems, "Некорректные позиции или оплаты"]
     if abs(total - paid) >= Decimal("0.01") * len(content["positions"]):
         problems.append(f"Сумма оплат {paid} не равна сумме позиций {total}")
-    if content.get("ffdVersion") == 4 and any("quantityMeasurementUnit" not in p for p in content["positions"]):
-        problems.append("Для ФФД 1.2 обязателен 'quantityMeasurementUnit'")
     return problems
 
 
