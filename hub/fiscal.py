@@ -159,6 +159,15 @@ class Fiscal(Stream[_C_co]):
         does not know it."""
 
 
+class FiscalMarks(Stream[_C_co]):
+    """The system of record keeps each order's fiscal attributes (1C, in attributes the integrator names)."""
+
+    @abstractmethod
+    def mark(self, order_key: str, kind: ReceiptKind, outcome: Outcome) -> bool:
+        """Write the number, fiscal sign and time of ``outcome`` (a printed receipt of ``kind``) on order
+        ``order_key``; False when the source is not set up to keep them or holds no such order."""
+
+
 class Outcome(BaseModel):
     """How a receipt stands at the service, and what it was printed with once done."""
 
@@ -181,6 +190,12 @@ def fiscal_stream(connector: Connector) -> Fiscal[Connector] | None:
     """The fiscal stream of a connector to a cash register service; None for any other connector."""
     found = stream_of(connector, Entity.ORDERS)
     return found if isinstance(found, Fiscal) else None
+
+
+def marks_stream(connector: Connector) -> FiscalMarks[Connector] | None:
+    """The orders stream of a system of record that keeps fiscal attributes; None when it keeps none."""
+    found = stream_of(connector, Entity.ORDERS)
+    return found if isinstance(found, FiscalMarks) else None
 
 
 def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSettings) -> Receipt:

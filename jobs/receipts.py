@@ -38,6 +38,7 @@ from hub.fiscal import (
     ReceiptKind,
     Settlement,
     fiscal_stream,
+    marks_stream,
     prepayment,
     receipt_id,
     settlement,
@@ -72,6 +73,8 @@ class Kept(BaseModel):
     receipt: Receipt
     outcome: Outcome | None = None
     """None until the service answered (the receipt may have reached it all the same)."""
+    marked: bool = False
+    """Its fiscal attributes are written on the order in the system of record."""
 
 
 class ReceiptsJob(Job):
@@ -111,11 +114,14 @@ class _Run:
             self.kept = {key: Kept.model_validate_json(payload)
                          for key, payload in state.channel_state.all(target, KIND)}
         self._goods: dict[str, Product] | None = None
+        self.marks = marks_stream(self.runtime.connector(self.record))
 
     def run(self) -> None:
         for kept in list(self.kept.values()):
             if kept.outcome is None or kept.outcome.status == "wait":
                 self._follow(kept)
+            elif kept.outcome.status == "done" and not kept.marked:
+                self._mark(kept)
         since = utcnow() - dt.timedelta(days=self.options.days)
         for channel in self.options.channels:
             for order in self._paid(channel, since=since):
@@ -182,6 +188,18 @@ class _Run:
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{receipt.id}: {outcome.reason}")
         self._keep(kept, stage=f"receipt_{outcome.status}", detail=detail)
+        if outcome.status == "done":
+            self._mark(kept)
+
+    def _mark(self, kept: Kept) -> None:
+        """Write a printed receipt's fiscal attributes on the order in the system of record, where it keeps them."""
+        assert kept.outcome is not None
+        if self.marks is None or not self.marks.mark(kept.receipt.order, kept.receipt.kind, kept.outcome):
+            return
+        self.ctx.counts.updated += 1
+        self._keep(kept.model_copy(update={"marked": True}), stage="receipt_marked",
+                   detail=f"{kept.receipt.kind.value} receipt's FD {kept.outcome.document_number} written to "
+                          f"{self.record}")
 
     def _keep(self, kept: Kept, *, stage: str, detail: str) -> None:
         self.kept[kept.receipt.id] = kept

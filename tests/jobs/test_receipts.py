@@ -72,7 +72,11 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Ite
             settings["password"] = "${ATOL_PASSWORD}"
         config = {
             "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
-            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}",
+                                 "fiscal_fields": {kind: {"number": f"Чек{word}Номер", "sign": f"Чек{word}ФП",
+                                                          "time": f"Чек{word}Дата"}
+                                                   for kind, word in (("prepayment", "Предоплаты"),
+                                                                      ("full", "Расчета"))}},
                         "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"},
                         "kkt": {"type": service, **settings,
                                 "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02}}},
@@ -129,6 +133,10 @@ def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_
     prepaid, full = stage.fiscal.sent()
     assert len(stage.fiscal.sent()) == 2
     assert all(document["status"] == "done" for document in stage.fiscal.documents.values())
+    # Both receipts' fiscal attributes are on the 1C order.
+    document, = (row for row in stage.onec.rows("Document_ЗаказКлиента") if row["НомерПоДаннымКлиента"] == key)
+    assert all(document[f"Чек{word}{what}"] for word in ("Предоплаты", "Расчета") for what in ("Номер", "ФП", "Дата"))
+    assert document["ЧекПредоплатыНомер"] != document["ЧекРасчетаНомер"]
     if os.environ.get("HUB_PRINT_RECEIPTS"):
         print("\nprepayment:", json_dumps(prepaid, indent=2), "\nfull payment:", json_dumps(full, indent=2))
     # 0.312 kg × 149.50 = 46.64: the prepayment is offset and the 1.79 more is paid by card.
