@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Literal, TypeVar
@@ -179,6 +179,29 @@ class Outcome(BaseModel):
     fiscal_sign: str | None = Field(None, description="Fiscal sign of the document (tag 1077).")
     printed_at: dt.datetime | None = Field(None, description="When it was printed, as the service says.")
     total: Amount | None = Field(None, description="The sum the service printed.")
+
+
+RECEIPTS = "receipts"
+"""The kind of channel state a fiscal source's receipts are kept under, by their id (the receipts job keeps them,
+``hub reconcile`` reads them)."""
+
+
+class Kept(BaseModel):
+    """A receipt as hub keeps it: what was sent, and how it stands."""
+
+    receipt: Receipt
+    outcome: Outcome | None = None
+    """None until the service answered (the receipt may have reached it all the same)."""
+    marked: bool = False
+    """Its fiscal attributes are written on the order in the system of record."""
+
+
+def paid_orders(queued: Iterable[tuple[str, str]]) -> Iterator[Order]:
+    """The orders of ``queued`` (key, payload as a channel queued it for 1C) the channel says were paid."""
+    for _, payload in queued:
+        order = Order.model_validate_json(payload)
+        if any(payment.paid for payment in order.payments):
+            yield order
 
 
 def receipt_id(order_key: str, kind: ReceiptKind) -> str:

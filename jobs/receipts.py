@@ -30,15 +30,17 @@ from pydantic import BaseModel, Field
 from hub.connector import Connector, Mode
 from hub.errors import RecordError
 from hub.fiscal import (
+    RECEIPTS,
     Fiscal,
     FiscalSettings,
-    Outcome,
+    Kept,
     PaymentType,
     Receipt,
     ReceiptKind,
     Settlement,
     fiscal_stream,
     marks_stream,
+    paid_orders,
     prepayment,
     receipt_id,
     settlement,
@@ -51,8 +53,6 @@ from hub.streams import StreamConnector
 from hub.values import utcnow
 
 log = logging.getLogger("hub.jobs.receipts")
-KIND = "receipts"
-"""The kind of channel state the receipts are kept under, by their id."""
 
 
 class ReceiptsOptions(BaseModel):
@@ -65,16 +65,6 @@ class ReceiptsOptions(BaseModel):
         "`whole` refunds the whole prepayment and sells anew. UNCERTAIN in law practice: ask the accountant."))
     extra: PaymentType = Field(PaymentType.ELECTRONIC, description=(
         "How a guest pays what 1C's final sum adds to the prepayment: `electronic` (a card at the door) or `cash`."))
-
-
-class Kept(BaseModel):
-    """A receipt as hub keeps it: what was sent, and how it stands."""
-
-    receipt: Receipt
-    outcome: Outcome | None = None
-    """None until the service answered (the receipt may have reached it all the same)."""
-    marked: bool = False
-    """Its fiscal attributes are written on the order in the system of record."""
 
 
 class ReceiptsJob(Job):
@@ -112,7 +102,7 @@ class _Run:
         self.record = job.config.source
         with self.runtime.store.reading() as state:
             self.kept = {key: Kept.model_validate_json(payload)
-                         for key, payload in state.channel_state.all(target, KIND)}
+                         for key, payload in state.channel_state.all(target, RECEIPTS)}
         self._goods: dict[str, Product] | None = None
         self.marks = marks_stream(self.runtime.connector(self.record))
 
@@ -133,10 +123,7 @@ class _Run:
         """The paid orders ``channel`` queued for 1C since ``since``, as the channel sent them last."""
         with self.runtime.store.reading() as state:
             queued = list(state.outbox.last_sent(self.record, Entity.ORDERS.value, channel, since=since))
-        for _, payload in queued:
-            order = Order.model_validate_json(payload)
-            if any(payment.paid for payment in order.payments):
-                yield order
+        yield from paid_orders(queued)
 
     def _settle(self) -> None:
         """Full-payment receipts of the prepaid orders 1C holds as handed over."""
@@ -204,7 +191,7 @@ class _Run:
     def _keep(self, kept: Kept, *, stage: str, detail: str) -> None:
         self.kept[kept.receipt.id] = kept
         with self.runtime.store.transaction() as state:
-            state.channel_state.put_many(self.target, KIND, {kept.receipt.id: kept.model_dump_json()})
+            state.channel_state.put_many(self.target, RECEIPTS, {kept.receipt.id: kept.model_dump_json()})
             state.events.add(Event(at=utcnow(), source=self.target, entity=Entity.ORDERS.value,
                                    key=kept.receipt.order, stage=stage, run_id=self.ctx.run_id, detail=detail))
 

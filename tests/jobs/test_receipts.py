@@ -25,7 +25,7 @@ from connectors.orangedata import OrangeDataSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.sandbox import SeenRequest
 from hub.testing.crash import KILLED, HubProcess, on_nth
-from hub.values import json_dumps
+from hub.values import json_dumps, json_loads
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,13 @@ class Stage:
         """The article (the shop's SKU) of a good 1C sells by weight, or by the piece."""
         return next(str(row["Артикул"]) for row in self.onec.rows(GOODS)
                     if not row["IsFolder"] and row["Весовой"] is weighed and row["Артикул"])
+
+    def receipt_findings(self) -> list[tuple[str, str, Any]]:
+        """What ``hub reconcile`` says of the receipts: (key, kind, reason or detail)."""
+        _, output = self.hub("reconcile", "--entity", "orders", "--format", "json").run()
+        findings = json_loads(output[output.index("{"):])["findings"]
+        return [(f["key"], f["kind"], f["detail"].get("reason", f["detail"])) for f in findings
+                if f["kind"].startswith("receipt_")]
 
     def order(self) -> dict[str, Any]:
         """A guest pays online for 300 g of a weighed good (149.50 a kg) and a piece of another."""
@@ -110,12 +117,17 @@ def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_
     stage.fiscal.faults.reset()
     stage.sync("receipts")  # still waiting: asked for its report, not sent again
     assert len(stage.fiscal.sent()) == 1
+    # Not printed yet: reconcile reports it waiting, with the service's word for it.
+    assert [(k, kind) for k, kind, _ in stage.receipt_findings()] == [(f"{key}:prepayment", "receipt_wait")]
     stage.fiscal.process()
     stage.sync("receipts")
 
     # 1C weighs the apples at 312 g and closes the order (handed over).
     stage.onec.pick(key, stage.article(weighed=True), Decimal("0.312"))
     stage.onec.actions()[0].run({"number": key, "status": "Закрыт"})
+
+    # Handed over with no full-payment receipt yet: reconcile says it is missing.
+    assert stage.receipt_findings() == [(key, "receipt_missing", {"receipt": "full"})]
 
     # The full-payment receipt: the service commits it and the process dies before the answer.
     first = stage.hub("sync", "--job", "receipts")
@@ -137,6 +149,7 @@ def test_a_weighed_online_order_gets_its_two_receipts_once_under_failures_and_a_
     document, = (row for row in stage.onec.rows("Document_ЗаказКлиента") if row["НомерПоДаннымКлиента"] == key)
     assert all(document[f"Чек{word}{what}"] for word in ("Предоплаты", "Расчета") for what in ("Номер", "ФП", "Дата"))
     assert document["ЧекПредоплатыНомер"] != document["ЧекРасчетаНомер"]
+    assert stage.receipt_findings() == []  # both printed, and the full one agrees with 1C's total
     if os.environ.get("HUB_PRINT_RECEIPTS"):
         print("\nprepayment:", json_dumps(prepaid, indent=2), "\nfull payment:", json_dumps(full, indent=2))
     # 0.312 kg × 149.50 = 46.64: the prepayment is offset and the 1.79 more is paid by card.
