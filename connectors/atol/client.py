@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.errors import AuthError, ProtocolError
+from hub.errors import AuthError, ProtocolError, RequestRejected
 from hub.http import ErrorShape, ErrorText, HttpClient, TokenAuth
 from hub.values import json_dumps, json_loads, to_local_naive, utcnow
 
@@ -40,15 +40,18 @@ class AtolClient:
         http.token_auth = self.auth
 
     def log_in(self) -> None:
-        """Get a token (or prove the kept one is there): what ``hub check`` asks."""
-        self.auth.token()
+        """Log in afresh, proving login and password now (what ``hub check`` asks); the kept token stays."""
+        self._token()
 
     def _token(self) -> tuple[str, float]:
         response = self.http.post("getToken", data=_json({"login": self._login, "pass": self._password}),
                                   headers=_JSON, expect=_ERROR_STATUSES, with_token=False, idempotent=True)
-        data = json_loads(response.content)
         error = ATOL_ERRORS.read(response.content)
-        token = data.get("token") if isinstance(data, dict) else None
+        if error is None and response.status_code >= 400:
+            raise RequestRejected(f"ATOL getToken -> {response.status_code}: {response.text[:300]}",
+                                  status=response.status_code)
+        data = _object(response.content, "getToken")
+        token = data.get("token")
         if error is not None or not isinstance(token, str) or not token:
             text = error.message if error else "no token in the answer"
             code = error.code if error else None

@@ -11,7 +11,7 @@ from pydantic import Field
 from connectors.orangedata.client import OrangeDataClient, errors_of, load_signing_key, tls_session
 from connectors.orangedata.sandbox import OrangeDataSandbox
 from hub.connector import ConnectorContext
-from hub.errors import InvalidRecord, ProtocolError
+from hub.errors import InvalidRecord, ProtocolError, RequestRejected
 from hub.fiscal import Fiscal, FiscalSettings, Method, Outcome, PaymentType, Receipt
 from hub.model import Entity
 from hub.settings import SourceSettings
@@ -129,8 +129,11 @@ class OrangeDataConnector(StreamConnector):
         return OrangeDataSandbox()
 
     def check(self) -> str:
-        answer = self.client.status("hub-check")  # any id: a 400 "not found" proves the certificate and the INN
-        return f"OrangeData at {self.od_settings.url}: certificate accepted (status call answered {answer.status_code})"
+        # The status of an id never sent: OrangeData's "not found" proves the certificate is taken for this INN.
+        answer = self.client.status("hub-check")
+        if answer.status_code == 400 and errors_of(answer.content) is None:
+            raise RequestRejected(f"OrangeData status -> 400 without its error list: {answer.text[:300]}", status=400)
+        return f"OrangeData at {self.od_settings.url}: certificate accepted for INN {self.od_settings.inn}"
 
     def close(self) -> None:
         self.client.close()
