@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+from werkzeug.wrappers import Request, Response
 
-from hub.connector import Connector
+from hub.connector import ChannelState, Connector
 from hub.errors import InvalidRecord
+from hub.inbound import Endpoint, Inbound, json_response
 from hub.model import Amount, Entity, Order, Product
 from hub.settings import SourceSettings
 from hub.streams import Stream, stream_of
-from hub.values import money
+from hub.values import json_loads, money
 
 Vat = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107", "vat110", "vat120",
               "vat122"]
@@ -194,6 +196,33 @@ class Kept(BaseModel):
     """None until the service answered (the receipt may have reached it all the same)."""
     marked: bool = False
     """Its fiscal attributes are written on the order in the system of record."""
+
+
+def callback_endpoint(fiscal: Fiscal[Connector], state: ChannelState, ref_of: Callable[[Any], object],
+                      error: Callable[[int, str], Response]) -> Endpoint:
+    """``POST <inbound.path>/callback``, where a service posts a printed receipt's report (``ref_of`` finds the
+    receipt's id or the service's reference in the body; ``error`` words a refusal as the service would).
+
+    Neither service signs its callbacks, so the body is not taken on trust: the receipt it names is asked of the
+    service, and what the service answers is kept before the callback is answered. The receipts job writes it on
+    to 1C at its next run; without callbacks, the job asks for the report itself.
+    """
+
+    def handle(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        try:
+            ref = ref_of(json_loads(request.get_data()))
+        except (ValueError, AttributeError):
+            return error(400, "the body is not a JSON report")
+        kept = next((k for _, payload in state.all(RECEIPTS) if (k := Kept.model_validate_json(payload)).receipt.id
+                     == ref or (k.outcome is not None and k.outcome.ref == ref)), None)
+        if kept is None or not isinstance(ref, str):
+            return error(404, f"no receipt {ref!r} was sent from here")
+        outcome = fiscal.outcome(kept.receipt, None if kept.outcome is None else kept.outcome.ref)
+        if outcome is not None and outcome != kept.outcome:
+            state.put_many(RECEIPTS, {kept.receipt.id: kept.model_copy(update={"outcome": outcome}).model_dump_json()})
+        return json_response({"status": "ok"})
+
+    return Endpoint("callback", "/callback", ("POST",), handle)
 
 
 def paid_orders(queued: Iterable[tuple[str, str]]) -> Iterator[Order]:

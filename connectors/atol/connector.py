@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import Field
+from werkzeug.wrappers import Response
 
 from connectors.atol.client import DUPLICATE, STILL_QUEUED, AtolClient, error_of
 from connectors.atol.sandbox import AtolSandbox
 from hub.connector import ConnectorContext
-from hub.fiscal import Fiscal, FiscalSettings, Outcome, PaymentType, Receipt
+from hub.fiscal import Fiscal, FiscalSettings, Outcome, PaymentType, Receipt, callback_endpoint, fiscal_stream
+from hub.inbound import Endpoint, json_response
 from hub.model import Entity
 from hub.settings import SourceSettings
 from hub.streams import StreamConnector
@@ -89,6 +91,10 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
         return body
 
 
+def _atol_error(status: int, reason: str) -> Response:
+    return json_response({"error": {"code": status, "text": reason, "type": "system"}}, status)
+
+
 class AtolConnector(StreamConnector):
     """ATOL Online: prints hub's receipts; reads and writes nothing else."""
 
@@ -106,6 +112,13 @@ class AtolConnector(StreamConnector):
     @classmethod
     def sandbox(cls) -> AtolSandbox:
         return AtolSandbox()
+
+    def endpoints(self) -> list[Endpoint]:
+        stream = fiscal_stream(self)
+        if not self.atol_settings.callback_url or stream is None or self.context.state is None:
+            return []
+        # ATOL's report names the receipt by its uuid.
+        return [callback_endpoint(stream, self.context.state, lambda report: report.get("uuid"), _atol_error)]
 
     def check(self) -> str:
         self.client.log_in()

@@ -12,7 +12,8 @@ from connectors.orangedata.client import OrangeDataClient, errors_of, load_signi
 from connectors.orangedata.sandbox import OrangeDataSandbox
 from hub.connector import ConnectorContext
 from hub.errors import InvalidRecord, ProtocolError, RequestRejected
-from hub.fiscal import Fiscal, FiscalSettings, Method, Outcome, PaymentType, Receipt
+from hub.fiscal import Fiscal, FiscalSettings, Method, Outcome, PaymentType, Receipt, callback_endpoint, fiscal_stream
+from hub.inbound import Endpoint, json_response
 from hub.model import Entity
 from hub.settings import SourceSettings
 from hub.streams import StreamConnector
@@ -127,6 +128,14 @@ class OrangeDataConnector(StreamConnector):
     @classmethod
     def sandbox(cls) -> OrangeDataSandbox:
         return OrangeDataSandbox()
+
+    def endpoints(self) -> list[Endpoint]:
+        stream = fiscal_stream(self)
+        if not self.od_settings.callback_url or stream is None or self.context.state is None:
+            return []
+        # OrangeData's result names the receipt by hub's id.
+        return [callback_endpoint(stream, self.context.state, lambda result: result.get("id"),
+                                  lambda status, reason: json_response({"errors": [reason]}, status))]
 
     def check(self) -> str:
         # The status of an id never sent: OrangeData's "not found" proves the certificate is taken for this INN.
