@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import IntEnum, StrEnum
 from typing import Any, Literal, TypeVar
 
@@ -34,7 +34,7 @@ from hub.inbound import Endpoint, Inbound, json_response
 from hub.model import Amount, Entity, Order, Product
 from hub.settings import SourceSettings
 from hub.streams import Stream, stream_of
-from hub.values import json_loads, money
+from hub.values import KOPECK, json_loads, money
 
 Vat = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107", "vat110", "vat120",
               "vat122"]
@@ -255,9 +255,10 @@ def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSetti
 
     ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links).
     """
+    # As 1C holds it: a paid option that is a good of its own (a syrup) is a line of its own.
     lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
                    good=goods.get(line.product), settings=settings, method=Method.FULL_PREPAYMENT)
-             for line in order.lines]
+             for line in order.paid_modifiers_as_lines(lambda product: product in goods).lines]
     receipt = Receipt(id=receipt_id(order.key, ReceiptKind.PREPAYMENT), order=order.key, kind=ReceiptKind.PREPAYMENT,
                       lines=lines, payments=[], contact=_contact(order))
     return receipt.model_copy(update={"payments": [Paid(type=PaymentType.ELECTRONIC, amount=receipt.total)]})
@@ -319,6 +320,10 @@ def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good:
         vat = settings.vat_default if good.vat_rate is None else _VAT_BY_PERCENT.get(good.vat_rate, "none")
         unit = "kg" if good.weighed else good.unit
         measure = settings.measures.get(unit, Measure.OTHER)
+    if money(total) > money(price * quantity):
+        # Options that are no goods of their own are paid within the line: the unit price carries them, rounded up
+        # to the kopeck so that price × quantity is never below the sum (a cash register refuses that).
+        price = (total / quantity).quantize(KOPECK, rounding=ROUND_CEILING)
     return Line(name=name, quantity=quantity, price=price, sum=money(total), vat=vat, measure=measure, method=method)
 
 

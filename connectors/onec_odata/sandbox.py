@@ -186,8 +186,13 @@ class OneCSandbox(Sandbox):
         self._publish(_seed.cafe(seed), set(unpublished))
 
     def source_settings(self) -> dict[str, Any]:
-        return {"url": f"{self.url}/{self.publication}", "username": self.username, "password": self.password,
-                "preset": self.preset_name, "values": self.preset_values()}
+        settings = {"url": f"{self.url}/{self.publication}", "username": self.username, "password": self.password,
+                    "preset": self.preset_name, "values": self.preset_values()}
+        if self.preset_name == "ut11":  # its orders carry the attributes a base adds for receipts (see _schema)
+            settings["fiscal_fields"] = {kind: {"number": f"Чек{word}Номер", "sign": f"Чек{word}ФП",
+                                                "time": f"Чек{word}Дата"}
+                                         for kind, word in (("prepayment", "Предоплаты"), ("full", "Расчета"))}
+        return settings
 
     def job_options(self, job_type: str) -> dict[str, Any] | None:
         values = self.preset_values()

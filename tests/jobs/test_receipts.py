@@ -79,11 +79,7 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Ite
             settings["password"] = "${ATOL_PASSWORD}"
         config = {
             "state": {"url": state_url}, "system_of_record": "onec", "log": {"level": "WARNING"},
-            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}",
-                                 "fiscal_fields": {kind: {"number": f"Чек{word}Номер", "sign": f"Чек{word}ФП",
-                                                          "time": f"Чек{word}Дата"}
-                                                   for kind, word in (("prepayment", "Предоплаты"),
-                                                                      ("full", "Расчета"))}},
+            "sources": {"onec": {"type": "onec_odata", **onec.source_settings(), "password": "${ONEC_PASSWORD}"},
                         "shop": {"type": "testchannel", "url": shop.url, "token": "${SHOP_TOKEN}"},
                         "kkt": {"type": service, **settings,
                                 "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02}}},
