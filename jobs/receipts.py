@@ -146,16 +146,17 @@ class _Run:
                           extra=self.options.extra)
 
     def _attempt(self, key: str, build: Callable[[], list[Receipt]]) -> None:
-        """Build an order's receipts (called at once), keep each, then send it."""
+        """Build an order's receipts (called at once), keep them all, then send each: a run killed between two
+        finds the rest kept at its next run, and sends them under the same ids."""
         try:
-            receipts = build()
+            fresh = [Kept(receipt=receipt) for receipt in build() if receipt.id not in self.kept]
         except RecordError as exc:
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{key}: {exc}")
             return
-        for receipt in receipts:
-            kept = Kept(receipt=receipt)
-            self._keep(kept, stage="receipt_queued", detail=f"{receipt.kind.value} receipt {receipt.total}")
+        for kept in fresh:
+            self._keep(kept, stage="receipt_queued", detail=f"{kept.receipt.kind.value} receipt {kept.receipt.total}")
+        for kept in fresh:
             self._follow(kept)
 
     def _follow(self, kept: Kept) -> None:

@@ -177,3 +177,26 @@ def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -
     assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.312"), 4)]
     assert full["content"]["checkClose"]["payments"] == [{"type": 14, "amount": Decimal("189.85")},
                                                          {"type": 2, "amount": Decimal("1.79")}]
+
+
+@pytest.mark.parametrize("stage", ["atol"], indirect=True)
+def test_a_lighter_pick_refunds_the_overpaid_part_with_sell_refund(stage: Stage) -> None:
+    key = f"shop:{stage.order()['id']}"
+    stage.sync("shop-orders")
+    stage.sync("receipts")
+    stage.fiscal.process()
+    stage.onec.pick(key, stage.article(weighed=True), Decimal("0.288"))
+    stage.onec.actions()[0].run({"number": key, "status": "Закрыт"})
+    stage.sync("receipts")
+    stage.fiscal.process()
+    stage.sync("receipts")
+
+    assert isinstance(stage.fiscal, AtolSandbox)
+    full, = stage.fiscal.sent("sell")[1:]
+    refund, = stage.fiscal.sent("sell_refund")
+    # 0.288 kg × 149.50 = 43.06: the full receipt offsets 188.06 of the 189.85 prepaid, 1.79 goes back.
+    assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("188.06")}]
+    assert (refund["external_id"], refund["receipt"]["total"]) == (f"{key}:refund", Decimal("1.79"))
+    item, = refund["receipt"]["items"]
+    assert (item["quantity"], item["measure"], item["payment_method"]) == (Decimal("0.012"), 11, "full_prepayment")
+    assert stage.receipt_findings() == []
