@@ -12,9 +12,11 @@ import base64
 import contextlib
 import datetime as dt
 import ipaddress
+import shutil
 import ssl
 import tempfile
 import threading
+import weakref
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ class OrangeDataSandbox(Sandbox):
         """By id: ``body`` (as sent), ``status`` (wait, done), ``result`` (the status answer once done)."""
         self._data = threading.Lock()
         self.folder = Path(tempfile.mkdtemp(prefix="orangedata-sandbox-"))
+        weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)  # its keys go with it
         self.signing_public = _make_certificates(self.folder)
         self.tls = _server_context(self.folder)
         self._number = 116
