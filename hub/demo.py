@@ -24,14 +24,17 @@ import yaml
 from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
-from hub.jobrun import RunContext
-from hub.model import Entity
+from hub.fiscal import Fiscal
+from hub.jobrun import RunContext, run_job
+from hub.model import Entity, Product
 from hub.operations import SourceCheck, check_sources, status, sync
+from hub.pipeline import snapshot
 from hub.reconcile import Report, reconcile
 from hub.registry import connector_types
 from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.state import RunInfo, RunStatus
+from hub.streams import StreamConnector
 
 
 @dataclass
@@ -68,6 +71,9 @@ class _Cast:
     record: str
     feeds: dict[str, str] = field(default_factory=dict)
     """Another 1C (one that only uploads, as «Обмен с сайтом» does) → the channel it alone feeds in the demo."""
+    fiscal: str | None = None
+    """The role of the cloud cash register that prints the receipts of the channels' paid orders, if one is
+    installed."""
 
 
 ONEC_VARIANTS = {"odata": "onec_odata", "soap": "onec_soap"}
@@ -98,6 +104,12 @@ def _cast(types: dict[str, type[Connector]], onec: str = "odata") -> _Cast:
         cast.types[role] = type_name
     cast.feeds = {r: f"{fed}_of_{r}" for r in others}
     cast.channels = [c for c in cast.sandboxes if c != "erp" and c not in cast.feeds]
+    registers = [name for name, cls in with_sandbox.items() if issubclass(cls, StreamConnector)
+                 and any(issubclass(stream, Fiscal) for stream in cls.streams)]
+    if registers:
+        sandbox = types[registers[0]].sandbox()
+        assert sandbox is not None
+        cast.fiscal, cast.sandboxes["kkt"], cast.types["kkt"] = "kkt", sandbox, registers[0]
     return cast
 
 
@@ -163,7 +175,49 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
         if connector.can(Entity.ORDERS, Mode.STATUS) and record.can(Entity.ORDERS, Mode.PULL):
             jobs[f"{channel}-statuses"] = {"type": "statuses", "from": source, "to": channel,
                                            "schedule": {"every": "1m"}}
+    if cast.fiscal is not None and (shops := _shops(cast)):
+        jobs["receipts"] = {"type": "receipts", "from": "erp", "to": cast.fiscal, "schedule": {"every": "1m"},
+                            "options": {"channels": shops}}
     return jobs
+
+
+def _shops(cast: _Cast) -> list[str]:
+    """The channels whose paid orders get receipts in the demo: those a guest can order given goods in, when the
+    system of record can weigh an order's good and close the order."""
+    def can(role: str, *names: str) -> bool:
+        return set(names) <= {action.name for action in cast.sandboxes[role].actions()}
+
+    return [c for c in cast.channels if can(c, "place-order")] if can("erp", "pick", "set-status") else []
+
+
+def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple[RunInfo, RunContext]]]:
+    """A guest pays online for 300 g of a weighed good, 1C weighs 312 g and closes the order: the cash register
+    prints the prepayment receipt, then the full-payment receipt that offsets it and takes the 1.79 more."""
+    if cast.fiscal is None or not (shops := _shops(cast)):
+        return [], []
+    goods = snapshot(runtime, RunContext(run_id=0, job="demo"), "erp", Entity.CATALOG)
+    weighed = {good.id: good.article for good in goods if isinstance(good, Product) and good.weighed}
+    with runtime.store.reading() as state:  # a shop that sells 1C's goods by their article, as 1C's pick names them
+        found = [(shop, product) for shop in shops for product, good in sorted(state.links.all(
+            shop, Entity.CATALOG.value).items()) if weighed.get(good) == product]
+    if not found:
+        return [], []
+    shop, sku = found[0]
+
+    def act(role: str, name: str, **args: str) -> Any:
+        return next(a for a in cast.sandboxes[role].actions() if a.name == name).run(args)
+
+    key = f"{shop}:{act(shop, 'place-order', items=f'{sku}:0.300')['id']}"
+    runs = sync(runtime, shop, entity=Entity.ORDERS)
+    for step in ("prepayment", "full"):
+        if step == "full":
+            act("erp", "pick", number=key, article=sku, quantity="0.312")
+            act("erp", "set-status", number=key, status="Закрыт")
+        runs += [run_job(runtime, "receipts")]
+        act(cast.fiscal, "process")
+        runs += [run_job(runtime, "receipts")]
+    return [f"{shop}: a guest paid online for 0.300 kg of {sku}; 1C weighed 0.312 kg and closed {key}; "
+            f"{cast.types[cast.fiscal]} printed its prepayment and full-payment receipts"], runs
 
 
 @contextmanager
@@ -206,6 +260,9 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2, onec: str = "odata
             # so the guests of the next cycles order goods that 1C knows.
             report.cycles.append((["nothing yet: hub indexes 1C's customers and fills the channels from 1C"],
                                   sync(runtime, "erp")))
+            happened, runs = _receipts_step(runtime, cast)
+            report.cycles[0][0].extend(happened)
+            report.cycles[0][1].extend(runs)
             for _ in range(cycles):
                 happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
                             for line in sandbox.demo_activity()]

@@ -293,8 +293,11 @@ class TokenAuth:
     """
 
     def __init__(self, obtain: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic,
-                 ) -> None:
+                 header: Callable[[str], dict[str, str]] | None = None) -> None:
         self._obtain = obtain
+        self.header = header or _bearer
+        """The headers a request carries the token in: ``Authorization: Bearer`` unless the system says otherwise
+        (ATOL Online's ``Token:``)."""
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -370,12 +373,12 @@ class HttpClient:
         if auth is None:
             return send(headers=headers, expect=expect)
         token = auth.token()
-        response = send(headers={**(headers or {}), **_bearer(token)}, expect={*expect, 401})
+        response = send(headers={**(headers or {}), **auth.header(token)}, expect={*expect, 401})
         if response.status_code != 401:
             return response
         self.log.info("%s %s: the token was refused; fetching a new one and trying once more", method.upper(), path)
         auth.forget(token)
-        return send(headers={**(headers or {}), **_bearer(auth.token())}, expect=expect)
+        return send(headers={**(headers or {}), **auth.header(auth.token())}, expect=expect)
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any,
                  data: Mapping[str, Any] | str | bytes | None, headers: Mapping[str, str] | None,

@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from hub.connector import Mode
+from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError
+from hub.fiscal import RECEIPTS, Fiscal, Kept, ReceiptKind, fiscal_stream, paid_orders
 from hub.jobrun import RunContext, run_job
-from hub.model import Customer, Entity, Order, PriceEntry, Record, StockLevel
+from hub.model import Customer, Entity, Order, OrderStatus, PriceEntry, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
 from hub.registry import job_types
@@ -123,6 +124,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
                 if listed is not None:
                     report.findings += _listed_orders(channel, listed, held=held, report=report)
             report.findings += _books(runtime, ctx, channel, held=held, since=since, report=report)
+        report.findings += _receipts(runtime, ctx, channels, record, held=held, start=start, report=report)
     for mirrored in (Entity.STOCK, Entity.PRICES):
         if entity in (None, mirrored):
             report.findings += _mirrored(runtime, ctx, channels, mirrored, report)
@@ -281,6 +283,58 @@ def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order]
     return [Finding(channel, "orders", f"{channel}:books:{day.isoformat()}", "books_total_mismatch",
                     {"day": day, "books": books.get(day, Decimal(0)), "1c": ours[day]})
             for day in days if abs(books.get(day, Decimal(0)) - ours[day]) > MONEY_TOLERANCE]
+
+
+def _receipts(runtime: Runtime, ctx: RunContext, channels: list[str], record: str, *, held: list[Order],
+              start: dt.datetime | None, report: Report) -> list[Finding]:
+    """For each receipts job: every paid order of the channels it follows has its prepayment receipt and, once
+    1C holds it as handed over, its full-payment receipt for 1C's total; a receipt not printed (waiting, failed,
+    never answered) is reported with the service's reason, asked anew."""
+    found: list[Finding] = []
+    orders = {order.key: order for order in held}
+    since = start or utcnow() - BOOKS_DAYS
+    for config in runtime.config.jobs.values():
+        followed = [str(c) for c in config.options.get("channels", [])] if config.type == "receipts" else []
+        for target in [t for t in config.targets if followed and ({t, *followed} & set(channels))]:
+            fiscal = fiscal_stream(runtime.connector(target))
+            if fiscal is None:
+                continue
+            with runtime.store.reading() as state:
+                kept = [Kept.model_validate_json(payload) for _, payload in state.channel_state.all(target, RECEIPTS)]
+                paid = [order for channel in followed for order in
+                        paid_orders(state.outbox.last_sent(record, Entity.ORDERS.value, channel, since=since))]
+            by_order: defaultdict[str, dict[ReceiptKind, Kept]] = defaultdict(dict)
+            for receipt in kept:
+                by_order[receipt.receipt.order][receipt.receipt.kind] = receipt
+                found += _stuck(ctx, target, fiscal, receipt)
+            report.compared[f"{target} receipts"] += len(kept)
+            for order in paid:
+                has = by_order.get(order.key, {})
+                final = orders.get(order.key)
+                wanted = [ReceiptKind.PREPAYMENT] + ([ReceiptKind.FULL] if final is not None
+                                                     and final.status is OrderStatus.DELIVERED else [])
+                found += [Finding(target, "orders", order.key, "receipt_missing", {"receipt": kind.value})
+                          for kind in wanted if kind not in has]
+                full = has.get(ReceiptKind.FULL)
+                if full is not None and final is not None and abs(full.receipt.total - final.total) > MONEY_TOLERANCE:
+                    found.append(Finding(target, "orders", order.key, "receipt_total_mismatch",
+                                         {"receipt": full.receipt.total, "1c": final.total}))
+    return found
+
+
+def _stuck(ctx: RunContext, target: str, fiscal: Fiscal[Connector], kept: Kept) -> list[Finding]:
+    """A receipt that is not printed, with the service's reason as it says it now."""
+    outcome = kept.outcome
+    if outcome is None or outcome.status == "wait":
+        try:
+            outcome = fiscal.outcome(kept.receipt, None if outcome is None else outcome.ref) or outcome
+        except HubError as exc:  # the service is away: say so, and report what hub last heard
+            ctx.errors.append(f"{target} receipt {kept.receipt.id}: {exc}")
+    if outcome is not None and outcome.status == "done":
+        return []
+    status = "unanswered" if outcome is None else outcome.status
+    return [Finding(target, "orders", kept.receipt.id, f"receipt_{status}",
+                    {"reason": outcome.reason if outcome is not None else "sent, no answer kept"})]
 
 
 # --- stock and prices ----------------------------------------------------------------------------

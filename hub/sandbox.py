@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -243,6 +244,8 @@ class Sandbox(ABC):
     """Where ``hub sandbox`` serves it, the same every time, so a hub.yaml written for it keeps working."""
 
     def __init__(self) -> None:
+        self.tls: ssl.SSLContext | None = None
+        """Set before :meth:`start`, the sandbox serves HTTPS with it (a system that takes client certificates)."""
         self.faults = Faults()
         self.requests: list[SeenRequest] = []
         self._server: BaseWSGIServer | None = None
@@ -285,12 +288,13 @@ class Sandbox(ABC):
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError(f"{self.name} sandbox is not running")
-        return f"http://127.0.0.1:{self._server.server_port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self._server.server_port}"
 
     def start(self, port: int = 0) -> str:
         """Serve on 127.0.0.1:``port`` (0 picks a free one) in a background thread; return the base URL."""
         self._server = make_server("127.0.0.1", port, self._wsgi, threaded=True,
-                                   request_handler=_QuietHandler)
+                                   request_handler=_QuietHandler, ssl_context=self.tls)
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.name}",
                                         daemon=True)
         self._thread.start()

@@ -138,7 +138,10 @@ RECEIPT_DOCUMENT = "Document_ПоступлениеТоваровУслуг"
 _UT11_ORDER = (_ref("Организация", ORGANIZATIONS), _ref("Партнер", PARTNERS), _ref("Соглашение", AGREEMENTS),
                _ref("Валюта", CURRENCIES), Prop("ХозяйственнаяОперация", "string"), Prop("Статус", "string"),
                Prop("ЦенаВключаетНДС", "bool"), Prop("ФормаОплаты", "string"), Prop("ДатаПоДаннымКлиента", "date"),
-               Prop("ЖелаемаяДатаОтгрузки", "date"), Prop("АдресДоставки", "string"))
+               Prop("ЖелаемаяДатаОтгрузки", "date"), Prop("АдресДоставки", "string"),
+               # Attributes a base adds (an extension) to keep the receipts' fiscal attributes on the order.
+               *(Prop(f"Чек{kind}{what}", kind_of) for kind in ("Предоплаты", "Расчета")
+                 for what, kind_of in (("Номер", "string"), ("ФП", "string"), ("Дата", "date"))))
 _UT11_LINE = (Prop("КоличествоУпаковок", "number"), Prop("СуммаРучнойСкидки", "number"),
               Prop("Склад_Key", "guid", ref="Catalog_Склады"), Prop("ВидЦены_Key", "guid", ref=PRICE_TYPES),
               Prop("Отменено", "bool"))

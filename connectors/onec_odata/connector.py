@@ -38,11 +38,12 @@ from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
 from hub.connector import Choice, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
+from hub.fiscal import FiscalMarks, Outcome, ReceiptKind
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
 from hub.model import Customer, Entity, Order, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
-from hub.values import json_dumps, json_loads, utcnow
+from hub.values import json_dumps, json_loads, to_local_naive, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
 WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
@@ -60,6 +61,16 @@ CHOICES_LISTED = 50
 """The most items of one catalog ``hub init`` offers by name; past that it takes a name or Ref_Key typed in."""
 
 
+class _FiscalFields(BaseModel):
+    """The attributes of a 1C order that hold one receipt's fiscal attributes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(description="The fiscal document number (tag 1040), e.g. ЧекПредоплатыНомер.")
+    sign: str = Field(description="The fiscal sign (tag 1077), e.g. ЧекПредоплатыФП.")
+    time: str = Field(description="When it was printed, e.g. ЧекПредоплатыДата.")
+
+
 class OneCSettings(SourceSettings):
     """Settings of a 1C source."""
 
@@ -72,6 +83,10 @@ class OneCSettings(SourceSettings):
     values: dict[str, Any] = Field(default_factory=dict, description=(
         "References the preset's mappings read as {config: …}: organization, partner, agreement, currency, "
         "price_type, retail_customer, venues.<venue>.warehouse (1C Ref_Key GUIDs)."))
+    fiscal_fields: dict[ReceiptKind, _FiscalFields] = Field(default_factory=dict, description=(
+        "Where the receipts job writes each receipt's fiscal attributes on the order: receipt kind (prepayment, "
+        "full, refund) → the 1C attributes (as the base spells them) for its number, fiscal sign and time. "
+        "None by default: a base without such attributes keeps them in hub only."))
 
     @field_validator("preset")
     @classmethod
@@ -226,10 +241,22 @@ class CustomersStream(_Reads, _Writes):
     entity = Entity.CUSTOMERS
 
 
-class OrdersStream(_Reads, _Writes):
-    """Orders: written from the channels, read back by the statuses job and reconciliation."""
+class OrdersStream(_Reads, _Writes, FiscalMarks["OneCConnector"]):
+    """Orders: written from the channels, read back by the statuses job and reconciliation; they keep their
+    receipts' fiscal attributes where ``fiscal_fields`` names the attributes."""
 
     entity = Entity.ORDERS
+
+    def mark(self, order_key: str, kind: ReceiptKind, outcome: Outcome) -> bool:
+        onec = self.connector
+        fields = onec.fiscal_fields.get(kind)
+        ref = self.find(order_key) if fields is not None else None
+        if fields is None or ref is None or outcome.printed_at is None:
+            return False
+        onec.update_object(_target(self.connector.out_mapping(self.entity)), ref, {
+            fields.number: outcome.document_number, fields.sign: outcome.fiscal_sign,
+            fields.time: to_local_naive(outcome.printed_at, onec.context.timezone).isoformat()})
+        return True
 
 
 class OneCConnector(StreamConnector):
@@ -245,6 +272,7 @@ class OneCConnector(StreamConnector):
         assert isinstance(settings, OneCSettings)
         self.preset = settings.preset
         self.values = settings.values
+        self.fiscal_fields = settings.fiscal_fields
         self.client = self._client(settings, context)
         self.mappings = self._load_preset(settings)
 

@@ -186,8 +186,13 @@ class OneCSandbox(Sandbox):
         self._publish(_seed.cafe(seed), set(unpublished))
 
     def source_settings(self) -> dict[str, Any]:
-        return {"url": f"{self.url}/{self.publication}", "username": self.username, "password": self.password,
-                "preset": self.preset_name, "values": self.preset_values()}
+        settings = {"url": f"{self.url}/{self.publication}", "username": self.username, "password": self.password,
+                    "preset": self.preset_name, "values": self.preset_values()}
+        if self.preset_name == "ut11":  # its orders carry the attributes a base adds for receipts (see _schema)
+            settings["fiscal_fields"] = {kind: {"number": f"Чек{word}Номер", "sign": f"Чек{word}ФП",
+                                                "time": f"Чек{word}Дата"}
+                                         for kind, word in (("prepayment", "Предоплаты"), ("full", "Расчета"))}
+        return settings
 
     def job_options(self, job_type: str) -> dict[str, Any] | None:
         values = self.preset_values()
@@ -259,6 +264,11 @@ class OneCSandbox(Sandbox):
                                     "(shop:1001)"),
                     Param("status", f"one of {', '.join(_ORDER_STATUSES)} (УТ 11's СтатусыЗаказовКлиентов)")),
                    self._set_status_action),
+            Action("pick", "orders/{number}/pick",
+                   "a picker weighs a good of an order: its line takes the weight, its sum and the total follow",
+                   (Param("number", "the document's number or the channel's key hub wrote (shop:1001)"),
+                    Param("article", "the good's Артикул, e.g. APL-GRN"), Param("quantity", "the weight, e.g. 0.312")),
+                   lambda args: self.pick(args["number"], args["article"], number_param("quantity", args["quantity"]))),
             Action("receive", "stock", "goods arrive at a warehouse (a negative quantity: they leave it)",
                    (Param("article", "the good's Артикул, e.g. CAP-300"), Param("quantity", "a number, e.g. 12"),
                     Param("warehouse", "the warehouse's name; the first one when left out", optional=True)),
@@ -279,6 +289,24 @@ class OneCSandbox(Sandbox):
             row["Статус"] = args["status"]
             self._changed(row)
             return {"Ref_Key": row["Ref_Key"], "Number": row["Number"], "Статус": row["Статус"]}
+
+    def pick(self, number: str, article: str, quantity: Decimal) -> dict[str, Any]:
+        """1C's weight correction: the line of ``article`` in order ``number`` (or channel key) holds ``quantity``
+        as picked, its sum and the document's total follow, as a manager's edit of the posted order does."""
+        preset = self.presets[0]
+        with self._store:
+            row = next((row for row in self.objects[preset.order].values()
+                        if number in (str(row["Number"]).strip(), row[preset.order_external_number])), None)
+            good = next((g for g in self.objects[GOODS].values() if g.get("Артикул") == article), None)
+            line = None if row is None or good is None else \
+                next((li for li in row["Товары"] if li["Номенклатура_Key"] == good["Ref_Key"]), None)
+            if row is None or line is None:
+                raise ActionRefused(f"no line of {article!r} in a {preset.order} numbered {number!r}", 404)
+            line.update(Количество=quantity, КоличествоУпаковок=quantity,
+                        Сумма=(line["Цена"] * quantity - line.get("СуммаРучнойСкидки", 0)).quantize(Decimal("0.01")))
+            row["СуммаДокумента"] = sum((li["Сумма"] for li in row["Товары"]), Decimal(0))
+            self._changed(row)
+            return {"Number": row["Number"], "Количество": quantity, "СуммаДокумента": row["СуммаДокумента"]}
 
     def _receive_action(self, args: dict[str, str]) -> dict[str, Any]:
         quantity = number_param("quantity", args["quantity"])

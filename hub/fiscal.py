@@ -1,0 +1,342 @@
+"""Fiscal receipts (54-FZ) for orders paid online: what every cloud cash register service shares.
+
+An order paid online gets two receipts. At payment, a *prepayment* receipt ("предоплата 100 %") of the goods as
+ordered; at handover, a *full payment* receipt ("полный расчёт") of the goods as 1C finally holds them (a weighed
+good picked at 312 g where 300 g were paid), which offsets the prepayment and settles the difference: the guest
+pays the extra, or the overpaid part is refunded (see :class:`Settlement`).
+
+A receipt's id at the service is derived from the order's key and the receipt's kind (``shop:1001:full``), so the
+same receipt is never registered twice: the services refuse a second document with an id they hold (OrangeData
+409, ATOL's duplicate ``external_id``), and a receipt whose answer was lost is registered again under its id and
+found, not printed again.
+
+Each service is a connector whose orders stream is also a :class:`Fiscal`; the ``receipts`` job builds receipts with
+:func:`prepayment` and :func:`settlement` and hands them to it. Company details, VAT rates and measures are the
+fiscal source's settings (:class:`FiscalSettings`); a good's VAT rate and whether it is weighed come from 1C's
+catalog (``vat_rate``, ``weighed``, ``unit`` of :class:`hub.model.Product`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import ROUND_CEILING, Decimal
+from enum import IntEnum, StrEnum
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+from werkzeug.wrappers import Request, Response
+
+from hub.connector import ChannelState, Connector
+from hub.errors import InvalidRecord
+from hub.inbound import Endpoint, Inbound, json_response
+from hub.model import Amount, Entity, Order, Product
+from hub.settings import SourceSettings
+from hub.streams import Stream, stream_of
+from hub.values import KOPECK, json_loads, money
+
+Vat = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107", "vat110", "vat120",
+              "vat122"]
+"""VAT rate (tag 1199) in ATOL's words, the richest vocabulary; other services translate from it."""
+
+TaxSystem = Literal["osn", "usn_income", "usn_income_outcome", "envd", "esn", "patent"]
+"""Taxation system (tag 1055) in ATOL's words."""
+
+_C_co = TypeVar("_C_co", bound=Connector, covariant=True)
+
+_VAT_BY_PERCENT: dict[Decimal, Vat] = {Decimal(0): "vat0", Decimal(5): "vat5", Decimal(7): "vat7",
+                                       Decimal(10): "vat10", Decimal(20): "vat20", Decimal(22): "vat22"}
+
+
+class ReceiptKind(StrEnum):
+    """Which receipt of an order: the prepayment, the full payment at handover, the refund of an overpayment."""
+
+    PREPAYMENT = "prepayment"
+    FULL = "full"
+    REFUND = "refund"
+
+
+class Method(StrEnum):
+    """Settlement method of a line (tag 1214)."""
+
+    FULL_PREPAYMENT = "full_prepayment"
+    FULL_PAYMENT = "full_payment"
+
+
+class PaymentType(StrEnum):
+    """How a receipt is paid (tags 1031, 1081, 1215); each service numbers these its own way."""
+
+    CASH = "cash"
+    ELECTRONIC = "electronic"
+    PREPAID = "prepaid"
+    """The prepayment offset (зачёт аванса): ATOL type 2, OrangeData type 14."""
+
+
+class Measure(IntEnum):
+    """Quantity measure (FFD 1.2 tag 2108), the codes both services use."""
+
+    PIECE = 0
+    GRAM = 10
+    KILOGRAM = 11
+    LITRE = 41
+    MILLILITRE = 40
+    OTHER = 255
+
+
+class Settlement(StrEnum):
+    """What happens when the guest prepaid more than 1C's final sum.
+
+    The fact sheet marks the accounting rule UNCERTAIN: the common practice (``difference``, the default) is a
+    ``sell_refund`` of the overpaid part with method full prepayment beside the full-payment receipt that offsets
+    the rest; some OFDs advise refunding the whole prepayment and selling anew (``whole``).
+    """
+
+    DIFFERENCE = "difference"
+    WHOLE = "whole"
+
+
+class FiscalSettings(SourceSettings):
+    """What every fiscal source's settings hold beside the service's own: the company and how goods are taxed."""
+
+    inn: str = Field(pattern=r"^\d{10}(\d{2})?$", description="The company's INN (tag 1018).")
+    tax_system: TaxSystem = Field(description="Taxation system (tag 1055): osn, usn_income, usn_income_outcome…")
+    payment_address: str = Field(description="Where settlements are made (tag 1187): the shop's site for online sales.")
+    email: str = Field(description="The company's email printed on receipts (tag 1117).")
+    vat_default: Vat = Field("none", description=(
+        "VAT of a good 1C's catalog gives no rate for (its mapping reads none): `none` under the simplified tax "
+        "system, the usual rate otherwise."))
+    measures: dict[str, Measure] = Field(
+        default_factory=lambda: {"pcs": Measure.PIECE, "kg": Measure.KILOGRAM, "g": Measure.GRAM,
+                                 "l": Measure.LITRE, "ml": Measure.MILLILITRE},
+        description="1C's unit code (`unit` of a good, after the catalog mapping) → FFD 1.2 measure code.")
+
+
+class Line(BaseModel):
+    """One line of a receipt."""
+
+    name: str
+    quantity: Amount
+    price: Amount
+    sum: Amount
+    vat: Vat
+    measure: Measure
+    method: Method
+
+
+class Paid(BaseModel):
+    """One payment of a receipt."""
+
+    type: PaymentType
+    amount: Amount
+
+
+class Receipt(BaseModel):
+    """A receipt as hub sends it to any service; each connector writes it in its service's terms."""
+
+    id: str = Field(description="The service's document id, derived from the order's key and the kind.")
+    order: str = Field(description="The order's key in hub (`shop:1001`).")
+    kind: ReceiptKind
+    refund: bool = Field(False, description="A refund of income (tag 1054 = 2: ATOL `sell_refund`), not a sale.")
+    lines: list[Line]
+    payments: list[Paid]
+    contact: str = Field(description="The buyer's email or phone (tag 1008), where the service sends the receipt.")
+
+    @property
+    def total(self) -> Decimal:
+        return money(sum((line.sum for line in self.lines), Decimal(0)))
+
+
+class Fiscal(Stream[_C_co]):
+    """A cloud cash register: it registers receipts under hub's ids and tells how each stands."""
+
+    @abstractmethod
+    def register(self, receipt: Receipt) -> Outcome:
+        """Send ``receipt`` for printing; safe to repeat: a receipt the service holds under its id is found, not
+        printed again. Returns how it stands (usually waiting)."""
+
+    @abstractmethod
+    def outcome(self, receipt: Receipt, ref: str | None) -> Outcome | None:
+        """How ``receipt`` stands at the service (``ref`` is what :meth:`register` answered); None when the service
+        does not know it."""
+
+
+class FiscalMarks(Stream[_C_co]):
+    """The system of record keeps each order's fiscal attributes (1C, in attributes the integrator names)."""
+
+    @abstractmethod
+    def mark(self, order_key: str, kind: ReceiptKind, outcome: Outcome) -> bool:
+        """Write the number, fiscal sign and time of ``outcome`` (a printed receipt of ``kind``) on order
+        ``order_key``; False when the source is not set up to keep them or holds no such order."""
+
+
+class Outcome(BaseModel):
+    """How a receipt stands at the service, and what it was printed with once done."""
+
+    status: Literal["wait", "done", "fail"]
+    ref: str | None = Field(None, description="The service's own reference (ATOL's uuid), where it gives one.")
+    reason: str | None = Field(None, description="Why it failed or still waits, in the service's words.")
+    fn_number: str | None = Field(None, description="Fiscal drive number (tag 1041).")
+    document_number: str | None = Field(None, description="Fiscal document number (tag 1040).")
+    fiscal_sign: str | None = Field(None, description="Fiscal sign of the document (tag 1077).")
+    printed_at: dt.datetime | None = Field(None, description="When it was printed, as the service says.")
+    total: Amount | None = Field(None, description="The sum the service printed.")
+
+
+RECEIPTS = "receipts"
+"""The kind of channel state a fiscal source's receipts are kept under, by their id (the receipts job keeps them,
+``hub reconcile`` reads them)."""
+
+
+class Kept(BaseModel):
+    """A receipt as hub keeps it: what was sent, and how it stands."""
+
+    receipt: Receipt
+    outcome: Outcome | None = None
+    """None until the service answered (the receipt may have reached it all the same)."""
+    marked: bool = False
+    """Its fiscal attributes are written on the order in the system of record."""
+
+
+def callback_endpoint(fiscal: Fiscal[Connector], state: ChannelState, ref_of: Callable[[Any], object],
+                      error: Callable[[int, str], Response]) -> Endpoint:
+    """``POST <inbound.path>/callback``, where a service posts a printed receipt's report (``ref_of`` finds the
+    receipt's id or the service's reference in the body; ``error`` words a refusal as the service would).
+
+    Neither service signs its callbacks, so the body is not taken on trust: the receipt it names is asked of the
+    service, and what the service answers is kept before the callback is answered. The receipts job writes it on
+    to 1C at its next run; without callbacks, the job asks for the report itself.
+    """
+
+    def handle(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        try:
+            ref = ref_of(json_loads(request.get_data()))
+        except (ValueError, AttributeError):
+            return error(400, "the body is not a JSON report")
+        kept = next((k for _, payload in state.all(RECEIPTS) if (k := Kept.model_validate_json(payload)).receipt.id
+                     == ref or (k.outcome is not None and k.outcome.ref == ref)), None)
+        if kept is None or not isinstance(ref, str):
+            return error(404, f"no receipt {ref!r} was sent from here")
+        outcome = fiscal.outcome(kept.receipt, None if kept.outcome is None else kept.outcome.ref)
+        if outcome is not None and outcome != kept.outcome:
+            state.put_many(RECEIPTS, {kept.receipt.id: kept.model_copy(update={"outcome": outcome}).model_dump_json()})
+        return json_response({"status": "ok"})
+
+    return Endpoint("callback", "/callback", ("POST",), handle)
+
+
+def paid_orders(queued: Iterable[tuple[str, str]]) -> Iterator[Order]:
+    """The orders of ``queued`` (key, payload as a channel queued it for 1C) the channel says were paid."""
+    for _, payload in queued:
+        order = Order.model_validate_json(payload)
+        if any(payment.paid for payment in order.payments):
+            yield order
+
+
+def receipt_id(order_key: str, kind: ReceiptKind) -> str:
+    """The id a receipt of ``order_key`` has at the service: the same whichever run sends it."""
+    return f"{order_key}:{kind.value}"
+
+
+def fiscal_stream(connector: Connector) -> Fiscal[Connector] | None:
+    """The fiscal stream of a connector to a cash register service; None for any other connector."""
+    found = stream_of(connector, Entity.ORDERS)
+    return found if isinstance(found, Fiscal) else None
+
+
+def marks_stream(connector: Connector) -> FiscalMarks[Connector] | None:
+    """The orders stream of a system of record that keeps fiscal attributes; None when it keeps none."""
+    found = stream_of(connector, Entity.ORDERS)
+    return found if isinstance(found, FiscalMarks) else None
+
+
+def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSettings) -> Receipt:
+    """The receipt of an order's online payment: every line as ordered, prepaid in full by card.
+
+    ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links).
+    """
+    # As 1C holds it: a paid option that is a good of its own (a syrup) is a line of its own.
+    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
+                   good=goods.get(line.product), settings=settings, method=Method.FULL_PREPAYMENT)
+             for line in order.paid_modifiers_as_lines(lambda product: product in goods).lines]
+    receipt = Receipt(id=receipt_id(order.key, ReceiptKind.PREPAYMENT), order=order.key, kind=ReceiptKind.PREPAYMENT,
+                      lines=lines, payments=[], contact=_contact(order))
+    return receipt.model_copy(update={"payments": [Paid(type=PaymentType.ELECTRONIC, amount=receipt.total)]})
+
+
+def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], settings: FiscalSettings, *,
+               overpaid: Settlement = Settlement.DIFFERENCE,
+               extra: PaymentType = PaymentType.ELECTRONIC) -> list[Receipt]:
+    """The receipts at handover of ``final`` (the order as 1C holds it, weights corrected) after ``prepaid``.
+
+    The full-payment receipt offsets what was prepaid (up to its own total) and takes the rest as ``extra``;
+    an overpayment is refunded as ``overpaid`` says (see :class:`Settlement`).
+    """
+    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
+                   good=goods.get(line.product), settings=settings, method=Method.FULL_PAYMENT)
+             for line in final.lines]
+    full = Receipt(id=receipt_id(prepaid.order, ReceiptKind.FULL), order=prepaid.order, kind=ReceiptKind.FULL,
+                   lines=lines, payments=[], contact=prepaid.contact)
+    total, paid = full.total, prepaid.total
+    if total >= paid or overpaid is Settlement.DIFFERENCE:
+        offset = min(total, paid)
+        payments = [Paid(type=PaymentType.PREPAID, amount=offset)]
+        if total > paid:
+            payments.append(Paid(type=extra, amount=total - paid))
+        receipts = [full.model_copy(update={"payments": payments})]
+        if paid > total:
+            receipts.append(_refund(prepaid, final_lines=lines, amount=paid - total))
+        return receipts
+    # Refund the whole prepayment, then sell anew at 1C's sum, paid as the extra payments are.
+    whole = prepaid.model_copy(update={"id": receipt_id(prepaid.order, ReceiptKind.REFUND),
+                                       "kind": ReceiptKind.REFUND, "refund": True})
+    return [whole, full.model_copy(update={"payments": [Paid(type=extra, amount=total)]})]
+
+
+def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal) -> Receipt:
+    """The refund of ``amount`` overpaid: per line, the part prepaid beyond what 1C finally holds."""
+    final = {line.name: line for line in final_lines}
+    lines = []
+    for line in prepaid.lines:
+        kept = final.get(line.name)
+        quantity = line.quantity - (kept.quantity if kept else Decimal(0))
+        returned = money(line.sum - (kept.sum if kept else Decimal(0)))
+        if returned > 0:
+            lines.append(line.model_copy(update={"quantity": max(quantity, Decimal("0.001")), "sum": returned}))
+    if money(sum((line.sum for line in lines), Decimal(0))) != amount:
+        raise InvalidRecord(f"order {prepaid.order}: its lines moved both up and down at handover, so the overpaid "
+                            f"{amount} cannot be refunded line by line", hint="set the receipts job's "
+                            "options.overpaid: whole to refund the whole prepayment and sell anew")
+    return Receipt(id=receipt_id(prepaid.order, ReceiptKind.REFUND), order=prepaid.order, kind=ReceiptKind.REFUND,
+                   refund=True, lines=lines, payments=[Paid(type=PaymentType.ELECTRONIC, amount=amount)],
+                   contact=prepaid.contact)
+
+
+def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good: Product | None,
+          settings: FiscalSettings, method: Method) -> Line:
+    if good is None:
+        vat, measure = settings.vat_default, Measure.PIECE
+    else:
+        vat = settings.vat_default if good.vat_rate is None else _VAT_BY_PERCENT.get(good.vat_rate, "none")
+        unit = "kg" if good.weighed else good.unit
+        measure = settings.measures.get(unit, Measure.OTHER)
+    if money(total) > money(price * quantity):
+        # Options that are no goods of their own are paid within the line: the unit price carries them, rounded up
+        # to the kopeck so that price × quantity is never below the sum (a cash register refuses that).
+        price = (total / quantity).quantize(KOPECK, rounding=ROUND_CEILING)
+    return Line(name=name, quantity=quantity, price=price, sum=money(total), vat=vat, measure=measure, method=method)
+
+
+def _name(given: str, good: Product | None) -> str:
+    """A line's name as 1C names the good, so both receipts of an order name it alike."""
+    return given if good is None else good.name
+
+
+def _contact(order: Order) -> str:
+    """Where the buyer gets the receipt (tag 1008): the email, else the phone; 54-FZ needs one online."""
+    customer = order.customer
+    found = (customer.emails + customer.phones) if customer is not None else []
+    if not found:
+        raise InvalidRecord(f"order {order.key}: no email or phone to send its receipt to",
+                            hint="54-FZ asks for the buyer's contact on an online sale; have the channel send it")
+    return found[0]

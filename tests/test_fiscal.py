@@ -1,0 +1,103 @@
+"""The receipts of an order paid online: prepayment, then full payment offsetting it and settling the difference."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.errors import InvalidRecord
+from hub.fiscal import (
+    FiscalSettings,
+    Measure,
+    Method,
+    Paid,
+    PaymentType,
+    ReceiptKind,
+    Settlement,
+    prepayment,
+    settlement,
+)
+from hub.model import Order, Product
+from hub.values import money
+
+SETTINGS = FiscalSettings(type="atol", inn="5544332219", tax_system="osn", payment_address="https://shop.example.ru",
+                          email="a@b.ru", vat_default="vat20")
+GOODS = {"APL": Product(id="APL", name="Яблоки", weighed=True, vat_rate=Decimal(10)),
+         "CRO": Product(id="CRO", name="Круассан")}
+
+
+def order(apples: Decimal, *, croissants: int = 1, status: str = "new") -> Order:
+    lines = [{"product": "APL", "name": "apples", "quantity": apples, "unit_price": "149.50",
+              "sum": money(apples * Decimal("149.50"))}]
+    if croissants:
+        lines.append({"product": "CRO", "name": "croissant", "quantity": croissants, "unit_price": "145",
+                      "sum": 145 * croissants})
+    total = sum((Decimal(str(line["sum"])) for line in lines), Decimal(0))
+    return Order.model_validate({"channel": "shop", "external_id": "1", "created_at": "2026-01-05T10:00:00+03:00",
+                                 "status": status, "total": total, "lines": lines,
+                                 "customer": {"phones": ["+79160000000"]},
+                                 "payments": [{"method": "card", "amount": total, "paid": True}]})
+
+
+def test_the_prepayment_takes_1cs_names_vat_and_measures_and_is_paid_by_card() -> None:
+    receipt = prepayment(order(Decimal("0.300")), GOODS, SETTINGS)
+    assert receipt.id == "shop:1:prepayment" and receipt.contact == "+79160000000"
+    assert [(line.name, line.vat, line.measure, line.method) for line in receipt.lines] == [
+        ("Яблоки", "vat10", Measure.KILOGRAM, Method.FULL_PREPAYMENT),
+        ("Круассан", "vat20", Measure.PIECE, Method.FULL_PREPAYMENT)]
+    assert receipt.payments == [Paid(type=PaymentType.ELECTRONIC, amount=Decimal("189.85"))]
+
+
+def test_a_heavier_pick_offsets_the_prepayment_and_takes_the_rest_as_the_extra_payment() -> None:
+    prepaid = prepayment(order(Decimal("0.300")), GOODS, SETTINGS)
+    full, = settlement(order(Decimal("0.312")), prepaid, GOODS, SETTINGS, extra=PaymentType.CASH)
+    assert full.kind is ReceiptKind.FULL and full.total == Decimal("191.64")
+    assert full.payments == [Paid(type=PaymentType.PREPAID, amount=Decimal("189.85")),
+                             Paid(type=PaymentType.CASH, amount=Decimal("1.79"))]
+
+
+def test_a_lighter_pick_refunds_the_difference_line_by_line_by_default() -> None:
+    prepaid = prepayment(order(Decimal("0.300")), GOODS, SETTINGS)
+    full, refund = settlement(order(Decimal("0.288")), prepaid, GOODS, SETTINGS)
+    assert full.payments == [Paid(type=PaymentType.PREPAID, amount=Decimal("188.06"))]
+    assert (refund.id, refund.refund, refund.total) == ("shop:1:refund", True, Decimal("1.79"))
+    assert [(line.quantity, line.method) for line in refund.lines] == [(Decimal("0.012"), Method.FULL_PREPAYMENT)]
+
+
+def test_a_lighter_pick_refunds_the_whole_prepayment_and_sells_anew_when_so_configured() -> None:
+    prepaid = prepayment(order(Decimal("0.300")), GOODS, SETTINGS)
+    refund, full = settlement(order(Decimal("0.288")), prepaid, GOODS, SETTINGS, overpaid=Settlement.WHOLE)
+    assert (refund.refund, refund.total, refund.lines) == (True, prepaid.total, prepaid.lines)
+    assert full.payments == [Paid(type=PaymentType.ELECTRONIC, amount=Decimal("188.06"))]
+
+
+def test_lines_moving_both_ways_cannot_be_refunded_line_by_line_and_say_what_to_set() -> None:
+    prepaid = prepayment(order(Decimal("0.300"), croissants=2), GOODS, SETTINGS)
+    with pytest.raises(InvalidRecord) as raised:
+        settlement(order(Decimal("0.400"), croissants=1), prepaid, GOODS, SETTINGS)
+    assert raised.value.hint is not None and "overpaid: whole" in raised.value.hint
+
+
+def test_an_order_without_a_contact_gets_no_receipt() -> None:
+    bare = order(Decimal("0.3")).model_copy(update={"customer": None})
+    with pytest.raises(InvalidRecord, match="no email or phone"):
+        prepayment(bare, GOODS, SETTINGS)
+
+
+@given(paid=st.integers(1, 5000), picked=st.integers(1, 5000), whole=st.booleans())
+def test_whatever_is_picked_the_money_adds_up(paid: int, picked: int, whole: bool) -> None:
+    grams = Decimal(1000)
+    prepaid = prepayment(order(paid / grams), GOODS, SETTINGS)
+    receipts = settlement(order(picked / grams), prepaid, GOODS, SETTINGS,
+                          overpaid=Settlement.WHOLE if whole else Settlement.DIFFERENCE)
+    full = next(r for r in receipts if r.kind is ReceiptKind.FULL)
+    refunded = sum((r.total for r in receipts if r.refund), Decimal(0))
+    for receipt in receipts:
+        assert sum((p.amount for p in receipt.payments), Decimal(0)) == receipt.total  # every receipt is paid in full
+    offset = sum((p.amount for p in full.payments if p.type is PaymentType.PREPAID), Decimal(0))
+    extra = full.total - offset
+    # What the guest paid in the end: the prepayment, plus what was taken at handover, less what was returned.
+    assert prepaid.total + extra - refunded == full.total
