@@ -339,11 +339,14 @@ class TildaConnector(StreamConnector):
         if isinstance(data, Response):
             return data
         settings = self.config.projects[args["project"]]
-        if settings.api_key is not None and settings.api_key_name not in request.headers and not hmac.compare_digest(
-                str(data.get(settings.api_key_name, "")).encode(), settings.api_key.encode()):
-            return _said(401, "unauthorized")  # nothing kept: anyone may post here
+        field_key = data.pop(settings.api_key_name, None)  # a key sent as a field is no field of the cart
         if is_ping(data):
+            # UNCERTAIN whether Tilda's connect-time test carries the API key (the one captured is the single
+            # pair test=test): it keeps nothing, so the secret path segment is enough to answer it.
             return _said(200, _OK)
+        if settings.api_key is not None and settings.api_key_name not in request.headers and not hmac.compare_digest(
+                str(field_key or "").encode(), settings.api_key.encode()):
+            return _said(401, "unauthorized")  # nothing kept: anyone may post here
         try:
             key = order_key(args["project"], read_cart(data))
         except InvalidRecord as exc:
