@@ -111,7 +111,8 @@ class TildaSettings(SourceSettings):
         "of a commerceml_site source; Tilda's quirks are the defaults. Omitted: hub takes only orders."))
     feed: FeedSettings | None = Field(None, description="The store's public feed; omitted: pushes are not read back.")
     read_back: ReadBack = Field(default_factory=ReadBack, description="Reading back a push from the feed.")
-    venue: str = Field("store", min_length=1, description="The stock job's venue the store's stock is.")
+    venue: str = Field("store", min_length=1, description=(
+        "The stock job's venue the store's stock is compared as by hub reconcile; several venues reach Tilda summed."))
     price_type: str = Field("retail", min_length=1, description="The price type the store's price is.")
 
     @field_validator("exchange", mode="before")
@@ -180,9 +181,8 @@ class _ReadBack(_Exchanged, Pull["TildaConnector"]):
         written = super().write_batch(records)
         if self.connector.feed is None:
             return written
-        wanted = {self.product(r): self.value(r) for r, w in zip(records, written, strict=True)
-                  if not isinstance(w, RecordError)}
-        differ = self.connector.read_back(wanted, self.shown, blank_differs=self.blank_differs)
+        sent = [r for r, w in zip(records, written, strict=True) if not isinstance(w, RecordError)]
+        differ = self.connector.read_back(self.wanted(sent), self.shown, blank_differs=self.blank_differs)
         return [RecordError(differ[self.product(r)]) if not isinstance(w, RecordError) and self.product(r) in differ
                 else w for r, w in zip(records, written, strict=True)]
 
@@ -195,8 +195,8 @@ class _ReadBack(_Exchanged, Pull["TildaConnector"]):
         return str(getattr(record, "product", ""))
 
     @abstractmethod
-    def value(self, record: Record) -> Decimal:
-        """What ``record`` sets."""
+    def wanted(self, records: Sequence[Record]) -> dict[str, Decimal]:
+        """Product → what the store should show once ``records`` are applied."""
 
     @abstractmethod
     def record(self, product: str, shown: Decimal) -> Record:
@@ -220,9 +220,13 @@ class StockStream(_ReadBack):
     def shown(self, row: Row) -> Decimal | None:
         return row.quantity  # unlimited stock is not a number to compare
 
-    def value(self, record: Record) -> Decimal:
-        assert isinstance(record, StockLevel)
-        return record.quantity
+    def wanted(self, records: Sequence[Record]) -> dict[str, Decimal]:
+        held: dict[str, Decimal] = {}
+        for level in records:
+            assert isinstance(level, StockLevel)
+            # The offers file carries one quantity per good, the sum of its venues' levels: that is what shows.
+            held[level.product] = held.get(level.product, Decimal(0)) + level.quantity
+        return held
 
     def record(self, product: str, shown: Decimal) -> Record:
         return StockLevel(product=product, warehouse=self.connector.config.venue, quantity=shown, as_of=utcnow())
@@ -235,9 +239,8 @@ class PricesStream(_ReadBack):
     def shown(self, row: Row) -> Decimal | None:
         return row.price
 
-    def value(self, record: Record) -> Decimal:
-        assert isinstance(record, PriceEntry)
-        return record.amount
+    def wanted(self, records: Sequence[Record]) -> dict[str, Decimal]:
+        return {price.product: price.amount for price in records if isinstance(price, PriceEntry)}
 
     def record(self, product: str, shown: Decimal) -> Record:
         return PriceEntry(product=product, price_type=self.connector.config.price_type, amount=shown)
