@@ -300,6 +300,11 @@ class TildaConnector(StreamConnector):
                               hint="add feed: {storepartuid: …} (the catalog part the goods are in)")
         return list(self.feed.rows())
 
+    def sku(self, product: str) -> str:
+        """The SKU ``product`` was pushed with: a feed that carries no External IDs (the fact sheet's sample has
+        none) shows a good by it."""
+        return (self._exchange.pushed_good(product).article if self._exchange is not None else None) or ""
+
     def read_back(self, wanted: dict[str, Decimal], shown: Callable[[Row], Decimal | None], *,
                   blank_differs: bool) -> dict[str, str]:
         """Product → why the store does not show what was pushed, after reading the feed for up to
@@ -309,7 +314,7 @@ class TildaConnector(StreamConnector):
             found = {row.id: row for row in self.feed_rows()}
             differ = {}
             for product, value in wanted.items():
-                row = found.get(product)
+                row = found.get(product) or found.get(self.sku(product))
                 if row is None:
                     differ[product] = f"Tilda answered success but its store does not show {product}: not applied"
                 elif (now := shown(row)) != value and (now is not None or blank_differs):

@@ -169,3 +169,21 @@ def test_a_goods_stock_at_two_venues_is_read_back_as_the_sum_the_offers_file_car
             store.close()
         assert tilda.site.stock == {GOOD: Decimal("2.305")}
         assert [w for w in written if isinstance(w, RecordError)] == [], written
+
+
+def test_a_feed_without_external_ids_is_read_back_by_the_sku_hub_pushed(tmp_path: Path) -> None:
+    with TildaSandbox() as tilda:
+        tilda.feed_external_ids = False  # the captured feed page names its goods by uid and sku only
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        connector = TildaConnector(TildaSettings.model_validate({"type": "tilda", **tilda.source_settings()}),
+                                   ConnectorContext("tilda", zone("Europe/Moscow"), logging.getLogger("test"),
+                                                    state=StoreChannelState(store, "tilda")))
+        try:
+            connector.write_batch(Entity.CATALOG, [Product(id=GOOD, name="Чай", article="TEA-1")])
+            written = connector.write_batch(Entity.STOCK, [
+                StockLevel(product=GOOD, warehouse="main", quantity=Decimal(7), as_of=utcnow())])
+        finally:
+            connector.close()
+            store.close()
+        assert "externalid" not in tilda.feed()["products"][0] and tilda.site.stock == {GOOD: Decimal(7)}
+        assert [w for w in written if isinstance(w, RecordError)] == [], written
