@@ -92,6 +92,19 @@ def test_an_edition_is_tied_to_its_parent_as_the_fixture_shows() -> None:
     assert (written[1]["Price"], written[1]["Quantity"]) == ("99.00", "0.305")
 
 
+def test_a_good_the_warehouses_do_not_hold_is_exported_at_zero_not_unlimited() -> None:
+    goods = [Product(id="held", name="Чай"), Product(id="sold-out", name="Кофе")]
+    level = StockLevel(product="held", warehouse="w", quantity=Decimal(3), as_of=utcnow())
+
+    def quantities(stock: list[StockLevel]) -> list[str]:
+        out = io.StringIO()
+        write_csv(out, goods, prices=[], stock=stock)
+        return [row["Quantity"] for row in csv.DictReader(io.StringIO(out.getvalue()), delimiter=";")]
+
+    assert quantities([level]) == ["3", "0"]  # "" would be unlimited stock to Tilda
+    assert quantities([]) == ["", ""]  # no stock at all: not tracked, left to Tilda
+
+
 @pytest.mark.samples
 @responses.activate
 def test_the_exchange_transcript_replays_against_hubs_client() -> None:
