@@ -249,7 +249,7 @@ class CommerceMLSiteConnector(StreamConnector):
         files = {}
         if self.config.offers_with_import:
             files[self.config.import_file] = self._import_file(
-                [self.pushed_good(product) for product in dict.fromkeys(products)])
+                [self._good(product) for product in dict.fromkeys(products)])
         files[self.config.offers_file] = offers_file
         self._exchange(files)
 
@@ -279,7 +279,7 @@ class CommerceMLSiteConnector(StreamConnector):
             by_product[level.product][1].append(level)
         offers = []
         for product, (its_prices, its_levels) in by_product.items():
-            good = self.pushed_good(product)
+            good = self._good(product)
             quantity = sum((level.quantity for level in its_levels), Decimal(0)) if its_levels else None
             offers.append(Offer(id=product, name=good.name, article=good.article, prices=its_prices,
                                 quantity=quantity, stock=its_levels if self.config.stock_per_warehouse else []))
@@ -309,10 +309,16 @@ class CommerceMLSiteConnector(StreamConnector):
         kept = self.state.get("prices", product)
         return {price.price_type: price for price in _PRICES.validate_json(kept)} if kept else {}
 
-    def pushed_good(self, product: str) -> Product:
+    def _good(self, product: str) -> Product:
         """The good as hub last pushed it, for the names offers carry; a bare one when hub never pushed it."""
         kept = self.state.get("good", product)
         return Product.model_validate_json(kept) if kept else Product(id=product, name=product)
+
+    def pushed_articles(self) -> dict[str, str]:
+        """Article → id of the goods hub pushed with an article: a site that shows goods by article (Tilda's
+        feed) is read back by it."""
+        goods = [Product.model_validate_json(kept) for _, kept in self.state.all("good")]
+        return {good.article: good.id for good in goods if good.article}
 
     def _number(self) -> int:
         """This exchange's number for the ``{n}`` of file names: kept, so it only grows (Tilda refuses a name

@@ -298,12 +298,13 @@ class TildaConnector(StreamConnector):
         if self.feed is None:
             raise ConfigError([f"sources.{self.name}: no feed: block, so hub cannot read the store back"],
                               hint="add feed: {storepartuid: …} (the catalog part the goods are in)")
-        return list(self.feed.rows())
-
-    def sku(self, product: str) -> str:
-        """The SKU ``product`` was pushed with: a feed that carries no External IDs (the fact sheet's sample has
-        none) shows a good by it."""
-        return (self._exchange.pushed_good(product).article if self._exchange is not None else None) or ""
+        rows = list(self.feed.rows())
+        # A feed without External IDs (the fact sheet's captured page has none) names a good by its SKU: the good
+        # hub pushed with that article is the row's, so read-back and reconcile see hub's ids either way.
+        by_article = {} if self._exchange is None else self._exchange.pushed_articles()
+        ids = set(by_article.values())
+        return [row if row.id in ids or row.id not in by_article else dataclasses.replace(row, id=by_article[row.id])
+                for row in rows]
 
     def read_back(self, wanted: dict[str, Decimal], shown: Callable[[Row], Decimal | None], *,
                   blank_differs: bool) -> dict[str, str]:
@@ -314,7 +315,7 @@ class TildaConnector(StreamConnector):
             found = {row.id: row for row in self.feed_rows()}
             differ = {}
             for product, value in wanted.items():
-                row = found.get(product) or found.get(self.sku(product))
+                row = found.get(product)
                 if row is None:
                     differ[product] = f"Tilda answered success but its store does not show {product}: not applied"
                 elif (now := shown(row)) != value and (now is not None or blank_differs):

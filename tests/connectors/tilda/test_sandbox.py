@@ -182,8 +182,12 @@ def test_a_feed_without_external_ids_is_read_back_by_the_sku_hub_pushed(tmp_path
             connector.write_batch(Entity.CATALOG, [Product(id=GOOD, name="Чай", article="TEA-1")])
             written = connector.write_batch(Entity.STOCK, [
                 StockLevel(product=GOOD, warehouse="main", quantity=Decimal(7), as_of=utcnow())])
+            [page] = connector.read(Entity.STOCK, cursor=None)  # what hub reconcile compares with 1C
+            shown = [connector.decode(Entity.STOCK, record) for record in page.records]
         finally:
             connector.close()
             store.close()
         assert "externalid" not in tilda.feed()["products"][0] and tilda.site.stock == {GOOD: Decimal(7)}
         assert [w for w in written if isinstance(w, RecordError)] == [], written
+        assert [(level.product, level.quantity) for level in shown if isinstance(level, StockLevel)] == [
+            (GOOD, Decimal(7))]
