@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import io
 import re
 import sys
 import textwrap
@@ -354,13 +355,13 @@ def export(ctx: click.Context, *, source: str, target: Path | None, price_type: 
            warehouses: tuple[str, ...]) -> None:
     """Write a channel's import file from 1C's goods, prices and stock (Tilda's importer CSV), for shops that
     load their goods by hand instead of taking hub's pushes."""
+    written = io.StringIO()  # the file is replaced only by a whole export: a failed one leaves the last intact
     with _runtime(ctx) as runtime:
-        if target is None:
-            rows = operations.export(runtime, source, sys.stdout, price_type=price_type, warehouses=warehouses)
-        else:
-            with target.open("w", encoding="utf-8", newline="") as file:
-                rows = operations.export(runtime, source, file, price_type=price_type, warehouses=warehouses)
-    if target is not None:
+        rows = operations.export(runtime, source, written, price_type=price_type, warehouses=warehouses)
+    if target is None:
+        sys.stdout.write(written.getvalue())
+    else:
+        target.write_text(written.getvalue(), encoding="utf-8", newline="")
         out.print(f"{rows} row(s) written to {target}", highlight=False)
 
 

@@ -314,6 +314,12 @@ class CommerceMLSiteConnector(StreamConnector):
         kept = self.state.get("good", product)
         return Product.model_validate_json(kept) if kept else Product(id=product, name=product)
 
+    def pushed_articles(self) -> dict[str, str]:
+        """Article → id of the goods hub pushed with an article: a site that shows goods by article (Tilda's
+        feed) is read back by it."""
+        goods = [Product.model_validate_json(kept) for _, kept in self.state.all("good")]
+        return {good.article: good.id for good in goods if good.article}
+
     def _number(self) -> int:
         """This exchange's number for the ``{n}`` of file names: kept, so it only grows (Tilda refuses a name
         it has seen with "Import file is empty")."""

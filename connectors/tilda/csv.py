@@ -30,7 +30,7 @@ COLUMNS = ("Tilda UID", "Brand", "SKU", "Mark", "Category", "Title", "Descriptio
 def write_csv(out: TextIO, goods: Sequence[Product], *, prices: Sequence[PriceEntry],
               stock: Sequence[StockLevel]) -> int:
     """Write ``goods`` (deleted ones left out) at their ``prices`` (the first price type each has) and
-    ``stock`` (summed over warehouses); returns how many rows."""
+    ``stock`` (summed over warehouses, 0 for a good it lacks); returns how many rows."""
     price: dict[str, Decimal] = {}
     for entry in prices:
         price.setdefault(entry.product, entry.amount)
@@ -55,7 +55,9 @@ def write_csv(out: TextIO, goods: Sequence[Product], *, prices: Sequence[PriceEn
             "Description": extra.get("description", ""),
             "Photo": " ".join(extra.get("images", ())),
             "Price": format(money(price[good.id]), "f") if own and good.id in price else "",
-            "Quantity": format(held[good.id], "f") if own and good.id in held else "",
+            # An empty Quantity is unlimited stock to Tilda: a good 1C's warehouses do not hold is at 0, as the
+            # stock job sends it; only an export without any stock leaves the column empty (stock not tracked).
+            "Quantity": format(held.get(good.id, Decimal(0)), "f") if own and held else "",
             "External ID": good.id if own else "",
             "Parent UID": (parent.attributes.get("tilda_uid") or parent.id) if parent is not None else "",
             "Url": extra.get("url", ""),

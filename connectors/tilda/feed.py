@@ -63,10 +63,12 @@ class FeedClient:
             for product in products:
                 yield from rows_of(product)
             seen += len(products)
-            following = body.get("nextslice")
+            following = _int(body.get("nextslice"))
             total = _int(body.get("total"))
             done = not products or (total is not None and seen >= total)
-            page = None if done or following in (None, "", 0, "0") else int(following)
+            # A nextslice that does not move forward (or is no number) ends the read: the feed is not a
+            # documented API, and reading the same page again would never end.
+            page = None if done or following is None or following <= page else following
 
 
 def rows_of(product: Mapping[str, Any]) -> Iterator[Row]:

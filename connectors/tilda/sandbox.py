@@ -75,6 +75,9 @@ class TildaSandbox(Sandbox):
                                 quirks=replace(TILDA_QUIRKS, uploads_per_window=uploads_per_window))
         self.partner_url: str | None = None
         self.deliveries: list[Delivery] = []
+        self.feed_external_ids = True
+        """Whether the feed shows each good's External ID; off, it shows the fact sheet's captured shape, which
+        names goods by SKU only."""
         self.lose_answers = 0
         """How many of the next answers Tilda takes for lost (too late), whatever hub said."""
         self._orders = 1_100_000_000 + seed * 1000
@@ -107,7 +110,7 @@ class TildaSandbox(Sandbox):
         goods = sorted(site.goods.values(), key=lambda good: good.id)
         shown = goods[(page - 1) * size:page * size]
         products = [{"uid": str(zlib.crc32(good.id.encode())), "title": good.name, "descr": "",
-                     "externalid": good.id, "sku": good.article or "",
+                     **({"externalid": good.id} if self.feed_external_ids else {}), "sku": good.article or "",
                      "price": next((format(amount, "f") for (offer, _), amount in site.prices.items()
                                     if offer == good.id), ""),
                      "quantity": format(site.stock[good.id], "f") if good.id in site.stock else "",

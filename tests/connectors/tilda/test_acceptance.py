@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import pytest
 
 from connectors.tilda import TildaSandbox
 from connectors.tilda.sandbox import PROJECT, SECRET, encode
+from connectors.tilda.webhook import FORM
 from hub.connector import Connector, ConnectorContext
 from hub.model import Entity, Product
 from hub.registry import connector_types
@@ -21,7 +23,7 @@ from hub.runtime import StoreChannelState
 from hub.sandbox import Sandbox
 from hub.state import open_store
 from hub.testing.acceptance import Answer, ConnectorAcceptance, Pushed, RecordingClock
-from hub.values import zone
+from hub.values import json_dumps, zone
 
 API_KEY = "tilda-acceptance-api-key"
 
@@ -69,13 +71,33 @@ class TestTildaAcceptance(ConnectorAcceptance):
     def push_headers(self, settings: dict[str, Any], body: bytes, *, credential: bool) -> dict[str, str]:
         return {"Content-Type": "application/json", "X-API-Key": API_KEY if credential else "wrong-key"}
 
-    def ping(self, pushed: Pushed, sandbox: Sandbox) -> Answer | None:
-        """Tilda's connect-time test: a form of one field, with the project's key as every request of Tilda's."""
-        return pushed.post(self.push_path or "", b"test=test",
-                           {"Content-Type": "application/x-www-form-urlencoded", "X-API-Key": API_KEY})
-
     def assert_error_shape(self, status: int, body: bytes) -> None:
         assert body.decode() and not body.startswith(b"{")  # Tilda's side reads plain text, as hub's "ok"
+
+    def ping(self, pushed: Pushed, sandbox: Sandbox) -> Answer:
+        """Tilda's connect-time test as captured: the single pair, no API key with it."""
+        return pushed.post(self.push_path or "", b"test=test", {"Content-Type": FORM})
+
+    def test_the_ping_with_the_api_key_as_a_field_answers_ok_and_stores_nothing(self, pushed: Pushed,
+                                                                             sandbox: Sandbox) -> None:
+        answer = pushed.post(self.push_path or "", urlencode({"test": "test", "X-API-Key": API_KEY}).encode(),
+                             {"Content-Type": FORM})
+
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert self.taken(pushed) == 0
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == 0
+
+    def test_an_order_with_the_api_key_as_a_field_is_taken_and_without_it_refused(self, pushed: Pushed,
+                                                                               sandbox: Sandbox) -> None:
+        assert isinstance(sandbox, TildaSandbox)
+        cart = sandbox.cart([])
+        refused = pushed.post(self.push_path or "", json_dumps(cart).encode(), {"Content-Type": "application/json"})
+        taken = pushed.post(self.push_path or "", json_dumps({**cart, "X-API-Key": API_KEY}).encode(),
+                            {"Content-Type": "application/json"})
+
+        assert (refused.status, taken.status) == (401, 200)
+        assert self.taken(pushed) == 1
 
 
 def test_the_sandbox_secret_is_what_the_suite_posts_to() -> None:

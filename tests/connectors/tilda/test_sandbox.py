@@ -20,12 +20,12 @@ from connectors.commerceml.writer import write_import
 from connectors.tilda import TildaConnector, TildaSandbox, TildaSettings
 from connectors.tilda.sandbox import CONNECTOR_PATH, FEED_PATH, STOREPART
 from hub.connector import ConnectorContext
-from hub.errors import RequestRejected, RetriableError
+from hub.errors import RecordError, RequestRejected, RetriableError
 from hub.http import HttpClient
-from hub.model import Entity, Product
+from hub.model import Entity, Product, StockLevel
 from hub.runtime import StoreChannelState
 from hub.state import open_store
-from hub.values import zone
+from hub.values import utcnow, zone
 from tests._shared import SAMPLES as SHARED_SAMPLES
 from tests._shared import require_samples
 
@@ -150,3 +150,44 @@ def test_uploads_beyond_the_window_are_refused_and_hub_waits_for_the_window_itse
             connector.close()
             store.close()
         assert tilda.count() == asked and set(tilda.site.goods) == {"g0", "g1"}  # refused before it was sent
+
+
+def test_a_goods_stock_at_two_venues_is_read_back_as_the_sum_the_offers_file_carries(tmp_path: Path) -> None:
+    with TildaSandbox() as tilda:
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        connector = TildaConnector(TildaSettings.model_validate({"type": "tilda", **tilda.source_settings()}),
+                                   ConnectorContext("tilda", zone("Europe/Moscow"), logging.getLogger("test"),
+                                                    state=StoreChannelState(store, "tilda")))
+        try:
+            connector.write_batch(Entity.CATALOG, [Product(id=GOOD, name="Чай")])
+            as_of = utcnow()
+            written = connector.write_batch(Entity.STOCK, [
+                StockLevel(product=GOOD, warehouse="main", quantity=Decimal(2), as_of=as_of),
+                StockLevel(product=GOOD, warehouse="hall", quantity=Decimal("0.305"), as_of=as_of)])
+        finally:
+            connector.close()
+            store.close()
+        assert tilda.site.stock == {GOOD: Decimal("2.305")}
+        assert [w for w in written if isinstance(w, RecordError)] == [], written
+
+
+def test_a_feed_without_external_ids_is_read_back_by_the_sku_hub_pushed(tmp_path: Path) -> None:
+    with TildaSandbox() as tilda:
+        tilda.feed_external_ids = False  # the captured feed page names its goods by uid and sku only
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        connector = TildaConnector(TildaSettings.model_validate({"type": "tilda", **tilda.source_settings()}),
+                                   ConnectorContext("tilda", zone("Europe/Moscow"), logging.getLogger("test"),
+                                                    state=StoreChannelState(store, "tilda")))
+        try:
+            connector.write_batch(Entity.CATALOG, [Product(id=GOOD, name="Чай", article="TEA-1")])
+            written = connector.write_batch(Entity.STOCK, [
+                StockLevel(product=GOOD, warehouse="main", quantity=Decimal(7), as_of=utcnow())])
+            [page] = connector.read(Entity.STOCK, cursor=None)  # what hub reconcile compares with 1C
+            shown = [connector.decode(Entity.STOCK, record) for record in page.records]
+        finally:
+            connector.close()
+            store.close()
+        assert "externalid" not in tilda.feed()["products"][0] and tilda.site.stock == {GOOD: Decimal(7)}
+        assert [w for w in written if isinstance(w, RecordError)] == [], written
+        assert [(level.product, level.quantity) for level in shown if isinstance(level, StockLevel)] == [
+            (GOOD, Decimal(7))]

@@ -43,6 +43,23 @@ def test_the_feed_page_is_read_editions_first() -> None:
                     Row(id="ext-2", uid="p2", title="Unlimited", quantity=None, price=Decimal("150.50"))]
 
 
+@responses.activate
+def test_a_feed_whose_nextslice_does_not_move_on_is_read_once() -> None:
+    page = {"slice": 1, "nextslice": 1, "products": [{"uid": "p1", "externalid": "ext-1", "quantity": "3"}]}
+    responses.get(FEED, json=page)  # no total, and the same page named as the next one: a loop if followed
+
+    rows = list(FeedClient(HttpClient(base_url=FEED, source="tilda"), "part", size=1).rows())
+
+    assert [row.id for row in rows] == ["ext-1"] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_feed_whose_nextslice_is_no_number_ends_without_a_traceback() -> None:
+    responses.get(FEED, json={"nextslice": "next", "products": [{"uid": "p1", "externalid": "ext-1"}]})
+
+    assert [row.id for row in FeedClient(HttpClient(base_url=FEED, source="tilda"), "part").rows()] == ["ext-1"]
+
+
 @pytest.mark.samples
 def test_the_csv_header_is_tildas_22_columns() -> None:
     require_samples()
@@ -73,6 +90,19 @@ def test_an_edition_is_tied_to_its_parent_as_the_fixture_shows() -> None:
     assert [{key: row[key] for key in fixture[0]} for row in written] == fixture
     assert written[1]["Parent UID"] == "uid-parent" and written[0]["Price"] == written[0]["Quantity"] == ""
     assert (written[1]["Price"], written[1]["Quantity"]) == ("99.00", "0.305")
+
+
+def test_a_good_the_warehouses_do_not_hold_is_exported_at_zero_not_unlimited() -> None:
+    goods = [Product(id="held", name="Чай"), Product(id="sold-out", name="Кофе")]
+    level = StockLevel(product="held", warehouse="w", quantity=Decimal(3), as_of=utcnow())
+
+    def quantities(stock: list[StockLevel]) -> list[str]:
+        out = io.StringIO()
+        write_csv(out, goods, prices=[], stock=stock)
+        return [row["Quantity"] for row in csv.DictReader(io.StringIO(out.getvalue()), delimiter=";")]
+
+    assert quantities([level]) == ["3", "0"]  # "" would be unlimited stock to Tilda
+    assert quantities([]) == ["", ""]  # no stock at all: not tracked, left to Tilda
 
 
 @pytest.mark.samples
