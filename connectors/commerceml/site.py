@@ -121,6 +121,7 @@ class CatalogStream(BatchWrite["CommerceMLSiteConnector"]):
         site = self.connector
         goods = [r for r in records if isinstance(r, Product)]
         site.state.put_many("good", {good.id: good.model_dump_json() for good in goods})
+        site.state.put_many("article", {good.article: good.id for good in goods if good.article})
         site._exchange({site.config.import_file: site._import_file(goods)})
         return [good.id for good in goods]
 
@@ -319,6 +320,11 @@ class CommerceMLSiteConnector(StreamConnector):
         feed) is read back by it."""
         goods = [Product.model_validate_json(kept) for _, kept in self.state.all("good")]
         return {good.article: good.id for good in goods if good.article}
+
+    def pushed_with_article(self, article: str) -> str | None:
+        """The id of the good hub pushed with ``article``, or None: what a site's order names a good by when it
+        knows no id (a good made on the site by hand, with 1C's article as its SKU)."""
+        return self.state.get("article", article)
 
     def _number(self) -> int:
         """This exchange's number for the ``{n}`` of file names: kept, so it only grows (Tilda refuses a name

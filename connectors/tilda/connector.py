@@ -144,6 +144,8 @@ class OrdersStream(Push["TildaConnector"]):
         if settings is not None:
             data.pop(settings.api_key_name, None)  # a key sent as a field is no form field of the guest's
         cart = cart_record(read_cart(data), tilda.config.form_fields)
+        for product in cart["payment"]["products"]:
+            tilda.link_by_sku(product)
         received = tilda.state.get("received", record.external_id) or utcnow().isoformat()
         order = tilda.orders_in.apply({**cart, "channel": tilda.name, "key": record.external_id,
                                        "receivedAt": received}, links=tilda.context.links)
@@ -293,6 +295,12 @@ class TildaConnector(StreamConnector):
             self._exchange.close()
         if self.feed is not None:
             self.feed.http.close()
+
+    def link_by_sku(self, product: dict[str, Any]) -> None:
+        """Give a cart line without an External ID (a good made in Tilda by hand) the id of the good hub pushed
+        with its SKU as the article, so the orders mapping finds it as it finds the goods hub pushed."""
+        if not product.get("externalid") and product.get("sku") and self._exchange is not None:
+            product["externalid"] = self._exchange.pushed_with_article(str(product["sku"])) or ""
 
     # --- read back --------------------------------------------------------------------------------------------
 

@@ -101,6 +101,20 @@ def test_an_order_in_each_shape_lands_in_1c_once_despite_tildas_retries(stage: S
     assert len(stage.documents(orderid)) == 1
 
 
+def test_a_good_tilda_knows_only_by_its_sku_is_the_1c_good_of_that_article(stage: Stage) -> None:
+    goods = [good for good in sorted(stage.tilda.site.goods.values(), key=lambda g: g.id) if good.article][:2]
+    cart = stage.tilda.cart([(good.id, Decimal(1)) for good in goods])
+    for product in cart["payment"]["products"]:
+        product["externalid"] = ""   # made in Tilda by hand, its SKU 1C's article
+
+    stage.tilda.post(cart, "json")
+
+    [document] = wait_for(lambda: [d for d in stage.documents(cart["payment"]["orderid"]) if d["Posted"]],
+                          what="the posted 1C order")
+    assert len(goods) == 2
+    assert sorted(line["Номенклатура_Key"] for line in document["Товары"]) == sorted(good.id for good in goods)
+
+
 def test_the_connect_test_and_a_wrong_secret_store_nothing(stage: Stage) -> None:
     answer = stage.tilda.connect()
     wrong = requests.post(stage.tilda.webhook_url.rsplit("/", 1)[0] + "/not-the-secret-at-all",
