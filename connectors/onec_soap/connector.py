@@ -281,11 +281,17 @@ def _option_problems(mapping: CompiledMapping) -> list[str]:
     """A line per wrong ``options:`` entry of ``mapping``, at its place in the file."""
     model = _ReadOptions if mapping.direction == "in" else _WriteOptions
     try:
-        model.model_validate(mapping.options or {})
+        options = model.model_validate(mapping.options or {})
     except ValidationError as exc:
         doc = load_yaml_file(mapping.path, substitute_env=False)
         return [f"{doc.position(('options', *(str(p) for p in error['loc'])))}: options."
                 f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    if isinstance(options, _WriteOptions) and options.find is None and mapping.match_by is None:
+        # Nothing would find a written order again: one whose answer was lost would be written twice.
+        doc = load_yaml_file(mapping.path, substitute_env=False)
+        return [f"{doc.position(('target',))}: {mapping.target} writes without options.find or match_by, so an "
+                "order whose answer was lost would be written again; declare the service's find operation, or "
+                "match_by when the write operation looks its key up itself"]
     return []
 
 

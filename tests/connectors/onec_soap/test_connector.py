@@ -224,3 +224,20 @@ def test_balances_and_prices_read_from_the_service_keep_every_digit(quantity: De
     entry = connector.decode(Entity.PRICES, RawRecord(external_id="2", body=json_dumps(
         {"Номенклатура": GOOD, "ВидЦены": SYRUP, "Цена": price}).encode()))
     assert isinstance(entry, PriceEntry) and entry.amount == price
+
+
+def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # Neither a find operation nor a key the write operation looks up: an order whose answer was lost would be
+    # written a second time by the next run.
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    kept = [line for line in orders.read_text().splitlines()
+            if not line.startswith(("match_by:", "  find:", "    operation:", "    argument:"))
+            and "nothing: not found" not in line]
+    orders.write_text("\n".join(kept) + "\n")
+    assert "find:" not in orders.read_text() and "match_by" not in orders.read_text()
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{orders}:{_line(orders, 'target:')}:")
+    assert "options.find" in problem and "match_by" in problem
