@@ -36,7 +36,7 @@ from hub.model import Entity, Order, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
-from hub.yamlsource import load_yaml_file
+from hub.yamlsource import PathKey, load_yaml_file
 
 READ_AT = "ДатаЧтения"
 """Added to every row read: when hub read it (a balance's ``as_of``); the service's answer has no such time."""
@@ -302,7 +302,7 @@ class _Names:
         self.mapping, self.contract = mapping, contract
         self.doc = load_yaml_file(mapping.path, substitute_env=False)
 
-    def lacks(self, where: tuple[str, ...], what: str, name: str, known: Iterable[str]) -> list[str]:
+    def lacks(self, where: PathKey, what: str, name: str, known: Iterable[str]) -> list[str]:
         """The problem of the name at ``where`` in the file when it is not one of ``known``."""
         known = list(known)
         if name in known:
@@ -325,13 +325,28 @@ class _Names:
                 found += self.lacks(("options", "paging", "more"), "field", options.paging.more, listed)
         found += self.lacks(("options", "list"), "field", options.list, listed)
         rows = listed.get(options.list)
+        if rows is not None and rows.type is not None and rows.type in self.contract.types:
+            row = [f.name for f in self.contract.types[rows.type]]
+            found += [p for n, name in enumerate(options.id) for p in self.lacks(("options", "id", n), "field", name,
+                                                                                  row)]
         return found, None if rows is None else self.contract.record_type(rows.type, extra=(READ_AT,))
+
+    def returned(self, operation: str) -> list[str] | None:
+        """The fields of the type ``operation`` returns; None when it returns no type the WSDL describes."""
+        returned = self.contract.returns.get(operation)
+        if returned is None or returned.type is None or returned.type not in self.contract.types:
+            return None
+        return [f.name for f in self.contract.types[returned.type]]
 
     def of_write(self, operation: str) -> tuple[list[str], RecordType | None]:
         """The problems of an out mapping's options, and the type of the parameter it fills."""
         options = _WriteOptions.model_validate(self.mapping.options or {})
         params = {f.name: f for f in self.contract.operations[operation]}
         found = self.lacks(("options", "argument"), "parameter", options.argument, params)
+        if (written := self.returned(operation)) is not None:
+            found += self.lacks(("options", "result", "ref"), "field", options.result.ref, written)
+            if options.result.number is not None:
+                found += self.lacks(("options", "result", "number"), "field", options.result.number, written)
         if options.find is not None:
             find = options.find
             found += self.lacks(("options", "find", "operation"), "operation", find.operation,
@@ -339,6 +354,8 @@ class _Names:
             if find.operation in self.contract.operations:
                 found += self.lacks(("options", "find", "argument"), "parameter", find.argument,
                                     (f.name for f in self.contract.operations[find.operation]))
+                if (answered := self.returned(find.operation)) is not None:
+                    found += self.lacks(("options", "find", "ref"), "field", find.ref, answered)
         argument = params.get(options.argument)
         return found, None if argument is None else self.contract.record_type(argument.type)
 

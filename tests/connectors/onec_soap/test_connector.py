@@ -241,3 +241,24 @@ def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoa
     [problem] = raised.value.problems
     assert problem.startswith(f"{orders}:{_line(orders, 'target:')}:")
     assert "options.find" in problem and "match_by" in problem
+
+
+def test_check_names_the_id_and_result_fields_the_wsdl_lacks(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # A misspelt id gives every row the same id (they collapse into one); a misspelt result or find field makes
+    # every order written in 1C look failed to hub. check must name them before a run meets them.
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: [Номенклатура, Склады]"))
+    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    orders.write_text(orders.read_text().replace("number: Номер  ", "number: Номерр ")
+                      .replace("ref: Ссылка                             #   answering",
+                               "ref: Ссылко                             #   answering"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path).check()
+    assert sorted(raised.value.problems) == sorted([
+        f"{stock}:{_line(stock, 'id: [')}:22: mapping names field 'Склады', which the WSDL lacks; "
+        "did you mean 'Склад'?",
+        f"{orders}:{_line(orders, 'number: Номерр')}:13: mapping names field 'Номерр', which the WSDL lacks; "
+        "did you mean 'Номер'?",
+        f"{orders}:{_line(orders, 'ref: Ссылко')}:10: mapping names field 'Ссылко', which the WSDL lacks; "
+        "did you mean 'Ссылка'?"])
