@@ -117,17 +117,25 @@ class _Reads(Pull["OneCSoapConnector"]):
         options = _ReadOptions.model_validate(mapping.options or {})
         read_at = utcnow().isoformat()
         size = self.connector.page_size
+        before: list[str] | None = None
         for number in count(1):
             paging = {options.paging.page: number, options.paging.size: size} if options.paging else {}
             answer = self.connector.client.call(mapping.source, {**options.arguments, **paging}, reads=True) or {}
             rows = answer.get(options.list) or []
-            yield Page([RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
-                                  body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows], cursor=None)
-            if options.paging is None:
+            records = [RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
+                                 body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows]
+            ids = [record.external_id for record in records]
+            if rows and ids == before:
+                # A hand-written service that ignores the page number would be read forever.
+                raise ProtocolError(f"1C web service {mapping.source}: page {number} repeats page {number - 1}; "
+                                    "the service seems to ignore the page number it is asked for")
+            yield Page(records, cursor=None)
+            if options.paging is None or not rows:  # an empty page ends the read, whatever the answer says of more
                 return
             more = answer.get(options.paging.more) if options.paging.more else len(rows) >= size
             if not more:
                 return
+            before = ids
 
     def decode(self, record: RawRecord) -> Record:
         mapping = self.connector.mapping(self.entity, "in", Mode.PULL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +19,7 @@ from connectors.onec_soap import OneCSoapSandbox
 from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
 from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
-from hub.errors import ConfigError
+from hub.errors import ConfigError, ProtocolError
 from hub.mapping import DictLinks
 from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
 from hub.sandbox import Sandbox
@@ -262,3 +263,18 @@ def test_check_names_the_id_and_result_fields_the_wsdl_lacks(onec: OneCSoapSandb
         "did you mean 'Номер'?",
         f"{orders}:{_line(orders, 'ref: Ссылко')}:10: mapping names field 'Ссылко', which the WSDL lacks; "
         "did you mean 'Ссылка'?"])
+
+
+def test_a_paged_read_stops_on_an_empty_page_though_the_service_says_more(onec: OneCSoapSandbox) -> None:
+    onec._handlers["ПолучитьОстатки"] = lambda arguments: {"Строка": [], "ЕстьЕще": True}
+    pages = list(itertools.islice(connect(onec.source_settings()).read(Entity.STOCK, cursor=None), 5))
+    assert [page.records for page in pages] == [[]]
+
+
+def test_a_service_that_ignores_the_page_asked_is_told_not_read_forever(onec: OneCSoapSandbox) -> None:
+    rows = [{"Номенклатура": GOOD, "Склад": SYRUP, "Количество": Decimal(1)}]
+    onec._handlers["ПолучитьОстатки"] = lambda arguments: {"Строка": rows, "ЕстьЕще": True}
+    read = itertools.islice(connect(onec.source_settings()).read(Entity.STOCK, cursor=None), 5)
+    assert len(next(read).records) == 1
+    with pytest.raises(ProtocolError, match="page 2 repeats page 1"):
+        next(read)
