@@ -153,16 +153,19 @@ class SoapClient:
         """
         service, transport = self._bound()
         try:
-            with transport.reading(reads):
-                answer = service[operation](**arguments)
-        except zeep.exceptions.Fault as fault:
-            raise self.faults.error(operation, fault, writes=not reads) from None
-        except (zeep.exceptions.ValidationError, TypeError) as exc:
-            # zeep refuses a request the WSDL's types do not allow before sending it: the record's fault.
-            raise InvalidRecord(f"1C web service {operation}: the request does not fit the WSDL: {exc}") from None
+            method = service[operation]
         except AttributeError:
             raise RequestRejected(f"1C web service has no operation {operation!r}",
                                   hint="run `hub check`: it lists what the WSDL offers") from None
+        try:
+            with transport.reading(reads):
+                answer = method(**arguments)
+        except zeep.exceptions.Fault as fault:
+            raise self.faults.error(operation, fault, writes=not reads) from None
+        except (zeep.exceptions.ValidationError, TypeError, AttributeError) as exc:
+            # zeep refuses a request the WSDL's types do not allow before sending it (a value of the wrong kind
+            # fails with AttributeError as it renders it): the record's fault.
+            raise InvalidRecord(f"1C web service {operation}: the request does not fit the WSDL: {exc}") from None
         except zeep.exceptions.TransportError as exc:
             raise ServerError(f"1C web service {operation}: HTTP {exc.status_code}: {exc.message}",
                               status=exc.status_code or 500) from None
