@@ -189,6 +189,11 @@ class _Writes(Write["OneCSoapConnector"]):
     def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping, options = self._options()
         assert mapping.target is not None  # mapping() refuses a file that names no operation
+        if ref is not None and mapping.match_by is None:
+            # Only match_by tells the write operation which order to change; without it a second call would make
+            # a second order, so one find found (its first answer lost, or changed since in the channel) stays
+            # as 1C holds it.
+            return WriteResult(ref=ref, action="unchanged", posted=options.posted)
         answer = self.connector.client.call(mapping.target, self._request(record, key), reads=False) or {}
         written = answer.get(options.result.ref)
         if not written:

@@ -278,3 +278,20 @@ def test_a_service_that_ignores_the_page_asked_is_told_not_read_forever(onec: On
     assert len(next(read).records) == 1
     with pytest.raises(ProtocolError, match="page 2 repeats page 1"):
         next(read)
+
+
+def test_an_order_found_again_is_not_sent_to_a_write_operation_that_is_not_told_its_key(
+        onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # The key reaches 1C only as a field the mapping fills itself, so ЗаписатьЗаказ cannot tell a repeat from a
+    # new order: an order find found (its first answer lost) must not be written again, or 1C holds it twice.
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    orders.write_text(orders.read_text().replace("match_by: НомерПоДаннымКлиента", "").replace(
+        "fields:\n", "fields:\n  НомерПоДаннымКлиента: {expr: \"f'{channel}:{external_id}'\"}\n", 1))
+    connector = connect(onec.source_settings(), mappings=tmp_path)
+    first = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=None)
+    found = connector.find(Entity.ORDERS, "shop:1")
+    assert found == first.ref
+    again = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=found)
+    assert (again.ref, again.action) == (first.ref, "unchanged")
+    assert onec.calls("ЗаписатьЗаказ", "shop:1") == 1
