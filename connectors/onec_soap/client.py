@@ -126,6 +126,8 @@ class SoapClient:
         self._lock = threading.Lock()
         self._service: Any = None
         self._transport: _Transport | None = None
+        self._built_from: str | None = None
+        """The digest of the WSDL the service proxy was built from."""
 
     def fetch_wsdl(self) -> Wsdl:
         """The WSDL as 1C serves it now."""
@@ -141,10 +143,9 @@ class SoapClient:
         return kept
 
     def keep(self, wsdl: Wsdl) -> None:
-        """Keep ``wsdl`` from now on (``hub check`` read a newer one); the calls are built from it again."""
+        """Keep ``wsdl`` from now on (``hub check`` read a newer one); the next call is built from it again."""
         with self._lock:
             self.cache.put(wsdl)
-            self._service = None
 
     def call(self, operation: str, arguments: Mapping[str, Any], *, reads: bool) -> Any:
         """Call ``operation`` with ``arguments`` (its parameters by name); its ``return`` as dicts and lists.
@@ -176,8 +177,9 @@ class SoapClient:
     def _bound(self) -> tuple[Any, _Transport]:
         """The service proxy bound to the public endpoint, over the SOAP 1.1 binding (1C publishes 1.2 too)."""
         with self._lock:
-            if self._service is None or self._transport is None:
-                transport = _Transport(self.http, self.wsdl_url, self.wsdl().text)
+            kept = self.wsdl()
+            if self._service is None or self._transport is None or self._built_from != kept.digest:
+                transport = _Transport(self.http, self.wsdl_url, kept.text)
                 # strict=False: what 1C leaves out of an answer (a nillable field it omits) reads as None.
                 client = zeep.Client(self.wsdl_url, transport=transport,  # type: ignore[no-untyped-call]
                                      settings=zeep.Settings(strict=False))
@@ -186,5 +188,5 @@ class SoapClient:
                 if binding is None:
                     raise ProtocolError("the WSDL has no SOAP 1.1 binding")
                 self._service = client.create_service(binding, self.endpoint)  # type: ignore[no-untyped-call]
-                self._transport = transport
+                self._transport, self._built_from = transport, kept.digest
             return self._service, self._transport

@@ -295,3 +295,15 @@ def test_an_order_found_again_is_not_sent_to_a_write_operation_that_is_not_told_
     again = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=found)
     assert (again.ref, again.action) == (first.ref, "unchanged")
     assert onec.calls("ЗаписатьЗаказ", "shop:1") == 1
+
+
+def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSoapSandbox) -> None:
+    # hub daemon keeps its connectors; `hub check` in another process keeps the WSDL a 1C developer changed.
+    state = MemoryState()
+    running = connect(onec.source_settings(), state=state)
+    assert running.find(Entity.ORDERS, "shop:404") is None
+    onec.operations["НайтиЗаказ"] = ([("НомерПоДаннымКлиента", "string"), ("Канал", "string?")],
+                                     "tns:РезультатЗаписи?")
+    assert "НайтиЗаказ" in connect(onec.source_settings(), state=state).check()
+    answer = running.client.call("НайтиЗаказ", {"НомерПоДаннымКлиента": "shop:404", "Канал": "shop"}, reads=True)
+    assert answer == {"Ссылка": None, "Номер": None}
