@@ -32,7 +32,7 @@ from connectors.onec_soap.wsdl import Contract, WsdlCache, changes
 from hub.connector import ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, ProtocolError, suggest
 from hub.mapping import CompiledMapping, RecordType, unknown_fields
-from hub.model import Entity, Order, RawRecord, Record
+from hub.model import Entity, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
@@ -169,22 +169,7 @@ class _Writes(Write["OneCSoapConnector"]):
 
     def _request(self, record: Record, key: str) -> dict[str, Any]:
         mapping, options = self._options()
-        links = self.connector.context.links
-        if isinstance(record, Order) and links is not None:
-            channel = record.channel
-
-            def linked(product: str) -> bool:
-                return links.resolve(channel, Entity.CATALOG.value, product) is not None
-
-            # 1C's documents have no modifiers: a paid one that is a good of the base goes as a line of its own,
-            # so the lines add up to the order's total.
-            record = record.paid_modifiers_as_lines(linked)
-        body = mapping.apply(record, links=links)
-        if body is None:
-            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
-        if mapping.match_by is not None:
-            body[mapping.match_by] = key
-        return {options.argument: body}
+        return {options.argument: self.mapped(mapping, record, key=key)}
 
     def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping, options = self._options()
