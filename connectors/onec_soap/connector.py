@@ -76,7 +76,8 @@ class _ReadOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     list: str
-    id: tuple[str, ...]
+    id: tuple[str, ...] = Field(min_length=1)
+    """The row's fields that make its id; without one every row would be the same record to hub."""
     arguments: dict[str, Any] = {}
     paging: _Paging | None = None
 

@@ -307,3 +307,15 @@ def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSo
     assert "НайтиЗаказ" in connect(onec.source_settings(), state=state).check()
     answer = running.client.call("НайтиЗаказ", {"НомерПоДаннымКлиента": "shop:404", "Канал": "shop"}, reads=True)
     assert answer == {"Ссылка": None, "Номер": None}
+
+
+def test_an_in_mapping_without_id_fields_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # Rows without an id would all be one record to hub: every balance but one lost.
+    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
+    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: []"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{stock}:{_line(stock, 'id: []')}:")
+    assert "options.id" in problem
