@@ -123,6 +123,9 @@ class _Reads(Pull["OneCSoapConnector"]):
             paging = {options.paging.page: number, options.paging.size: size} if options.paging else {}
             answer = self.connector.client.call(mapping.source, {**options.arguments, **paging}, reads=True) or {}
             rows = answer.get(options.list) or []
+            if not isinstance(rows, list):
+                raise ProtocolError(f"1C web service {mapping.source}: {options.list} is not a list of rows",
+                                    hint="options.list must name the answer's field that repeats; see hub check")
             records = [RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
                                  body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows]
             ids = [record.external_id for record in records]
@@ -324,6 +327,9 @@ class _Names:
                 found += self.lacks(("options", "paging", "more"), "field", options.paging.more, listed)
         found += self.lacks(("options", "list"), "field", options.list, listed)
         rows = listed.get(options.list)
+        if rows is not None and not rows.repeated:
+            found.append(f"{self.doc.position(('options', 'list'))}: mapping names field {options.list!r} as the list "
+                         "of rows, which does not repeat in the WSDL; name the field that repeats")
         if rows is not None and rows.type is not None and rows.type in self.contract.types:
             row = [f.name for f in self.contract.types[rows.type]]
             found += [p for n, name in enumerate(options.id) for p in self.lacks(("options", "id", n), "field", name,

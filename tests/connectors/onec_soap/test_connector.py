@@ -319,3 +319,16 @@ def test_an_in_mapping_without_id_fields_is_refused(onec: OneCSoapSandbox, tmp_p
     [problem] = raised.value.problems
     assert problem.startswith(f"{stock}:{_line(stock, 'id: []')}:")
     assert "options.id" in problem
+
+
+def test_a_list_field_that_does_not_repeat_is_told_by_check_and_by_a_read(onec: OneCSoapSandbox) -> None:
+    # A service answering its rows inside one wrapper element: options.list must name the repeated one.
+    onec.types["Остатки"] = [("Строка", "tns:СтрокаОстатков"), ("ЕстьЕще", "boolean")]
+    connector = connect(onec.source_settings())
+    with pytest.raises(ConfigError) as raised:
+        connector.check()
+    stock = bundled_mappings() / "onec_soap" / "trade" / "stock.in.yaml"
+    assert raised.value.problems == [f"{stock}:{_line(stock, '  list:')}:9: mapping names field 'Строка' as the list "
+                                     "of rows, which does not repeat in the WSDL; name the field that repeats"]
+    with pytest.raises(ProtocolError, match="Строка is not a list of rows"):
+        list(connector.read(Entity.STOCK, cursor=None))
