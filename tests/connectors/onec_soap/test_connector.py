@@ -164,8 +164,8 @@ def test_check_tells_a_changed_wsdl_and_each_name_the_mappings_use_that_it_lacks
 
 def test_check_names_a_missing_find_operation_and_parameter_with_its_line(onec: OneCSoapSandbox,
                                                                            tmp_path: Path) -> None:
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
     orders.write_text(orders.read_text().replace("operation: НайтиЗаказ", "operation: НайтиЗаказы")
                       .replace("  Склад: {config", "  Склад1: {config"))
     with pytest.raises(ConfigError) as raised:
@@ -178,14 +178,20 @@ def test_check_names_a_missing_find_operation_and_parameter_with_its_line(onec: 
 
 
 def test_a_wrong_option_is_one_line_at_its_place(onec: OneCSoapSandbox, tmp_path: Path) -> None:
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
     stock.write_text(stock.read_text().replace("  list: Строка", "  lists: Строка"))
     with pytest.raises(ConfigError) as raised:
         connect(onec.source_settings(), mappings=tmp_path)
     assert [p.split(": ", 1)[1] for p in raised.value.problems] == [
         "options.list: Field required", "options.lists: Extra inputs are not permitted"]
     assert all(p.startswith(f"{stock}:") for p in raised.value.problems)
+
+
+def copied_preset(folder: Path) -> Path:
+    """The trade preset copied under ``folder`` (a mappings folder a test edits), its own folder returned."""
+    shutil.copytree(bundled_mappings() / "onec_soap", folder / "onec_soap")
+    return folder / "onec_soap" / "trade"
 
 
 def _line(path: Path, text: str) -> int:
@@ -230,8 +236,8 @@ def test_balances_and_prices_read_from_the_service_keep_every_digit(quantity: De
 def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
     # Neither a find operation nor a key the write operation looks up: an order whose answer was lost would be
     # written a second time by the next run.
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
     kept = [line for line in orders.read_text().splitlines()
             if not line.startswith(("match_by:", "  find:", "    operation:", "    argument:"))
             and "nothing: not found" not in line]
@@ -247,10 +253,10 @@ def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoa
 def test_check_names_the_id_and_result_fields_the_wsdl_lacks(onec: OneCSoapSandbox, tmp_path: Path) -> None:
     # A misspelt id gives every row the same id (they collapse into one); a misspelt result or find field makes
     # every order written in 1C look failed to hub. check must name them before a run meets them.
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
     stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: [Номенклатура, Склады]"))
-    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    orders = trade / "orders.out.yaml"
     orders.write_text(orders.read_text().replace("number: Номер  ", "number: Номерр ")
                       .replace("ref: Ссылка                             #   answering",
                                "ref: Ссылко                             #   answering"))
@@ -284,8 +290,8 @@ def test_an_order_found_again_is_not_sent_to_a_write_operation_that_is_not_told_
         onec: OneCSoapSandbox, tmp_path: Path) -> None:
     # The key reaches 1C only as a field the mapping fills itself, so ЗаписатьЗаказ cannot tell a repeat from a
     # new order: an order find found (its first answer lost) must not be written again, or 1C holds it twice.
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
     orders.write_text(orders.read_text().replace("match_by: НомерПоДаннымКлиента", "").replace(
         "fields:\n", "fields:\n  НомерПоДаннымКлиента: {expr: \"f'{channel}:{external_id}'\"}\n", 1))
     connector = connect(onec.source_settings(), mappings=tmp_path)
@@ -311,8 +317,8 @@ def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSo
 
 def test_an_in_mapping_without_id_fields_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
     # Rows without an id would all be one record to hub: every balance but one lost.
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
     stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: []"))
     with pytest.raises(ConfigError) as raised:
         connect(onec.source_settings(), mappings=tmp_path)
