@@ -28,15 +28,16 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, Generic, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TextIO, TypeVar, cast
 
 from hub.connector import Connector, ConnectorContext, Mode, Page, WriteResult
-from hub.errors import RecordError, RequestRejected
-from hub.model import Entity, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
+from hub.errors import InvalidRecord, RecordError, RequestRejected
+from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 
 if TYPE_CHECKING:
     from hub.inbound import Endpoint
+    from hub.mapping import CompiledMapping
 
 _C_co = TypeVar("_C_co", bound=Connector, covariant=True)
 
@@ -123,6 +124,25 @@ class Write(Stream[_C_co]):
 
     def rehearse(self, record: Record, *, key: str) -> None:
         """Raise the RecordError writing ``record`` would meet, writing nothing (a dry run's "would fail")."""
+
+    def mapped(self, mapping: CompiledMapping, record: Record, *, key: str) -> dict[str, Any]:
+        """``record`` through its ``out`` mapping, ``key`` in the mapping's ``match_by``, for a target whose
+        documents have no modifiers (1C's): a paid one the target knows as a good (it has a catalog link) goes
+        as a line of its own, so the lines add up to what the guest pays."""
+        links = self.connector.context.links
+        if isinstance(record, Order) and links is not None:
+            channel = record.channel
+
+            def linked(product: str) -> bool:
+                return links.resolve(channel, Entity.CATALOG.value, product) is not None
+
+            record = record.paid_modifiers_as_lines(linked)
+        body = mapping.apply(record, links=links)
+        if body is None:
+            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
+        if mapping.match_by is not None:
+            body[mapping.match_by] = key
+        return cast(dict[str, Any], body)
 
 
 class BatchWrite(Stream[_C_co]):

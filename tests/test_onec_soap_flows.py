@@ -113,13 +113,16 @@ def test_an_order_1c_refuses_is_a_dead_letter_and_one_met_by_locks_is_written_la
         stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "_retry_at", lambda attempts: utcnow())
     gone = next(good for good in stage.onec.goods.values() if good.sku == "CAP-300")
-    refused = stage.shop.place_order(**ordered("CAP-300", "180.00"))
     taken = stage.shop.place_order(**ordered("ESP-200", "120.00"))
+    refused = stage.shop.place_order(**ordered("CAP-300", "180.00"))
     del stage.onec.goods[gone.ref]  # the good was deleted in 1C after the shop had it
-    stage.onec.locked_writes = 1  # the first write meets another session's locks
+    stage.onec.locked_writes = 1  # the first write (the order taken) meets another session's locks
     assert stage.hub("sync", "--job", "shop-orders").exit_code == 1
-    stage.hub("sync", "--job", "shop-orders")
+    assert stage.onec.orders_with(f"shop:{taken['id']}") == 0
+    later = stage.hub("sync", "--job", "shop-orders")
+    assert later.exit_code == 0, later.output
     assert stage.onec.orders_with(f"shop:{taken['id']}") == 1
+    assert stage.onec.calls("ЗаписатьЗаказ", f"shop:{taken['id']}") == 2  # met the locks, then written
     assert stage.onec.orders_with(f"shop:{refused['id']}") == 0
     store = open_store(stage.state_url)
     try:

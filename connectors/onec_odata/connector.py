@@ -40,7 +40,7 @@ from hub.connector import Choice, ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, RequestRejected, suggest
 from hub.fiscal import FiscalMarks, Outcome, ReceiptKind
 from hub.mapping import CompiledMapping, ConfigReference, RecordType, config_references, load_unbound, unknown_fields
-from hub.model import Customer, Entity, Order, RawRecord, Record
+from hub.model import Customer, Entity, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, to_local_naive, utcnow
@@ -191,18 +191,7 @@ class _Writes(Write["OneCConnector"]):
     def _body(self, record: Record, key: str) -> tuple[str, dict[str, Any]]:
         """The entity set ``record`` goes to and the body to send it in, through the preset's mapping."""
         mapping = self.connector.out_mapping(self.entity)
-        links = self.connector.context.links
-        if isinstance(record, Order) and links is not None:
-            # A 1C document has no modifiers: a paid one 1C knows as a good is a line of its own.
-            channel = record.channel
-            record = record.paid_modifiers_as_lines(
-                lambda product: links.resolve(channel, Entity.CATALOG.value, product) is not None)
-        body = mapping.apply(record, links=self.connector.context.links)
-        if body is None:
-            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
-        if mapping.match_by is not None:
-            body[mapping.match_by] = key
-        return _target(mapping), body
+        return _target(mapping), self.mapped(mapping, record, key=key)
 
     def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         target, body = self._body(record, key)

@@ -126,6 +126,8 @@ class SoapClient:
         self._lock = threading.Lock()
         self._service: Any = None
         self._transport: _Transport | None = None
+        self._built_from: str | None = None
+        """The digest of the WSDL the service proxy was built from."""
 
     def fetch_wsdl(self) -> Wsdl:
         """The WSDL as 1C serves it now."""
@@ -141,10 +143,9 @@ class SoapClient:
         return kept
 
     def keep(self, wsdl: Wsdl) -> None:
-        """Keep ``wsdl`` from now on (``hub check`` read a newer one); the calls are built from it again."""
+        """Keep ``wsdl`` from now on (``hub check`` read a newer one); the next call is built from it again."""
         with self._lock:
             self.cache.put(wsdl)
-            self._service = None
 
     def call(self, operation: str, arguments: Mapping[str, Any], *, reads: bool) -> Any:
         """Call ``operation`` with ``arguments`` (its parameters by name); its ``return`` as dicts and lists.
@@ -153,16 +154,19 @@ class SoapClient:
         """
         service, transport = self._bound()
         try:
-            with transport.reading(reads):
-                answer = service[operation](**arguments)
-        except zeep.exceptions.Fault as fault:
-            raise self.faults.error(operation, fault, writes=not reads) from None
-        except (zeep.exceptions.ValidationError, TypeError) as exc:
-            # zeep refuses a request the WSDL's types do not allow before sending it: the record's fault.
-            raise InvalidRecord(f"1C web service {operation}: the request does not fit the WSDL: {exc}") from None
+            method = service[operation]
         except AttributeError:
             raise RequestRejected(f"1C web service has no operation {operation!r}",
                                   hint="run `hub check`: it lists what the WSDL offers") from None
+        try:
+            with transport.reading(reads):
+                answer = method(**arguments)
+        except zeep.exceptions.Fault as fault:
+            raise self.faults.error(operation, fault, writes=not reads) from None
+        except (zeep.exceptions.ValidationError, TypeError, AttributeError) as exc:
+            # zeep refuses a request the WSDL's types do not allow before sending it (a value of the wrong kind
+            # fails with AttributeError as it renders it): the record's fault.
+            raise InvalidRecord(f"1C web service {operation}: the request does not fit the WSDL: {exc}") from None
         except zeep.exceptions.TransportError as exc:
             raise ServerError(f"1C web service {operation}: HTTP {exc.status_code}: {exc.message}",
                               status=exc.status_code or 500) from None
@@ -173,8 +177,9 @@ class SoapClient:
     def _bound(self) -> tuple[Any, _Transport]:
         """The service proxy bound to the public endpoint, over the SOAP 1.1 binding (1C publishes 1.2 too)."""
         with self._lock:
-            if self._service is None or self._transport is None:
-                transport = _Transport(self.http, self.wsdl_url, self.wsdl().text)
+            kept = self.wsdl()
+            if self._service is None or self._transport is None or self._built_from != kept.digest:
+                transport = _Transport(self.http, self.wsdl_url, kept.text)
                 # strict=False: what 1C leaves out of an answer (a nillable field it omits) reads as None.
                 client = zeep.Client(self.wsdl_url, transport=transport,  # type: ignore[no-untyped-call]
                                      settings=zeep.Settings(strict=False))
@@ -183,5 +188,5 @@ class SoapClient:
                 if binding is None:
                     raise ProtocolError("the WSDL has no SOAP 1.1 binding")
                 self._service = client.create_service(binding, self.endpoint)  # type: ignore[no-untyped-call]
-                self._transport = transport
+                self._transport, self._built_from = transport, kept.digest
             return self._service, self._transport

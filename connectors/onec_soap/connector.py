@@ -32,11 +32,11 @@ from connectors.onec_soap.wsdl import Contract, WsdlCache, changes
 from hub.connector import ConnectorContext, Mode, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, ProtocolError, suggest
 from hub.mapping import CompiledMapping, RecordType, unknown_fields
-from hub.model import Entity, Order, RawRecord, Record
+from hub.model import Entity, RawRecord, Record
 from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, utcnow
-from hub.yamlsource import load_yaml_file
+from hub.yamlsource import PathKey, load_yaml_file
 
 READ_AT = "ДатаЧтения"
 """Added to every row read: when hub read it (a balance's ``as_of``); the service's answer has no such time."""
@@ -76,7 +76,8 @@ class _ReadOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     list: str
-    id: tuple[str, ...]
+    id: tuple[str, ...] = Field(min_length=1)
+    """The row's fields that make its id; without one every row would be the same record to hub."""
     arguments: dict[str, Any] = {}
     paging: _Paging | None = None
 
@@ -117,17 +118,28 @@ class _Reads(Pull["OneCSoapConnector"]):
         options = _ReadOptions.model_validate(mapping.options or {})
         read_at = utcnow().isoformat()
         size = self.connector.page_size
+        before: list[str] | None = None
         for number in count(1):
             paging = {options.paging.page: number, options.paging.size: size} if options.paging else {}
             answer = self.connector.client.call(mapping.source, {**options.arguments, **paging}, reads=True) or {}
             rows = answer.get(options.list) or []
-            yield Page([RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
-                                  body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows], cursor=None)
-            if options.paging is None:
+            if not isinstance(rows, list):
+                raise ProtocolError(f"1C web service {mapping.source}: {options.list} is not a list of rows",
+                                    hint="options.list must name the answer's field that repeats; see hub check")
+            records = [RawRecord(external_id=":".join(str(row.get(key)) for key in options.id),
+                                 body=json_dumps({**row, READ_AT: read_at}).encode()) for row in rows]
+            ids = [record.external_id for record in records]
+            if rows and ids == before:
+                # A hand-written service that ignores the page number would be read forever.
+                raise ProtocolError(f"1C web service {mapping.source}: page {number} repeats page {number - 1}; "
+                                    "the service seems to ignore the page number it is asked for")
+            yield Page(records, cursor=None)
+            if options.paging is None or not rows:  # an empty page ends the read, whatever the answer says of more
                 return
             more = answer.get(options.paging.more) if options.paging.more else len(rows) >= size
             if not more:
                 return
+            before = ids
 
     def decode(self, record: RawRecord) -> Record:
         mapping = self.connector.mapping(self.entity, "in", Mode.PULL)
@@ -161,26 +173,16 @@ class _Writes(Write["OneCSoapConnector"]):
 
     def _request(self, record: Record, key: str) -> dict[str, Any]:
         mapping, options = self._options()
-        links = self.connector.context.links
-        if isinstance(record, Order) and links is not None:
-            channel = record.channel
-
-            def linked(product: str) -> bool:
-                return links.resolve(channel, Entity.CATALOG.value, product) is not None
-
-            # 1C's documents have no modifiers: a paid one that is a good of the base goes as a line of its own,
-            # so the lines add up to the order's total.
-            record = record.paid_modifiers_as_lines(linked)
-        body = mapping.apply(record, links=links)
-        if body is None:
-            raise InvalidRecord(f"{key}: skipped by {mapping.path.name} (skip_when)")
-        if mapping.match_by is not None:
-            body[mapping.match_by] = key
-        return {options.argument: body}
+        return {options.argument: self.mapped(mapping, record, key=key)}
 
     def write(self, record: Record, *, key: str, ref: str | None) -> WriteResult:
         mapping, options = self._options()
         assert mapping.target is not None  # mapping() refuses a file that names no operation
+        if ref is not None and mapping.match_by is None:
+            # Only match_by tells the write operation which order to change; without it a second call would make
+            # a second order, so one find found (its first answer lost, or changed since in the channel) stays
+            # as 1C holds it.
+            return WriteResult(ref=ref, action="unchanged", posted=options.posted)
         answer = self.connector.client.call(mapping.target, self._request(record, key), reads=False) or {}
         written = answer.get(options.result.ref)
         if not written:
@@ -281,11 +283,17 @@ def _option_problems(mapping: CompiledMapping) -> list[str]:
     """A line per wrong ``options:`` entry of ``mapping``, at its place in the file."""
     model = _ReadOptions if mapping.direction == "in" else _WriteOptions
     try:
-        model.model_validate(mapping.options or {})
+        options = model.model_validate(mapping.options or {})
     except ValidationError as exc:
         doc = load_yaml_file(mapping.path, substitute_env=False)
         return [f"{doc.position(('options', *(str(p) for p in error['loc'])))}: options."
                 f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    if isinstance(options, _WriteOptions) and options.find is None and mapping.match_by is None:
+        # Nothing would find a written order again: one whose answer was lost would be written twice.
+        doc = load_yaml_file(mapping.path, substitute_env=False)
+        return [f"{doc.position(('target',))}: {mapping.target} writes without options.find or match_by, so an "
+                "order whose answer was lost would be written again; declare the service's find operation, or "
+                "match_by when the write operation looks its key up itself"]
     return []
 
 
@@ -296,7 +304,7 @@ class _Names:
         self.mapping, self.contract = mapping, contract
         self.doc = load_yaml_file(mapping.path, substitute_env=False)
 
-    def lacks(self, where: tuple[str, ...], what: str, name: str, known: Iterable[str]) -> list[str]:
+    def lacks(self, where: PathKey, what: str, name: str, known: Iterable[str]) -> list[str]:
         """The problem of the name at ``where`` in the file when it is not one of ``known``."""
         known = list(known)
         if name in known:
@@ -319,13 +327,31 @@ class _Names:
                 found += self.lacks(("options", "paging", "more"), "field", options.paging.more, listed)
         found += self.lacks(("options", "list"), "field", options.list, listed)
         rows = listed.get(options.list)
+        if rows is not None and not rows.repeated:
+            found.append(f"{self.doc.position(('options', 'list'))}: mapping names field {options.list!r} as the list "
+                         "of rows, which does not repeat in the WSDL; name the field that repeats")
+        if rows is not None and rows.type is not None and rows.type in self.contract.types:
+            row = [f.name for f in self.contract.types[rows.type]]
+            found += [p for n, name in enumerate(options.id) for p in self.lacks(("options", "id", n), "field", name,
+                                                                                  row)]
         return found, None if rows is None else self.contract.record_type(rows.type, extra=(READ_AT,))
+
+    def returned(self, operation: str) -> list[str] | None:
+        """The fields of the type ``operation`` returns; None when it returns no type the WSDL describes."""
+        returned = self.contract.returns.get(operation)
+        if returned is None or returned.type is None or returned.type not in self.contract.types:
+            return None
+        return [f.name for f in self.contract.types[returned.type]]
 
     def of_write(self, operation: str) -> tuple[list[str], RecordType | None]:
         """The problems of an out mapping's options, and the type of the parameter it fills."""
         options = _WriteOptions.model_validate(self.mapping.options or {})
         params = {f.name: f for f in self.contract.operations[operation]}
         found = self.lacks(("options", "argument"), "parameter", options.argument, params)
+        if (written := self.returned(operation)) is not None:
+            found += self.lacks(("options", "result", "ref"), "field", options.result.ref, written)
+            if options.result.number is not None:
+                found += self.lacks(("options", "result", "number"), "field", options.result.number, written)
         if options.find is not None:
             find = options.find
             found += self.lacks(("options", "find", "operation"), "operation", find.operation,
@@ -333,6 +359,8 @@ class _Names:
             if find.operation in self.contract.operations:
                 found += self.lacks(("options", "find", "argument"), "parameter", find.argument,
                                     (f.name for f in self.contract.operations[find.operation]))
+                if (answered := self.returned(find.operation)) is not None:
+                    found += self.lacks(("options", "find", "ref"), "field", find.ref, answered)
         argument = params.get(options.argument)
         return found, None if argument is None else self.contract.record_type(argument.type)
 

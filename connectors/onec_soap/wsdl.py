@@ -55,9 +55,12 @@ class WsdlCache:
         self._kept: Wsdl | None = None
 
     def get(self) -> Wsdl | None:
-        if self._kept is None and self._state is not None and (stored := self._state.get(CACHE_KIND, self._url)):
+        """The kept WSDL. The state's is read each time: `hub check` in another process may have kept a newer one
+        that a running hub daemon must call by."""
+        if self._state is not None and (stored := self._state.get(CACHE_KIND, self._url)):
             entry = json_loads(stored)
-            self._kept = Wsdl(entry["wsdl"].encode(), entry["digest"], entry["read_at"])
+            if self._kept is None or self._kept.digest != entry["digest"]:
+                self._kept = Wsdl(entry["wsdl"].encode(), entry["digest"], entry["read_at"])
         return self._kept
 
     def put(self, wsdl: Wsdl) -> None:

@@ -168,3 +168,21 @@ def test_a_phone_1c_echoes_in_its_fault_is_masked() -> None:
         client().call("ЗаписатьЗаказ", ORDER, reads=False)
     assert "+79165551234" not in str(raised.value)
     assert "Не найден контрагент" in str(raised.value)
+
+
+@responses.activate
+def test_a_value_zeep_cannot_render_is_the_records_fault_not_a_missing_operation() -> None:
+    serve_wsdl()
+    with pytest.raises(InvalidRecord, match="does not fit the WSDL") as raised:
+        client().call("ЗаписатьЗаказ", {"Заказ": {**ORDER["Заказ"], "Дата": 5}}, reads=False)
+    assert "no operation" not in str(raised.value)
+    assert len(responses.calls) == 1  # the WSDL only: nothing was sent
+
+
+@responses.activate
+def test_an_operation_the_wsdl_lacks_is_named_with_a_hint_to_check() -> None:
+    serve_wsdl()
+    with pytest.raises(RequestRejected, match="no operation 'ОтменитьЗаказ'") as raised:
+        client().call("ОтменитьЗаказ", FIND, reads=True)
+    assert not isinstance(raised.value, InvalidRecord)
+    assert "hub check" in str(raised.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +19,7 @@ from connectors.onec_soap import OneCSoapSandbox
 from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
 from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
-from hub.errors import ConfigError
+from hub.errors import ConfigError, ProtocolError
 from hub.mapping import DictLinks
 from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
 from hub.sandbox import Sandbox
@@ -163,8 +164,8 @@ def test_check_tells_a_changed_wsdl_and_each_name_the_mappings_use_that_it_lacks
 
 def test_check_names_a_missing_find_operation_and_parameter_with_its_line(onec: OneCSoapSandbox,
                                                                            tmp_path: Path) -> None:
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    orders = tmp_path / "onec_soap" / "trade" / "orders.out.yaml"
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
     orders.write_text(orders.read_text().replace("operation: НайтиЗаказ", "operation: НайтиЗаказы")
                       .replace("  Склад: {config", "  Склад1: {config"))
     with pytest.raises(ConfigError) as raised:
@@ -177,14 +178,20 @@ def test_check_names_a_missing_find_operation_and_parameter_with_its_line(onec: 
 
 
 def test_a_wrong_option_is_one_line_at_its_place(onec: OneCSoapSandbox, tmp_path: Path) -> None:
-    shutil.copytree(bundled_mappings() / "onec_soap", tmp_path / "onec_soap")
-    stock = tmp_path / "onec_soap" / "trade" / "stock.in.yaml"
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
     stock.write_text(stock.read_text().replace("  list: Строка", "  lists: Строка"))
     with pytest.raises(ConfigError) as raised:
         connect(onec.source_settings(), mappings=tmp_path)
     assert [p.split(": ", 1)[1] for p in raised.value.problems] == [
         "options.list: Field required", "options.lists: Extra inputs are not permitted"]
     assert all(p.startswith(f"{stock}:") for p in raised.value.problems)
+
+
+def copied_preset(folder: Path) -> Path:
+    """The trade preset copied under ``folder`` (a mappings folder a test edits), its own folder returned."""
+    shutil.copytree(bundled_mappings() / "onec_soap", folder / "onec_soap")
+    return folder / "onec_soap" / "trade"
 
 
 def _line(path: Path, text: str) -> int:
@@ -224,3 +231,110 @@ def test_balances_and_prices_read_from_the_service_keep_every_digit(quantity: De
     entry = connector.decode(Entity.PRICES, RawRecord(external_id="2", body=json_dumps(
         {"Номенклатура": GOOD, "ВидЦены": SYRUP, "Цена": price}).encode()))
     assert isinstance(entry, PriceEntry) and entry.amount == price
+
+
+def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # Neither a find operation nor a key the write operation looks up: an order whose answer was lost would be
+    # written a second time by the next run.
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
+    kept = [line for line in orders.read_text().splitlines()
+            if not line.startswith(("match_by:", "  find:", "    operation:", "    argument:"))
+            and "nothing: not found" not in line]
+    orders.write_text("\n".join(kept) + "\n")
+    assert "find:" not in orders.read_text() and "match_by" not in orders.read_text()
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{orders}:{_line(orders, 'target:')}:")
+    assert "options.find" in problem and "match_by" in problem
+
+
+def test_check_names_the_id_and_result_fields_the_wsdl_lacks(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # A misspelt id gives every row the same id (they collapse into one); a misspelt result or find field makes
+    # every order written in 1C look failed to hub. check must name them before a run meets them.
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
+    stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: [Номенклатура, Склады]"))
+    orders = trade / "orders.out.yaml"
+    orders.write_text(orders.read_text().replace("number: Номер  ", "number: Номерр ")
+                      .replace("ref: Ссылка                             #   answering",
+                               "ref: Ссылко                             #   answering"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path).check()
+    assert sorted(raised.value.problems) == sorted([
+        f"{stock}:{_line(stock, 'id: [')}:22: mapping names field 'Склады', which the WSDL lacks; "
+        "did you mean 'Склад'?",
+        f"{orders}:{_line(orders, 'number: Номерр')}:13: mapping names field 'Номерр', which the WSDL lacks; "
+        "did you mean 'Номер'?",
+        f"{orders}:{_line(orders, 'ref: Ссылко')}:10: mapping names field 'Ссылко', which the WSDL lacks; "
+        "did you mean 'Ссылка'?"])
+
+
+def test_a_paged_read_stops_on_an_empty_page_though_the_service_says_more(onec: OneCSoapSandbox) -> None:
+    onec._handlers["ПолучитьОстатки"] = lambda arguments: {"Строка": [], "ЕстьЕще": True}
+    pages = list(itertools.islice(connect(onec.source_settings()).read(Entity.STOCK, cursor=None), 5))
+    assert [page.records for page in pages] == [[]]
+
+
+def test_a_service_that_ignores_the_page_asked_is_told_not_read_forever(onec: OneCSoapSandbox) -> None:
+    rows = [{"Номенклатура": GOOD, "Склад": SYRUP, "Количество": Decimal(1)}]
+    onec._handlers["ПолучитьОстатки"] = lambda arguments: {"Строка": rows, "ЕстьЕще": True}
+    read = itertools.islice(connect(onec.source_settings()).read(Entity.STOCK, cursor=None), 5)
+    assert len(next(read).records) == 1
+    with pytest.raises(ProtocolError, match="page 2 repeats page 1"):
+        next(read)
+
+
+def test_an_order_found_again_is_not_sent_to_a_write_operation_that_is_not_told_its_key(
+        onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # The key reaches 1C only as a field the mapping fills itself, so ЗаписатьЗаказ cannot tell a repeat from a
+    # new order: an order find found (its first answer lost) must not be written again, or 1C holds it twice.
+    trade = copied_preset(tmp_path)
+    orders = trade / "orders.out.yaml"
+    orders.write_text(orders.read_text().replace("match_by: НомерПоДаннымКлиента", "").replace(
+        "fields:\n", "fields:\n  НомерПоДаннымКлиента: {expr: \"f'{channel}:{external_id}'\"}\n", 1))
+    connector = connect(onec.source_settings(), mappings=tmp_path)
+    first = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=None)
+    found = connector.find(Entity.ORDERS, "shop:1")
+    assert found == first.ref
+    again = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=found)
+    assert (again.ref, again.action) == (first.ref, "unchanged")
+    assert onec.calls("ЗаписатьЗаказ", "shop:1") == 1
+
+
+def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSoapSandbox) -> None:
+    # hub daemon keeps its connectors; `hub check` in another process keeps the WSDL a 1C developer changed.
+    state = MemoryState()
+    running = connect(onec.source_settings(), state=state)
+    assert running.find(Entity.ORDERS, "shop:404") is None
+    onec.operations["НайтиЗаказ"] = ([("НомерПоДаннымКлиента", "string"), ("Канал", "string?")],
+                                     "tns:РезультатЗаписи?")
+    assert "НайтиЗаказ" in connect(onec.source_settings(), state=state).check()
+    answer = running.client.call("НайтиЗаказ", {"НомерПоДаннымКлиента": "shop:404", "Канал": "shop"}, reads=True)
+    assert answer == {"Ссылка": None, "Номер": None}
+
+
+def test_an_in_mapping_without_id_fields_is_refused(onec: OneCSoapSandbox, tmp_path: Path) -> None:
+    # Rows without an id would all be one record to hub: every balance but one lost.
+    trade = copied_preset(tmp_path)
+    stock = trade / "stock.in.yaml"
+    stock.write_text(stock.read_text().replace("id: [Номенклатура, Склад]", "id: []"))
+    with pytest.raises(ConfigError) as raised:
+        connect(onec.source_settings(), mappings=tmp_path)
+    [problem] = raised.value.problems
+    assert problem.startswith(f"{stock}:{_line(stock, 'id: []')}:")
+    assert "options.id" in problem
+
+
+def test_a_list_field_that_does_not_repeat_is_told_by_check_and_by_a_read(onec: OneCSoapSandbox) -> None:
+    # A service answering its rows inside one wrapper element: options.list must name the repeated one.
+    onec.types["Остатки"] = [("Строка", "tns:СтрокаОстатков"), ("ЕстьЕще", "boolean")]
+    connector = connect(onec.source_settings())
+    with pytest.raises(ConfigError) as raised:
+        connector.check()
+    stock = bundled_mappings() / "onec_soap" / "trade" / "stock.in.yaml"
+    assert raised.value.problems == [f"{stock}:{_line(stock, '  list:')}:9: mapping names field 'Строка' as the list "
+                                     "of rows, which does not repeat in the WSDL; name the field that repeats"]
+    with pytest.raises(ProtocolError, match="Строка is not a list of rows"):
+        list(connector.read(Entity.STOCK, cursor=None))
