@@ -81,6 +81,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from requests.auth import HTTPBasicAuth
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from hub.errors import (
@@ -346,7 +347,13 @@ class HttpClient:
         self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
         self._owns_session = session is None
         self.session = session or requests.Session()
-        if auth is not None:
+        if isinstance(auth, tuple):
+            # requests writes a text login as Latin-1 and fails on any other letter; 1C's logins are Cyrillic as
+            # often as not (Обмен, Администратор). As bytes they go as UTF-8, which 1C's web publication reads
+            # (UNCERTAIN for every web server in front of it: the fact sheet does not say).
+            user, password = auth
+            self.session.auth = HTTPBasicAuth(user.encode(), password.encode())
+        elif auth is not None:
             self.session.auth = auth
         if headers:
             self.session.headers.update(headers)

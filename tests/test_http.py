@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -61,6 +62,15 @@ def test_success_returns_the_response_and_joins_the_path(clock: FakeClock) -> No
     assert response.json() == {"orders": []}
     assert responses.calls[0].request.url == f"{URL}?page=2"
     assert clock.sleeps == []
+
+
+@responses.activate
+def test_a_cyrillic_login_goes_as_utf8_basic_credentials(clock: FakeClock) -> None:
+    # 1C's logins are often Cyrillic: a text login requests would write as Latin-1 fails before anything is sent
+    responses.get(URL, json={})
+    make(clock, auth=("Обмен", "пароль-1С")).get("/orders")
+    sent = responses.calls[0].request.headers["Authorization"]
+    assert sent == "Basic " + base64.b64encode("Обмен:пароль-1С".encode()).decode()
 
 
 @responses.activate
