@@ -233,7 +233,8 @@ class HttpClient:
                  auth: requests.auth.AuthBase | tuple[str, str] | None = None,
                  headers: Mapping[str, str] | None = None,
                  session: requests.Session | None = None,
-                 clock: Clock | None = None, token_auth: TokenAuth | None = None) -> None:
+                 clock: Clock | None = None, token_auth: TokenAuth | None = None,
+                 unrun: Callable[[requests.Response], bool] | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.source = source
         self.timeout = timeout
@@ -243,6 +244,9 @@ class HttpClient:
         self.token_auth = token_auth
         """Set, every request but those sent ``with_token=False`` carries its bearer token."""
         self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
+        self.unrun = unrun
+        """Set, says whether an error answer means the system refused the request before running it (Bitrix24's
+        ``QUERY_LIMIT_EXCEEDED`` 503): such an answer is raised as :class:`RateLimited`, so even a POST is retried."""
         self._owns_session = session is None
         self.session = session or requests.Session()
         if auth is not None:
@@ -337,7 +341,10 @@ class HttpClient:
         self.log.debug("%s -> %d in %.0f ms", what, response.status_code, elapsed_ms)
         if response.status_code < 400 or response.status_code in expect:
             return response
-        raise _error(what, response)
+        error = _error(what, response)
+        if self.unrun is not None and not isinstance(error, RateLimited) and self.unrun(response):
+            raise RateLimited(str(error), retry_after=_retry_after(response))
+        raise error
 
     def _wait(self, state: RetryCallState) -> float:
         # Exponential backoff with "equal jitter": half the delay fixed, half random, so clients that
