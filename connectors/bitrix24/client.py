@@ -223,8 +223,8 @@ class Bitrix24Client:
     def _alone(self, method: str, params: Mapping[str, Any], *, read: bool) -> Any | CallError:
         try:
             return self.call(method, params, read=read).result
-        except RequestRejected as exc:
-            return CallError(getattr(exc, "code", "") or "", exc.message)
+        except Rejected as exc:
+            return CallError(exc.code, exc.description)
 
     def _send(self, method: str, body: dict[str, Any], *, read: bool) -> requests.Response:
         if self.tokens is None:
@@ -247,9 +247,10 @@ class Bitrix24Client:
 class Rejected(RequestRejected):
     """The portal refused a call; ``code`` is its ``error`` word (may be empty)."""
 
-    def __init__(self, message: str, *, status: int, code: str) -> None:
+    def __init__(self, message: str, *, status: int, code: str, description: str) -> None:
         super().__init__(message, status=status)
         self.code = code
+        self.description = description
 
 
 def _refusal(method: str, response: requests.Response) -> Exception:
@@ -259,7 +260,7 @@ def _refusal(method: str, response: requests.Response) -> Exception:
     message = f"Bitrix24 refused {method} ({status}): {clean_error(text.message if text else '(no description)')}"
     if (status in (401, 403) and code != "ACCESS_DENIED") or code in ("insufficient_scope", "NO_AUTH_FOUND"):
         return AuthError(message, hint="check the webhook URL or the OAuth application's tokens and scopes")
-    return Rejected(message, status=status, code=code)
+    return Rejected(message, status=status, code=code, description=text.message if text else "")
 
 
 def _unrun(response: requests.Response) -> bool:

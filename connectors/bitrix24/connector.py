@@ -407,12 +407,8 @@ class Bitrix24Connector(StreamConnector):
         counterparty = next((v for s, v in customer.ids.items() if s != self.name), None)
         if counterparty:
             fields[self.crm.contact.counterparty] = counterparty
-        present = {(v.get("typeId"), comparable(str(v.get("value", "")))) for v in (held or {}).get("fm") or []}
-        fm: dict[str, dict[str, str]] = {}
         wanted = [("PHONE", p, "MOBILE") for p in customer.phones] + [("EMAIL", e, "HOME") for e in customer.emails]
-        for kind, value, value_type in wanted:
-            if (kind, comparable(value)) not in present:
-                fm[f"n{len(fm)}"] = {"typeId": kind, "valueType": value_type, "value": value}
+        fm = added_values((held or {}).get("fm") or [], wanted)
         if fm:
             fields["fm"] = fm
         return {name: value for name, value in fields.items() if value is not None}
@@ -454,6 +450,19 @@ class Bitrix24Connector(StreamConnector):
         if state is not None:  # a refresh token is spent once used: lose the new one and the app must be re-installed
             state.put_many("oauth", {"refresh_token": refresh})
         return access, max(60.0, life - 60)
+
+
+def added_values(held: Sequence[Mapping[str, Any]], wanted: Sequence[tuple[str, str, str]],
+                 ) -> dict[str, dict[str, str]]:
+    """The ``fm`` entries adding each wanted (type, value, value type) the contact lacks, as ``n0, n1…``, each with
+    its ``typeId``. ``held`` as the portal reads it, camelCase (``crm.item``) or UPPER (``crm.contact``)."""
+    present = {(v.get("typeId", v.get("TYPE_ID")), comparable(str(v.get("value", v.get("VALUE", "")))))
+               for v in held}
+    fm: dict[str, dict[str, str]] = {}
+    for kind, value, value_type in wanted:
+        if (kind, comparable(value)) not in present:
+            fm[f"n{len(fm)}"] = {"typeId": kind, "valueType": value_type, "value": value}
+    return fm
 
 
 def _row(line: OrderLine) -> dict[str, Any]:
