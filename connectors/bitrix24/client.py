@@ -224,7 +224,7 @@ class Bitrix24Client:
         try:
             return self.call(method, params, read=read).result
         except Rejected as exc:
-            return CallError(exc.code, exc.description)
+            return CallError(exc.word, exc.description)
 
     def _send(self, method: str, body: dict[str, Any], *, read: bool) -> requests.Response:
         if self.tokens is None:
@@ -245,11 +245,11 @@ class Bitrix24Client:
 
 
 class Rejected(RequestRejected):
-    """The portal refused a call; ``code`` is its ``error`` word (may be empty)."""
+    """The portal refused a call; ``word`` is its ``error`` (may be empty), ``description`` its text."""
 
     def __init__(self, message: str, *, status: int, code: str, description: str) -> None:
-        super().__init__(message, status=status)
-        self.code = code
+        super().__init__(message, status=status, code=code)
+        self.word = code
         self.description = description
 
 

@@ -179,7 +179,7 @@ def test_an_expired_token_is_refreshed_once_and_the_call_sent_again(mocked: resp
     answer(mocked, "crm.item.get", sample("b24-error-expired-token.json"), status=401, url=root)
     answer(mocked, "crm.item.get", {"result": {"item": {"id": 1}}}, url=root)
     assert client(tokens=tokens, url=root).call("crm.item.get", {"id": 1}, read=True).result == {"item": {"id": 1}}
-    sent = [json_loads(call.request.body)["auth"] for call in mocked.calls]
+    sent = [json_loads(call.request.body or b'')["auth"] for call in mocked.calls]
     assert sent == ["old-access", issued["access_token"]]
 
 
@@ -204,7 +204,7 @@ def test_a_keyed_batch_answer_gives_each_command_its_result_or_error(mocked: res
     assert {k: v for k, v in got.items() if not isinstance(v, CallError)} == results
     assert {k: (v.code, v.message) for k, v in got.items() if isinstance(v, CallError)} == {
         k: (e["error"], e["error_description"]) for k, e in errors.items()}
-    sent = json_loads(mocked.calls[0].request.body)
+    sent = json_loads(mocked.calls[0].request.body or b'')
     assert sent["halt"] == 0 and sent["cmd"] == {key: "crm.item.get?id=1" for key in commands}
 
 
@@ -237,7 +237,7 @@ def test_a_batch_of_more_than_50_is_refused_before_sending() -> None:
 
 def test_batches_split_any_number_of_commands_fifty_a_call(mocked: responses.RequestsMock) -> None:
     def reply(request: Any) -> tuple[int, dict[str, str], str]:
-        cmd = json_loads(request.body)["cmd"]
+        cmd = json_loads(request.body or b'')["cmd"]
         return 200, {}, json_dumps({"result": {"result": dict.fromkeys(cmd, True), "result_error": []}})
 
     mocked.add_callback(responses.POST, PORTAL + "batch", callback=reply)
@@ -254,7 +254,7 @@ def test_pages_walk_by_id_with_start_minus_one_and_stop_on_a_short_page(mocked: 
     answer(mocked, "crm.item.list", {"result": {"items": [{"id": 51}, {"id": 52}]}})
     pages = list(client().pages("crm.item.list", {"entityTypeId": 3}, rows="items"))
     assert [len(p) for p in pages] == [50, 2]
-    sent = [json_loads(call.request.body) for call in mocked.calls]
+    sent = [json_loads(call.request.body or b'') for call in mocked.calls]
     assert [s["start"] for s in sent] == [-1, -1]
     assert [s["filter"][">id"] for s in sent] == [0, 50]
     assert all(s["order"] == {"id": "ASC"} for s in sent)
@@ -262,7 +262,7 @@ def test_pages_walk_by_id_with_start_minus_one_and_stop_on_a_short_page(mocked: 
 
 # --- queries, events, requests ----------------------------------------------------------------------------
 
-_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="[]"), max_size=8)
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]"), max_size=8)
 _KEY = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_>@", min_size=1, max_size=6)
 
 
