@@ -328,7 +328,7 @@ class HttpClient:
               timeout: float) -> requests.Response:
         if self._bucket:
             self._bucket.acquire()
-        what = f"{prepared.method} {redact_url(prepared.url or '')}"
+        what = f"{prepared.method} {redact(redact_url(prepared.url or ''))}"  # a secret in the path too (Bitrix24's)
         # Proxies and CA bundles from the environment, as Session.request would apply them.
         settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
         started = self.clock.monotonic()

@@ -456,13 +456,21 @@ def added_values(held: Sequence[Mapping[str, Any]], wanted: Sequence[tuple[str, 
                  ) -> dict[str, dict[str, str]]:
     """The ``fm`` entries adding each wanted (type, value, value type) the contact lacks, as ``n0, n1…``, each with
     its ``typeId``. ``held`` as the portal reads it, camelCase (``crm.item``) or UPPER (``crm.contact``)."""
-    present = {(v.get("typeId", v.get("TYPE_ID")), comparable(str(v.get("value", v.get("VALUE", "")))))
+    present = {(kind := v.get("typeId", v.get("TYPE_ID")), _same(kind, str(v.get("value", v.get("VALUE", "")))))
                for v in held}
     fm: dict[str, dict[str, str]] = {}
     for kind, value, value_type in wanted:
-        if (kind, comparable(value)) not in present:
+        if (kind, _same(kind, value)) not in present:
             fm[f"n{len(fm)}"] = {"typeId": kind, "valueType": value_type, "value": value}
     return fm
+
+
+def _same(kind: Any, value: str) -> str:
+    """A value as hub compares it: a phone in E.164 (a manager types 8 916…), an email lower-cased."""
+    try:
+        return normalize_phone(value) if kind == "PHONE" else normalize_email(value) if kind == "EMAIL" else value
+    except ValueError:
+        return comparable(value)
 
 
 def _row(line: OrderLine) -> dict[str, Any]:

@@ -313,9 +313,10 @@ class Bitrix24Sandbox(Sandbox):
         wanted = set((values.values() if isinstance(values, dict) else values) or [])
         if len(wanted) > 20:
             raise PortalError(400, "", "Too many values: at most 20")
+        same = _same_phone if kind == "PHONE" else comparable
+        looked_for = {same(str(w)) for w in wanted}
         ids = [i["id"] for i in self.items[CONTACT].values()
-               if any(v["typeId"] == kind and comparable(v["value"]) in {comparable(w) for w in wanted}
-                      for v in i["fm"])]
+               if any(v["typeId"] == kind and same(v["value"]) in looked_for for v in i["fm"])]
         return {"CONTACT": ids} if ids else []  # type: ignore[return-value]  # PHP's empty map
 
     def _rows_set(self, params: dict[str, Any]) -> bool:
@@ -424,6 +425,11 @@ def _error(status: int, code: str, description: str) -> Response:
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "fm": [dict(v) for v in item["fm"]]}
+
+
+def _same_phone(value: str) -> str:
+    """A phone as the portal matches it: its last ten digits (8 916… and +7 916… are one number)."""
+    return "".join(ch for ch in value if ch.isdigit())[-10:]
 
 
 def _matches(item: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
