@@ -182,7 +182,7 @@ class CustomerBook:
         """Write one counterparty to ``target`` unless it is as last pushed; the guest's id when written."""
         if not customer.phones:
             return None  # loyalty systems know their guests by phone
-        told = customer.model_copy(update={"ids": {}})  # 1C's ids are no business of the channel
+        told = customer.model_copy(update={"ids": {}})  # compared without 1C's ids: they are not the guest's data
         payload = told.model_dump_json()
         if known == Fingerprints.of(payload):
             self.ctx.counts.unchanged += 1
@@ -192,7 +192,8 @@ class CustomerBook:
             self.ctx.planned.append(Planned(target, key, "update" if linked or known else "create"))
             return None
         try:
-            result = connector.write(Entity.CUSTOMERS, told, key=key,
+            # The counterparty's id goes along: a CRM keeps it on the contact (a POS ignores it).
+            result = connector.write(Entity.CUSTOMERS, told.model_copy(update={"ids": {self.record: ref}}), key=key,
                                      ref=linked or connector.find(Entity.CUSTOMERS, key))
         except RecordError as exc:
             self.ctx.counts.failed += 1

@@ -5,7 +5,7 @@
   ``typeId`` always sent (an update without it "succeeds" changing nothing);
 * orders → deals (entityTypeId 2): one per channel order, found by its key in a custom field, tied to its
   contact, its product rows set whole (``crm.deal.productrows.set``), its stage following the order's status
-  forward only (``mappings/bitrix24/crm.yaml``);
+  forward only (``mappings/bitrix24/orders.out.yaml``);
 * deals managers create (phone orders) → orders for 1C, when ``deals_to_orders`` is on: read by id and taken
   from ``ONCRM…`` events (checked by ``application_token``, kept, the deal re-read); the scheduled read catches
   what events missed, since the portal never repeats one;
@@ -19,11 +19,10 @@ import datetime as dt
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from werkzeug.wrappers import Request, Response
 
 from connectors.bitrix24.client import (
@@ -40,6 +39,7 @@ from hub.errors import ConfigError, InvalidRecord, ProtocolError, RecordError
 from hub.http import TokenAuth
 from hub.inbound import Endpoint, Inbound, Webhook, json_response
 from hub.logs import add_secrets
+from hub.mapping import CompiledMapping
 from hub.model import (
     Customer,
     Entity,
@@ -55,44 +55,12 @@ from hub.model import (
 from hub.settings import RateLimit, SourceSettings
 from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
 from hub.values import json_dumps, json_loads, normalize_email, normalize_phone
-from hub.yamlsource import load_yaml_file
 
 CONTACT, DEAL = 3, 2
 FORM = "application/x-www-form-urlencoded"
-PLANS = {"standard": RateLimit(per_second=2, burst=50), "enterprise": RateLimit(per_second=5, burst=250)}
-"""The portal's leaky bucket per plan (fact sheet §2.5)."""
-
-
-class CrmFields(BaseModel):
-    """``mappings/bitrix24/crm.yaml``: the custom fields hub keeps its keys in, and the stage map."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    class Contact(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        hub_customer_id: str
-        counterparty: str
-
-    class Deal(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        order_key: str
-
-    contact: Contact
-    deal: Deal
-    stages: dict[OrderStatus, str]
-
-    @classmethod
-    def load(cls, path: Path) -> CrmFields:
-        doc = load_yaml_file(path, substitute_env=False)
-        if doc.problems:
-            raise ConfigError(doc.problems)
-        try:
-            return cls.model_validate(doc.data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = doc.position(tuple(first["loc"]), key=True)
-            raise ConfigError([f"{where}: {'.'.join(map(str, first['loc']))}: {first['msg']}"],
-                              hint="see the example shipped in mappings/bitrix24/crm.yaml") from None
+PLANS = {"standard": RateLimit(per_second=2, burst=49), "enterprise": RateLimit(per_second=5, burst=249)}
+"""The portal's leaky bucket per plan (fact sheet §2.5: 2/s with bursts of 50, 5/s and 250), one request short:
+the portal counts a request when it arrives, hub when it sends it, and that one absorbs the difference."""
 
 
 class Bitrix24Settings(SourceSettings):
@@ -119,10 +87,8 @@ class Bitrix24Settings(SourceSettings):
         "POST <inbound.path>/events for ONCRM… events."))
     deals_to_orders: bool = Field(False, description=(
         "Managers' deals (phone orders) are orders for 1C: read by the orders job from this source."))
-    crm: str = Field("bitrix24/crm.yaml", description="The custom fields and stage map, under the mappings folder.")
     catalog_iblock: int = Field(0, ge=0, description="The CRM catalog's iblockId, for goods (0: goods not written).")
     price_type: int = Field(1, ge=1, description="The catalogGroupId of the price hub writes (1: BASE, retail).")
-    currency: str = Field("RUB", description="Currency of deals and prices.")
 
 
 class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"]):
@@ -195,7 +161,7 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         return self.find_many([key]).get(key)
 
     def find_many(self, keys: Sequence[str]) -> dict[str, str]:
-        field = self.connector.crm.deal.order_key
+        field = self.connector.order_key
         found: dict[str, str] = {}
         for first in range(0, len(keys), self.connector.page_size):
             wanted = list(keys[first:first + self.connector.page_size])
@@ -208,14 +174,11 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         assert isinstance(record, Order)
         connector = self.connector
         client = connector.client
-        fields: dict[str, Any] = {
-            "title": f"{record.channel} {record.number or record.external_id}",
-            "opportunity": str(record.total), "currencyId": connector.currency, "isManualOpportunity": "Y",
-            connector.crm.deal.order_key: key,
-        }
+        fields: dict[str, Any] = {**connector.deals.apply(record, links=connector.context.links),
+                                  connector.order_key: key}
         if record.customer is not None and (contact := self._contact(record.customer)) is not None:
             fields["contactId"] = int(contact)
-        stage = connector.crm.stages.get(record.status)
+        stage = connector.stages.get(record.status)
         if ref is None:
             if stage:
                 fields["stageId"] = stage
@@ -240,13 +203,13 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         stream = self.connector.stream(Entity.CUSTOMERS)
         assert isinstance(stream, CustomersStream)
         ref = stream.find(":".join(key))
-        if ref is None:
-            ref = stream.write(customer, key=":".join(key), ref=None).ref
+        if ref is None:  # the channel's id of the guest is no 1C counterparty
+            ref = stream.write(customer.model_copy(update={"ids": {}}), key=":".join(key), ref=None).ref
         return ref
 
     def set_status(self, external_id: str, status: OrderStatus) -> None:
         """1C's status of a manager's deal: its stage moves forward, never back."""
-        stage = self.connector.crm.stages.get(status)
+        stage = self.connector.stages.get(status)
         client = self.connector.client
         held = _item(client.call("crm.item.get", {"entityTypeId": DEAL, "id": external_id}, read=True).result)
         if stage and self.connector.moves_forward(str(held.get("stageId", "")), status):
@@ -257,7 +220,7 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
     def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
         if not self.connector.deals_to_orders:
             raise self.unsupported(self.mode)
-        field = self.connector.crm.deal.order_key
+        field = self.connector.order_key
         for page in self.connector.client.pages("crm.item.list", {"entityTypeId": DEAL}, rows="items",
                                                 after=int(cursor or 0)):
             theirs = [deal for deal in page if not deal.get(field)]  # hub's own deals are channel orders already
@@ -283,8 +246,8 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
                 return self.decode(raw)
             data = json_loads(record.body)
             deal = data["deal"]
-            if deal.get(self.connector.crm.deal.order_key):
-                raise ValueError(f"hub wrote it from order {deal[self.connector.crm.deal.order_key]}, "
+            if deal.get(self.connector.order_key):
+                raise ValueError(f"hub wrote it from order {deal[self.connector.order_key]}, "
                                  "it is no phone order")
             return _order(self.connector.name, deal, data.get("rows") or [], data.get("contact"),
                           self.connector.stage_status)
@@ -365,15 +328,19 @@ class Bitrix24Connector(StreamConnector):
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)
         assert isinstance(settings, Bitrix24Settings)
-        folder = context.mappings or _bundled()
-        self.crm = CrmFields.load(folder / settings.crm)
+        mappings = context.mapping_set({Entity.CUSTOMERS: "bitrix24/customers.out.yaml",
+                                        Entity.ORDERS: "bitrix24/orders.out.yaml"},
+                                       hint="hub mappings check lists them; docs/bitrix24.md has the fields")
+        self.contacts, self.deals = mappings[Entity.CUSTOMERS], mappings[Entity.ORDERS]
+        self.stages = _stages(self.deals)
+        self.order_key = _match_by(self.deals)
+        self.customer_key = _match_by(self.contacts)
+        self.counterparty_field = self.contacts.options.get("counterparty")
         self.page_size = settings.page_size
-        self.currency = settings.currency
         self.deals_to_orders = settings.deals_to_orders
         self.application_token = settings.application_token
         self.catalog_iblock = settings.catalog_iblock
         self.price_type = settings.price_type
-        self._forward = list(self.crm.stages.items())
         rate = settings.rate_limit or PLANS[settings.plan]
         http = context.http(settings.model_copy(update={"rate_limit": rate}), settings.url)
         add_secrets([part for part in urlsplit(settings.url).path.split("/")[3:4] if part])  # the webhook's secret
@@ -397,16 +364,13 @@ class Bitrix24Connector(StreamConnector):
     # --- what the streams share ------------------------------------------------------------------
 
     def contact_fields(self, customer: Customer, key: str, *, held: Mapping[str, Any] | None) -> dict[str, Any]:
-        """A contact's fields; phones and emails against what the portal ``held``: each value hub sends that it
-        lacks is added, none is removed (a manager may have added one); ``typeId`` is always sent."""
-        fields: dict[str, Any] = {"name": customer.first_name, "lastName": customer.last_name,
-                                  "secondName": customer.middle_name,
-                                  self.crm.contact.hub_customer_id: key}
-        if customer.birthday:
-            fields["birthdate"] = customer.birthday.isoformat()
-        counterparty = next((v for s, v in customer.ids.items() if s != self.name), None)
-        if counterparty:
-            fields[self.crm.contact.counterparty] = counterparty
+        """A contact's fields through its mapping; phones and emails against what the portal ``held``: each value
+        hub sends that it lacks is added, none is removed (a manager may have added one); ``typeId`` always sent."""
+        fields: dict[str, Any] = {**self.contacts.apply(customer, links=self.context.links), self.customer_key: key}
+        # The customers job hands each counterparty over with 1C's id alone; a channel's guest comes without ids.
+        counterparty = next(iter(customer.ids.values()), None)
+        if counterparty and self.counterparty_field:
+            fields[str(self.counterparty_field)] = counterparty
         wanted = [("PHONE", p, "MOBILE") for p in customer.phones] + [("EMAIL", e, "HOME") for e in customer.emails]
         fm = added_values((held or {}).get("fm") or [], wanted)
         if fm:
@@ -420,7 +384,7 @@ class Bitrix24Connector(StreamConnector):
         return stage == "" or (current is not None and current != status and moves_forward(current, status))
 
     def stage_status(self, stage: str) -> OrderStatus | None:
-        return next((status for status, name in self._forward if name == stage), None)
+        return next((status for status, name in self.stages.items() if name == stage), None)
 
     def products(self, refs: Sequence[str]) -> dict[str, str]:
         """1C reference → the product's id, of those the CRM catalog holds."""
@@ -482,10 +446,22 @@ def _row(line: OrderLine) -> dict[str, Any]:
     return row
 
 
-def _bundled() -> Path:
-    from hub.config import bundled_mappings
+def _match_by(mapping: CompiledMapping) -> str:
+    if not mapping.match_by:
+        raise ConfigError([f"{mapping.path}: match_by: missing"],
+                          hint="name the user field that holds hub's key, so a record is found, never doubled")
+    return mapping.match_by
 
-    return bundled_mappings()
+
+def _stages(mapping: CompiledMapping) -> dict[OrderStatus, str]:
+    """``options.stages``: hub's status → the deal's stage, in the order a deal moves."""
+    stages = mapping.options.get("stages") or {}
+    known = [status.value for status in OrderStatus]
+    wrong = [str(k) for k in stages if str(k) not in known] if isinstance(stages, dict) else ["(not a mapping)"]
+    if wrong:
+        raise ConfigError([f"{mapping.path}: options.stages: {', '.join(wrong)} is not hub's order status"],
+                          hint=f"the statuses are {', '.join(known)}")
+    return {OrderStatus(str(status)): str(stage) for status, stage in stages.items()}
 
 
 def _error(status: int, reason: str) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import shutil
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -174,18 +175,21 @@ def test_a_deals_stage_follows_the_status_forward_only(portal: Bitrix24Sandbox) 
     assert portal.items[DEAL][int(ref)]["stageId"] == "C1:MANAGERS_OWN", "a stage the map does not know is left"
 
 
-def test_a_stage_map_with_a_bad_key_is_one_line_with_its_place(portal: Bitrix24Sandbox, tmp_path: Path) -> None:
-    (tmp_path / "bitrix24").mkdir()
-    (tmp_path / "bitrix24" / "crm.yaml").write_text(
-        "contact: {hub_customer_id: a, counterparty: b}\ndeal: {order_key: c}\nstages:\n  shipped: WON\n")
+def test_a_stage_map_naming_no_status_of_hubs_is_one_clear_line(portal: Bitrix24Sandbox, tmp_path: Path) -> None:
+    from hub.config import bundled_mappings
+
+    folder = tmp_path / "bitrix24"
+    shutil.copytree(bundled_mappings() / "bitrix24", folder)
+    text = (folder / "orders.out.yaml").read_text(encoding="utf-8").replace("delivered: WON", "shipped: WON")
+    (folder / "orders.out.yaml").write_text(text, encoding="utf-8")
     suite = TestBitrix24Acceptance()
     settings = Bitrix24Connector.settings_model.model_validate(suite.settings(portal))
     context = ConnectorContext(source="crm", timezone=zone("Europe/Moscow"), log=logging.getLogger("t"),
                                mappings=tmp_path)
     with pytest.raises(ConfigError) as raised:
         Bitrix24Connector(settings, context)
-    assert f"{tmp_path / 'bitrix24' / 'crm.yaml'}:4:" in str(raised.value)
-    assert "shipped" in str(raised.value)
+    assert raised.value.message == f"{folder / 'orders.out.yaml'}: options.stages: shipped is not hub's order status"
+    assert raised.value.hint and "delivered" in raised.value.hint
 
 
 def test_a_managers_deal_read_becomes_an_order_with_its_guest(portal: Bitrix24Sandbox) -> None:
