@@ -220,11 +220,19 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
     def read(self, *, cursor: str | None, since: dt.datetime | None) -> Iterator[Page]:
         if not self.connector.deals_to_orders:
             raise self.unsupported(self.mode)
+        # The cursor is ``<modified since>|<id after>``: a run pages by id through the deals modified since the
+        # last run began reading, so a deal whose event was lost, new or changed, is read by the next run. Deals
+        # modified in the very second the last run saw are read again rather than missed.
+        changed_since, _, after = (cursor or "|0").partition("|")
         field = self.connector.order_key
-        for page in self.connector.client.pages("crm.item.list", {"entityTypeId": DEAL}, rows="items",
-                                                after=int(cursor or 0)):
+        newest = changed_since
+        params = {"entityTypeId": DEAL, "filter": {">=updatedTime": changed_since} if changed_since else {}}
+        for page in self.connector.client.pages("crm.item.list", params, rows="items", after=int(after or 0)):
             theirs = [deal for deal in page if not deal.get(field)]  # hub's own deals are channel orders already
-            yield Page(self._whole(theirs), cursor=str(page[-1]["id"]))
+            newest = max([newest, *(str(deal.get("updatedTime") or "") for deal in page)])
+            yield Page(self._whole(theirs), cursor=f"{changed_since}|{page[-1]['id']}")
+        if newest != changed_since:
+            yield Page([], cursor=f"{newest}|0")
 
     def _whole(self, deals: list[dict[str, Any]]) -> list[RawRecord]:
         """Each deal with its rows and its contact, two batch calls for a page."""

@@ -195,13 +195,25 @@ def test_a_stage_map_naming_no_status_of_hubs_is_one_clear_line(portal: Bitrix24
 def test_a_managers_deal_read_becomes_an_order_with_its_guest(portal: Bitrix24Sandbox) -> None:
     deal = portal.manager_deal("Пицца по телефону", "+7 916 000-11-22", amount="990.50")
     connector = connect(portal)
-    [page] = list(connector.read(Entity.ORDERS, cursor=None))
-    [raw] = page.records
+    [raw] = [r for page in connector.read(Entity.ORDERS, cursor=None) for r in page.records]
     decoded = connector.decode(Entity.ORDERS, raw)
     assert isinstance(decoded, Order)
     assert decoded.external_id == str(deal) and decoded.total == Decimal("990.50")
     assert decoded.customer is not None and decoded.customer.phones == ["+79160001122"]
     assert [line.name for line in decoded.lines] == ["Пицца по телефону"]
+
+
+def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(portal: Bitrix24Sandbox) -> None:
+    first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
+    connector = connect(portal)
+    pages = list(connector.read(Entity.ORDERS, cursor=None))
+    assert [r.external_id for p in pages for r in p.records] == [str(first), str(second)]
+    cursor = pages[-1].cursor
+    again = [r.external_id for p in connector.read(Entity.ORDERS, cursor=cursor) for r in p.records]
+    assert str(second) in again, "the newest moment is read again, never missed"
+    portal.items[DEAL][first]["updatedTime"] = "2099-01-01T00:00:00+00:00"  # a manager changed the older deal
+    later = [r.external_id for p in connector.read(Entity.ORDERS, cursor=cursor) for r in p.records]
+    assert str(first) in later
 
 
 def test_hubs_own_deals_are_not_read_back_as_phone_orders(portal: Bitrix24Sandbox) -> None:
