@@ -309,21 +309,30 @@ class CatalogStream(BatchWrite["Bitrix24Connector"]):
 
 
 class PricesStream(BatchWrite["Bitrix24Connector"]):
-    """Prices of one price type (``price_type``), for goods the catalog stream wrote."""
+    """Prices of one price type (``price_type``) of the CRM catalog's products (the prices job names each by the
+    product id the catalog stream wrote): the prices held are listed first, so each is updated, never added twice."""
 
     entity = Entity.PRICES
     limit = BATCH_LIMIT
 
     def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
         prices = [r for r in records if isinstance(r, PriceEntry)]
-        known = self.connector.products([p.product for p in prices])
-        commands = {str(n): ("catalog.price.add", {"fields": {
-            "productId": known[p.product], "catalogGroupId": self.connector.price_type, "price": str(p.amount),
-            "currency": p.currency}}) for n, p in enumerate(prices) if p.product in known}
+        group = self.connector.price_type
+        held: dict[str, str] = {}
+        for page in self.connector.client.pages("catalog.price.list", {
+                "select": ["id", "productId"],
+                "filter": {"catalogGroupId": group, "@productId": [p.product for p in prices]}}, rows="prices"):
+            held.update({str(price["productId"]): str(price["id"]) for price in page})
+        commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        for n, price in enumerate(prices):
+            fields = {"productId": price.product, "catalogGroupId": group, "price": str(price.amount),
+                      "currency": price.currency}
+            commands[str(n)] = ("catalog.price.update", {"id": held[price.product], "fields": fields}) \
+                if price.product in held else ("catalog.price.add", {"fields": fields})
         written = self.connector.client.batch(commands)
-        return [RecordError(f"{p.product} is not in the CRM catalog yet (the catalog job adds it)")
-                if p.product not in known else RecordError(f"Bitrix24 refused the price: {r}")
-                if isinstance(r := written.get(str(n)), CallError) else p.product for n, p in enumerate(prices)]
+        return [RecordError(f"Bitrix24 refused the price: {result}") if isinstance(result := written.get(str(n)),
+                                                                                   CallError) else price.product
+                for n, price in enumerate(prices)]
 
 
 class Bitrix24Connector(StreamConnector):

@@ -34,6 +34,8 @@ USER, SECRET = "1", "sandbox-webhook-secret"
 CLIENT_ID, CLIENT_SECRET = "local.sandbox", "sandbox-client-secret"
 APPLICATION_TOKEN = "sandbox-application-token"  # noqa: S105 - the sandbox's own, published on purpose
 CONTACT, DEAL = 3, 2
+CATALOG_IBLOCK = 23
+"""The CRM catalog's iblockId on this portal."""
 Method = Callable[[dict[str, Any]], Any]
 
 
@@ -48,6 +50,7 @@ class Bitrix24Sandbox(Sandbox):
 
     name = "bitrix24"
     port = 8207
+    gathers_orders = True
 
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK, per_second: float = 2.0, burst: int = 50,
                  operating_budget: float = 480.0, method_cost: float = 0.01, page: int = PAGE, seed: int = 0) -> None:
@@ -87,7 +90,8 @@ class Bitrix24Sandbox(Sandbox):
             "crm.deal.productrows.set": self._rows_set, "crm.deal.productrows.get": self._rows_get,
             "catalog.product.add": self._product_add, "catalog.product.update": self._product_update,
             "catalog.product.list": self._product_list,
-            "catalog.price.add": self._price_set, "catalog.price.update": self._price_set,
+            "catalog.price.add": self._price_add, "catalog.price.update": self._price_update,
+            "catalog.price.list": self._price_list,
             "catalog.storeproduct.add": self._stock_refused,
         }
 
@@ -357,20 +361,35 @@ class Bitrix24Sandbox(Sandbox):
         page, answer = _page(found, params, self.page)
         return {"result": {"products": page}, **answer}
 
-    def _price_set(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _price_add(self, params: dict[str, Any]) -> dict[str, Any]:
         fields = params.get("fields") or {}
-        key = (int(fields.get("productId", 0)), int(fields.get("catalogGroupId", 0)))
+        key = (int(fields.get("productId", 0) or 0), int(fields.get("catalogGroupId", 0) or 0))
         if key[0] not in self.products:
             raise PortalError(400, "200040300040", "Product not found")
-        self.prices[key] = dict(fields)
+        if key in self.prices:
+            raise PortalError(400, "200040300020", "Price for this product and price type already exists")
+        self.prices[key] = {**fields, "id": next(self._ids)}
         return {"price": self.prices[key]}
+
+    def _price_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        for price in self.prices.values():
+            if str(price["id"]) == str(params.get("id")):
+                price.update(params.get("fields") or {})
+                return {"price": price}
+        raise PortalError(400, "200040300040", "Price not found")
+
+    def _price_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = sorted((p for p in self.prices.values() if _matches(p, params.get("filter") or {})),
+                       key=lambda p: int(p["id"]))
+        page, answer = _page(found, params, self.page)
+        return {"result": {"prices": page}, **answer}
 
     def _stock_refused(self, params: dict[str, Any]) -> Any:
         raise PortalError(400, "ERROR_METHOD_NOT_FOUND", "Method not found!")  # stock moves by documents only
 
     # --- what people do --------------------------------------------------------------------------
 
-    def manager_deal(self, title: str, phone: str, *, amount: str = "1500") -> int:
+    def manager_deal(self, title: str, phone: str, *, amount: str = "1500", product: int = 0) -> int:
         """A manager takes a phone order: a contact, a deal with one row, and the ONCRMDEALADD event."""
         with self._state:
             contact = self._item_add({"entityTypeId": CONTACT, "fields": {
@@ -378,7 +397,7 @@ class Bitrix24Sandbox(Sandbox):
             deal = self._item_add({"entityTypeId": DEAL, "fields": {
                 "title": title, "contactId": contact["item"]["id"], "opportunity": amount, "currencyId": "RUB"}})
             deal_id = int(deal["item"]["id"])
-            self.rows[deal_id] = [{"PRODUCT_ID": 0, "PRODUCT_NAME": title, "PRICE": amount, "QUANTITY": "1"}]
+            self.rows[deal_id] = [{"PRODUCT_ID": product, "PRODUCT_NAME": title, "PRICE": amount, "QUANTITY": "1"}]
         self.send_event("ONCRMDEALADD", deal_id)
         return deal_id
 
@@ -404,7 +423,18 @@ class Bitrix24Sandbox(Sandbox):
             self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     def source_settings(self) -> dict[str, Any]:
-        return {"url": f"{self.url}/rest/{USER}/{SECRET}/", "application_token": APPLICATION_TOKEN}
+        return {"url": f"{self.url}/rest/{USER}/{SECRET}/", "application_token": APPLICATION_TOKEN,
+                "deals_to_orders": True, "catalog_iblock": CATALOG_IBLOCK}
+
+    def demo_activity(self) -> list[str]:
+        """A manager takes a phone order for a good of the CRM catalog (hub put 1C's goods there)."""
+        if not self.products:
+            return []
+        good = self._random.choice(sorted(self.products.values(), key=lambda p: int(p["id"])))
+        price = next((p["price"] for (product, _), p in self.prices.items() if product == good["id"]), "100")
+        phone = f"+7926{self._random.randint(1000000, 9999999)}"
+        deal = self.manager_deal(str(good["name"]), phone, amount=str(price), product=int(good["id"]))
+        return [f"a manager took phone order {deal} ({good['name']}) from {phone[:5]}…"]
 
     def actions(self) -> list[Action]:
         return [

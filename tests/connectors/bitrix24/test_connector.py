@@ -292,12 +292,14 @@ def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal:
     again = connector.write_batch(Entity.CATALOG, [goods[0].model_copy(update={"name": "Сыр российский"})])
     assert again == refs[:1] and len(portal.products) == 2
     assert portal.products[int(str(refs[0]))]["name"] == "Сыр российский"
-    written = connector.write_batch(Entity.PRICES, [PriceEntry(product="ref-1", price_type="retail",
-                                                               amount=Decimal("899.90")),
-                                                    PriceEntry(product="ref-9", price_type="retail",
-                                                               amount=Decimal(1))])
-    assert written[0] == "ref-1" and "not in the CRM catalog" in str(written[1])
-    assert portal.prices[(int(str(refs[0])), 1)]["price"] == "899.90"
+    product = str(refs[0])
+    for amount in ("899.90", "949.00"):
+        written = connector.write_batch(Entity.PRICES, [PriceEntry(product=product, price_type="retail",
+                                                                   amount=Decimal(amount))])
+        assert written == [product]
+    assert [p["price"] for p in portal.prices.values()] == ["949.00"], "updated, not added twice"
+    [refused] = connector.write_batch(Entity.PRICES, [PriceEntry(product="999", price_type="r", amount=Decimal(1))])
+    assert "Product not found" in str(refused)
     assert Entity.STOCK not in connector.capabilities
 
 
