@@ -129,7 +129,9 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
         writes: dict[str, tuple[str, Mapping[str, Any]]] = {}
         for n, customer in enumerate(customers):
             key, ref, known_as = str(n), found.get(str(n)), keys[n]
-            hub_key = ":".join(known_as) if known_as else ""
+            if known_as is None:
+                continue  # refused below: without a phone or an email it could never be found again
+            hub_key = ":".join(known_as)
             if ref is None:
                 writes[key] = ("crm.item.add", {"entityTypeId": CONTACT,
                                                 "fields": self.connector.contact_fields(customer, hub_key, held=None)})
@@ -142,7 +144,9 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
         outcome: list[str | RecordError] = []
         for n in range(len(customers)):
             result = written.get(str(n))
-            if isinstance(result, CallError):
+            if keys[n] is None:
+                outcome.append(RecordError("a guest without a phone or an email: the CRM could not find it again"))
+            elif isinstance(result, CallError):
                 outcome.append(RecordError(f"Bitrix24 refused the contact: {result}"))
             else:
                 outcome.append(found.get(str(n)) or _item_id(result))

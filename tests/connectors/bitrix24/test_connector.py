@@ -313,6 +313,8 @@ def test_contacts_in_batches_cost_ceil_n_over_50_writes_and_never_overrun_the_bu
         assert len(portal.items[CONTACT]) == 120
         assert portal.calls["crm.item.add"] == 120 and portal.calls["batch"] == 2 * math.ceil(120 / 50)
         assert portal.over_limit == 0 and portal.peak <= 50
+        [refused] = connector.write_batch(Entity.CUSTOMERS, [Customer(first_name="Аноним")])
+        assert "without a phone or an email" in str(refused) and len(portal.items[CONTACT]) == 120
 
 
 def test_thirty_percent_throttled_answers_never_lose_a_write_nor_overrun_the_bucket() -> None:
