@@ -456,6 +456,7 @@ def added_values(held: Sequence[Mapping[str, Any]], wanted: Sequence[tuple[str, 
     for kind, value, value_type in wanted:
         if (kind, _same(kind, value)) not in present:
             fm[f"n{len(fm)}"] = {"typeId": kind, "valueType": value_type, "value": value}
+            present.add((kind, _same(kind, value)))
     return fm
 
 

@@ -223,6 +223,8 @@ class Bitrix24Sandbox(Sandbox):
                 answer = self._run(method, decode_query(query))
             except PortalError as exc:
                 errors[key] = {"error": exc.code, "error_description": exc.description}
+                if str(params.get("halt", 0)) in ("1", "true", "Y"):
+                    break  # halt=1: the commands after the first error are not run
                 continue
             results[key] = answer["result"]
             if "total" in answer:

@@ -336,3 +336,17 @@ def test_samples_folder_is_read_whole() -> None:
              "b24-crm-contact-multifield-phone-values.json", "bus-1c-exchange-sale-transcript.txt",
              "bus-1c-exchange-failure-response.txt", "SOURCES.md"}
     assert {path.name for path in Path(BITRIX).iterdir()} == taken
+
+
+_PHONES = st.lists(st.from_regex(r"\+7916[0-9]{7}", fullmatch=True), max_size=5)
+
+
+@given(_PHONES, _PHONES)
+def test_values_added_are_those_the_contact_lacks_each_with_its_type(held: list[str], wanted: list[str]) -> None:
+    from connectors.bitrix24.connector import added_values
+
+    portal = [{"ID": str(n), "TYPE_ID": "PHONE", "VALUE": "8" + phone[2:]} for n, phone in enumerate(held)]
+    fm = added_values(portal, [("PHONE", phone, "MOBILE") for phone in wanted])
+    assert [entry["value"] for entry in fm.values()] == [p for p in dict.fromkeys(wanted) if p not in held]
+    assert all(entry["typeId"] == "PHONE" for entry in fm.values())
+    assert list(fm) == [f"n{n}" for n in range(len(fm))]

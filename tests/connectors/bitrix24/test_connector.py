@@ -342,3 +342,21 @@ def test_thirty_percent_throttled_answers_never_lose_a_write_nor_overrun_the_buc
                             ref=connector.find(Entity.ORDERS, key))
         assert len(portal.items[DEAL]) == 40 and len(portal.items[CONTACT]) == 1
         assert portal.over_limit == 0
+
+
+def test_the_portal_refuses_as_bitrix24_does(portal: Bitrix24Sandbox) -> None:
+    import requests
+
+    root = portal.source_settings()["url"]
+    halted = requests.post(root + "batch", json={"halt": 1, "cmd": {
+        "bad": "crm.item.get?entityTypeId=3&id=999", "never": "profile"}}, timeout=10).json()["result"]
+    assert list(halted["result_error"]) == ["bad"] and halted["result"] == [], "halt=1 stops at the first error"
+    too_many = requests.post(root + "batch", json={"cmd": {str(n): "profile" for n in range(51)}}, timeout=10)
+    assert (too_many.status_code, too_many.json()["error"]) == (400, "ERROR_BATCH_LENGTH_EXCEEDED")
+    wrong = requests.post(f"{portal.url}/rest/1/nope/profile", json={}, timeout=10)
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "NO_AUTH_FOUND",
+                                                       "error_description": "Wrong authorization data"})
+    unknown = requests.post(root + "crm.nothing.here", json={}, timeout=10)
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "ERROR_METHOD_NOT_FOUND")
+    stock = requests.post(root + "catalog.storeproduct.add", json={}, timeout=10)
+    assert stock.status_code == 400, "stock is not written through the catalog's REST"
