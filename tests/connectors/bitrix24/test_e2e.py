@@ -62,6 +62,7 @@ def stage(tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch) -> It
                 **{f"{name}-catalog": {"type": "catalog", "from": "onec", "to": name} for name in channels},
                 **{f"{name}-orders": {"type": "orders", "from": name, "to": ["onec", "crm"],
                                       "options": {"create_customers": True}} for name in channels},
+                "crm-statuses": {"type": "statuses", "from": "onec", "to": "crm"},
             },
         }
         path = tmp_path / "hub.yaml"
@@ -114,3 +115,29 @@ def test_counterparties_and_two_channels_orders_become_one_contact_per_guest_and
     assert stage.crm.calls.get("crm.item.add", 0) == len(stage.crm.items[CONTACT]) + len(stage.crm.items[DEAL])
     assert sum(stage.crm.calls.values()) == calls, "nothing changed, nothing sent"
     assert stage.crm.over_limit == 0
+
+
+def test_1cs_status_of_any_channels_order_moves_its_deal_forward_only(stage: Stage) -> None:
+    from tests.connectors.onec_odata.conftest import connect
+
+    stage.hub("sync", "--job", "yandex-catalog")
+    placed = stage.yandex.place_order(**guest("Ира", "+79250000042"))
+    stage.hub("sync", "--job", "yandex-orders")
+    [deal] = stage.deals(f"yandex:{placed['id']}")
+    assert deal["stageId"] == "PREPARATION"  # paid: accepted
+
+    def set_1c_status(status: str) -> None:
+        [document] = [d for d in stage.onec.rows("Document_ЗаказКлиента")
+                      if d["НомерПоДаннымКлиента"] == f"yandex:{placed['id']}"]
+        connect(stage.onec).update("Document_ЗаказКлиента", document["Ref_Key"], {"Статус": status},
+                                   data_version=document["DataVersion"])
+
+    set_1c_status("КОтгрузке")                                        # the kitchen is done: ready
+    stage.hub("sync", "--job", "crm-statuses")
+    assert deal["stageId"] == "EXECUTING"
+    set_1c_status("КОбеспечению")                                     # 1C went back: the deal does not
+    stage.hub("sync", "--job", "crm-statuses")
+    assert deal["stageId"] == "EXECUTING"
+    set_1c_status("Закрыт")
+    stage.hub("sync", "--job", "crm-statuses")
+    assert deal["stageId"] == "WON"
