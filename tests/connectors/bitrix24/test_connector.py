@@ -360,3 +360,15 @@ def test_the_portal_refuses_as_bitrix24_does(portal: Bitrix24Sandbox) -> None:
     assert (unknown.status_code, unknown.json()["error"]) == (404, "ERROR_METHOD_NOT_FOUND")
     stock = requests.post(root + "catalog.storeproduct.add", json={}, timeout=10)
     assert stock.status_code == 400, "stock is not written through the catalog's REST"
+
+
+def test_a_method_near_its_operating_budget_waits_for_the_reset_instead_of_meeting_the_429() -> None:
+    clock = RecordingClock()
+    with Bitrix24Sandbox(clock=clock, operating_budget=0.1, method_cost=0.01) as portal:
+        connector = connect(portal, clock, operating_budget=0.1)
+        for _ in range(25):
+            connector.check()
+        assert portal.calls["profile"] == 25
+        assert [s for s in clock.sleeps if s > 100] != [], "waited for the ten-minute basket to reset"
+        sent = [r for r in portal.requests if r.path.endswith("/profile")]
+        assert len(sent) == 25, "no call met OPERATION_TIME_LIMIT and had to be sent again"
