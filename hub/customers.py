@@ -157,9 +157,11 @@ class CustomerBook:
 
     def push(self, target: str) -> None:
         """Every counterparty :meth:`refresh` read that has a phone, to ``target`` (a loyalty system such as
-        iiko's), change-only. A guest is looked up there by phone before hub creates one, so a guest the POS
-        already knows is updated, never doubled; the guest's id is linked to the counterparty."""
+        iiko's, a CRM), change-only. A guest is looked up there by phone before hub creates one, so a guest the
+        target already knows is updated, never doubled; the guest's id is linked to the counterparty. A target that
+        takes customers in batches (Bitrix24: 50 a call) gets them so."""
         connector = self.runtime.connector(target)
+        limit = connector.batch_limits.get(Entity.CUSTOMERS)
         with self.runtime.store.reading() as state:  # the target's guests hub linked, by counterparty
             linked = {ref: guest for guest, ref in state.links.all(target, CUSTOMERS).items()}
         after = ""
@@ -169,44 +171,71 @@ class CustomerBook:
                 known = state.fingerprints.get_many(target, CUSTOMERS, [ref for ref, _ in page])
             if not page:
                 return
-            for ref, payload in page:
-                guest = self._push_one(connector, target, ref, Customer.model_validate_json(payload),
-                                       known=known.get(ref), linked=linked.get(ref))
-                if guest is not None:
-                    linked.setdefault(ref, guest)
+            due = [(ref, told) for ref, payload in page
+                   if (told := self._due(target, Customer.model_validate_json(payload), known=known.get(ref),
+                                         linked=linked.get(ref))) is not None]
+            if limit is not None:
+                for first in range(0, len(due), limit):
+                    self._push_many(connector, target, due[first:first + limit])
+            else:
+                for ref, told in due:
+                    guest = self._push_one(connector, target, ref, told, linked=linked.get(ref))
+                    if guest is not None:
+                        linked.setdefault(ref, guest)
             after = page[-1][0]
             self.ctx.checkpoint()
 
-    def _push_one(self, connector: Connector, target: str, ref: str, customer: Customer, *,
-                  known: str | None, linked: str | None) -> str | None:
-        """Write one counterparty to ``target`` unless it is as last pushed; the guest's id when written."""
+    def _due(self, target: str, customer: Customer, *, known: str | None, linked: str | None) -> Customer | None:
+        """The counterparty as ``target`` is told it, unless it is as last pushed (or this is a dry run)."""
         if not customer.phones:
             return None  # loyalty systems know their guests by phone
-        told = customer.model_copy(update={"ids": {}})  # 1C's ids are no business of the channel
-        payload = told.model_dump_json()
-        if known == Fingerprints.of(payload):
+        told = customer.model_copy(update={"ids": {}})  # compared without 1C's ids: they are not the guest's data
+        if known == Fingerprints.of(told.model_dump_json()):
             self.ctx.counts.unchanged += 1
             return None
-        key = f"{PHONE}:{customer.phones[0]}"
         if self.ctx.dry_run:
-            self.ctx.planned.append(Planned(target, key, "update" if linked or known else "create"))
+            self.ctx.planned.append(Planned(target, f"{PHONE}:{customer.phones[0]}",
+                                            "update" if linked or known else "create"))
             return None
+        return told
+
+    def _push_one(self, connector: Connector, target: str, ref: str, told: Customer, *,
+                  linked: str | None) -> str | None:
+        """Write one counterparty to ``target``; the guest's id when written."""
+        key = f"{PHONE}:{told.phones[0]}"
         try:
-            result = connector.write(Entity.CUSTOMERS, told, key=key,
+            # The counterparty's id goes along: a CRM keeps it on the contact (a POS ignores it).
+            result = connector.write(Entity.CUSTOMERS, told.model_copy(update={"ids": {self.record: ref}}), key=key,
                                      ref=linked or connector.find(Entity.CUSTOMERS, key))
         except RecordError as exc:
             self.ctx.counts.failed += 1
-            self.ctx.errors.append(f"{target} customer {pii(customer.phones[0])}: {exc}")
+            self.ctx.errors.append(f"{target} customer {pii(told.phones[0])}: {exc}")
             return None
+        self._pushed(target, ref, told, result.ref, created=result.action == "created")
+        return result.ref
+
+    def _push_many(self, connector: Connector, target: str, due: list[tuple[str, Customer]]) -> None:
+        """Write counterparties to ``target`` in one batch; the target finds each by phone before it creates one."""
+        outcomes = connector.write_batch(Entity.CUSTOMERS, [told.model_copy(update={"ids": {self.record: ref}})
+                                                            for ref, told in due])
+        for (ref, told), outcome in zip(due, outcomes, strict=True):
+            if isinstance(outcome, RecordError):
+                self.ctx.counts.failed += 1
+                self.ctx.errors.append(f"{target} customer {pii(told.phones[0])}: {outcome}")
+                continue
+            with self.runtime.store.reading() as state:
+                created = state.links.get(target, CUSTOMERS, outcome) is None
+            self._pushed(target, ref, told, outcome, created=created)
+
+    def _pushed(self, target: str, ref: str, told: Customer, guest: str, *, created: bool) -> None:
         with self.runtime.store.transaction() as state:
-            state.fingerprints.put_many(target, CUSTOMERS, {ref: payload})
-            if state.links.get(target, CUSTOMERS, result.ref) is None:
-                state.links.put(target, CUSTOMERS, result.ref, ref)
-        if result.action == "created":
+            state.fingerprints.put_many(target, CUSTOMERS, {ref: told.model_dump_json()})
+            if state.links.get(target, CUSTOMERS, guest) is None:
+                state.links.put(target, CUSTOMERS, guest, ref)
+        if created:
             self.ctx.counts.created += 1
         else:
             self.ctx.counts.updated += 1
-        return result.ref
 
 
 @dataclass

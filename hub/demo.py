@@ -94,7 +94,8 @@ def _cast(types: dict[str, type[Connector]], onec: str = "odata") -> _Cast:
         cast.record = max(records, key=lambda name: with_sandbox[name].can(Entity.CUSTOMERS, Mode.PULL))
     else:  # no 1C connector yet: a writable channel plays the system of record
         cast.record = next(n for n, c in with_sandbox.items() if c.can(Entity.ORDERS, Mode.WRITE))
-    fed = next((c for c in cast.channels if with_sandbox[c].can(Entity.CATALOG, Mode.WRITE)), "")
+    fed = next((c for c in cast.channels if with_sandbox[c].can(Entity.CATALOG, Mode.WRITE)
+                and not _gathers(with_sandbox[c])), "")  # a CRM's goods come from the 1C it gathers for
     others = [r for r in records if r != cast.record] if fed else []
     for role, type_name in [("erp", cast.record), *((c, c) for c in cast.channels),
                             *((r, r) for r in others), *((f"{fed}_of_{r}", fed) for r in others)]:
@@ -144,7 +145,7 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
         "log": {"level": "WARNING"},
         "daemon": {"listen": "127.0.0.1:0"},
         "sources": sources,
-        "jobs": _jobs(cast),
+        "jobs": _gathered(_jobs(cast), cast),
     }
     path = workdir / "hub.yaml"
     path.write_text(_DEMO_ONLY + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -218,6 +219,23 @@ def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple
         runs += [run_job(runtime, "receipts")]
     return [f"{shop}: a guest paid online for 0.300 kg of {sku}; 1C weighed 0.312 kg and closed {key}; "
             f"{cast.types[cast.fiscal]} printed its prepayment and full-payment receipts"], runs
+
+
+def _gathers(cls: type[Connector]) -> bool:
+    sandbox = cls.sandbox()
+    return sandbox is not None and sandbox.gathers_orders
+
+
+def _gathered(jobs: dict[str, Any], cast: _Cast) -> dict[str, Any]:
+    """A CRM among the channels (Bitrix24) also gets every other channel's orders and 1C's customers, so a guest
+    who orders on the site and through Yandex is one contact there, with a deal per order."""
+    crms = [role for role in cast.channels if cast.sandboxes[role].gathers_orders and role not in cast.feeds.values()]
+    for job in jobs.values() if crms else ():
+        if job["type"] == "orders" and job["from"] not in crms:
+            job["to"] = [job["to"], *crms]
+        elif job["type"] == "customers":
+            job["to"] = crms
+    return jobs
 
 
 @contextmanager

@@ -335,7 +335,8 @@ class HttpClient:
                  auth: requests.auth.AuthBase | tuple[str, str] | None = None,
                  headers: Mapping[str, str] | None = None,
                  session: requests.Session | None = None,
-                 clock: Clock | None = None, token_auth: TokenAuth | None = None) -> None:
+                 clock: Clock | None = None, token_auth: TokenAuth | None = None,
+                 unrun: Callable[[requests.Response], bool] | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.source = source
         self.timeout = timeout
@@ -345,6 +346,9 @@ class HttpClient:
         self.token_auth = token_auth
         """Set, every request but those sent ``with_token=False`` carries its bearer token."""
         self._bucket = _bucket(source, rate_limit, self.clock) if rate_limit else None
+        self.unrun = unrun
+        """Set, says whether an error answer means the system refused the request before running it (Bitrix24's
+        ``QUERY_LIMIT_EXCEEDED`` 503): such an answer is raised as :class:`RateLimited`, so even a POST is retried."""
         self._owns_session = session is None
         self.session = session or requests.Session()
         if isinstance(auth, tuple):
@@ -432,7 +436,7 @@ class HttpClient:
               timeout: float) -> requests.Response:
         if self._bucket:
             self._bucket.acquire()
-        what = f"{prepared.method} {redact_url(prepared.url or '')}"
+        what = f"{prepared.method} {redact(redact_url(prepared.url or ''))}"  # a secret in the path too (Bitrix24's)
         # Proxies and CA bundles from the environment, as Session.request would apply them.
         settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
         started = self.clock.monotonic()
@@ -445,7 +449,10 @@ class HttpClient:
         self.log.debug("%s -> %d in %.0f ms", what, response.status_code, elapsed_ms)
         if response.status_code < 400 or response.status_code in expect:
             return response
-        raise _error(what, response)
+        error = _error(what, response)
+        if self.unrun is not None and not isinstance(error, RateLimited) and self.unrun(response):
+            raise RateLimited(str(error), retry_after=_retry_after(response))
+        raise error
 
     def _wait(self, state: RetryCallState) -> float:
         # Exponential backoff with "equal jitter": half the delay fixed, half random, so clients that

@@ -301,11 +301,7 @@ class Pipeline:
         return steps
 
     def _linked_as(self, source: str, target: str) -> str:
-        """Under which system the link of a record from ``source`` written to ``target`` is kept: the channel's
-        own name for the system of record (what the status flow-back, reconciliation and the customer profile
-        read), ``source>target`` for any other target (iiko's kitchen), so the two never collide."""
-        record = self.runtime.config.system_of_record
-        return source if record is None or target == record else f"{source}>{target}"
+        return linked_as(source, target, self.runtime.config.system_of_record)
 
     def _dead(self, item: OutboxItem, entity: Entity, reason: str) -> None:
         reason = _shown(item, reason)
@@ -397,6 +393,13 @@ def _described(record: Record) -> str:
 
 def _raw(item: InboxItem) -> RawRecord:
     return RawRecord(external_id=item.external_id or str(item.id), body=item.body, content_type=item.content_type)
+
+
+def linked_as(source: str, target: str, record: str | None) -> str:
+    """Under which system the link of a record from ``source`` written to ``target`` is kept: the channel's
+    own name for the system of record ``record`` (what the status flow-back, reconciliation and the customer
+    profile read), ``source>target`` for any other target (iiko's kitchen, a CRM), so the two never collide."""
+    return source if record is None or target == record else f"{source}>{target}"
 
 
 class Push:

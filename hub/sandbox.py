@@ -242,6 +242,8 @@ class Sandbox(ABC):
     name: str = "sandbox"
     port: int = 8199
     """Where ``hub sandbox`` serves it, the same every time, so a hub.yaml written for it keeps working."""
+    gathers_orders: bool = False
+    """A CRM: ``hub demo`` sends it every other channel's orders and 1C's customers too."""
 
     def __init__(self) -> None:
         self.tls: ssl.SSLContext | None = None

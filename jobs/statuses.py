@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from hub.connector import Mode
 from hub.jobrun import Job, RunContext
 from hub.model import Entity, Order, OrderStatus, moves_forward
-from hub.pipeline import snapshot
+from hub.pipeline import linked_as, snapshot
 from hub.state import Event
 from hub.values import utcnow
 
@@ -38,6 +38,9 @@ class StatusesJob(Job):
     from the oldest of them on: 1C's OData keeps no modification times, so its
     documents are filtered by their date, and a café whose orders close within the
     hour reads an hour of documents, not the week an orders run once read.
+
+    A channel that received other channels' orders too (a CRM, to which every orders job also writes) is told
+    1C's status of those as well, by the id it gave each.
     """
 
     type_name = "statuses"
@@ -59,12 +62,26 @@ class StatusesJob(Job):
         with self.runtime.store.reading() as state:
             queued = {key: _Queued.model_validate_json(payload) for key, payload
                       in state.outbox.last_sent(record, self.entity.value, channel, since=since)}
+            # Orders of other channels ``channel`` received too (a CRM's deals), known there by the id it gave them.
+            gathered = {key: (source, _Queued.model_validate_json(payload))
+                        for source in self.runtime.config.sources if source not in (record, channel)
+                        for key, payload in state.outbox.last_sent(channel, self.entity.value, source, since=since)}
         open_ = {key: order for key, order in queued.items() if not order.status.final}
-        if not open_:
+        open_gathered = {key: order for key, (_, order) in gathered.items() if not order.status.final}
+        if not open_ and not open_gathered:
             return  # every order is delivered or cancelled where the guest sees it: nothing 1C says is news
-        oldest = min(order.created_at for order in open_.values())
+        oldest = min(order.created_at for order in [*open_.values(), *open_gathered.values()])
         connector = self.runtime.connector(channel)
         for order in snapshot(self.runtime, ctx, record, self.entity, since=oldest):
+            if isinstance(order, Order) and order.key in open_gathered \
+                    and moves_forward(open_gathered[order.key].status, order.status):
+                with self.runtime.store.reading() as state:
+                    there = state.links.get(linked_as(order.channel, channel, record), self.entity.value,
+                                            order.external_id)
+                if there is not None:
+                    connector.set_status(there, order.status)
+                    ctx.counts.updated += 1
+                continue
             if isinstance(order, Order) and order.channel == channel and order.key in open_ \
                     and moves_forward(open_[order.key].status, order.status):
                 connector.set_status(order.external_id, order.status)

@@ -63,7 +63,8 @@ def test_the_1c_page_lists_exactly_the_objects_and_values_each_preset_needs(pres
                                              ("commerceml.md", ["commerceml_1c", "commerceml_site"]),
                                              ("tilda.md", ["tilda"]),
                                              ("onec_soap.md", ["onec_soap"]),
-                                             ("fiscal.md", ["atol", "orangedata"])])
+                                             ("fiscal.md", ["atol", "orangedata"]),
+                                             ("bitrix24.md", ["bitrix24"])])
 def test_each_connector_page_names_every_setting(page: str, types: list[str]) -> None:
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     common = set(SourceSettings.model_fields)
