@@ -113,11 +113,14 @@ def redact_url(url: str) -> str:
 def redact(text: str, secrets: Secrets | None = None) -> str:
     """``text`` without registered secrets, credentials in headers, URLs and parameters."""
     registry = SECRETS if secrets is None else secrets
-    text = redact_url(registry.redact(text))
+    # Credentials found by their names first: a registered secret that is also such a name (a password that is
+    # "password") would otherwise be hidden first, leaving the value after it with no name to be found by.
+    text = redact_url(text)
     text = _QUOTED_PARAM.sub(rf"\1\3{HIDDEN}\3", text)
     text = _COLON_PARAM.sub(rf"\1\2{HIDDEN}", text)
     text = _AUTH_HEADER.sub(rf"\1{HIDDEN}", text)
-    return _AUTH_SCHEME.sub(rf"\1 {HIDDEN}", text)
+    text = _AUTH_SCHEME.sub(rf"\1 {HIDDEN}", text)
+    return registry.redact(text)
 
 
 # --- personal data ---------------------------------------------------------------

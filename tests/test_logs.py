@@ -65,6 +65,12 @@ def test_colon_separated_credentials_are_redacted() -> None:
         "password: ***, Пароль: ***, login: bob")
 
 
+def test_a_credential_is_found_by_its_name_even_when_that_name_is_a_registered_secret() -> None:
+    # a sandbox or a careless setup whose password is "password" must not unname every other password
+    registry = logs.Secrets(["password"])
+    assert "hunter2" not in logs.redact("Пароль: sandbox-secret, password: hunter2", registry)
+
+
 def test_errors_are_cleaned_of_secrets_contacts_and_the_named_person_whatever_the_log_setting() -> None:
     logs.add_secrets(["env-secret"])
     text = "1C: Петров Иван (Иванов's order), +7 999 123-45-67, ivan@mail.ru, token=abc, env-secret"
