@@ -41,7 +41,7 @@ Retry waits go through a recording fake clock, so nothing really sleeps.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -61,6 +61,27 @@ from hub.runtime import Runtime
 from hub.sandbox import Sandbox
 from hub.state import InboxStatus, StateStore, open_store
 from hub.values import zone
+
+
+class MemoryState:
+    """A channel's kept state in a dict (:class:`hub.connector.ChannelState`), as the state DB keeps it between
+    runs: what every connector the suite makes is given, since the runtime gives every connector one."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+
+    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None:
+        self.kept.update({(kind, key): payload for key, payload in payloads.items()})
+
+    def get(self, kind: str, key: str) -> str | None:
+        return self.kept.get((kind, key))
+
+    def all(self, kind: str) -> list[tuple[str, str]]:
+        return [(key, payload) for (k, key), payload in self.kept.items() if k == kind]
+
+    def delete(self, kind: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.kept.pop((kind, key), None)
 
 
 class RecordingClock:
@@ -201,7 +222,8 @@ class ConnectorAcceptance:
         cls = connector_types()[self.connector_type]
         model = cls.settings_model.model_validate(settings)
         context = ConnectorContext(source="acceptance", timezone=zone("Europe/Moscow"),
-                                   log=logging.getLogger("hub.connector.acceptance"), clock=clock)
+                                   log=logging.getLogger("hub.connector.acceptance"), clock=clock,
+                                   state=MemoryState())
         return cls(model, context)
 
     @pytest.fixture

@@ -6,7 +6,7 @@ import functools
 import itertools
 import logging
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,32 +23,12 @@ from hub.errors import ConfigError, ProtocolError
 from hub.mapping import DictLinks
 from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
 from hub.sandbox import Sandbox
-from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.testing.acceptance import ConnectorAcceptance, MemoryState, RecordingClock
 from hub.values import json_dumps, utcnow, zone
 
 PRODUCT = "CAP-300"
 """A channel's product, linked in these tests to the first good of the sandbox's base."""
 GOOD, SYRUP = (next(g.ref for g in OneCSoapSandbox().goods.values() if g.sku == sku) for sku in ("CAP-300", "SYR-1"))
-
-
-class MemoryState:
-    """A channel state kept in a dict, as the state database keeps it between runs."""
-
-    def __init__(self) -> None:
-        self.kept: dict[tuple[str, str], str] = {}
-
-    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None:
-        self.kept.update({(kind, key): payload for key, payload in payloads.items()})
-
-    def get(self, kind: str, key: str) -> str | None:
-        return self.kept.get((kind, key))
-
-    def all(self, kind: str) -> list[tuple[str, str]]:
-        return [(key, payload) for (k, key), payload in self.kept.items() if k == kind]
-
-    def delete(self, kind: str, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.kept.pop((kind, key), None)
 
 
 def order(number: int, *, product: str = PRODUCT) -> Order:
