@@ -233,6 +233,11 @@ def paid_orders(queued: Iterable[tuple[str, str]]) -> Iterator[Order]:
             yield order
 
 
+def fiscalized_here(channels: Iterable[str], connector: Callable[[str], Connector | type[Connector]]) -> list[str]:
+    """The ``channels`` whose paid orders hub fiscalizes: not those that print their guests' receipts themselves."""
+    return [channel for channel in channels if not connector(channel).prints_own_receipts]
+
+
 def receipt_id(order_key: str, kind: ReceiptKind) -> str:
     """The id a receipt of ``order_key`` has at the service: the same whichever run sends it."""
     return f"{order_key}:{kind.value}"

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError
-from hub.fiscal import RECEIPTS, Fiscal, Kept, ReceiptKind, fiscal_stream, paid_orders
+from hub.fiscal import RECEIPTS, Fiscal, Kept, ReceiptKind, fiscal_stream, fiscalized_here, paid_orders
 from hub.jobrun import RunContext, run_job
 from hub.model import Customer, Entity, Order, OrderStatus, PriceEntry, Record, StockLevel
 from hub.operations import sync
@@ -294,7 +294,8 @@ def _receipts(runtime: Runtime, ctx: RunContext, channels: list[str], record: st
     orders = {order.key: order for order in held}
     since = start or utcnow() - BOOKS_DAYS
     for config in runtime.config.jobs.values():
-        followed = [str(c) for c in config.options.get("channels", [])] if config.type == "receipts" else []
+        followed = fiscalized_here([str(c) for c in config.options.get("channels", [])], runtime.connector) \
+            if config.type == "receipts" else []
         for target in [t for t in config.targets if followed and ({t, *followed} & set(channels))]:
             fiscal = fiscal_stream(runtime.connector(target))
             if fiscal is None:
