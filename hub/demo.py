@@ -229,6 +229,8 @@ def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple
     runs += _print_receipts(runtime, cast)
     _act(cast, "erp", "pick", number=key, article=sku, quantity="0.312")
     _act(cast, "erp", "set-status", number=key, status="Закрыт")
+    if f"{shop}-statuses" in runtime.config.jobs:  # the shop shows the guest the order delivered, as 1C says
+        runs.append(run_job(runtime, f"{shop}-statuses"))
     runs += _print_receipts(runtime, cast)
     return [f"{shop}: a guest paid online for 0.300 kg of {sku}; 1C weighed 0.312 kg and closed {key}; "
             f"{cast.types[cast.fiscal]} printed its prepayment and full-payment receipts"], runs
