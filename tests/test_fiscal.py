@@ -17,10 +17,12 @@ from hub.fiscal import (
     PaymentType,
     ReceiptKind,
     Settlement,
+    fiscalized_here,
     prepayment,
     settlement,
 )
 from hub.model import Order, Product
+from hub.registry import connector_types
 from hub.values import money
 
 SETTINGS = FiscalSettings(type="atol", inn="5544332219", tax_system="osn", payment_address="https://shop.example.ru",
@@ -101,3 +103,8 @@ def test_whatever_is_picked_the_money_adds_up(paid: int, picked: int, whole: boo
     extra = full.total - offset
     # What the guest paid in the end: the prepayment, plus what was taken at handover, less what was returned.
     assert prepaid.total + extra - refunded == full.total
+
+
+def test_an_aggregator_that_prints_its_own_receipts_is_not_fiscalized_again() -> None:
+    types = connector_types()
+    assert fiscalized_here(["testchannel", "yandex_eda", "tilda"], types.__getitem__) == ["testchannel", "tilda"]
