@@ -170,6 +170,9 @@ class Connector(ABC):
     """The most records one :meth:`write_batch` call may carry, per entity."""
     system_of_record: ClassVar[bool] = False
     """True for connectors to the system of record (1C): ``hub demo`` casts them in that role."""
+    prints_own_receipts: ClassVar[bool] = False
+    """True for a channel that takes the guest's online payment itself, as the café's agent, and prints its 54-FZ
+    receipt (an aggregator): hub's receipts job must not print a second one for its orders."""
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         self.settings = settings

@@ -24,7 +24,7 @@ import yaml
 from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
-from hub.fiscal import Fiscal
+from hub.fiscal import Fiscal, fiscalized_here
 from hub.jobrun import RunContext, run_job
 from hub.model import Entity, Product
 from hub.operations import SourceCheck, check_sources, status, sync
@@ -183,12 +183,33 @@ def _jobs(cast: _Cast) -> dict[str, Any]:
 
 
 def _shops(cast: _Cast) -> list[str]:
-    """The channels whose paid orders get receipts in the demo: those a guest can order given goods in, when the
-    system of record can weigh an order's good and close the order."""
+    """The channels whose paid orders get receipts in the demo: those a guest can order given goods in whose orders
+    reach the demo's 1C (not a feed of another 1C), when the system of record can weigh an order's good and close
+    the order. An aggregator that prints its own receipts is left out, as the receipts job leaves it."""
     def can(role: str, *names: str) -> bool:
         return set(names) <= {action.name for action in cast.sandboxes[role].actions()}
 
-    return [c for c in cast.channels if can(c, "place-order")] if can("erp", "pick", "set-status") else []
+    types = connector_types()
+    shops = [c for c in cast.channels if can(c, "place-order") and c not in cast.feeds.values()]
+    return fiscalized_here(shops, lambda c: types[cast.types[c]]) if can("erp", "pick", "set-status") else []
+
+
+def _print_receipts(runtime: Runtime, cast: _Cast) -> list[tuple[RunInfo, RunContext]]:
+    """Run the receipts job as its schedule would, the cash register printing what it was sent in between, until a
+    run sends nothing new: a prepayment printed lets the same run send the full-payment receipt of a closed order."""
+    assert cast.fiscal is not None
+    runs = [run_job(runtime, "receipts")]
+    for _ in range(3):  # prepayment, full payment, a refund's report at most
+        if not runs[-1][1].counts.created:
+            break
+        _act(cast, cast.fiscal, "process")
+        runs.append(run_job(runtime, "receipts"))
+    return runs
+
+
+def _act(cast: _Cast, role: str, name: str, **args: str) -> Any:
+    """Run the sandbox action ``name`` of ``role``, as ``hub sandbox do`` would."""
+    return next(a for a in cast.sandboxes[role].actions() if a.name == name).run(args)
 
 
 def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple[RunInfo, RunContext]]]:
@@ -204,19 +225,14 @@ def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple
     if not found:
         return [], []
     shop, sku = found[0]
-
-    def act(role: str, name: str, **args: str) -> Any:
-        return next(a for a in cast.sandboxes[role].actions() if a.name == name).run(args)
-
-    key = f"{shop}:{act(shop, 'place-order', items=f'{sku}:0.300')['id']}"
+    key = f"{shop}:{_act(cast, shop, 'place-order', items=f'{sku}:0.300')['id']}"
     runs = sync(runtime, shop, entity=Entity.ORDERS)
-    for step in ("prepayment", "full"):
-        if step == "full":
-            act("erp", "pick", number=key, article=sku, quantity="0.312")
-            act("erp", "set-status", number=key, status="Закрыт")
-        runs += [run_job(runtime, "receipts")]
-        act(cast.fiscal, "process")
-        runs += [run_job(runtime, "receipts")]
+    runs += _print_receipts(runtime, cast)
+    _act(cast, "erp", "pick", number=key, article=sku, quantity="0.312")
+    _act(cast, "erp", "set-status", number=key, status="Закрыт")
+    if f"{shop}-statuses" in runtime.config.jobs:  # the shop shows the guest the order delivered, as 1C says
+        runs.append(run_job(runtime, f"{shop}-statuses"))
+    runs += _print_receipts(runtime, cast)
     return [f"{shop}: a guest paid online for 0.300 kg of {sku}; 1C weighed 0.312 kg and closed {key}; "
             f"{cast.types[cast.fiscal]} printed its prepayment and full-payment receipts"], runs
 
@@ -285,6 +301,8 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2, onec: str = "odata
                 happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
                             for line in sandbox.demo_activity()]
                 runs = [run for c in cast.channels for run in sync(runtime, c)]
+                if cast.fiscal is not None and _shops(cast):  # the guests of this cycle who paid online
+                    runs += _print_receipts(runtime, cast)
                 report.cycles.append((happened, runs))
             final = status(runtime.store)
             report.outbox, report.dead_letters = final.outbox, final.dead_letters

@@ -233,6 +233,11 @@ def paid_orders(queued: Iterable[tuple[str, str]]) -> Iterator[Order]:
             yield order
 
 
+def fiscalized_here(channels: Iterable[str], connector: Callable[[str], Connector | type[Connector]]) -> list[str]:
+    """The ``channels`` whose paid orders hub fiscalizes: not those that print their guests' receipts themselves."""
+    return [channel for channel in channels if not connector(channel).prints_own_receipts]
+
+
 def receipt_id(order_key: str, kind: ReceiptKind) -> str:
     """The id a receipt of ``order_key`` has at the service: the same whichever run sends it."""
     return f"{order_key}:{kind.value}"
@@ -256,12 +261,28 @@ def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSetti
     ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links).
     """
     # As 1C holds it: a paid option that is a good of its own (a syrup) is a line of its own.
-    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
+    ordered = order.paid_modifiers_as_lines(lambda product: product in goods).lines
+    lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, total,
                    good=goods.get(line.product), settings=settings, method=Method.FULL_PREPAYMENT)
-             for line in order.paid_modifiers_as_lines(lambda product: product in goods).lines]
+             for line, total in zip(ordered, _less(order.discount, [line.sum for line in ordered]), strict=True)]
     receipt = Receipt(id=receipt_id(order.key, ReceiptKind.PREPAYMENT), order=order.key, kind=ReceiptKind.PREPAYMENT,
                       lines=lines, payments=[], contact=_contact(order))
-    return receipt.model_copy(update={"payments": [Paid(type=PaymentType.ELECTRONIC, amount=receipt.total)]})
+    paid = money(sum((payment.amount for payment in order.payments if payment.paid), Decimal(0)))
+    if paid != receipt.total:
+        raise InvalidRecord(f"order {order.key}: {paid} was paid online, but its lines less its discount come to "
+                            f"{receipt.total}", hint="a charge beside the lines (delivery) or a part paid at the door "
+                            "is not fiscalized by hub: print this order's receipt at the till")
+    return receipt.model_copy(update={"payments": [Paid(type=PaymentType.ELECTRONIC, amount=paid)]})
+
+
+def _less(discount: Decimal, sums: Sequence[Decimal]) -> list[Decimal]:
+    """``sums`` less an order-level ``discount`` (a promo code) spread over them in proportion, to the kopeck: a
+    receipt's lines must come to what the guest paid, and the last line takes what the rounding leaves."""
+    whole = sum(sums, Decimal(0))
+    if not discount or not whole:
+        return list(sums)
+    shares = [money(discount * line / whole) for line in sums[:-1]]
+    return [line - share for line, share in zip(sums, [*shares, discount - sum(shares, Decimal(0))], strict=True)]
 
 
 def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], settings: FiscalSettings, *,

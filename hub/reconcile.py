@@ -29,17 +29,18 @@ a person (a total that differs, a second document of one order) stays open.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError
-from hub.fiscal import RECEIPTS, Fiscal, Kept, ReceiptKind, fiscal_stream, paid_orders
+from hub.fiscal import RECEIPTS, Fiscal, Kept, ReceiptKind, fiscal_stream, fiscalized_here, paid_orders
 from hub.jobrun import RunContext, run_job
-from hub.model import Customer, Entity, Order, OrderStatus, PriceEntry, Record, StockLevel
+from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, Record, StockLevel
 from hub.operations import sync
 from hub.pipeline import snapshot
 from hub.registry import job_types
@@ -49,6 +50,9 @@ from hub.values import from_local_naive, utcnow
 
 MONEY_TOLERANCE = Decimal("0.01")
 TOLERANCE = {Entity.STOCK: Decimal("0.001"), Entity.PRICES: MONEY_TOLERANCE}
+PICKING_TOLERANCE = Decimal("0.2")
+"""How far (a share of the weight ordered) a picker's weighing of a weighed good may stray and still be a weighing:
+312 g for 300 g ordered is; 99 kg is a disagreement."""
 SUPPORTED = (Entity.ORDERS, Entity.STOCK, Entity.PRICES, Entity.CUSTOMERS)
 BOOKS_DAYS = dt.timedelta(days=7)
 """How far back a channel's own books are compared with 1C when reconcile is given no start day."""
@@ -113,12 +117,15 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
     if entity in (None, Entity.ORDERS):
         start = _start(runtime, since)
         held = [o for o in snapshot(runtime, ctx, record, Entity.ORDERS, since=start) if isinstance(o, Order)]
+        weighed = functools.cache(lambda: {good.id for good in snapshot(runtime, ctx, record, Entity.CATALOG)
+                                           if isinstance(good, Product) and good.weighed})
         for channel in [c for c in channels if _orders_reach(runtime, c, record)]:
             report.findings += _duplicates(channel, held)
             connector = runtime.connector(channel)
             if connector.can(Entity.ORDERS, Mode.PULL):
                 if not isinstance(orders := stream_of(connector, Entity.ORDERS), Pull) or orders.shown_again:
-                    report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report)
+                    report.findings += _orders(runtime, ctx, channel, held=held, since=since, report=report,
+                                               weighed=weighed)
             else:
                 listed = _listed(runtime, channel, start)
                 if listed is not None:
@@ -138,7 +145,7 @@ def _compare(runtime: Runtime, channels: list[str], record: str, entity: Entity 
 
 
 def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order], since: dt.date | None,
-            report: Report) -> list[Finding]:
+            report: Report, weighed: Callable[[], set[str]]) -> list[Finding]:
     tz = runtime.config.timezone
 
     def wanted(order: Order) -> bool:
@@ -165,10 +172,34 @@ def _orders(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order
         products = state.links.get_many(channel, "catalog", goods)
     # As 1C holds them: a paid modifier 1C knows is a line of its own there.
     theirs = {key: order.paid_modifiers_as_lines(products.__contains__) for key, order in theirs.items()}
+    for external_id in theirs.keys() & ours.keys():
+        theirs[external_id] = _as_picked(theirs[external_id], ours[external_id], products, weighed)
     for external_id in sorted(theirs.keys() & ours.keys()):
         found += _compare_order(channel, theirs[external_id], ours[external_id], products)
     found += _daily_totals(channel, theirs.values(), documents, tz)
     return found
+
+
+def _as_picked(theirs: Order, ours: Order, products: dict[str, str], weighed: Callable[[], set[str]]) -> Order:
+    """``theirs`` with each weighed good as 1C weighed it at picking (0.312 kg where 0.300 kg were ordered, within
+    :data:`PICKING_TOLERANCE`): the channel keeps showing the weight ordered, and the difference is settled at
+    handover (the full-payment receipt), so it is no disagreement. Only a good on one line of each side is taken
+    so; ``weighed`` (1C's weighed goods by reference) is read only when some quantity differs."""
+    held: defaultdict[str, list[OrderLine]] = defaultdict(list)
+    for line in ours.lines:
+        held[line.product].append(line)
+    picked = {line.product: ones[0] for line in theirs.lines
+              if len(ones := held.get(products.get(line.product, ""), [])) == 1 and ones[0].quantity != line.quantity
+              and abs(ones[0].quantity - line.quantity) <= PICKING_TOLERANCE * line.quantity}
+    if picked:
+        picked = {product: line for product, line in picked.items() if products[product] in weighed()}
+    if not picked or sum(1 for line in theirs.lines if line.product in picked) != len(picked):
+        return theirs  # nothing weighed anew, or a good on two of the channel's lines: which one was, is not known
+    lines = [line.model_copy(update={"quantity": picked[line.product].quantity, "sum": picked[line.product].sum})
+             if line.product in picked else line for line in theirs.lines]
+    total = theirs.total + sum((picked[line.product].sum - line.sum for line in theirs.lines if line.product in picked),
+                               Decimal(0))
+    return theirs.model_copy(update={"lines": lines, "total": total})
 
 
 def _duplicates(channel: str, held: list[Order]) -> list[Finding]:
@@ -294,7 +325,8 @@ def _receipts(runtime: Runtime, ctx: RunContext, channels: list[str], record: st
     orders = {order.key: order for order in held}
     since = start or utcnow() - BOOKS_DAYS
     for config in runtime.config.jobs.values():
-        followed = [str(c) for c in config.options.get("channels", [])] if config.type == "receipts" else []
+        followed = fiscalized_here([str(c) for c in config.options.get("channels", [])], runtime.connector) \
+            if config.type == "receipts" else []
         for target in [t for t in config.targets if followed and ({t, *followed} & set(channels))]:
             fiscal = fiscal_stream(runtime.connector(target))
             if fiscal is None:

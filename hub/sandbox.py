@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import socket
 import ssl
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -236,6 +239,11 @@ class Faults:
             return False
 
 
+def published_ca(port: int) -> Path:
+    """Where a sandbox serving HTTPS on 127.0.0.1:``port`` leaves the CA its certificate is signed by."""
+    return Path(tempfile.gettempdir()) / f"hub-sandbox-{port}-ca.pem"
+
+
 class Sandbox(ABC):
     """Base of every sandbox: serving, recording, faults. Subclasses implement :meth:`handle`."""
 
@@ -248,6 +256,9 @@ class Sandbox(ABC):
     def __init__(self) -> None:
         self.tls: ssl.SSLContext | None = None
         """Set before :meth:`start`, the sandbox serves HTTPS with it (a system that takes client certificates)."""
+        self.ca_cert: Path | None = None
+        """With :attr:`tls`, the CA its certificate is signed by; left at :func:`published_ca` while it serves, so
+        that ``hub sandbox do`` in another process can trust it."""
         self.faults = Faults()
         self.requests: list[SeenRequest] = []
         self._server: BaseWSGIServer | None = None
@@ -300,10 +311,14 @@ class Sandbox(ABC):
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.name}",
                                         daemon=True)
         self._thread.start()
+        if self.ca_cert is not None:
+            shutil.copyfile(self.ca_cert, published_ca(self._server.server_port))
         return self.url
 
     def stop(self) -> None:
         if self._server is not None:
+            if self.ca_cert is not None:
+                published_ca(self._server.server_port).unlink(missing_ok=True)
             self._server.shutdown()
             self._server.server_close()
             self._server = None

@@ -39,6 +39,7 @@ from hub.fiscal import (
     ReceiptKind,
     Settlement,
     fiscal_stream,
+    fiscalized_here,
     marks_stream,
     paid_orders,
     prepayment,
@@ -113,7 +114,7 @@ class _Run:
             elif kept.outcome.status == "done" and not kept.marked:
                 self._mark(kept)
         since = utcnow() - dt.timedelta(days=self.options.days)
-        for channel in self.options.channels:
+        for channel in fiscalized_here(self.options.channels, self.runtime.connector):
             for order in self._paid(channel, since=since):
                 if receipt_id(order.key, ReceiptKind.PREPAYMENT) not in self.kept:
                     self._attempt(order.key, functools.partial(self._prepayment, order, channel))

@@ -87,6 +87,11 @@ class StatusesJob(Job):
                 connector.set_status(order.external_id, order.status)
                 ctx.counts.updated += 1
                 with self.runtime.store.transaction() as state:
+                    # The channel shows the order again with 1C's status: sent back to 1C, that echo would rewrite
+                    # the document with the channel's lines, undoing 1C's weight correction of a picked good.
+                    if (sent := state.outbox.payload_of(record, self.entity.value, order.key)) is not None:
+                        echoed = Order.model_validate_json(sent).model_copy(update={"status": order.status})
+                        state.outbox.restate(record, self.entity.value, order.key, echoed.model_dump_json())
                     state.events.add(Event(at=utcnow(), source=channel, entity=self.entity.value, key=order.key,
                                            stage="status_sent", run_id=ctx.run_id,
                                            detail=f"{order.status.value} to {channel}"))

@@ -17,10 +17,12 @@ from hub.fiscal import (
     PaymentType,
     ReceiptKind,
     Settlement,
+    fiscalized_here,
     prepayment,
     settlement,
 )
 from hub.model import Order, Product
+from hub.registry import connector_types
 from hub.values import money
 
 SETTINGS = FiscalSettings(type="atol", inn="5544332219", tax_system="osn", payment_address="https://shop.example.ru",
@@ -101,3 +103,26 @@ def test_whatever_is_picked_the_money_adds_up(paid: int, picked: int, whole: boo
     extra = full.total - offset
     # What the guest paid in the end: the prepayment, plus what was taken at handover, less what was returned.
     assert prepaid.total + extra - refunded == full.total
+
+
+def test_an_aggregator_that_prints_its_own_receipts_is_not_fiscalized_again() -> None:
+    types = connector_types()
+    assert fiscalized_here(["testchannel", "yandex_eda", "tilda"], types.__getitem__) == ["testchannel", "tilda"]
+
+
+def test_an_order_level_discount_is_spread_over_the_lines_so_the_receipt_is_what_was_paid() -> None:
+    full = order(Decimal("0.300"))  # 44.85 + 145.00
+    promo = full.model_copy(update={"discount": Decimal("10.00"), "total": Decimal("179.85"), "payments": [
+        full.payments[0].model_copy(update={"amount": Decimal("179.85")})]})
+    receipt = prepayment(promo, GOODS, SETTINGS)
+    assert [line.sum for line in receipt.lines] == [Decimal("42.49"), Decimal("137.36")]
+    assert receipt.total == Decimal("179.85")
+    assert receipt.payments == [Paid(type=PaymentType.ELECTRONIC, amount=Decimal("179.85"))]
+
+
+def test_a_payment_the_lines_do_not_account_for_gets_no_receipt_and_says_why() -> None:
+    full = order(Decimal("0.300"))
+    with_fee = full.model_copy(update={"total": Decimal("289.85"), "payments": [
+        full.payments[0].model_copy(update={"amount": Decimal("289.85")})]})  # 100 for the courier
+    with pytest.raises(InvalidRecord, match=r"289.85 was paid online, but its lines less its discount come to 189.85"):
+        prepayment(with_fee, GOODS, SETTINGS)

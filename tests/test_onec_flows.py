@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
@@ -207,3 +208,24 @@ def test_what_1c_echoes_of_a_guest_and_its_password_is_stored_and_shown_redacted
             assert leaked not in text
     assert "Не удалось записать: Контрагент Н*** О*** П***" in letter.reason
     assert "8******0001" in letter.reason and "o***@example.ru" in letter.reason
+
+
+def test_1c_s_weight_correction_survives_the_channel_showing_1c_s_status_back(stage: OneCStage) -> None:
+    good = next(p for p in stage.shop.products.values() if p["weighed"])
+    line = {"sku": good["sku"], "title": good["title"], "qty": "0.300", "price": "449.00", "discount": "0",
+            "total": "134.70"}
+    order = stage.shop.place_order(items=[line], total="134.70", **guest("Анна", "8 916 555 12 34"))
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    stage.onec.pick(f"shop:{order['id']}", good["sku"], Decimal("0.312"))  # the picker weighs 312 g
+    set_1c_status(stage, "shop", order, "Закрыт")
+    writes = stage.onec.count("PATCH") + stage.onec.count("PUT")
+
+    assert stage.hub("sync", "--source", "shop").exit_code == 0  # 1C's status is sent; the shop shows it back
+    assert stage.hub("sync", "--source", "shop").exit_code == 0
+    assert stage.shop.orders[order["id"]]["status"] == "done"
+    assert stage.onec.count("PATCH") + stage.onec.count("PUT") == writes, "the echo was written back to 1C"
+    [picked] = stage.document("shop", order)["Товары"]
+    assert (picked["Количество"], picked["Сумма"]) == (Decimal("0.312"), Decimal("140.09"))
+    # The shop still shows the weight ordered: reconcile takes 1C's weighing as the order's truth, not a mismatch.
+    reconciled = stage.hub("reconcile", "--source", "shop")
+    assert "compared" in reconciled.output and "mismatch" not in reconciled.output, reconciled.output

@@ -17,6 +17,7 @@ import cli
 from connectors.commerceml.sandbox import EXCHANGE_PATH, OneCDriver, SiteSandbox
 from connectors.iiko.sandbox import IikoSandbox
 from connectors.onec_odata import OneCSandbox
+from connectors.orangedata import OrangeDataSandbox
 from connectors.testchannel.sandbox import TestChannelSandbox
 from connectors.yandex_eda import YandexEdaSimulator
 from hub.config import load_config
@@ -313,3 +314,16 @@ def test_every_sandbox_has_a_fixed_port_of_its_own() -> None:
     for name, port in ports.items():
         taken.setdefault(port, []).append(name)
     assert {port: names for port, names in taken.items() if len(names) > 1} == {}
+
+
+def test_hub_sandbox_do_reaches_a_sandbox_that_serves_https_through_its_own_ca() -> None:
+    with OrangeDataSandbox() as orangedata:
+        orangedata.documents["shop:1001:prepayment"] = {"body": {"content": {}}, "status": "wait"}  # as if queued
+        port = orangedata.url.rsplit(":", 1)[1]
+        ran = CliRunner().invoke(cli.main, ["sandbox", "do", "--port", port, "orangedata", "process"])
+        assert ran.exit_code == 0, ran.output
+        assert '"shop:1001:prepayment"' in ran.output
+        assert orangedata.documents["shop:1001:prepayment"]["status"] == "done"
+    gone = CliRunner().invoke(cli.main, ["sandbox", "do", "--port", port, "orangedata", "process"])
+    assert gone.exit_code == 1
+    assert f"no orangedata sandbox answers at 127.0.0.1:{port}" in gone.output

@@ -53,6 +53,7 @@ class OrangeDataSandbox(Sandbox):
         weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)  # its keys go with it
         self.signing_public = _make_certificates(self.folder)
         self.tls = _server_context(self.folder)
+        self.ca_cert = self.folder / "ca_cert.pem"
         self._number = 116
 
     def source_settings(self) -> dict[str, Any]:

@@ -612,6 +612,12 @@ class Outbox(_Repo):
         return self.conn.execute(select(t.outbox.c.payload).where(
             t.outbox.c.target == target, t.outbox.c.entity == entity, t.outbox.c.key == key)).scalar_one_or_none()
 
+    def restate(self, target: str, entity: str, key: str, payload: str) -> None:
+        """Let ``payload`` be what was queued for ``key``, without writing it again: ``target`` holds it already (a
+        status it set, which its flow-back told the channel), so the channel showing it back is no news for it."""
+        self.conn.execute(update(t.outbox).where(t.outbox.c.target == target, t.outbox.c.entity == entity,
+                                                 t.outbox.c.key == key).values(payload=payload))
+
     def payloads(self, entity: str, key: str) -> list[str]:
         """The newest payload queued for ``key`` to each target, delivered or not."""
         return list(self.conn.execute(select(t.outbox.c.payload).where(

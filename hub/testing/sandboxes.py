@@ -7,13 +7,14 @@ above the engine, beside the acceptance suite.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from hub.errors import ConfigError, HubError, suggest
 from hub.registry import connector_types
-from hub.sandbox import CONTROL, Sandbox
+from hub.sandbox import CONTROL, Sandbox, published_ca
 from hub.values import json_loads
 
 
@@ -93,12 +94,18 @@ def run_action(system: str, action_name: str, words: Sequence[str], *, port: int
     if problems:
         raise ConfigError(problems, hint=f"usage: hub sandbox do {type_name} {action.usage()}")
     in_path = action.path_params()
-    url = f"http://127.0.0.1:{port or sandbox.port}{action.url_path(args)}"
+    port = port or sandbox.port
+    absent = HubError(f"no {type_name} sandbox answers at 127.0.0.1:{port}",
+                      hint=f"start it in another terminal: hub sandbox {type_name}")
+    # A sandbox serving HTTPS (OrangeData) is trusted through the CA it left where it serves, and no other.
+    scheme, trust = ("http", True) if sandbox.tls is None else ("https", str(published_ca(port)))
+    if isinstance(trust, str) and not Path(trust).is_file():
+        raise absent
     try:
-        answer = requests.post(url, json={k: v for k, v in args.items() if k not in in_path}, timeout=60)
+        answer = requests.post(f"{scheme}://127.0.0.1:{port}{action.url_path(args)}", timeout=60, verify=trust,
+                               json={k: v for k, v in args.items() if k not in in_path})
     except requests.ConnectionError:
-        raise HubError(f"no {type_name} sandbox answers at 127.0.0.1:{port or sandbox.port}",
-                       hint=f"start it in another terminal: hub sandbox {type_name}") from None
+        raise absent from None
     try:
         result = json_loads(answer.content)
     except ValueError:

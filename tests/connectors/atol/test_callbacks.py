@@ -57,6 +57,7 @@ def test_a_callback_keeps_what_atol_reports_not_what_the_body_claims(atol: AtolS
     assert stream is not None
     order = Order.model_validate({"channel": "shop", "external_id": "9", "created_at": "2026-01-05T10:00:00+03:00",
                                   "total": "145", "customer": {"emails": ["a@b.ru"]},
+                                  "payments": [{"method": "card", "amount": "145", "paid": True}],
                                   "lines": [{"product": "C", "name": "Круассан", "quantity": 1, "unit_price": "145",
                                              "sum": "145"}]})
     receipt = prepayment(order, {}, settings)
