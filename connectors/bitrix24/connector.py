@@ -57,6 +57,10 @@ from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
 from hub.values import json_dumps, json_loads, normalize_email, normalize_phone
 
 CONTACT, DEAL = 3, 2
+LOOKUP_VALUES = 20
+"""Phones or emails one ``crm.duplicate.findbycomm`` takes (fact sheet §2.6)."""
+LOOKUP_BATCH = LOOKUP_VALUES * BATCH_LIMIT
+"""Contacts the customers stream takes a call: their lookups fill one batch call, 50 commands of 20 values."""
 FORM = "application/x-www-form-urlencoded"
 OWN_DEALS = "own_deals"
 """Channel state: the deals hub created (id → the channel order's key)."""
@@ -97,7 +101,7 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
     """Guests and 1C's counterparties as contacts, found by phone or email before one is created."""
 
     entity = Entity.CUSTOMERS
-    limit = BATCH_LIMIT
+    limit = LOOKUP_BATCH
 
     def find(self, key: str) -> str | None:
         kind, _, value = key.partition(":")
@@ -119,40 +123,84 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
         return WriteResult(ref=ref, action="updated")
 
     def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
-        """Up to 50 contacts: one batch finds them all, one more reads the found ones' values, one writes."""
+        """Up to :data:`LOOKUP_BATCH` contacts: one batch call finds them all, the found ones are read and the
+        contacts written, 50 a batch call each. A guest whose lookup failed is refused rather than created, so
+        it is sent again next time instead of doubled; guests with one phone in one call are one contact."""
         customers = [r for r in records if isinstance(r, Customer)]
         keys = [_customer_key(c) for c in customers]
-        client = self.connector.client
-        lookups = {str(n): ("crm.duplicate.findbycomm", _findbycomm(key[0], [key[1]]))
-                   for n, key in enumerate(keys) if key}
-        found = {n: _first_contact(r) for n, r in client.batch(lookups, read=True).items()}
-        held = client.batch({n: ("crm.item.get", {"entityTypeId": CONTACT, "id": ref})
-                             for n, ref in found.items() if ref}, read=True)
+        found = self._contacts([key for key in keys if key is not None])
         writes: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        first = {key: str(n) for n, key in reversed(list(enumerate(keys))) if key is not None}
         for n, customer in enumerate(customers):
-            key, ref, known_as = str(n), found.get(str(n)), keys[n]
-            if known_as is None:
-                continue  # refused below: without a phone or an email it could never be found again
+            known_as = keys[n]
+            contact = found.get(known_as) if known_as is not None else None
+            if known_as is None or isinstance(contact, CallError) or first[known_as] != str(n):
+                continue  # refused below, or written as the first guest with the same phone
             hub_key = ":".join(known_as)
-            if ref is None:
-                writes[key] = ("crm.item.add", {"entityTypeId": CONTACT,
-                                                "fields": self.connector.contact_fields(customer, hub_key, held=None)})
+            if contact is None:
+                writes[str(n)] = ("crm.item.add", {"entityTypeId": CONTACT, "fields": self.connector.contact_fields(
+                    customer, hub_key, held=None)})
             else:
-                current = held.get(key)
-                fields = self.connector.contact_fields(customer, hub_key,
-                                                       held=None if isinstance(current, CallError) else _item(current))
-                writes[key] = ("crm.item.update", {"entityTypeId": CONTACT, "id": ref, "fields": fields})
-        written = client.batch(writes)
+                writes[str(n)] = ("crm.item.update", {"entityTypeId": CONTACT, "id": contact["id"], "fields":
+                                                      self.connector.contact_fields(customer, hub_key, held=contact)})
+        written = self.connector.client.batches(writes)
         outcome: list[str | RecordError] = []
-        for n in range(len(customers)):
-            result = written.get(str(n))
-            if keys[n] is None:
+        for known_as in keys:
+            contact = found.get(known_as) if known_as is not None else None
+            result = written.get(first[known_as]) if known_as is not None else None
+            if known_as is None:
                 outcome.append(RecordError("a guest without a phone or an email: the CRM could not find it again"))
+            elif isinstance(contact, CallError):
+                outcome.append(RecordError(f"Bitrix24 could not look the contact up: {contact}"))
             elif isinstance(result, CallError):
                 outcome.append(RecordError(f"Bitrix24 refused the contact: {result}"))
             else:
-                outcome.append(found.get(str(n)) or _item_id(result))
+                outcome.append(str(contact["id"]) if contact is not None else _item_id(result))
         return outcome
+
+    def _contacts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any] | CallError]:
+        """Each key's contact as the portal holds it, for the keys it has one for; a CallError where it could not
+        say. ``crm.duplicate.findbycomm`` takes 20 values of one type and answers which contacts hold any of them,
+        not which holds which: so the contacts found are read and each key goes to the oldest holding its value
+        (a person may have made duplicates by hand). A key the portal may have matched where hub cannot tell
+        (the portal ignores a phone's extension; an answer of 20 ids may be cut short) is asked alone."""
+        client = self.connector.client
+        chunks = [(kind, values[i:i + LOOKUP_VALUES]) for kind in ("phone", "email")
+                  for values in [sorted({value for k, value in keys if k == kind})]
+                  for i in range(0, len(values), LOOKUP_VALUES)]
+        answers = client.batches({str(n): ("crm.duplicate.findbycomm", _findbycomm(kind, values))
+                                  for n, (kind, values) in enumerate(chunks)}, read=True)
+        held = self._read({i for answer in answers.values() for i in _contact_ids(answer)})
+        holder = _holders(held)
+        outcome: dict[tuple[str, str], dict[str, Any] | CallError] = {}
+        alone: list[tuple[str, str]] = []
+        for n, (kind, values) in enumerate(chunks):
+            answer, chunk = answers.get(str(n)), [(kind, value) for value in values]
+            outcome.update({key: holder[_held_as(key)] for key in chunk if _held_as(key) in holder})
+            placed = {int(holder[_held_as(key)]["id"]) for key in chunk if _held_as(key) in holder}
+            ids = _contact_ids(answer)
+            if isinstance(answer, CallError):
+                outcome.update({key: answer for key in chunk})
+            elif set(ids) - placed or len(ids) >= LOOKUP_VALUES:
+                alone += [key for key in chunk if key not in outcome]
+        answers = client.batches({str(n): ("crm.duplicate.findbycomm", _findbycomm(kind, [value]))
+                                  for n, (kind, value) in enumerate(alone)}, read=True)
+        oldest = {key: min(ids) for n, key in enumerate(alone) if (ids := _contact_ids(answers.get(str(n))))}
+        held.update(self._read(set(oldest.values()) - set(held)))
+        for n, key in enumerate(alone):
+            answer = answers.get(str(n))
+            contact = held.get(oldest[key]) if key in oldest else None
+            if isinstance(answer, CallError):
+                outcome[key] = answer
+            elif contact is not None:
+                outcome[key] = contact
+        return outcome
+
+    def _read(self, ids: set[int]) -> dict[int, Any]:
+        """Contact id → the contact (``crm.item.get``, 50 a batch call) or the CallError the portal answered."""
+        read = self.connector.client.batches({str(i): ("crm.item.get", {"entityTypeId": CONTACT, "id": i})
+                                              for i in sorted(ids)}, read=True)
+        return {int(i): result if isinstance(result, CallError) else _item(result) for i, result in read.items()}
 
 
 class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["Bitrix24Connector"],
@@ -526,8 +574,30 @@ def _findbycomm(kind: str, values: list[str]) -> dict[str, Any]:
 
 
 def _first_contact(result: Any) -> str | None:
+    ids = _contact_ids(result)
+    return str(min(ids)) if ids else None  # the oldest of duplicates a person made by hand
+
+
+def _contact_ids(result: Any) -> list[int]:
+    """The contacts a ``crm.duplicate.findbycomm`` answer names (none: PHP's empty ``[]``, or a CallError)."""
     ids = result.get("CONTACT") if isinstance(result, Mapping) else None
-    return str(min(int(i) for i in ids)) if ids else None  # the oldest of duplicates a person made by hand
+    return [int(i) for i in ids] if isinstance(ids, list) else []
+
+
+def _held_as(key: tuple[str, str]) -> tuple[str, str]:
+    """A customer key (``phone``, value) as :func:`_holders` files a contact's value."""
+    kind = key[0].upper()
+    return kind, _same(kind, key[1])
+
+
+def _holders(contacts: Mapping[int, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(type, value as compared) → the oldest of the read ``contacts`` holding it."""
+    holders: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, contact in sorted(((i, c) for i, c in contacts.items() if isinstance(c, dict)), reverse=True):
+        for value in contact.get("fm") or []:
+            kind = value.get("typeId", value.get("TYPE_ID"))
+            holders[kind, _same(kind, str(value.get("value", value.get("VALUE", ""))))] = contact
+    return holders
 
 
 def _customer_key(customer: Customer) -> tuple[str, str] | None:

@@ -317,18 +317,42 @@ def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal:
     assert Entity.STOCK not in connector.capabilities
 
 
-def test_contacts_in_batches_cost_ceil_n_over_50_writes_and_never_overrun_the_bucket() -> None:
+def test_contacts_cost_ceil_n_over_50_writes_and_a_lookup_call_per_1000_and_never_overrun_the_bucket() -> None:
     clock = RecordingClock()
     with Bitrix24Sandbox(clock=clock) as portal:
         connector = connect(portal, clock)
-        guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(120)]
-        for first in range(0, len(guests), 50):
-            connector.write_batch(Entity.CUSTOMERS, guests[first:first + 50])
-        assert len(portal.items[CONTACT]) == 120
-        assert portal.calls["crm.item.add"] == 120 and portal.calls["batch"] == 2 * math.ceil(120 / 50)
+        assert connector.batch_limits[Entity.CUSTOMERS] == 1000
+        guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(1200)]
+        for first in range(0, len(guests), 1000):
+            connector.write_batch(Entity.CUSTOMERS, guests[first:first + 1000])
+        assert len(portal.items[CONTACT]) == 1200
+        assert portal.calls["crm.duplicate.findbycomm"] == math.ceil(1200 / 20), "20 phones a lookup"
+        assert portal.calls["crm.item.add"] == 1200
+        assert portal.calls["batch"] == math.ceil(1200 / 50) + 2, "24 write batches, a lookup batch per 1000"
         assert portal.over_limit == 0 and portal.peak <= 50
         [refused] = connector.write_batch(Entity.CUSTOMERS, [Customer(first_name="Аноним")])
-        assert "without a phone or an email" in str(refused) and len(portal.items[CONTACT]) == 120
+        assert "without a phone or an email" in str(refused) and len(portal.items[CONTACT]) == 1200
+
+
+def test_guests_looked_up_20_a_call_go_each_to_the_contact_holding_their_own_phone(
+        portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal)
+    typed = portal.manager_deal("Звонок", "8 (916) 000-00-07")  # a manager typed the phone their way
+    twice = [portal.manager_deal("Звонок", "+7 916 000-00-13") for _ in range(2)]  # a contact doubled by hand
+    contact_of = {deal: int(portal.items[DEAL][deal]["contactId"]) for deal in (typed, *twice)}
+    guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(30)]
+    guests.append(Customer(first_name="Тот же", phones=["+79160000007"]))  # one phone twice in one call
+
+    refs = connector.write_batch(Entity.CUSTOMERS, guests)
+
+    assert refs[7] == refs[30] == str(contact_of[typed])
+    assert refs[13] == str(contact_of[twice[0]]), "the oldest of a person's duplicates"
+    assert len(portal.items[CONTACT]) == 3 + 28, "the others created, none doubled"
+    assert len(set(refs)) == 30
+    assert portal.items[CONTACT][contact_of[typed]]["name"] == "Гость 7"
+    # The doubled contact found by a lookup of 20 phones names two contacts for one phone: the chunk's other
+    # phones are asked alone, so a phone the portal matches more loosely than hub still finds its contact.
+    assert portal.calls["crm.duplicate.findbycomm"] == 2 + 18
 
 
 def test_thirty_percent_throttled_answers_never_lose_a_write_nor_overrun_the_bucket() -> None:
