@@ -331,14 +331,17 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         return [Endpoint("events", "/events", ("POST",), self._event, entity=Entity.ORDERS, refuse=_error)]
 
     def _event(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        """An ``ONCRMDEAL…`` event: kept as it came (the portal never sends it again), read on by decode."""
+        """An ``ONCRMDEAL…`` event: kept as it came (the portal never sends it again), read on by decode.
+
+        Its ``application_token`` is checked before anything is kept: the portal sends it inside the form body, so
+        the body is read for it first, but a request without the right one is answered 401 and kept nowhere, not
+        even as rejected, or anyone who finds the URL could fill the inbox."""
+        expected = self.connector.application_token or ""
+        if not hmac.compare_digest(_event_token(request.get_data()).encode(), expected.encode()):
+            return _error(401, "wrong application_token")
         deal_id = _EVENTS.read(request, inbound, _event_deal)
         if isinstance(deal_id, Response):
             return deal_id
-        token = decode_query(request.get_data().decode("utf-8")).get("auth", {}).get("application_token", "")
-        expected = self.connector.application_token or ""
-        if not hmac.compare_digest(str(token).encode(), expected.encode()):
-            return _error(401, "wrong application_token")
         state = self.connector.context.state
         if state is not None and state.get(OWN_DEALS, deal_id) is not None:
             # The portal tells of hub's own writes too: a deal hub made for a channel's order is no phone order.
@@ -564,6 +567,15 @@ def _event_deal(body: bytes) -> str:
     if not name.upper().startswith("ONCRMDEAL") or not str(deal or "").isdigit():
         raise ValueError("expected an ONCRMDEAL… event with data[FIELDS][ID]")
     return str(deal)
+
+
+def _event_token(body: bytes) -> str:
+    """The ``auth[application_token]`` of a form-encoded event; empty when the body holds none."""
+    try:
+        auth = decode_query(body.decode("utf-8")).get("auth")
+    except ValueError:  # not UTF-8, or a form that mixes a value and a list
+        return ""
+    return str(auth.get("application_token", "")) if isinstance(auth, dict) else ""
 
 
 _EVENTS = Webhook(Entity.ORDERS, _error, media=lambda mimetype: mimetype == FORM, expected=f"Content-Type {FORM}")

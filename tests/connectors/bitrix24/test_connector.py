@@ -49,6 +49,9 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
     entity = Entity.ORDERS
     secret_settings = ("application_token",)
     push_path = "/events"
+    bad_push_body = encode_query({"event": "ONCRMDEALADD", "data": {"FIELDS": {}},
+                                  "auth": {"application_token": APPLICATION_TOKEN}}).encode()
+    """Signed, but naming no deal: a push without the right token is kept nowhere (see below)."""
 
     @pytest.fixture
     def sandbox(self, clock: RecordingClock) -> Iterator[Sandbox]:
@@ -91,6 +94,22 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
         assert answer.status == 401, answer
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0
+
+    @pytest.mark.parametrize(("body", "headers"), [
+        (b"{not json", FORM),
+        (b"auth[application_token]=forged&event=ONCRMDEALADD", FORM),
+        (b"auth=forged&data[FIELDS]=1&data[FIELDS][ID]=7", FORM),
+        (b"\xff\xfe", FORM),
+        (event(7, token="forged"), {"Content-Type": "application/json"}),
+        (event(7).replace(b"application_token", b"token"), FORM),
+    ], ids=["garbage", "no-deal", "mixed-form", "not-utf8", "other-media", "no-token"])
+    def test_a_push_without_the_right_token_is_answered_401_and_kept_nowhere_not_even_as_rejected(
+            self, pushed: Pushed, body: bytes, headers: dict[str, str]) -> None:
+        answer = pushed.post("/events", body, headers)
+        assert answer.status == 401, answer
+        self.assert_error_shape(answer.status, answer.body)
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == 0, "nothing kept, not even as rejected"
 
     def test_the_webhook_secret_never_reaches_a_log_or_an_error(self, sandbox: Sandbox, clock: RecordingClock,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
