@@ -181,7 +181,8 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
             ids = _contact_ids(answer)
             if isinstance(answer, CallError):
                 outcome.update({key: answer for key in chunk})
-            elif set(ids) - placed or len(ids) >= LOOKUP_VALUES:
+            elif answer is None or set(ids) - placed or len(ids) >= LOOKUP_VALUES:
+                # None: the batch kept no answer for it (a throttled portal's empty page), which is no "not found"
                 alone += [key for key in chunk if key not in outcome]
         answers = client.batches({str(n): ("crm.duplicate.findbycomm", _findbycomm(kind, [value]))
                                   for n, (kind, value) in enumerate(alone)}, read=True)
@@ -190,8 +191,8 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
         for n, key in enumerate(alone):
             answer = answers.get(str(n))
             contact = held.get(oldest[key]) if key in oldest else None
-            if isinstance(answer, CallError):
-                outcome[key] = answer
+            if isinstance(answer, CallError) or answer is None:
+                outcome[key] = answer or CallError("", "the portal answered the lookup with nothing")
             elif contact is not None:
                 outcome[key] = contact
         return outcome
@@ -287,8 +288,8 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
             theirs = [deal for deal in page if not deal.get(field)]  # hub's own deals are channel orders already
             newest = max([newest, *(str(deal.get("updatedTime") or "") for deal in page)])
             yield Page(self._whole(theirs), cursor=f"{changed_since}|{page[-1]['id']}")
-        if newest != changed_since:
-            yield Page([], cursor=f"{newest}|0")
+        # Read through: the next run starts over by id, or a deal with a lower id changed later is never read.
+        yield Page([], cursor=f"{newest}|0")
 
     def _whole(self, deals: list[dict[str, Any]]) -> list[RawRecord]:
         """Each deal with its rows and its contact, two batch calls for a page."""

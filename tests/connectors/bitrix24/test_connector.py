@@ -255,6 +255,30 @@ def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(porta
     assert str(first) in later
 
 
+def test_a_deal_with_a_lower_id_changed_after_a_run_that_read_nothing_new_is_still_read(
+        portal: Bitrix24Sandbox) -> None:
+    first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
+    connector = connect(portal)
+    cursor = list(connector.read(Entity.ORDERS, cursor=None))[-1].cursor
+    quiet = list(connector.read(Entity.ORDERS, cursor=cursor))  # nothing changed since: the newest moment again
+    assert [r.external_id for p in quiet for r in p.records] == [str(second)]
+    portal.items[DEAL][first]["updatedTime"] = "2099-01-01T00:00:00+00:00"  # a manager changed the older deal
+    later = [r.external_id for p in connector.read(Entity.ORDERS, cursor=quiet[-1].cursor) for r in p.records]
+    assert str(first) in later
+
+
+def test_a_lookup_the_batch_answers_with_nothing_refuses_the_guest_rather_than_doubling_it(
+        portal: Bitrix24Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    portal.manager_deal("Звонок", "+79160000001")
+    connector = connect(portal)
+    monkeypatch.setitem(portal._methods, "crm.duplicate.findbycomm", lambda params: None)  # kept as no answer
+
+    [refused] = connector.write_batch(Entity.CUSTOMERS, [Customer(first_name="Гость", phones=["+79160000001"])])
+
+    assert "could not look the contact up" in str(refused)
+    assert len(portal.items[CONTACT]) == 1, "not created a second time"
+
+
 def test_hubs_own_deals_are_not_read_back_as_phone_orders(portal: Bitrix24Sandbox) -> None:
     connector = connect(portal)
     ref = connector.write(Entity.ORDERS, order(1), key="site:1", ref=None).ref
