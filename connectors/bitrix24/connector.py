@@ -93,7 +93,8 @@ class Bitrix24Settings(SourceSettings):
         "POST <inbound.path>/events for ONCRM… events."))
     deals_to_orders: bool = Field(False, description=(
         "Managers' deals (phone orders) are orders for 1C: read by the orders job from this source."))
-    catalog_iblock: int = Field(0, ge=0, description="The CRM catalog's iblockId, for goods (0: goods not written).")
+    catalog_iblock: int = Field(0, ge=0, description=(
+        "The CRM catalog's iblockId, for goods (0: a catalog job to this source stops with a config error)."))
     price_type: int = Field(1, ge=1, description="The catalogGroupId of the price hub writes (1: BASE, retail).")
 
 
@@ -359,9 +360,13 @@ class CatalogStream(BatchWrite["Bitrix24Connector"]):
     limit = BATCH_LIMIT
 
     def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
+        iblock = self.connector.catalog_iblock
+        if not iblock:  # every good would be refused one by one, each a dead letter, for one missing setting
+            raise ConfigError([f"sources.{self.connector.name}.catalog_iblock: not set, so goods are not written"],
+                              hint="set it to the CRM catalog's iblockId (catalog.catalog.list), or send this "
+                                   "source no catalog job")
         goods = [r for r in records if isinstance(r, Product)]
         known = self.connector.products([g.id for g in goods])
-        iblock = self.connector.catalog_iblock
         commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
         for n, good in enumerate(goods):
             fields = {"iblockId": iblock, "name": good.name, "xmlId": good.id, "code": good.article or good.id,

@@ -360,6 +360,14 @@ def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal:
     assert Entity.STOCK not in connector.capabilities
 
 
+def test_goods_without_the_catalogs_iblock_stop_the_run_with_one_line_and_no_call(portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal, catalog_iblock=0)
+    with pytest.raises(ConfigError, match="catalog_iblock: not set") as raised:
+        connector.write_batch(Entity.CATALOG, [Product(id="ref-1", name="Сыр")])
+    assert len(str(raised.value).splitlines()) == 1
+    assert not [method for method in portal.calls if method.startswith("catalog.")]
+
+
 def test_contacts_cost_ceil_n_over_50_writes_and_a_lookup_call_per_1000_and_never_overrun_the_bucket() -> None:
     clock = RecordingClock()
     with Bitrix24Sandbox(clock=clock) as portal:
