@@ -30,6 +30,7 @@ from connectors.bitrix24.client import (
     Bitrix24Client,
     CallError,
     OperatingBudget,
+    Rejected,
     comparable,
     decode_query,
 )
@@ -306,8 +307,11 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         try:
             if record.content_type.startswith(FORM):  # an event: the deal it names, as the portal holds it now
                 deal_id = _event_deal(record.body)
-                deal = self.connector.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id},
-                                                  read=True).result
+                try:
+                    deal = self.connector.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id},
+                                                      read=True).result
+                except Rejected as exc:  # deleted since (ONCRMDEALDELETE too): a dead letter, not a stuck inbox
+                    raise InvalidRecord(f"deal {deal_id} cannot be read again: {exc}") from None
                 [raw] = self._whole([_item(deal)])
                 return self.decode(raw)
             data = json_loads(record.body)

@@ -279,6 +279,13 @@ def test_a_lookup_the_batch_answers_with_nothing_refuses_the_guest_rather_than_d
     assert len(portal.items[CONTACT]) == 1, "not created a second time"
 
 
+def test_an_event_of_a_deal_deleted_since_is_a_dead_letter_not_an_inbox_stuck_on_it(portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal)
+    deleted = RawRecord("404", event(404, name="ONCRMDEALDELETE"), content_type=FORM["Content-Type"])
+    with pytest.raises(InvalidRecord, match=r"deal 404 cannot be read again: .*Element not found"):
+        connector.decode(Entity.ORDERS, deleted)
+
+
 def test_hubs_own_deals_are_not_read_back_as_phone_orders(portal: Bitrix24Sandbox) -> None:
     connector = connect(portal)
     ref = connector.write(Entity.ORDERS, order(1), key="site:1", ref=None).ref
