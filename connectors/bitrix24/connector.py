@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -497,9 +498,15 @@ class Bitrix24Connector(StreamConnector):
         return found
 
     def _refresh(self, settings: Bitrix24Settings) -> tuple[str, float]:
-        """A new access token for the latest refresh token, the new pair kept in the channel's state first."""
+        """A new access token for the latest refresh token, the new pair kept in the channel's state first.
+
+        The kept refresh token descends from the one in the settings; when the settings name another (the
+        application was installed again after its token was lost), that one is taken, not the spent one kept."""
         state = self.context.state
-        latest = (state.get("oauth", "refresh_token") if state is not None else None) or settings.refresh_token
+        kept = state.get("oauth", "refresh_token") if state is not None else None
+        origin = state.get("oauth", "from") if state is not None else None  # None: kept before hub noted it
+        given = hashlib.sha256((settings.refresh_token or "").encode()).hexdigest()
+        latest = kept if kept and origin in (None, given) else settings.refresh_token
         answer = self.client.http.get(settings.oauth_url, params={
             "grant_type": "refresh_token", "client_id": settings.client_id, "client_secret": settings.client_secret,
             "refresh_token": latest}, with_token=False)
@@ -510,7 +517,7 @@ class Bitrix24Connector(StreamConnector):
             raise ProtocolError(f"Bitrix24's OAuth server answered without a token pair: {exc}") from None
         add_secrets([access, refresh])
         if state is not None:  # a refresh token is spent once used: lose the new one and the app must be re-installed
-            state.put_many("oauth", {"refresh_token": refresh})
+            state.put_many("oauth", {"refresh_token": refresh, "from": given})
         return access, max(60.0, life - 60)
 
 

@@ -349,6 +349,27 @@ def test_oauth_refreshes_an_expired_token_and_keeps_the_new_pair(portal: Bitrix2
     assert kept not in (first, None), "the second pair is kept: the first refresh token is spent"
 
 
+def test_oauth_takes_the_refresh_token_of_a_new_install_over_the_spent_one_it_kept(portal: Bitrix24Sandbox) -> None:
+    state = MemoryState()
+    suite = TestBitrix24Acceptance()
+
+    def connected(refresh_token: str) -> Bitrix24Connector:
+        settings = Bitrix24Connector.settings_model.model_validate({
+            **suite.settings(portal), "url": f"{portal.url}/rest/", "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET, "refresh_token": refresh_token,
+            "oauth_url": f"{portal.url}/oauth/token/"})
+        return Bitrix24Connector(settings, ConnectorContext(source="crm", timezone=zone("Europe/Moscow"),
+                                                            log=logging.getLogger("t"), clock=RecordingClock(),
+                                                            state=state))
+
+    connected("sandbox-refresh-0").check()
+    portal._refresh = {"sandbox-reinstalled"}  # the kept token lost its grant; the app was installed again
+    connected("sandbox-reinstalled").check()
+    assert state.get("oauth", "refresh_token") not in (None, "sandbox-reinstalled")
+    portal.expire_tokens()
+    connected("sandbox-reinstalled").check()  # from now on the kept one, descended from the new install's
+
+
 def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal: Bitrix24Sandbox) -> None:
     connector = connect(portal, catalog_iblock=23)
     goods = [Product(id="ref-1", article="CHE", name="Сыр", weighed=True), Product(id="ref-2", name="Латте")]
