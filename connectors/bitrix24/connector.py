@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -657,10 +658,13 @@ def _order(channel: str, deal: Mapping[str, Any], rows: list[Mapping[str, Any]],
            stage_status: Any) -> Order:
     phones, emails = [], []
     for value in (contact or {}).get("fm") or []:
-        if value.get("typeId") == "PHONE":
-            phones.append(normalize_phone(str(value["value"])))
-        elif value.get("typeId") == "EMAIL":
-            emails.append(normalize_email(str(value["value"])))
+        # A manager types what they like ("нет", "см. комментарий"): a value that is no phone or email is left
+        # out, rather than keeping the phone order from 1C.
+        with contextlib.suppress(ValueError):
+            if value.get("typeId") == "PHONE":
+                phones.append(normalize_phone(str(value["value"])))
+            elif value.get("typeId") == "EMAIL":
+                emails.append(normalize_email(str(value["value"])))
     return Order.model_validate({
         "channel": channel, "external_id": str(deal["id"]), "number": str(deal["id"]),
         "created_at": dt.datetime.fromisoformat(str(deal["createdTime"])),

@@ -242,6 +242,15 @@ def test_a_managers_deal_read_becomes_an_order_with_its_guest(portal: Bitrix24Sa
     assert [line.name for line in decoded.lines] == ["Пицца по телефону"]
 
 
+def test_a_managers_deal_whose_guest_phone_is_no_phone_still_reaches_1c_without_it(portal: Bitrix24Sandbox) -> None:
+    deal = portal.manager_deal("Пицца по телефону", "нет")
+    connector = connect(portal)
+    [raw] = [r for page in connector.read(Entity.ORDERS, cursor=None) for r in page.records]
+    decoded = connector.decode(Entity.ORDERS, raw)
+    assert isinstance(decoded, Order) and decoded.external_id == str(deal)
+    assert decoded.customer is not None and decoded.customer.phones == []
+
+
 def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(portal: Bitrix24Sandbox) -> None:
     first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
     connector = connect(portal)
