@@ -4,8 +4,9 @@
 Bitrix24 sandbox, a standard plan's portal (2 requests/s, bursts of 50), on the real clock, twice against the same
 state on SQLite:
 
-1. first push: every contact is new. Each batch of 50 guests costs one ``batch`` of 50 ``crm.duplicate.findbycomm``
-   (found before created) and one ``batch`` of 50 ``crm.item.add``: ceil(n/50) write batches, as many lookups;
+1. first push: every contact is new. Each is looked for before it is created (find before create: a guest a
+   manager already keyed in is updated, never doubled), ``crm.duplicate.findbycomm`` taking 20 phones a command,
+   50 commands a ``batch``: ceil(n/1000) lookup batches; then ceil(n/50) batches of 50 ``crm.item.add``;
 2. nothing changed: no call at all.
 
 The sandbox counts every call and every one its bucket refused (``QUERY_LIMIT_EXCEEDED``), which must be none.
@@ -28,6 +29,7 @@ import yaml
 
 from connectors.bitrix24 import Bitrix24Sandbox
 from connectors.bitrix24.client import BATCH_LIMIT
+from connectors.bitrix24.connector import LOOKUP_BATCH
 from connectors.bitrix24.sandbox import CONTACT
 from hub.config import load_config
 from hub.jobrun import RunContext
@@ -58,11 +60,12 @@ def main() -> int:
                 elapsed = time.perf_counter() - started
                 made = {method: portal.calls.get(method, 0) - before.get(method, 0) for method in portal.calls}
                 batches, calls = made.get("batch", 0), sum(made.get(m, 0) for m in ("batch", "profile"))
-                expected = 2 * math.ceil(new / BATCH_LIMIT)
-                right = batches == expected and made.get("crm.item.add", 0) == new and portal.over_limit == 0
+                writes, finds = math.ceil(new / BATCH_LIMIT), math.ceil(new / LOOKUP_BATCH)
+                right = batches == writes + finds and made.get("crm.item.add", 0) == new and portal.over_limit == 0
                 ok = ok and right
-                print(f"  {label:<16} new {new:>6,}  batch calls {batches:>4,} (writes {math.ceil(new / BATCH_LIMIT):,}"
-                      f" + finds {math.ceil(new / BATCH_LIMIT):,})  other calls {calls - batches}  "
+                print(f"  {label:<16} new {new:>6,}  batch calls {batches:>4,} (writes {writes:,} + finds before "
+                      f"create {finds:,}, {made.get('crm.duplicate.findbycomm', 0):,} lookups of 20 phones)  "
+                      f"other calls {calls - batches}  "
                       f"crm.item.add {made.get('crm.item.add', 0):>6,}  refused by the bucket {portal.over_limit}  "
                       f"bucket peak {portal.peak:.0f}/50  {'ok' if right else 'MISMATCH'}  {elapsed:6.1f} s")
         ok = ok and len(portal.items[CONTACT]) == contacts

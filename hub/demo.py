@@ -26,6 +26,7 @@ from hub.connector import Connector, Mode
 from hub.daemon import Daemon
 from hub.fiscal import Fiscal, fiscalized_here
 from hub.jobrun import RunContext, run_job
+from hub.logs import mask_phone
 from hub.model import Entity, Product
 from hub.operations import SourceCheck, check_sources, status, sync
 from hub.pipeline import snapshot
@@ -207,11 +208,6 @@ def _print_receipts(runtime: Runtime, cast: _Cast) -> list[tuple[RunInfo, RunCon
     return runs
 
 
-def _act(cast: _Cast, role: str, name: str, **args: str) -> Any:
-    """Run the sandbox action ``name`` of ``role``, as ``hub sandbox do`` would."""
-    return next(a for a in cast.sandboxes[role].actions() if a.name == name).run(args)
-
-
 def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple[RunInfo, RunContext]]]:
     """A guest pays online for 300 g of a weighed good, 1C weighs 312 g and closes the order: the cash register
     prints the prepayment receipt, then the full-payment receipt that offsets it and takes the 1.79 more."""
@@ -235,6 +231,39 @@ def _receipts_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple
     runs += _print_receipts(runtime, cast)
     return [f"{shop}: a guest paid online for 0.300 kg of {sku}; 1C weighed 0.312 kg and closed {key}; "
             f"{cast.types[cast.fiscal]} printed its prepayment and full-payment receipts"], runs
+
+
+def _act(cast: _Cast, role: str, action: str, /, **args: str) -> Any:
+    """Run ``role``'s sandbox action ``action``, as ``hub sandbox do`` would (``name`` may be one of its args)."""
+    return next(a for a in cast.sandboxes[role].actions() if a.name == action).run(args)
+
+
+def _params(cast: _Cast, role: str, action: str) -> set[str]:
+    """The parameters of ``role``'s sandbox action ``action``; none when it has no such action."""
+    return {p.name for a in cast.sandboxes[role].actions() if a.name == action for p in a.params}
+
+
+GUEST = ("+79165550123", "Ольга Петрова")
+"""The guest the demo has order in every channel that takes a guest's phone."""
+
+
+def _one_guest_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple[RunInfo, RunContext]]]:
+    """One guest orders in each channel whose orders the demo can give a guest by phone and name (the site,
+    Yandex): the CRM, which
+    gathers every channel's orders, then holds one contact for them with a deal per order."""
+    crm = next((c for c in cast.channels if cast.sandboxes[c].gathers_orders and "phone" in _params(cast, c, "guest")),
+               None)
+    shops = [c for c in cast.channels if c != crm and {"phone", "name"} <= _params(cast, c, "place-order")]
+    if crm is None or len(shops) < 2:
+        return [], []
+    phone, name = GUEST
+    for shop in shops:
+        _act(cast, shop, "place-order", phone=phone, name=name)
+    runs = [run for shop in shops for run in sync(runtime, shop, entity=Entity.ORDERS)]
+    contacts = _act(cast, crm, "guest", phone=phone)["contacts"]
+    deals = sum(len(contact["deals"]) for contact in contacts)
+    return [f"one guest ({mask_phone(phone)}) ordered in {' and '.join(shops)}: {crm} holds {len(contacts)} contact(s) "
+            f"with {deals} deal(s) for them"], runs
 
 
 def _gathers(cls: type[Connector]) -> bool:
@@ -294,9 +323,10 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2, onec: str = "odata
             # so the guests of the next cycles order goods that 1C knows.
             report.cycles.append((["nothing yet: hub indexes 1C's customers and fills the channels from 1C"],
                                   sync(runtime, "erp")))
-            happened, runs = _receipts_step(runtime, cast)
-            report.cycles[0][0].extend(happened)
-            report.cycles[0][1].extend(runs)
+            for step in (_receipts_step, _one_guest_step):
+                happened, runs = step(runtime, cast)
+                report.cycles[0][0].extend(happened)
+                report.cycles[0][1].extend(runs)
             for _ in range(cycles):
                 happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
                             for line in sandbox.demo_activity()]

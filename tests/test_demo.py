@@ -50,3 +50,14 @@ def test_a_demo_whose_runs_fail_says_so_and_exits_1(monkeypatch: pytest.MonkeyPa
     assert "all went through" not in demo.output
     assert f"the demo did not go through: {sum(failed_per_cycle)} run(s) did not succeed" in demo.output
     handoff(demo.output)  # what went wrong can still be looked at
+
+
+def test_a_guest_who_orders_on_the_site_and_through_yandex_is_one_crm_contact_with_two_deals() -> None:
+    demo = CliRunner().invoke(main, ["demo", "--cycles", "1"])
+
+    assert demo.exit_code == 0, demo.output
+    found = re.search(r"one guest \(.+?\) ordered in (\S+) and (\S+): bitrix24 holds (\d+) contact\(s\) with (\d+) "
+                      r"deal\(s\) for them", demo.output)
+    assert found is not None, demo.output
+    assert {found.group(1), found.group(2)} == {"testchannel", "yandex_eda"}
+    assert (found.group(3), found.group(4)) == ("1", "2"), demo.output

@@ -148,6 +148,8 @@ def test_the_shop_places_orders_and_moves_them_on() -> None:
             ("CAP-300", "2", "360.00"), ("NOPE-404", "1", "100.00")]
         assert orders[chosen["id"]]["total"] == "460.00"
         assert orders[guessed["id"]]["items"]
+        guest = done(act(shop, "orders", phone="+79165550123", name="Ольга Петрова"))["customer"]
+        assert (guest["phone"], guest["name"]) == ("+79165550123", "Ольга Петрова"), "a guest named, for the demo"
 
         done(act(shop, f"orders/{chosen['id']}/status", status="done"))
         assert shop_api(shop, f"orders/{chosen['id']}")["status"] == "done"
@@ -295,6 +297,9 @@ def test_yandex_places_an_order_to_hub_pushes_and_polls_its_status(stage: Stage)
     assert stage.yandex.get_order(order_id)["eatsId"] == placed["eatsId"]  # hub's partner API has it
     polled = done(act(stage.yandex, f"orders/{placed['eatsId']}/poll"))
     assert polled["status"]
+    named = done(act(stage.yandex, "orders", phone="+7 916 555-01-23", name="Ольга Петрова"))
+    delivery = stage.yandex.get_order(named["answer"]["orderId"])["deliveryInfo"]
+    assert (delivery["realPhoneNumber"], delivery["clientName"]) == ("79165550123", "Ольга Петрова")
     cancelled = done(act(stage.yandex, f"orders/{placed['eatsId']}/status", status="CANCELLED",
                          reason="CLIENT_CANCELLED"))
     assert cancelled["hub_answered"] == 204

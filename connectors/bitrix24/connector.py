@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -30,6 +32,7 @@ from connectors.bitrix24.client import (
     Bitrix24Client,
     CallError,
     OperatingBudget,
+    Rejected,
     comparable,
     decode_query,
 )
@@ -57,6 +60,10 @@ from hub.streams import BatchWrite, Pull, Push, Statuses, StreamConnector, Write
 from hub.values import json_dumps, json_loads, normalize_email, normalize_phone
 
 CONTACT, DEAL = 3, 2
+LOOKUP_VALUES = 20
+"""Phones or emails one ``crm.duplicate.findbycomm`` takes (fact sheet §2.6)."""
+LOOKUP_BATCH = LOOKUP_VALUES * BATCH_LIMIT
+"""Contacts the customers stream takes a call: their lookups fill one batch call, 50 commands of 20 values."""
 FORM = "application/x-www-form-urlencoded"
 OWN_DEALS = "own_deals"
 """Channel state: the deals hub created (id → the channel order's key)."""
@@ -89,7 +96,8 @@ class Bitrix24Settings(SourceSettings):
         "POST <inbound.path>/events for ONCRM… events."))
     deals_to_orders: bool = Field(False, description=(
         "Managers' deals (phone orders) are orders for 1C: read by the orders job from this source."))
-    catalog_iblock: int = Field(0, ge=0, description="The CRM catalog's iblockId, for goods (0: goods not written).")
+    catalog_iblock: int = Field(0, ge=0, description=(
+        "The CRM catalog's iblockId, for goods (0: a catalog job to this source stops with a config error)."))
     price_type: int = Field(1, ge=1, description="The catalogGroupId of the price hub writes (1: BASE, retail).")
 
 
@@ -97,7 +105,7 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
     """Guests and 1C's counterparties as contacts, found by phone or email before one is created."""
 
     entity = Entity.CUSTOMERS
-    limit = BATCH_LIMIT
+    limit = LOOKUP_BATCH
 
     def find(self, key: str) -> str | None:
         kind, _, value = key.partition(":")
@@ -119,40 +127,85 @@ class CustomersStream(Write["Bitrix24Connector"], BatchWrite["Bitrix24Connector"
         return WriteResult(ref=ref, action="updated")
 
     def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
-        """Up to 50 contacts: one batch finds them all, one more reads the found ones' values, one writes."""
+        """Up to :data:`LOOKUP_BATCH` contacts: one batch call finds them all, the found ones are read and the
+        contacts written, 50 a batch call each. A guest whose lookup failed is refused rather than created, so
+        it is sent again next time instead of doubled; guests with one phone in one call are one contact."""
         customers = [r for r in records if isinstance(r, Customer)]
         keys = [_customer_key(c) for c in customers]
-        client = self.connector.client
-        lookups = {str(n): ("crm.duplicate.findbycomm", _findbycomm(key[0], [key[1]]))
-                   for n, key in enumerate(keys) if key}
-        found = {n: _first_contact(r) for n, r in client.batch(lookups, read=True).items()}
-        held = client.batch({n: ("crm.item.get", {"entityTypeId": CONTACT, "id": ref})
-                             for n, ref in found.items() if ref}, read=True)
+        found = self._contacts([key for key in keys if key is not None])
         writes: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        first = {key: str(n) for n, key in reversed(list(enumerate(keys))) if key is not None}
         for n, customer in enumerate(customers):
-            key, ref, known_as = str(n), found.get(str(n)), keys[n]
-            if known_as is None:
-                continue  # refused below: without a phone or an email it could never be found again
+            known_as = keys[n]
+            contact = found.get(known_as) if known_as is not None else None
+            if known_as is None or isinstance(contact, CallError) or first[known_as] != str(n):
+                continue  # refused below, or written as the first guest with the same phone
             hub_key = ":".join(known_as)
-            if ref is None:
-                writes[key] = ("crm.item.add", {"entityTypeId": CONTACT,
-                                                "fields": self.connector.contact_fields(customer, hub_key, held=None)})
+            if contact is None:
+                writes[str(n)] = ("crm.item.add", {"entityTypeId": CONTACT, "fields": self.connector.contact_fields(
+                    customer, hub_key, held=None)})
             else:
-                current = held.get(key)
-                fields = self.connector.contact_fields(customer, hub_key,
-                                                       held=None if isinstance(current, CallError) else _item(current))
-                writes[key] = ("crm.item.update", {"entityTypeId": CONTACT, "id": ref, "fields": fields})
-        written = client.batch(writes)
+                writes[str(n)] = ("crm.item.update", {"entityTypeId": CONTACT, "id": contact["id"], "fields":
+                                                      self.connector.contact_fields(customer, hub_key, held=contact)})
+        written = self.connector.client.batches(writes)
         outcome: list[str | RecordError] = []
-        for n in range(len(customers)):
-            result = written.get(str(n))
-            if keys[n] is None:
+        for known_as in keys:
+            contact = found.get(known_as) if known_as is not None else None
+            result = written.get(first[known_as]) if known_as is not None else None
+            if known_as is None:
                 outcome.append(RecordError("a guest without a phone or an email: the CRM could not find it again"))
+            elif isinstance(contact, CallError):
+                outcome.append(RecordError(f"Bitrix24 could not look the contact up: {contact}"))
             elif isinstance(result, CallError):
                 outcome.append(RecordError(f"Bitrix24 refused the contact: {result}"))
             else:
-                outcome.append(found.get(str(n)) or _item_id(result))
+                outcome.append(str(contact["id"]) if contact is not None else _item_id(result))
         return outcome
+
+    def _contacts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any] | CallError]:
+        """Each key's contact as the portal holds it, for the keys it has one for; a CallError where it could not
+        say. ``crm.duplicate.findbycomm`` takes 20 values of one type and answers which contacts hold any of them,
+        not which holds which: so the contacts found are read and each key goes to the oldest holding its value
+        (a person may have made duplicates by hand). A key the portal may have matched where hub cannot tell
+        (the portal ignores a phone's extension; an answer of 20 ids may be cut short) is asked alone."""
+        client = self.connector.client
+        chunks = [(kind, values[i:i + LOOKUP_VALUES]) for kind in ("phone", "email")
+                  for values in [sorted({value for k, value in keys if k == kind})]
+                  for i in range(0, len(values), LOOKUP_VALUES)]
+        answers = client.batches({str(n): ("crm.duplicate.findbycomm", _findbycomm(kind, values))
+                                  for n, (kind, values) in enumerate(chunks)}, read=True)
+        held = self._read({i for answer in answers.values() for i in _contact_ids(answer)})
+        holder = _holders(held)
+        outcome: dict[tuple[str, str], dict[str, Any] | CallError] = {}
+        alone: list[tuple[str, str]] = []
+        for n, (kind, values) in enumerate(chunks):
+            answer, chunk = answers.get(str(n)), [(kind, value) for value in values]
+            outcome.update({key: holder[_held_as(key)] for key in chunk if _held_as(key) in holder})
+            placed = {int(holder[_held_as(key)]["id"]) for key in chunk if _held_as(key) in holder}
+            ids = _contact_ids(answer)
+            if isinstance(answer, CallError):
+                outcome.update({key: answer for key in chunk})
+            elif answer is None or set(ids) - placed or len(ids) >= LOOKUP_VALUES:
+                # None: the batch kept no answer for it (a throttled portal's empty page), which is no "not found"
+                alone += [key for key in chunk if key not in outcome]
+        answers = client.batches({str(n): ("crm.duplicate.findbycomm", _findbycomm(kind, [value]))
+                                  for n, (kind, value) in enumerate(alone)}, read=True)
+        oldest = {key: min(ids) for n, key in enumerate(alone) if (ids := _contact_ids(answers.get(str(n))))}
+        held.update(self._read(set(oldest.values()) - set(held)))
+        for n, key in enumerate(alone):
+            answer = answers.get(str(n))
+            contact = held.get(oldest[key]) if key in oldest else None
+            if isinstance(answer, CallError) or answer is None:
+                outcome[key] = answer or CallError("", "the portal answered the lookup with nothing")
+            elif contact is not None:
+                outcome[key] = contact
+        return outcome
+
+    def _read(self, ids: set[int]) -> dict[int, Any]:
+        """Contact id → the contact (``crm.item.get``, 50 a batch call) or the CallError the portal answered."""
+        read = self.connector.client.batches({str(i): ("crm.item.get", {"entityTypeId": CONTACT, "id": i})
+                                              for i in sorted(ids)}, read=True)
+        return {int(i): result if isinstance(result, CallError) else _item(result) for i, result in read.items()}
 
 
 class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["Bitrix24Connector"],
@@ -239,8 +292,8 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
             theirs = [deal for deal in page if not deal.get(field)]  # hub's own deals are channel orders already
             newest = max([newest, *(str(deal.get("updatedTime") or "") for deal in page)])
             yield Page(self._whole(theirs), cursor=f"{changed_since}|{page[-1]['id']}")
-        if newest != changed_since:
-            yield Page([], cursor=f"{newest}|0")
+        # Read through: the next run starts over by id, or a deal with a lower id changed later is never read.
+        yield Page([], cursor=f"{newest}|0")
 
     def _whole(self, deals: list[dict[str, Any]]) -> list[RawRecord]:
         """Each deal with its rows and its contact, two batch calls for a page."""
@@ -256,8 +309,11 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         try:
             if record.content_type.startswith(FORM):  # an event: the deal it names, as the portal holds it now
                 deal_id = _event_deal(record.body)
-                deal = self.connector.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id},
-                                                  read=True).result
+                try:
+                    deal = self.connector.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id},
+                                                      read=True).result
+                except Rejected as exc:  # deleted since (ONCRMDEALDELETE too): a dead letter, not a stuck inbox
+                    raise InvalidRecord(f"deal {deal_id} cannot be read again: {exc}") from None
                 [raw] = self._whole([_item(deal)])
                 return self.decode(raw)
             data = json_loads(record.body)
@@ -283,14 +339,17 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         return [Endpoint("events", "/events", ("POST",), self._event, entity=Entity.ORDERS, refuse=_error)]
 
     def _event(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        """An ``ONCRMDEAL…`` event: kept as it came (the portal never sends it again), read on by decode."""
+        """An ``ONCRMDEAL…`` event: kept as it came (the portal never sends it again), read on by decode.
+
+        Its ``application_token`` is checked before anything is kept: the portal sends it inside the form body, so
+        the body is read for it first, but a request without the right one is answered 401 and kept nowhere, not
+        even as rejected, or anyone who finds the URL could fill the inbox."""
+        expected = self.connector.application_token or ""
+        if not hmac.compare_digest(_event_token(request.get_data()).encode(), expected.encode()):
+            return _error(401, "wrong application_token")
         deal_id = _EVENTS.read(request, inbound, _event_deal)
         if isinstance(deal_id, Response):
             return deal_id
-        token = decode_query(request.get_data().decode("utf-8")).get("auth", {}).get("application_token", "")
-        expected = self.connector.application_token or ""
-        if not hmac.compare_digest(str(token).encode(), expected.encode()):
-            return _error(401, "wrong application_token")
         state = self.connector.context.state
         if state is not None and state.get(OWN_DEALS, deal_id) is not None:
             # The portal tells of hub's own writes too: a deal hub made for a channel's order is no phone order.
@@ -307,9 +366,13 @@ class CatalogStream(BatchWrite["Bitrix24Connector"]):
     limit = BATCH_LIMIT
 
     def write_batch(self, records: Sequence[Record]) -> list[str | RecordError]:
+        iblock = self.connector.catalog_iblock
+        if not iblock:  # every good would be refused one by one, each a dead letter, for one missing setting
+            raise ConfigError([f"sources.{self.connector.name}.catalog_iblock: not set, so goods are not written"],
+                              hint="set it to the CRM catalog's iblockId (catalog.catalog.list), or send this "
+                                   "source no catalog job")
         goods = [r for r in records if isinstance(r, Product)]
         known = self.connector.products([g.id for g in goods])
-        iblock = self.connector.catalog_iblock
         commands: dict[str, tuple[str, Mapping[str, Any]]] = {}
         for n, good in enumerate(goods):
             fields = {"iblockId": iblock, "name": good.name, "xmlId": good.id, "code": good.article or good.id,
@@ -436,9 +499,15 @@ class Bitrix24Connector(StreamConnector):
         return found
 
     def _refresh(self, settings: Bitrix24Settings) -> tuple[str, float]:
-        """A new access token for the latest refresh token, the new pair kept in the channel's state first."""
+        """A new access token for the latest refresh token, the new pair kept in the channel's state first.
+
+        The kept refresh token descends from the one in the settings; when the settings name another (the
+        application was installed again after its token was lost), that one is taken, not the spent one kept."""
         state = self.context.state
-        latest = (state.get("oauth", "refresh_token") if state is not None else None) or settings.refresh_token
+        kept = state.get("oauth", "refresh_token") if state is not None else None
+        origin = state.get("oauth", "from") if state is not None else None  # None: kept before hub noted it
+        given = hashlib.sha256((settings.refresh_token or "").encode()).hexdigest()
+        latest = kept if kept and origin in (None, given) else settings.refresh_token
         answer = self.client.http.get(settings.oauth_url, params={
             "grant_type": "refresh_token", "client_id": settings.client_id, "client_secret": settings.client_secret,
             "refresh_token": latest}, with_token=False)
@@ -449,7 +518,7 @@ class Bitrix24Connector(StreamConnector):
             raise ProtocolError(f"Bitrix24's OAuth server answered without a token pair: {exc}") from None
         add_secrets([access, refresh])
         if state is not None:  # a refresh token is spent once used: lose the new one and the app must be re-installed
-            state.put_many("oauth", {"refresh_token": refresh})
+            state.put_many("oauth", {"refresh_token": refresh, "from": given})
         return access, max(60.0, life - 60)
 
 
@@ -518,6 +587,15 @@ def _event_deal(body: bytes) -> str:
     return str(deal)
 
 
+def _event_token(body: bytes) -> str:
+    """The ``auth[application_token]`` of a form-encoded event; empty when the body holds none."""
+    try:
+        auth = decode_query(body.decode("utf-8")).get("auth")
+    except ValueError:  # not UTF-8, or a form that mixes a value and a list
+        return ""
+    return str(auth.get("application_token", "")) if isinstance(auth, dict) else ""
+
+
 _EVENTS = Webhook(Entity.ORDERS, _error, media=lambda mimetype: mimetype == FORM, expected=f"Content-Type {FORM}")
 
 
@@ -526,8 +604,30 @@ def _findbycomm(kind: str, values: list[str]) -> dict[str, Any]:
 
 
 def _first_contact(result: Any) -> str | None:
+    ids = _contact_ids(result)
+    return str(min(ids)) if ids else None  # the oldest of duplicates a person made by hand
+
+
+def _contact_ids(result: Any) -> list[int]:
+    """The contacts a ``crm.duplicate.findbycomm`` answer names (none: PHP's empty ``[]``, or a CallError)."""
     ids = result.get("CONTACT") if isinstance(result, Mapping) else None
-    return str(min(int(i) for i in ids)) if ids else None  # the oldest of duplicates a person made by hand
+    return [int(i) for i in ids] if isinstance(ids, list) else []
+
+
+def _held_as(key: tuple[str, str]) -> tuple[str, str]:
+    """A customer key (``phone``, value) as :func:`_holders` files a contact's value."""
+    kind = key[0].upper()
+    return kind, _same(kind, key[1])
+
+
+def _holders(contacts: Mapping[int, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(type, value as compared) → the oldest of the read ``contacts`` holding it."""
+    holders: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, contact in sorted(((i, c) for i, c in contacts.items() if isinstance(c, dict)), reverse=True):
+        for value in contact.get("fm") or []:
+            kind = value.get("typeId", value.get("TYPE_ID"))
+            holders[kind, _same(kind, str(value.get("value", value.get("VALUE", ""))))] = contact
+    return holders
 
 
 def _customer_key(customer: Customer) -> tuple[str, str] | None:
@@ -558,10 +658,13 @@ def _order(channel: str, deal: Mapping[str, Any], rows: list[Mapping[str, Any]],
            stage_status: Any) -> Order:
     phones, emails = [], []
     for value in (contact or {}).get("fm") or []:
-        if value.get("typeId") == "PHONE":
-            phones.append(normalize_phone(str(value["value"])))
-        elif value.get("typeId") == "EMAIL":
-            emails.append(normalize_email(str(value["value"])))
+        # A manager types what they like ("нет", "см. комментарий"): a value that is no phone or email is left
+        # out, rather than keeping the phone order from 1C.
+        with contextlib.suppress(ValueError):
+            if value.get("typeId") == "PHONE":
+                phones.append(normalize_phone(str(value["value"])))
+            elif value.get("typeId") == "EMAIL":
+                emails.append(normalize_email(str(value["value"])))
     return Order.model_validate({
         "channel": channel, "external_id": str(deal["id"]), "number": str(deal["id"]),
         "created_at": dt.datetime.fromisoformat(str(deal["createdTime"])),

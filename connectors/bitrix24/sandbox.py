@@ -443,8 +443,20 @@ class Bitrix24Sandbox(Sandbox):
             Action("manager-deal", "deals", "a manager takes a phone order: a contact and a deal (ONCRMDEALADD)",
                    (Param("title", "what was ordered"), Param("phone", "the guest's phone, +7…")),
                    lambda a: {"deal": self.manager_deal(a["title"], a["phone"])}),
+            Action("guest", "guests/{phone}", "what the CRM holds of a guest: the contacts with that phone, each "
+                   "with its deals", (Param("phone", "the guest's phone, in any form (8 916…, +7 916…)"),),
+                   lambda a: {"contacts": self.guest(a["phone"])}),
             attach_action(self, "http://127.0.0.1:8080/crm"),
         ]
+
+    def guest(self, phone: str) -> list[dict[str, Any]]:
+        """The contacts holding ``phone`` (as the portal matches it), each ``{id, deals}``, the deals tied to it."""
+        wanted = _same_phone(phone)
+        with self._state:
+            return [{"id": contact["id"], "deals": [deal["id"] for deal in self.items[DEAL].values()
+                                                    if str(deal.get("contactId")) == str(contact["id"])]}
+                    for contact in self.items[CONTACT].values()
+                    if any(v["typeId"] == "PHONE" and _same_phone(v["value"]) == wanted for v in contact["fm"])]
 
 
 _WRITES = frozenset({"crm.item.add", "crm.item.update", "crm.deal.productrows.set", "batch",

@@ -145,7 +145,10 @@ class TestChannelSandbox(Sandbox):
             Action("place-order", "orders", "a guest places an order; it appears in GET /api/v1/orders "
                    "(and goes to hub as a webhook once attached)",
                    (Param("items", "SKU:QUANTITY,… (a SKU the shop does not sell goes as it is, to rehearse a "
-                                   "dead letter); random goods from the menu when left out", optional=True),),
+                                   "dead letter); random goods from the menu when left out", optional=True),
+                    Param("phone", "the guest's phone (a random guest when left out), to stage one guest "
+                                   "ordering in several channels", optional=True),
+                    Param("name", "the guest's name, with phone", optional=True)),
                    self._place_order_action),
             Action("set-status", "orders/{id}/status", "the shop moves an order on (hub's orders job "
                    "takes the change to 1C)",
@@ -157,8 +160,12 @@ class TestChannelSandbox(Sandbox):
         ]
 
     def _place_order_action(self, args: dict[str, str]) -> dict[str, Any]:
+        guest: dict[str, Any] = {}
+        if args.get("phone"):  # the same guest always has the same id in the shop, as a registered one does
+            guest["customer"] = {"id": "g" + "".join(ch for ch in args["phone"] if ch.isdigit()),
+                                 "name": args.get("name") or "Гость", "phone": args["phone"], "email": None}
         if not args.get("items"):
-            return self.place_order()
+            return self.place_order(**guest)
         menu = {sku: (title, price) for sku, title, price, _ in self._menu()}
         lines: list[dict[str, Any]] = []
         for sku, quantity in items_param(args["items"]):
@@ -168,7 +175,7 @@ class TestChannelSandbox(Sandbox):
                           "total": str(total), "options": []})
         total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
         return self.place_order(items=lines, total=str(total),
-                                payment={"method": "card", "amount": str(total), "paid": True})
+                                payment={"method": "card", "amount": str(total), "paid": True}, **guest)
 
     def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
         if args["status"] not in STATUS_WORDS:

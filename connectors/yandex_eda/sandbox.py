@@ -168,7 +168,10 @@ class YandexEdaSimulator(Sandbox):
                    "POSTed to hub's /order",
                    (Param("items", "DISH_ID:QUANTITY,… from hub's menu (an id hub does not have goes as it is, "
                                    "to rehearse a refusal); random dishes when left out", optional=True),
-                    Param("venue", f"the restaurant id; {VENUE} when left out", optional=True)),
+                    Param("venue", f"the restaurant id; {VENUE} when left out", optional=True),
+                    Param("phone", "the guest's phone, +7… (a random guest when left out), to stage one guest "
+                                   "ordering in several channels", optional=True),
+                    Param("name", "the guest's name, with phone", optional=True)),
                    self._place_order_action),
             Action("set-status", "orders/{order}/status", "Yandex pushes an order's status to hub "
                    "(PUT /order/{orderId}/status)",
@@ -199,6 +202,10 @@ class YandexEdaSimulator(Sandbox):
         else:
             raise ActionRefused(f"hub's menu for {venue} is empty: run its catalog job first, or name items=")
         order = self.make_order(lines, restaurant_id=venue)
+        if args.get("phone"):
+            digits = "".join(ch for ch in args["phone"] if ch.isdigit())
+            order["deliveryInfo"].update(phoneNumber=f"+{digits}", realPhoneNumber=digits,
+                                         clientName=args.get("name") or order["deliveryInfo"]["clientName"])
         answer = self.place_order(order)
         return {"eatsId": order["eatsId"], "hub_answered": answer.status_code, "answer": _answer(answer)}
 

@@ -49,6 +49,9 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
     entity = Entity.ORDERS
     secret_settings = ("application_token",)
     push_path = "/events"
+    bad_push_body = encode_query({"event": "ONCRMDEALADD", "data": {"FIELDS": {}},
+                                  "auth": {"application_token": APPLICATION_TOKEN}}).encode()
+    """Signed, but naming no deal: a push without the right token is kept nowhere (see below)."""
 
     @pytest.fixture
     def sandbox(self, clock: RecordingClock) -> Iterator[Sandbox]:
@@ -91,6 +94,22 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
         assert answer.status == 401, answer
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0
+
+    @pytest.mark.parametrize(("body", "headers"), [
+        (b"{not json", FORM),
+        (b"auth[application_token]=forged&event=ONCRMDEALADD", FORM),
+        (b"auth=forged&data[FIELDS]=1&data[FIELDS][ID]=7", FORM),
+        (b"\xff\xfe", FORM),
+        (event(7, token="forged"), {"Content-Type": "application/json"}),
+        (event(7).replace(b"application_token", b"token"), FORM),
+    ], ids=["garbage", "no-deal", "mixed-form", "not-utf8", "other-media", "no-token"])
+    def test_a_push_without_the_right_token_is_answered_401_and_kept_nowhere_not_even_as_rejected(
+            self, pushed: Pushed, body: bytes, headers: dict[str, str]) -> None:
+        answer = pushed.post("/events", body, headers)
+        assert answer.status == 401, answer
+        self.assert_error_shape(answer.status, answer.body)
+        with pushed.store.reading() as state:
+            assert state.inbox.count() == 0, "nothing kept, not even as rejected"
 
     def test_the_webhook_secret_never_reaches_a_log_or_an_error(self, sandbox: Sandbox, clock: RecordingClock,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
@@ -223,6 +242,15 @@ def test_a_managers_deal_read_becomes_an_order_with_its_guest(portal: Bitrix24Sa
     assert [line.name for line in decoded.lines] == ["Пицца по телефону"]
 
 
+def test_a_managers_deal_whose_guest_phone_is_no_phone_still_reaches_1c_without_it(portal: Bitrix24Sandbox) -> None:
+    deal = portal.manager_deal("Пицца по телефону", "нет")
+    connector = connect(portal)
+    [raw] = [r for page in connector.read(Entity.ORDERS, cursor=None) for r in page.records]
+    decoded = connector.decode(Entity.ORDERS, raw)
+    assert isinstance(decoded, Order) and decoded.external_id == str(deal)
+    assert decoded.customer is not None and decoded.customer.phones == []
+
+
 def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(portal: Bitrix24Sandbox) -> None:
     first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
     connector = connect(portal)
@@ -234,6 +262,37 @@ def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(porta
     portal.items[DEAL][first]["updatedTime"] = "2099-01-01T00:00:00+00:00"  # a manager changed the older deal
     later = [r.external_id for p in connector.read(Entity.ORDERS, cursor=cursor) for r in p.records]
     assert str(first) in later
+
+
+def test_a_deal_with_a_lower_id_changed_after_a_run_that_read_nothing_new_is_still_read(
+        portal: Bitrix24Sandbox) -> None:
+    first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
+    connector = connect(portal)
+    cursor = list(connector.read(Entity.ORDERS, cursor=None))[-1].cursor
+    quiet = list(connector.read(Entity.ORDERS, cursor=cursor))  # nothing changed since: the newest moment again
+    assert [r.external_id for p in quiet for r in p.records] == [str(second)]
+    portal.items[DEAL][first]["updatedTime"] = "2099-01-01T00:00:00+00:00"  # a manager changed the older deal
+    later = [r.external_id for p in connector.read(Entity.ORDERS, cursor=quiet[-1].cursor) for r in p.records]
+    assert str(first) in later
+
+
+def test_a_lookup_the_batch_answers_with_nothing_refuses_the_guest_rather_than_doubling_it(
+        portal: Bitrix24Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    portal.manager_deal("Звонок", "+79160000001")
+    connector = connect(portal)
+    monkeypatch.setitem(portal._methods, "crm.duplicate.findbycomm", lambda params: None)  # kept as no answer
+
+    [refused] = connector.write_batch(Entity.CUSTOMERS, [Customer(first_name="Гость", phones=["+79160000001"])])
+
+    assert "could not look the contact up" in str(refused)
+    assert len(portal.items[CONTACT]) == 1, "not created a second time"
+
+
+def test_an_event_of_a_deal_deleted_since_is_a_dead_letter_not_an_inbox_stuck_on_it(portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal)
+    deleted = RawRecord("404", event(404, name="ONCRMDEALDELETE"), content_type=FORM["Content-Type"])
+    with pytest.raises(InvalidRecord, match=r"deal 404 cannot be read again: .*Element not found"):
+        connector.decode(Entity.ORDERS, deleted)
 
 
 def test_hubs_own_deals_are_not_read_back_as_phone_orders(portal: Bitrix24Sandbox) -> None:
@@ -299,6 +358,27 @@ def test_oauth_refreshes_an_expired_token_and_keeps_the_new_pair(portal: Bitrix2
     assert kept not in (first, None), "the second pair is kept: the first refresh token is spent"
 
 
+def test_oauth_takes_the_refresh_token_of_a_new_install_over_the_spent_one_it_kept(portal: Bitrix24Sandbox) -> None:
+    state = MemoryState()
+    suite = TestBitrix24Acceptance()
+
+    def connected(refresh_token: str) -> Bitrix24Connector:
+        settings = Bitrix24Connector.settings_model.model_validate({
+            **suite.settings(portal), "url": f"{portal.url}/rest/", "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET, "refresh_token": refresh_token,
+            "oauth_url": f"{portal.url}/oauth/token/"})
+        return Bitrix24Connector(settings, ConnectorContext(source="crm", timezone=zone("Europe/Moscow"),
+                                                            log=logging.getLogger("t"), clock=RecordingClock(),
+                                                            state=state))
+
+    connected("sandbox-refresh-0").check()
+    portal._refresh = {"sandbox-reinstalled"}  # the kept token lost its grant; the app was installed again
+    connected("sandbox-reinstalled").check()
+    assert state.get("oauth", "refresh_token") not in (None, "sandbox-reinstalled")
+    portal.expire_tokens()
+    connected("sandbox-reinstalled").check()  # from now on the kept one, descended from the new install's
+
+
 def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal: Bitrix24Sandbox) -> None:
     connector = connect(portal, catalog_iblock=23)
     goods = [Product(id="ref-1", article="CHE", name="Сыр", weighed=True), Product(id="ref-2", name="Латте")]
@@ -317,18 +397,50 @@ def test_goods_and_prices_reach_the_crm_catalog_and_stock_is_not_offered(portal:
     assert Entity.STOCK not in connector.capabilities
 
 
-def test_contacts_in_batches_cost_ceil_n_over_50_writes_and_never_overrun_the_bucket() -> None:
+def test_goods_without_the_catalogs_iblock_stop_the_run_with_one_line_and_no_call(portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal, catalog_iblock=0)
+    with pytest.raises(ConfigError, match="catalog_iblock: not set") as raised:
+        connector.write_batch(Entity.CATALOG, [Product(id="ref-1", name="Сыр")])
+    assert len(str(raised.value).splitlines()) == 1
+    assert not [method for method in portal.calls if method.startswith("catalog.")]
+
+
+def test_contacts_cost_ceil_n_over_50_writes_and_a_lookup_call_per_1000_and_never_overrun_the_bucket() -> None:
     clock = RecordingClock()
     with Bitrix24Sandbox(clock=clock) as portal:
         connector = connect(portal, clock)
-        guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(120)]
-        for first in range(0, len(guests), 50):
-            connector.write_batch(Entity.CUSTOMERS, guests[first:first + 50])
-        assert len(portal.items[CONTACT]) == 120
-        assert portal.calls["crm.item.add"] == 120 and portal.calls["batch"] == 2 * math.ceil(120 / 50)
+        assert connector.batch_limits[Entity.CUSTOMERS] == 1000
+        guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(1200)]
+        for first in range(0, len(guests), 1000):
+            connector.write_batch(Entity.CUSTOMERS, guests[first:first + 1000])
+        assert len(portal.items[CONTACT]) == 1200
+        assert portal.calls["crm.duplicate.findbycomm"] == math.ceil(1200 / 20), "20 phones a lookup"
+        assert portal.calls["crm.item.add"] == 1200
+        assert portal.calls["batch"] == math.ceil(1200 / 50) + 2, "24 write batches, a lookup batch per 1000"
         assert portal.over_limit == 0 and portal.peak <= 50
         [refused] = connector.write_batch(Entity.CUSTOMERS, [Customer(first_name="Аноним")])
-        assert "without a phone or an email" in str(refused) and len(portal.items[CONTACT]) == 120
+        assert "without a phone or an email" in str(refused) and len(portal.items[CONTACT]) == 1200
+
+
+def test_guests_looked_up_20_a_call_go_each_to_the_contact_holding_their_own_phone(
+        portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal)
+    typed = portal.manager_deal("Звонок", "8 (916) 000-00-07")  # a manager typed the phone their way
+    twice = [portal.manager_deal("Звонок", "+7 916 000-00-13") for _ in range(2)]  # a contact doubled by hand
+    contact_of = {deal: int(portal.items[DEAL][deal]["contactId"]) for deal in (typed, *twice)}
+    guests = [Customer(first_name=f"Гость {n}", phones=[f"+7916{n:07d}"]) for n in range(30)]
+    guests.append(Customer(first_name="Тот же", phones=["+79160000007"]))  # one phone twice in one call
+
+    refs = connector.write_batch(Entity.CUSTOMERS, guests)
+
+    assert refs[7] == refs[30] == str(contact_of[typed])
+    assert refs[13] == str(contact_of[twice[0]]), "the oldest of a person's duplicates"
+    assert len(portal.items[CONTACT]) == 3 + 28, "the others created, none doubled"
+    assert len(set(refs)) == 30
+    assert portal.items[CONTACT][contact_of[typed]]["name"] == "Гость 7"
+    # The doubled contact found by a lookup of 20 phones names two contacts for one phone: the chunk's other
+    # phones are asked alone, so a phone the portal matches more loosely than hub still finds its contact.
+    assert portal.calls["crm.duplicate.findbycomm"] == 2 + 18
 
 
 def test_thirty_percent_throttled_answers_never_lose_a_write_nor_overrun_the_bucket() -> None:
