@@ -145,7 +145,9 @@ class TestChannelSandbox(Sandbox):
             Action("place-order", "orders", "a guest places an order; it appears in GET /api/v1/orders "
                    "(and goes to hub as a webhook once attached)",
                    (Param("items", "SKU:QUANTITY,… (a SKU the shop does not sell goes as it is, to rehearse a "
-                                   "dead letter); random goods from the menu when left out", optional=True),),
+                                   "dead letter); random goods from the menu when left out", optional=True),
+                    Param("phone", "the guest's phone; a random guest's when left out", optional=True),
+                    Param("days_ago", "placed this many days ago; just now when left out", optional=True)),
                    self._place_order_action),
             Action("set-status", "orders/{id}/status", "the shop moves an order on (hub's orders job "
                    "takes the change to 1C)",
@@ -157,8 +159,16 @@ class TestChannelSandbox(Sandbox):
         ]
 
     def _place_order_action(self, args: dict[str, str]) -> dict[str, Any]:
+        guest: dict[str, Any] = {}
+        if args.get("phone"):
+            guest["customer"] = {"id": f"guest-{args['phone'][-4:]}", "name": "Гость", "phone": args["phone"]}
+        if args.get("days_ago"):
+            if not args["days_ago"].isdigit():
+                raise ActionRefused("days_ago must be a whole number of days", 400)
+            placed = (utcnow() - dt.timedelta(days=int(args["days_ago"]))).replace(microsecond=0).isoformat()
+            guest.update(created_at=placed, updated_at=placed)
         if not args.get("items"):
-            return self.place_order()
+            return self.place_order(**guest)
         menu = {sku: (title, price) for sku, title, price, _ in self._menu()}
         lines: list[dict[str, Any]] = []
         for sku, quantity in items_param(args["items"]):
@@ -168,7 +178,7 @@ class TestChannelSandbox(Sandbox):
                           "total": str(total), "options": []})
         total = sum((Decimal(line["total"]) for line in lines), Decimal(0))
         return self.place_order(items=lines, total=str(total),
-                                payment={"method": "card", "amount": str(total), "paid": True})
+                                payment={"method": "card", "amount": str(total), "paid": True}, **guest)
 
     def _set_status_action(self, args: dict[str, str]) -> dict[str, Any]:
         if args["status"] not in STATUS_WORDS:
