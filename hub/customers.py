@@ -96,8 +96,9 @@ class CustomerBook:
         if ref is not None:
             with self.runtime.store.transaction() as state:
                 self._link(state, order.channel, customer, ref)
-                if state.links.get(*ORDER_HISTORY, order.key) is None:  # counted in the guest's profile once
-                    state.links.put(*ORDER_HISTORY, order.key, ref)
+                counted = state.links.get(*ORDER_HISTORY, order.key) is not None
+                state.links.put(*ORDER_HISTORY, order.key, ref)
+                if not counted:  # an order is counted into its guest's profile once, when first linked
                     record_order(state, ref, order)
                 self._compare(state, order.channel, customer, ref)
                 state.events.add(Event(at=utcnow(), source=order.channel, entity=Entity.ORDERS.value, key=order.key,
@@ -319,7 +320,8 @@ class Forgotten:
 
 def forget(runtime: Runtime, phone_or_email: str, *, user: str) -> Forgotten:
     """Remove the guest's personal data from hub's state (152-FZ, art. 21): contacts and channel ids, names in the
-    counterparty hub read, the guest in their orders' payloads and received bodies, discrepancies quoting them.
+    counterparty hub read, the guest in their orders' payloads, received bodies and dead letters, discrepancies
+    quoting them.
     Order totals stay, under an anonymous id, in the figures. What other systems hold is listed, not touched:
     erasing a counterparty in 1C or a contact in a CRM is a person's decision there."""
     record = runtime.config.system_of_record
@@ -341,6 +343,7 @@ def forget(runtime: Runtime, phone_or_email: str, *, user: str) -> Forgotten:
             channel, _, external_id = key.partition(":")
             for item in state.inbox.named(external_id, channel):
                 state.inbox.scrub(item.id, FORGOTTEN_BODY)
+            state.dead_letters.scrub(channel, external_id, FORGOTTEN_BODY)
         for source in {record, *runtime.config.sources} - {None}:
             for entity in (AS_IN_1C, CUSTOMERS, SEGMENTS_TOLD):
                 state.fingerprints.drop(str(source), entity, [ref])

@@ -879,6 +879,11 @@ class DeadLetters(_Repo):
         self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
             status=LetterStatus.DISMISSED, closed_by=by, note=note, updated_at=utcnow()))
 
+    def scrub(self, source: str, external_id: str, payload: bytes) -> None:
+        """Replace the payload of ``source``'s letters about ``external_id`` (personal data taken out of it)."""
+        self.conn.execute(update(t.dead_letters).where(
+            t.dead_letters.c.source == source, t.dead_letters.c.external_id == external_id).values(payload=payload))
+
     def count(self, status: LetterStatus = LetterStatus.OPEN) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.dead_letters).where(
             t.dead_letters.c.status == status)).scalar_one())
