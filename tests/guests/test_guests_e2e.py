@@ -21,6 +21,7 @@ from connectors.bitrix24 import Bitrix24Sandbox
 from connectors.bitrix24.sandbox import CONTACT
 from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
+from hub.guests import GuestProfile
 from hub.state import open_store
 from hub.values import utcnow
 
@@ -110,6 +111,13 @@ def test_orders_from_two_channels_make_one_profile_updated_as_each_lands(stage: 
     assert Decimal(profile["spend"]) == sum(Decimal(o["total"]) for o in [*placed, third])
     shown = stage.hub("customers", "show", OLEG).output
     assert "site" in shown and "yandex" in shown and "average check" in shown
+    top = stage.hub("customers", "top").output
+    assert profile["guest"] in top and "█" * 40 in top, "the one guest spent most: the full bar"
+
+    before = stage.profiles()
+    assert "1 profile(s) rebuilt" in stage.hub("customers", "rebuild").output
+    assert [GuestProfile.from_row(p) for p in stage.profiles()] == [GuestProfile.from_row(p) for p in before], \
+        "counted in one by one = from the history"
 
 
 def test_a_guest_falls_asleep_and_wakes_with_dated_events_and_the_crm_gets_only_changes(stage: Stage) -> None:
