@@ -132,6 +132,8 @@ def test_a_guest_falls_asleep_and_wakes_with_dated_events_and_the_crm_gets_only_
     assert stage.contact("+79257000002")["ufCrmHubSegments"] == "new"
     segments = stage.hub("customers", "segments").output
     assert "sleeping" in segments and "+1" in segments
+    [oleg] = [p["guest"] for p in stage.profiles() if p["orders"] == 3]
+    assert stage.hub("customers", "segments", "--members", "sleeping").output.split()[-1] == oleg
 
     calls = sum(stage.crm.calls.values())
     stage.hub("sync", "--job", "segments")
