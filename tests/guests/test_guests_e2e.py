@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 import cli
 from connectors.bitrix24 import Bitrix24Sandbox
 from connectors.bitrix24.sandbox import CONTACT
+from connectors.iiko import IikoSandbox
 from connectors.onec_odata import OneCSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.guests import GuestProfile
@@ -185,3 +186,20 @@ def test_forget_removes_a_guests_personal_data_and_keeps_the_totals(stage: Stage
     assert payloads and bodies
     for text in [*payloads, *(b.decode() for b in bodies)]:
         assert "7000001" not in text and "oleg@" not in text and "Олег" not in text
+
+
+def test_the_segments_job_puts_iiko_loyalty_guests_in_the_categories_of_their_segments(stage: Stage) -> None:
+    with IikoSandbox() as iiko:
+        config = yaml.safe_load(stage.config.read_text())
+        config["sources"]["iiko"] = {"type": "iiko", **iiko.source_settings(),
+                                     "segment_categories": {"sleeping": "cat-sleeping", "regular": "cat-regular"}}
+        config["jobs"]["iiko-segments"] = {"type": "segments", "from": "onec", "to": "iiko"}
+        stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+        for days_ago in (60, 50, 40):
+            stage.order(stage.site, OLEG, days_ago=days_ago)
+        stage.hub("sync", "--job", "site-orders", "--job", "iiko-segments")
+        assert iiko.guests_by_phone()[OLEG]["categories"] == {"cat-sleeping"}
+
+        stage.order(stage.site, OLEG, days_ago=0)
+        stage.hub("sync", "--job", "site-orders", "--job", "iiko-segments")
+        assert iiko.guests_by_phone()[OLEG]["categories"] == set(), "awake: out of the sleeping category"
