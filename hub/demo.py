@@ -320,14 +320,14 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2, onec: str = "odata
             happened, runs = _receipts_step(runtime, cast)
             report.cycles[0][0].extend(happened)
             report.cycles[0][1].extend(runs)
-            happened, runs = _guests_step(runtime, cast)
-            report.cycles[0][0].extend(happened)
-            report.cycles[0][1].extend(runs)
             for _ in range(cycles):
                 happened = [f"{role}: {line}" for role, sandbox in cast.sandboxes.items()
                             for line in sandbox.demo_activity()]
                 runs = [run for c in cast.channels for run in sync(runtime, c)]
                 report.cycles.append((happened, runs))
+            happened, runs = _guests_step(runtime, cast)  # after the cycles: guests have ordered by then
+            report.cycles[-1][0].extend(happened)
+            report.cycles[-1][1].extend(runs)
             final = status(runtime.store)
             report.outbox, report.dead_letters = final.outbox, final.dead_letters
             if connector_types()[cast.types["erp"]].can(Entity.ORDERS, Mode.PULL):  # a web service may not list them
