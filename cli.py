@@ -16,6 +16,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from hub import operations
 from hub.config import ROLES, HubConfig, find_config_file, load_config
 from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
+from hub.guests import GuestProfile
 from hub.jobrun import RunContext
 from hub.model import Entity
 from hub.overview import JobStatus, job_statuses, run_details
@@ -436,6 +438,7 @@ def customers_show(ctx: click.Context, phone_or_email: str) -> None:
 
     with _runtime(ctx) as runtime:
         found = profile(runtime, phone_or_email)
+        tz = runtime.config.timezone
     out.print(f"counterparty in 1C: {found.ref}", highlight=False)
     known = Table("known by", "id", title="contacts and channel ids")
     for system, value in found.contacts:
@@ -452,6 +455,100 @@ def customers_show(ctx: click.Context, phone_or_email: str) -> None:
             for what, value in facts.items():
                 held.add_row(channel, what, value)
         out.print(held)
+    if found.figures is not None:
+        _print_figures(found.figures, tz)
+
+
+def _print_figures(guest: GuestProfile, tz: ZoneInfo) -> None:
+    figures = Table("", "", title="profile", show_header=False)
+    every = guest.days_between_orders
+    for what, value in (("first order", _when(guest.first_order_at, tz)),
+                        ("last order", _when(guest.last_order_at, tz)),
+                        ("orders", str(guest.orders)), ("spend", str(guest.spend)),
+                        ("average check", str(guest.average_check)),
+                        ("an order every", "—" if every is None else f"{every} days"),
+                        ("lifetime value", str(guest.lifetime_value)),
+                        ("favourite goods", ", ".join(guest.favourites()) or "—"),
+                        ("consent to marketing", {True: "yes", False: "no", None: "not asked"}[guest.consent]),
+                        ("segments", ", ".join(guest.segments) or "—")):
+        figures.add_row(what, value)
+    out.print(figures)
+    channels = Table("channel", "orders", "spend", title="by channel")
+    for channel, counted in sorted(guest.channels.items()):
+        channels.add_row(channel, str(counted.orders), str(counted.spend))
+    out.print(channels)
+
+
+@customers.command("segments")
+@click.option("--members", "segment", metavar="SEGMENT", help="List this segment's guests.")
+@click.pass_context
+@_errors_exit
+def customers_segments(ctx: click.Context, segment: str | None) -> None:
+    """How many guests each segment holds, and how many entered and left it in the last seven days."""
+    from hub.customers import segment_rules
+    from hub.guests import summary
+
+    with _runtime(ctx) as runtime:
+        found = summary(runtime.store, segment_rules(runtime))
+    table = Table("segment", "guests", "this week", title="segments")
+    for name, members in found.members.items():
+        moved = found.week[name]
+        table.add_row(name, str(len(members)), f"+{moved.entered} −{moved.left}")
+    out.print(table)
+    if segment is not None:
+        if segment not in found.members:
+            raise ConfigError([f"no segment {segment!r}"], hint=f"one of {', '.join(found.members)}")
+        for guest in found.members[segment]:
+            out.print(guest, highlight=False)
+
+
+@customers.command("top")
+@click.option("--limit", default=10, show_default=True, help="How many guests.")
+@click.pass_context
+@_errors_exit
+def customers_top(ctx: click.Context, limit: int) -> None:
+    """The guests who spent most, every channel together, as bars."""
+    from hub.guests import top
+
+    with _runtime(ctx) as runtime:
+        best = top(runtime.store, limit)
+    table = Table("counterparty", "orders", "spend", "", title=f"top {len(best)} guests by spend")
+    most = max((guest.spend for guest in best), default=Decimal(0))
+    for guest in best:
+        width = int(guest.spend / most * 40) if most else 0
+        table.add_row(guest.guest, str(guest.orders), str(guest.spend), "█" * width)
+    out.print(table)
+
+
+@customers.command("forget")
+@click.argument("phone_or_email")
+@click.pass_context
+@_errors_exit
+def customers_forget(ctx: click.Context, phone_or_email: str) -> None:
+    """Remove a guest's personal data from hub's state (152-FZ), keeping their order totals anonymised; says which
+    systems still hold it."""
+    from hub.customers import forget
+
+    with _runtime(ctx) as runtime:
+        done = forget(runtime, phone_or_email, user="cli")
+    out.print(f"forgotten: {done.contacts} contact(s) and channel id(s), personal data taken out of "
+              f"{done.orders} order(s); totals kept as {done.anonymous}.", highlight=False)
+    out.print("still held elsewhere (erase it there if the guest asked):", highlight=False)
+    for where in done.still_held:
+        out.print(f"  {where}", highlight=False)
+
+
+@customers.command("rebuild")
+@click.pass_context
+@_errors_exit
+def customers_rebuild(ctx: click.Context) -> None:
+    """Recompute every guest's profile from the whole order history hub holds (profiles are otherwise kept up to
+    date one order at a time)."""
+    from hub.customers import rebuild_profiles
+
+    with _runtime(ctx) as runtime:
+        count = rebuild_profiles(runtime)
+    out.print(f"{count} profile(s) rebuilt.")
 
 
 @main.group()

@@ -24,13 +24,19 @@ last showed it for that comparison.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError, RecordError
+from hub.guests import GuestProfile, Rule, every_profile, figures, load_segments, profile_of, rebuild, record_order
 from hub.jobrun import Planned, RunContext
 from hub.logs import pii
 from hub.model import Customer, Entity, Order
@@ -39,7 +45,7 @@ from hub.runtime import Runtime
 from hub.state import Event, State
 from hub.state.store import Fingerprints
 from hub.streams import CustomerDetails, stream_of
-from hub.values import normalize_email, normalize_phone, utcnow
+from hub.values import json_dumps, normalize_email, normalize_phone, utcnow
 
 log = logging.getLogger("hub.customers")
 CUSTOMERS = Entity.CUSTOMERS.value
@@ -90,7 +96,10 @@ class CustomerBook:
         if ref is not None:
             with self.runtime.store.transaction() as state:
                 self._link(state, order.channel, customer, ref)
+                counted = state.links.get(*ORDER_HISTORY, order.key) is not None
                 state.links.put(*ORDER_HISTORY, order.key, ref)
+                if not counted:  # an order is counted into its guest's profile once, when first linked
+                    record_order(state, ref, order)
                 self._compare(state, order.channel, customer, ref)
                 state.events.add(Event(at=utcnow(), source=order.channel, entity=Entity.ORDERS.value, key=order.key,
                                        stage="customer", run_id=self.ctx.run_id or None,
@@ -247,20 +256,32 @@ class Profile:
     orders: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Mapping[str, str]] = field(default_factory=dict)
     """What each channel that knows the person holds beyond hub's fields (loyalty wallets), by source."""
+    figures: GuestProfile | None = None
+    """The guest's running profile: orders and spend per channel, favourite goods, segments."""
+
+
+def contact_of(phone_or_email: str) -> tuple[str, str]:
+    """(``phone``, E.164) or (``email``, lower-cased) as a person typed it; ConfigError when it is neither."""
+    try:
+        return (EMAIL, normalize_email(phone_or_email)) if "@" in phone_or_email else \
+            (PHONE, normalize_phone(phone_or_email))
+    except ValueError as exc:
+        raise ConfigError([f"{phone_or_email!r}: {exc}"], hint="give a phone (+7 916 …) or an email") from None
+
+
+def _guest(state: State, phone_or_email: str) -> str:
+    system, value = contact_of(phone_or_email)
+    ref = state.links.get(system, CUSTOMERS, value)
+    if ref is None:
+        raise ConfigError([f"no customer with {system} {value}"],
+                          hint="customers are linked when their orders reach 1C, or by the customers job")
+    return ref
 
 
 def profile(runtime: Runtime, phone_or_email: str) -> Profile:
     """The profile of the person with this phone or email; ConfigError when hub knows nobody by it."""
-    try:
-        system, value = (EMAIL, normalize_email(phone_or_email)) if "@" in phone_or_email else \
-            (PHONE, normalize_phone(phone_or_email))
-    except ValueError as exc:
-        raise ConfigError([f"{phone_or_email!r}: {exc}"], hint="give a phone (+7 916 …) or an email") from None
     with runtime.store.transaction() as state:
-        ref = state.links.get(system, CUSTOMERS, value)
-        if ref is None:
-            raise ConfigError([f"no customer with {system} {value}"],
-                              hint="customers are linked when their orders reach 1C, or by the customers job")
+        ref = _guest(state, phone_or_email)
         linked = state.links.linked_to(CUSTOMERS, ref)
         order_keys = [key for system_, key in state.links.linked_to(ORDER_HISTORY[1], ref)
                       if system_ == ORDER_HISTORY[0]]
@@ -269,6 +290,7 @@ def profile(runtime: Runtime, phone_or_email: str) -> Profile:
             channel, _, external_id = key.partition(":")
             document = state.links.get(channel, Entity.ORDERS.value, external_id)
             orders.append({"order": key, "channel": channel, "document": document})
+        running = profile_of(state, ref)
     facts: dict[str, Mapping[str, str]] = {}
     for system, external_id in linked:
         if system in runtime.config.sources:
@@ -279,4 +301,179 @@ def profile(runtime: Runtime, phone_or_email: str) -> Profile:
                 told = {"unavailable": str(exc)}
             if told:
                 facts[system] = told
-    return Profile(ref=ref, contacts=linked, orders=orders, facts=facts)
+    return Profile(ref=ref, contacts=linked, orders=orders, facts=facts, figures=running)
+
+
+FORGOTTEN_BODY = b'{"forgotten": "personal data removed on the guest\'s request (152-FZ)"}'
+
+
+@dataclass
+class Forgotten:
+    """What ``hub customers forget`` did, and where the guest's data still is."""
+
+    anonymous: str
+    """The id the guest's order totals are kept under now."""
+    contacts: int
+    orders: int
+    still_held: list[str]
+
+
+def forget(runtime: Runtime, phone_or_email: str, *, user: str) -> Forgotten:
+    """Remove the guest's personal data from hub's state (152-FZ, art. 21): contacts and channel ids, names in the
+    counterparty hub read, the guest in their orders' payloads, received bodies and dead letters, discrepancies
+    quoting them.
+    Order totals stay, under an anonymous id, in the figures. What other systems hold is listed, not touched:
+    erasing a counterparty in 1C or a contact in a CRM is a person's decision there."""
+    record = runtime.config.system_of_record
+    with runtime.store.transaction() as state:
+        ref = _guest(state, phone_or_email)
+        anonymous = f"anon:{secrets.token_hex(8)}"
+        contacts = state.links.linked_to(CUSTOMERS, ref)
+        for system, value in contacts:
+            state.links.unlink(system, CUSTOMERS, value)
+        order_keys = [key for system, key in state.links.linked_to(ORDER_HISTORY[1], ref)
+                      if system == ORDER_HISTORY[0]]
+        for key in order_keys:
+            state.links.relink(*ORDER_HISTORY, key, anonymous)
+            for payload in state.outbox.payloads(Entity.ORDERS.value, key)[-1:]:
+                order = Order.model_validate_json(payload)
+                delivery = order.delivery and order.delivery.model_copy(update={"address": None})
+                state.outbox.rewrite(Entity.ORDERS.value, key, order.model_copy(
+                    update={"customer": None, "delivery": delivery, "comment": None}).model_dump_json())
+            channel, _, external_id = key.partition(":")
+            for item in state.inbox.named(external_id, channel):
+                state.inbox.scrub(item.id, FORGOTTEN_BODY)
+            state.dead_letters.scrub(channel, external_id, FORGOTTEN_BODY)
+        for source in {record, *runtime.config.sources} - {None}:
+            for entity in (AS_IN_1C, CUSTOMERS, SEGMENTS_TOLD):
+                state.fingerprints.drop(str(source), entity, [ref])
+        state.discrepancies.forget(CUSTOMERS, [ref, *(value for _, value in contacts)])
+        kept = profile_of(state, ref)
+        if kept is not None:
+            state.guests.rename(ref, anonymous)
+            kept.guest, kept.consent, kept.consent_at = anonymous, None, None
+            state.guests.put(kept.row())
+        state.audit.add(user=user, role="admin", action="forget guest", subject=anonymous)
+    still = [f"{record}: counterparty {ref}"] if record else []
+    still += [f"{system}: customer {value}" for system, value in contacts if system in runtime.config.sources]
+    channels = sorted({key.partition(":")[0] for key in order_keys})
+    still += [f"{channel}: the guest's orders there" for channel in channels]
+    log.info("forgot a guest (now %s, %d order(s))", anonymous, len(order_keys))
+    return Forgotten(anonymous=anonymous, contacts=len(contacts), orders=len(order_keys), still_held=still)
+
+
+# --- the guests' segments where people act on them ----------------------------------------------
+
+SEGMENTS_TOLD = "guest_segments"
+"""Fingerprint entity: each guest's segments and figures as last written to a target."""
+
+
+def guest_as_told(state: State, record: str, guest: GuestProfile, tz: dt.tzinfo) -> Customer | None:
+    """The guest as a CRM or a mailing list is told: 1C's counterparty as last read (else the phones and emails
+    hub linked to it), with the profile's figures; None when hub has no phone or email to find the guest by."""
+    held = state.fingerprints.payloads(record, AS_IN_1C, [guest.guest]).get(guest.guest)
+    customer = Customer.model_validate_json(held) if held else Customer()
+    if not customer.phones and not customer.emails:
+        contacts = state.links.linked_to(CUSTOMERS, guest.guest)
+        customer = customer.model_copy(update={"phones": [v for s, v in contacts if s == PHONE],
+                                               "emails": [v for s, v in contacts if s == EMAIL]})
+    if not customer.phones and not customer.emails:
+        return None
+    return customer.model_copy(update={"ids": {record: guest.guest}, "attributes": figures(guest, tz)})
+
+
+def deliver_segments(runtime: Runtime, ctx: RunContext, target: str) -> None:
+    """Each guest's segments and key figures to ``target``'s contact (Bitrix24's fields, through its customers
+    mapping), only where they changed since last written; a contact is found by phone or email before one is
+    created, and linked to the counterparty."""
+    record = runtime.config.system_of_record
+    assert record is not None  # the segments job's source is the system of record
+    connector = runtime.connector(target)
+    with runtime.store.reading() as state:
+        linked = {ref: guest for guest, ref in state.links.all(target, CUSTOMERS).items()}
+    for guest in every_profile(runtime.store):
+        with runtime.store.reading() as state:
+            told = guest_as_told(state, record, guest, runtime.config.timezone)
+            known = state.fingerprints.get_many(target, SEGMENTS_TOLD, [guest.guest]).get(guest.guest)
+        if told is None:
+            continue
+        payload = json_dumps(told.attributes)
+        if known == Fingerprints.of(payload):
+            ctx.counts.unchanged += 1
+            continue
+        key = f"{PHONE}:{told.phones[0]}" if told.phones else f"{EMAIL}:{told.emails[0]}"
+        if ctx.dry_run:
+            ctx.planned.append(Planned(target, key, "update"))
+            continue
+        try:
+            result = connector.write(Entity.CUSTOMERS, told, key=key,
+                                     ref=linked.get(guest.guest) or connector.find(Entity.CUSTOMERS, key))
+        except RecordError as exc:
+            ctx.counts.failed += 1
+            ctx.errors.append(f"{target} guest {pii(key)}: {exc}")
+            continue
+        with runtime.store.transaction() as state:
+            state.fingerprints.put_many(target, SEGMENTS_TOLD, {guest.guest: payload})
+            if state.links.get(target, CUSTOMERS, result.ref) is None:
+                state.links.put(target, CUSTOMERS, result.ref, guest.guest)
+        linked.setdefault(guest.guest, result.ref)
+        ctx.counts.updated += 1
+        ctx.checkpoint()
+
+
+EXPORT_COLUMNS = ("first_name", "last_name", "phone", "email", "segments", "orders", "spend", "average_check",
+                  "first_order", "last_order", "favourites")
+
+
+def export_guests(runtime: Runtime, path: Path) -> tuple[int, bool]:
+    """The guests who agreed to marketing, with their segments and figures, as a CSV for a mailing service at
+    ``path``; rewritten only when its content changed. (Rows, whether the file was written.)"""
+    record = runtime.config.system_of_record
+    assert record is not None
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    rows = 0
+    for guest in every_profile(runtime.store):
+        if guest.consent is not True:  # 152-FZ, 38-FZ: no mailing without the guest's consent
+            continue
+        with runtime.store.reading() as state:
+            told = guest_as_told(state, record, guest, runtime.config.timezone)
+        if told is None:
+            continue
+        shown = {"first_name": told.first_name, "last_name": told.last_name,
+                 "phone": told.phones[0] if told.phones else None, "email": told.emails[0] if told.emails else None,
+                 **told.attributes}
+        writer.writerow(["" if shown[c] is None else str(shown[c]) for c in EXPORT_COLUMNS])
+        rows += 1
+    text = out.getvalue()
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return rows, False
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)  # a mailing service reading it meanwhile sees the old file or the new, never half
+    return rows, True
+
+
+def segment_rules(runtime: Runtime) -> dict[str, Rule]:
+    """The rules the (first) segments job of hub.yaml reads; hub's own when it names none or there is none."""
+    for job in runtime.config.jobs.values():
+        if job.type == "segments" and job.options.get("rules"):
+            folder = runtime.config.file.parent if runtime.config.file else Path()
+            return load_segments(folder / str(job.options["rules"]))
+    return load_segments()
+
+
+def rebuild_profiles(runtime: Runtime) -> int:
+    """Every guest's profile again from the whole order history hub holds (``hub customers rebuild``); how many."""
+    with runtime.store.reading() as state:
+        history = state.links.all(*ORDER_HISTORY)
+
+    def orders() -> Iterator[tuple[str, Order]]:
+        for key, guest in history.items():
+            with runtime.store.reading() as state:
+                payloads = state.outbox.payloads(Entity.ORDERS.value, key)
+            if payloads:
+                yield guest, Order.model_validate_json(payloads[-1])
+
+    return rebuild(runtime.store, orders())

@@ -25,6 +25,7 @@ from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
 from hub.fiscal import Fiscal, fiscalized_here
+from hub.guests import every_profile
 from hub.jobrun import RunContext, run_job
 from hub.logs import mask_phone
 from hub.model import Entity, Product
@@ -280,7 +281,47 @@ def _gathered(jobs: dict[str, Any], cast: _Cast) -> dict[str, Any]:
             job["to"] = [job["to"], *crms]
         elif job["type"] == "customers":
             job["to"] = crms
+    return _segments_job(jobs, crms)
+
+
+def _segments_job(jobs: dict[str, Any], crms: list[str]) -> dict[str, Any]:
+    """Guests' segments (a sleeping guest, a regular) daily to the CRM's contacts, and the guests who agreed to
+    mailings to a CSV beside hub.yaml."""
+    if crms and "customers" in jobs:
+        jobs["segments"] = {"type": "segments", "from": "erp", "to": crms, "schedule": {"every": "1d"},
+                            "options": {"export": "guests.csv"}}
     return jobs
+
+
+SLEEPING_GUEST = "+79990002020"
+
+
+def _guests_step(runtime: Runtime, cast: _Cast) -> tuple[list[str], list[tuple[RunInfo, RunContext]]]:
+    """A guest ordered three times, the last 40 days ago, in a channel that takes a guest's phone: the segments job
+    shows them as sleeping on the CRM's contact. Guests the channels' own activity brings through several channels
+    (the same phone or email) are counted: each has one profile."""
+    if "segments" not in runtime.config.jobs:
+        return [], []
+    ordering = {role: action for role in cast.channels for action in cast.sandboxes[role].actions()
+                if action.name == "place-order" and {"phone", "days_ago"} <= {p.name for p in action.params}}
+    shops = list(ordering)
+    if not shops:
+        return [], []
+    for days_ago in ("60", "50", "40"):
+        ordering[shops[0]].run({"phone": SLEEPING_GUEST, "days_ago": days_ago})
+    runs = [run for shop in shops for run in sync(runtime, shop, entity=Entity.ORDERS)]
+    if cast.fiscal is not None:  # they paid online too
+        runs += _print_receipts(runtime, cast)
+    runs.append(run_job(runtime, "segments"))
+    crm = runtime.config.jobs["segments"].targets[0]
+    with runtime.store.reading() as state:
+        guest = state.links.get("phone", Entity.CUSTOMERS.value, SLEEPING_GUEST)
+        told = state.fingerprints.payloads(crm, "guest_segments", [guest or ""]).get(guest or "")
+    across = [guest for guest in every_profile(runtime.store) if len(guest.channels) > 1]
+    return [f"{shops[0]}: guest {mask_phone(SLEEPING_GUEST)} ordered three times, the last 40 days ago; "
+            f"{crm}'s contact now says {'sleeping' if told and 'sleeping' in told else 'nothing yet'}",
+            f"{len(across)} guest(s) ordered through several channels, each with one profile"
+            + (f" (one through {' and '.join(sorted(across[0].channels))})" if across else "")], runs
 
 
 @contextmanager
@@ -334,6 +375,9 @@ def run_demo(*, workdir: Path | None = None, cycles: int = 2, onec: str = "odata
                 if cast.fiscal is not None and _shops(cast):  # the guests of this cycle who paid online
                     runs += _print_receipts(runtime, cast)
                 report.cycles.append((happened, runs))
+            happened, runs = _guests_step(runtime, cast)  # after the cycles: guests have ordered by then
+            report.cycles[-1][0].extend(happened)
+            report.cycles[-1][1].extend(runs)
             final = status(runtime.store)
             report.outbox, report.dead_letters = final.outbox, final.dead_letters
             if connector_types()[cast.types["erp"]].can(Entity.ORDERS, Mode.PULL):  # a web service may not list them

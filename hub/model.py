@@ -111,6 +111,8 @@ class Consents(_Model):
     sms: bool = Field(False, description="Agreed to receive SMS.")
     email: bool = Field(False, description="Agreed to receive email.")
     personal_data: bool = Field(False, description="Agreed to personal data processing.")
+    marketing: bool | None = Field(None, description=(
+        "Agreed to marketing (mailings, offers; 152-FZ, 38-FZ); None: the channel does not say."))
 
 
 class Customer(_Model):
@@ -124,6 +126,8 @@ class Customer(_Model):
     birthday: dt.date | None = Field(None, description="Date of birth.")
     consents: Consents = Field(default_factory=Consents, description="Marketing and data consents.")
     ids: dict[str, str] = Field(default_factory=dict, description="The customer's id in each system, by source.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description=(
+        "What hub knows of the guest beyond contacts, for a CRM's own fields: segments, orders, spend."))
 
     def __repr__(self) -> str:  # names and contacts must not leak through a stray repr in a log
         return f"Customer(ids={self.ids!r}, phones={len(self.phones)}, emails={len(self.emails)})"

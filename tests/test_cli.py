@@ -164,7 +164,7 @@ def test_a_state_db_from_a_newer_hub_is_refused(pair: ChannelPair) -> None:
 
 
 def test_demo_runs_an_order_flow_against_the_sandboxes(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr
     assert "cycle 2" in done.stdout

@@ -29,11 +29,11 @@ def test_the_demos_handoff_command_runs_as_printed_in_a_new_shell(tmp_path: Path
     new_shell = {name: value for name, value in os.environ.items() if not name.startswith("HUB_")}
 
     shown = subprocess.run(command, shell=True, env=new_shell,  # noqa: S602 - as a user pastes it into a shell
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
 
     assert shown.returncode == 0, shown.stderr
     assert "is not set" not in shown.stderr
-    assert re.search(r"yandex_eda-orders\s*│\s*yandex_eda\s*│\s*succeeded", shown.stdout), shown.stdout
+    assert re.search(r"│ yandex_eda-orders\s*│[^\n]*│\s*succeeded\s*│", shown.stdout), shown.stdout   # its job's row
 
 
 def test_a_demo_whose_runs_fail_says_so_and_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:

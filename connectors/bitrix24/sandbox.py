@@ -45,6 +45,10 @@ class PortalError(Exception):
         self.status, self.code, self.description = status, code, description
 
 
+ENTERPRISE = (5.0, 250)
+"""An Enterprise portal's leaky bucket: 5 requests a second, bursts of 250 (a standard one: 2 and 50)."""
+
+
 class Bitrix24Sandbox(Sandbox):
     """One portal's CRM: contacts and deals (``crm.item.*``), their product rows, goods and prices."""
 
@@ -425,8 +429,10 @@ class Bitrix24Sandbox(Sandbox):
             self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     def source_settings(self) -> dict[str, Any]:
+        # hub's side of the bucket follows the plan whose limits this portal keeps (Enterprise: 5/s, bursts of 250)
+        plan = "enterprise" if (self.per_second, self.burst) == ENTERPRISE else "standard"
         return {"url": f"{self.url}/rest/{USER}/{SECRET}/", "application_token": APPLICATION_TOKEN,
-                "deals_to_orders": True, "catalog_iblock": CATALOG_IBLOCK}
+                "deals_to_orders": True, "catalog_iblock": CATALOG_IBLOCK, "plan": plan}
 
     def demo_activity(self) -> list[str]:
         """A manager takes a phone order for a good of the CRM catalog (hub put 1C's goods there)."""

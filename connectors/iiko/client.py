@@ -692,6 +692,13 @@ class IikoClient:
             raise ProtocolError("iiko answered /customer/create_or_update without an id")
         return customer_id
 
+    def guest_category(self, organization_id: str, customer_id: str, category_id: str, *, member: bool) -> None:
+        """Put the guest in the loyalty category (``member``) or take them out of it. Sent whether or not the
+        guest is in it already: both calls are idempotent by their nature (fact sheet: the answer to adding a
+        category held, or removing one not held, is not documented [UNCERTAIN]; hub takes either as done)."""
+        body = {"organizationId": organization_id, "customerId": customer_id, "categoryId": category_id}
+        self.call(f"api/1/loyalty/iiko/customer_category/{'add' if member else 'remove'}", body, idempotent=True)
+
     def top_up_wallet(self, organization_id: str, customer_id: str, wallet_id: str, amount: Decimal, *,
                       comment: str | None = None) -> None:
         """Put ``amount`` (positive) on a guest's wallet.

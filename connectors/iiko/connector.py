@@ -185,6 +185,9 @@ class IikoSettings(SourceSettings):
     kitchen: str | None = Field(None, description=(
         "The terminal group that cooks orders from other channels: with it, iiko can be a target of orders "
         "jobs (from: yandex, to: [onec, iiko]) and each order is sent there as a delivery."))
+    segment_categories: dict[str, str] = Field(default_factory=dict, description=(
+        "hub's guest segment → the id of an iiko loyalty guest category (iikoWeb: guest categories): the segments "
+        "job (to: iiko) puts each guest in the categories of their segments and takes them out of the others."))
 
     @model_validator(mode="after")
     def _one_scheme(self) -> IikoSettings:
@@ -407,6 +410,11 @@ class CustomersStream(Write["IikoConnector"], CustomerDetails["IikoConnector"]):
         iiko = self.connector
         guest_id = iiko.client.create_or_update_customer(iiko.organization, fields)
         iiko.context.log.info("iiko loyalty guest %s %s", pii(fields["phone"]), "updated" if ref else "created")
+        segments = record.attributes.get("segments")
+        if segments is not None:  # the segments job's write: the guest's categories follow their segments
+            now_in = set(str(segments).split(", "))
+            for segment, category in iiko.config.segment_categories.items():
+                iiko.client.guest_category(iiko.organization, guest_id, category, member=segment in now_in)
         return WriteResult(ref=guest_id, action="updated" if ref else "created")
 
     def about(self, external_id: str) -> Mapping[str, str]:

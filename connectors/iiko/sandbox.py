@@ -175,6 +175,7 @@ class _Guest:
     consent_status: int = 0
     bonus: Decimal = Decimal(0)
     deleted: bool = False
+    categories: set[str] = field(default_factory=set)
 
 
 class IikoSandbox(Sandbox):
@@ -437,6 +438,8 @@ class IikoSandbox(Sandbox):
         "/api/1/loyalty/iiko/customer/create_or_update": "_customer_save",
         "/api/1/loyalty/iiko/customer/wallet/topup": "_wallet_topup",
         "/api/1/loyalty/iiko/customer/wallet/chargeoff": "_wallet_chargeoff",
+        "/api/1/loyalty/iiko/customer_category/add": "_category_add",
+        "/api/1/loyalty/iiko/customer_category/remove": "_category_remove",
         "/api/1/webhooks/update_settings": "_webhook_settings",
         "/api/1/webhooks/settings": "_webhook_settings_read",
     }
@@ -847,6 +850,25 @@ class IikoSandbox(Sandbox):
                 guest.deleted = body["isDeleted"]
             return json_response({"id": guest.id})  # iikoCard answers carry no correlationId
 
+    def _category_add(self, body: dict[str, Any]) -> Response:
+        return self._category(body, member=True)
+
+    def _category_remove(self, body: dict[str, Any]) -> Response:
+        return self._category(body, member=False)
+
+    def _category(self, body: dict[str, Any], *, member: bool) -> Response:
+        self._organization(body)
+        category = _required_text(body, "categoryId")
+        with self._data:
+            guest = self._guests.get(_required_text(body, "customerId"))
+            if guest is None:
+                return _error(400, "There is no user with such id", code=None)
+            if member:
+                guest.categories.add(category)
+            else:
+                guest.categories.discard(category)
+            return json_response({})
+
     def _wallet_topup(self, body: dict[str, Any]) -> Response:
         return self._wallet(body, sign=1)
 
@@ -1016,7 +1038,9 @@ class IikoSandbox(Sandbox):
 _WRITES: Final = frozenset({"/api/1/stop_lists/add", "/api/1/stop_lists/remove", "/api/1/stop_lists/clear",
                             "/api/1/deliveries/create", "/api/1/loyalty/iiko/customer/create_or_update",
                             "/api/1/loyalty/iiko/customer/wallet/topup",
-                            "/api/1/loyalty/iiko/customer/wallet/chargeoff"})
+                            "/api/1/loyalty/iiko/customer/wallet/chargeoff",
+                            "/api/1/loyalty/iiko/customer_category/add",
+                            "/api/1/loyalty/iiko/customer_category/remove"})
 
 
 class _BadRequest(Exception):
@@ -1118,7 +1142,9 @@ def _guest_body(guest: _Guest) -> dict[str, Any]:
     return {"id": guest.id, "referrerId": None, "name": guest.name or "", "surname": guest.surname or "",
             "middleName": guest.middle_name or "", "comment": "", "phone": guest.phone, "cultureName": "ru-RU",
             "birthday": guest.birthday, "email": guest.email or "", "sex": guest.sex,
-            "consentStatus": guest.consent_status, "anonymized": False, "cards": [], "categories": [],
+            "consentStatus": guest.consent_status, "anonymized": False, "cards": [],
+            "categories": [{"id": c, "name": c, "isActive": True, "isDefaultForNewGuests": False}
+                           for c in sorted(guest.categories)],
             "walletBalances": [{"id": _wallet_id(guest.id), "name": "Бонусы", "type": 1, "balance": guest.bonus}],
             "userData": "", "isDeleted": guest.deleted, "whenRegistered": "2025-01-01 12:00:00.000"}
 

@@ -301,6 +301,7 @@ def _order_from_json(channel: str, data: dict[str, Any]) -> Order:
             "phones": [customer["phone"]] if customer.get("phone") else [],
             "emails": [customer["email"]] if customer.get("email") else [],
             "ids": {channel: str(customer["id"])} if customer.get("id") else {},
+            "consents": {"marketing": customer.get("marketing_consent")},  # absent: the shop does not say
         } if customer else None,
         "lines": [{
             "product": item["sku"], "name": item["title"], "quantity": item["qty"], "unit_price": item["price"],

@@ -148,7 +148,8 @@ class TestChannelSandbox(Sandbox):
                                    "dead letter); random goods from the menu when left out", optional=True),
                     Param("phone", "the guest's phone (a random guest when left out), to stage one guest "
                                    "ordering in several channels", optional=True),
-                    Param("name", "the guest's name, with phone", optional=True)),
+                    Param("name", "the guest's name, with phone", optional=True),
+                    Param("days_ago", "placed this many days ago; just now when left out", optional=True)),
                    self._place_order_action),
             Action("set-status", "orders/{id}/status", "the shop moves an order on (hub's orders job "
                    "takes the change to 1C)",
@@ -164,6 +165,11 @@ class TestChannelSandbox(Sandbox):
         if args.get("phone"):  # the same guest always has the same id in the shop, as a registered one does
             guest["customer"] = {"id": "g" + "".join(ch for ch in args["phone"] if ch.isdigit()),
                                  "name": args.get("name") or "Гость", "phone": args["phone"], "email": None}
+        if args.get("days_ago"):
+            if not args["days_ago"].isdigit():
+                raise ActionRefused("days_ago must be a whole number of days", 400)
+            placed = (utcnow() - dt.timedelta(days=int(args["days_ago"]))).replace(microsecond=0).isoformat()
+            guest.update(created_at=placed, updated_at=placed)
         if not args.get("items"):
             return self.place_order(**guest)
         menu = {sku: (title, price) for sku, title, price, _ in self._menu()}

@@ -247,3 +247,32 @@ scheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+guest_profiles = Table(
+    # One matched guest's running figures (hub.guests), updated as each order lands. Money is kept as the
+    # Decimal's text: SQLite has no exact decimal type.
+    "guest_profiles", metadata,
+    Column("guest", String(255), primary_key=True),  # the 1C counterparty, or anon:… once forgotten
+    Column("first_order_at", UtcDateTime, nullable=False),
+    Column("last_order_at", UtcDateTime, nullable=False),
+    Column("orders", Integer, nullable=False),
+    Column("spend", String(32), nullable=False),
+    Column("channels", Text, nullable=False),  # JSON: channel → {orders, spend}
+    Column("goods", Text, nullable=False),  # JSON: good's name → times ordered, the most ordered kept
+    Column("consent", Boolean),  # to marketing; None: no channel has said
+    Column("consent_at", UtcDateTime),
+    Column("segments", Text, nullable=False),  # JSON list: the segments the guest is in now
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_guest_profiles_last_order", "last_order_at"),
+)
+
+segment_events = Table(
+    "segment_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("guest", String(255), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("entered", Boolean, nullable=False),  # false: left it
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_segment_events_at", "at"),
+    Index("ix_segment_events_guest", "guest", "id"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import sqlite3
@@ -350,6 +351,7 @@ class State:
         self.audit = AuditLog(conn)
         self.events = Events(conn)
         self.run_log = RunLog(conn)
+        self.guests = GuestProfiles(conn)
 
 
 def _dedupe_key(entity: str, external_id: str | None, body: bytes) -> str:
@@ -412,6 +414,11 @@ class IdLinks(_Repo):
         self.conn.execute(update(t.id_links).where(
             t.id_links.c.system == system, t.id_links.c.entity == entity,
             t.id_links.c.external_id == external_id).values(ref=ref))
+
+    def unlink(self, system: str, entity: str, external_id: str) -> None:
+        """Drop a link (a guest forgotten: their phone no longer leads anywhere)."""
+        self.conn.execute(delete(t.id_links).where(
+            t.id_links.c.system == system, t.id_links.c.entity == entity, t.id_links.c.external_id == external_id))
 
     def by_ref(self, entity: str, ref: str) -> dict[str, str]:
         """Every system's id linked to 1C object ``ref``: system → external id."""
@@ -523,6 +530,10 @@ class Inbox(_Repo):
         self.conn.execute(update(t.inbox).where(t.inbox.c.id == item_id).values(
             status=status, error=error, processed_at=utcnow()))
 
+    def scrub(self, item_id: int, body: bytes) -> None:
+        """Replace a received body (personal data taken out of it); what it was about stays."""
+        self.conn.execute(update(t.inbox).where(t.inbox.c.id == item_id).values(body=body))
+
     def count(self, status: InboxStatus | None = None) -> int:
         query = select(func.count()).select_from(t.inbox)
         if status is not None:
@@ -623,6 +634,12 @@ class Outbox(_Repo):
         return list(self.conn.execute(select(t.outbox.c.payload).where(
             t.outbox.c.entity == entity, t.outbox.c.key == key).order_by(t.outbox.c.id)).scalars())
 
+    def rewrite(self, entity: str, key: str, payload: str) -> None:
+        """Replace ``key``'s payload to every target in place, as delivered or due as it was (personal data
+        taken out of it): not a change to send."""
+        self.conn.execute(update(t.outbox).where(t.outbox.c.entity == entity, t.outbox.c.key == key)
+                          .values(payload=payload))
+
     def done(self, item: OutboxItem, ref: str) -> bool:
         """Mark delivered and release it, unless a newer payload arrived meanwhile (then it stays pending, due)."""
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == item.id).values(**_NO_CLAIM))
@@ -695,6 +712,12 @@ class Fingerprints(_Repo):
         """Drop what was pushed to ``target``: its next push sends everything again (reconcile --fix)."""
         self.conn.execute(t.fingerprints.delete().where(
             t.fingerprints.c.target == target, t.fingerprints.c.entity == entity))
+
+    def drop(self, target: str, entity: str, keys: Iterable[str]) -> None:
+        """Drop what was pushed under ``keys`` only (a forgotten guest's payloads)."""
+        for chunk in _chunks(list(keys)):
+            self.conn.execute(t.fingerprints.delete().where(
+                t.fingerprints.c.target == target, t.fingerprints.c.entity == entity, t.fingerprints.c.key.in_(chunk)))
 
     def get_many(self, target: str, entity: str, keys: Iterable[str]) -> dict[str, str]:
         """Key → hash of its last pushed payload, for the keys pushed before."""
@@ -862,6 +885,11 @@ class DeadLetters(_Repo):
         self.conn.execute(update(t.dead_letters).where(t.dead_letters.c.id == letter_id).values(
             status=LetterStatus.DISMISSED, closed_by=by, note=note, updated_at=utcnow()))
 
+    def scrub(self, source: str, external_id: str, payload: bytes) -> None:
+        """Replace the payload of ``source``'s letters about ``external_id`` (personal data taken out of it)."""
+        self.conn.execute(update(t.dead_letters).where(
+            t.dead_letters.c.source == source, t.dead_letters.c.external_id == external_id).values(payload=payload))
+
     def count(self, status: LetterStatus = LetterStatus.OPEN) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.dead_letters).where(
             t.dead_letters.c.status == status)).scalar_one())
@@ -910,6 +938,12 @@ class Discrepancies(_Repo):
         if source is not None:
             query = query.where(t.discrepancies.c.source == source)
         return [dict(r._mapping) for r in self.conn.execute(query.order_by(t.discrepancies.c.id))]
+
+    def forget(self, entity: str, keys: Iterable[str]) -> None:
+        """Drop ``entity``'s discrepancies about ``keys`` (a forgotten guest's: they quote names and phones)."""
+        for chunk in _chunks(list(keys)):
+            self.conn.execute(delete(t.discrepancies).where(t.discrepancies.c.entity == entity,
+                                                            t.discrepancies.c.key.in_(chunk)))
 
     def resolve(self, discrepancy_id: int) -> None:
         self.conn.execute(update(t.discrepancies).where(t.discrepancies.c.id == discrepancy_id).values(
@@ -1032,3 +1066,49 @@ class RunLog(_Repo):
         rows = self.conn.execute(select(t.run_log.c.at, t.run_log.c.level, t.run_log.c.message).where(
             t.run_log.c.run_id == run_id).order_by(t.run_log.c.id))
         return [(r.at, str(r.level), str(r.message)) for r in rows]
+
+
+class GuestProfiles(_Repo):
+    """Each matched guest's running figures (the rows of ``guest_profiles``, as hub.guests reads and writes
+    them) and the record of guests entering and leaving segments."""
+
+    def get(self, guest: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(t.guest_profiles).where(t.guest_profiles.c.guest == guest)).first()
+        return None if row is None else dict(row._mapping)
+
+    def put(self, row: Mapping[str, Any]) -> None:
+        """Insert or replace a whole profile row (every column but ``updated_at``, which is set here)."""
+        self.conn.execute(_profile_upsert(self.conn.dialect.name), [{**row, "updated_at": utcnow()}])
+
+    def page(self, *, after: str = "", limit: int = 500) -> list[dict[str, Any]]:
+        """Profiles in guest order after ``after``: a whole pass reads the table once, a page at a time."""
+        rows = self.conn.execute(select(t.guest_profiles).where(t.guest_profiles.c.guest > after)
+                                 .order_by(t.guest_profiles.c.guest).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    def rename(self, guest: str, to: str) -> None:
+        """Keep ``guest``'s figures under ``to`` (an anonymous id once the guest is forgotten)."""
+        self.conn.execute(update(t.guest_profiles).where(t.guest_profiles.c.guest == guest).values(guest=to))
+        self.conn.execute(update(t.segment_events).where(t.segment_events.c.guest == guest).values(guest=to))
+
+    def clear(self) -> None:
+        """Every profile gone, before a rebuild from the order history."""
+        self.conn.execute(delete(t.guest_profiles))
+
+    def moved(self, guest: str, segment: str, *, entered: bool, at: dt.datetime) -> None:
+        self.conn.execute(t.segment_events.insert(), [{"guest": guest, "segment": segment, "entered": entered,
+                                                       "at": at}])
+
+    def movements(self, since: dt.datetime) -> list[tuple[str, str, bool, dt.datetime]]:
+        """(guest, segment, entered, at) since ``since``, oldest first."""
+        rows = self.conn.execute(select(t.segment_events).where(t.segment_events.c.at >= since)
+                                 .order_by(t.segment_events.c.id))
+        return [(row.guest, row.segment, row.entered, row.at) for row in rows]
+
+
+@functools.cache
+def _profile_upsert(dialect: str) -> Any:
+    # Made once per dialect: building ``excluded`` anew took most of the time of counting an order in.
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.guest_profiles)
+    return stmt.on_conflict_do_update(index_elements=["guest"], set_={
+        column.name: stmt.excluded[column.name] for column in t.guest_profiles.c if column.name != "guest"})

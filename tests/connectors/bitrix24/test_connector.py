@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import math
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from hub.errors import ConfigError, InvalidRecord
 from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, RawRecord
 from hub.sandbox import Sandbox
 from hub.state import InboxStatus
-from hub.testing.acceptance import ConnectorAcceptance, Pushed, RecordingClock
+from hub.testing.acceptance import ConnectorAcceptance, MemoryState, Pushed, RecordingClock
 from hub.values import json_loads, zone
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -130,26 +130,6 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
 def portal() -> Iterator[Bitrix24Sandbox]:
     with Bitrix24Sandbox() as sandbox:
         yield sandbox
-
-
-class MemoryState:
-    """A channel's kept state, in memory (hub's is the state DB)."""
-
-    def __init__(self) -> None:
-        self.kept: dict[tuple[str, str], str] = {}
-
-    def put_many(self, kind: str, payloads: Mapping[str, str]) -> None:
-        self.kept.update({(kind, key): value for key, value in payloads.items()})
-
-    def get(self, kind: str, key: str) -> str | None:
-        return self.kept.get((kind, key))
-
-    def all(self, kind: str) -> list[tuple[str, str]]:
-        return [(key, value) for (k, key), value in self.kept.items() if k == kind]
-
-    def delete(self, kind: str, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.kept.pop((kind, key), None)
 
 
 def connect(portal: Bitrix24Sandbox, clock: RecordingClock | None = None, **extra: Any) -> Bitrix24Connector:

@@ -473,3 +473,13 @@ def test_create_or_update_sends_no_nulls(mock: responses.RequestsMock, client: I
     assert body_of(mock.calls[-1]) == {"phone": "+79161234567", "name": "Иван", "organizationId": ORG}
     with pytest.raises(RequestRejected, match="by id, phone or card"):
         client.create_or_update_customer(ORG, {"name": "Иван"})
+
+
+def test_a_guest_is_put_in_a_category_and_taken_out(mock: responses.RequestsMock, client: IikoClient) -> None:
+    token_ok(mock)
+    post(mock, url("loyalty/iiko/customer_category/add"), {})
+    post(mock, url("loyalty/iiko/customer_category/remove"), {})
+    client.guest_category(ORG, "g-1", "cat-sleeping", member=True)
+    client.guest_category(ORG, "g-1", "cat-sleeping", member=False)
+    assert [str(call.request.url).rsplit("/", 1)[-1] for call in mock.calls[-2:]] == ["add", "remove"]
+    assert body_of(mock.calls[-1]) == {"organizationId": ORG, "customerId": "g-1", "categoryId": "cat-sleeping"}
