@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from hub.connector import Connector, Mode
 from hub.errors import ConfigError, HubError, RecordError
 from hub.guests import GuestProfile, Rule, every_profile, figures, load_segments, profile_of, rebuild, record_order
@@ -426,14 +428,12 @@ EXPORT_COLUMNS = ("first_name", "last_name", "phone", "email", "segments", "orde
 
 
 def export_guests(runtime: Runtime, path: Path) -> tuple[int, bool]:
-    """The guests who agreed to marketing, with their segments and figures, as a CSV for a mailing service at
-    ``path``; rewritten only when its content changed. (Rows, whether the file was written.)"""
+    """The guests who agreed to marketing, with their segments and figures, for a mailing service at ``path``: an
+    XLSX workbook when its name ends ``.xlsx``, else a CSV; rewritten only when its content changed. (Rows, whether
+    the file was written.)"""
     record = runtime.config.system_of_record
     assert record is not None
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    rows = 0
+    table = [list(EXPORT_COLUMNS)]
     for guest in every_profile(runtime.store):
         if guest.consent is not True:  # 152-FZ, 38-FZ: no mailing without the guest's consent
             continue
@@ -444,15 +444,35 @@ def export_guests(runtime: Runtime, path: Path) -> tuple[int, bool]:
         shown = {"first_name": told.first_name, "last_name": told.last_name,
                  "phone": told.phones[0] if told.phones else None, "email": told.emails[0] if told.emails else None,
                  **told.attributes}
-        writer.writerow(["" if shown[c] is None else str(shown[c]) for c in EXPORT_COLUMNS])
-        rows += 1
-    text = out.getvalue()
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return rows, False
+        table.append(["" if shown[c] is None else str(shown[c]) for c in EXPORT_COLUMNS])
+    if path.is_file() and _table_in(path) == table:
+        return len(table) - 1, False
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    if path.suffix.lower() == ".xlsx":
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("guests")
+        for row in table:
+            sheet.append(row)
+        book.save(temporary)
+    else:
+        out = io.StringIO()
+        csv.writer(out).writerows(table)
+        temporary.write_text(out.getvalue(), encoding="utf-8")
     temporary.replace(path)  # a mailing service reading it meanwhile sees the old file or the new, never half
-    return rows, True
+    return len(table) - 1, True
+
+
+def _table_in(path: Path) -> list[list[str]]:
+    """The rows of an export written before (an XLSX's cells as text, as they were written)."""
+    if path.suffix.lower() != ".xlsx":
+        with path.open(encoding="utf-8", newline="") as file:
+            return list(csv.reader(file))
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [["" if cell is None else str(cell) for cell in row] for row in book.worksheets[0].iter_rows(
+            values_only=True)]
+    finally:
+        book.close()
 
 
 def segment_rules(runtime: Runtime) -> dict[str, Rule]:

@@ -25,15 +25,16 @@ class SegmentsOptions(BaseModel):
     rules: str | None = Field(None, description=(
         "A YAML file of segment rules, relative to hub.yaml's folder; hub's own config/segments.yaml when unset."))
     export: str | None = Field(None, description=(
-        "A CSV file for a mailing service, relative to hub.yaml's folder: the guests who agreed to marketing, "
-        "with their segments and figures; rewritten only when it changes."))
+        "A file for a mailing service, relative to hub.yaml's folder: the guests who agreed to marketing, "
+        "with their segments and figures, as an XLSX workbook when the name ends .xlsx, else CSV; rewritten only "
+        "when it changes."))
 
 
 class SegmentsJob(Job):
     """Put every guest of ``from`` (the system of record, whose counterparties the guests are) in the segments
     whose rules hold today, recording who entered and who left; write each guest's segments and figures to each
     of ``to`` (a CRM's contact fields, through its customers mapping), only where they changed; and, with
-    ``options.export``, a CSV of the guests who agreed to marketing.
+    ``options.export``, a CSV or XLSX of the guests who agreed to marketing.
 
     Run it daily: a guest falls asleep with the days, not with an order.
     """

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -164,6 +165,24 @@ def test_the_mailing_export_leaves_out_guests_without_consent(stage: Stage) -> N
         rows = list(csv.DictReader(file))
     assert [row["phone"] for row in rows] == ["+79257000002"]
     assert rows[0]["email"] == "ira@example.ru" and rows[0]["orders"] == "1"
+
+
+def test_the_mailing_export_is_an_xlsx_workbook_when_its_name_says_so_and_rewritten_only_on_change(
+        stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text(encoding="utf-8"))
+    config["jobs"]["segments"]["options"]["export"] = "mailing.xlsx"
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    stage.order(stage.site, "+79257000002", days_ago=5, consent=True, email="ira@example.ru")
+    stage.hub("sync", "--job", "site-orders", "--job", "segments")
+    workbook = stage.config.parent / "mailing.xlsx"
+    written = workbook.stat().st_mtime_ns
+
+    rows = list(openpyxl.load_workbook(workbook, read_only=True).worksheets[0].iter_rows(values_only=True))
+    stage.hub("sync", "--job", "segments")
+
+    assert rows[0][:4] == ("first_name", "last_name", "phone", "email")
+    assert [row[2] for row in rows[1:]] == ["+79257000002"]
+    assert workbook.stat().st_mtime_ns == written   # nothing changed: the mailing service's file is left alone
 
 
 def test_forget_removes_a_guests_personal_data_and_keeps_the_totals(stage: Stage) -> None:
