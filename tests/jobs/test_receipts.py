@@ -166,6 +166,10 @@ def assert_atol(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None
         (Decimal("0.312"), Decimal("46.64"), "full_payment")]
     assert full["receipt"]["total"] == Decimal("191.64")
     assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("189.85")}, {"type": 1, "sum": Decimal("1.79")}]
+    # VAT per good is 1C's СтавкаНДС through the catalog mapping, not the cash register's vat_default (none):
+    # the seeded 1C puts the weighed groceries under 10 % and the piece good under 20 %.
+    assert [(item["measure"], item["vat"]) for item in full["receipt"]["items"]] == [
+        (11, {"type": "vat10"}), (0, {"type": "vat20"})]
 
 
 def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None:
@@ -177,6 +181,8 @@ def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -
     assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.312"), 4)]
     assert full["content"]["checkClose"]["payments"] == [{"type": 14, "amount": Decimal("189.85")},
                                                          {"type": 2, "amount": Decimal("1.79")}]
+    # 1C's СтавкаНДС through the catalog mapping: tax 2 is VAT 10 %, tax 1 VAT 20 % (not 6, no VAT, the default).
+    assert [(p["quantityMeasurementUnit"], p["tax"]) for p in full["content"]["positions"]] == [(11, 2), (0, 1)]
 
 
 @pytest.mark.parametrize("stage", ["atol"], indirect=True)
