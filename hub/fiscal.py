@@ -26,7 +26,7 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import ChannelState, Connector
@@ -160,9 +160,11 @@ class FiscalSettings(SourceSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _company_file(cls, data: Any) -> Any:
+    def _company_file(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and data.get("company"):
-            return {**data, **load_company(Path(data["company"]))}
+            # Read here, before the other fields are checked, so that it may fill the ones the settings leave out.
+            folder = (info.context or {}).get("folder", Path())
+            return {**data, **load_company(folder / Path(data["company"]))}
         return data
 
 

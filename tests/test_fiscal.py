@@ -154,3 +154,11 @@ def test_a_wrong_company_file_is_told_with_its_file_and_line(tmp_path: Path) -> 
         f"{company}:3:3: unknown company field 'tax_sytem' (did you mean 'tax_system'?)",
         f"{company}:4:3: write email as {{value: ...}}, copied from 1C's organization card",
         f"{company}:2:16: inn: String should match pattern '^\\d{{10}}(\\d{{2}})?$'"]
+
+
+def test_a_company_file_is_found_from_hub_yamls_folder(tmp_path: Path) -> None:
+    (tmp_path / "company.yaml").write_text('fields:\n  inn: {value: "7701234567"}\n  tax_system: {value: osn}\n'
+                                           '  payment_address: {value: x}\n  email: {value: a@b.ru}\n')
+    settings = FiscalSettings.model_validate({"type": "atol", "company": "company.yaml"},
+                                             context={"folder": tmp_path})
+    assert settings.inn == "7701234567"

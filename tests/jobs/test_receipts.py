@@ -79,7 +79,7 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Ite
         # the cash register's own fields, left here with another tax system to show that.
         company = tmp_path / "company.yaml"
         company.write_text(f'fields:\n  inn: {{value: "{settings["inn"]}"}}\n  tax_system: {{value: osn}}\n')
-        settings["company"] = str(company)
+        settings["company"] = company.name  # found from hub.yaml's folder
         if service == "atol":
             settings["password"] = "${ATOL_PASSWORD}"
         config = {
