@@ -308,8 +308,10 @@ class _Validator:
                 self._add((*where, "type"), f"unknown connector type {type_name!r}",
                           suggest(type_name, list(known)))
                 continue
-            # The context lets a setting that names a folder of mappings (a 1C preset) check it exists.
-            model = self._validate(connector.settings_model, settings, where, context={"mappings": self.mappings})
+            # The context lets a setting that names a folder of mappings (a 1C preset) check it exists, and one that
+            # names a file read at once (a cash register's company file) find it from hub.yaml's folder.
+            model = self._validate(connector.settings_model, settings, where,
+                                   context={"mappings": self.mappings, "folder": self.folder})
             if model is not None:
                 self._check_urls(model, where)
                 result[name] = _paths_from(self.folder, model)

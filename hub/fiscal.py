@@ -23,18 +23,20 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal
 from enum import IntEnum, StrEnum
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import ChannelState, Connector
-from hub.errors import InvalidRecord
+from hub.errors import ConfigError, InvalidRecord, suggest
 from hub.inbound import Endpoint, Inbound, json_response
 from hub.model import Amount, Entity, Order, Product
 from hub.settings import SourceSettings
 from hub.streams import Stream, stream_of
 from hub.values import KOPECK, json_loads, money
+from hub.yamlsource import load_yaml_file
 
 Vat = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107", "vat110", "vat120",
               "vat122"]
@@ -96,9 +98,54 @@ class Settlement(StrEnum):
     WHOLE = "whole"
 
 
+class Company(BaseModel):
+    """The company receipts are issued by, as a company file gives it (each field may be left to the settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inn: str | None = Field(None, pattern=r"^\d{10}(\d{2})?$")
+    tax_system: TaxSystem | None = None
+    payment_address: str | None = None
+    email: str | None = None
+
+
+def load_company(path: Path) -> dict[str, Any]:
+    """The company fields the company file at ``path`` sets, each written ``name: {value: ...}`` under ``fields:``.
+
+    The file is 1C's organization card (Catalog_Организации) copied by the integrator: hub does not read the
+    organization from 1C yet. Raises :class:`ConfigError` listing every problem with ``file:line:column``.
+    """
+    doc = load_yaml_file(path, substitute_env=False)
+    problems = list(doc.problems)
+    fields = doc.data.get("fields") if isinstance(doc.data, dict) else None
+    if not doc.problems and not isinstance(fields, dict):
+        problems.append(f"{doc.position(('fields',), key=True)}: expected fields: with the company's "
+                        f"{', '.join(Company.model_fields)}")
+    values: dict[str, Any] = {}
+    for name, spec in (fields or {}).items():
+        at = doc.position(("fields", name), key=True)
+        if name not in Company.model_fields:
+            problems.append(f"{at}: unknown company field {name!r} ({suggest(str(name), list(Company.model_fields))})")
+        elif not isinstance(spec, dict) or set(spec) != {"value"}:
+            problems.append(f"{at}: write {name} as {{value: ...}}, copied from 1C's organization card")
+        else:
+            values[name] = spec["value"]
+    try:
+        Company.model_validate(values)
+    except ValidationError as exc:
+        problems += [f"{doc.position(('fields', *error['loc'], 'value'))}: {error['loc'][0]}: {error['msg']}"
+                     for error in exc.errors()]
+    if problems:
+        raise ConfigError(problems, hint="fix the company file named by the cash register's company setting")
+    return {name: value for name, value in values.items() if value is not None}
+
+
 class FiscalSettings(SourceSettings):
     """What every fiscal source's settings hold beside the service's own: the company and how goods are taxed."""
 
+    company: Path | None = Field(None, description=(
+        "A company file (see docs/fiscal.md): the INN, tax system, payment address and email of 1C's organization; "
+        "what it sets wins over the same fields here, which are kept for a company file that leaves them out."))
     inn: str = Field(pattern=r"^\d{10}(\d{2})?$", description="The company's INN (tag 1018).")
     tax_system: TaxSystem = Field(description="Taxation system (tag 1055): osn, usn_income, usn_income_outcome…")
     payment_address: str = Field(description="Where settlements are made (tag 1187): the shop's site for online sales.")
@@ -110,6 +157,15 @@ class FiscalSettings(SourceSettings):
         default_factory=lambda: {"pcs": Measure.PIECE, "kg": Measure.KILOGRAM, "g": Measure.GRAM,
                                  "l": Measure.LITRE, "ml": Measure.MILLILITRE},
         description="1C's unit code (`unit` of a good, after the catalog mapping) → FFD 1.2 measure code.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _company_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and data.get("company"):
+            # Read here, before the other fields are checked, so that it may fill the ones the settings leave out.
+            folder = (info.context or {}).get("folder", Path())
+            return {**data, **load_company(folder / Path(data["company"]))}
+        return data
 
 
 class Line(BaseModel):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.errors import InvalidRecord
+from hub.errors import ConfigError, InvalidRecord
 from hub.fiscal import (
     FiscalSettings,
     Measure,
@@ -126,3 +127,38 @@ def test_a_payment_the_lines_do_not_account_for_gets_no_receipt_and_says_why() -
         full.payments[0].model_copy(update={"amount": Decimal("289.85")})]})  # 100 for the courier
     with pytest.raises(InvalidRecord, match=r"289.85 was paid online, but its lines less its discount come to 189.85"):
         prepayment(with_fee, GOODS, SETTINGS)
+
+
+def test_a_company_file_gives_the_company_and_the_settings_only_fill_what_it_leaves_out(tmp_path: Path) -> None:
+    company = tmp_path / "company.yaml"
+    company.write_text('fields:\n  inn: {value: "7701234567"}\n  tax_system: {value: usn_income}\n')
+    settings = FiscalSettings(type="atol", company=company, inn="5544332219", tax_system="osn",
+                              payment_address="https://shop.example.ru", email="a@b.ru")
+    assert (settings.inn, settings.tax_system, settings.payment_address) == (
+        "7701234567", "usn_income", "https://shop.example.ru")
+
+
+def test_the_shipped_company_file_is_complete() -> None:
+    settings = FiscalSettings.model_validate(
+        {"type": "atol", "company": Path(__file__).parent.parent / "config" / "company.yaml"})
+    assert (settings.inn, settings.tax_system) == ("7701234567", "usn_income")
+
+
+def test_a_wrong_company_file_is_told_with_its_file_and_line(tmp_path: Path) -> None:
+    company = tmp_path / "company.yaml"
+    company.write_text('fields:\n  inn: {value: "77012"}\n  tax_sytem: {value: osn}\n  email: shop@example.ru\n')
+    with pytest.raises(ConfigError) as caught:
+        FiscalSettings.model_validate({"type": "atol", "company": company, "tax_system": "osn",
+                                       "payment_address": "x", "email": "a@b.ru"})
+    assert caught.value.problems == [
+        f"{company}:3:3: unknown company field 'tax_sytem' (did you mean 'tax_system'?)",
+        f"{company}:4:3: write email as {{value: ...}}, copied from 1C's organization card",
+        f"{company}:2:16: inn: String should match pattern '^\\d{{10}}(\\d{{2}})?$'"]
+
+
+def test_a_company_file_is_found_from_hub_yamls_folder(tmp_path: Path) -> None:
+    (tmp_path / "company.yaml").write_text('fields:\n  inn: {value: "7701234567"}\n  tax_system: {value: osn}\n'
+                                           '  payment_address: {value: x}\n  email: {value: a@b.ru}\n')
+    settings = FiscalSettings.model_validate({"type": "atol", "company": "company.yaml"},
+                                             context={"folder": tmp_path})
+    assert settings.inn == "7701234567"

@@ -172,7 +172,8 @@ def published_sets(preset: Preset) -> list[SetSpec]:
     warehouse_ref = _ref(preset.order_warehouse, preset.warehouses)
     return [
         SetSpec(GOODS, Kind.CATALOG, (Prop("Артикул", "string", length=25), Prop("Весовой", "bool"),
-                                      _ref("ЕдиницаИзмерения", UNITS), Prop("Комментарий", "string"))),
+                                      Prop("СтавкаНДС", "string"), _ref("ЕдиницаИзмерения", UNITS),
+                                      Prop("Комментарий", "string"))),
         SetSpec(UNITS, Kind.CATALOG),
         SetSpec(CUSTOMERS, Kind.CATALOG, (Prop("НаименованиеПолное", "string"), Prop("ИНН", "string", length=12),
                                           Prop("Комментарий", "string")),

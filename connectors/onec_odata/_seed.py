@@ -92,6 +92,11 @@ _CATALOGUE: list[tuple[str, bool, str, list[tuple[str, str, str]]]] = [
         ("Изюм", "490.00"), ("Курага", "690.00"), ("Чернослив", "590.00"), ("Финики", "450.00")])]),
 ]
 
+# Groceries that the tax code puts under the reduced 10 % VAT (bread, milk, meat, vegetables…); the rest is 20 %.
+# The words are УТ 11's enumeration СтавкиНДС as OData gives it.
+_REDUCED_VAT = {"Выпечка", "Бакалея", "Молочные продукты", "Сыры", "Мясная гастрономия", "Фрукты и овощи",
+                "Орехи и сухофрукты"}
+
 _CUSTOMERS: list[tuple[str, str, str]] = [
     # name, phone as a person types it, email
     ("Смирнова Анна Сергеевна", "8 (916) 555-12-34", "anna.smirnova@example.ru"),
@@ -135,6 +140,7 @@ class Good:
     where: str
     price: Decimal
     barcode: str
+    vat: str
 
 
 @dataclass(frozen=True)
@@ -223,7 +229,7 @@ def cafe(seed: int = 7) -> Cafe:
             # Weighed goods carry an in-store code (prefix 2) that the scales complete with the weight.
             barcode = ean13(f"22{code:05d}00000") if weighed else ean13(f"46{rng.randrange(10**10):010d}")
             data.goods.append(Good(ref(), f"00-{100 + code:08d}", name, sku, group.ref, weighed, where,
-                                   Decimal(price), barcode))
+                                   Decimal(price), barcode, "НДС10" if group_name in _REDUCED_VAT else "НДС20"))
     for good in data.goods:
         markup = (good.price * Decimal("1.10")).quantize(Decimal("0.01"))
         data.prices += [PriceRecord(OPENED, good.ref, retail, good.price),

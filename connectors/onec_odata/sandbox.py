@@ -369,7 +369,7 @@ class OneCSandbox(Sandbox):
         if name == GOODS:
             return [*(_catalog_row(group, IsFolder=True) for group in cafe.groups),
                     *(_catalog_row(good, Parent_Key=good.group, Артикул=good.sku, Весовой=good.weighed,
-                                   ЕдиницаИзмерения_Key=cafe.units[good.weighed].ref)
+                                   СтавкаНДС=good.vat, ЕдиницаИзмерения_Key=cafe.units[good.weighed].ref)
                       for good in cafe.goods)]
         if name == UNITS:
             return [_catalog_row(unit) for unit in cafe.units.values()]

@@ -75,6 +75,11 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Ite
     fiscal = AtolSandbox() if service == "atol" else OrangeDataSandbox()
     with OneCSandbox() as onec, TestChannelSandbox(token=ENV["SHOP_TOKEN"], seed=3) as shop, fiscal:
         settings = fiscal.source_settings()
+        # The company comes from a company file (1C's organization card, copied by the integrator): it wins over
+        # the cash register's own fields, left here with another tax system to show that.
+        company = tmp_path / "company.yaml"
+        company.write_text(f'fields:\n  inn: {{value: "{settings["inn"]}"}}\n  tax_system: {{value: osn}}\n')
+        settings["company"] = company.name  # found from hub.yaml's folder
         if service == "atol":
             settings["password"] = "${ATOL_PASSWORD}"
         config = {
@@ -165,11 +170,17 @@ def assert_atol(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None
     assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
         (Decimal("0.312"), Decimal("46.64"), "full_payment")]
     assert full["receipt"]["total"] == Decimal("191.64")
+    assert full["receipt"]["company"]["sno"] == "osn"  # the company file's, not the settings' usn_income
     assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("189.85")}, {"type": 1, "sum": Decimal("1.79")}]
+    # VAT per good is 1C's СтавкаНДС through the catalog mapping, not the cash register's vat_default (none):
+    # the seeded 1C puts the weighed groceries under 10 % and the piece good under 20 %.
+    assert [(item["measure"], item["vat"]) for item in full["receipt"]["items"]] == [
+        (11, {"type": "vat10"}), (0, {"type": "vat20"})]
 
 
 def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None:
     assert (prepaid["id"], full["id"]) == (f"{key}:prepayment", f"{key}:full")
+    assert full["content"]["checkClose"]["taxationSystem"] == 0  # osn, from the company file
     apples = [p for p in prepaid["content"]["positions"] if p["quantityMeasurementUnit"] == 11]
     assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.300"), 1)]
     assert prepaid["content"]["checkClose"]["payments"] == [{"type": 2, "amount": Decimal("189.85")}]
@@ -177,6 +188,8 @@ def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -
     assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.312"), 4)]
     assert full["content"]["checkClose"]["payments"] == [{"type": 14, "amount": Decimal("189.85")},
                                                          {"type": 2, "amount": Decimal("1.79")}]
+    # 1C's СтавкаНДС through the catalog mapping: tax 2 is VAT 10 %, tax 1 VAT 20 % (not 6, no VAT, the default).
+    assert [(p["quantityMeasurementUnit"], p["tax"]) for p in full["content"]["positions"]] == [(11, 2), (0, 1)]
 
 
 @pytest.mark.parametrize("stage", ["atol"], indirect=True)
