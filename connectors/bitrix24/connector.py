@@ -285,6 +285,9 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
         # last run began reading, so a deal whose event was lost, new or changed, is read by the next run. Deals
         # modified in the very second the last run saw are read again rather than missed.
         changed_since, _, after = (cursor or "|0").partition("|")
+        if not after.isdigit():  # a cursor edited or restored from elsewhere: one clear line, not a traceback
+            raise ConfigError([f"{self.connector.name}: the deals' cursor {cursor!r} is not <modified since>|<id>"],
+                              hint=f"hub sync --source {self.connector.name} --full reads the deals from the start")
         field = self.connector.order_key
         newest = changed_since
         params = {"entityTypeId": DEAL, "filter": {">=updatedTime": changed_since} if changed_since else {}}

@@ -231,6 +231,13 @@ def test_a_managers_deal_whose_guest_phone_is_no_phone_still_reaches_1c_without_
     assert decoded.customer is not None and decoded.customer.phones == []
 
 
+def test_a_cursor_that_is_not_the_polls_is_one_clear_error_with_the_way_out(portal: Bitrix24Sandbox) -> None:
+    connector = connect(portal)
+    with pytest.raises(ConfigError) as refused:
+        list(connector.read(Entity.ORDERS, cursor="2026-12-01T00:00:00+03:00|nope"))
+    assert "--full" in str(refused.value.hint) and "nope" in refused.value.message
+
+
 def test_the_poll_reads_deals_changed_since_the_last_run_whatever_their_id(portal: Bitrix24Sandbox) -> None:
     first, second = portal.manager_deal("Первый", "+79160000001"), portal.manager_deal("Второй", "+79160000002")
     connector = connect(portal)
