@@ -17,7 +17,7 @@ from hub.errors import ConfigError, InvalidRecord, NetworkError, UnresolvedRefer
 from hub.mapping import DictLinks
 from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, RawRecord, StockLevel
 from hub.sandbox import Sandbox
-from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.testing.acceptance import ConnectorAcceptance, MemoryState, RecordingClock
 from hub.values import zone
 
 GOODS = "Catalog_Номенклатура"
@@ -29,9 +29,10 @@ def settings_for(sandbox: OneCSandbox, **overrides: Any) -> dict[str, Any]:
             "retry": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.05}, **overrides}
 
 
-def connect(settings: dict[str, Any], links: dict[str, str] | None = None) -> OneCConnector:
+def connect(settings: dict[str, Any], links: dict[str, str] | None = None, *,
+            state: MemoryState | None = None) -> OneCConnector:
     context = ConnectorContext(source="onec", timezone=zone("Europe/Moscow"), log=logging.getLogger("test"),
-                               links=DictLinks(links or {}), clock=RecordingClock())
+                               links=DictLinks(links or {}), clock=RecordingClock(), state=state)
     return OneCConnector(OneCSettings.model_validate(settings), context)
 
 
@@ -164,6 +165,43 @@ def test_a_later_change_updates_the_same_document(onec: OneCSandbox) -> None:
     assert document["Статус"] == "Закрыт"
     assert all(row["Отменено"] for row in document["Товары"])
     assert Decimal(str(document["Товары"][0]["Количество"])) == Decimal("0.312")
+
+
+def test_an_update_sends_only_what_the_channel_changed_so_1c_keeps_its_weighing(onec: OneCSandbox) -> None:
+    record, links = order(onec)
+    connector = connect(settings_for(onec), links, state=MemoryState())
+    ref = connector.write(Entity.ORDERS, record, key="shop:1001", ref=None).ref
+    [document] = onec.rows(ORDERS)
+    picked = [{**row, "Количество": Decimal("0.312"), "Сумма": Decimal("280.77")} if row["LineNumber"] == 1 else row
+              for row in document["Товары"]]
+    connector.client.update(ORDERS, ref, {"Товары": picked}, data_version=document["DataVersion"])  # 1C weighed it
+    version = onec.rows(ORDERS)[0]["DataVersion"]
+
+    assert connector.write(Entity.ORDERS, record, key="shop:1001", ref=ref).action == "unchanged"
+    assert onec.rows(ORDERS)[0]["DataVersion"] == version, "nothing the channel changed: 1C is not written"
+
+    assert connector.write(Entity.ORDERS, record.model_copy(update={"comment": "Позвонить у двери"}),
+                           key="shop:1001", ref=ref).action == "updated"
+    [document] = onec.rows(ORDERS)
+    assert "Позвонить у двери" in document["Комментарий"]
+    assert Decimal(str(document["Товары"][0]["Количество"])) == Decimal("0.312"), "1C's weighing stays"
+    assert document["Posted"] is True
+
+    fewer = record.model_copy(update={"lines": record.lines[1:], "total": Decimal("399.00")})
+    connector.write(Entity.ORDERS, fewer, key="shop:1001", ref=ref)
+    assert [Decimal(str(row["Количество"])) for row in onec.rows(ORDERS)[0]["Товары"]] == [Decimal(2)], \
+        "the guest's own change to the lines lands whole"
+
+
+def test_without_what_was_sent_an_update_sends_the_whole_order(onec: OneCSandbox) -> None:
+    record, links = order(onec)
+    ref = connect(settings_for(onec), links, state=MemoryState()).write(Entity.ORDERS, record, key="shop:1001",
+                                                                          ref=None).ref
+    lost = connect(settings_for(onec), links, state=MemoryState())  # hub's state lost: nothing kept of the write
+    [document] = onec.rows(ORDERS)
+    lost.client.update(ORDERS, ref, {"Комментарий": "edited in 1C"}, data_version=document["DataVersion"])
+    assert lost.write(Entity.ORDERS, record, key="shop:1001", ref=ref).action == "updated"
+    assert "edited in 1C" not in onec.rows(ORDERS)[0]["Комментарий"]
 
 
 def test_a_lost_answer_is_found_on_the_retry_not_repeated(onec: OneCSandbox) -> None:
