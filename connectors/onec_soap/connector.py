@@ -30,7 +30,7 @@ from connectors.onec_soap.client import RECORD_FAULTS, SERVICE_FAULTS, Faults, S
 from connectors.onec_soap.sandbox import OneCSoapSandbox
 from connectors.onec_soap.wsdl import Contract, WsdlCache, changes
 from hub.connector import ConnectorContext, Mode, Page, WriteResult
-from hub.errors import ConfigError, InvalidRecord, ProtocolError, suggest
+from hub.errors import ConfigError, InvalidRecord, ProtocolError, RequestRejected, ServerError, suggest
 from hub.mapping import CompiledMapping, RecordType, unknown_fields
 from hub.model import Entity, RawRecord, Record
 from hub.settings import SourceSettings
@@ -88,6 +88,10 @@ class _Find(BaseModel):
     operation: str
     argument: str
     ref: str
+    not_found: list[str] = Field(["не найден"], description=(
+        "Texts of the fault the operation raises when it holds no order under the key (a module written "
+        "ВызватьИсключение «Заказ не найден»); compared ignoring case. Any other fault stops the run: taking it "
+        "for \"not found\" would write the order a second time."))
 
 
 class _Result(BaseModel):
@@ -164,7 +168,12 @@ class _Writes(Write["OneCSoapConnector"]):
         _, options = self._options()
         if options.find is None:
             return None  # the write operation looks the key up itself
-        answer = self.connector.client.call(options.find.operation, {options.find.argument: key}, reads=True)
+        try:
+            answer = self.connector.client.call(options.find.operation, {options.find.argument: key}, reads=True)
+        except (RequestRejected, ServerError) as exc:  # a read's fault, whichever the texts sort it as
+            if not any(text.casefold() in str(exc).casefold() for text in options.find.not_found):
+                raise
+            return None
         ref = (answer or {}).get(options.find.ref)
         return str(ref) if ref else None
 

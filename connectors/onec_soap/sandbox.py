@@ -150,6 +150,9 @@ class OneCSoapSandbox(Sandbox):
         """Customer orders by reference, each as the call's Заказ with its Номер."""
         self.locked_writes = 0
         """How many of the next ЗаписатьЗаказ calls meet another session's locks (1C's lock-conflict fault)."""
+        self.missing_order_faults = False
+        """НайтиЗаказ raises «Заказ не найден» for a key it does not hold, as many services' modules are written,
+        instead of answering an empty result."""
         cafe = _seed.cafe(seed)
         self.goods = {good.ref: good for good in cafe.goods}
         self.warehouses = [w.ref for w in cafe.warehouses]
@@ -280,8 +283,11 @@ class OneCSoapSandbox(Sandbox):
     def _find_order(self, arguments: dict[str, Any]) -> dict[str, Any] | None:
         key = arguments.get("НомерПоДаннымКлиента")
         with self._data_lock:
-            return next(({"Ссылка": ref, "Номер": order["Номер"]} for ref, order in self.orders.items()
-                         if order["НомерПоДаннымКлиента"] == key), None)
+            found = next(({"Ссылка": ref, "Номер": order["Номер"]} for ref, order in self.orders.items()
+                          if order["НомерПоДаннымКлиента"] == key), None)
+        if found is None and self.missing_order_faults:
+            raise Refused(f"Заказ не найден: {key}")
+        return found
 
     def _goods(self, arguments: dict[str, Any]) -> dict[str, Any]:
         rows = [{"Ссылка": g.ref, "Код": g.code, "Артикул": g.sku, "Наименование": g.name,

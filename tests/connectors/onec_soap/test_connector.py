@@ -19,7 +19,7 @@ from connectors.onec_soap import OneCSoapSandbox
 from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
 from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
-from hub.errors import ConfigError, ProtocolError
+from hub.errors import ConfigError, HubError, ProtocolError
 from hub.mapping import DictLinks
 from hub.model import Entity, Modifier, Order, OrderLine, PriceEntry, RawRecord, StockLevel
 from hub.sandbox import Sandbox
@@ -281,6 +281,19 @@ def test_an_order_found_again_is_not_sent_to_a_write_operation_that_is_not_told_
     again = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=found)
     assert (again.ref, again.action) == (first.ref, "unchanged")
     assert onec.calls("ЗаписатьЗаказ", "shop:1") == 1
+
+
+def test_a_find_that_faults_not_found_is_not_found_and_any_other_fault_stops(onec: OneCSoapSandbox) -> None:
+    # Many services' modules raise «Заказ не найден» instead of answering an empty result.
+    onec.missing_order_faults = True
+    connector = connect(onec.source_settings())
+    assert connector.find(Entity.ORDERS, "shop:404") is None
+    written = connector.write(Entity.ORDERS, order(1), key="shop:1", ref=connector.find(Entity.ORDERS, "shop:1"))
+    assert connector.find(Entity.ORDERS, "shop:1") == written.ref
+    onec.operations["НайтиЗаказ"] = ([("Номер", "string")], "tns:РезультатЗаписи?")  # a 1C developer renamed it
+    with pytest.raises(HubError) as stopped:
+        connect(onec.source_settings()).find(Entity.ORDERS, "shop:2")
+    assert "не найден" not in str(stopped.value).casefold(), "guessing «not found» would write shop:2 twice"
 
 
 def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSoapSandbox) -> None:
