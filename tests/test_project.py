@@ -67,3 +67,10 @@ def test_hub_keeps_its_layers_with_no_import_cycle() -> None:
     assert f"Contracts: {len(contracts)} kept, 0 broken" in done.stdout
     assert any(contract.get("containers") == ["hub.mapping"] for contract in contracts), \
         "hub.mapping's own modules keep a layer contract too"
+
+
+def test_every_connector_package_is_kept_independent_of_the_others() -> None:
+    # A connector added to connectors/ but not to the contract could import another's private modules unseen.
+    contract = next(c for c in PYPROJECT["tool"]["importlinter"]["contracts"] if c["type"] == "independence")
+    packages = {f"connectors.{p.name}" for p in (ROOT / "connectors").iterdir() if (p / "__init__.py").is_file()}
+    assert set(contract["modules"]) == packages

@@ -53,7 +53,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from werkzeug.wrappers import Request, Response
 
-from connectors.onec_odata import _seed
+from connectors import _onec_seed as _seed
 from connectors.onec_odata._filter import (
     DATETIME_TEXT,
     FilterParser,

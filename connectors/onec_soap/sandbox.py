@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from connectors.onec_odata import _seed
+from connectors import _onec_seed as _seed
 from hub.sandbox import Action, ActionRefused, Param, Sandbox, number_param
 
 NAMESPACE = "http://www.1c.ru/cafe/trade"

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from connectors._onec_seed import OPENED, REPRICED, SOLD
 from connectors.onec_odata import OneCClient, OneCSandbox, odata
-from connectors.onec_odata._seed import OPENED, REPRICED, SOLD
 from hub.errors import AuthError, NetworkError, RequestRejected, RetriableError
 from hub.http import HttpClient
 from hub.settings import RetryPolicy
