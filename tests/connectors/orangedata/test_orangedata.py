@@ -19,7 +19,7 @@ from connectors.orangedata.client import sign
 from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, OrangeDataSettings
 from connectors.orangedata.sandbox import OrangeDataSandbox, _problems
 from hub.connector import ConnectorContext
-from hub.fiscal import PaymentType, fiscal_stream, prepayment
+from hub.fiscal import PaymentType, fiscal_stream, issuer, prepayment
 from hub.model import Order
 from hub.values import json_dumps, json_loads
 from tests._shared import SAMPLES, sample_files
@@ -78,7 +78,7 @@ def test_a_receipt_is_signed_queued_then_done_with_orangedatas_status(sandbox: O
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=201)
     responses.get(STATUS, status=202)
-    receipt = prepayment(order(), {}, od.od_settings)
+    receipt = prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))
 
     assert stream.register(receipt).status == "wait"
     waiting = stream.outcome(receipt, None)
@@ -108,7 +108,7 @@ def test_a_refused_document_fails_with_orangedatas_errors(sandbox: OrangeDataSan
     assert stream is not None
     expected = normalised(ORANGE / name)["errors"]
     responses.post(f"{URL}/api/v2/documents/", status=400, body=json_dumps(normalised(ORANGE / name)))
-    failed = stream.register(prepayment(order(), {}, od.od_settings))
+    failed = stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings)))
     assert (failed.status, failed.reason) == ("fail", "; ".join(expected))
 
 
@@ -119,7 +119,7 @@ def test_a_repeated_id_is_found_by_its_status_not_sent_again(sandbox: OrangeData
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=409)
     responses.get(STATUS, status=202)
-    assert stream.register(prepayment(order(), {}, od.od_settings)).status == "wait"
+    assert stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))).status == "wait"
     assert [call.request.method for call in responses.calls] == ["POST", "GET"]
 
 
