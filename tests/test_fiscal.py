@@ -137,8 +137,8 @@ def test_a_company_file_gives_the_company_and_the_settings_only_fill_what_it_lea
     company.write_text('fields:\n  inn: {value: "7701234567"}\n  tax_system: {value: usn_income}\n')
     settings = FiscalSettings(type="atol", company=company, inn="5544332219", tax_system="osn",
                               payment_address="https://shop.example.ru", email="a@b.ru")
-    company = issuer(None, settings)
-    assert (company.inn, company.tax_system, company.payment_address) == (
+    issued = issuer(None, settings)
+    assert (issued.inn, issued.tax_system, issued.payment_address) == (
         "7701234567", "usn_income", "https://shop.example.ru")
     assert settings.inn == "5544332219"  # kept as set: OrangeData's names its account
 
