@@ -151,8 +151,8 @@ class FiscalSettings(SourceSettings):
     email: str | None = Field(None, description=(
         "The company's email printed on receipts (tag 1117), where neither 1C nor the company file gives it."))
     vat_default: Vat = Field("none", description=(
-        "VAT of a good 1C's catalog gives no rate for (its mapping reads none): `none` under the simplified tax "
-        "system, the usual rate otherwise."))
+        "VAT of a good 1C's catalog gives no rate for (empty, or a word its mapping does not list): `none` under "
+        "the simplified tax system, the usual rate otherwise. A good sold without VAT (vat_free) prints none."))
     measures: dict[str, Measure] = Field(
         default_factory=lambda: {"pcs": Measure.PIECE, "kg": Measure.KILOGRAM, "g": Measure.GRAM,
                                  "l": Measure.LITRE, "ml": Measure.MILLILITRE},
