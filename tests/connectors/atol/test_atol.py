@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import responses
 
-from connectors.atol.connector import PAYMENT_TYPES, AtolConnector, AtolSettings
+from connectors.atol.connector import PAYMENT_TYPES, AtolConnector, AtolSettings, ReceiptsStream
 from hub.connector import ConnectorContext
 from hub.errors import AuthError
 from hub.fiscal import Measure, Method, PaymentType, Vat, fiscal_stream, issuer, prepayment
-from hub.model import Order, Product
+from hub.model import Company, Order, Product
 from hub.values import json_loads
 from tests._shared import SAMPLES
 
@@ -129,3 +129,14 @@ def test_every_atol_sample_is_taken_by_a_test() -> None:
              "platron_v5_handbook_PaymentObjects.php", "platron_v5_handbook_PaymentTypes.php",
              "axenov_enum_PaymentType.php", "SOURCES.md"}
     assert {path.name for path in Path(ATOL).iterdir()} == taken
+
+
+def test_the_body_names_the_receipts_company_not_the_settings() -> None:
+    atol = connector()
+    stream = fiscal_stream(atol)
+    assert isinstance(stream, ReceiptsStream)
+    from_1c = Company(inn="7701234567", tax_system="osn", payment_address="https://tverskaya.example.ru",
+                      email="cheki@tverskaya.example.ru")
+    body = stream.body(prepayment(order(), {}, atol.atol_settings, issuer(from_1c, atol.atol_settings)))
+    assert body["receipt"]["company"] == {"inn": "7701234567", "sno": "osn", "email": "cheki@tverskaya.example.ru",
+                                          "payment_address": "https://tverskaya.example.ru"}

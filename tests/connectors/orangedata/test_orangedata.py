@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connectors.orangedata.client import sign
-from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, OrangeDataSettings
+from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, OrangeDataSettings, ReceiptsStream
 from connectors.orangedata.sandbox import OrangeDataSandbox, _problems
 from hub.connector import ConnectorContext
 from hub.fiscal import PaymentType, fiscal_stream, issuer, prepayment
-from hub.model import Order
+from hub.model import Company, Order
 from hub.values import json_dumps, json_loads
 from tests._shared import SAMPLES, sample_files
 
@@ -144,3 +144,15 @@ def test_the_sdks_agree_with_the_hosts_and_payment_types_hub_uses() -> None:
     node = (ORANGE / "sdk_node_examples_index.js").read_text(encoding="utf-8")
     assert ".addPayment({ type: 1, amount: 10 })" in node and PAYMENT_TYPES[PaymentType.CASH] == 1
     assert "fractional quantity" not in node and "6.123456" in (ORANGE / "sdk_python_example.py").read_text()
+
+
+def test_the_body_names_the_receipts_company_not_the_settings(sandbox: OrangeDataSandbox) -> None:
+    od = connector(sandbox)
+    stream = fiscal_stream(od)
+    assert isinstance(stream, ReceiptsStream)
+    from_1c = Company(inn="7701234567", tax_system="usn_income", payment_address="https://tverskaya.example.ru",
+                      email="cheki@tverskaya.example.ru")
+    body = stream.body(prepayment(order(), {}, od.od_settings, issuer(from_1c, od.od_settings)))
+    assert (body["inn"], body["content"]["checkClose"]["taxationSystem"], body["content"]["settlementAddress"]) == (
+        "7701234567", 1, "https://tverskaya.example.ru")
+    assert body["key"] == INN  # the account's signing key stays the settings'
