@@ -97,6 +97,9 @@ _CATALOGUE: list[tuple[str, bool, str, list[tuple[str, str, str]]]] = [
 _REDUCED_VAT = {"Выпечка", "Бакалея", "Молочные продукты", "Сыры", "Мясная гастрономия", "Фрукты и овощи",
                 "Орехи и сухофрукты"}
 
+_WITHOUT_VAT = {"Мёд цветочный 250 г"}
+"""Goods 1C sells without VAT (БезНДС): a beekeeper's honey, taken on commission from a seller without VAT."""
+
 _CUSTOMERS: list[tuple[str, str, str]] = [
     # name, phone as a person types it, email
     ("Смирнова Анна Сергеевна", "8 (916) 555-12-34", "anna.smirnova@example.ru"),
@@ -210,6 +213,11 @@ def ean13(body: str) -> str:
     return body + str((10 - total % 10) % 10)
 
 
+def _vat(name: str, group: str) -> str:
+    """A good's СтавкаНДС, as УТ 11's enumeration СтавкиНДС words it in OData."""
+    return "БезНДС" if name in _WITHOUT_VAT else "НДС10" if group in _REDUCED_VAT else "НДС20"
+
+
 def cafe(seed: int = 7) -> Cafe:
     """The seeded café-and-shop."""
     rng = random.Random(seed)
@@ -229,7 +237,7 @@ def cafe(seed: int = 7) -> Cafe:
             # Weighed goods carry an in-store code (prefix 2) that the scales complete with the weight.
             barcode = ean13(f"22{code:05d}00000") if weighed else ean13(f"46{rng.randrange(10**10):010d}")
             data.goods.append(Good(ref(), f"00-{100 + code:08d}", name, sku, group.ref, weighed, where,
-                                   Decimal(price), barcode, "НДС10" if group_name in _REDUCED_VAT else "НДС20"))
+                                   Decimal(price), barcode, _vat(name, group_name)))
     for good in data.goods:
         markup = (good.price * Decimal("1.10")).quantize(Decimal("0.01"))
         data.prices += [PriceRecord(OPENED, good.ref, retail, good.price),

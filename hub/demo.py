@@ -24,7 +24,7 @@ import yaml
 from hub.config import HubConfig, load_config
 from hub.connector import Connector, Mode
 from hub.daemon import Daemon
-from hub.fiscal import Fiscal, fiscalized_here
+from hub.fiscal import REQUIRED, Fiscal, fiscalized_here
 from hub.guests import every_profile
 from hub.jobrun import RunContext, run_job
 from hub.logs import mask_phone
@@ -136,6 +136,8 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
     sources: dict[str, Any] = {}
     for role, sandbox in cast.sandboxes.items():
         settings: dict[str, Any] = {"type": cast.types[role], **sandbox.source_settings()}
+        if role == cast.fiscal:
+            settings = _company_from_1c(settings)
         settings["retry"] = {"attempts": 3, "backoff": 0.05, "max_backoff": 0.5}
         settings["timeout"] = 10
         sources[role] = settings
@@ -152,6 +154,14 @@ def _write_config(workdir: Path, cast: _Cast) -> Path:
     path = workdir / "hub.yaml"
     path.write_text(_DEMO_ONLY + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def _company_from_1c(settings: dict[str, Any]) -> dict[str, Any]:
+    """The cash register's settings without the company it can do without: the receipts job reads it from the 1C
+    sandbox's organization card (OrangeData keeps its INN, which names its account)."""
+    model = connector_types()[settings["type"]].settings_model
+    return {key: value for key, value in settings.items()
+            if key not in REQUIRED or model.model_fields[key].is_required()}
 
 
 def _jobs(cast: _Cast) -> dict[str, Any]:

@@ -11,9 +11,10 @@ same receipt is never registered twice: the services refuse a second document wi
 found, not printed again.
 
 Each service is a connector whose orders stream is also a :class:`Fiscal`; the ``receipts`` job builds receipts with
-:func:`prepayment` and :func:`settlement` and hands them to it. Company details, VAT rates and measures are the
-fiscal source's settings (:class:`FiscalSettings`); a good's VAT rate and whether it is weighed come from 1C's
-catalog (``vat_rate``, ``weighed``, ``unit`` of :class:`hub.model.Product`).
+:func:`prepayment` and :func:`settlement` and hands them to it. The company on a receipt comes from 1C's organization
+card through its company mapping, what that leaves empty from a company file or the fiscal source's settings
+(:func:`issuer`); a good's VAT rate, whether it is weighed and its unit come from 1C's catalog (``vat_rate``,
+``vat_free``, ``weighed``, ``unit`` of :class:`hub.model.Product`), the unit's measure code from the settings.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, ValidationInfo, model_validator
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import ChannelState, Connector
 from hub.errors import ConfigError, InvalidRecord, suggest
 from hub.inbound import Endpoint, Inbound, json_response
-from hub.model import Amount, Entity, Order, Product
+from hub.model import Amount, Company, Entity, Order, Product, TaxSystem
 from hub.settings import SourceSettings
 from hub.streams import Stream, stream_of
 from hub.values import KOPECK, json_loads, money
@@ -41,9 +42,6 @@ from hub.yamlsource import load_yaml_file
 Vat = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105", "vat107", "vat110", "vat120",
               "vat122"]
 """VAT rate (tag 1199) in ATOL's words, the richest vocabulary; other services translate from it."""
-
-TaxSystem = Literal["osn", "usn_income", "usn_income_outcome", "envd", "esn", "patent"]
-"""Taxation system (tag 1055) in ATOL's words."""
 
 _C_co = TypeVar("_C_co", bound=Connector, covariant=True)
 
@@ -98,34 +96,30 @@ class Settlement(StrEnum):
     WHOLE = "whole"
 
 
-class Company(BaseModel):
-    """The company receipts are issued by, as a company file gives it (each field may be left to the settings)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    inn: str | None = Field(None, pattern=r"^\d{10}(\d{2})?$")
-    tax_system: TaxSystem | None = None
-    payment_address: str | None = None
-    email: str | None = None
+REQUIRED: dict[str, str] = {"inn": "ИНН", "tax_system": "the tax system", "payment_address": "the site (ВебСтраница)",
+                            "email": "the email (АдресЭлектроннойПочты)"}
+"""The company's fields every receipt needs, with where 1C's organization card holds each."""
 
 
 def load_company(path: Path) -> dict[str, Any]:
     """The company fields the company file at ``path`` sets, each written ``name: {value: ...}`` under ``fields:``.
 
-    The file is 1C's organization card (Catalog_Организации) copied by the integrator: hub does not read the
-    organization from 1C yet. Raises :class:`ConfigError` listing every problem with ``file:line:column``.
+    The file is 1C's organization card (Catalog_Организации) copied by the integrator, for a base whose company
+    mapping cannot find a field (the tax system, where the base keeps it elsewhere). Raises :class:`ConfigError`
+    listing every problem with ``file:line:column``.
     """
     doc = load_yaml_file(path, substitute_env=False)
     problems = list(doc.problems)
+    known = list(REQUIRED)  # what a receipt prints: a name or КПП here would be read by nothing
     fields = doc.data.get("fields") if isinstance(doc.data, dict) else None
     if not doc.problems and not isinstance(fields, dict):
         problems.append(f"{doc.position(('fields',), key=True)}: expected fields: with the company's "
-                        f"{', '.join(Company.model_fields)}")
+                        f"{', '.join(known)}")
     values: dict[str, Any] = {}
     for name, spec in (fields or {}).items():
         at = doc.position(("fields", name), key=True)
-        if name not in Company.model_fields:
-            problems.append(f"{at}: unknown company field {name!r} ({suggest(str(name), list(Company.model_fields))})")
+        if name not in known:
+            problems.append(f"{at}: unknown company field {name!r} ({suggest(str(name), known)})")
         elif not isinstance(spec, dict) or set(spec) != {"value"}:
             problems.append(f"{at}: write {name} as {{value: ...}}, copied from 1C's organization card")
         else:
@@ -144,28 +138,72 @@ class FiscalSettings(SourceSettings):
     """What every fiscal source's settings hold beside the service's own: the company and how goods are taxed."""
 
     company: Path | None = Field(None, description=(
-        "A company file (see docs/fiscal.md): the INN, tax system, payment address and email of 1C's organization; "
-        "what it sets wins over the same fields here, which are kept for a company file that leaves them out."))
-    inn: str = Field(pattern=r"^\d{10}(\d{2})?$", description="The company's INN (tag 1018).")
-    tax_system: TaxSystem = Field(description="Taxation system (tag 1055): osn, usn_income, usn_income_outcome…")
-    payment_address: str = Field(description="Where settlements are made (tag 1187): the shop's site for online sales.")
-    email: str = Field(description="The company's email printed on receipts (tag 1117).")
+        "A company file (see docs/fiscal.md): the INN, tax system, payment address and email of 1C's organization, "
+        "for what the system of record's company mapping leaves empty; what it sets wins over the same fields here."))
+    inn: str | None = Field(None, pattern=r"^\d{10}(\d{2})?$", description=(
+        "The company's INN (tag 1018), where neither 1C nor the company file gives it."))
+    tax_system: TaxSystem | None = Field(None, description=(
+        "Taxation system (tag 1055): osn, usn_income, usn_income_outcome…, where neither 1C nor the company file "
+        "gives it."))
+    payment_address: str | None = Field(None, description=(
+        "Where settlements are made (tag 1187): the shop's site for online sales, where neither 1C nor the company "
+        "file gives it."))
+    email: str | None = Field(None, description=(
+        "The company's email printed on receipts (tag 1117), where neither 1C nor the company file gives it."))
     vat_default: Vat = Field("none", description=(
-        "VAT of a good 1C's catalog gives no rate for (its mapping reads none): `none` under the simplified tax "
-        "system, the usual rate otherwise."))
+        "VAT of a good 1C's catalog gives no rate for (empty, or a word its mapping does not list): `none` under "
+        "the simplified tax system, the usual rate otherwise. A good sold without VAT (vat_free) prints none."))
     measures: dict[str, Measure] = Field(
         default_factory=lambda: {"pcs": Measure.PIECE, "kg": Measure.KILOGRAM, "g": Measure.GRAM,
                                  "l": Measure.LITRE, "ml": Measure.MILLILITRE},
         description="1C's unit code (`unit` of a good, after the catalog mapping) → FFD 1.2 measure code.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _company_file(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict) and data.get("company"):
-            # Read here, before the other fields are checked, so that it may fill the ones the settings leave out.
+    _filed: Company = PrivateAttr(default_factory=Company)
+
+    @model_validator(mode="after")
+    def _company_file(self, info: ValidationInfo) -> Self:
+        # Read as the settings load, so that a broken file stops hub at its start with the file's lines. Kept
+        # apart from the fields of the same name: OrangeData's inn names its account, whatever company prints.
+        if self.company is not None:
             folder = (info.context or {}).get("folder", Path())
-            return {**data, **load_company(folder / Path(data["company"]))}
-        return data
+            self._filed = Company.model_validate(load_company(folder / self.company))
+        return self
+
+    @property
+    def filed(self) -> Company:
+        """What the company file sets (nothing without one)."""
+        return self._filed
+
+
+def issuer(from_source: Company | None, settings: FiscalSettings) -> Company:
+    """The company receipts are issued by: what the system of record's company mapping gives (``from_source``, 1C's
+    organization card) wins where it is not empty, then the company file, then the fiscal source's settings."""
+    own = {name: getattr(settings, name) for name in REQUIRED}
+    given = from_source.model_dump(exclude_none=True) if from_source is not None else {}
+    return Company.model_validate({**{name: value for name, value in own.items() if value is not None},
+                                   **settings.filed.model_dump(exclude_none=True), **given})
+
+
+class Issuer(BaseModel):
+    """The company on a receipt: a :class:`hub.model.Company` with every field a receipt needs."""
+
+    inn: str = Field(pattern=r"^\d{10}(\d{2})?$")
+    tax_system: TaxSystem
+    payment_address: str
+    email: str
+    kpp: str | None = None
+    name: str | None = None
+
+
+def _complete(company: Company, order_key: str) -> Issuer:
+    missing = [name for name in REQUIRED if getattr(company, name) is None]
+    if missing:
+        raise InvalidRecord(
+            f"order {order_key}: no {', '.join(missing)} of the company to print on its receipt",
+            hint=f"fill {', '.join(REQUIRED[name] for name in missing)} on 1C's organization card (read through "
+                 f"the preset's company.in.yaml), or set {', '.join(missing)} in the company file or the cash "
+                 "register's settings")
+    return Issuer.model_validate(company.model_dump())
 
 
 class Line(BaseModel):
@@ -193,6 +231,8 @@ class Receipt(BaseModel):
     id: str = Field(description="The service's document id, derived from the order's key and the kind.")
     order: str = Field(description="The order's key in hub (`shop:1001`).")
     kind: ReceiptKind
+    company: Issuer = Field(description=(
+        "Who issues it, kept with it so that a receipt sent again after a crash has the same body."))
     refund: bool = Field(False, description="A refund of income (tag 1054 = 2: ATOL `sell_refund`), not a sale.")
     lines: list[Line]
     payments: list[Paid]
@@ -311,18 +351,20 @@ def marks_stream(connector: Connector) -> FiscalMarks[Connector] | None:
     return found if isinstance(found, FiscalMarks) else None
 
 
-def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSettings) -> Receipt:
+def prepayment(order: Order, goods: Mapping[str, Product], settings: FiscalSettings, company: Company) -> Receipt:
     """The receipt of an order's online payment: every line as ordered, prepaid in full by card.
 
-    ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links).
+    ``goods`` are 1C's goods by the order's product ids (the channel's ids resolved through the id links);
+    ``company`` is who issues it (see :func:`issuer`), refused when a field a receipt needs is empty.
     """
+    issued_by = _complete(company, order.key)
     # As 1C holds it: a paid option that is a good of its own (a syrup) is a line of its own.
     ordered = order.paid_modifiers_as_lines(lambda product: product in goods).lines
     lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, total,
                    good=goods.get(line.product), settings=settings, method=Method.FULL_PREPAYMENT)
              for line, total in zip(ordered, _less(order.discount, [line.sum for line in ordered]), strict=True)]
     receipt = Receipt(id=receipt_id(order.key, ReceiptKind.PREPAYMENT), order=order.key, kind=ReceiptKind.PREPAYMENT,
-                      lines=lines, payments=[], contact=_contact(order))
+                      company=issued_by, lines=lines, payments=[], contact=_contact(order))
     paid = money(sum((payment.amount for payment in order.payments if payment.paid), Decimal(0)))
     if paid != receipt.total:
         raise InvalidRecord(f"order {order.key}: {paid} was paid online, but its lines less its discount come to "
@@ -341,19 +383,20 @@ def _less(discount: Decimal, sums: Sequence[Decimal]) -> list[Decimal]:
     return [line - share for line, share in zip(sums, [*shares, discount - sum(shares, Decimal(0))], strict=True)]
 
 
-def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], settings: FiscalSettings, *,
-               overpaid: Settlement = Settlement.DIFFERENCE,
+def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], settings: FiscalSettings,
+               company: Company, *, overpaid: Settlement = Settlement.DIFFERENCE,
                extra: PaymentType = PaymentType.ELECTRONIC) -> list[Receipt]:
     """The receipts at handover of ``final`` (the order as 1C holds it, weights corrected) after ``prepaid``.
 
     The full-payment receipt offsets what was prepaid (up to its own total) and takes the rest as ``extra``;
     an overpayment is refunded as ``overpaid`` says (see :class:`Settlement`).
     """
+    issued_by = _complete(company, prepaid.order)
     lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
                    good=goods.get(line.product), settings=settings, method=Method.FULL_PAYMENT)
              for line in final.lines]
     full = Receipt(id=receipt_id(prepaid.order, ReceiptKind.FULL), order=prepaid.order, kind=ReceiptKind.FULL,
-                   lines=lines, payments=[], contact=prepaid.contact)
+                   company=issued_by, lines=lines, payments=[], contact=prepaid.contact)
     total, paid = full.total, prepaid.total
     if total >= paid or overpaid is Settlement.DIFFERENCE:
         offset = min(total, paid)
@@ -362,15 +405,15 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
             payments.append(Paid(type=extra, amount=total - paid))
         receipts = [full.model_copy(update={"payments": payments})]
         if paid > total:
-            receipts.append(_refund(prepaid, final_lines=lines, amount=paid - total))
+            receipts.append(_refund(prepaid, final_lines=lines, amount=paid - total, company=issued_by))
         return receipts
     # Refund the whole prepayment, then sell anew at 1C's sum, paid as the extra payments are.
     whole = prepaid.model_copy(update={"id": receipt_id(prepaid.order, ReceiptKind.REFUND),
-                                       "kind": ReceiptKind.REFUND, "refund": True})
+                                       "kind": ReceiptKind.REFUND, "refund": True, "company": issued_by})
     return [whole, full.model_copy(update={"payments": [Paid(type=extra, amount=total)]})]
 
 
-def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal) -> Receipt:
+def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal, company: Issuer) -> Receipt:
     """The refund of ``amount`` overpaid: per line, the part prepaid beyond what 1C finally holds."""
     final = {line.name: line for line in final_lines}
     lines = []
@@ -385,8 +428,8 @@ def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal) -
                             f"{amount} cannot be refunded line by line", hint="set the receipts job's "
                             "options.overpaid: whole to refund the whole prepayment and sell anew")
     return Receipt(id=receipt_id(prepaid.order, ReceiptKind.REFUND), order=prepaid.order, kind=ReceiptKind.REFUND,
-                   refund=True, lines=lines, payments=[Paid(type=PaymentType.ELECTRONIC, amount=amount)],
-                   contact=prepaid.contact)
+                   company=company, refund=True, lines=lines,
+                   payments=[Paid(type=PaymentType.ELECTRONIC, amount=amount)], contact=prepaid.contact)
 
 
 def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good: Product | None,
@@ -394,9 +437,15 @@ def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good:
     if good is None:
         vat, measure = settings.vat_default, Measure.PIECE
     else:
-        vat = settings.vat_default if good.vat_rate is None else _VAT_BY_PERCENT.get(good.vat_rate, "none")
-        unit = "kg" if good.weighed else good.unit
-        measure = settings.measures.get(unit, Measure.OTHER)
+        vat = "none" if good.vat_free else settings.vat_default if good.vat_rate is None \
+            else _VAT_BY_PERCENT.get(good.vat_rate, "none")
+        # The measure is the good's unit as the catalog mapping gives it, never guessed from "weighed".
+        measure = settings.measures.get(good.unit, Measure.OTHER)
+        if good.weighed and measure is Measure.PIECE:
+            raise InvalidRecord(f"{good.name} ({good.id}) is sold by weight, but its unit {good.unit!r} is "
+                                f"measured in pieces: a receipt would print {quantity} pieces",
+                                hint="give the good a unit of weight in 1C (кг), or map its unit to kg in the "
+                                     "catalog mapping's units table or the cash register's measures")
     if money(total) > money(price * quantity):
         # Options that are no goods of their own are paid within the line: the unit price carries them, rounded up
         # to the kopeck so that price × quantity is never below the sum (a cash register refuses that).

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from hub.values import money, normalize_email, normalize_phone, to_decimal
 
@@ -39,6 +39,7 @@ class Entity(StrEnum):
     PRICES = "prices"
     CATALOG = "catalog"
     CUSTOMERS = "customers"
+    COMPANY = "company"
 
 
 class OrderStatus(StrEnum):
@@ -80,10 +81,45 @@ class Product(_Model):
     unit: str = Field("pcs", description="Unit of measure code as the source names it: pcs, kg, l, portion.")
     barcodes: list[str] = Field(default_factory=list, description="EAN/UPC or in-house barcodes.")
     group: str | None = Field(None, description="Id of the product group (folder) it belongs to.")
-    vat_rate: Amount | None = Field(None, description="VAT rate in percent (20, 10, 0); None means without VAT.")
+    vat_rate: Amount | None = Field(None, description=(
+        "VAT rate in percent (20, 10, 0); None when the source gives none. A mapping may give `none` for a good "
+        "sold without VAT (1C's БезНДС): it reads as vat_free."))
+    vat_free: bool = Field(False, description=(
+        "Sold without VAT (1C's БезНДС): a receipt prints VAT none, whatever the cash register's default rate."))
     weighed: bool = Field(False, description="Sold by weight: quantities are fractional kilograms.")
     deleted: bool = Field(False, description="Deleted or marked for deletion in its source.")
     attributes: dict[str, Any] = Field(default_factory=dict, description="Extra attributes a business adds.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_vat(cls, data: Any) -> Any:
+        # A mapping's VAT table says `none` for "without VAT", a word an integrator reads better than a flag.
+        if isinstance(data, dict) and data.get("vat_rate") == WITHOUT_VAT:
+            return {**data, "vat_rate": None, "vat_free": True}
+        return data
+
+
+WITHOUT_VAT = "none"
+"""What a catalog mapping gives as a good's ``vat_rate`` when the good is sold without VAT."""
+
+TaxSystem = Literal["osn", "usn_income", "usn_income_outcome", "envd", "esn", "patent"]
+"""Taxation system (tag 1055 of a receipt) in ATOL Online's words."""
+
+
+class Company(_Model):
+    """The organization a shop sells under, as a fiscal receipt names it (1C: Catalog_Организации).
+
+    Every field may be empty: 1C's card may lack one (where a base keeps its tax system differs), and a company
+    file or the cash register's settings fill what it leaves out (see :func:`hub.fiscal.issuer`).
+    """
+
+    inn: str | None = Field(None, pattern=r"^\d{10}(\d{2})?$", description="ИНН (tag 1018): 10 or 12 digits.")
+    kpp: str | None = Field(None, description="КПП, for a legal entity.")
+    name: str | None = Field(None, description="The organization's name (full where 1C has it).")
+    tax_system: TaxSystem | None = Field(None, description="Taxation system (tag 1055): osn, usn_income…")
+    payment_address: str | None = Field(None, description=(
+        "Where settlements are made (tag 1187): the shop's site for online sales."))
+    email: str | None = Field(None, description="The organization's email printed on receipts (tag 1117).")
 
 
 class PriceEntry(_Model):
@@ -223,10 +259,11 @@ CANONICAL_TYPES: dict[Entity, type[_Model]] = {
     Entity.PRICES: PriceEntry,
     Entity.CATALOG: Product,
     Entity.CUSTOMERS: Customer,
+    Entity.COMPANY: Company,
 }
 """The canonical record type of each entity."""
 
-Record = Order | StockLevel | PriceEntry | Product | Customer
+Record = Order | StockLevel | PriceEntry | Product | Customer | Company
 
 
 def personal_names(entity: Entity, payload: str | bytes, *, address: bool = False) -> list[str]:

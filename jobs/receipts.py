@@ -40,6 +40,7 @@ from hub.fiscal import (
     Settlement,
     fiscal_stream,
     fiscalized_here,
+    issuer,
     marks_stream,
     paid_orders,
     prepayment,
@@ -47,7 +48,7 @@ from hub.fiscal import (
     settlement,
 )
 from hub.jobrun import Job, RunContext
-from hub.model import Entity, Order, OrderStatus, Product
+from hub.model import Company, Entity, Order, OrderStatus, Product
 from hub.pipeline import snapshot
 from hub.state import Event
 from hub.streams import StreamConnector
@@ -105,6 +106,7 @@ class _Run:
             self.kept = {key: Kept.model_validate_json(payload)
                          for key, payload in state.channel_state.all(target, RECEIPTS)}
         self._goods: dict[str, Product] | None = None
+        self._company: Company | None = None
         self.marks = marks_stream(self.runtime.connector(self.record))
 
     def run(self) -> None:
@@ -140,11 +142,22 @@ class _Run:
                 self._attempt(order.key, functools.partial(self._settlement, order, prepaid[order.key]))
 
     def _prepayment(self, order: Order, channel: str) -> list[Receipt]:
-        return [prepayment(order, self._channel_goods(channel), self.settings)]
+        return [prepayment(order, self._channel_goods(channel), self.settings, self._issuer())]
 
     def _settlement(self, order: Order, prepaid: Receipt) -> list[Receipt]:
-        return settlement(order, prepaid, self._all_goods(), self.settings, overpaid=self.options.overpaid,
-                          extra=self.options.extra)
+        return settlement(order, prepaid, self._all_goods(), self.settings, self._issuer(),
+                          overpaid=self.options.overpaid, extra=self.options.extra)
+
+    def _issuer(self) -> Company:
+        """Who issues the receipts: the system of record's company (1C's organization card, where its connector
+        reads one) over the company file and the settings; read once a run."""
+        if self._company is None:
+            found = None
+            if self.runtime.connector(self.record).can(Entity.COMPANY, Mode.PULL):
+                found = next((company for company in snapshot(self.runtime, self.ctx, self.record, Entity.COMPANY)
+                              if isinstance(company, Company)), None)
+            self._company = issuer(found, self.settings)
+        return self._company
 
     def _attempt(self, key: str, build: Callable[[], list[Receipt]]) -> None:
         """Build an order's receipts (called at once), keep them all, then send each: a run killed between two

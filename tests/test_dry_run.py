@@ -74,7 +74,7 @@ def test_a_price_change_in_1c_is_the_one_update_a_prices_dry_run_shows(
 
 def test_field_diff_names_nested_fields_by_path_and_compares_numbers_as_numbers() -> None:
     sent = ('{"id":"g1","article":null,"name":"Tea","unit":"pcs","barcodes":["460","461"],"group":null,'
-            '"vat_rate":"20.00","weighed":false,"deleted":false,"attributes":{"pack":{"grams":100}}}')
+            '"vat_rate":"20.00","vat_free":false,"weighed":false,"deleted":false,"attributes":{"pack":{"grams":100}}}')
     now = Product(id="g1", name="Green tea", barcodes=["460"], vat_rate=Decimal(20),
                   attributes={"pack": {"grams": 250}})
     assert field_diff(sent, now) == {"name": ("Tea", "Green tea"), "attributes.pack.grams": (100, 250),

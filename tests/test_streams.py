@@ -83,7 +83,8 @@ def test_an_entity_without_a_stream_of_that_kind_is_refused_with_the_mode_it_lac
 def test_1c_s_capabilities_follow_from_its_streams_as_its_table_said() -> None:
     assert OneCConnector.capabilities == {
         Entity.CATALOG: {Mode.PULL}, Entity.PRICES: {Mode.PULL}, Entity.STOCK: {Mode.PULL},
-        Entity.CUSTOMERS: {Mode.PULL, Mode.WRITE}, Entity.ORDERS: {Mode.PULL, Mode.WRITE}}
+        Entity.CUSTOMERS: {Mode.PULL, Mode.WRITE}, Entity.ORDERS: {Mode.PULL, Mode.WRITE},
+        Entity.COMPANY: {Mode.PULL}}  # the organization's card, for the company on receipts
     assert OneCConnector.batch_limits == {}
 
 

@@ -70,15 +70,15 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
 
     def body(self, receipt: Receipt) -> dict[str, Any]:
         """The request body of ``receipt``: ``{external_id, timestamp, service, receipt}``."""
-        settings = self.connector.atol_settings
+        settings, company = self.connector.atol_settings, receipt.company
         contact = {"email": receipt.contact} if "@" in receipt.contact else {"phone": receipt.contact}
         body: dict[str, Any] = {
             "external_id": receipt.id,
             "timestamp": self.connector.client.timestamp(),
             "receipt": {
                 "client": contact,
-                "company": {"email": settings.email, "sno": settings.tax_system, "inn": settings.inn,
-                            "payment_address": settings.payment_address},
+                "company": {"email": company.email, "sno": company.tax_system, "inn": company.inn,
+                            "payment_address": company.payment_address},
                 "items": [{"name": line.name, "price": line.price, "quantity": line.quantity,
                            "measure": int(line.measure), "sum": line.sum, "payment_method": line.method.value,
                            "payment_object": COMMODITY, "vat": {"type": line.vat}} for line in receipt.lines],

@@ -183,7 +183,14 @@ def published_sets(preset: Preset) -> list[SetSpec]:
         SetSpec(preset.warehouses, Kind.CATALOG, (Prop("ТипСклада", "string"),)),
         SetSpec(PRICE_TYPES, Kind.CATALOG, (Prop("ЦенаВключаетНДС", "bool"),)),
         *[SetSpec(name, Kind.CATALOG, (_ref("Склад", preset.warehouses),)) for name in preset.extra],
-        *[SetSpec(name, Kind.CATALOG) for name in (ORGANIZATIONS, CURRENCIES, CONTACT_KINDS, *preset.catalogs)],
+        # СистемаНалогообложения: where a base keeps its tax system is UNCERTAIN (see the company mappings); this
+        # base has it on the card, so that the company on a receipt comes from 1C whole.
+        SetSpec(ORGANIZATIONS, Kind.CATALOG, (Prop("НаименованиеПолное", "string"),
+                                              Prop("ИНН", "string", length=12), Prop("КПП", "string", length=9),
+                                              Prop("СистемаНалогообложения", "string")),
+                tables={"КонтактнаяИнформация": (Prop("LineNumber", "int64"), Prop("Тип", "string"),
+                                                 Prop("Представление", "string"))}),
+        *[SetSpec(name, Kind.CATALOG) for name in (CURRENCIES, CONTACT_KINDS, *preset.catalogs)],
         SetSpec(preset.order, Kind.DOCUMENT,
                 (_ref("Контрагент", CUSTOMERS), warehouse_ref, Prop(preset.order_external_number, "string"),
                  Prop("СуммаДокумента", "number"), Prop("Комментарий", "string"), *preset.order_props),

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from connectors.onec_odata import metadata, odata
 from connectors.onec_odata.client import OneCClient
+from connectors.onec_odata.company import CompanyStream
 from connectors.onec_odata.odata import service_root
 from connectors.onec_odata.sandbox import OneCSandbox
 from hub.connector import ChannelState, Choice, ConnectorContext, Mode, Page, WriteResult
@@ -48,7 +49,7 @@ from hub.settings import SourceSettings
 from hub.streams import Pull, StreamConnector, Write
 from hub.values import json_dumps, json_loads, to_local_naive, utcnow
 
-READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS)
+READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS, Entity.COMPANY)
 WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
 READ_AT = "ДатаЧтения"
 """Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
@@ -297,7 +298,7 @@ class OneCConnector(StreamConnector):
     type_name = "onec_odata"
     settings_model = OneCSettings
     system_of_record = True
-    streams: ClassVar = (CatalogStream, PricesStream, StockStream, CustomersStream, OrdersStream)
+    streams: ClassVar = (CatalogStream, PricesStream, StockStream, CustomersStream, OrdersStream, CompanyStream)
 
     def __init__(self, settings: SourceSettings, context: ConnectorContext) -> None:
         super().__init__(settings, context)

@@ -125,10 +125,19 @@ _ORDER_STATUSES = ("НеСогласован", "КОбеспечению", "КО
 # The references an order is filled with, as an integrator would find them in a small УТ 11 base; the first
 # of each is what preset_values() picks (config/hub.yaml copies these Ref_Keys).
 _REFERENCES: dict[str, list[dict[str, Any]]] = {
+    # The company on the shop's receipts: the ATOL Online sandbox's INN, so that the demo's receipts are taken.
     ORGANIZATIONS: [
-        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000001", "Code": "00-000001", "Description": "ООО «Тверская»"},
+        {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000001", "Code": "00-000001", "Description": "ООО «Тверская»",
+         "НаименованиеПолное": "Общество с ограниченной ответственностью «Тверская»", "ИНН": "5544332219",
+         "КПП": "770101001", "СистемаНалогообложения": "ОСН",
+         "КонтактнаяИнформация": [
+             {"LineNumber": 1, "Тип": "Адрес", "Представление": "125009, Москва, ул. Тверская, д. 7"},
+             {"LineNumber": 2, "Тип": "ВебСтраница", "Представление": "https://tverskaya.example.ru"},
+             {"LineNumber": 3, "Тип": "АдресЭлектроннойПочты", "Представление": "cheki@tverskaya.example.ru"}]},
         {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000011", "Code": "00-000002",
-         "Description": "ИП Смирнова Анна Сергеевна"}],
+         "Description": "ИП Смирнова Анна Сергеевна", "ИНН": "771234567890", "СистемаНалогообложения": "Патент",
+         "КонтактнаяИнформация": [
+             {"LineNumber": 1, "Тип": "АдресЭлектроннойПочты", "Представление": "smirnova.ip@example.ru"}]}],
     PARTNERS: [
         {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000002", "Code": "00-000001", "Description": "Розничный покупатель"},
         {"Ref_Key": "5a3c0e1e-0a1d-4c1e-8f00-000000000012", "Code": "00-000002", "Description": "Яндекс Еда"}],

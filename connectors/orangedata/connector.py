@@ -37,6 +37,9 @@ class OrangeDataSettings(FiscalSettings):
 
     url: str = Field("https://api.orangedata.ru:12003", description=(
         "API host: https://api.orangedata.ru:12003, the test one https://apip.orangedata.ru:2443."))
+    inn: str = Field(pattern=r"^\d{10}(\d{2})?$", description=(
+        "The INN OrangeData knows the account by (its certificate and signing key are issued for it); each "
+        "receipt names its company's own, from 1C."))
     group: str = Field("Main", description="Group of cash registers (Main_2 at some accounts for FFD 1.2).")
     key: str | None = Field(None, description=(
         "Name of the signing key at OrangeData: the INN (default), or INN_ID for clients registered from 2025-02-01."))
@@ -79,13 +82,13 @@ class ReceiptsStream(Fiscal["OrangeDataConnector"]):
 
     def body(self, receipt: Receipt) -> dict[str, Any]:
         """The request body of ``receipt``: ``{id, inn, group, key, content}``."""
-        settings = self.connector.od_settings
+        settings, company = self.connector.od_settings, receipt.company
         unknown = sorted({line.vat for line in receipt.lines} - TAX.keys())
         if unknown:
             raise InvalidRecord(f"receipt {receipt.id}: OrangeData has no tax code for {', '.join(unknown)}",
                                 hint="map the good's VAT to a rate OrangeData lists (tax 1–10)")
         document: dict[str, Any] = {
-            "id": receipt.id, "inn": settings.inn, "group": settings.group, "key": settings.key or settings.inn,
+            "id": receipt.id, "inn": company.inn, "group": settings.group, "key": settings.key or settings.inn,
             "content": {
                 "ffdVersion": FFD_12,
                 "type": 2 if receipt.refund else 1,
@@ -95,9 +98,9 @@ class ReceiptsStream(Fiscal["OrangeDataConnector"]):
                               for line in receipt.lines],
                 "checkClose": {"payments": [{"type": PAYMENT_TYPES[paid.type], "amount": paid.amount}
                                             for paid in receipt.payments],
-                               "taxationSystem": TAX_SYSTEMS[settings.tax_system]},
+                               "taxationSystem": TAX_SYSTEMS[company.tax_system]},
                 "customerContact": receipt.contact,
-                "settlementAddress": settings.payment_address,
+                "settlementAddress": company.payment_address,
             },
         }
         if settings.callback_url:

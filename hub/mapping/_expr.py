@@ -127,6 +127,17 @@ def _values(rows: Any, key: Any) -> list[Any]:
     return [row[name] for row in rows if isinstance(row, dict) and row.get(name) not in (None, "")]
 
 
+def _pick(rows: Any, column: Any, value: Any, key: Any) -> Any:
+    if rows is None:
+        return None
+    if not isinstance(rows, list):
+        raise TypeError(f"pick needs a list of objects, got {describe(rows)}")
+    by, wanted, name = to_text(column), to_text(value), to_text(key)
+    # A 1C tabular section tells its rows' kinds by a column (КонтактнаяИнформация by Тип): the first row wins.
+    return next((row.get(name) for row in rows
+                 if isinstance(row, dict) and row.get(by) is not None and to_text(row[by]) == wanted), None)
+
+
 def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
     def call(*values: Any) -> Any:
         present = [value for value in values if value is not None]
@@ -145,6 +156,9 @@ FUNCTIONS: dict[str, Function] = {
     "part": Function(_part, 3, 3, "A word of a text, from 0; null past the end: part(Description, ' ', 1)."),
     "values": Function(_values, 2, 2, "The non-empty values of one key across a list of objects (a 1C tabular "
                                       "section): values(КонтактнаяИнформация, 'НомерТелефона')."),
+    "pick": Function(_pick, 4, 4, "From a list of objects, the key of the first whose column is the value (a row of "
+                                  "a 1C tabular section by its kind): pick(КонтактнаяИнформация, 'Тип', "
+                                  "'ВебСтраница', 'Представление')."),
     "min": Function(_extreme(min), 1, None, "The smallest value, ignoring empty ones."),
     "max": Function(_extreme(max), 1, None, "The largest value, ignoring empty ones."),
     "abs": Function(lambda value: abs(to_decimal(value)), 1, 1, "Absolute value."),

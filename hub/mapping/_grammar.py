@@ -14,7 +14,8 @@ FILE_NAME = re.compile(r"^(?P<entity>[a-z_]+)\.(?P<direction>in|out)\.ya?ml$")
 
 TOP_KEYS: dict[str, str] = {
     "system": "The system this file maps, as a source name or connector family: iiko, yandex_eda, onec.",
-    "entity": "What is mapped: orders, stock, prices, catalog or customers. Optional: the file name says it.",
+    "entity": "What is mapped: orders, stock, prices, catalog, customers or company (the organization receipts are "
+              "issued by). Optional: the file name says it.",
     "direction": "in: the system's record → a canonical record; out: a canonical record → the system's record. "
                  "Optional: the file name says it.",
     "description": "Free text for people.",

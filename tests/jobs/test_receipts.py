@@ -30,6 +30,11 @@ from hub.values import json_dumps, json_loads
 pytestmark = pytest.mark.slow
 
 ENV = {"ONEC_PASSWORD": "sandbox-secret", "SHOP_TOKEN": "shop-secret", "ATOL_PASSWORD": "atol-secret"}
+INN = "5544332219"
+"""The 1C sandbox's organization's INN: each service's sandbox takes receipts of that company only."""
+TVERSKAYA = {"inn": INN, "sno": "osn", "payment_address": "https://tverskaya.example.ru",
+             "email": "cheki@tverskaya.example.ru"}
+"""The company as 1C's organization card holds it (ATOL's words), not as the cash register's settings or file do."""
 
 
 @dataclass
@@ -72,13 +77,13 @@ class Stage:
 @pytest.fixture(params=["atol", "orangedata"])
 def stage(request: pytest.FixtureRequest, tmp_path: Path, state_url: str) -> Iterator[Stage]:
     service = request.param
-    fiscal = AtolSandbox() if service == "atol" else OrangeDataSandbox()
+    fiscal = AtolSandbox(inn=INN) if service == "atol" else OrangeDataSandbox(inn=INN)
     with OneCSandbox() as onec, TestChannelSandbox(token=ENV["SHOP_TOKEN"], seed=3) as shop, fiscal:
         settings = fiscal.source_settings()
-        # The company comes from a company file (1C's organization card, copied by the integrator): it wins over
-        # the cash register's own fields, left here with another tax system to show that.
+        # The company comes from 1C's organization card: it wins over a company file and the cash register's own
+        # fields, left here with another INN, tax system, site and email to show that.
         company = tmp_path / "company.yaml"
-        company.write_text(f'fields:\n  inn: {{value: "{settings["inn"]}"}}\n  tax_system: {{value: osn}}\n')
+        company.write_text('fields:\n  inn: {value: "7701234567"}\n  tax_system: {value: patent}\n')
         settings["company"] = company.name  # found from hub.yaml's folder
         if service == "atol":
             settings["password"] = "${ATOL_PASSWORD}"
@@ -170,7 +175,7 @@ def assert_atol(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None
     assert [(a["quantity"], a["sum"], a["payment_method"]) for a in apples] == [
         (Decimal("0.312"), Decimal("46.64"), "full_payment")]
     assert full["receipt"]["total"] == Decimal("191.64")
-    assert full["receipt"]["company"]["sno"] == "osn"  # the company file's, not the settings' usn_income
+    assert prepaid["receipt"]["company"] == full["receipt"]["company"] == TVERSKAYA
     assert full["receipt"]["payments"] == [{"type": 2, "sum": Decimal("189.85")}, {"type": 1, "sum": Decimal("1.79")}]
     # VAT per good is 1C's СтавкаНДС through the catalog mapping, not the cash register's vat_default (none):
     # the seeded 1C puts the weighed groceries under 10 % and the piece good under 20 %.
@@ -180,7 +185,9 @@ def assert_atol(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None
 
 def assert_orangedata(key: str, prepaid: dict[str, Any], full: dict[str, Any]) -> None:
     assert (prepaid["id"], full["id"]) == (f"{key}:prepayment", f"{key}:full")
-    assert full["content"]["checkClose"]["taxationSystem"] == 0  # osn, from the company file
+    for receipt in (prepaid, full):  # 1C's company: osn is taxationSystem 0
+        assert (receipt["inn"], receipt["content"]["checkClose"]["taxationSystem"],
+                receipt["content"]["settlementAddress"]) == (INN, 0, TVERSKAYA["payment_address"])
     apples = [p for p in prepaid["content"]["positions"] if p["quantityMeasurementUnit"] == 11]
     assert [(a["quantity"], a["paymentMethodType"]) for a in apples] == [(Decimal("0.300"), 1)]
     assert prepaid["content"]["checkClose"]["payments"] == [{"type": 2, "amount": Decimal("189.85")}]

@@ -63,7 +63,7 @@ def test_typical_mistakes_are_all_reported_at_once_word_for_word(problems: Probl
         "orders.in.yaml:22:5: fields.lines.fields: required canonical field 'unit_price' of OrderLine is not "
         "mapped",
         "orders.in.yaml:23:64: fields.lines.fields.product.transform.lookup.entity: unknown entity 'products' "
-        "(known: catalog, customers, orders, prices, stock)",
+        "(known: catalog, company, customers, orders, prices, stock)",
         "orders.in.yaml:24:64: fields.lines.fields.quantity.transform.unit.to: cannot convert g (mass) "
         "to l (volume)",
         "orders.in.yaml:25:35: fields.lines.fields.sum.transform: round needs options, such as round: 3",

@@ -94,16 +94,16 @@ def test_runtime_errors_name_the_field(evaluate: Evaluate, expression: str, reas
     ("__import__('os').system('true')", "methods such as .system() cannot be called; call a function "
                                         "instead (known: abs, boolean, coalesce, concat, date, datetime, "
                                         "decimal, email, guid, integer, join, kopecks, len, local_datetime, "
-                                        "lower, max, min, money, null_if_empty, part, phone, replace, round, string, "
-                                        "sum, to_kopecks, trim, upper, values) (at character 1)"),
+                                        "lower, max, min, money, null_if_empty, part, phone, pick, replace, round, "
+                                        "string, sum, to_kopecks, trim, upper, values) (at character 1)"),
     ("name.strip()", "methods such as .strip() cannot be called; call a function instead (use trim(...)) "
                      "(at character 1)"),
     ("lower(name).strip", "only record paths can be read with . or [] (not the result of a function or "
                           "operator) (at character 1)"),
     ("__import__('os')", "unknown function '__import__' (known: abs, boolean, coalesce, concat, date, "
                          "datetime, decimal, email, guid, integer, join, kopecks, len, local_datetime, lower, "
-                         "max, min, money, null_if_empty, part, phone, replace, round, string, sum, to_kopecks, "
-                         "trim, upper, values) (at character 1)"),
+                         "max, min, money, null_if_empty, part, phone, pick, replace, round, string, sum, "
+                         "to_kopecks, trim, upper, values) (at character 1)"),
     ("lowr(name)", "unknown function 'lowr' (did you mean 'lower'?) (at character 1)"),
     ("(lambda: 1)()", "only the built-in functions can be called, by name, such as lower(name) (at character 1)"),
     ("[x for x in items]", "comprehensions are not allowed in expressions (at character 1)"),

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import responses
 
-from connectors.atol.connector import PAYMENT_TYPES, AtolConnector, AtolSettings
+from connectors.atol.connector import PAYMENT_TYPES, AtolConnector, AtolSettings, ReceiptsStream
 from hub.connector import ConnectorContext
 from hub.errors import AuthError
-from hub.fiscal import Measure, Method, PaymentType, Vat, fiscal_stream, prepayment
-from hub.model import Order, Product
+from hub.fiscal import Measure, Method, PaymentType, Vat, fiscal_stream, issuer, prepayment
+from hub.model import Company, Order, Product
 from hub.values import json_loads
 from tests._shared import SAMPLES
 
@@ -53,7 +53,9 @@ def test_a_receipt_is_registered_with_its_token_and_waits_while_atol_says_code_3
                   body=sample("v5_report_wait_code34.json"))
     stream = fiscal_stream(connector())
     assert stream is not None
-    receipt = prepayment(order(), {"APL": Product(id="APL", name="Яблоки", weighed=True)}, connector().atol_settings)
+    settings = connector().atol_settings
+    receipt = prepayment(order(), {"APL": Product(id="APL", name="Яблоки", unit="kg", weighed=True)}, settings,
+                         issuer(None, settings))
 
     registered = stream.register(receipt)
     waiting = stream.outcome(receipt, registered.ref)
@@ -73,7 +75,7 @@ def test_a_done_report_gives_number_sign_and_time(name: str) -> None:
     atol.client.auth.token = lambda: "t"  # type: ignore[method-assign]
     stream = fiscal_stream(atol)
     assert stream is not None
-    done = stream.outcome(prepayment(order(), {}, atol.atol_settings), "u")
+    done = stream.outcome(prepayment(order(), {}, atol.atol_settings, issuer(None, atol.atol_settings)), "u")
     assert done is not None and done.status == "done"
     assert (done.fn_number, done.document_number, done.fiscal_sign) == ("9999078900006211", "132896", "1313456287")
     assert done.printed_at is not None and done.printed_at.isoformat() == "2018-08-03T23:21:00+03:00"
@@ -87,7 +89,7 @@ def test_a_validation_error_fails_the_receipt_with_atols_reason() -> None:
     atol = connector()
     stream = fiscal_stream(atol)
     assert stream is not None
-    failed = stream.register(prepayment(order(), {}, atol.atol_settings))
+    failed = stream.register(prepayment(order(), {}, atol.atol_settings, issuer(None, atol.atol_settings)))
     assert failed.status == "fail" and failed.reason is not None
     assert failed.reason.startswith("code 32: Ошибка валидации") and "#/receipt.total" in failed.reason
 
@@ -127,3 +129,14 @@ def test_every_atol_sample_is_taken_by_a_test() -> None:
              "platron_v5_handbook_PaymentObjects.php", "platron_v5_handbook_PaymentTypes.php",
              "axenov_enum_PaymentType.php", "SOURCES.md"}
     assert {path.name for path in Path(ATOL).iterdir()} == taken
+
+
+def test_the_body_names_the_receipts_company_not_the_settings() -> None:
+    atol = connector()
+    stream = fiscal_stream(atol)
+    assert isinstance(stream, ReceiptsStream)
+    from_1c = Company(inn="7701234567", tax_system="osn", payment_address="https://tverskaya.example.ru",
+                      email="cheki@tverskaya.example.ru")
+    body = stream.body(prepayment(order(), {}, atol.atol_settings, issuer(from_1c, atol.atol_settings)))
+    assert body["receipt"]["company"] == {"inn": "7701234567", "sno": "osn", "email": "cheki@tverskaya.example.ru",
+                                          "payment_address": "https://tverskaya.example.ru"}

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request
 
 from connectors.atol import AtolConnector, AtolSandbox, AtolSettings
 from hub.connector import ConnectorContext
-from hub.fiscal import RECEIPTS, Kept, fiscal_stream, prepayment
+from hub.fiscal import RECEIPTS, Kept, fiscal_stream, issuer, prepayment
 from hub.inbound import Endpoint
 from hub.model import Order
 from hub.values import json_dumps, zone
@@ -60,7 +60,7 @@ def test_a_callback_keeps_what_atol_reports_not_what_the_body_claims(atol: AtolS
                                   "payments": [{"method": "card", "amount": "145", "paid": True}],
                                   "lines": [{"product": "C", "name": "Круассан", "quantity": 1, "unit_price": "145",
                                              "sum": "145"}]})
-    receipt = prepayment(order, {}, settings)
+    receipt = prepayment(order, {}, settings, issuer(None, settings))
     outcome = stream.register(receipt)
     state.put_many(RECEIPTS, {receipt.id: Kept(receipt=receipt, outcome=outcome).model_dump_json()})
     endpoint, = connector.endpoints()

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connectors.orangedata.client import sign
-from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, OrangeDataSettings
+from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, OrangeDataSettings, ReceiptsStream
 from connectors.orangedata.sandbox import OrangeDataSandbox, _problems
 from hub.connector import ConnectorContext
-from hub.fiscal import PaymentType, fiscal_stream, prepayment
-from hub.model import Order
+from hub.fiscal import PaymentType, fiscal_stream, issuer, prepayment
+from hub.model import Company, Order
 from hub.values import json_dumps, json_loads
 from tests._shared import SAMPLES, sample_files
 
@@ -78,7 +78,7 @@ def test_a_receipt_is_signed_queued_then_done_with_orangedatas_status(sandbox: O
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=201)
     responses.get(STATUS, status=202)
-    receipt = prepayment(order(), {}, od.od_settings)
+    receipt = prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))
 
     assert stream.register(receipt).status == "wait"
     waiting = stream.outcome(receipt, None)
@@ -108,7 +108,7 @@ def test_a_refused_document_fails_with_orangedatas_errors(sandbox: OrangeDataSan
     assert stream is not None
     expected = normalised(ORANGE / name)["errors"]
     responses.post(f"{URL}/api/v2/documents/", status=400, body=json_dumps(normalised(ORANGE / name)))
-    failed = stream.register(prepayment(order(), {}, od.od_settings))
+    failed = stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings)))
     assert (failed.status, failed.reason) == ("fail", "; ".join(expected))
 
 
@@ -119,7 +119,7 @@ def test_a_repeated_id_is_found_by_its_status_not_sent_again(sandbox: OrangeData
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=409)
     responses.get(STATUS, status=202)
-    assert stream.register(prepayment(order(), {}, od.od_settings)).status == "wait"
+    assert stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))).status == "wait"
     assert [call.request.method for call in responses.calls] == ["POST", "GET"]
 
 
@@ -144,3 +144,15 @@ def test_the_sdks_agree_with_the_hosts_and_payment_types_hub_uses() -> None:
     node = (ORANGE / "sdk_node_examples_index.js").read_text(encoding="utf-8")
     assert ".addPayment({ type: 1, amount: 10 })" in node and PAYMENT_TYPES[PaymentType.CASH] == 1
     assert "fractional quantity" not in node and "6.123456" in (ORANGE / "sdk_python_example.py").read_text()
+
+
+def test_the_body_names_the_receipts_company_not_the_settings(sandbox: OrangeDataSandbox) -> None:
+    od = connector(sandbox)
+    stream = fiscal_stream(od)
+    assert isinstance(stream, ReceiptsStream)
+    from_1c = Company(inn="7701234567", tax_system="usn_income", payment_address="https://tverskaya.example.ru",
+                      email="cheki@tverskaya.example.ru")
+    body = stream.body(prepayment(order(), {}, od.od_settings, issuer(from_1c, od.od_settings)))
+    assert (body["inn"], body["content"]["checkClose"]["taxationSystem"], body["content"]["settlementAddress"]) == (
+        "7701234567", 1, "https://tverskaya.example.ru")
+    assert body["key"] == INN  # the account's signing key stays the settings'
