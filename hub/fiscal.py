@@ -206,6 +206,12 @@ def _complete(company: Company, order_key: str) -> Issuer:
     return Issuer.model_validate(company.model_dump())
 
 
+def issued_by(receipt: Receipt, settings: FiscalSettings) -> Issuer:
+    """The company on ``receipt``. One kept by a hub that did not yet keep the company with its receipts was sent
+    with the company file's and the settings' company, so it is sent again with theirs: the same body."""
+    return receipt.company or _complete(issuer(None, settings), receipt.order)
+
+
 class Line(BaseModel):
     """One line of a receipt."""
 
@@ -231,8 +237,9 @@ class Receipt(BaseModel):
     id: str = Field(description="The service's document id, derived from the order's key and the kind.")
     order: str = Field(description="The order's key in hub (`shop:1001`).")
     kind: ReceiptKind
-    company: Issuer = Field(description=(
-        "Who issues it, kept with it so that a receipt sent again after a crash has the same body."))
+    company: Issuer | None = Field(None, description=(
+        "Who issues it, kept with it so that a receipt sent again after a crash has the same body; None only in a "
+        "receipt kept before receipts carried their company (see :func:`issued_by`)."))
     refund: bool = Field(False, description="A refund of income (tag 1054 = 2: ATOL `sell_refund`), not a sale.")
     lines: list[Line]
     payments: list[Paid]

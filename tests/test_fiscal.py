@@ -16,9 +16,11 @@ from hub.fiscal import (
     Method,
     Paid,
     PaymentType,
+    Receipt,
     ReceiptKind,
     Settlement,
     fiscalized_here,
+    issued_by,
     issuer,
     prepayment,
     settlement,
@@ -179,7 +181,8 @@ def test_the_company_is_1cs_where_its_mapping_gives_a_field_then_the_file_then_t
     assert (company.inn, company.email, company.tax_system, company.payment_address, company.name) == (
         "7701234567", "cheki@tverskaya.ru", "patent", "https://shop.example.ru", "ООО «Тверская»")
     receipt = prepayment(order(Decimal("0.300")), GOODS, settings, company)
-    assert (receipt.company.inn, receipt.company.tax_system) == ("7701234567", "patent")
+    assert receipt.company is not None and (receipt.company.inn, receipt.company.tax_system) == ("7701234567",
+                                                                                                  "patent")
     # Without a company from 1C, the existing configs keep working: the file over the settings.
     assert issuer(None, settings).model_dump(exclude_none=True) == {
         "inn": "5544332219", "tax_system": "patent", "payment_address": "https://shop.example.ru",
@@ -216,3 +219,13 @@ def test_the_measure_is_the_goods_unit_through_the_settings_measures() -> None:
              "CRO": GOODS["CRO"].model_copy(update={"unit": "portion"})}
     receipt = prepayment(order(Decimal("0.300")), grams, SETTINGS, COMPANY)
     assert [line.measure for line in receipt.lines] == [Measure.GRAM, Measure.OTHER]
+
+
+def test_a_receipt_kept_before_receipts_carried_their_company_is_sent_again_with_the_settings_company() -> None:
+    # Kept by the hub before this one: its body then took the company from the settings, and must stay the same.
+    sent = prepayment(order(Decimal("0.300")), GOODS, SETTINGS, COMPANY)
+    kept = sent.model_dump(mode="json")
+    del kept["company"]
+    old = Receipt.model_validate(kept)
+    assert old.company is None
+    assert issued_by(old, SETTINGS) == issued_by(sent, SETTINGS) == sent.company

@@ -10,7 +10,16 @@ from werkzeug.wrappers import Response
 from connectors.atol.client import DUPLICATE, STILL_QUEUED, AtolClient, error_of
 from connectors.atol.sandbox import AtolSandbox
 from hub.connector import ConnectorContext
-from hub.fiscal import Fiscal, FiscalSettings, Outcome, PaymentType, Receipt, callback_endpoint, fiscal_stream
+from hub.fiscal import (
+    Fiscal,
+    FiscalSettings,
+    Outcome,
+    PaymentType,
+    Receipt,
+    callback_endpoint,
+    fiscal_stream,
+    issued_by,
+)
 from hub.inbound import Endpoint, json_response
 from hub.model import Entity
 from hub.settings import SourceSettings
@@ -70,7 +79,8 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
 
     def body(self, receipt: Receipt) -> dict[str, Any]:
         """The request body of ``receipt``: ``{external_id, timestamp, service, receipt}``."""
-        settings, company = self.connector.atol_settings, receipt.company
+        settings = self.connector.atol_settings
+        company = issued_by(receipt, settings)
         contact = {"email": receipt.contact} if "@" in receipt.contact else {"phone": receipt.contact}
         body: dict[str, Any] = {
             "external_id": receipt.id,

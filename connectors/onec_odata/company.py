@@ -2,7 +2,8 @@
 
 The organization is the one hub writes orders under (``values.organization`` of the 1C source); the preset's
 ``company.in.yaml`` maps its card (``Catalog_Организации(guid'…')``) onto :class:`hub.model.Company`. A source
-without an organization in ``values`` reads none, and the cash register's company file or settings give it.
+without an organization in ``values``, or a preset without that file, reads none, and the cash register's company
+file or settings give it.
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ class CompanyStream(Pull["OneCConnector"]):
     def read(self, *, cursor: str | None, since: dt.datetime | None = None) -> Iterator[Page]:
         onec = self.connector
         mapping = onec.mappings.get((self.entity, "in"))
-        if mapping is None or mapping.source is None:
-            raise self.unsupported(Mode.PULL)
         organization = onec.values.get("organization")
-        if not organization:
-            return
+        if mapping is None or mapping.source is None or not organization:
+            return  # a preset without a company mapping, or a base whose organization is not named: none here
         row = onec.client.get(mapping.source, str(organization))
         if row is None:
             raise ConfigError([f"values.organization of source {onec.name!r}: {organization} is not in "

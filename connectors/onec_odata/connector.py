@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -51,6 +52,9 @@ from hub.values import json_dumps, json_loads, to_local_naive, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS, Entity.COMPANY)
 WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
+OPTIONAL_FILES = frozenset({(Entity.COMPANY, "in")})
+"""Preset files a preset may leave out: a preset copied before hub read the company on receipts from 1C has no
+company mapping, and the cash register's company file or settings give the company instead."""
 READ_AT = "ДатаЧтения"
 """Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
 BARCODES = "Штрихкоды"
@@ -323,8 +327,10 @@ class OneCConnector(StreamConnector):
 
     def _load_preset(self, settings: OneCSettings) -> dict[tuple[Entity, str], CompiledMapping]:
         """Every mapping of the preset, by (entity, direction); broken files stop hub with their problems."""
+        from hub.config import bundled_mappings
+
         return self.context.mapping_set(
-            _preset_files(self.preset), settings.values,
+            _preset_files(self.preset, self.context.mappings or bundled_mappings()), settings.values,
             hint=f"preset {self.preset!r}: every file under mappings/onec/{self.preset}/ must load; "
                  "`hub mappings check` shows the grammar problems")
 
@@ -353,7 +359,7 @@ class OneCConnector(StreamConnector):
         try:
             types = metadata.record_types(client.metadata())
             holders: dict[tuple[str | int, ...], str | None] = {}
-            for relative in _preset_files(settings.preset).values():
+            for relative in _preset_files(settings.preset, folder).values():
                 mapping = load_unbound(folder / relative, timezone=context.timezone)
                 record = cls._as_mapped(mapping, types)
                 pointing = {ref.use.config: ref.points_to for ref in config_references(mapping, record)} \
@@ -519,10 +525,13 @@ _RECORD_FIELDS = frozenset({"Recorder", "Recorder_Type", "Period", "LineNumber",
 """An accumulation register row's own fields, which its Balance does not have."""
 
 
-def _preset_files(preset: str) -> dict[tuple[Entity, str], str]:
-    """Every mapping file of ``preset`` by (entity, direction), relative to the mappings folder."""
+def _preset_files(preset: str, folder: Path) -> dict[tuple[Entity, str], str]:
+    """Every mapping file of ``preset`` by (entity, direction), relative to the mappings ``folder``; an optional
+    one only where the folder has it."""
     wanted = [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]
-    return {(e, direction): f"onec/{preset}/{e.value}.{direction}.yaml" for e, direction in wanted}
+    files = {(e, direction): f"onec/{preset}/{e.value}.{direction}.yaml" for e, direction in wanted}
+    return {key: relative for key, relative in files.items()
+            if key not in OPTIONAL_FILES or (folder / relative).is_file()}
 
 
 def _choice(client: OneCClient, types: dict[str, RecordType], setting: tuple[str | int, ...],

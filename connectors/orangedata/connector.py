@@ -12,7 +12,17 @@ from connectors.orangedata.client import OrangeDataClient, errors_of, load_signi
 from connectors.orangedata.sandbox import OrangeDataSandbox
 from hub.connector import ConnectorContext
 from hub.errors import InvalidRecord, ProtocolError, RequestRejected
-from hub.fiscal import Fiscal, FiscalSettings, Method, Outcome, PaymentType, Receipt, callback_endpoint, fiscal_stream
+from hub.fiscal import (
+    Fiscal,
+    FiscalSettings,
+    Method,
+    Outcome,
+    PaymentType,
+    Receipt,
+    callback_endpoint,
+    fiscal_stream,
+    issued_by,
+)
 from hub.inbound import Endpoint, json_response
 from hub.model import Entity
 from hub.settings import SourceSettings
@@ -82,7 +92,8 @@ class ReceiptsStream(Fiscal["OrangeDataConnector"]):
 
     def body(self, receipt: Receipt) -> dict[str, Any]:
         """The request body of ``receipt``: ``{id, inn, group, key, content}``."""
-        settings, company = self.connector.od_settings, receipt.company
+        settings = self.connector.od_settings
+        company = issued_by(receipt, settings)
         unknown = sorted({line.vat for line in receipt.lines} - TAX.keys())
         if unknown:
             raise InvalidRecord(f"receipt {receipt.id}: OrangeData has no tax code for {', '.join(unknown)}",

@@ -3,12 +3,21 @@ on receipts; the goods' VAT and units as the receipts take them."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+from pathlib import Path
+
 import pytest
 
 from connectors.onec_odata import OneCSandbox
 from connectors.onec_odata._schema import GOODS, ORGANIZATIONS
+from connectors.onec_odata.connector import OneCConnector, OneCSettings
+from hub.config import bundled_mappings
+from hub.connector import ConnectorContext
 from hub.errors import ConfigError
 from hub.model import Company, Entity, Product
+from hub.testing.acceptance import RecordingClock
+from hub.values import zone
 
 from .conftest import connect as client_of
 from .test_connector import connect, read_all, settings_for
@@ -65,3 +74,17 @@ def test_goods_say_without_vat_and_weighed_ones_are_in_kilograms(onec: OneCSandb
     assert free == [row["Description"] for row in onec.rows(GOODS) if row.get("СтавкаНДС") == "БезНДС"] != []
     assert all(good.vat_rate is None for good in goods if good.vat_free)
     assert {good.unit for good in goods if good.weighed} == {"kg"}
+
+
+def test_a_preset_copied_before_the_company_mapping_reads_none_and_still_loads(onec: OneCSandbox,
+                                                                              tmp_path: Path) -> None:
+    # An integrator's own preset, copied from ut11 before company.in.yaml shipped: hub starts and reads no company,
+    # and the cash register's company file or settings give it.
+    shutil.copytree(bundled_mappings(), tmp_path, dirs_exist_ok=True)
+    (tmp_path / "onec" / "ut11" / "company.in.yaml").unlink()
+    context = ConnectorContext(source="onec", timezone=zone("Europe/Moscow"), log=logging.getLogger("test"),
+                               mappings=tmp_path, clock=RecordingClock())
+    connector = OneCConnector(OneCSettings.model_validate(settings_for(onec)), context)
+    assert ORGANIZATIONS not in connector.required_objects()
+    assert read_all(connector, Entity.COMPANY) == []
+    assert read_all(connector, Entity.CATALOG), "the rest of the preset works as before"
