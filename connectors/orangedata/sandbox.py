@@ -98,7 +98,8 @@ class OrangeDataSandbox(Sandbox):
         return [Action("process", "process", "the cash registers print every queued document (202 → 200)",
                        (Param("expire", "yes: print none, each expires unprinted (524: resend under a new id)",
                               optional=True),),
-                       lambda args: {"processed": self.process(expire=args.get("expire") == "yes")})]
+                       lambda args: {"processed": self.process(
+                           expire=args.get("expire", "").lower() in ("yes", "true", "1"))})]
 
     def handle(self, request: Request) -> Response:
         sock = request.environ.get("werkzeug.socket")

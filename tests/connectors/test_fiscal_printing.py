@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+import requests
 from werkzeug.wrappers import Request, Response
 
 from connectors.atol import AtolConnector, AtolSandbox, AtolSettings
@@ -111,3 +112,25 @@ def test_without_a_delay_nothing_is_printed_until_a_test_says_so() -> None:
         processing.settle("a")
     assert processing.finish_all() == ["a"]
     assert processing.finish_all() == []  # each document is finished once
+
+
+@pytest.mark.parametrize("kind", ["atol", "orangedata"])
+def test_a_receipt_the_register_fails_may_be_resent_and_one_refused_at_registration_may_not(kind: str) -> None:
+    made = AtolSandbox() if kind == "atol" else OrangeDataSandbox()
+    with made as service:
+        kkt = connector(service, "http://127.0.0.1:9/unused")
+        stream = fiscal_stream(kkt)
+        assert stream is not None
+        receipt = prepayment(ORDER, {}, kkt.settings)  # type: ignore[arg-type] # a fiscal source's settings
+        registered = stream.register(receipt)
+        # Through the control endpoint, as `hub sandbox do` does: ATOL's driver fails it, OrangeData lets it expire.
+        args = {"fail": "Ошибка ФН"} if kind == "atol" else {"expire": "yes"}
+        answer = requests.post(f"{service.url}/_sandbox/process", json=args, timeout=10,
+                               verify=str(service.ca_cert) if service.ca_cert else True)
+        assert answer.status_code == 200, answer.text
+        failed = stream.outcome(receipt, registered.ref)
+        assert failed is not None and (failed.status, failed.resend) == ("fail", True)
+
+        refused = stream.register(receipt.model_copy(update={"id": "shop:9:full", "lines": []}))
+        assert (refused.status, refused.resend) == ("fail", False) and refused.reason
+        kkt.close()
