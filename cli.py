@@ -32,6 +32,7 @@ from hub import operations
 from hub.config import ROLES, HubConfig, find_config_file, load_config
 from hub.connector import Choice
 from hub.errors import ConfigError, HubError, StateSchemaError
+from hub.fiscal import ReceiptKind
 from hub.guests import GuestProfile
 from hub.jobrun import RunContext
 from hub.model import Entity
@@ -549,6 +550,28 @@ def customers_rebuild(ctx: click.Context) -> None:
     with _runtime(ctx) as runtime:
         count = rebuild_profiles(runtime)
     out.print(f"{count} profile(s) rebuilt.")
+
+
+@main.group()
+def receipts() -> None:
+    """Fiscal receipts of the orders paid online (docs/fiscal.md)."""
+
+
+@receipts.command("resend")
+@click.argument("order")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice([kind.value for kind in ReceiptKind]),
+              help="Only this receipt of the order (repeatable); every one that failed by default.")
+@click.pass_context
+@_errors_exit
+def receipts_resend(ctx: click.Context, order: str, kinds: tuple[str, ...]) -> None:
+    """Send an order's failed receipts again, each under its next id, at the receipts job's next run: once what the
+    service said was wrong is fixed."""
+    from jobs.receipts import ask_resend
+
+    with _runtime(ctx) as runtime:
+        asked = ask_resend(runtime, order, [ReceiptKind(kind) for kind in kinds] or list(ReceiptKind))
+    for receipt in asked:
+        out.print(f"{receipt}: sent again under its next id at the receipts job's next run", highlight=False)
 
 
 @main.group()

@@ -8,7 +8,8 @@ pays the extra, or the overpaid part is refunded (see :class:`Settlement`).
 A receipt's id at the service is derived from the order's key and the receipt's kind (``shop:1001:full``), so the
 same receipt is never registered twice: the services refuse a second document with an id they hold (OrangeData
 409, ATOL's duplicate ``external_id``), and a receipt whose answer was lost is registered again under its id and
-found, not printed again.
+found, not printed again. A receipt the service failed to print is sent again under the next id of its order and
+kind (``shop:1001:full:2``): 54-FZ services never take an id twice, even a failed one's.
 
 Each service is a connector whose orders stream is also a :class:`Fiscal`; the ``receipts`` job builds receipts with
 :func:`prepayment` and :func:`settlement` and hands them to it. The company on a receipt comes from 1C's organization
@@ -50,11 +51,13 @@ _VAT_BY_PERCENT: dict[Decimal, Vat] = {Decimal(0): "vat0", Decimal(5): "vat5", D
 
 
 class ReceiptKind(StrEnum):
-    """Which receipt of an order: the prepayment, the full payment at handover, the refund of an overpayment."""
+    """Which receipt of an order: the prepayment, the full payment at handover, the refund of an overpayment, the
+    refund of the whole prepayment of an order cancelled before its handover."""
 
     PREPAYMENT = "prepayment"
     FULL = "full"
     REFUND = "refund"
+    CANCELLED = "cancel"
 
 
 class Method(StrEnum):
@@ -240,6 +243,7 @@ class Receipt(BaseModel):
     company: Issuer | None = Field(None, description=(
         "Who issues it, kept with it so that a receipt sent again after a crash has the same body; None only in a "
         "receipt kept before receipts carried their company (see :func:`issued_by`)."))
+    attempt: int = Field(1, ge=1, description="Which attempt at printing it: the first, or a resend after a fail.")
     refund: bool = Field(False, description="A refund of income (tag 1054 = 2: ATOL `sell_refund`), not a sale.")
     lines: list[Line]
     payments: list[Paid]
@@ -284,6 +288,9 @@ class Outcome(BaseModel):
     fiscal_sign: str | None = Field(None, description="Fiscal sign of the document (tag 1077).")
     printed_at: dt.datetime | None = Field(None, description="When it was printed, as the service says.")
     total: Amount | None = Field(None, description="The sum the service printed.")
+    resend: bool = Field(False, description=(
+        "A fail of the service's printing (its register, its queue), not of what was sent: the same receipt may be "
+        "sent again under a new id. A receipt the service refused at registration (a validation error) is not."))
 
 
 RECEIPTS = "receipts"
@@ -299,6 +306,8 @@ class Kept(BaseModel):
     """None until the service answered (the receipt may have reached it all the same)."""
     marked: bool = False
     """Its fiscal attributes are written on the order in the system of record."""
+    retry: bool = False
+    """Failed, and a person asked for it to be sent again (``hub receipts resend``) once its cause was fixed."""
 
 
 def callback_endpoint(fiscal: Fiscal[Connector], state: ChannelState, ref_of: Callable[[Any], object],
@@ -341,9 +350,26 @@ def fiscalized_here(channels: Iterable[str], connector: Callable[[str], Connecto
     return [channel for channel in channels if not connector(channel).prints_own_receipts]
 
 
-def receipt_id(order_key: str, kind: ReceiptKind) -> str:
-    """The id a receipt of ``order_key`` has at the service: the same whichever run sends it."""
-    return f"{order_key}:{kind.value}"
+def receipt_id(order_key: str, kind: ReceiptKind, attempt: int = 1) -> str:
+    """The id a receipt of ``order_key`` has at the service: the same whichever run sends it. The first attempt's
+    is ``shop:1001:full`` (as before resends existed, so receipts kept then stay found), the next ``…:full:2``."""
+    return f"{order_key}:{kind.value}" + (f":{attempt}" if attempt > 1 else "")
+
+
+def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company]) -> Receipt | None:
+    """The same receipt under the next id of its order and kind, to send after the service failed to print it;
+    None when it is not to be sent again: printed, waiting, refused for what it holds, or sent ``attempts`` times.
+    A person's :attr:`Kept.retry` sends any failed receipt once more, whatever the count.
+
+    Its lines are the failed one's; its company is asked of ``company`` anew, since a new attempt is a new document
+    and a company the service refused (a wrong INN) is what a person fixes in 1C or the company file."""
+    outcome, receipt = kept.outcome, kept.receipt
+    if outcome is None or outcome.status != "fail" or not (
+            kept.retry or (outcome.resend and receipt.attempt < attempts)):
+        return None
+    attempt = receipt.attempt + 1
+    return receipt.model_copy(update={"id": receipt_id(receipt.order, receipt.kind, attempt), "attempt": attempt,
+                                      "company": _complete(company(), receipt.order)})
 
 
 def fiscal_stream(connector: Connector) -> Fiscal[Connector] | None:
@@ -416,8 +442,18 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
         return receipts
     # Refund the whole prepayment, then sell anew at 1C's sum, paid as the extra payments are.
     whole = prepaid.model_copy(update={"id": receipt_id(prepaid.order, ReceiptKind.REFUND),
-                                       "kind": ReceiptKind.REFUND, "refund": True, "company": issued_by})
+                                       "kind": ReceiptKind.REFUND, "refund": True, "company": issued_by,
+                                       "attempt": 1})
     return [whole, full.model_copy(update={"payments": [Paid(type=extra, amount=total)]})]
+
+
+def cancellation(prepaid: Receipt) -> Receipt:
+    """The refund of the whole of ``prepaid`` (the printed prepayment receipt, whichever attempt printed it) when the
+    order is cancelled before its handover: its lines, method «предоплата 100 %», paid back electronically, by the
+    company that printed it."""
+    return prepaid.model_copy(update={
+        "id": receipt_id(prepaid.order, ReceiptKind.CANCELLED), "kind": ReceiptKind.CANCELLED, "attempt": 1,
+        "refund": True, "payments": [Paid(type=PaymentType.ELECTRONIC, amount=prepaid.total)]})
 
 
 def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal, company: Issuer) -> Receipt:

@@ -319,8 +319,9 @@ def _books(runtime: Runtime, ctx: RunContext, channel: str, *, held: list[Order]
 def _receipts(runtime: Runtime, ctx: RunContext, channels: list[str], record: str, *, held: list[Order],
               start: dt.datetime | None, report: Report) -> list[Finding]:
     """For each receipts job: every paid order of the channels it follows has its prepayment receipt and, once
-    1C holds it as handed over, its full-payment receipt for 1C's total; a receipt not printed (waiting, failed,
-    never answered) is reported with the service's reason, asked anew."""
+    1C holds it as handed over, its full-payment receipt for 1C's total, or once 1C holds it as cancelled after its
+    prepayment was printed, the refund of it; a receipt not printed (waiting, failed, never answered) is reported
+    with the service's reason, asked anew (only the last attempt of each: an earlier one failed and was resent)."""
     found: list[Finding] = []
     orders = {order.key: order for order in held}
     since = start or utcnow() - BOOKS_DAYS
@@ -336,15 +337,20 @@ def _receipts(runtime: Runtime, ctx: RunContext, channels: list[str], record: st
                 paid = [order for channel in followed for order in
                         paid_orders(state.outbox.last_sent(record, Entity.ORDERS.value, channel, since=since))]
             by_order: defaultdict[str, dict[ReceiptKind, Kept]] = defaultdict(dict)
-            for receipt in kept:
-                by_order[receipt.receipt.order][receipt.receipt.kind] = receipt
-                found += _stuck(ctx, target, fiscal, receipt)
+            for receipt in sorted(kept, key=lambda k: k.receipt.attempt):
+                by_order[receipt.receipt.order][receipt.receipt.kind] = receipt  # the last attempt stays
+            for last in (receipt for kinds in by_order.values() for receipt in kinds.values()):
+                found += _stuck(ctx, target, fiscal, last)
             report.compared[f"{target} receipts"] += len(kept)
             for order in paid:
                 has = by_order.get(order.key, {})
                 final = orders.get(order.key)
-                wanted = [ReceiptKind.PREPAYMENT] + ([ReceiptKind.FULL] if final is not None
-                                                     and final.status is OrderStatus.DELIVERED else [])
+                status = final.status if final is not None else None
+                prepaid = has.get(ReceiptKind.PREPAYMENT)
+                printed = prepaid is not None and prepaid.outcome is not None and prepaid.outcome.status == "done"
+                wanted = [ReceiptKind.PREPAYMENT] + ([ReceiptKind.FULL] if status is OrderStatus.DELIVERED else []) + (
+                    [ReceiptKind.CANCELLED] if status is OrderStatus.CANCELLED and printed
+                    and ReceiptKind.FULL not in has else [])
                 found += [Finding(target, "orders", order.key, "receipt_missing", {"receipt": kind.value})
                           for kind in wanted if kind not in has]
                 full = has.get(ReceiptKind.FULL)

@@ -16,6 +16,10 @@ crash tests use:
   every committed write before its answer (tests use them to kill a client
   process at an exact point).
 
+A system that finishes what it was sent by itself a while later (a cloud cash
+register printing a receipt) does it through :class:`Processing`, a worker
+thread the sandbox starts and stops with itself.
+
 Every request is recorded in :attr:`Sandbox.requests` so tests can count calls.
 
 An integrator drives a sandbox through its control endpoint, under ``/_sandbox/``
@@ -28,6 +32,7 @@ subject to faults, so they change nothing a test of the real protocol counts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import shutil
@@ -35,6 +40,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -50,7 +56,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.inbound import json_response
-from hub.values import json_loads
+from hub.values import json_dumps, json_loads
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -239,6 +245,97 @@ class Faults:
             return False
 
 
+Callback = tuple[str, Any]
+"""Where a system posts a document's result once it is done (its callback URL), and the JSON it posts."""
+
+
+class Processing:
+    """Documents a system takes at once and finishes a while later by itself, as a cloud cash register prints a
+    receipt a second or two after it was registered and then posts the report to the receipt's callback URL.
+
+    Each document :meth:`queue` d is due ``after`` seconds later (None: never by itself, only by :meth:`finish_all`,
+    the control a test takes). A due document is finished when it is next asked for (:meth:`settle`, from the
+    status handler) or by the worker thread, whichever comes first, with ``finish(key)``; the worker posts the
+    callbacks, off the request that finished the document. ``lock`` is the sandbox's own: :meth:`queue` and
+    :meth:`settle` are called holding it, and ``finish`` is called holding it. Stopping posts every callback still
+    owed before the thread ends, so none is lost to a sandbox stopped right after it printed.
+    """
+
+    def __init__(self, name: str, lock: threading.Lock, finish: Callable[[str], Callback | None], *,
+                 after: float | None) -> None:
+        self.name, self.after, self._finish = name, after, finish
+        self._wake = threading.Condition(lock)
+        self._due: dict[str, float] = {}
+        self._callbacks: list[Callback] = []
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def queue(self, key: str) -> None:
+        """Take document ``key``: it is due ``after`` seconds from now. Call holding the lock."""
+        self._due[key] = time.monotonic() + self.after if self.after is not None else float("inf")
+        self._wake.notify()
+
+    def settle(self, key: str) -> None:
+        """Finish document ``key`` now if it is due, as the system does when asked how one stands; its callback
+        goes to the worker. Call holding the lock."""
+        if self._due.get(key, float("inf")) <= time.monotonic():
+            del self._due[key]
+            self._owe(self._finish(key))
+            self._wake.notify()
+
+    def finish_all(self, finish: Callable[[str], Callback | None] | None = None) -> list[str]:
+        """Finish every queued document now (with ``finish`` instead of the usual), post their callbacks, and
+        return their keys: a test's control over when wait becomes done."""
+        with self._wake:
+            keys, self._due = list(self._due), {}
+            callbacks = [callback for key in keys if (callback := (finish or self._finish)(key)) is not None]
+        _post(callbacks)
+        return keys
+
+    def start(self) -> None:
+        self._stopping = False
+        self._thread = threading.Thread(target=self._work, name=f"sandbox-{self.name}-processing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _owe(self, callback: Callback | None) -> None:
+        if callback is not None:
+            self._callbacks.append(callback)
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                for key in [key for key, at in self._due.items() if at <= now]:
+                    del self._due[key]
+                    self._owe(self._finish(key))
+                callbacks, self._callbacks = self._callbacks, []
+            _post(callbacks)
+            with self._wake:
+                if self._stopping and not self._callbacks:
+                    return
+                if not self._stopping and not self._callbacks:
+                    now = time.monotonic()
+                    waits = [at - now for at in self._due.values() if at != float("inf")]
+                    self._wake.wait(max(min(waits), 0.0) if waits else None)
+
+
+def _post(callbacks: list[Callback]) -> None:
+    for url, body in callbacks:
+        # A real service does not wait for hub to take a callback, nor retry one hub missed: hub's polling of the
+        # status is what counts.
+        with contextlib.suppress(requests.RequestException):
+            requests.post(url, data=json_dumps(body).encode(), timeout=10,
+                          headers={"Content-Type": "application/json; charset=utf-8"})
+
+
 def published_ca(port: int) -> Path:
     """Where a sandbox serving HTTPS on 127.0.0.1:``port`` leaves the CA its certificate is signed by."""
     return Path(tempfile.gettempdir()) / f"hub-sandbox-{port}-ca.pem"
@@ -265,6 +362,8 @@ class Sandbox(ABC):
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wait = threading.Event()
+        self.processing: Processing | None = None
+        """Set by a system that finishes documents by itself a while after taking them; runs while it serves."""
 
     # --- what subclasses provide -------------------------------------------------------
 
@@ -311,6 +410,8 @@ class Sandbox(ABC):
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"sandbox-{self.name}",
                                         daemon=True)
         self._thread.start()
+        if self.processing is not None:
+            self.processing.start()
         if self.ca_cert is not None:
             shutil.copyfile(self.ca_cert, published_ca(self._server.server_port))
         return self.url
@@ -322,6 +423,8 @@ class Sandbox(ABC):
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            if self.processing is not None:  # after the server: a callback a last request owes is still posted
+                self.processing.stop()
 
     def __enter__(self) -> Self:
         self.start()

@@ -11,7 +11,12 @@ Each run, per service:
    service finds it, it does not print it twice), one waiting is asked for its report;
 2. each paid order a channel sent 1C gets its prepayment receipt, from the lines as ordered;
 3. each such order 1C holds as handed over (closed) gets its full-payment receipt, from 1C's lines (a weighed
-   good as picked), offsetting the prepayment, and the refund of an overpayment where there is one.
+   good as picked), offsetting the prepayment, and the refund of an overpayment where there is one; one 1C holds
+   as cancelled after its prepayment was printed gets the refund of the whole prepayment.
+
+A receipt the service failed to print (ATOL's ``fail``, OrangeData's 524) is sent again under the next id of its
+order and kind (``shop:1001:full:2``), up to ``options.attempts`` in all; one the service refused for what it holds
+(a validation error) is left failed for a person, and ``hub reconcile`` reports it with the service's reason.
 
 Receipts are kept in the service's channel state (kind ``receipts``), each written before it is sent: a process
 killed between the two finds it at its next run and registers it again under the same id.
@@ -22,13 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
 from hub.connector import Connector, Mode
-from hub.errors import RecordError
+from hub.errors import ConfigError, RecordError
 from hub.fiscal import (
     RECEIPTS,
     Fiscal,
@@ -38,18 +43,20 @@ from hub.fiscal import (
     Receipt,
     ReceiptKind,
     Settlement,
+    cancellation,
     fiscal_stream,
     fiscalized_here,
     issuer,
     marks_stream,
+    next_attempt,
     paid_orders,
     prepayment,
-    receipt_id,
     settlement,
 )
 from hub.jobrun import Job, RunContext
 from hub.model import Company, Entity, Order, OrderStatus, Product
 from hub.pipeline import snapshot
+from hub.runtime import Runtime
 from hub.state import Event
 from hub.streams import StreamConnector
 from hub.values import utcnow
@@ -67,6 +74,9 @@ class ReceiptsOptions(BaseModel):
         "`whole` refunds the whole prepayment and sells anew. UNCERTAIN in law practice: ask the accountant."))
     extra: PaymentType = Field(PaymentType.ELECTRONIC, description=(
         "How a guest pays what 1C's final sum adds to the prepayment: `electronic` (a card at the door) or `cash`."))
+    attempts: int = Field(3, ge=1, description=(
+        "How many times in all a receipt the service failed to print (ATOL's fail, OrangeData's 524) is sent, each "
+        "time under the next id (shop:1001:full, then shop:1001:full:2 …); one refused for what it holds is not."))
 
 
 class ReceiptsJob(Job):
@@ -115,12 +125,18 @@ class _Run:
                 self._follow(kept)
             elif kept.outcome.status == "done" and not kept.marked:
                 self._mark(kept)
+            elif kept.outcome.status == "fail":
+                self._resend(kept)  # a run may have stopped between a fail and its resend
         since = utcnow() - dt.timedelta(days=self.options.days)
         for channel in fiscalized_here(self.options.channels, self.runtime.connector):
             for order in self._paid(channel, since=since):
-                if receipt_id(order.key, ReceiptKind.PREPAYMENT) not in self.kept:
+                if not self._has(order.key, ReceiptKind.PREPAYMENT):
                     self._attempt(order.key, functools.partial(self._prepayment, order, channel))
         self._settle()
+
+    def _has(self, order_key: str, kind: ReceiptKind) -> bool:
+        """Whether a receipt of ``kind`` was begun for the order, whichever attempt."""
+        return any(kept.receipt.order == order_key and kept.receipt.kind is kind for kept in self.kept.values())
 
     def _paid(self, channel: str, *, since: dt.datetime) -> Iterator[Order]:
         """The paid orders ``channel`` queued for 1C since ``since``, as the channel sent them last."""
@@ -129,17 +145,22 @@ class _Run:
         yield from paid_orders(queued)
 
     def _settle(self) -> None:
-        """Full-payment receipts of the prepaid orders 1C holds as handed over."""
+        """Full-payment receipts of the prepaid orders 1C holds as handed over; refunds of those it cancelled."""
         prepaid = {kept.receipt.order: kept.receipt for kept in self.kept.values()
                    if kept.receipt.kind is ReceiptKind.PREPAYMENT and kept.outcome is not None
                    and kept.outcome.status == "done"  # offsetting a prepayment not printed would be wrong
-                   and receipt_id(kept.receipt.order, ReceiptKind.FULL) not in self.kept}
+                   and not self._has(kept.receipt.order, ReceiptKind.FULL)
+                   and not self._has(kept.receipt.order, ReceiptKind.CANCELLED)}
         if not prepaid:
             return
         since = utcnow() - dt.timedelta(days=self.options.days)
         for order in snapshot(self.runtime, self.ctx, self.record, Entity.ORDERS, since=since):
-            if isinstance(order, Order) and order.key in prepaid and order.status is OrderStatus.DELIVERED:
+            if not isinstance(order, Order) or order.key not in prepaid:
+                continue
+            if order.status is OrderStatus.DELIVERED:
                 self._attempt(order.key, functools.partial(self._settlement, order, prepaid[order.key]))
+            elif order.status is OrderStatus.CANCELLED:
+                self._attempt(order.key, functools.partial(self._cancellation, prepaid[order.key]))
 
     def _prepayment(self, order: Order, channel: str) -> list[Receipt]:
         return [prepayment(order, self._channel_goods(channel), self.settings, self._issuer())]
@@ -158,6 +179,9 @@ class _Run:
                               if isinstance(company, Company)), None)
             self._company = issuer(found, self.settings)
         return self._company
+
+    def _cancellation(self, prepaid: Receipt) -> list[Receipt]:
+        return [cancellation(prepaid)]
 
     def _attempt(self, key: str, build: Callable[[], list[Receipt]]) -> None:
         """Build an order's receipts (called at once), keep them all, then send each: a run killed between two
@@ -186,12 +210,27 @@ class _Run:
         detail = f"{receipt.kind.value} receipt {outcome.status}" + (f": {outcome.reason}" if outcome.reason else "")
         if outcome.status == "done":
             detail += f" (FD {outcome.document_number}, FP {outcome.fiscal_sign})"
-        elif outcome.status == "fail":
-            self.ctx.counts.failed += 1
-            self.ctx.errors.append(f"{receipt.id}: {outcome.reason}")
         self._keep(kept, stage=f"receipt_{outcome.status}", detail=detail)
         if outcome.status == "done":
             self._mark(kept)
+        elif outcome.status == "fail" and not self._resend(kept):
+            self.ctx.counts.failed += 1
+            self.ctx.errors.append(f"{receipt.id}: {outcome.reason}")
+
+    def _resend(self, kept: Kept) -> bool:
+        """Send a receipt the service failed to print again, under its next id, while attempts are left; whether
+        it was. The next attempt is kept before it is sent, as every receipt is, so a lost state DB or a killed run
+        finds each attempt at the service by its id, never printing one twice."""
+        again = next_attempt(kept, self.options.attempts, self._issuer)
+        if again is None or again.id in self.kept:
+            return False
+        fresh = Kept(receipt=again)
+        reason = kept.outcome.reason if kept.outcome is not None else None
+        self._keep(fresh, stage="receipt_resent", detail=(
+            f"{kept.receipt.kind.value} receipt {kept.receipt.id} failed ({reason}): sent again as "
+            f"{again.id}, attempt {again.attempt} of {self.options.attempts}"))
+        self._follow(fresh)
+        return True
 
     def _mark(self, kept: Kept) -> None:
         """Write a printed receipt's fiscal attributes on the order in the system of record, where it keeps them."""
@@ -223,3 +262,29 @@ class _Run:
             links = state.links.all(channel, Entity.CATALOG.value)
         goods = self._all_goods()
         return {product: goods[ref] for product, ref in links.items() if ref in goods}
+
+
+def ask_resend(runtime: Runtime, order_key: str, kinds: Sequence[ReceiptKind]) -> list[str]:
+    """Have the receipts jobs send the failed receipts of ``kinds`` of order ``order_key`` again, each under its
+    next id, at their next run: what a person does once the cause the service gave is fixed. The ids of the failed
+    receipts; a :class:`ConfigError` when the order has no failed receipt of those kinds."""
+    asked = []
+    for config in runtime.config.jobs.values():
+        for target in config.targets if config.type == ReceiptsJob.type_name else []:
+            with runtime.store.transaction() as state:
+                kept = [Kept.model_validate_json(payload) for _, payload in state.channel_state.all(target, RECEIPTS)]
+                for kind in kinds:
+                    last = max((k for k in kept if k.receipt.order == order_key and k.receipt.kind is kind),
+                               key=lambda k: k.receipt.attempt, default=None)
+                    if last is None or last.outcome is None or last.outcome.status != "fail":
+                        continue
+                    state.channel_state.put_many(target, RECEIPTS, {
+                        last.receipt.id: last.model_copy(update={"retry": True}).model_dump_json()})
+                    state.events.add(Event(at=utcnow(), source=target, entity=Entity.ORDERS.value, key=order_key,
+                                           stage="receipt_resend_asked", detail=f"{last.receipt.id} is to be sent "
+                                           "again under its next id"))
+                    asked.append(last.receipt.id)
+    if not asked:
+        raise ConfigError([f"order {order_key} has no failed receipt of {', '.join(k.value for k in kinds)}"],
+                          hint="hub reconcile --entity orders lists the receipts that failed, by id")
+    return asked

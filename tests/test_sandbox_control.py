@@ -323,7 +323,9 @@ def test_every_sandbox_has_a_fixed_port_of_its_own() -> None:
 
 def test_hub_sandbox_do_reaches_a_sandbox_that_serves_https_through_its_own_ca() -> None:
     with OrangeDataSandbox() as orangedata:
-        orangedata.documents["shop:1001:prepayment"] = {"body": {"content": {}}, "status": "wait"}  # as if queued
+        with orangedata._data:  # as if a document POST had queued it
+            orangedata.documents["shop:1001:prepayment"] = {"body": {"content": {}}, "status": "wait"}
+            orangedata.processing.queue("shop:1001:prepayment")
         port = orangedata.url.rsplit(":", 1)[1]
         ran = CliRunner().invoke(cli.main, ["sandbox", "do", "--port", port, "orangedata", "process"])
         assert ran.exit_code == 0, ran.output

@@ -8,7 +8,7 @@ from pydantic import Field
 from werkzeug.wrappers import Response
 
 from connectors.atol.client import DUPLICATE, STILL_QUEUED, AtolClient, error_of
-from connectors.atol.sandbox import AtolSandbox
+from connectors.atol.sandbox import PRINT_AFTER, AtolSandbox
 from hub.connector import ConnectorContext
 from hub.fiscal import (
     Fiscal,
@@ -75,7 +75,9 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
         if status == "wait" and (error is None or error.code == STILL_QUEUED):
             return Outcome(status="wait", ref=ref, reason=error.message if error else None)
         reason = f"code {error.code}: {error.message}" if error else f"status {status!r}"
-        return Outcome(status="fail", ref=ref, reason=reason)
+        # ATOL refuses a bad receipt at registration (code 32): a fail its report gives is the register's own (its
+        # driver, a timeout), and the receipt may be sent again under a new external_id.
+        return Outcome(status="fail", ref=ref, reason=reason, resend=status == "fail")
 
     def body(self, receipt: Receipt) -> dict[str, Any]:
         """The request body of ``receipt``: ``{external_id, timestamp, service, receipt}``."""
@@ -121,7 +123,7 @@ class AtolConnector(StreamConnector):
 
     @classmethod
     def sandbox(cls) -> AtolSandbox:
-        return AtolSandbox()
+        return AtolSandbox(print_after=PRINT_AFTER)
 
     def endpoints(self) -> list[Endpoint]:
         stream = fiscal_stream(self)

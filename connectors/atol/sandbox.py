@@ -1,27 +1,30 @@
 """ATOL Online on 127.0.0.1: tokens, sell and sell_refund, reports, callbacks, its error objects, duplicate ids.
 
-Receipts wait in a queue until the test (or ``hub sandbox do atol process``) lets the "cash register" print them:
-no clock runs on its own, so a test decides when wait becomes done (or fail), and never sleeps for it.
+A receipt waits in the queue ``print_after`` seconds, then the "cash register" prints it by itself: its report says
+done when next asked for, and it is posted to its callback URL. ``hub sandbox atol`` prints after
+:data:`PRINT_AFTER`; a test made with ``print_after=None`` (the default) decides itself when wait becomes done or
+fail, with :meth:`AtolSandbox.process` (``hub sandbox do atol process``), and never sleeps for it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import threading
 import uuid as uuids
 from decimal import Decimal
 from typing import Any
 
-import requests
 from werkzeug.wrappers import Request, Response
 
 from connectors.atol.client import TIMESTAMP
 from hub.inbound import json_response
-from hub.sandbox import Action, Param, Sandbox
+from hub.sandbox import Action, Callback, Param, Processing, Sandbox
 from hub.values import json_loads, money, to_local_naive, utcnow, zone
 
 ROOT = "/possystem/v5/"
 OPERATIONS = ("sell", "sell_refund")
+PRINT_AFTER = 1.5
+"""Seconds a receipt waits at ``hub sandbox atol`` before it is printed: ATOL's queue takes a second or two."""
 _SNO = ("osn", "usn_income", "usn_income_outcome", "envd", "esn", "patent")
 
 
@@ -30,18 +33,19 @@ class AtolSandbox(Sandbox):
 
     name = "atol"
     port = 8120
+    processing: Processing
 
     def __init__(self, *, login: str = "hub-api", password: str = "atol-secret",  # noqa: S107 - a sandbox
-                 group: str = "v5-online-atol-ru_5179", inn: str = "5544332219") -> None:
+                 group: str = "v5-online-atol-ru_5179", inn: str = "5544332219",
+                 print_after: float | None = None) -> None:
         super().__init__()
         self.login, self.password, self.group, self.inn = login, password, group, inn
         self.tz = zone("Europe/Moscow")
         self.documents: dict[str, dict[str, Any]] = {}
         """By external_id: ``operation``, ``body`` (as sent), ``uuid``, ``status``, ``payload``, ``error``."""
-        self.fail_reason: str | None = None
-        """Set, the next receipts printed fail with it (the register's own error), then it is cleared."""
         self._tokens: set[str] = set()
         self._data = threading.Lock()
+        self.processing = Processing(self.name, self._data, self._print, after=print_after)
         self._document_number = 132896
 
     def source_settings(self) -> dict[str, Any]:
@@ -57,33 +61,26 @@ class AtolSandbox(Sandbox):
     # --- the register prints ---------------------------------------------------------------------------
 
     def process(self, *, fail: str | None = None) -> list[str]:
-        """Print every waiting receipt (or fail them with ``fail``); POST each report to its callback URL."""
-        reports = []
+        """Print every waiting receipt now (or fail them with ``fail``); POST each report to its callback URL."""
+        printed = self.processing.finish_all(functools.partial(self._print, fail=fail))
         with self._data:
-            for document in self.documents.values():
-                if document["status"] != "wait":
-                    continue
-                reason = fail or self.fail_reason
-                if reason:
-                    document.update(status="fail", error=_error(1, reason, "driver"))
-                else:
-                    self._document_number += 1
-                    total = document["body"]["receipt"]["total"]
-                    document.update(status="done", payload={
-                        "total": total, "fns_site": "www.nalog.ru", "fn_number": "9999078900006211",
-                        "shift_number": 173, "receipt_datetime": self._now(),
-                        "fiscal_receipt_number": self._document_number - 132000,
-                        "fiscal_document_number": self._document_number,
-                        "ecr_registration_number": "0000000005020922",
-                        "fiscal_document_attribute": 1313456287 + self._document_number})
-                reports.append((document["body"].get("service", {}).get("callback_url"), self._report(document)))
-            self.fail_reason = None
-        for callback, report in reports:
-            if callback:
-                # ATOL does not retry a callback hub missed: hub's polling of the report is what counts.
-                with contextlib.suppress(requests.RequestException):
-                    requests.post(callback, json=json_loads(report.get_data()), timeout=10)
-        return [json_loads(report.get_data())["uuid"] for _, report in reports]
+            return [self.documents[external_id]["uuid"] for external_id in printed]
+
+    def _print(self, external_id: str, fail: str | None = None) -> Callback | None:
+        """The register prints a waiting receipt (or fails it with the driver's ``fail``); its callback, if any."""
+        document = self.documents[external_id]
+        if fail:
+            document.update(status="fail", error=_error(1, fail, "driver"))
+        else:
+            self._document_number += 1
+            document.update(status="done", payload={
+                "total": document["body"]["receipt"]["total"], "fns_site": "www.nalog.ru",
+                "fn_number": "9999078900006211", "shift_number": 173, "receipt_datetime": self._now(),
+                "fiscal_receipt_number": self._document_number - 132000,
+                "fiscal_document_number": self._document_number, "ecr_registration_number": "0000000005020922",
+                "fiscal_document_attribute": 1313456287 + self._document_number})
+        callback = document["body"].get("service", {}).get("callback_url")
+        return (callback, self._report(document)) if callback else None
 
     def actions(self) -> list[Action]:
         return [Action("process", "process", "the cash registers print every waiting receipt (wait → done)",
@@ -136,24 +133,26 @@ class AtolSandbox(Sandbox):
             document = {"operation": operation, "body": body, "uuid": str(uuids.uuid4()), "status": "wait",
                         "payload": None, "error": None}
             self.documents[body["external_id"]] = document
+            self.processing.queue(body["external_id"])
         self.committed(request)
         return json_response({"uuid": document["uuid"], "status": "wait", "error": None, "timestamp": self._now()})
 
     def _get_report(self, uuid: str) -> Response:
         with self._data:
-            document = next((d for d in self.documents.values() if d["uuid"] == uuid), None)
-            if document is None:
+            external_id = next((key for key, d in self.documents.items() if d["uuid"] == uuid), None)
+            if external_id is None:
                 return json_response({"uuid": uuid, "status": "fail", **_error(
                     16, f"Документ с uuid {uuid} не найден", "system"), "timestamp": self._now()}, 404)
-            return self._report(document)
+            self.processing.settle(external_id)
+            return json_response(self._report(self.documents[external_id]))
 
-    def _report(self, document: dict[str, Any]) -> Response:
+    def _report(self, document: dict[str, Any]) -> dict[str, Any]:
         error = document["error"] or (_error(34, "Состояние чека не найдено. Попробуйте позднее.", "system")
                                       if document["status"] == "wait" else {"error": None})
-        return json_response({"uuid": document["uuid"], "status": document["status"], **error,
-                              "group_code": self.group, "daemon_code": "sandbox-agent", "device_code": "KKT000120",
-                              "callback_url": document["body"].get("service", {}).get("callback_url", ""),
-                              "payload": document["payload"], "timestamp": self._now()})
+        return {"uuid": document["uuid"], "status": document["status"], **error,
+                "group_code": self.group, "daemon_code": "sandbox-agent", "device_code": "KKT000120",
+                "callback_url": document["body"].get("service", {}).get("callback_url", ""),
+                "payload": document["payload"], "timestamp": self._now()}
 
     def _now(self) -> str:
         return to_local_naive(utcnow(), self.tz).strftime(TIMESTAMP)

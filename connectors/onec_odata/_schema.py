@@ -140,7 +140,7 @@ _UT11_ORDER = (_ref("Организация", ORGANIZATIONS), _ref("Партне
                Prop("ЦенаВключаетНДС", "bool"), Prop("ФормаОплаты", "string"), Prop("ДатаПоДаннымКлиента", "date"),
                Prop("ЖелаемаяДатаОтгрузки", "date"), Prop("АдресДоставки", "string"),
                # Attributes a base adds (an extension) to keep the receipts' fiscal attributes on the order.
-               *(Prop(f"Чек{kind}{what}", kind_of) for kind in ("Предоплаты", "Расчета")
+               *(Prop(f"Чек{kind}{what}", kind_of) for kind in ("Предоплаты", "Расчета", "Возврата")
                  for what, kind_of in (("Номер", "string"), ("ФП", "string"), ("Дата", "date"))))
 _UT11_LINE = (Prop("КоличествоУпаковок", "number"), Prop("СуммаРучнойСкидки", "number"),
               Prop("Склад_Key", "guid", ref="Catalog_Склады"), Prop("ВидЦены_Key", "guid", ref=PRICE_TYPES),

@@ -200,7 +200,8 @@ class OneCSandbox(Sandbox):
         if self.preset_name == "ut11":  # its orders carry the attributes a base adds for receipts (see _schema)
             settings["fiscal_fields"] = {kind: {"number": f"Чек{word}Номер", "sign": f"Чек{word}ФП",
                                                 "time": f"Чек{word}Дата"}
-                                         for kind, word in (("prepayment", "Предоплаты"), ("full", "Расчета"))}
+                                         for kind, word in (("prepayment", "Предоплаты"), ("full", "Расчета"),
+                                                            ("cancel", "Возврата"))}
         return settings
 
     def job_options(self, job_type: str) -> dict[str, Any] | None:
@@ -278,6 +279,10 @@ class OneCSandbox(Sandbox):
                    (Param("number", "the document's number or the channel's key hub wrote (shop:1001)"),
                     Param("article", "the good's Артикул, e.g. APL-GRN"), Param("quantity", "the weight, e.g. 0.312")),
                    lambda args: self.pick(args["number"], args["article"], number_param("quantity", args["quantity"]))),
+            Action("cancel", "orders/{number}/cancel",
+                   "a manager cancels a customer order as УТ 11 does: closed, every line marked cancelled",
+                   (Param("number", "the document's number or the channel's key hub wrote (shop:1001)"),),
+                   lambda args: self.cancel(args["number"])),
             Action("receive", "stock", "goods arrive at a warehouse (a negative quantity: they leave it)",
                    (Param("article", "the good's Артикул, e.g. CAP-300"), Param("quantity", "a number, e.g. 12"),
                     Param("warehouse", "the warehouse's name; the first one when left out", optional=True)),
@@ -316,6 +321,20 @@ class OneCSandbox(Sandbox):
             row["СуммаДокумента"] = sum((li["Сумма"] for li in row["Товары"]), Decimal(0))
             self._changed(row)
             return {"Number": row["Number"], "Количество": quantity, "СуммаДокумента": row["СуммаДокумента"]}
+
+    def cancel(self, number: str) -> dict[str, Any]:
+        """Cancel order ``number`` (or channel key) as a manager does in УТ 11: Закрыт, every line Отменено."""
+        preset = self.presets[0]
+        with self._store:
+            row = next((row for row in self.objects[preset.order].values()
+                        if number in (str(row["Number"]).strip(), row[preset.order_external_number])), None)
+            if row is None or "Статус" not in self.specs[preset.order].all_props:
+                raise ActionRefused(f"no {preset.order} with a Статус numbered {number!r}", 404)
+            row["Статус"] = "Закрыт"
+            for line in row["Товары"]:
+                line["Отменено"] = True
+            self._changed(row)
+            return {"Number": row["Number"], "Статус": row["Статус"]}
 
     def _receive_action(self, args: dict[str, str]) -> dict[str, Any]:
         quantity = number_param("quantity", args["quantity"])

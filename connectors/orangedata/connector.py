@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from connectors.orangedata.client import OrangeDataClient, errors_of, load_signing_key, tls_session
-from connectors.orangedata.sandbox import OrangeDataSandbox
+from connectors.orangedata.sandbox import PRINT_AFTER, OrangeDataSandbox
 from hub.connector import ConnectorContext
 from hub.errors import InvalidRecord, ProtocolError, RequestRejected
 from hub.fiscal import (
@@ -80,7 +80,7 @@ class ReceiptsStream(Fiscal["OrangeDataConnector"]):
         if answer.status_code == 400:
             return None  # not known to OrangeData: never reached it
         if answer.status_code == 524:
-            return Outcome(status="fail", reason="expired before it was processed: resend under a new id")
+            return Outcome(status="fail", reason="expired before it was processed: resend under a new id", resend=True)
         try:
             data = json_loads(answer.content)
             return Outcome(status="done", fn_number=str(data["fsNumber"]), document_number=str(data["documentNumber"]),
@@ -141,7 +141,7 @@ class OrangeDataConnector(StreamConnector):
 
     @classmethod
     def sandbox(cls) -> OrangeDataSandbox:
-        return OrangeDataSandbox()
+        return OrangeDataSandbox(print_after=PRINT_AFTER)
 
     def endpoints(self) -> list[Endpoint]:
         stream = fiscal_stream(self)

@@ -3,14 +3,16 @@
 At start it makes its own CA, a server certificate for 127.0.0.1, a client certificate signed by the CA and the
 client's signing key pair, in a temporary folder (:meth:`OrangeDataSandbox.source_settings` names the files): a
 request without the client certificate is refused (401), a body whose ``X-Signature`` does not verify gets
-OrangeData's 400. Documents wait until the test (or the ``process`` action) prints them: no clock runs on its own.
+OrangeData's 400. A document waits ``print_after`` seconds (its status 202), then is printed by itself (200, and
+its result posted to its callbackUrl); made with ``print_after=None`` (the default, what tests take) it waits until
+:meth:`OrangeDataSandbox.process` (the ``process`` action) prints it, or expires it (524).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
+import functools
 import ipaddress
 import shutil
 import ssl
@@ -21,7 +23,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import requests
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,10 +31,13 @@ from cryptography.x509.oid import NameOID
 from werkzeug.wrappers import Request, Response
 
 from hub.inbound import json_response
-from hub.sandbox import Action, Sandbox
+from hub.sandbox import Action, Callback, Param, Processing, Sandbox
 from hub.values import json_loads, to_local_naive, utcnow, zone
 
 DOCUMENTS = "/api/v2/documents/"
+PRINT_AFTER = 1.5
+"""Seconds a document waits at ``hub sandbox orangedata`` before it is printed (OrangeData: about a receipt a second
+per register)."""
 
 
 class OrangeDataSandbox(Sandbox):
@@ -41,14 +45,16 @@ class OrangeDataSandbox(Sandbox):
 
     name = "orangedata"
     port = 8121
+    processing: Processing
 
-    def __init__(self, *, inn: str = "7725327863") -> None:
+    def __init__(self, *, inn: str = "7725327863", print_after: float | None = None) -> None:
         super().__init__()
         self.inn = inn
         self.tz = zone("Europe/Moscow")
         self.documents: dict[str, dict[str, Any]] = {}
-        """By id: ``body`` (as sent), ``status`` (wait, done), ``result`` (the status answer once done)."""
+        """By id: ``body`` (as sent), ``status`` (wait, done, expired), ``result`` (the status answer once done)."""
         self._data = threading.Lock()
+        self.processing = Processing(self.name, self._data, self._print, after=print_after)
         self.folder = Path(tempfile.mkdtemp(prefix="orangedata-sandbox-"))
         weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)  # its keys go with it
         self.signing_public = _make_certificates(self.folder)
@@ -67,30 +73,33 @@ class OrangeDataSandbox(Sandbox):
         with self._data:
             return [d["body"] for d in self.documents.values()]
 
-    def process(self) -> list[str]:
-        """Print every queued document; POST each result to its callbackUrl."""
-        done = []
-        with self._data:
-            for document_id, document in self.documents.items():
-                if document["status"] == "wait":
-                    self._number += 1
-                    document.update(status="done", result={
-                        "id": document_id, "deviceSN": "0000000000001358", "deviceRN": "0000000400054952",
-                        "fsNumber": "9999078900001341", "ofdName": "ООО \"Ярус\"(\"ОФД-Я\")",
-                        "fnsWebsite": "www.nalog.ru", "companyINN": self.inn, "documentNumber": self._number,
-                        "shiftNumber": 20, "documentIndex": 5, "change": 0, "fp": str(2364009522 + self._number),
-                        "processedAt": to_local_naive(utcnow(), self.tz).replace(microsecond=0).isoformat(),
-                        "content": document["body"]["content"]})
-                    done.append((document["body"].get("callbackUrl"), document["result"]))
-        for callback, result in done:
-            if callback:
-                with contextlib.suppress(requests.RequestException):
-                    requests.post(callback, json=json_loads(json_response(result).get_data()), timeout=10)
-        return [result["id"] for _, result in done]
+    def process(self, *, expire: bool = False) -> list[str]:
+        """Print every queued document now (or let each expire unprinted: status 524); POST each result to its
+        callbackUrl."""
+        return self.processing.finish_all(functools.partial(self._print, expire=expire))
+
+    def _print(self, document_id: str, expire: bool = False) -> Callback | None:
+        document = self.documents[document_id]
+        if expire:
+            document["status"] = "expired"
+            return None  # OrangeData posts the results of printed documents only (UNCERTAIN for an expired one)
+        self._number += 1
+        document.update(status="done", result={
+            "id": document_id, "deviceSN": "0000000000001358", "deviceRN": "0000000400054952",
+            "fsNumber": "9999078900001341", "ofdName": "ООО \"Ярус\"(\"ОФД-Я\")", "fnsWebsite": "www.nalog.ru",
+            "companyINN": self.inn, "documentNumber": self._number, "shiftNumber": 20, "documentIndex": 5,
+            "change": 0, "fp": str(2364009522 + self._number),
+            "processedAt": to_local_naive(utcnow(), self.tz).replace(microsecond=0).isoformat(),
+            "content": document["body"]["content"]})
+        callback = document["body"].get("callbackUrl")
+        return (callback, document["result"]) if callback else None
 
     def actions(self) -> list[Action]:
-        return [Action("process", "process", "the cash registers print every queued document (202 → 200)", (),
-                       lambda args: {"processed": self.process()})]
+        return [Action("process", "process", "the cash registers print every queued document (202 → 200)",
+                       (Param("expire", "yes: print none, each expires unprinted (524: resend under a new id)",
+                              optional=True),),
+                       lambda args: {"processed": self.process(
+                           expire=args.get("expire", "").lower() in ("yes", "true", "1"))})]
 
     def handle(self, request: Request) -> Response:
         sock = request.environ.get("werkzeug.socket")
@@ -123,6 +132,7 @@ class OrangeDataSandbox(Sandbox):
             if document["id"] in self.documents:
                 return Response(b"", status=409)
             self.documents[document["id"]] = {"body": document, "status": "wait", "result": None}
+            self.processing.queue(document["id"])
         self.committed(request)
         return Response(b"", status=201)
 
@@ -131,8 +141,11 @@ class OrangeDataSandbox(Sandbox):
             document = self.documents.get(document_id)
             if document is None:
                 return json_response({"errors": [f"Документ {document_id} не найден"]}, 400)
+            self.processing.settle(document_id)
             if document["status"] == "wait":
                 return Response(b"", status=202)
+            if document["status"] == "expired":
+                return Response(b"", status=524)  # its body is not in the material read (UNCERTAIN): none
             return json_response(document["result"])
 
 

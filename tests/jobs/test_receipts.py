@@ -25,6 +25,7 @@ from connectors.orangedata import OrangeDataSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.sandbox import SeenRequest
 from hub.testing.crash import KILLED, HubProcess, on_nth
+from hub.testing.postgres import create_database
 from hub.values import json_dumps, json_loads
 
 pytestmark = pytest.mark.slow
@@ -219,4 +220,127 @@ def test_a_lighter_pick_refunds_the_overpaid_part_with_sell_refund(stage: Stage)
     assert (refund["external_id"], refund["receipt"]["total"]) == (f"{key}:refund", Decimal("1.79"))
     item, = refund["receipt"]["items"]
     assert (item["quantity"], item["measure"], item["payment_method"]) == (Decimal("0.012"), 11, "full_prepayment")
+    assert stage.receipt_findings() == []
+
+
+def sent_ids(stage: Stage) -> list[str]:
+    """The ids of the receipts the service holds, in the order they were registered."""
+    return [str(body.get("external_id", body.get("id"))) for body in stage.fiscal.sent()]
+
+
+def fail_waiting(stage: Stage) -> None:
+    """The service does not print what waits: ATOL's register fails it, OrangeData lets it expire (524)."""
+    if isinstance(stage.fiscal, AtolSandbox):
+        stage.fiscal.process(fail="Ошибка ФН: нет связи с фискальным накопителем")
+    else:
+        stage.fiscal.process(expire=True)
+
+
+def lose_state(stage: Stage, request: pytest.FixtureRequest, state_url: str) -> None:
+    """hub's state database is lost: hub.yaml now names an empty one (the services and 1C keep what they hold)."""
+    fresh = (state_url.replace("state.db", "state-after-loss.db") if state_url.startswith("sqlite")
+             else create_database(request.getfixturevalue("postgres_url")))
+    config = yaml.safe_load(stage.config.read_text())
+    stage.config.write_text(yaml.safe_dump({**config, "state": {"url": fresh}}, allow_unicode=True))
+
+
+def test_a_receipt_the_service_failed_is_printed_once_under_its_next_id_also_after_hubs_state_is_lost(
+        stage: Stage, request: pytest.FixtureRequest, state_url: str) -> None:
+    key = f"shop:{stage.order()['id']}"
+    stage.sync("shop-orders")
+    stage.sync("receipts")
+    fail_waiting(stage)
+
+    stage.sync("receipts")  # the fail is seen: sent again under the next id
+    assert sent_ids(stage) == [f"{key}:prepayment", f"{key}:prepayment:2"]
+    stage.sync("receipts")  # the second attempt waits: asked, not sent again
+    assert len(stage.fiscal.sent()) == 2
+    _, trail = stage.hub("trace", key).run()
+    assert f"sent again as {key}:prepayment:2" in trail
+    stage.fiscal.process()
+
+    lose_state(stage, request, state_url)
+    stage.sync("shop-catalog", "shop-orders")  # the goods and the order are found again in 1C, not created again
+    stage.sync("receipts")  # each attempt is registered again under its id and found: the first failed, the second done
+    stage.sync("receipts")
+    assert sent_ids(stage) == [f"{key}:prepayment", f"{key}:prepayment:2"]
+    assert [d["status"] for d in stage.fiscal.documents.values()] == (
+        ["fail", "done"] if isinstance(stage.fiscal, AtolSandbox) else ["expired", "done"])
+    document, = (row for row in stage.onec.rows("Document_ЗаказКлиента") if row["НомерПоДаннымКлиента"] == key)
+    assert document["ЧекПредоплатыНомер"]  # the second attempt's fiscal attributes are on the 1C order
+    assert stage.receipt_findings() == []  # the failed first attempt is no finding: it was printed at the second
+
+
+@pytest.mark.parametrize("stage", ["atol"], indirect=True)
+def test_resends_stop_at_the_bound_and_a_receipt_refused_for_what_it_holds_is_not_resent(stage: Stage) -> None:
+    config = yaml.safe_load(stage.config.read_text())
+    config["jobs"]["receipts"]["options"]["attempts"] = 2
+    stage.config.write_text(yaml.safe_dump(config, allow_unicode=True))
+    key = f"shop:{stage.order()['id']}"
+    stage.sync("shop-orders")
+    stage.sync("receipts")
+    fail_waiting(stage)
+    stage.sync("receipts")
+    fail_waiting(stage)
+    code, output = stage.hub("sync", "--job", "receipts").run()
+    assert code != 0 and f"{key}:prepayment:2: code 1: Ошибка ФН" in output  # the last attempt failed: said so
+    stage.sync("receipts")
+    assert sent_ids(stage) == [f"{key}:prepayment", f"{key}:prepayment:2"]  # two attempts in all, as set
+    (found, kind, reason), = stage.receipt_findings()
+    assert (found, kind) == (f"{key}:prepayment:2", "receipt_fail") and "нет связи" in reason
+
+    # Another order, refused at registration (code 32: the company file names an INN the group is not registered
+    # with): never sent again by itself.
+    company = stage.config.parent / "company.yaml"
+    right = company.read_text()
+    company.write_text(right.replace("5544332219", "7707083893"))
+    other = f"shop:{stage.order()['id']}"
+    stage.sync("shop-orders")
+    code, output = stage.hub("sync", "--job", "receipts").run()
+    assert code != 0 and "code 32: Ошибка валидации" in output
+    stage.sync("receipts")
+    assert [i for i in sent_ids(stage) if i.startswith(other)] == []
+    assert sum(map(is_sell, stage.fiscal.requests)) == 3  # two attempts of the first order, the refused one once
+    refused = [(kind, reason) for found, kind, reason in stage.receipt_findings() if found == f"{other}:prepayment"]
+    assert [kind for kind, _ in refused] == ["receipt_fail"] and "code 32" in refused[0][1]
+
+    # The integrator fixes the company file and has the receipt sent again.
+    company.write_text(right)
+    code, output = stage.hub("receipts", "resend", "shop:404", "--kind", "full").run()
+    assert code != 0 and "order shop:404 has no failed receipt of full" in output and "Traceback" not in output
+    code, output = stage.hub("receipts", "resend", other).run()
+    assert code == 0 and f"{other}:prepayment: sent again" in output, output
+    stage.sync("receipts")
+    stage.fiscal.process()
+    stage.sync("receipts")
+    assert [i for i in sent_ids(stage) if i.startswith(other)] == [f"{other}:prepayment:2"]
+    assert stage.fiscal.documents[f"{other}:prepayment:2"]["status"] == "done"
+
+
+def test_an_order_1c_cancels_after_its_prepayment_gets_one_refund_of_it(stage: Stage) -> None:
+    key = f"shop:{stage.order()['id']}"
+    stage.sync("shop-orders")
+    stage.sync("receipts")
+    stage.fiscal.process()
+    stage.sync("receipts")
+
+    stage.onec.cancel(key)
+    assert stage.receipt_findings() == [(key, "receipt_missing", {"receipt": "cancel"})]  # no full receipt wanted
+    stage.sync("receipts")
+    stage.sync("receipts")  # waiting: not sent again
+    stage.fiscal.process()
+    stage.sync("receipts")
+    stage.sync("receipts")
+
+    assert sent_ids(stage) == [f"{key}:prepayment", f"{key}:cancel"]
+    prepaid, refund = stage.fiscal.sent()
+    if isinstance(stage.fiscal, AtolSandbox):
+        assert [body["external_id"] for body in stage.fiscal.sent("sell_refund")] == [f"{key}:cancel"]
+        assert refund["receipt"]["items"] == prepaid["receipt"]["items"]  # the prepayment's lines, full_prepayment
+        assert refund["receipt"]["payments"] == [{"type": 1, "sum": Decimal("189.85")}]
+    else:
+        assert (refund["content"]["type"], refund["content"]["positions"]) == (2, prepaid["content"]["positions"])
+        assert refund["content"]["checkClose"]["payments"] == [{"type": 2, "amount": Decimal("189.85")}]
+    document, = (row for row in stage.onec.rows("Document_ЗаказКлиента") if row["НомерПоДаннымКлиента"] == key)
+    assert document["ЧекВозвратаНомер"] and document["ЧекВозвратаФП"]  # written back like the others
     assert stage.receipt_findings() == []
