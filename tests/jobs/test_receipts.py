@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from connectors.atol import AtolSandbox
-from connectors.onec_odata import OneCSandbox
-from connectors.onec_odata._schema import GOODS
+from connectors.onec_odata import OneCSandbox, service_root
+from connectors.onec_odata._schema import GOODS, ORGANIZATIONS
 from connectors.orangedata import OrangeDataSandbox
 from connectors.testchannel import TestChannelSandbox
 from hub.sandbox import SeenRequest
@@ -64,6 +65,14 @@ class Stage:
         findings = json_loads(output[output.index("{"):])["findings"]
         return [(f["key"], f["kind"], f["detail"].get("reason", f["detail"])) for f in findings
                 if f["kind"].startswith("receipt_")]
+
+    def set_inn(self, inn: str) -> None:
+        """An accountant types ``inn`` on the card of the organization hub writes orders under, in 1C."""
+        settings = self.onec.source_settings()
+        answer = requests.patch(f"{service_root(settings['url'])}{ORGANIZATIONS}(guid'"
+                                f"{settings['values']['organization']}')?$format=json", json={"ИНН": inn},
+                                auth=(settings["username"], settings["password"]), timeout=10)
+        assert answer.status_code == 200, answer.text
 
     def order(self) -> dict[str, Any]:
         """A guest pays online for 300 g of a weighed good (149.50 a kg) and a piece of another."""
@@ -289,11 +298,9 @@ def test_resends_stop_at_the_bound_and_a_receipt_refused_for_what_it_holds_is_no
     (found, kind, reason), = stage.receipt_findings()
     assert (found, kind) == (f"{key}:prepayment:2", "receipt_fail") and "нет связи" in reason
 
-    # Another order, refused at registration (code 32: the company file names an INN the group is not registered
-    # with): never sent again by itself.
-    company = stage.config.parent / "company.yaml"
-    right = company.read_text()
-    company.write_text(right.replace("5544332219", "7707083893"))
+    # Another order, refused at registration (code 32: 1C's organization card names an INN the group is not
+    # registered with): never sent again by itself.
+    stage.set_inn("7707083893")
     other = f"shop:{stage.order()['id']}"
     stage.sync("shop-orders")
     code, output = stage.hub("sync", "--job", "receipts").run()
@@ -304,8 +311,8 @@ def test_resends_stop_at_the_bound_and_a_receipt_refused_for_what_it_holds_is_no
     refused = [(kind, reason) for found, kind, reason in stage.receipt_findings() if found == f"{other}:prepayment"]
     assert [kind for kind, _ in refused] == ["receipt_fail"] and "code 32" in refused[0][1]
 
-    # The integrator fixes the company file and has the receipt sent again.
-    company.write_text(right)
+    # The accountant fixes the card in 1C, and the integrator has the receipt sent again: with the INN as it is now.
+    stage.set_inn("5544332219")
     code, output = stage.hub("receipts", "resend", "shop:404", "--kind", "full").run()
     assert code != 0 and "order shop:404 has no failed receipt of full" in output and "Traceback" not in output
     code, output = stage.hub("receipts", "resend", other).run()
