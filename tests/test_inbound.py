@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from hub.connector import Connector
 from hub.errors import InvalidRecord
-from hub.inbound import Basic, Inbound, Signature, Token, Webhook, guarded, json_response, shared
+from hub.inbound import Basic, Endpoint, Inbound, Signature, Token, Webhook, guarded, json_response, shared
 from hub.model import Entity, RawRecord
 from hub.state import InboxStatus, StateStore
 from hub.values import json_loads
@@ -23,6 +23,9 @@ from hub.values import json_loads
 
 class _Named:
     name = "site"
+
+    def endpoints(self) -> list[Endpoint]:
+        return []
 
 
 def test_a_batch_is_stored_once_with_credentials_left_out_and_the_worker_woken(store: StateStore) -> None:
