@@ -111,6 +111,32 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0, "nothing kept, not even as rejected"
 
+    def test_an_apps_event_keeps_none_of_its_tokens_and_its_dead_letter_replays(self, pushed: Pushed,
+                                                                                sandbox: Sandbox) -> None:
+        """An application's event carries its OAuth tokens beside the application_token (fact sheet §2.7): the
+        state DB keeps none of them, and the kept body, a dead letter once, is read again when retried."""
+        deal = self.seed(sandbox, 1)[0]
+        tokens = {"application_token": APPLICATION_TOKEN, "access_token": "app-access-5f1c9d2b",
+                  "refresh_token": "app-refresh-8e2a71c4"}
+        body = encode_query({"event": "ONCRMDEALADD", "data": {"FIELDS": {"ID": deal}},
+                             "auth": {"domain": "sandbox.bitrix24.ru", **tokens}}).encode()
+        sandbox.faults.fail_next(1, status=400, body=b'{"error": "NOT_FOUND", "error_description": "Not found"}')
+
+        assert pushed.post("/events", body, FORM).status == 200
+        self._stage(pushed)  # the portal refuses to read the deal: a dead letter
+        with pushed.store.transaction() as state:
+            [letter] = state.dead_letters.list()
+            kept = state.inbox.get(letter.inbox_id or 0)
+            state.inbox.mark(letter.inbox_id or 0, InboxStatus.PENDING)  # what `hub dead-letters retry` does
+        self._stage(pushed)
+        with pushed.store.reading() as state:
+            replayed = state.inbox.get(letter.inbox_id or 0)
+
+        assert kept is not None and replayed is not None and replayed.status == InboxStatus.DONE
+        for value in tokens.values():
+            assert value.encode() not in kept.body + kept.headers.encode() + letter.payload
+        assert b"auth%5Baccess_token%5D=***" in kept.body and b"auth%5Bdomain%5D=sandbox.bitrix24.ru" in kept.body
+
     def test_the_webhook_secret_never_reaches_a_log_or_an_error(self, sandbox: Sandbox, clock: RecordingClock,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG)
@@ -312,7 +338,7 @@ def test_an_event_is_kept_then_the_deal_is_reread(portal: Bitrix24Sandbox, tmp_p
         with store.reading() as state:
             [kept] = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
         assert kept is not None and kept.status == InboxStatus.PENDING and kept.external_id == str(deal)
-        assert b"application_token" in kept.body
+        assert b"auth%5Bapplication_token%5D=***" in kept.body and APPLICATION_TOKEN.encode() not in kept.body
         calls = dict(portal.calls)
         decoded = connector.decode(Entity.ORDERS, RawRecord(kept.external_id or "", kept.body,
                                                             content_type=kept.content_type))
