@@ -98,12 +98,16 @@ class Endpoint:
     else the system's own refusal (:class:`Token`, :class:`Basic`). The daemon asks it before it reads or keeps
     anything, and counts refusals towards the client's throttle. None for a protocol that signs the body itself:
     its handler is :func:`guarded` by a :class:`Signature`."""
+    credentials: tuple[Secret, ...] = ()
+    """Where credentials sit that the handler reads itself, being what it serves (the client_secret of an OAuth
+    token request), beside those of its checks."""
 
     @property
     def secrets(self) -> tuple[Secret, ...]:
-        """Where the credentials its checks read sit in a request: blanked in whatever is kept of one."""
+        """Where the credentials it reads sit in a request: blanked in whatever is kept of one."""
         checks = [self.authenticate, *(self.handler.checks if isinstance(self.handler, Guarded) else ())]
-        return tuple(secret for check in checks if isinstance(check, Check) for secret in check.secrets)
+        return (*self.credentials,
+                *(secret for check in checks if isinstance(check, Check) for secret in check.secrets))
 
 
 @dataclass(frozen=True)
