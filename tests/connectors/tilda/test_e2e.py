@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from click.testing import CliRunner
 from sqlalchemy import update
 
+import cli
 from connectors.onec_odata import OneCSandbox
 from connectors.tilda import TildaSandbox
 from connectors.tilda.sandbox import PROJECT, SHAPES, Shape
@@ -124,10 +126,12 @@ def test_the_state_db_keeps_no_api_key_of_the_orders_it_took_nor_of_a_dead_lette
         retried = operations.retry_dead_letters(runtime, [letter.id])
         with runtime.store.reading() as state:
             again = state.dead_letters.get(letter.id)
+    shown = CliRunner().invoke(cli.main, ["--config", str(stage.config), "deadletters", "show", str(letter.id)])
 
     assert [item.status for item in kept if item is not None].count(InboxStatus.DONE) == len(SHAPES)
     assert all(API_KEY.encode() not in item.body + item.headers.encode() for item in kept if item is not None)
     assert API_KEY.encode() not in letter.payload and b"X-API-Key" in letter.payload
+    assert shown.exit_code == 0 and "X-API-Key" in shown.output and API_KEY not in shown.output, shown.output
     assert retried and again is not None and again.attempts == 2 and "total" in again.reason, \
         "the replayed letter's kept body decodes again, to the same reason"
 
