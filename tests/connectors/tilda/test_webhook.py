@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.wrappers import Response
 
@@ -225,10 +225,12 @@ def test_an_api_key_sent_as_a_field_is_kept_as_stars_and_the_kept_body_reads_as_
     for item in data["payment"]["products"]:
         item["amount"] = item["quantity"] * item["price"]
     check = BodyToken(shared(key), lambda reason: Response(reason, 401), "X-API-Key", header="X-API-Key")
+    assume(all(key.encode() not in encode(data, shape)[0] for shape in SHAPES))  # the cart alone does not spell it
     for shape in SHAPES:
         body, content_type = encode({**data, "X-API-Key": key}, shape)
-        kept = read_body(blank(body, check.secrets), content_type)
+        kept = blank(body, check.secrets)
+        read = read_body(kept, content_type)
 
-        assert key not in json_dumps(kept)
-        assert kept.pop("X-API-Key") == "***"
-        assert read_cart(kept) == read_cart(read_body(*encode(data, shape)))
+        assert key.encode() not in kept
+        assert read.pop("X-API-Key") == "***"
+        assert read_cart(read) == read_cart(read_body(*encode(data, shape)))
