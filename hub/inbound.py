@@ -8,10 +8,14 @@ client after repeated failures), refuses bodies over ``inbound.max_body``,
 words its own refusals (404, 405, 413, 429, 500) as the endpoint's system
 expects (:attr:`Endpoint.refuse`), and counts every request. Credentials are
 declared, not coded: a :class:`Token` (shared, as :func:`shared`, or issued),
-:class:`Basic` or a :class:`Signature` of the body, each wording its 401 as the
-system does, and the handler :func:`guarded` by them. The handler does what only
-the connector knows: it checks the body's envelope and answers in the system's
-own terms. What it accepts it hands to :class:`Inbound`::
+:class:`Basic`, a :class:`Signature` of the body or a :class:`BodyToken` inside it
+(Bitrix24's ``auth[application_token]``), each wording its 401 as the system does,
+and the handler :func:`guarded` by them. Each check declares where its credential
+sits (:class:`Secret`): whatever :class:`Inbound` keeps of a request (the inbox,
+so dead letters; a refused body) holds ``***`` there instead, so nothing that
+shows a kept body shows a credential. The handler does what only the connector
+knows: it checks the body's envelope and answers in the system's own terms. What
+it accepts it hands to :class:`Inbound`::
 
     signed = Signature(secret, unauthorized, "X-Shop-Signature", prefix="sha256=")
     Endpoint("orders", "/orders", ("POST",), guarded(self._order, signed), entity=Entity.ORDERS)
@@ -37,19 +41,21 @@ import base64
 import datetime as dt
 import hmac
 import logging
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from urllib.parse import parse_qsl, unquote_plus
 
 from werkzeug.wrappers import Request, Response
 
 from hub.errors import InvalidRecord, RecordError
-from hub.logs import clean_error, is_secret_name
+from hub.logs import HIDDEN, clean_error, is_secret_name
 from hub.model import Entity, RawRecord
 from hub.settings import SourceSettings
 from hub.state import InboxStatus, StateStore
-from hub.values import json_dumps, utcnow
+from hub.values import json_dumps, json_loads, utcnow
 
 log = logging.getLogger("hub.inbound")
 
@@ -92,9 +98,29 @@ class Endpoint:
     else the system's own refusal (:class:`Token`, :class:`Basic`). The daemon asks it before it reads or keeps
     anything, and counts refusals towards the client's throttle. None for a protocol that signs the body itself:
     its handler is :func:`guarded` by a :class:`Signature`."""
+    credentials: tuple[Secret, ...] = ()
+    """Where credentials sit that the handler reads itself, being what it serves (the client_secret of an OAuth
+    token request), beside those of its checks."""
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Where the credentials it reads sit in a request: blanked in whatever is kept of one."""
+        checks = [self.authenticate, *(self.handler.checks if isinstance(self.handler, Guarded) else ())]
+        return (*self.credentials,
+                *(secret for check in checks if isinstance(check, Check) for secret in check.secrets))
 
 
-class _Check(ABC):
+@dataclass(frozen=True)
+class Secret:
+    """Where a credential sits in a request: a header, a query parameter, or a field of the body (a form field named
+    as sent, ``auth[application_token]``, or in a JSON body the keys its brackets spell: ``auth``, then
+    ``application_token``). The inbox keeps no URL, so a query parameter is named for the record only."""
+
+    where: Literal["header", "query", "body"]
+    name: str
+
+
+class Check(ABC):
     """A credential check that words its refusal as the system does; reasons never hold a credential."""
 
     refuse: Callable[[str], Response]
@@ -102,6 +128,11 @@ class _Check(ABC):
     @abstractmethod
     def problem(self, request: Request) -> str | None:
         """Why ``request``'s credentials do not hold, or None."""
+
+    @property
+    @abstractmethod
+    def secrets(self) -> tuple[Secret, ...]:
+        """Where the credential it reads sits, so that what is kept of a request holds none."""
 
     def __call__(self, request: Request) -> Response | None:
         problem = self.problem(request)
@@ -119,7 +150,7 @@ def shared(secret: str) -> Callable[[str], str | None]:
 
 
 @dataclass(frozen=True)
-class Token(_Check):
+class Token(Check):
     """A token the caller sends before the body: in ``header`` after the word ``scheme`` (alone too, when
     ``bare``), or as the query parameter ``query``. Checked before the body is read: an :attr:`Endpoint.authenticate`.
     """
@@ -152,6 +183,12 @@ class Token(_Check):
             return rest.strip()
         return sent if self.bare or self.scheme is None else ""
 
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(secret for secret in (None if self.header is None else Secret("header", self.header),
+                                           None if self.query is None else Secret("query", self.query))
+                     if secret is not None)
+
     def _where(self) -> str:
         places = []
         if self.header is not None:
@@ -162,7 +199,7 @@ class Token(_Check):
 
 
 @dataclass(frozen=True)
-class Signature(_Check):
+class Signature(Check):
     """An HMAC of the body in a header (``sha256=<hex>`` as GitHub writes it: ``prefix`` ``sha256=``). It needs the
     body, so the daemon cannot ask it before reading one: put it in :func:`guarded`, never in
     :attr:`Endpoint.authenticate`; the daemon has read the body within ``inbound.max_body`` by then."""
@@ -174,6 +211,10 @@ class Signature(_Check):
     """A :mod:`hashlib` name."""
     encoding: Literal["hex", "base64"] = "hex"
     prefix: str = ""
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return (Secret("header", self.header),)  # no secret itself, but whoever holds it may replay the body
 
     def sign(self, body: bytes) -> str:
         """The header's value for ``body``, as the system computes it."""
@@ -190,7 +231,7 @@ class Signature(_Check):
 
 
 @dataclass(frozen=True)
-class Basic(_Check):
+class Basic(Check):
     """HTTP Basic credentials, compared in constant time; a 401 refusal carries ``WWW-Authenticate``. A protocol
     that hands out a session cookie after it (CommerceML's ``checkauth``, which words a refusal as ``failure``)
     asks it, or its :meth:`problem`, on that one request, then checks its cookie."""
@@ -208,6 +249,10 @@ class Basic(_Check):
                 hmac.compare_digest((given.password or "").encode(), self.password.encode())]
         return None if all(fits) else "wrong login or password"
 
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return (Secret("header", "Authorization"),)
+
     def __call__(self, request: Request) -> Response | None:
         refusal = super().__call__(request)
         if refusal is not None and refusal.status_code == 401:
@@ -215,17 +260,55 @@ class Basic(_Check):
         return refusal
 
 
+@dataclass(frozen=True)
+class BodyToken(Check):
+    """A token the caller sends inside the body: the form field ``field`` (as sent, ``auth[application_token]``) or
+    the JSON keys its brackets spell; or in the header ``header``, when the system may send it there instead
+    (Tilda: either, as the shop's owner set it up), which then wins. It needs the body: put it in :func:`guarded`,
+    never in :attr:`Endpoint.authenticate`."""
+
+    accept: Callable[[str], str | None]
+    """Why a token is refused, None when it is good: :func:`shared`, or the system's own."""
+    refuse: Callable[[str], Response]
+    field: str
+    header: str | None = None
+    beside: tuple[str, ...] = ()
+    """Other fields of the body the system sends credentials in beside it (Bitrix24's OAuth tokens to an
+    application), never checked, blanked in what is kept all the same."""
+
+    def problem(self, request: Request) -> str | None:
+        if self.header is not None and self.header in request.headers:
+            given = request.headers[self.header]
+        else:
+            given = body_field(request.get_data(), self.field)
+        return self.accept(given) if given else f"missing {self.field}"
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        header = () if self.header is None else (Secret("header", self.header),)
+        return (*header, *(Secret("body", name) for name in (self.field, *self.beside)))
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A handler behind credential checks, which the endpoint declares (:attr:`Endpoint.secrets`): :func:`guarded`."""
+
+    handler: Handler
+    checks: tuple[Authenticate, ...]
+
+    def __call__(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+        for check in self.checks:
+            refused = check(request)
+            if refused is not None:
+                return refused
+        return self.handler(request, inbound, args)
+
+
 def guarded(handler: Handler, *checks: Authenticate) -> Handler:
     """``handler`` behind ``checks``, asked in turn: the first refusal is the answer and nothing is stored. The
     daemon asks an endpoint's :attr:`Endpoint.authenticate` before it reads the body as well; asked again here, it
     also guards a caller that serves the handler otherwise."""
-    def checked(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        for check in checks:
-            refused = check(request)
-            if refused is not None:
-                return refused
-        return handler(request, inbound, args)
-    return checked
+    return Guarded(handler, checks)
 
 
 T = TypeVar("T")
@@ -284,6 +367,7 @@ class Receiver(Protocol):
     @property
     def settings(self) -> SourceSettings: ...
     def envelope(self, entity: Entity, record: RawRecord) -> None: ...
+    def endpoints(self) -> list[Endpoint]: ...
 
 
 class Inbound:
@@ -294,6 +378,8 @@ class Inbound:
         self.connector = connector
         self.source = connector.name
         self._wake = wake
+        self.secrets = frozenset(secret for endpoint in connector.endpoints() for secret in endpoint.secrets)
+        """Where the credentials of the connector's endpoints sit: blanked in every body and header kept."""
 
     def validate(self, entity: Entity, record: RawRecord) -> str | None:
         """Why ``record`` cannot be taken (kept as rejected), or None when its envelope holds.
@@ -310,21 +396,25 @@ class Inbound:
             return str(exc)
         return None
 
-    def receive(self, entity: Entity, record: RawRecord, *,
-                keep: Mapping[str, Mapping[str, str]] | None = None) -> Receipt:
+    def receive(self, entity: Entity, record: RawRecord, *, keep: Mapping[str, Mapping[str, str]] | None = None,
+                forget: Mapping[str, dt.datetime] | None = None) -> Receipt:
         """Store ``record`` in the inbox (committed when this returns) and wake the worker.
 
         ``keep`` is channel state (kind → key → payload, as :class:`hub.connector.ChannelState` holds it) written
         in the same transaction, so what the connector answers later about the record never disagrees with the
-        inbox, whatever stops the process.
+        inbox, whatever stops the process; ``forget`` (kind → a time) deletes that kind's rows written before it in
+        that transaction too, so state kept per record stays bounded.
         """
         problem = id_problem(record.external_id)
         if problem is not None:
             self.reject(entity, record.body, problem, content_type=record.content_type, headers=record.headers)
             raise Refused(problem)
         with self.store.transaction() as state:
-            inbox_id, new = state.inbox.add(self.source, entity.value, record.body, external_id=record.external_id,
-                                            content_type=_cut(record.content_type), headers=keepable(record.headers))
+            for kind, before in (forget or {}).items():
+                state.channel_state.forget(self.source, kind, before=before)
+            inbox_id, new = state.inbox.add(self.source, entity.value, blank(record.body, self.secrets),
+                                            external_id=record.external_id, content_type=_cut(record.content_type),
+                                            headers=keepable(record.headers, self.secrets))
             for kind, payloads in (keep or {}).items():
                 state.channel_state.put_many(self.source, kind, payloads)
         if new:
@@ -339,7 +429,8 @@ class Inbound:
         for r in records:
             problem = id_problem(r.external_id)
             if problem is None:
-                storable.append(RawRecord(r.external_id, r.body, _cut(r.content_type), keepable(r.headers)))
+                storable.append(RawRecord(r.external_id, blank(r.body, self.secrets), _cut(r.content_type),
+                                          keepable(r.headers, self.secrets)))
             else:
                 self.reject(entity, r.body, problem, content_type=r.content_type, headers=r.headers)
         with self.store.transaction() as state:
@@ -370,9 +461,10 @@ class Inbound:
         log.warning("refused %s %s %s: %s", self.source, entity if isinstance(entity, str) else entity.value,
                     external_id or "(no id)", clean_error(reason))
         with self.store.transaction() as state:
-            inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value, body,
-                                          external_id=external_id, content_type=_cut(content_type),
-                                          headers=keepable(headers or {}), status=InboxStatus.REJECTED,
+            inbox_id, _ = state.inbox.add(self.source, entity if isinstance(entity, str) else entity.value,
+                                          blank(body, self.secrets), external_id=external_id,
+                                          content_type=_cut(content_type),
+                                          headers=keepable(headers or {}, self.secrets), status=InboxStatus.REJECTED,
                                           error=_storable(clean_error(reason)))
         return inbox_id
 
@@ -404,7 +496,79 @@ def _cut(content_type: str) -> str:
     return _storable(content_type)[:_TYPE_LIMIT]
 
 
-def keepable(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers that may be stored: without credentials, which never belong in the state DB."""
+def keepable(headers: Mapping[str, str], secrets: Iterable[Secret] = ()) -> dict[str, str]:
+    """Headers that may be stored: without credentials (those ``secrets`` name, and any that look like one), which
+    never belong in the state DB."""
+    declared = {secret.name.lower() for secret in secrets if secret.where == "header"}
     return {name: value for name, value in headers.items()
-            if name.lower() not in _UNKEPT_HEADERS and not is_secret_name(name) and "signature" not in name.lower()}
+            if name.lower() not in _UNKEPT_HEADERS | declared and not is_secret_name(name)
+            and "signature" not in name.lower()}
+
+
+def body_field(body: bytes, field: str) -> str:
+    """The value of ``field`` (as a form names it, ``auth[application_token]``) in a form or JSON body; empty when
+    the body holds none, or is neither."""
+    data = _json_object(body)
+    if data is not None:
+        found: Any = data
+        for key in _keys(field):
+            found = found.get(key) if isinstance(found, dict) else None
+        return found if isinstance(found, str) else ""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return ""
+    return next((value for name, value in pairs if name == field), "")
+
+
+def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
+    """``body`` with ``***`` for the value of each body field ``secrets`` name, the rest as it came: a form byte
+    for byte, a JSON object written again (the same values; a start cut off a longer one is blanked where the key
+    shows). Decoding it reads the same record, so the worker and a replayed dead letter take it as they took the
+    body, which they never check the credential of again."""
+    fields = {secret.name for secret in secrets if secret.where == "body"}
+    if not fields or not body:
+        return body
+    data = _json_object(body)
+    if data is not None:
+        blanked = [_blank_key(data, _keys(field)) for field in fields]
+        return json_dumps(data).encode() if any(blanked) else body
+    if body.lstrip()[:1] == b"{":  # a JSON object cut off (a body over the limit): no parser reads it
+        for field in fields:
+            key = re.escape(json_dumps(_keys(field)[-1])).encode()
+            body = re.sub(rb'(' + key + rb'\s*:\s*)"(?:\\.|[^"\\])*"?', rb'\1"' + HIDDEN.encode() + rb'"', body)
+        return body
+    pairs = body.split(b"&")
+    for n, pair in enumerate(pairs):
+        name, equals, _ = pair.partition(b"=")
+        if equals and unquote_plus(name.decode("utf-8", "replace")) in fields:
+            pairs[n] = name + b"=" + HIDDEN.encode()
+    return b"&".join(pairs)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    if body.lstrip()[:1] not in (b"{", b"\xef"):  # JSON objects start so (after a byte order mark); forms never
+        return None
+    try:
+        data = json_loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _keys(field: str) -> list[str]:
+    """The JSON keys a form field's brackets spell: ``auth[application_token]`` → auth, application_token."""
+    head, _, rest = field.partition("[")
+    return [head, *rest.rstrip("]").split("][")] if rest else [head]
+
+
+def _blank_key(data: dict[str, Any], keys: Sequence[str]) -> bool:
+    """Put ``***`` at ``keys`` in ``data``; whether a value was there."""
+    *path, last = keys
+    node: Any = data
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or last not in node or node[last] == HIDDEN:
+        return False
+    node[last] = HIDDEN
+    return True

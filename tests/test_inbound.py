@@ -5,24 +5,43 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import string
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from hub.connector import Connector
 from hub.errors import InvalidRecord
-from hub.inbound import Basic, Inbound, Signature, Token, Webhook, guarded, json_response, shared
+from hub.inbound import (
+    Basic,
+    BodyToken,
+    Endpoint,
+    Inbound,
+    Secret,
+    Signature,
+    Token,
+    Webhook,
+    blank,
+    guarded,
+    json_response,
+    shared,
+)
+from hub.logs import HIDDEN
 from hub.model import Entity, RawRecord
 from hub.state import InboxStatus, StateStore
-from hub.values import json_loads
+from hub.values import json_dumps, json_loads
 
 
 class _Named:
     name = "site"
+
+    def endpoints(self) -> list[Endpoint]:
+        return []
 
 
 def test_a_batch_is_stored_once_with_credentials_left_out_and_the_worker_woken(store: StateStore) -> None:
@@ -185,3 +204,82 @@ def test_basic_words_a_refusal_as_the_protocol_does_before_a_cookie_is_handed_ou
     assert answer is not None
     assert (answer.status_code, answer.get_data()) == (200, b"failure\nmissing Basic credentials")
     assert "WWW-Authenticate" not in answer.headers
+
+
+# --- credentials blanked in what is kept ----------------------------------------------------------------------
+
+_TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_.~", min_size=8, max_size=40).map(
+    lambda text: "~" + text)  # never a field's name nor a piece of the body's structure
+_FIELD_NAMES = st.text(alphabet=string.ascii_letters + "_", min_size=1, max_size=8)
+_FIELDS = st.sampled_from(["auth[application_token]", "X-API-Key", "key"])
+
+
+def _post(body: bytes, content_type: str) -> Request:
+    return Request(EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ())
+
+
+@given(token=_TOKEN, field=_FIELDS, others=st.dictionaries(_FIELD_NAMES, st.text(max_size=20), max_size=6),
+       as_json=st.booleans(), at=st.integers(min_value=0, max_value=6))
+def test_for_any_body_the_check_takes_the_kept_one_holds_no_token_and_reads_the_same(
+        token: str, field: str, others: dict[str, str], as_json: bool, at: int) -> None:
+    others = {name: value for name, value in others.items() if name not in (field, "auth")}
+    assume(all(token not in f"{name}={value}" for name, value in others.items()))
+    check = BodyToken(shared(token), lambda reason: _refusal(401, reason), field, beside=("auth[access_token]",))
+    keys = field.rstrip("]").split("[")
+    if as_json:
+        data: dict[str, Any] = dict(others)
+        data[keys[0]] = {keys[1]: token, "domain": "portal"} if len(keys) == 2 else token
+        body, content_type = json_dumps(data).encode(), "application/json"
+    else:
+        pairs = list(others.items())
+        pairs.insert(min(at, len(pairs)), (field, token))
+        body, content_type = urlencode(pairs).encode(), "application/x-www-form-urlencoded"
+
+    kept = blank(body, check.secrets)
+
+    assert check.problem(_post(body, content_type)) is None, "the check takes the body as sent"
+    assert token.encode() not in kept
+    if as_json:
+        if len(keys) == 2:
+            data[keys[0]][keys[1]] = HIDDEN
+        else:
+            data[keys[0]] = HIDDEN
+        assert json_loads(kept) == data
+    else:
+        assert parse_qsl(kept.decode(), keep_blank_values=True) == [
+            (name, HIDDEN if name == field else value) for name, value in pairs]
+    assert blank(kept, check.secrets) == kept, "blanked once: a repeat of a push is kept as the same body"
+
+
+def test_a_json_body_cut_off_at_the_limit_keeps_no_token_either() -> None:
+    cut = '{"Name": "Анна", "X-API-Key": "tilda-key-cut-here'.encode()
+
+    assert blank(cut, [Secret("body", "X-API-Key")]) == '{"Name": "Анна", "X-API-Key": "***"'.encode()
+
+
+def test_the_endpoint_declares_where_its_checks_find_credentials_and_the_inbox_keeps_none(store: StateStore) -> None:
+    header = Token(shared("header-token-1"), lambda reason: _refusal(401, reason), header="X-Shop-Key", scheme=None)
+    field = BodyToken(shared("body-token-22"), lambda reason: _refusal(401, reason), "auth[application_token]")
+
+    class Serving(_Named):
+        def endpoints(self) -> list[Endpoint]:
+            return [Endpoint("events", "/events", ("POST",), guarded(_taken, field), authenticate=header)]
+
+    inbound = Inbound(store, cast(Connector, Serving()), lambda: None)
+    body = b"event=ONCRMDEALADD&auth%5Bapplication_token%5D=body-token-22&data%5BFIELDS%5D%5BID%5D=7"
+    headers = {"X-Shop-Key": "header-token-1", "X-Request-Id": "r-1"}
+    inbound.receive(Entity.ORDERS, RawRecord("7", body, "application/x-www-form-urlencoded", headers))
+    inbound.receive_many(Entity.ORDERS, [RawRecord("8", body.replace(b"=7", b"=8"), "", headers)])
+    inbound.reject(Entity.ORDERS, body, "refused", headers=headers)
+
+    assert inbound.secrets == {Secret("header", "X-Shop-Key"), Secret("body", "auth[application_token]")}
+    with store.reading() as state:
+        kept = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
+    assert len(kept) == 3
+    for item in kept:
+        assert item is not None and b"token-" not in item.body and "token-" not in item.headers
+        assert b"auth%5Bapplication_token%5D=***" in item.body and "X-Request-Id" in item.headers
+
+
+def _taken(request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
+    return Response("taken")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import hmac
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -40,7 +39,7 @@ from connectors.bitrix24.sandbox import ENTERPRISE, Bitrix24Sandbox
 from hub.connector import ConnectorContext, Page, WriteResult
 from hub.errors import ConfigError, InvalidRecord, ProtocolError, RecordError
 from hub.http import TokenAuth
-from hub.inbound import Endpoint, Inbound, Webhook, json_response
+from hub.inbound import BodyToken, Endpoint, Inbound, Webhook, guarded, json_response, shared
 from hub.logs import add_secrets
 from hub.mapping import CompiledMapping
 from hub.model import (
@@ -339,17 +338,17 @@ class OrdersStream(Pull["Bitrix24Connector"], Push["Bitrix24Connector"], Write["
     def endpoints(self) -> list[Endpoint]:
         if self.connector.application_token is None or not self.connector.deals_to_orders:
             return []
-        return [Endpoint("events", "/events", ("POST",), self._event, entity=Entity.ORDERS, refuse=_error)]
+        # The portal sends its application_token inside the form body, so the body is read for it first; a request
+        # without the right one is answered 401 and kept nowhere, not even as rejected, or anyone who finds the URL
+        # could fill the inbox. An application's events carry its OAuth tokens beside it: blanked in what is kept.
+        token = BodyToken(shared(self.connector.application_token), lambda reason: _error(401, reason),
+                          "auth[application_token]", beside=("auth[access_token]", "auth[refresh_token]"))
+        return [Endpoint("events", "/events", ("POST",), guarded(self._event, token), entity=Entity.ORDERS,
+                         refuse=_error)]
 
     def _event(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
-        """An ``ONCRMDEAL…`` event: kept as it came (the portal never sends it again), read on by decode.
-
-        Its ``application_token`` is checked before anything is kept: the portal sends it inside the form body, so
-        the body is read for it first, but a request without the right one is answered 401 and kept nowhere, not
-        even as rejected, or anyone who finds the URL could fill the inbox."""
-        expected = self.connector.application_token or ""
-        if not hmac.compare_digest(_event_token(request.get_data()).encode(), expected.encode()):
-            return _error(401, "wrong application_token")
+        """An ``ONCRMDEAL…`` event: kept as it came, its tokens aside (the portal never sends it again), read on by
+        decode."""
         deal_id = _EVENTS.read(request, inbound, _event_deal)
         if isinstance(deal_id, Response):
             return deal_id
@@ -591,15 +590,6 @@ def _event_deal(body: bytes) -> str:
     if not name.upper().startswith("ONCRMDEAL") or not str(deal or "").isdigit():
         raise ValueError("expected an ONCRMDEAL… event with data[FIELDS][ID]")
     return str(deal)
-
-
-def _event_token(body: bytes) -> str:
-    """The ``auth[application_token]`` of a form-encoded event; empty when the body holds none."""
-    try:
-        auth = decode_query(body.decode("utf-8")).get("auth")
-    except ValueError:  # not UTF-8, or a form that mixes a value and a list
-        return ""
-    return str(auth.get("application_token", "")) if isinstance(auth, dict) else ""
 
 
 _EVENTS = Webhook(Entity.ORDERS, _error, media=lambda mimetype: mimetype == FORM, expected=f"Content-Type {FORM}")

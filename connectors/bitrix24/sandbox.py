@@ -411,10 +411,13 @@ class Bitrix24Sandbox(Sandbox):
         """POST the thin, form-encoded event to the attached handler, once, as the portal does (no retries)."""
         if self.events_to is None:
             return None
+        auth = {"domain": "sandbox.bitrix24.ru", "member_id": "sandbox", "application_token": APPLICATION_TOKEN}
+        if self._tokens:  # an installed application's events carry its live OAuth token too (fact sheet §2.7)
+            auth |= {"access_token": next(reversed(self._tokens)), "expires_in": str(int(self.token_life)),
+                     "scope": "crm", "status": "L", "client_endpoint": f"{self.url}/rest/",
+                     "server_endpoint": f"{self.url}/oauth/"}
         body = encode_query({"event": event, "event_handler_id": "1", "data": {"FIELDS": {"ID": item_id}},
-                             "ts": str(int(utcnow().timestamp())),
-                             "auth": {"domain": "sandbox.bitrix24.ru", "member_id": "sandbox",
-                                      "application_token": APPLICATION_TOKEN}})
+                             "ts": str(int(utcnow().timestamp())), "auth": auth})
         try:
             return requests.post(self.events_to, data=body, timeout=10,
                                  headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code

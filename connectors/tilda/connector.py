@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import hmac
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, TextIO
 
@@ -38,7 +38,7 @@ from connectors.tilda.webhook import FORM, cart_record, is_ping, order_key, read
 from hub.connector import ChannelState, ConnectorContext, Page
 from hub.errors import ConfigError, InvalidRecord, RecordError
 from hub.http import SystemClock
-from hub.inbound import Endpoint, Inbound, Webhook
+from hub.inbound import BodyToken, Check, Endpoint, Inbound, Secret, Webhook, guarded, shared
 from hub.logs import add_secrets
 from hub.model import Entity, Order, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
@@ -111,6 +111,11 @@ class TildaSettings(SourceSettings):
         "of a commerceml_site source; Tilda's quirks are the defaults. Omitted: hub takes only orders."))
     feed: FeedSettings | None = Field(None, description="The store's public feed; omitted: pushes are not read back.")
     read_back: ReadBack = Field(default_factory=ReadBack, description="Reading back a push from the feed.")
+    received_days: PositiveInt = Field(30, description=(
+        "Days hub remembers when it first received each order, so that Tilda's repeats of it keep that time; older "
+        "ones are forgotten as new orders arrive. Longer than Tilda repeats an order (a classic webhook twice, a "
+        "minute apart; an integration template until it is answered, for how long is UNCERTAIN) and than an order "
+        "waits to be decoded: its date in 1C is that time, else when it is decoded."))
     venue: str = Field("store", min_length=1, description=(
         "The stock job's venue the store's stock is compared as by hub reconcile; several venues reach Tilda summed."))
     price_type: str = Field("retail", min_length=1, description="The price type the store's price is.")
@@ -128,8 +133,11 @@ class OrdersStream(Push["TildaConnector"]):
 
     def endpoints(self) -> list[Endpoint]:
         tilda = self.connector
-        return [Endpoint("orders", "/<project>/<secret>", ("POST",), tilda.take_order, entity=Entity.ORDERS,
-                         refuse=_said, authenticate=tilda.refused)]
+        keys = _ApiKeys({project: BodyToken(shared(settings.api_key), lambda _: _said(401, "unauthorized"),
+                                            settings.api_key_name, header=settings.api_key_name)
+                         for project, settings in tilda.config.projects.items() if settings.api_key is not None})
+        return [Endpoint("orders", "/<project>/<secret>", ("POST",), guarded(tilda.take_order, tilda.refused, keys),
+                         entity=Entity.ORDERS, refuse=_said, authenticate=tilda.refused)]
 
     def envelope(self, record: RawRecord) -> None:
         """The body reads as one of Tilda's three shapes with a cart in it (what the webhook checks before it
@@ -339,7 +347,7 @@ class TildaConnector(StreamConnector):
 
     def refused(self, request: Request) -> Response | None:
         """401 without the project's secret path segment or API key header; the daemon asks before it reads
-        the body. An API key sent as a body field is checked by :meth:`take_order`."""
+        the body. An API key sent as a body field is checked by the endpoint's :class:`_ApiKeys`."""
         project, secret = _path_args(request)
         settings = self.config.projects.get(project)
         if settings is None or not hmac.compare_digest(secret.encode(), settings.secret.encode()):
@@ -351,29 +359,57 @@ class TildaConnector(StreamConnector):
 
     def take_order(self, request: Request, inbound: Inbound, args: dict[str, str]) -> Response:
         """Keep the body, answer ``ok``: decoding waits for the worker, so Tilda's limit is never near."""
-        refused = self.refused(request)
-        if refused is not None:
-            return refused
         data = _WEBHOOK.read(request, inbound, lambda body: read_body(body, request.mimetype))
         if isinstance(data, Response):
             return data
         settings = self.config.projects[args["project"]]
-        field_key = data.pop(settings.api_key_name, None)  # a key sent as a field is no field of the cart
+        data.pop(settings.api_key_name, None)  # a key sent as a field is no field of the cart
         if is_ping(data):
-            # UNCERTAIN whether Tilda's connect-time test carries the API key (the one captured is the single
-            # pair test=test): it keeps nothing, so the secret path segment is enough to answer it.
             return _said(200, _OK)
-        if settings.api_key is not None and settings.api_key_name not in request.headers and not hmac.compare_digest(
-                str(field_key or "").encode(), settings.api_key.encode()):
-            return _said(401, "unauthorized")  # nothing kept: anyone may post here
         try:
             key = order_key(args["project"], read_cart(data))
         except InvalidRecord as exc:
             return _WEBHOOK.refuse(request, inbound, 400, str(exc))
         # When the order was first received (Tilda sends no time), kept in the inbox's transaction; a retry keeps it.
-        first = None if self.state.get("received", key) else {"received": {key: utcnow().isoformat()}}
-        inbound.receive(Entity.ORDERS, _WEBHOOK.record(request, key), keep=first)
+        # What is older than Tilda repeats an order is forgotten in that transaction, so the rows stay bounded.
+        now = utcnow()
+        first = None if self.state.get("received", key) else {"received": {key: now.isoformat()}}
+        inbound.receive(Entity.ORDERS, _WEBHOOK.record(request, key), keep=first,
+                        forget={"received": now - dt.timedelta(days=self.config.received_days)})
         return _said(200, _OK)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ApiKeys(Check):
+    """The API key of the project a cart is posted for, as its :class:`BodyToken` (a header or a field of the body)
+    checks it; a project without one takes the secret path segment alone."""
+
+    keys: Mapping[str, BodyToken]
+
+    def refuse(self, reason: str) -> Response:
+        return _said(401, "unauthorized")
+
+    def problem(self, request: Request) -> str | None:
+        key = self.keys.get(_path_args(request)[0])
+        if key is None or _pings(request, key.field):
+            # UNCERTAIN whether Tilda's connect-time test carries the API key (the one captured is the single
+            # pair test=test): it keeps nothing, so the secret path segment is enough to answer it.
+            return None
+        return key.problem(request)
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(secret for key in self.keys.values() for secret in key.secrets)
+
+
+def _pings(request: Request, key_field: str) -> bool:
+    """Whether ``request`` is Tilda's connect-time ``test=test``, an API key sent beside it aside."""
+    try:
+        data = read_body(request.get_data(), request.mimetype)
+    except ValueError:
+        return False
+    data.pop(key_field, None)
+    return is_ping(data)
 
 
 def _body(record: RawRecord) -> dict[str, Any]:

@@ -65,9 +65,12 @@ class TildaSandbox(Sandbox):
     port = 8113
 
     def __init__(self, *, secret: str | None = None, retry_pause: float = 60.0, page_size: int = 100,
-                 uploads_per_window: int | None = None, seed: int = 7) -> None:
+                 uploads_per_window: int | None = None, seed: int = 7, api_key: str | None = None) -> None:
         super().__init__()
         self.secret = secret or SECRET
+        self.api_key = api_key
+        """The project's API key, posted with each cart as the field ``X-API-Key`` (the "POST" method of Tilda's
+        API key setting); None: the webhook's secret path segment alone."""
         self.retry_pause = retry_pause
         self.page_size = page_size
         self.site = SiteSandbox(username="tilda-1c", password=secrets.token_urlsafe(12), zip=False,
@@ -85,7 +88,8 @@ class TildaSandbox(Sandbox):
     def source_settings(self) -> dict[str, Any]:
         exchange = {"url": self.url + CONNECTOR_PATH, "username": self.site.username, "password": self.site.password,
                     "exchanges_per_window": None}  # Tilda's two per five minutes would hold a demo up for minutes
-        return {"projects": {PROJECT: {"secret": self.secret}}, "exchange": exchange,
+        project = {"secret": self.secret, **({"api_key": self.api_key} if self.api_key else {})}
+        return {"projects": {PROJECT: project}, "exchange": exchange,
                 "feed": {"url": self.url + FEED_PATH, "storepartuid": STOREPART, "size": self.page_size},
                 "read_back": {"wait": 0},  # the sandbox's feed has no edge caches to wait for
                 "venue": "main"}  # the venue the 1C sandbox's stock job options name
@@ -154,7 +158,7 @@ class TildaSandbox(Sandbox):
     def post(self, cart: dict[str, Any], shape: Shape) -> list[Delivery]:
         """Post ``cart`` as Tilda does: up to three tries, ``retry_pause`` apart, until one is answered 200 in
         time; returns this order's tries."""
-        body, content_type = encode(cart, shape)
+        body, content_type = encode({**cart, "X-API-Key": self.api_key} if self.api_key else cart, shape)
         order = str(cart["payment"]["orderid"])
         tries = []
         for attempt in range(3):

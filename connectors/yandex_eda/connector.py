@@ -58,7 +58,7 @@ from connectors.yandex_eda.sandbox import YandexEdaSimulator
 from connectors.yandex_eda.vendor import HISTORY_KEPT, VendorClient
 from hub.connector import ChannelState, ConnectorContext
 from hub.errors import InvalidRecord
-from hub.inbound import Endpoint, Handler, Inbound, Token, Webhook, guarded, id_problem, json_response
+from hub.inbound import Endpoint, Handler, Inbound, Secret, Token, Webhook, guarded, id_problem, json_response
 from hub.model import Entity, Order, OrderStatus, PriceEntry, Product, RawRecord, Record, StockLevel
 from hub.settings import SourceSettings
 from hub.streams import BatchWrite, Listed, Push, Statuses, StreamConnector
@@ -292,7 +292,8 @@ class YandexEdaConnector(StreamConnector):
         """Yandex's token and order calls (the orders stream's); the menu's are :meth:`endpoints`' own."""
         guarded = self._guarded
         return [
-            _endpoint("token", "/security/oauth/token", ("POST",), self._token),
+            replace(_endpoint("token", "/security/oauth/token", ("POST",), self._token),
+                    credentials=(Secret("body", "client_secret"),)),
             guarded("order", "/order", ("POST",), self._create, entity=Entity.ORDERS),
             guarded("order_get", "/order/<order_id>", ("GET",), self._get_order),
             guarded("order_update", "/order/<order_id>", ("PUT",), self._update, entity=Entity.ORDERS),

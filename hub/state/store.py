@@ -1027,6 +1027,12 @@ class ChannelStates(_Repo):
             self.conn.execute(delete(t.channel_state).where(
                 t.channel_state.c.source == source, t.channel_state.c.kind == kind, t.channel_state.c.key.in_(chunk)))
 
+    def forget(self, source: str, kind: str, *, before: dt.datetime) -> int:
+        """Delete ``source``'s rows of ``kind`` last written before ``before`` (a retention limit); how many."""
+        c = t.channel_state.c
+        return int(self.conn.execute(delete(t.channel_state).where(
+            c.source == source, c.kind == kind, c.updated_at < before)).rowcount)
+
 
 class Events(_Repo):
     """Each step of a record's journey, written in the transaction of the step itself, so a trace never shows a

@@ -25,7 +25,9 @@ and inherits the checks below, all run over real HTTP against the sandbox:
   rejected, a repeated push is taken once, a wrong credential stores nothing,
   a push is decoded once, by the worker, with nothing called outside hub while
   the system waits, one that passes its envelope but not its decoding becomes
-  a dead letter, and the system's ping stores nothing
+  a dead letter, the system's ping stores nothing, and the kept body holds no
+  credential (nor do its kept headers, nor a refused body or a dead letter:
+  hook :meth:`~ConnectorAcceptance.push_credentials`)
   (hooks :meth:`~ConnectorAcceptance.push_body`,
   :meth:`~ConnectorAcceptance.push_headers`,
   :meth:`~ConnectorAcceptance.assert_error_shape`,
@@ -52,7 +54,7 @@ from hub.connector import Connector, ConnectorContext, Mode
 from hub.daemon.metrics import Metrics
 from hub.daemon.server import DaemonApp, HttpServer, Mounted
 from hub.errors import AuthError, HubError, RequestRejected, RetriableError
-from hub.inbound import Inbound
+from hub.inbound import Inbound, blank
 from hub.jobrun import RunContext
 from hub.model import Entity, OrderStatus, RawRecord, Record
 from hub.pipeline import Pipeline
@@ -110,6 +112,7 @@ class Pushed(NamedTuple):
     url: str
     store: StateStore
     connector: Connector
+    inbound: Inbound
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         answer = requests.post(self.url + path, data=body, headers=headers, timeout=10)
@@ -186,6 +189,11 @@ class ConnectorAcceptance:
         """The headers the system sends with ``body``: with its good credential, or a wrong one."""
         raise NotImplementedError
 
+    def push_credentials(self, settings: dict[str, Any]) -> list[str]:
+        """The credentials the system sends with its pushes, in their headers or bodies, which nothing hub keeps may
+        hold: :meth:`secrets` by default."""
+        return self.secrets(settings)
+
     def assert_error_shape(self, status: int, body: bytes) -> None:
         """Fail unless ``body`` is the system's own error answer for ``status``."""
         raise NotImplementedError
@@ -246,7 +254,7 @@ class ConnectorAcceptance:
         server = HttpServer(app, "127.0.0.1", 0, threads=4, shutdown_timeout=1, max_body=1 << 20)
         host, port = server.start()
         try:
-            self.served = Pushed(f"http://{host}:{port}/acceptance", store, connector)
+            self.served = Pushed(f"http://{host}:{port}/acceptance", store, connector, inbound)
             yield self.served
         finally:
             server.stop()
@@ -411,7 +419,7 @@ class ConnectorAcceptance:
             assert state.inbox.count(InboxStatus.PENDING) == 0
             kept = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
         assert [(item.body, item.status) for item in kept if item is not None] == [
-            (self.bad_push_body, InboxStatus.REJECTED)]
+            (blank(self.bad_push_body, pushed.inbound.secrets), InboxStatus.REJECTED)]
 
     def test_a_repeated_push_is_taken_once(self, pushed: Pushed, sandbox: Sandbox) -> None:
         body = self.push_body(sandbox, 1)
@@ -455,7 +463,27 @@ class ConnectorAcceptance:
         with pushed.store.reading() as state:
             assert state.inbox.count(InboxStatus.DEAD) == 1
             [letter] = state.dead_letters.list()
-        assert letter.stage == "decode" and letter.reason and letter.payload == body
+        assert letter.stage == "decode" and letter.reason and letter.payload == blank(body, pushed.inbound.secrets)
+
+    def test_the_kept_body_holds_no_credential(self, pushed: Pushed, sandbox: Sandbox) -> None:
+        """What hub keeps of a push (the record and its headers, a refused body, a dead letter) holds none of the
+        credentials the system sent with it, and what the worker decodes of it is the record it sent."""
+        credentials = [c for c in self.push_credentials(self.settings(sandbox)) if c]
+        assert credentials, "name the credentials the system pushes with"
+        body = self.push_body(sandbox, 4)
+        assert self._push(pushed, sandbox, body).status == 200
+        self._push(pushed, sandbox, self.bad_push_body, path=self.bad_push_path)
+        undecodable = self.undecodable_push_body(sandbox)
+        if undecodable is not None:
+            self._push(pushed, sandbox, undecodable)
+        self._stage(pushed)
+        with pushed.store.reading() as state:
+            kept = [item for n in range(1, state.inbox.count() + 1) if (item := state.inbox.get(n)) is not None]
+            letters = state.dead_letters.list()
+        assert kept, "the pushes should have been kept"
+        text = b"\n".join([*(item.body + item.headers.encode() for item in kept), *(d.payload for d in letters)])
+        for credential in credentials:
+            assert credential.encode() not in text, "a credential the system sent is kept"
 
     def _stage(self, pushed: Pushed) -> None:
         """What the daemon's worker does next with what the endpoints took: decode it, and queue it."""

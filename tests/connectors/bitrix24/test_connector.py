@@ -3,6 +3,7 @@ deals, stages, events, tokens and the portal's limits."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -21,7 +22,7 @@ from hub.connector import ConnectorContext
 from hub.errors import ConfigError, InvalidRecord
 from hub.model import Customer, Entity, Order, OrderLine, OrderStatus, PriceEntry, Product, RawRecord
 from hub.sandbox import Sandbox
-from hub.state import InboxStatus
+from hub.state import InboxStatus, StateStore
 from hub.testing.acceptance import ConnectorAcceptance, MemoryState, Pushed, RecordingClock
 from hub.values import json_loads, zone
 
@@ -110,6 +111,32 @@ class TestBitrix24Acceptance(ConnectorAcceptance):
         self.assert_error_shape(answer.status, answer.body)
         with pushed.store.reading() as state:
             assert state.inbox.count() == 0, "nothing kept, not even as rejected"
+
+    def test_an_apps_event_keeps_none_of_its_tokens_and_its_dead_letter_replays(self, pushed: Pushed,
+                                                                                sandbox: Sandbox) -> None:
+        """An application's event carries its OAuth tokens beside the application_token (fact sheet §2.7): the
+        state DB keeps none of them, and the kept body, a dead letter once, is read again when retried."""
+        deal = self.seed(sandbox, 1)[0]
+        tokens = {"application_token": APPLICATION_TOKEN, "access_token": "app-access-5f1c9d2b",
+                  "refresh_token": "app-refresh-8e2a71c4"}
+        body = encode_query({"event": "ONCRMDEALADD", "data": {"FIELDS": {"ID": deal}},
+                             "auth": {"domain": "sandbox.bitrix24.ru", **tokens}}).encode()
+        sandbox.faults.fail_next(1, status=400, body=b'{"error": "NOT_FOUND", "error_description": "Not found"}')
+
+        assert pushed.post("/events", body, FORM).status == 200
+        self._stage(pushed)  # the portal refuses to read the deal: a dead letter
+        with pushed.store.transaction() as state:
+            [letter] = state.dead_letters.list()
+            kept = state.inbox.get(letter.inbox_id or 0)
+            state.inbox.mark(letter.inbox_id or 0, InboxStatus.PENDING)  # what `hub dead-letters retry` does
+        self._stage(pushed)
+        with pushed.store.reading() as state:
+            replayed = state.inbox.get(letter.inbox_id or 0)
+
+        assert kept is not None and replayed is not None and replayed.status == InboxStatus.DONE
+        for value in tokens.values():
+            assert value.encode() not in kept.body + kept.headers.encode() + letter.payload
+        assert b"auth%5Baccess_token%5D=***" in kept.body and b"auth%5Bdomain%5D=sandbox.bitrix24.ru" in kept.body
 
     def test_the_webhook_secret_never_reaches_a_log_or_an_error(self, sandbox: Sandbox, clock: RecordingClock,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
@@ -290,14 +317,16 @@ def test_hubs_own_deals_are_not_read_back_as_phone_orders(portal: Bitrix24Sandbo
         connector.decode(Entity.ORDERS, RawRecord(ref, event(ref), content_type=FORM["Content-Type"]))
 
 
-def test_an_event_is_kept_then_the_deal_is_reread(portal: Bitrix24Sandbox, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def served(portal: Bitrix24Sandbox, tmp_path: Path, **extra: Any) -> Iterator[tuple[Bitrix24Connector, StateStore]]:
+    """The connector's events endpoint served on a real port, the portal posting to it, kept in a SQLite state DB."""
     from hub.daemon.metrics import Metrics
     from hub.daemon.server import DaemonApp, HttpServer, Mounted
     from hub.inbound import Inbound
     from hub.state import open_store
 
     suite = TestBitrix24Acceptance()
-    settings = Bitrix24Connector.settings_model.model_validate({**suite.settings(portal), "page_size": 50})
+    settings = Bitrix24Connector.settings_model.model_validate({**suite.settings(portal), "page_size": 50, **extra})
     connector = Bitrix24Connector(settings, ConnectorContext(source="crm", timezone=zone("Europe/Moscow"),
                                                              log=logging.getLogger("t"), state=MemoryState()))
     store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
@@ -308,11 +337,19 @@ def test_an_event_is_kept_then_the_deal_is_reread(portal: Bitrix24Sandbox, tmp_p
     host, port = server.start()
     try:
         portal.attach(f"http://{host}:{port}/crm")
+        yield connector, store
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_an_event_is_kept_then_the_deal_is_reread(portal: Bitrix24Sandbox, tmp_path: Path) -> None:
+    with served(portal, tmp_path) as (connector, store):
         deal = portal.manager_deal("Звонок", "+79160002233")
         with store.reading() as state:
             [kept] = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
         assert kept is not None and kept.status == InboxStatus.PENDING and kept.external_id == str(deal)
-        assert b"application_token" in kept.body
+        assert b"auth%5Bapplication_token%5D=***" in kept.body and APPLICATION_TOKEN.encode() not in kept.body
         calls = dict(portal.calls)
         decoded = connector.decode(Entity.ORDERS, RawRecord(kept.external_id or "", kept.body,
                                                             content_type=kept.content_type))
@@ -322,9 +359,23 @@ def test_an_event_is_kept_then_the_deal_is_reread(portal: Bitrix24Sandbox, tmp_p
         assert portal.send_event("ONCRMDEALADD", int(own)) == 200
         with store.reading() as state:
             assert state.inbox.count() == 1, "hub's own deal is no phone order: its event is not kept"
-    finally:
-        server.stop()
-        store.close()
+
+
+def test_an_applications_event_is_kept_without_its_oauth_token_and_read_on_with_it(portal: Bitrix24Sandbox,
+                                                                                  tmp_path: Path) -> None:
+    oauth = {"url": f"{portal.url}/rest/", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+             "refresh_token": "sandbox-refresh-0", "oauth_url": f"{portal.url}/oauth/token/"}
+    with served(portal, tmp_path, **oauth) as (connector, store):
+        connector.check()  # hub's first token: the portal's events to the application carry it from now on
+        deal = portal.manager_deal("Звонок", "+79160004455")
+        with store.reading() as state:
+            [kept] = state.inbox.pending("crm", "orders")
+        decoded = connector.decode(Entity.ORDERS, RawRecord(kept.external_id or "", kept.body,
+                                                            content_type=kept.content_type))
+
+    assert kept.external_id == str(deal) and b"auth%5Baccess_token%5D=***" in kept.body
+    assert b"sandbox-access-" not in kept.body and APPLICATION_TOKEN.encode() not in kept.body
+    assert isinstance(decoded, Order) and decoded.customer and decoded.customer.phones == ["+79160004455"]
 
 
 def test_oauth_refreshes_an_expired_token_and_keeps_the_new_pair(portal: Bitrix24Sandbox) -> None:

@@ -17,7 +17,7 @@ from connectors.commerceml.exchange import ENCODINGS
 from connectors.commerceml.imports import Step
 from connectors.commerceml.protocol import IMPORT, SESSION, Exchange, Orders
 from hub.errors import ProtocolError
-from hub.inbound import Inbound
+from hub.inbound import Endpoint, Inbound
 from hub.model import Entity, RawRecord
 from hub.runtime import StoreChannelState
 from hub.settings import SourceSettings
@@ -83,6 +83,9 @@ class Receiver:
 
     def envelope(self, entity: Entity, record: RawRecord) -> None:
         raise AssertionError("the exchange checks its uploads itself")
+
+    def endpoints(self) -> list[Endpoint]:
+        return []
 
 
 @dataclass

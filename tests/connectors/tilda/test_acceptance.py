@@ -23,7 +23,7 @@ from hub.runtime import StoreChannelState
 from hub.sandbox import Sandbox
 from hub.state import open_store
 from hub.testing.acceptance import Answer, ConnectorAcceptance, Pushed, RecordingClock
-from hub.values import json_dumps, zone
+from hub.values import json_dumps, json_loads, zone
 
 API_KEY = "tilda-acceptance-api-key"
 
@@ -98,6 +98,9 @@ class TestTildaAcceptance(ConnectorAcceptance):
 
         assert (refused.status, taken.status) == (401, 200)
         assert self.taken(pushed) == 1
+        with pushed.store.reading() as state:
+            [kept] = state.inbox.pending("acceptance", "orders")
+        assert API_KEY.encode() not in kept.body and json_loads(kept.body)["X-API-Key"] == "***"
 
 
 def test_the_sandbox_secret_is_what_the_suite_posts_to() -> None:

@@ -25,7 +25,7 @@ from hub.model import Entity, PriceEntry, Product
 from hub.runtime import StoreChannelState, StoreLinks
 from hub.sandbox import Sandbox
 from hub.state import StateStore, open_store
-from hub.testing.acceptance import ConnectorAcceptance, RecordingClock
+from hub.testing.acceptance import ConnectorAcceptance, Pushed, RecordingClock
 from hub.values import json_dumps, json_loads, to_decimal, zone
 
 MENU = [Product(id="latte", name="Латте"), Product(id="cheese", name="Сыр", unit="kg", weighed=True)]
@@ -92,3 +92,23 @@ class TestYandexEdaAcceptance(ConnectorAcceptance):
     def assert_error_shape(self, status: int, body: bytes) -> None:
         [error] = json_loads(body)
         assert error["code"] == status and error["description"], error
+
+    def test_a_token_request_hub_fails_on_is_kept_without_its_client_secret(
+            self, pushed: Pushed, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        client = self.settings(sandbox)["clients"][0]
+        connector = pushed.connector
+        assert isinstance(connector, YandexEdaConnector)
+
+        def broken(kind: str) -> list[tuple[str, str]]:
+            raise RuntimeError("the state DB went away")
+
+        monkeypatch.setattr(connector.state, "all", broken)
+        answer = requests.post(pushed.url + "/security/oauth/token", timeout=10, data={
+            "client_id": client["client_id"], "client_secret": client["client_secret"],
+            "grant_type": "client_credentials"})
+
+        assert answer.status_code == 500
+        with pushed.store.reading() as state:
+            [kept] = [state.inbox.get(n) for n in range(1, state.inbox.count() + 1)]
+        assert kept is not None and client["client_secret"].encode() not in kept.body
+        assert b"client_secret=***" in kept.body and client["client_id"].encode() in kept.body
