@@ -291,6 +291,9 @@ class Outcome(BaseModel):
     resend: bool = Field(False, description=(
         "A fail of the service's printing (its register, its queue), not of what was sent: the same receipt may be "
         "sent again under a new id. A receipt the service refused at registration (a validation error) is not."))
+    refused: bool = Field(False, description=(
+        "Refused at registration (a validation error): the service holds nothing under the id, so once a person "
+        "fixed the cause the receipt is sent again under the same id, which a lost state DB then finds."))
 
 
 RECEIPTS = "receipts"
@@ -361,13 +364,16 @@ def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company]) -> R
     None when it is not to be sent again: printed, waiting, refused for what it holds, or sent ``attempts`` times.
     A person's :attr:`Kept.retry` sends any failed receipt once more, whatever the count.
 
+    A receipt the service refused at registration holds no id there, so a person's resend of it keeps its id: a
+    later attempt's id would leave the first free, and a run that lost hub's state would print the first anew.
+
     Its lines are the failed one's; its company is asked of ``company`` anew, since a new attempt is a new document
     and a company the service refused (a wrong INN) is what a person fixes in 1C or the company file."""
     outcome, receipt = kept.outcome, kept.receipt
     if outcome is None or outcome.status != "fail" or not (
             kept.retry or (outcome.resend and receipt.attempt < attempts)):
         return None
-    attempt = receipt.attempt + 1
+    attempt = receipt.attempt + (0 if outcome.refused else 1)
     return receipt.model_copy(update={"id": receipt_id(receipt.order, receipt.kind, attempt), "attempt": attempt,
                                       "company": _complete(company(), receipt.order)})
 
@@ -422,7 +428,8 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
     """The receipts at handover of ``final`` (the order as 1C holds it, weights corrected) after ``prepaid``.
 
     The full-payment receipt offsets what was prepaid (up to its own total) and takes the rest as ``extra``;
-    an overpayment is refunded as ``overpaid`` says (see :class:`Settlement`).
+    an overpayment is refunded as ``overpaid`` says (see :class:`Settlement`). ``company`` issues the full
+    receipt; a refund is issued by the company that took the prepayment, should 1C's card have changed since.
     """
     issued_by = _complete(company, prepaid.order)
     lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
@@ -438,12 +445,11 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
             payments.append(Paid(type=extra, amount=total - paid))
         receipts = [full.model_copy(update={"payments": payments})]
         if paid > total:
-            receipts.append(_refund(prepaid, final_lines=lines, amount=paid - total, company=issued_by))
+            receipts.append(_refund(prepaid, final_lines=lines, amount=paid - total))
         return receipts
     # Refund the whole prepayment, then sell anew at 1C's sum, paid as the extra payments are.
     whole = prepaid.model_copy(update={"id": receipt_id(prepaid.order, ReceiptKind.REFUND),
-                                       "kind": ReceiptKind.REFUND, "refund": True, "company": issued_by,
-                                       "attempt": 1})
+                                       "kind": ReceiptKind.REFUND, "refund": True, "attempt": 1})
     return [whole, full.model_copy(update={"payments": [Paid(type=extra, amount=total)]})]
 
 
@@ -456,7 +462,7 @@ def cancellation(prepaid: Receipt) -> Receipt:
         "refund": True, "payments": [Paid(type=PaymentType.ELECTRONIC, amount=prepaid.total)]})
 
 
-def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal, company: Issuer) -> Receipt:
+def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal) -> Receipt:
     """The refund of ``amount`` overpaid: per line, the part prepaid beyond what 1C finally holds."""
     final = {line.name: line for line in final_lines}
     lines = []
@@ -471,22 +477,28 @@ def _refund(prepaid: Receipt, *, final_lines: Sequence[Line], amount: Decimal, c
                             f"{amount} cannot be refunded line by line", hint="set the receipts job's "
                             "options.overpaid: whole to refund the whole prepayment and sell anew")
     return Receipt(id=receipt_id(prepaid.order, ReceiptKind.REFUND), order=prepaid.order, kind=ReceiptKind.REFUND,
-                   company=company, refund=True, lines=lines,
+                   company=prepaid.company, refund=True, lines=lines,
                    payments=[Paid(type=PaymentType.ELECTRONIC, amount=amount)], contact=prepaid.contact)
 
 
 def _line(name: str, quantity: Decimal, price: Decimal, total: Decimal, *, good: Product | None,
           settings: FiscalSettings, method: Method) -> Line:
     if good is None:
+        if quantity != quantity.to_integral_value():
+            # A fraction of a good 1C does not know here (its id link not made yet, say after hub's state was lost)
+            # would print as a fraction of a piece: a fiscal document cannot be taken back, so wait for the link.
+            raise InvalidRecord(f"{name}: {quantity} of a good with no link to 1C's catalog: its measure is unknown",
+                                hint="sync the channel's catalog (its id links) and run the receipts job again")
         vat, measure = settings.vat_default, Measure.PIECE
     else:
         vat = "none" if good.vat_free else settings.vat_default if good.vat_rate is None \
             else _VAT_BY_PERCENT.get(good.vat_rate, "none")
         # The measure is the good's unit as the catalog mapping gives it, never guessed from "weighed".
         measure = settings.measures.get(good.unit, Measure.OTHER)
-        if good.weighed and measure is Measure.PIECE:
+        if good.weighed and measure in (Measure.PIECE, Measure.OTHER):
             raise InvalidRecord(f"{good.name} ({good.id}) is sold by weight, but its unit {good.unit!r} is "
-                                f"measured in pieces: a receipt would print {quantity} pieces",
+                                f"measured {'in pieces' if measure is Measure.PIECE else 'in no known unit'}: a "
+                                f"receipt would print {quantity} {'pieces' if measure is Measure.PIECE else 'of it'}",
                                 hint="give the good a unit of weight in 1C (кг), or map its unit to kg in the "
                                      "catalog mapping's units table or the cash register's measures")
     if money(total) > money(price * quantity):

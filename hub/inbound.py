@@ -521,6 +521,10 @@ def body_field(body: bytes, field: str) -> str:
     return next((value for name, value in pairs if name == field), "")
 
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark some senders put before a JSON body."""
+
+
 def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
     """``body`` with ``***`` for the value of each body field ``secrets`` name, the rest as it came: a form byte
     for byte, a JSON object written again (the same values; a start cut off a longer one is blanked where the key
@@ -532,8 +536,13 @@ def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
     data = _json_object(body)
     if data is not None:
         blanked = [_blank_key(data, _keys(field)) for field in fields]
-        return json_dumps(data).encode() if any(blanked) else body
-    if body.lstrip()[:1] == b"{":  # a JSON object cut off (a body over the limit): no parser reads it
+        if not any(blanked):
+            return body
+        try:
+            return json_dumps(data).encode()
+        except UnicodeEncodeError:  # half an emoji (a lone surrogate) parses, but only escaped is it written again
+            return json_dumps(data, ascii_only=True).encode()
+    if body.lstrip().removeprefix(BOM)[:1] == b"{":  # a JSON object cut off (a body over the limit): none reads it
         for field in fields:
             key = re.escape(json_dumps(_keys(field)[-1])).encode()
             body = re.sub(rb'(' + key + rb'\s*:\s*)"(?:\\.|[^"\\])*"?', rb'\1"' + HIDDEN.encode() + rb'"', body)
@@ -547,7 +556,7 @@ def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
-    if body.lstrip()[:1] not in (b"{", b"\xef"):  # JSON objects start so (after a byte order mark); forms never
+    if body.lstrip().removeprefix(BOM)[:1] != b"{":  # JSON objects start so (after a byte order mark); forms never
         return None
     try:
         data = json_loads(body)

@@ -138,11 +138,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def json_dumps(value: Any, *, indent: int | None = None) -> str:
-    """JSON text with Decimals as exact numbers, datetimes in ISO 8601, Cyrillic left readable."""
+def json_dumps(value: Any, *, indent: int | None = None, ascii_only: bool = False) -> str:
+    """JSON text with Decimals as exact numbers, datetimes in ISO 8601, Cyrillic left readable (escaped with
+    ``ascii_only``: the one way to write text holding half an emoji, a lone surrogate, that UTF-8 cannot encode)."""
     if isinstance(value, float) or _has_float(value):
         raise ValueError("refusing to write a float to JSON: use Decimal for money and quantities")
-    text: str = _json.dumps(value, default=_default, use_decimal=True, ensure_ascii=False, indent=indent,
+    text: str = _json.dumps(value, default=_default, use_decimal=True, ensure_ascii=ascii_only, indent=indent,
                             sort_keys=indent is not None, allow_nan=False)
     return text
 

@@ -33,7 +33,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from hub.connector import Connector, Mode
-from hub.errors import ConfigError, RecordError
+from hub.errors import ConfigError, InvalidRecord, RecordError
 from hub.fiscal import (
     RECEIPTS,
     Fiscal,
@@ -51,6 +51,7 @@ from hub.fiscal import (
     next_attempt,
     paid_orders,
     prepayment,
+    receipt_id,
     settlement,
 )
 from hub.jobrun import Job, RunContext
@@ -116,7 +117,7 @@ class _Run:
             self.kept = {key: Kept.model_validate_json(payload)
                          for key, payload in state.channel_state.all(target, RECEIPTS)}
         self._goods: dict[str, Product] | None = None
-        self._company: Company | None = None
+        self._company: Company | InvalidRecord | None = None
         self.marks = marks_stream(self.runtime.connector(self.record))
 
     def run(self) -> None:
@@ -171,13 +172,26 @@ class _Run:
 
     def _issuer(self) -> Company:
         """Who issues the receipts: the system of record's company (1C's organization card, where its connector
-        reads one) over the company file and the settings; read once a run."""
+        reads one) over the company file and the settings; read once a run.
+
+        A card that cannot be read (an INN of the wrong length) fails every receipt of the run with its reason:
+        printing them with the company file's details instead would put another company, or a stale tax system,
+        on documents that cannot be taken back."""
         if self._company is None:
-            found = None
-            if self.runtime.connector(self.record).can(Entity.COMPANY, Mode.PULL):
-                found = next((company for company in snapshot(self.runtime, self.ctx, self.record, Entity.COMPANY)
-                              if isinstance(company, Company)), None)
-            self._company = issuer(found, self.settings)
+            connector, found = self.runtime.connector(self.record), None
+            if connector.can(Entity.COMPANY, Mode.PULL):
+                try:
+                    found = next((company for page in connector.read(Entity.COMPANY, cursor=None)
+                                  for raw in page.records
+                                  if isinstance(company := connector.decode(Entity.COMPANY, raw), Company)), None)
+                except RecordError as exc:
+                    self._company = InvalidRecord(f"{self.record}'s company cannot be read: {exc}",
+                                                  hint="fix the organization's card in 1C (or the preset's "
+                                                       "company.in.yaml), then run the receipts job again")
+            if self._company is None:
+                self._company = issuer(found, self.settings)
+        if isinstance(self._company, InvalidRecord):
+            raise InvalidRecord(self._company.message, hint=self._company.hint)
         return self._company
 
     def _cancellation(self, prepaid: Receipt) -> list[Receipt]:
@@ -218,18 +232,27 @@ class _Run:
             self.ctx.errors.append(f"{receipt.id}: {outcome.reason}")
 
     def _resend(self, kept: Kept) -> bool:
-        """Send a receipt the service failed to print again, under its next id, while attempts are left; whether
-        it was. The next attempt is kept before it is sent, as every receipt is, so a lost state DB or a killed run
-        finds each attempt at the service by its id, never printing one twice."""
-        again = next_attempt(kept, self.options.attempts, self._issuer)
-        if again is None or again.id in self.kept:
+        """Send a receipt the service failed to print again, under its next id, while attempts are left (or under
+        its own id, when a person asked after the service refused it); whether it was. The next attempt is kept
+        before it is sent, as every receipt is, so a lost state DB or a killed run finds each attempt at the service
+        by its id, never printing one twice."""
+        receipt, outcome = kept.receipt, kept.outcome
+        if outcome is not None and not outcome.refused and \
+                receipt_id(receipt.order, receipt.kind, receipt.attempt + 1) in self.kept:
+            return False  # resent already: that attempt is followed on its own
+        try:
+            again = next_attempt(kept, self.options.attempts, self._issuer)
+        except RecordError as exc:  # the company to print it with is incomplete: this order waits, not the run
+            self.ctx.counts.failed += 1
+            self.ctx.errors.append(f"{receipt.id}: {exc}")
+            return True
+        if again is None:
             return False
-        fresh = Kept(receipt=again)
-        reason = kept.outcome.reason if kept.outcome is not None else None
-        self._keep(fresh, stage="receipt_resent", detail=(
-            f"{kept.receipt.kind.value} receipt {kept.receipt.id} failed ({reason}): sent again as "
-            f"{again.id}, attempt {again.attempt} of {self.options.attempts}"))
-        self._follow(fresh)
+        reason = outcome.reason if outcome is not None else None
+        self._keep(Kept(receipt=again), stage="receipt_resent", detail=(
+            f"{receipt.kind.value} receipt {receipt.id} failed ({reason}): sent again as {again.id}, attempt "
+            f"{again.attempt} of {self.options.attempts}"))
+        self._follow(Kept(receipt=again))
         return True
 
     def _mark(self, kept: Kept) -> None:

@@ -214,6 +214,23 @@ def test_a_weighed_good_measured_in_pieces_is_refused_not_printed_as_fractional_
     assert raised.value.hint is not None and "units table" in raised.value.hint
 
 
+def test_a_weighed_good_in_a_unit_no_measure_knows_is_refused_too() -> None:
+    in_kilograms_spelt_out = {**GOODS, "APL": GOODS["APL"].model_copy(update={"unit": "килограмм"})}
+    with pytest.raises(InvalidRecord, match="in no known unit"):
+        prepayment(order(Decimal("0.300")), in_kilograms_spelt_out, SETTINGS, COMPANY)
+
+
+def test_a_fraction_of_a_good_1c_is_not_linked_to_is_refused_a_whole_one_prints_as_pieces() -> None:
+    # Right after hub's state was lost the channel's goods have no links yet: 0.300 of "something" would print as
+    # a fraction of a piece on a document that cannot be taken back.
+    unlinked = {"CRO": GOODS["CRO"]}
+    with pytest.raises(InvalidRecord, match="no link to 1C's catalog") as raised:
+        prepayment(order(Decimal("0.300")), unlinked, SETTINGS, COMPANY)
+    assert raised.value.hint is not None and "id links" in raised.value.hint
+    whole = prepayment(order(Decimal("0.300"), croissants=2), GOODS, SETTINGS, COMPANY)
+    assert [line.measure for line in whole.lines] == [Measure.KILOGRAM, Measure.PIECE]
+
+
 def test_the_measure_is_the_goods_unit_through_the_settings_measures() -> None:
     grams = {**GOODS, "APL": GOODS["APL"].model_copy(update={"unit": "g"}),
              "CRO": GOODS["CRO"].model_copy(update={"unit": "portion"})}

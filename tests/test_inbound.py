@@ -255,6 +255,15 @@ def test_a_json_body_cut_off_at_the_limit_keeps_no_token_either() -> None:
     cut = '{"Name": "Анна", "X-API-Key": "tilda-key-cut-here'.encode()
 
     assert blank(cut, [Secret("body", "X-API-Key")]) == '{"Name": "Анна", "X-API-Key": "***"'.encode()
+    with_bom = b"\xef\xbb\xbf" + cut
+    assert b"tilda-key" not in blank(with_bom, [Secret("body", "X-API-Key")])
+
+
+def test_a_body_holding_half_an_emoji_is_still_kept_without_its_token() -> None:
+    # A lone surrogate parses as JSON but UTF-8 cannot encode it: the blanked body is written escaped.
+    body = b'{"Name": "\\ud83d", "X-API-Key": "tilda-key-1"}'
+    kept = blank(body, [Secret("body", "X-API-Key")])
+    assert b"tilda-key-1" not in kept and json_loads(kept) == {"Name": "\ud83d", "X-API-Key": "***"}
 
 
 def test_the_endpoint_declares_where_its_checks_find_credentials_and_the_inbox_keeps_none(store: StateStore) -> None:

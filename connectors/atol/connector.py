@@ -57,7 +57,7 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
             return self.outcome(receipt, uuid) or Outcome(status="wait", ref=uuid)
         if error is not None or not isinstance(uuid, str):
             reason = f"code {error.code}: {error.message}" if error else f"no uuid in ATOL's answer {answer}"
-            return Outcome(status="fail", reason=reason)
+            return Outcome(status="fail", reason=reason, refused=True)
         return Outcome(status="wait", ref=uuid)
 
     def outcome(self, receipt: Receipt, ref: str | None) -> Outcome | None:

@@ -213,6 +213,7 @@ class _Writes(Write["OneCConnector"]):
                 changed = sent.changed(ref, body)
                 if not changed:
                     return WriteResult(ref=ref, action="unchanged")
+                sent.unsure(ref, changed)
                 self.connector.update_object(target, ref, changed)
                 action, number = "updated", None  # the number it was given when created is in its journey already
             posted = target.startswith("Document_")
@@ -251,6 +252,15 @@ class _SentFields:
             return body
         before = json_loads(kept)
         return {name: value for name, value in body.items() if before.get(name) != _digest(value)}
+
+    def unsure(self, ref: str, fields: Iterable[str]) -> None:
+        """Forget ``fields`` of ``ref`` before they are sent: should the write fail past 1C taking them (an answer
+        lost, posting refused, the process killed), the next write sends them again whatever their value, even one
+        the channel has changed back meanwhile."""
+        kept = self.state.get(self.KIND, ref) if self.state is not None else None
+        if self.state is not None and kept is not None:
+            left = {name: digest for name, digest in json_loads(kept).items() if name not in set(fields)}
+            self.state.put_many(self.KIND, {ref: json_dumps(left)})
 
     def keep(self, ref: str, body: dict[str, Any]) -> None:
         if self.state is not None:

@@ -88,10 +88,11 @@ class _Find(BaseModel):
     operation: str
     argument: str
     ref: str
-    not_found: list[str] = Field(["не найден"], description=(
+    not_found: list[str] = Field(["Заказ не найден"], description=(
         "Texts of the fault the operation raises when it holds no order under the key (a module written "
-        "ВызватьИсключение «Заказ не найден»); compared ignoring case. Any other fault stops the run: taking it "
-        "for \"not found\" would write the order a second time."))
+        "ВызватьИсключение «Заказ не найден»), found in the fault's text ignoring case. Keep them as whole as the "
+        "module writes them: any other fault stops the run, since taking 1C's «Объект не найден» or «Операция не "
+        "найдена» for \"no such order\" would write the order a second time."))
 
 
 class _Result(BaseModel):
@@ -171,7 +172,7 @@ class _Writes(Write["OneCSoapConnector"]):
         try:
             answer = self.connector.client.call(options.find.operation, {options.find.argument: key}, reads=True)
         except (RequestRejected, ServerError) as exc:  # a read's fault, whichever the texts sort it as
-            if not any(text.casefold() in str(exc).casefold() for text in options.find.not_found):
+            if not any(text.casefold() in exc.message.casefold() for text in options.find.not_found):
                 raise
             return None
         ref = (answer or {}).get(options.find.ref)

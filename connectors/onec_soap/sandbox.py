@@ -153,6 +153,8 @@ class OneCSoapSandbox(Sandbox):
         self.missing_order_faults = False
         """НайтиЗаказ raises «Заказ не найден» for a key it does not hold, as many services' modules are written,
         instead of answering an empty result."""
+        self.find_fault: str | None = None
+        """A fault every НайтиЗаказ call raises, as a module meeting broken data does (1C's «Объект не найден»)."""
         cafe = _seed.cafe(seed)
         self.goods = {good.ref: good for good in cafe.goods}
         self.warehouses = [w.ref for w in cafe.warehouses]
@@ -281,6 +283,8 @@ class OneCSoapSandbox(Sandbox):
         return {"Ссылка": ref, "Номер": number}
 
     def _find_order(self, arguments: dict[str, Any]) -> dict[str, Any] | None:
+        if self.find_fault is not None:
+            raise Refused(self.find_fault)
         key = arguments.get("НомерПоДаннымКлиента")
         with self._data_lock:
             found = next(({"Ссылка": ref, "Номер": order["Номер"]} for ref, order in self.orders.items()

@@ -70,7 +70,7 @@ class ReceiptsStream(Fiscal["OrangeDataConnector"]):
         if answer.status_code == 409:  # the id is taken: this receipt reached OrangeData before
             return self.outcome(receipt, None) or Outcome(status="wait")
         if answer.status_code == 400:
-            return Outcome(status="fail", reason=errors_of(answer.content) or answer.text[:300])
+            return Outcome(status="fail", reason=errors_of(answer.content) or answer.text[:300], refused=True)
         return Outcome(status="wait")
 
     def outcome(self, receipt: Receipt, ref: str | None) -> Outcome | None:

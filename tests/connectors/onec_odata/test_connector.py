@@ -193,6 +193,18 @@ def test_an_update_sends_only_what_the_channel_changed_so_1c_keeps_its_weighing(
         "the guest's own change to the lines lands whole"
 
 
+def test_a_change_1c_took_without_hub_hearing_so_is_sent_again_even_when_changed_back(onec: OneCSandbox) -> None:
+    record, links = order(onec)
+    connector = connect(settings_for(onec), links, state=MemoryState())
+    ref = connector.write(Entity.ORDERS, record, key="shop:1001", ref=None).ref
+    onec.faults.drop_after_commit(1)
+    with pytest.raises(NetworkError):
+        connector.write(Entity.ORDERS, record.model_copy(update={"comment": "Позвонить"}), key="shop:1001", ref=ref)
+    assert "Позвонить" in onec.rows(ORDERS)[0]["Комментарий"]  # 1C took it; hub never heard
+    connector.write(Entity.ORDERS, record, key="shop:1001", ref=ref)  # the guest takes the comment back
+    assert "Позвонить" not in onec.rows(ORDERS)[0]["Комментарий"]
+
+
 def test_without_what_was_sent_an_update_sends_the_whole_order(onec: OneCSandbox) -> None:
     record, links = order(onec)
     ref = connect(settings_for(onec), links, state=MemoryState()).write(Entity.ORDERS, record, key="shop:1001",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from connectors.onec_soap import OneCSoapSandbox
 from connectors.onec_soap.connector import READ_AT, OneCSoapConnector, OneCSoapSettings
+from connectors.onec_soap.sandbox import OPERATIONS
 from hub.config import bundled_mappings
 from hub.connector import Connector, ConnectorContext
 from hub.errors import ConfigError, HubError, ProtocolError
@@ -294,6 +295,11 @@ def test_a_find_that_faults_not_found_is_not_found_and_any_other_fault_stops(one
     with pytest.raises(HubError) as stopped:
         connect(onec.source_settings()).find(Entity.ORDERS, "shop:2")
     assert "не найден" not in str(stopped.value).casefold(), "guessing «not found» would write shop:2 twice"
+    # The module itself breaks on an order whose customer is gone: 1C's own «Объект не найден» is no "not found".
+    onec.operations["НайтиЗаказ"] = OPERATIONS["НайтиЗаказ"]
+    onec.find_fault = "Объект не найден (12:bd5a0050568c0ae911ea3a8b2c4f6ab1)"
+    with pytest.raises(HubError, match="Объект не найден"):
+        connector.find(Entity.ORDERS, "shop:1")
 
 
 def test_a_running_connector_calls_by_the_wsdl_hub_check_kept_since(onec: OneCSoapSandbox) -> None:
