@@ -73,7 +73,7 @@ def read_product(element: Element, context: Context) -> Product:
             if unit:
                 fields["unit"] = unit
         elif tag == "СтавкиНалогов":
-            fields["vat_rate"] = _vat(part, context, element)
+            fields["vat_rate"], fields["vat_free"] = _vat(part, context, element)
         elif tag == "ПолноеНаименование":
             fields.setdefault("full_name", text(part))
         elif tag == "ПометкаУдаления":
@@ -95,7 +95,8 @@ def read_product(element: Element, context: Context) -> Product:
     return trusted(Product, {
         "id": fields["id"], "article": fields.get("article"), "name": fields["name"], "unit": unit,
         "barcodes": barcodes, "group": groups[0] if groups else None, "vat_rate": fields.get("vat_rate"),
-        "weighed": bool({unit_code, unit} & _WEIGHT_UNITS), "deleted": deleted(element, marked),
+        "vat_free": fields.get("vat_free", False), "weighed": bool({unit_code, unit} & _WEIGHT_UNITS),
+        "deleted": deleted(element, marked),
         "attributes": attributes})
 
 
@@ -122,20 +123,23 @@ def _extra(tag: str, part: Element, attributes: dict[str, Any]) -> None:
         attributes["version"] = text(part)
 
 
-def _vat(element: Element, context: Context, product: Element) -> Decimal | None:
-    """The VAT rate of ``СтавкиНалогов`` in percent; None for "Без НДС" or when the good has none."""
+def _vat(element: Element, context: Context, product: Element) -> tuple[Decimal | None, bool]:
+    """The VAT rate of ``СтавкиНалогов`` in percent, and whether the good is sold without VAT ("Без НДС"): a rate
+    of None and False when the good names none."""
     for tag, rate in children(element):
         if tag != "СтавкаНалога" or "НДС" not in (child_text(rate, "Наименование") or "НДС").upper():
             continue
         raw = child_text(rate, "Ставка")
-        if raw is None or "без" in raw.lower():
-            return None
+        if raw is None:
+            return None, False
+        if "без" in raw.lower():
+            return None, True
         try:
-            return number(raw.rstrip("%").strip(), "Ставка")
+            return number(raw.rstrip("%").strip(), "Ставка"), False
         except Unreadable as exc:
             context.warn(RecordKind.PRODUCT, child_text(product, "Ид"), source_line(rate), f"VAT ignored: {exc.reason}")
-            return None
-    return None
+            return None, False
+    return None, False
 
 
 def characteristics(element: Element) -> dict[str, str]:

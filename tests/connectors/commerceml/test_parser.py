@@ -144,7 +144,8 @@ def test_goods_with_every_field() -> None:
             "groups": ["g2", "g5"], "description": "Крепкий", "images": ["import_files/a.jpg", "import_files/b.jpg"],
             "properties": {"p1": ["v1"]}, "unit_code": "796",
             "requisites": {"ВидНоменклатуры": ["Товар"], "ОписаниеФайла": ["a", "b"]}})
-    assert (tea.vat_rate, tea.weighed, tea.unit) == (None, True, "кг")
+    assert (tea.vat_rate, tea.vat_free, tea.weighed, tea.unit) == (None, True, True, "кг")
+    assert not espresso.vat_free
     assert found.index(sections[1]) < found.index(espresso)  # a block's header comes before its records
     assert report.clean
 

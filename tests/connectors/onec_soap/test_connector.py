@@ -220,7 +220,7 @@ def test_an_out_mapping_that_cannot_find_an_order_again_is_refused(onec: OneCSoa
     trade = copied_preset(tmp_path)
     orders = trade / "orders.out.yaml"
     kept = [line for line in orders.read_text().splitlines()
-            if not line.startswith(("match_by:", "  find:", "    operation:", "    argument:"))
+            if not line.startswith(("match_by:", "  find:", "    operation:", "    argument:", "    not_found:"))
             and "nothing: not found" not in line]
     orders.write_text("\n".join(kept) + "\n")
     assert "find:" not in orders.read_text() and "match_by" not in orders.read_text()
