@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 from connectors.atol import AtolConnector, AtolSandbox, AtolSettings
 from connectors.orangedata import OrangeDataConnector, OrangeDataSandbox, OrangeDataSettings
 from hub.connector import Connector, ConnectorContext
-from hub.fiscal import FiscalSettings, Outcome, fiscal_stream, issuer, prepayment
+from hub.fiscal import Fiscal, FiscalSettings, Outcome, Receipt, fiscal_stream, issuer, prepayment
 from hub.inbound import json_response
 from hub.model import Order
 from hub.sandbox import Processing, Sandbox
@@ -57,6 +57,14 @@ def connector(service: Sandbox, callback_url: str) -> Connector:
     return OrangeDataConnector(OrangeDataSettings.model_validate({**settings, "type": "orangedata"}), context)
 
 
+def receipts_of(service: Sandbox, callback_url: str) -> tuple[Fiscal[Connector], Receipt]:
+    """The service's receipts stream, and ORDER's prepayment receipt as its connector's settings issue it."""
+    kkt = connector(service, callback_url)
+    stream, settings = fiscal_stream(kkt), kkt.settings
+    assert stream is not None and isinstance(settings, FiscalSettings)
+    return stream, prepayment(ORDER, {}, settings, issuer(None, settings))
+
+
 ORDER = Order.model_validate({"channel": "shop", "external_id": "9", "created_at": "2026-01-05T10:00:00+03:00",
                               "total": "145", "customer": {"emails": ["a@b.ru"]},
                               "payments": [{"method": "card", "amount": "145", "paid": True}],
@@ -73,12 +81,7 @@ def service(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
 
 def test_a_receipt_is_printed_by_itself_and_its_callback_posted(service: Sandbox) -> None:
     with Hub() as hub:
-        kkt = connector(service, f"{hub.url}/kkt/callback")
-        stream = fiscal_stream(kkt)
-        assert stream is not None
-        settings = kkt.settings
-        assert isinstance(settings, FiscalSettings)
-        receipt = prepayment(ORDER, {}, settings, issuer(None, settings))
+        stream, receipt = receipts_of(service, f"{hub.url}/kkt/callback")
         registered = stream.register(receipt)
         assert registered.status == "wait"
 
@@ -92,7 +95,7 @@ def test_a_receipt_is_printed_by_itself_and_its_callback_posted(service: Sandbox
         report = json_loads(posted.body)
         # ATOL's report names the receipt by its uuid, OrangeData's result by hub's id.
         assert report.get("uuid", report.get("id")) in (registered.ref, receipt.id)
-        kkt.close()
+        stream.connector.close()
 
 
 def test_a_callback_owed_when_the_sandbox_stops_is_posted_before_it_stops() -> None:
@@ -120,12 +123,7 @@ def test_without_a_delay_nothing_is_printed_until_a_test_says_so() -> None:
 def test_a_receipt_the_register_fails_may_be_resent_and_one_refused_at_registration_may_not(kind: str) -> None:
     made = AtolSandbox() if kind == "atol" else OrangeDataSandbox()
     with made as service:
-        kkt = connector(service, "http://127.0.0.1:9/unused")
-        stream = fiscal_stream(kkt)
-        assert stream is not None
-        settings = kkt.settings
-        assert isinstance(settings, FiscalSettings)
-        receipt = prepayment(ORDER, {}, settings, issuer(None, settings))
+        stream, receipt = receipts_of(service, "http://127.0.0.1:9/unused")
         registered = stream.register(receipt)
         # Through the control endpoint, as `hub sandbox do` does: ATOL's driver fails it, OrangeData lets it expire.
         args = {"fail": "Ошибка ФН"} if kind == "atol" else {"expire": "yes"}
@@ -136,5 +134,5 @@ def test_a_receipt_the_register_fails_may_be_resent_and_one_refused_at_registrat
         assert failed is not None and (failed.status, failed.resend) == ("fail", True)
 
         refused = stream.register(receipt.model_copy(update={"id": "shop:9:full", "lines": []}))
-        assert (refused.status, refused.resend) == ("fail", False) and refused.reason
-        kkt.close()
+        assert (refused.status, refused.resend, refused.refused) == ("fail", False, True) and refused.reason
+        stream.connector.close()
