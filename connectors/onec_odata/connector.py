@@ -52,9 +52,10 @@ from hub.values import json_dumps, json_loads, to_local_naive, utcnow
 
 READ_ENTITIES = (Entity.CATALOG, Entity.PRICES, Entity.STOCK, Entity.CUSTOMERS, Entity.ORDERS, Entity.COMPANY)
 WRITE_ENTITIES = (Entity.ORDERS, Entity.CUSTOMERS)
-OPTIONAL_FILES = frozenset({(Entity.COMPANY, "in")})
-"""Preset files a preset may leave out: a preset copied before hub read the company on receipts from 1C has no
-company mapping, and the cash register's company file or settings give the company instead."""
+LENIENT_FILES = frozenset({(Entity.COMPANY, "in")})
+"""Preset files a preset may leave out (a preset copied before hub read the company on receipts from 1C has no
+company mapping), and whose fields a base may lack (`hub check` says so and passes): the cash register's company
+file or settings give the company, or what of it 1C does not hold."""
 READ_AT = "ДатаЧтения"
 """Added to every row of a virtual table: when hub read it (stock's ``as_of``)."""
 BARCODES = "Штрихкоды"
@@ -397,11 +398,16 @@ class OneCConnector(StreamConnector):
                      "данных) and add them to the composition: " + ", ".join(missing) + "; see docs/onec.md")
         types = metadata.record_types(self.client.metadata())
         problems: list[str] = []
+        notes: list[str] = []
         references: list[ConfigReference] = []
-        for mapping in self.mappings.values():
+        for key, mapping in self.mappings.items():
             record = self._as_mapped(mapping, types)
             if record is not None:
-                problems += unknown_fields(mapping, record, where=" in this publication")
+                lacking = unknown_fields(mapping, record, where=" in this publication")
+                # Where a base keeps its tax system, site and email differs per configuration and release: a field
+                # the company mapping names that this base lacks is read as empty, and the cash register's company
+                # file or settings give it. Said, not refused, so a stock base passes with the shipped preset.
+                (notes if key in LENIENT_FILES else problems).extend(lacking)
                 references += config_references(mapping, record)
         problems += self._absent_values(references, types)
         if problems:
@@ -409,8 +415,14 @@ class OneCConnector(StreamConnector):
                                              "«Настройка стандартного интерфейса OData»), and copy each reference's "
                                              f"Ref_Key from this base into sources.{self.name}.values")
         checked = len({(ref.points_to, str(_value_at(self.values, ref.use.config))) for ref in references})
-        return (f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs, with every "
-                f"field its mappings name; {checked} reference(s) in values found in the base")
+        detail = (f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs, with every "
+                  f"field its mappings name; {checked} reference(s) in values found in the base")
+        if notes:
+            detail = (f"1C publishes all {len(self.required_objects())} objects preset {self.preset!r} needs; "
+                      f"{checked} reference(s) in values found in the base; the company on receipts is read "
+                      f"without what this base lacks (the cash register's company file or settings give it): "
+                      + "; ".join(notes))
+        return detail
 
     @staticmethod
     def _as_mapped(mapping: CompiledMapping, types: dict[str, RecordType]) -> RecordType | None:
@@ -541,7 +553,7 @@ def _preset_files(preset: str, folder: Path) -> dict[tuple[Entity, str], str]:
     wanted = [*((e, "in") for e in READ_ENTITIES), *((e, "out") for e in WRITE_ENTITIES)]
     files = {(e, direction): f"onec/{preset}/{e.value}.{direction}.yaml" for e, direction in wanted}
     return {key: relative for key, relative in files.items()
-            if key not in OPTIONAL_FILES or (folder / relative).is_file()}
+            if key not in LENIENT_FILES or (folder / relative).is_file()}
 
 
 def _choice(client: OneCClient, types: dict[str, RecordType], setting: tuple[str | int, ...],

@@ -132,3 +132,11 @@ def test_metadata_names_each_sets_fields_lines_and_references(onec: OneCSandbox)
     assert lines is not None and lines.references["ВидЦены_Key"] == "Catalog_ВидыЦен"
     assert "Цена" in lines.fields
     assert "ВНаличии" in types["AccumulationRegister_ТоварыНаСкладах_RecordType"].fields
+
+
+def test_a_company_field_the_base_lacks_is_said_not_refused(onec: OneCSandbox, tmp_path: Path) -> None:
+    # A stock base may keep its tax system elsewhere than the shipped mapping reads it: hub check still passes,
+    # saying what the company file or settings must give; the same misspelling in a goods mapping is refused.
+    mappings, line = misspelt(tmp_path, "company.in.yaml", "from: СистемаНалогообложения", "from: СистемаНалогов")
+    detail = connect(onec, mappings).check()
+    assert f"company.in.yaml:{line}:" in detail and "СистемаНалогов" in detail and "company file" in detail
