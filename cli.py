@@ -564,14 +564,14 @@ def receipts() -> None:
 @click.pass_context
 @_errors_exit
 def receipts_resend(ctx: click.Context, order: str, kinds: tuple[str, ...]) -> None:
-    """Send an order's failed receipts again, each under its next id, at the receipts job's next run: once what the
-    service said was wrong is fixed."""
+    """Send an order's failed receipts again at the receipts job's next run, once what the service said was wrong is
+    fixed: under its own id if the service refused it, else its next."""
     from jobs.receipts import ask_resend
 
     with _runtime(ctx) as runtime:
         asked = ask_resend(runtime, order, [ReceiptKind(kind) for kind in kinds] or list(ReceiptKind))
     for receipt in asked:
-        out.print(f"{receipt}: sent again under its next id at the receipts job's next run", highlight=False)
+        out.print(f"{receipt}: sent again at the receipts job's next run", highlight=False)
 
 
 @main.group()

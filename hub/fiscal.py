@@ -367,15 +367,23 @@ def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company]) -> R
     A receipt the service refused at registration holds no id there, so a person's resend of it keeps its id: a
     later attempt's id would leave the first free, and a run that lost hub's state would print the first anew.
 
-    Its lines are the failed one's; its company is asked of ``company`` anew, since a new attempt is a new document
-    and a company the service refused (a wrong INN) is what a person fixes in 1C or the company file."""
+    Its lines are the failed one's. A refused receipt's company is asked of ``company`` anew, since a company the
+    service refused (a wrong INN) is what a person fixes in 1C or the company file; a refund keeps the company that
+    took the prepayment."""
     outcome, receipt = kept.outcome, kept.receipt
     if outcome is None or outcome.status != "fail" or not (
             kept.retry or (outcome.resend and receipt.attempt < attempts)):
         return None
-    attempt = receipt.attempt + (0 if outcome.refused else 1)
+    # A fail without the service's reference that it does not call a printing fail is a refusal too: so were
+    # receipts refused before hub said so.
+    refused = outcome.refused or (not outcome.resend and outcome.ref is None)
+    attempt = receipt.attempt + (0 if refused else 1)
+    # A refund is the prepayment's company's; a receipt the service failed to print goes again as it was; one it
+    # refused takes the company as it is now, the fix a person made.
+    issued = receipt.company if receipt.company is not None and (receipt.refund or not refused) \
+        else _complete(company(), receipt.order)
     return receipt.model_copy(update={"id": receipt_id(receipt.order, receipt.kind, attempt), "attempt": attempt,
-                                      "company": _complete(company(), receipt.order)})
+                                      "company": issued})
 
 
 def fiscal_stream(connector: Connector) -> Fiscal[Connector] | None:
@@ -432,6 +440,12 @@ def settlement(final: Order, prepaid: Receipt, goods: Mapping[str, Product], set
     receipt; a refund is issued by the company that took the prepayment, should 1C's card have changed since.
     """
     issued_by = _complete(company, prepaid.order)
+    unknown = sorted({line.product for line in final.lines} - goods.keys())
+    if unknown:
+        # 1C's order names 1C's goods: one not among them was not read (its catalog record refused), and a line
+        # printed without it would guess its VAT and measure on a document that cannot be taken back.
+        raise InvalidRecord(f"order {prepaid.order}: 1C's goods {', '.join(unknown)} were not read",
+                            hint="see the receipts run's errors for why 1C's catalog refused them; fix, then run again")
     lines = [_line(_name(line.name, goods.get(line.product)), line.quantity, line.unit_price, line.sum,
                    good=goods.get(line.product), settings=settings, method=Method.FULL_PAYMENT)
              for line in final.lines]

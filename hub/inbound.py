@@ -542,7 +542,7 @@ def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
             return json_dumps(data).encode()
         except UnicodeEncodeError:  # half an emoji (a lone surrogate) parses, but only escaped is it written again
             return json_dumps(data, ascii_only=True).encode()
-    if body.lstrip().removeprefix(BOM)[:1] == b"{":  # a JSON object cut off (a body over the limit): none reads it
+    if _opens_object(body):  # a JSON object cut off (a body over the limit): no parser reads it
         for field in fields:
             key = re.escape(json_dumps(_keys(field)[-1])).encode()
             body = re.sub(rb'(' + key + rb'\s*:\s*)"(?:\\.|[^"\\])*"?', rb'\1"' + HIDDEN.encode() + rb'"', body)
@@ -555,8 +555,13 @@ def blank(body: bytes, secrets: Iterable[Secret]) -> bytes:
     return b"&".join(pairs)
 
 
+def _opens_object(body: bytes) -> bool:
+    """Whether ``body`` starts as a JSON object does (after a byte order mark and blanks); a form never does."""
+    return body.lstrip().removeprefix(BOM).lstrip()[:1] == b"{"
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
-    if body.lstrip().removeprefix(BOM)[:1] != b"{":  # JSON objects start so (after a byte order mark); forms never
+    if not _opens_object(body):
         return None
     try:
         data = json_loads(body)

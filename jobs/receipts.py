@@ -39,6 +39,7 @@ from hub.fiscal import (
     Fiscal,
     FiscalSettings,
     Kept,
+    Outcome,
     PaymentType,
     Receipt,
     ReceiptKind,
@@ -216,7 +217,10 @@ class _Run:
         receipt = kept.receipt
         outcome = self.fiscal.outcome(receipt, kept.outcome.ref) if kept.outcome is not None else None
         if outcome is None:
-            outcome = self.fiscal.register(receipt)
+            try:
+                outcome = self.fiscal.register(receipt)
+            except RecordError as exc:  # refused before it left hub (no tax code there): this receipt, not the run
+                outcome = Outcome(status="fail", reason=str(exc), refused=True)
             self.ctx.counts.created += 1
         if kept.outcome is not None and outcome == kept.outcome:
             return
@@ -288,9 +292,10 @@ class _Run:
 
 
 def ask_resend(runtime: Runtime, order_key: str, kinds: Sequence[ReceiptKind]) -> list[str]:
-    """Have the receipts jobs send the failed receipts of ``kinds`` of order ``order_key`` again, each under its
-    next id, at their next run: what a person does once the cause the service gave is fixed. The ids of the failed
-    receipts; a :class:`ConfigError` when the order has no failed receipt of those kinds."""
+    """Have the receipts jobs send the failed receipts of ``kinds`` of order ``order_key`` again at their next run
+    (under its own id if the service refused it, else its next: see :func:`hub.fiscal.next_attempt`): what a person
+    does once the cause the service gave is fixed. The ids of the failed receipts; a :class:`ConfigError` when the
+    order has no failed receipt of those kinds."""
     asked = []
     for config in runtime.config.jobs.values():
         for target in config.targets if config.type == ReceiptsJob.type_name else []:
@@ -305,7 +310,7 @@ def ask_resend(runtime: Runtime, order_key: str, kinds: Sequence[ReceiptKind]) -
                         last.receipt.id: last.model_copy(update={"retry": True}).model_dump_json()})
                     state.events.add(Event(at=utcnow(), source=target, entity=Entity.ORDERS.value, key=order_key,
                                            stage="receipt_resend_asked", detail=f"{last.receipt.id} is to be sent "
-                                           "again under its next id"))
+                                           "again at the next run"))
                     asked.append(last.receipt.id)
     if not asked:
         raise ConfigError([f"order {order_key} has no failed receipt of {', '.join(k.value for k in kinds)}"],

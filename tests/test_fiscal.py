@@ -246,3 +246,9 @@ def test_a_receipt_kept_before_receipts_carried_their_company_is_sent_again_with
     old = Receipt.model_validate(kept)
     assert old.company is None
     assert issued_by(old, SETTINGS) == issued_by(sent, SETTINGS) == sent.company
+
+
+def test_a_full_receipt_of_a_good_1c_did_not_give_is_refused_not_guessed() -> None:
+    prepaid = prepayment(order(Decimal("0.300")), GOODS, SETTINGS, COMPANY)
+    with pytest.raises(InvalidRecord, match="goods APL were not read"):
+        settlement(order(Decimal("1")), prepaid, {"CRO": GOODS["CRO"]}, SETTINGS, COMPANY)

@@ -257,6 +257,8 @@ def test_a_json_body_cut_off_at_the_limit_keeps_no_token_either() -> None:
     assert blank(cut, [Secret("body", "X-API-Key")]) == '{"Name": "Анна", "X-API-Key": "***"'.encode()
     with_bom = b"\xef\xbb\xbf" + cut
     assert b"tilda-key" not in blank(with_bom, [Secret("body", "X-API-Key")])
+    whole = b'\xef\xbb\xbf\n{"X-API-Key": "tilda-key"}'
+    assert b"tilda-key" not in blank(whole, [Secret("body", "X-API-Key")])
 
 
 def test_a_body_holding_half_an_emoji_is_still_kept_without_its_token() -> None:

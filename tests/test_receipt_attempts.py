@@ -85,5 +85,20 @@ def test_a_cancelled_orders_refund_returns_the_whole_printed_prepayment_under_an
 
 def test_a_new_attempt_carries_the_company_as_it_is_now_so_a_fixed_inn_is_taken() -> None:
     wrong = receipt().model_copy(update={"company": COMPANY.model_dump() | {"inn": "7700000000"}})
-    again = next_attempt(failed(wrong, resend=False).model_copy(update={"retry": True}), 3, lambda: COMPANY)
+    refused = Kept(receipt=wrong, outcome=Outcome(status="fail", reason="code 32", refused=True), retry=True)
+    again = next_attempt(refused, 3, lambda: COMPANY)
     assert again is not None and again.company is not None and again.company.inn == "5544332219"
+    assert again.id == wrong.id, "refused at registration: nothing is held under its id, so it is sent under it"
+
+
+def test_a_resent_refund_and_a_receipt_the_service_failed_keep_their_company() -> None:
+    took = receipt().model_copy(update={"company": COMPANY.model_dump()})
+    moved = COMPANY.model_copy(update={"inn": "7707083893", "tax_system": "usn_income"})
+    refund = took.model_copy(update={"kind": ReceiptKind.REFUND, "refund": True,
+                                     "id": receipt_id("shop:1001", ReceiptKind.REFUND)})
+    for sent in (took, refund):
+        again = next_attempt(failed(sent), 3, lambda: moved)
+        assert again is not None and again.company == took.company, sent.kind
+    refused = Kept(receipt=refund, outcome=Outcome(status="fail", reason="code 32", refused=True), retry=True)
+    again = next_attempt(refused, 3, lambda: moved)
+    assert again is not None and again.company == took.company, "a refund is the prepayment's company's"

@@ -57,7 +57,8 @@ class ReceiptsStream(Fiscal["AtolConnector"]):
             return self.outcome(receipt, uuid) or Outcome(status="wait", ref=uuid)
         if error is not None or not isinstance(uuid, str):
             reason = f"code {error.code}: {error.message}" if error else f"no uuid in ATOL's answer {answer}"
-            return Outcome(status="fail", reason=reason, refused=True)
+            # A repeated external_id answered without its uuid is held at ATOL: no refusal, so never resent under it.
+            return Outcome(status="fail", reason=reason, refused=error is not None and error.code not in DUPLICATE)
         return Outcome(status="wait", ref=uuid)
 
     def outcome(self, receipt: Receipt, ref: str | None) -> Outcome | None:

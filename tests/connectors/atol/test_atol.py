@@ -34,6 +34,10 @@ def connector() -> AtolConnector:
     return AtolConnector(settings, ConnectorContext(source="atol", timezone=MOSCOW, log=logging.getLogger("t")))
 
 
+GOODS = {"APL": Product(id="APL", name="Яблоки", unit="kg", weighed=True)}
+"""1C's goods by the order's product ids, as the id links give them."""
+
+
 def order() -> Order:
     return Order.model_validate({
         "channel": "shop", "external_id": "7", "created_at": "2026-01-05T10:00:00+03:00", "total": "44.85",
@@ -75,7 +79,7 @@ def test_a_done_report_gives_number_sign_and_time(name: str) -> None:
     atol.client.auth.token = lambda: "t"  # type: ignore[method-assign]
     stream = fiscal_stream(atol)
     assert stream is not None
-    done = stream.outcome(prepayment(order(), {}, atol.atol_settings, issuer(None, atol.atol_settings)), "u")
+    done = stream.outcome(prepayment(order(), GOODS, atol.atol_settings, issuer(None, atol.atol_settings)), "u")
     assert done is not None and done.status == "done"
     assert (done.fn_number, done.document_number, done.fiscal_sign) == ("9999078900006211", "132896", "1313456287")
     assert done.printed_at is not None and done.printed_at.isoformat() == "2018-08-03T23:21:00+03:00"
@@ -89,7 +93,7 @@ def test_a_validation_error_fails_the_receipt_with_atols_reason() -> None:
     atol = connector()
     stream = fiscal_stream(atol)
     assert stream is not None
-    failed = stream.register(prepayment(order(), {}, atol.atol_settings, issuer(None, atol.atol_settings)))
+    failed = stream.register(prepayment(order(), GOODS, atol.atol_settings, issuer(None, atol.atol_settings)))
     assert failed.status == "fail" and failed.reason is not None
     assert failed.reason.startswith("code 32: Ошибка валидации") and "#/receipt.total" in failed.reason
 
@@ -137,6 +141,6 @@ def test_the_body_names_the_receipts_company_not_the_settings() -> None:
     assert isinstance(stream, ReceiptsStream)
     from_1c = Company(inn="7701234567", tax_system="osn", payment_address="https://tverskaya.example.ru",
                       email="cheki@tverskaya.example.ru")
-    body = stream.body(prepayment(order(), {}, atol.atol_settings, issuer(from_1c, atol.atol_settings)))
+    body = stream.body(prepayment(order(), GOODS, atol.atol_settings, issuer(from_1c, atol.atol_settings)))
     assert body["receipt"]["company"] == {"inn": "7701234567", "sno": "osn", "email": "cheki@tverskaya.example.ru",
                                           "payment_address": "https://tverskaya.example.ru"}

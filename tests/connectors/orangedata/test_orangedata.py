@@ -20,7 +20,7 @@ from connectors.orangedata.connector import PAYMENT_TYPES, OrangeDataConnector, 
 from connectors.orangedata.sandbox import OrangeDataSandbox, _problems
 from hub.connector import ConnectorContext
 from hub.fiscal import PaymentType, fiscal_stream, issuer, prepayment
-from hub.model import Company, Order
+from hub.model import Company, Order, Product
 from hub.values import json_dumps, json_loads
 from tests._shared import SAMPLES, sample_files
 
@@ -57,6 +57,10 @@ def _files(sandbox: OrangeDataSandbox) -> dict[str, str]:
     return {name: str(folder / f"{name}.pem") for name in ("client_cert", "client_key", "ca_cert", "signing_key")}
 
 
+GOODS = {"APL": Product(id="APL", name="Яблоки", unit="kg", weighed=True)}
+"""1C's goods by the order's product ids, as the id links give them."""
+
+
 def order() -> Order:
     return Order.model_validate({
         "channel": "shop", "external_id": "7", "created_at": "2026-01-05T10:00:00+03:00", "total": "44.85",
@@ -78,7 +82,7 @@ def test_a_receipt_is_signed_queued_then_done_with_orangedatas_status(sandbox: O
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=201)
     responses.get(STATUS, status=202)
-    receipt = prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))
+    receipt = prepayment(order(), GOODS, od.od_settings, issuer(None, od.od_settings))
 
     assert stream.register(receipt).status == "wait"
     waiting = stream.outcome(receipt, None)
@@ -93,7 +97,7 @@ def test_a_receipt_is_signed_queued_then_done_with_orangedatas_status(sandbox: O
                                    padding.PKCS1v15(), hashes.SHA256())
     position, = json_loads(body)["content"]["positions"]
     assert (position["quantity"], position["paymentMethodType"], position["quantityMeasurementUnit"]) == (
-        Decimal("0.300"), 1, 0)
+        Decimal("0.300"), 1, 11)  # apples, weighed in kilograms
     assert waiting is not None and waiting.status == "wait"
     assert done is not None and (done.status, done.fn_number, done.document_number, done.fiscal_sign) == (
         "done", "9999078900001341", "117", "2364009522")
@@ -108,7 +112,7 @@ def test_a_refused_document_fails_with_orangedatas_errors(sandbox: OrangeDataSan
     assert stream is not None
     expected = normalised(ORANGE / name)["errors"]
     responses.post(f"{URL}/api/v2/documents/", status=400, body=json_dumps(normalised(ORANGE / name)))
-    failed = stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings)))
+    failed = stream.register(prepayment(order(), GOODS, od.od_settings, issuer(None, od.od_settings)))
     assert (failed.status, failed.reason) == ("fail", "; ".join(expected))
 
 
@@ -119,7 +123,7 @@ def test_a_repeated_id_is_found_by_its_status_not_sent_again(sandbox: OrangeData
     assert stream is not None
     responses.post(f"{URL}/api/v2/documents/", status=409)
     responses.get(STATUS, status=202)
-    assert stream.register(prepayment(order(), {}, od.od_settings, issuer(None, od.od_settings))).status == "wait"
+    assert stream.register(prepayment(order(), GOODS, od.od_settings, issuer(None, od.od_settings))).status == "wait"
     assert [call.request.method for call in responses.calls] == ["POST", "GET"]
 
 
@@ -152,7 +156,7 @@ def test_the_body_names_the_receipts_company_not_the_settings(sandbox: OrangeDat
     assert isinstance(stream, ReceiptsStream)
     from_1c = Company(inn="7701234567", tax_system="usn_income", payment_address="https://tverskaya.example.ru",
                       email="cheki@tverskaya.example.ru")
-    body = stream.body(prepayment(order(), {}, od.od_settings, issuer(from_1c, od.od_settings)))
+    body = stream.body(prepayment(order(), GOODS, od.od_settings, issuer(from_1c, od.od_settings)))
     assert (body["inn"], body["content"]["checkClose"]["taxationSystem"], body["content"]["settlementAddress"]) == (
         "7701234567", 1, "https://tverskaya.example.ru")
     assert body["key"] == INN  # the account's signing key stays the settings'
