@@ -219,9 +219,9 @@ class _Run:
         if outcome is None:
             try:
                 outcome = self.fiscal.register(receipt)
+                self.ctx.counts.created += 1
             except RecordError as exc:  # refused before it left hub (no tax code there): this receipt, not the run
                 outcome = Outcome(status="fail", reason=str(exc), refused=True)
-            self.ctx.counts.created += 1
         if kept.outcome is not None and outcome == kept.outcome:
             return
         kept = kept.model_copy(update={"outcome": outcome})
