@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_CEILING, Decimal
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -295,6 +295,12 @@ class Outcome(BaseModel):
         "Refused at registration (a validation error): the service holds nothing under the id, so once a person "
         "fixed the cause the receipt is sent again under the same id, which a lost state DB then finds."))
 
+    @property
+    def holds_nothing(self) -> bool:
+        """A fail that left nothing at the service under the receipt's id: a refusal, or a fail without the
+        service's reference it does not call a printing fail (receipts refused before hub said ``refused``)."""
+        return self.refused or (self.status == "fail" and not self.resend and self.ref is None)
+
 
 RECEIPTS = "receipts"
 """The kind of channel state a fiscal source's receipts are kept under, by their id (the receipts job keeps them,
@@ -359,9 +365,11 @@ def receipt_id(order_key: str, kind: ReceiptKind, attempt: int = 1) -> str:
     return f"{order_key}:{kind.value}" + (f":{attempt}" if attempt > 1 else "")
 
 
-def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company]) -> Receipt | None:
+def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company], *,
+                 taken: Container[str] = ()) -> Receipt | None:
     """The same receipt under the next id of its order and kind, to send after the service failed to print it;
-    None when it is not to be sent again: printed, waiting, refused for what it holds, or sent ``attempts`` times.
+    None when it is not to be sent again: printed, waiting, refused for what it holds, sent ``attempts`` times, or
+    sent again already (its next id among ``taken``).
     A person's :attr:`Kept.retry` sends any failed receipt once more, whatever the count.
 
     A receipt the service refused at registration holds no id there, so a person's resend of it keeps its id: a
@@ -374,10 +382,10 @@ def next_attempt(kept: Kept, attempts: int, company: Callable[[], Company]) -> R
     if outcome is None or outcome.status != "fail" or not (
             kept.retry or (outcome.resend and receipt.attempt < attempts)):
         return None
-    # A fail without the service's reference that it does not call a printing fail is a refusal too: so were
-    # receipts refused before hub said so.
-    refused = outcome.refused or (not outcome.resend and outcome.ref is None)
+    refused = outcome.holds_nothing
     attempt = receipt.attempt + (0 if refused else 1)
+    if attempt != receipt.attempt and receipt_id(receipt.order, receipt.kind, attempt) in taken:
+        return None  # that attempt is followed on its own
     # A refund is the prepayment's company's; a receipt the service failed to print goes again as it was; one it
     # refused takes the company as it is now, the fix a person made.
     issued = receipt.company if receipt.company is not None and (receipt.refund or not refused) \

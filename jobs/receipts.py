@@ -52,7 +52,6 @@ from hub.fiscal import (
     next_attempt,
     paid_orders,
     prepayment,
-    receipt_id,
     settlement,
 )
 from hub.jobrun import Job, RunContext
@@ -241,11 +240,8 @@ class _Run:
         before it is sent, as every receipt is, so a lost state DB or a killed run finds each attempt at the service
         by its id, never printing one twice."""
         receipt, outcome = kept.receipt, kept.outcome
-        if outcome is not None and not outcome.refused and \
-                receipt_id(receipt.order, receipt.kind, receipt.attempt + 1) in self.kept:
-            return False  # resent already: that attempt is followed on its own
         try:
-            again = next_attempt(kept, self.options.attempts, self._issuer)
+            again = next_attempt(kept, self.options.attempts, self._issuer, taken=self.kept)
         except RecordError as exc:  # the company to print it with is incomplete: this order waits, not the run
             self.ctx.counts.failed += 1
             self.ctx.errors.append(f"{receipt.id}: {exc}")

@@ -102,3 +102,16 @@ def test_a_resent_refund_and_a_receipt_the_service_failed_keep_their_company() -
     refused = Kept(receipt=refund, outcome=Outcome(status="fail", reason="code 32", refused=True), retry=True)
     again = next_attempt(refused, 3, lambda: moved)
     assert again is not None and again.company == took.company, "a refund is the prepayment's company's"
+
+
+def test_a_receipt_sent_again_already_is_not_built_again_nor_asks_for_the_company() -> None:
+    first = receipt()
+
+    def no_company() -> Company:
+        raise AssertionError("the company is read only for an attempt that will be sent")
+
+    assert next_attempt(failed(first), 3, no_company, taken={f"{first.id}:2"}) is None
+    legacy = Kept(receipt=first, outcome=Outcome(status="fail", reason="code 32"), retry=True)  # kept before refused
+    assert legacy.outcome is not None and legacy.outcome.holds_nothing
+    again = next_attempt(legacy, 3, lambda: COMPANY, taken={first.id})
+    assert again is not None and again.id == first.id, "a refusal goes again under its own id, held or not here"
